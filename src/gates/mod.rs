@@ -1,0 +1,35 @@
+//! The gates that decide whether a phase may go on: security, cost and blast
+//! radius. Each is a pure function from a normalized plan plus policy to a
+//! typed result; every output format is a view of that result.
+
+use serde::{Deserialize, Serialize};
+
+/// A gate's decision, ordered from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    /// Goes on only with a recorded acknowledgement in the change plan.
+    AckRequired,
+    /// Cannot go on; no acknowledgement helps.
+    Block,
+}
+
+impl Verdict {
+    /// True when the phase may not proceed as things stand.
+    pub fn stops(self) -> bool {
+        matches!(self, Verdict::AckRequired | Verdict::Block)
+    }
+}
+
+/// Finding severity, ordered from most to least severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}

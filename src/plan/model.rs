@@ -1,0 +1,173 @@
+//! The normalized change set: what every other module reads.
+//!
+//! Values that Terraform marks sensitive are already masked here: no code
+//! downstream of normalization can see them, so none can print them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The text that stands in for a value Terraform marks sensitive.
+pub const SENSITIVE_MASK: &str = "(sensitive value)";
+/// The text that stands in for a value only known after apply.
+pub const UNKNOWN_MARK: &str = "(known after apply)";
+
+/// What Terraform will do to one resource instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    /// `["delete","create"]`: the old object goes first.
+    ReplaceDestroyFirst,
+    /// `["create","delete"]`: the new object comes first.
+    ReplaceCreateFirst,
+    Read,
+    NoOp,
+    /// `["forget"]`: removed from state, left alive.
+    Forget,
+    /// `["create","forget"]` (Terraform) or `["forget","create"]` (OpenTofu).
+    CreateThenForget,
+}
+
+impl Action {
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::ReplaceDestroyFirst | Action::ReplaceCreateFirst)
+    }
+    /// True when the real object is destroyed (delete or either replace order).
+    pub fn destroys(self) -> bool {
+        matches!(self, Action::Delete) || self.is_replace()
+    }
+}
+
+/// `managed` resources or `data` sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Managed,
+    Data,
+}
+
+/// One side of an attribute diff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum DiffValue {
+    /// The attribute does not exist on this side.
+    Absent,
+    Known(Value),
+    /// Marked sensitive: the value itself is never kept.
+    Sensitive,
+    /// Only known after apply.
+    Unknown,
+}
+
+/// One changed leaf (or changed whole value) of a resource, by attribute path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttrDiff {
+    /// Dotted path with indices, e.g. `ingress[0].cidr_blocks[1]`.
+    pub path: String,
+    pub before: DiffValue,
+    pub after: DiffValue,
+    /// The attribute is listed in `replace_paths`.
+    pub forces_replacement: bool,
+}
+
+/// One resource instance change, normalized.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    pub address: String,
+    /// `module.a.module.b`, or None at the root.
+    pub module: Option<String>,
+    pub mode: Mode,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub name: String,
+    /// `count` or `for_each` key, when there is one.
+    pub index: Option<Value>,
+    pub provider: String,
+    pub action: Action,
+    pub action_reason: Option<String>,
+    /// Set when the resource moved (a `moved` block or a rename).
+    pub previous_address: Option<String>,
+    /// The import ID when this change imports the object.
+    pub importing: Option<String>,
+    /// Deposed object key, for changes to deposed objects.
+    pub deposed: Option<String>,
+    /// The values before, with sensitive leaves replaced by [`SENSITIVE_MASK`].
+    pub before: Value,
+    /// The values after, sensitive leaves masked and unknown leaves absent
+    /// (see `after_unknown`).
+    pub after: Value,
+    /// Terraform's `after_unknown` tree: `true` marks a leaf known after apply.
+    pub after_unknown: Value,
+    /// Terraform's `after_sensitive` tree: `true` marks a sensitive leaf.
+    pub after_sensitive: Value,
+    /// The leaf-level changes, in path order.
+    pub diff: Vec<AttrDiff>,
+}
+
+impl ResourceChange {
+    /// True when an import or move happens, whatever the action.
+    pub fn is_import(&self) -> bool {
+        self.importing.is_some()
+    }
+    pub fn is_move(&self) -> bool {
+        self.previous_address
+            .as_deref()
+            .is_some_and(|p| p != self.address)
+    }
+}
+
+/// A change to a root module output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputChange {
+    pub name: String,
+    pub action: Action,
+    pub before: DiffValue,
+    pub after: DiffValue,
+}
+
+/// Counts in Terraform's own sense: a replace is one add plus one destroy;
+/// read and no-op count as nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+    pub import: usize,
+    #[serde(rename = "move")]
+    pub moved: usize,
+    pub forget: usize,
+}
+
+/// Which engine wrote the plan JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    Terraform,
+    Opentofu,
+    Unknown,
+}
+
+/// A normalized plan: everything phasegate needs from `show -json`, with
+/// sensitive values masked and raw variable values dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeSet {
+    pub format_version: String,
+    pub engine: Engine,
+    pub engine_version: Option<String>,
+    /// `resource_changes`, in Terraform's order, no-ops included.
+    pub resources: Vec<ResourceChange>,
+    /// `resource_drift`: changes made outside Terraform.
+    pub drift: Vec<ResourceChange>,
+    pub outputs: Vec<OutputChange>,
+    pub errored: Option<bool>,
+    pub applyable: Option<bool>,
+    pub complete: Option<bool>,
+    /// Provider configuration expressions by provider config key
+    /// (`configuration.provider_config`), for regions and the secrets rule.
+    /// Sensitive expressions are masked.
+    pub provider_config: Value,
+    /// sha256 over the canonical normalized change set, hex encoded.
+    pub digest: String,
+}

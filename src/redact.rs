@@ -1,0 +1,1 @@
+//! Redaction of secrets (tokens, sensitive values) from any text phasegate emits.

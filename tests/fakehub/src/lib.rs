@@ -1,0 +1,1 @@
+//! Fake GitHub server (built in a later step).
