@@ -51,4 +51,11 @@ if [ ! -x "$tools/checkov/bin/checkov" ]; then
 fi
 ln -sf "$tools/checkov/bin/checkov" "$tools/bin/checkov"
 
+# --- extra parts, one file each --------------------------------------------
+for part in "$root"/scripts/test-deps.d/*.sh; do
+  [ -e "$part" ] || continue
+  # shellcheck source=/dev/null
+  . "$part"
+done
+
 log "ready: $tools/bin"

@@ -1,1 +1,1 @@
-fn main() {}
+//! The one integration-test crate: each module is one area's specification.
