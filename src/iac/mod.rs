@@ -1,1 +1,116 @@
-//! (filled in by its own change)
+//! The IaC engine adapters: Terraform, OpenTofu and Terragrunt run as child
+//! processes behind the narrow [`IacEngine`] trait, with a fake for tests.
+
+mod fake;
+mod process;
+mod terraform;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use fake::FakeEngine;
+pub use process::{CommandSpec, ProcessOutput};
+pub use terraform::CliEngine;
+
+/// What went wrong running the engine. Every variant names the command and
+/// the directory so the user can rerun it by hand.
+#[derive(Debug, thiserror::Error)]
+pub enum IacError {
+    #[error("could not start `{command}` in {dir}: {source}. Is the engine installed? Set engine.binary in phasegate.yml or put it on PATH")]
+    Spawn {
+        command: String,
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{command}` in {dir} exited with code {code}:\n{stderr_tail}")]
+    Failed {
+        command: String,
+        dir: PathBuf,
+        code: i32,
+        stderr_tail: String,
+    },
+    #[error("`{command}` in {dir} was killed by a signal:\n{stderr_tail}")]
+    Killed {
+        command: String,
+        dir: PathBuf,
+        stderr_tail: String,
+    },
+    #[error("`{command}` in {dir} did not finish within {limit:?} and was stopped. Raise engine.timeout_seconds if the engine is just slow")]
+    Timeout {
+        command: String,
+        dir: PathBuf,
+        limit: Duration,
+    },
+    #[error("`{command}` in {dir} printed output phasegate cannot read: {message}")]
+    BadOutput {
+        command: String,
+        dir: PathBuf,
+        message: String,
+    },
+}
+
+impl From<IacError> for crate::Error {
+    fn from(e: IacError) -> Self {
+        crate::Error::External(e.to_string())
+    }
+}
+
+/// The engine's own report of itself (`version -json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineVersion {
+    pub version: String,
+    pub platform: Option<String>,
+}
+
+/// How one project is planned in one environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanRequest {
+    /// The root module directory.
+    pub dir: PathBuf,
+    pub var_files: Vec<PathBuf>,
+    pub backend_config: Vec<String>,
+    pub workspace: Option<String>,
+    /// Extra environment for the engine process.
+    pub env: Vec<(String, String)>,
+    /// Where `plan -out` writes the binary plan.
+    pub plan_file: PathBuf,
+}
+
+/// `plan -detailed-exitcode`: 0 means no changes, 2 means changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanOutcome {
+    NoChanges,
+    Changes,
+}
+
+/// The narrow seam between phasegate and an IaC engine.
+pub trait IacEngine {
+    fn version(&self, dir: &Path) -> Result<EngineVersion, IacError>;
+    fn init(&self, req: &PlanRequest) -> Result<(), IacError>;
+    /// Selects the workspace, creating it when it does not exist yet.
+    fn select_workspace(&self, req: &PlanRequest, name: &str) -> Result<(), IacError>;
+    fn plan(&self, req: &PlanRequest) -> Result<PlanOutcome, IacError>;
+    /// `show -json <planfile>`: the machine-readable plan. Holds sensitive
+    /// values in clear, so it is never logged.
+    fn show_json(&self, req: &PlanRequest) -> Result<String, IacError>;
+    fn apply(&self, req: &PlanRequest) -> Result<(), IacError>;
+    /// `state pull`: the raw state. Holds sensitive values; never logged.
+    fn state_pull(&self, req: &PlanRequest) -> Result<String, IacError>;
+    /// `output -json`. Holds sensitive values; never logged.
+    fn output_json(&self, req: &PlanRequest) -> Result<String, IacError>;
+}
+
+/// Init, select the workspace, plan and show: the whole plan step for one project.
+pub fn plan_project(
+    engine: &dyn IacEngine,
+    req: &PlanRequest,
+) -> Result<(PlanOutcome, String), IacError> {
+    engine.init(req)?;
+    if let Some(ws) = &req.workspace {
+        engine.select_workspace(req, ws)?;
+    }
+    let outcome = engine.plan(req)?;
+    let json = engine.show_json(req)?;
+    Ok((outcome, json))
+}

@@ -32,7 +32,10 @@ pub enum Action {
 
 impl Action {
     pub fn is_replace(self) -> bool {
-        matches!(self, Action::ReplaceDestroyFirst | Action::ReplaceCreateFirst)
+        matches!(
+            self,
+            Action::ReplaceDestroyFirst | Action::ReplaceCreateFirst
+        )
     }
     /// True when the real object is destroyed (delete or either replace order).
     pub fn destroys(self) -> bool {
