@@ -1,1 +1,211 @@
-//! Command-line definitions (clap derive).
+//! Command-line definitions (clap derive). Parsing only: each command is
+//! turned into a request and handed to `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "phasegate",
+    version,
+    about = "Runs infrastructure changes through GitHub Actions in gated, journaled phases",
+    after_help = "Exit codes: 0 success, 1 a gate or check said no, 2 bad input or usage, 3 an external failure (IaC tool, network, API)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Config file; default phasegate.yml in the current directory or the git root.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Change plan file (phases, acknowledgements, allow_destroy).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub change: Option<PathBuf>,
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the config and change plan; exit 2 naming file, line and field when wrong.
+    Validate,
+    /// Print the JSON Schemas of the config and the change plan.
+    Schema(SchemaArgs),
+    /// Plan one phase (or render a given plan JSON), run the gates, write and post the results.
+    Plan(PlanArgs),
+    /// Render one plan JSON with no side effects.
+    Render(RenderArgs),
+    /// Run one gate over a phase's plan.
+    Gate(GateArgs),
+    /// Inspect or configure the GitHub environments that gate applies.
+    Environments(EnvironmentsArgs),
+    /// The pre-apply approval check.
+    Approvals(ApprovalsArgs),
+    /// Record a fallback approval from a `/phasegate approve <env> <digest>` PR comment.
+    Approve(ApproveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which schema; both when omitted.
+    #[arg(value_enum)]
+    pub which: Option<SchemaKind>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaKind {
+    Config,
+    Change,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+    Markdown,
+}
+
+/// Selects one phase of the change.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PhaseSelector {
+    /// Phase number (1-based) or name.
+    #[arg(long, value_name = "N")]
+    pub phase: Option<String>,
+    /// Environment name; picks the phase targeting it.
+    #[arg(long, value_name = "E")]
+    pub env: Option<String>,
+    /// Limit to one project.
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+}
+
+/// Inputs shared by `plan` and `gate`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GateInputs {
+    /// Usage file for usage-based costs.
+    #[arg(long, value_name = "FILE")]
+    pub usage: Option<PathBuf>,
+    /// Merge findings from a Checkov, Trivy or tfsec SARIF file (repeatable).
+    #[arg(long = "sarif-in", value_name = "FILE")]
+    pub sarif_in: Vec<PathBuf>,
+    /// Write the security findings as SARIF 2.1.0.
+    #[arg(long = "sarif-out", value_name = "FILE")]
+    pub sarif_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub select: PhaseSelector,
+    /// Use this `terraform show -json` output instead of running the engine.
+    #[arg(long = "plan-json", value_name = "FILE")]
+    pub plan_json: Option<PathBuf>,
+    /// Output directory; default from config, else .phasegate.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub gates: GateInputs,
+    /// Never post to GitHub, even in a pull-request workflow.
+    #[arg(long)]
+    pub no_post: bool,
+    /// GitHub token; default GITHUB_TOKEN. Never printed.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum RenderFormat {
+    #[default]
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The `terraform show -json` output to render.
+    #[arg(long = "plan-json", value_name = "FILE")]
+    pub plan_json: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: RenderFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GateKind {
+    Security,
+    Cost,
+    Blast,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum GateFormat {
+    #[default]
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    #[arg(value_enum)]
+    pub gate: GateKind,
+    #[command(flatten)]
+    pub select: PhaseSelector,
+    #[arg(long = "plan-json", value_name = "FILE")]
+    pub plan_json: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: GateFormat,
+    #[command(flatten)]
+    pub gates: GateInputs,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvironmentsArgs {
+    #[command(subcommand)]
+    pub action: EnvironmentsAction,
+    /// GitHub token; default GITHUB_TOKEN. `sync` needs an admin token.
+    #[arg(long, global = true, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvironmentsAction {
+    /// Report each environment's protection; exit 1 when mandatory reviewers are missing.
+    Check,
+    /// Create or update environments to match the config.
+    Sync,
+}
+
+#[derive(Debug, Args)]
+pub struct ApprovalsArgs {
+    #[command(subcommand)]
+    pub action: ApprovalsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsAction {
+    /// Refuse (exit 1) unless this environment's apply is properly approved.
+    Check {
+        #[arg(long, value_name = "E")]
+        env: String,
+        /// The plan digest the approval must name.
+        #[arg(long, value_name = "D")]
+        digest: Option<String>,
+        #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
