@@ -17,7 +17,9 @@
 /// numeric HTML entity, which GitHub displays as the character itself:
 /// `<>&` (tags, comments, entities), `` ` `` (code spans), `|` (table cells),
 /// `*_~` (emphasis), `[]` (links and images), `\` (escapes), `@` (mentions),
-/// `#` (issue references), `$` (math). Line breaks become `<br>` so a value
+/// `#` (issue references), `$` (math). `@`, `#` and the `:` of `://` are also
+/// followed by a zero-width space, so no mention, reference or autolink
+/// forms even where they are matched after entities are decoded. Line breaks become `<br>` so a value
 /// cannot start a new block; other control characters and bidirectional
 /// overrides (which can make text read differently from what it is) become
 /// U+FFFD.
@@ -41,9 +43,13 @@ pub fn inline(text: &str) -> String {
             '[' => out.push_str("&#91;"),
             ']' => out.push_str("&#93;"),
             '\\' => out.push_str("&#92;"),
-            '@' => out.push_str("&#64;"),
-            '#' => out.push_str("&#35;"),
+            // The zero-width space keeps the mention or reference pattern
+            // broken even where GitHub matches after decoding entities.
+            '@' => out.push_str("&#64;&#8203;"),
+            '#' => out.push_str("&#35;&#8203;"),
             '$' => out.push_str("&#36;"),
+            // `https://` in running text would be autolinked.
+            ':' if chars.peek() == Some(&'/') => out.push_str(":&#8203;"),
             '\r' => {
                 // A CR LF pair is one line break, not two.
                 if chars.peek() == Some(&'\n') {
@@ -149,7 +155,7 @@ mod tests {
             !out.contains("octocat #1"),
             "issue reference survived: {out}"
         );
-        assert!(out.contains("&#64;octocat"));
+        assert!(out.contains("&#64;&#8203;octocat"));
     }
 
     #[test]

@@ -331,6 +331,7 @@ fn five_thousand_resource_plan_fits_comment_budget() {
     let (view, destroyed) = big_view(5_000, 20);
     assert!(destroyed.len() >= 150);
     let comment = render::comment(&view);
+    std::fs::write("/tmp/render_big_comment.md", &comment).ok();
     assert!(
         comment.chars().count() <= COMMENT_BUDGET,
         "{} chars",
@@ -423,6 +424,10 @@ fn assert_inert(text: &str) {
     assert!(!text.contains("](https://evil"), "a link survived");
     assert!(!text.contains("javascript:"), "a script URL survived");
     assert!(
+        !text.contains("https://evil"),
+        "a bare URL would be autolinked"
+    );
+    assert!(
         !text.contains("<!-- phasegate:change"),
         "a marker was injected"
     );
@@ -440,6 +445,7 @@ fn assert_inert(text: &str) {
 #[test]
 fn hostile_values_cannot_break_out_of_the_comment() {
     let comment = render::comment(&hostile_view());
+    insta::assert_snapshot!("hostile_comment", comment);
     assert_inert(&comment);
     assert_eq!(comment.matches(DETAILS_MARKER).count(), 1);
 }
