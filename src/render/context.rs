@@ -168,6 +168,7 @@ pub struct DestroyEntry {
 pub struct ProjectEssentials {
     name: String,
     counts_line: String,
+    incomplete: Option<&'static str>,
     moved: usize,
     destroy_total: usize,
     destroys: Vec<DestroyEntry>,
@@ -201,6 +202,7 @@ pub struct Prepared {
 struct PreparedProject {
     name: String,
     counts_line: String,
+    incomplete: Option<&'static str>,
     moved: usize,
     destroys: Vec<DestroyEntry>,
     digest: String,
@@ -261,6 +263,7 @@ impl Prepared {
                 ProjectEssentials {
                     name: p.name.clone(),
                     counts_line: p.counts_line.clone(),
+                    incomplete: p.incomplete,
                     moved: p.moved,
                     destroy_total: p.destroys.len(),
                     destroys: p.destroys[..shown].to_vec(),
@@ -312,6 +315,21 @@ impl Prepared {
     }
 }
 
+/// Why a plan cannot be taken at face value, when Terraform says so.
+fn incompleteness(changes: &ChangeSet) -> Option<&'static str> {
+    if changes.errored == Some(true) {
+        Some(
+            "Terraform reported errors while planning: this plan is partial and cannot be applied.",
+        )
+    } else if changes.complete == Some(false) {
+        Some("This plan is incomplete (some changes are deferred): applying it will not converge, a further plan will follow.")
+    } else {
+        // `applyable: false` is not flagged: Terraform also sets it for a
+        // plan with nothing to do.
+        None
+    }
+}
+
 fn prepare_project(p: &ProjectView) -> PreparedProject {
     let changes = &p.changes;
     let destroys = changes
@@ -326,6 +344,7 @@ fn prepare_project(p: &ProjectView) -> PreparedProject {
     PreparedProject {
         name: escape::inline(&p.name),
         counts_line: plan_line(changes),
+        incomplete: incompleteness(changes),
         moved: changes.counts().moved,
         destroys,
         digest: escape::inline(&changes.digest),

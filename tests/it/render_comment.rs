@@ -331,7 +331,6 @@ fn five_thousand_resource_plan_fits_comment_budget() {
     let (view, destroyed) = big_view(5_000, 20);
     assert!(destroyed.len() >= 150);
     let comment = render::comment(&view);
-    std::fs::write("/tmp/render_big_comment.md", &comment).ok();
     assert!(
         comment.chars().count() <= COMMENT_BUDGET,
         "{} chars",
@@ -516,4 +515,14 @@ fn an_override_directory_replaces_a_template() {
     let renderer = render::Renderer::with_overrides(dir.path()).unwrap();
     let comment = renderer.comment(&every_action_view());
     assert!(comment.contains("#### Our project network"));
+}
+
+#[test]
+fn an_errored_plan_is_flagged_in_the_essentials() {
+    let mut view = every_action_view();
+    view.projects[0].changes.errored = Some(true);
+    let block = render::comment(&view);
+    let essentials = essentials_of(&block);
+    assert!(essentials.contains("> [!WARNING]"));
+    assert!(essentials.contains("cannot be applied"));
 }
