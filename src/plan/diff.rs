@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::model::{AttrDiff, DiffValue};
+use super::model::{AttrDiff, DiffValue, SENSITIVE_MASK};
 use super::values::{any_marked, element, is_marked, mask, member};
 
 /// One step of an attribute path.
@@ -217,7 +217,11 @@ fn side(value: Option<&Value>, sensitive: bool, marks: &Value) -> DiffValue {
     match value {
         None => DiffValue::Absent,
         Some(_) if sensitive => DiffValue::Sensitive,
-        Some(v) if any_marked(marks) => DiffValue::Known(mask(v, marks)),
+        Some(v) if any_marked(marks) => match mask(v, marks) {
+            // The marks did not fit the value's shape and masked it whole.
+            Value::String(s) if s == SENSITIVE_MASK => DiffValue::Sensitive,
+            masked => DiffValue::Known(masked),
+        },
         Some(v) => DiffValue::Known(v.clone()),
     }
 }

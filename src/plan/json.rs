@@ -111,6 +111,9 @@ pub struct RawImporting {
     pub id: Option<String>,
     #[serde(default)]
     pub identity: Option<Value>,
+    /// Terraform 1.9+: the import ID is only known after apply.
+    #[serde(default)]
+    pub unknown: bool,
 }
 
 /// `planned_values`, reduced to output sensitivity.

@@ -14,7 +14,9 @@ use serde_json::{json, Map, Value};
 use super::diff::{attr_diff, DiffInput, Step};
 use super::digest::{digest, DigestOutput, DigestResource};
 use super::json::{RawChange, RawMode, RawPlan, RawProviderConfig, RawResourceChange};
-use super::model::{ChangeSet, DiffValue, Engine, Mode, OutputChange, ResourceChange};
+use super::model::{
+    ChangeSet, DiffValue, Engine, Mode, OutputChange, ResourceChange, SENSITIVE_MASK, UNKNOWN_MARK,
+};
 use super::values::{clean_marks, digest_form, drop_unknown, is_marked, mask};
 use super::Action;
 
@@ -170,6 +172,12 @@ fn action(change: &RawChange, origin: &str, address: &str) -> Result<Action, Pla
 }
 
 fn normalize(raw: RawPlan, origin: &str) -> Result<ChangeSet, PlanError> {
+    // Only OpenTofu spells this action forget-first.
+    let tofu_action = raw
+        .resource_changes
+        .iter()
+        .flatten()
+        .any(|rc| rc.change.actions == ["forget", "create"]);
     let mut digest_resources = Vec::new();
     let mut resources = Vec::new();
     for rc in raw.resource_changes.unwrap_or_default() {
@@ -244,11 +252,15 @@ fn normalize(raw: RawPlan, origin: &str) -> Result<ChangeSet, PlanError> {
         })
         .unwrap_or_else(|| Value::Object(Map::new()));
 
-    let engine = detect_engine(
-        raw.terraform_version.as_deref(),
-        &resources,
-        &provider_config,
-    );
+    let engine = if tofu_action {
+        Engine::Opentofu
+    } else {
+        detect_engine(
+            raw.terraform_version.as_deref(),
+            &resources,
+            &provider_config,
+        )
+    };
     let digest = digest(digest_resources, digest_outputs);
     Ok(ChangeSet {
         format_version: raw.format_version,
@@ -301,10 +313,13 @@ fn resource_change(
         replace_paths: &replace_paths,
     });
     let after_known = drop_unknown(&c.after, &after_unknown);
+    // Terraform 1.12+ may import by identity instead of ID, or with an ID
+    // only known after apply.
     let importing = c.importing.map(|i| match (i.id, i.identity) {
-        (Some(id), _) => id,
-        (None, Some(identity)) => super::values::canonical_json(&identity),
-        (None, None) => String::new(),
+        (Some(id), _) if !id.is_empty() => id,
+        (_, Some(identity)) if !identity.is_null() => super::values::canonical_json(&identity),
+        _ if i.unknown => UNKNOWN_MARK.to_owned(),
+        _ => String::new(),
     });
 
     let digest = DigestResource {
@@ -342,9 +357,7 @@ fn resource_change(
     Ok((change, digest))
 }
 
-/// Keeps `name`, `full_name`, `alias`, `module_address` and, of the
-/// expressions, only `constant_value` and `references` (nested blocks kept
-/// with the same rule).
+/// Keeps `name`, `full_name`, `alias`, `module_address` and the expressions.
 fn provider_config(config: RawProviderConfig) -> Value {
     let mut out = Map::new();
     out.insert("name".to_owned(), Value::String(config.name));
@@ -363,30 +376,39 @@ fn provider_config(config: RawProviderConfig) -> Value {
             config
                 .expressions
                 .as_ref()
-                .map(expressions)
+                .map(block_expressions)
                 .unwrap_or_default(),
         ),
     );
     Value::Object(out)
 }
 
-fn expressions(exprs: &Map<String, Value>) -> Map<String, Value> {
-    exprs
+/// The expressions of one block, as `configuration` writes them: an
+/// attribute is an expression object (`constant_value` and/or `references`);
+/// a nested block is an object of the same kind (single), a list of them
+/// (list, set) or an object of them by key (map).
+///
+/// Terraform writes a provider's `constant_value` in clear even for
+/// attributes its schema calls sensitive (it has no marks in this part of the
+/// document), so constants of credential-like attributes are replaced by
+/// [`SENSITIVE_MASK`]: the secrets rule can still see that a credential is
+/// hard-coded, and nothing can print it.
+fn block_expressions(block: &Map<String, Value>) -> Map<String, Value> {
+    block
         .iter()
-        .filter_map(|(name, expr)| {
-            let kept = match expr {
-                Value::Object(e) => Value::Object(
-                    e.iter()
-                        .filter(|(k, _)| *k == "constant_value" || *k == "references")
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                ),
-                // A nested block: a list of expression maps.
+        .filter_map(|(name, item)| {
+            let kept = match item {
+                Value::Object(e) if is_expression(e) => expression(name, e),
+                Value::Object(nested) if nested.values().all(Value::is_object) => {
+                    // A single nested block, or a map of blocks: both are
+                    // objects whose members are expressions or blocks.
+                    Value::Object(block_expressions(nested))
+                }
                 Value::Array(blocks) => Value::Array(
                     blocks
                         .iter()
                         .filter_map(Value::as_object)
-                        .map(|b| Value::Object(expressions(b)))
+                        .map(|b| Value::Object(block_expressions(b)))
                         .collect(),
                 ),
                 _ => return None,
@@ -396,9 +418,49 @@ fn expressions(exprs: &Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
+fn is_expression(e: &Map<String, Value>) -> bool {
+    e.keys().all(|k| k == "constant_value" || k == "references")
+}
+
+fn expression(name: &str, e: &Map<String, Value>) -> Value {
+    let mut kept = Map::new();
+    if let Some(constant) = e.get("constant_value") {
+        let masked = if looks_like_credential(name) && !constant.is_null() {
+            Value::String(SENSITIVE_MASK.to_owned())
+        } else {
+            constant.clone()
+        };
+        kept.insert("constant_value".to_owned(), masked);
+    }
+    if let Some(references) = e.get("references") {
+        // References are addresses (`var.token`), never values.
+        kept.insert("references".to_owned(), references.clone());
+    }
+    Value::Object(kept)
+}
+
+/// Attribute names that providers use for secrets.
+fn looks_like_credential(name: &str) -> bool {
+    const WORDS: [&str; 10] = [
+        "secret",
+        "password",
+        "passphrase",
+        "token",
+        "private_key",
+        "access_key",
+        "api_key",
+        "credentials",
+        "client_certificate",
+        "client_key",
+    ];
+    let name = name.to_ascii_lowercase();
+    WORDS.iter().any(|w| name.contains(w))
+}
+
 /// OpenTofu writes the same document as Terraform, under the same key
-/// (`terraform_version`). It is told apart by its registry host in provider
-/// addresses; Terraform versions before 1.6 predate the fork.
+/// (`terraform_version`) and the same format version. It is told apart by its
+/// registry host in provider addresses (or its `["forget","create"]` action);
+/// Terraform versions before 1.6 predate the fork.
 fn detect_engine(version: Option<&str>, resources: &[ResourceChange], providers: &Value) -> Engine {
     const TOFU_REGISTRY: &str = "registry.opentofu.org/";
     const TERRAFORM_REGISTRY: &str = "registry.terraform.io/";
