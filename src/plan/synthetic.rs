@@ -99,4 +99,22 @@ mod tests {
         assert_eq!((counts.add, counts.change, counts.destroy), (5, 15, 5));
         assert!(plan.resources.iter().all(|r| r.diff.len() == 6));
     }
+
+    #[test]
+    fn synthetic_plan_secrets_are_masked() {
+        let plan = parse_plan_json(&synthetic_plan_json(3, 1, 2), "synthetic.json").unwrap();
+        let text = serde_json::to_string(&plan).unwrap();
+        assert!(!text.contains("-secret-"), "{text}");
+    }
+
+    #[test]
+    fn five_thousand_resources_parse_quickly() {
+        let text = synthetic_plan_json(5_000, 500, 10);
+        let started = std::time::Instant::now();
+        let plan = parse_plan_json(&text, "synthetic.json").unwrap();
+        assert_eq!(plan.counts().destroy, 500);
+        // Generous for an unoptimized build on a shared machine; the point is
+        // to catch accidental quadratic work.
+        assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+    }
 }

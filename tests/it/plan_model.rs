@@ -615,3 +615,72 @@ fn normalized_replace_snapshot() {
 fn normalized_sensitive_snapshot() {
     insta::assert_json_snapshot!(fixture("sensitive-canary.json"));
 }
+
+/// `terraform-1.0.3-outputs.json` is what Terraform 1.0.3 itself wrote for
+/// `terraform-config/main.tf`: sensitive outputs appear there in clear text.
+#[test]
+fn real_terraform_output_keeps_no_sensitive_value() {
+    let text = fixture_text("terraform-1.0.3-outputs.json");
+    assert!(text.contains("CANARY-real-variable"));
+    let plan = parse_plan_json(&text, "terraform-1.0.3-outputs.json").unwrap();
+    assert_eq!(plan.format_version, "0.2");
+    assert!(!serde_json::to_string(&plan).unwrap().contains("CANARY"));
+    let names: Vec<_> = plan
+        .outputs
+        .iter()
+        .map(|o| (o.name.as_str(), o.after.clone()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("nested", DiffValue::Sensitive),
+            ("plain", DiffValue::Known(serde_json::json!("hello"))),
+            ("secret", DiffValue::Sensitive),
+        ]
+    );
+}
+
+/// Runs the installed Terraform on the same configuration, so that a change in
+/// what Terraform writes is caught here rather than in a user's PR comment.
+#[test]
+fn installed_terraform_plan_parses_and_keeps_no_sensitive_value() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let terraform = root.join(".tools/bin/terraform");
+    assert!(
+        terraform.exists(),
+        "{} is missing: run scripts/install-test-deps.sh",
+        terraform.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture_path("terraform-config/main.tf"),
+        dir.path().join("main.tf"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&terraform)
+            .args(args)
+            .current_dir(dir.path())
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "terraform {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["init", "-input=false", "-no-color"]);
+    run(&["plan", "-input=false", "-no-color", "-out=plan.bin"]);
+    let text = run(&["show", "-json", "plan.bin"]);
+    assert!(
+        text.contains("CANARY-real-variable"),
+        "Terraform writes it in clear"
+    );
+    let plan = parse_plan_json(&text, "plan.json").unwrap();
+    assert_eq!(plan.engine, Engine::Terraform);
+    assert!(!serde_json::to_string(&plan).unwrap().contains("CANARY"));
+    assert_eq!(plan.digest, fixture("terraform-1.0.3-outputs.json").digest);
+}
