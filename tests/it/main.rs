@@ -1,1 +1,2 @@
 //! The one integration-test crate: each module is one area's specification.
+mod plan_model;
