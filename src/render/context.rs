@@ -333,9 +333,7 @@ fn incompleteness(changes: &ChangeSet) -> Option<&'static str> {
 fn prepare_project(p: &ProjectView) -> PreparedProject {
     let changes = &p.changes;
     let destroys = changes
-        .resources
-        .iter()
-        .filter(|rc| rc.action.destroys())
+        .destroyed()
         .map(|rc| DestroyEntry {
             address: escape::code_inline(&rc.address),
             what: action_phrase(rc),

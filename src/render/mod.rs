@@ -22,7 +22,6 @@
 
 pub mod budget;
 mod context;
-mod counts_shim;
 pub mod escape;
 pub mod templates;
 

@@ -328,8 +328,25 @@ fn big_view(n: usize, attrs: usize) -> (PhaseView, Vec<String>) {
 
 #[test]
 fn five_thousand_resource_plan_fits_comment_budget() {
-    let (view, destroyed) = big_view(5_000, 20);
-    assert!(destroyed.len() >= 150);
+    let json = phasegate::plan::synthetic_plan_json(5_000, 150, 20);
+    let changes = phasegate::plan::parse_plan_json(&json, "synthetic.json").unwrap();
+    let destroyed: Vec<String> = changes.destroyed().map(|r| r.address.clone()).collect();
+    assert_eq!(destroyed.len(), 150);
+    let digest = changes.digest.clone();
+    let view = view(
+        vec![ProjectView {
+            name: "app".to_owned(),
+            changes,
+        }],
+        vec![section(
+            "blast",
+            "Blast radius",
+            Verdict::AckRequired,
+            "150 replacements.",
+            "long details",
+        )],
+    );
+
     let comment = render::comment(&view);
     assert!(
         comment.chars().count() <= COMMENT_BUDGET,
@@ -338,10 +355,11 @@ fn five_thousand_resource_plan_fits_comment_budget() {
     );
     let essentials = essentials_of(&comment);
     for address in &destroyed {
-        let shown = phasegate::render::escape::inline(address);
+        let shown = render::escape::inline(address);
         assert!(essentials.contains(&shown), "{address} missing");
     }
-    assert!(essentials.contains(&view.projects[0].changes.digest));
+    assert!(essentials.contains(&digest));
+    assert!(essentials.contains("Plan: 150 to add, 4850 to change, 150 to destroy."));
     assert!(
         comment.contains("job summary"),
         "the comment says where the details went"
@@ -353,7 +371,13 @@ fn five_thousand_resource_plan_fits_comment_budget() {
 
     let summary = render::summary(&view);
     assert!(summary.len() <= SUMMARY_BUDGET, "{} bytes", summary.len());
-    assert!(summary.contains(&view.projects[0].changes.digest));
+    assert!(summary.contains(&digest));
+    for address in &destroyed {
+        assert!(
+            summary.contains(&render::escape::inline(address)),
+            "{address} missing from the summary"
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,224 @@
+//! Walking a value together with Terraform's mark trees (`*_sensitive`,
+//! `after_unknown`): masking sensitive leaves, dropping unknown ones, and the
+//! digest's stand-in for a sensitive leaf.
+//!
+//! A mark tree mirrors the value: `true` marks the node (and everything under
+//! it), an object or array holds marks for children, anything else means
+//! "not marked". When a mark tree and its value disagree in shape, the code
+//! fails closed: a node whose marks contain any `true` is masked whole.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::model::SENSITIVE_MASK;
+
+/// The mark for a node that has none.
+pub(crate) static NO_MARK: Value = Value::Null;
+
+pub(crate) fn is_marked(marks: &Value) -> bool {
+    matches!(marks, Value::Bool(true))
+}
+
+/// True when `marks` holds a `true` anywhere.
+pub(crate) fn any_marked(marks: &Value) -> bool {
+    match marks {
+        Value::Bool(b) => *b,
+        Value::Object(m) => m.values().any(any_marked),
+        Value::Array(a) => a.iter().any(any_marked),
+        _ => false,
+    }
+}
+
+/// The marks for an object member.
+pub(crate) fn member<'a>(marks: &'a Value, key: &str) -> &'a Value {
+    match marks {
+        Value::Object(m) => m.get(key).unwrap_or(&NO_MARK),
+        _ => &NO_MARK,
+    }
+}
+
+/// The marks for an array element.
+pub(crate) fn element(marks: &Value, index: usize) -> &Value {
+    match marks {
+        Value::Array(a) => a.get(index).unwrap_or(&NO_MARK),
+        _ => &NO_MARK,
+    }
+}
+
+/// Keeps only the structure and the `true` leaves of a mark tree, so that a
+/// malformed plan cannot smuggle values through a field meant for booleans.
+pub(crate) fn clean_marks(marks: &Value) -> Value {
+    match marks {
+        Value::Bool(true) => Value::Bool(true),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| any_marked(v))
+                .map(|(k, v)| (k.clone(), clean_marks(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(clean_marks).collect()),
+        _ => Value::Bool(false),
+    }
+}
+
+/// `value` with every node `marks` flags replaced by [`SENSITIVE_MASK`].
+pub(crate) fn mask(value: &Value, marks: &Value) -> Value {
+    replace_marked(value, marks, &|_| Value::String(SENSITIVE_MASK.to_owned()))
+}
+
+/// `value` with every node `marks` flags replaced by an object naming the
+/// sha256 of its canonical JSON: changes when the secret changes, and carries
+/// no part of it. Only the digest ever sees this form.
+pub(crate) fn digest_form(value: &Value, marks: &Value) -> Value {
+    replace_marked(value, marks, &|secret| {
+        let hash = hex::encode(Sha256::digest(canonical_json(secret).as_bytes()));
+        let mut stand_in = Map::new();
+        stand_in.insert("sensitive_sha256".to_owned(), Value::String(hash));
+        Value::Object(stand_in)
+    })
+}
+
+fn replace_marked(value: &Value, marks: &Value, stand_in: &dyn Fn(&Value) -> Value) -> Value {
+    if is_marked(marks) {
+        return stand_in(value);
+    }
+    match (value, marks) {
+        (Value::Object(v), Value::Object(_)) => Value::Object(
+            v.iter()
+                .map(|(k, x)| (k.clone(), replace_marked(x, member(marks, k), stand_in)))
+                .collect(),
+        ),
+        (Value::Array(v), Value::Array(_)) => Value::Array(
+            v.iter()
+                .enumerate()
+                .map(|(i, x)| replace_marked(x, element(marks, i), stand_in))
+                .collect(),
+        ),
+        // Shape mismatch: fail closed.
+        _ if any_marked(marks) => stand_in(value),
+        _ => value.clone(),
+    }
+}
+
+/// `value` without the nodes `unknown` flags: object members are removed,
+/// array elements become null so that later indices keep their meaning.
+pub(crate) fn drop_unknown(value: &Value, unknown: &Value) -> Value {
+    if is_marked(unknown) {
+        return Value::Null;
+    }
+    match (value, unknown) {
+        (Value::Object(v), Value::Object(_)) => Value::Object(
+            v.iter()
+                .filter(|(k, _)| !is_marked(member(unknown, k)))
+                .map(|(k, x)| (k.clone(), drop_unknown(x, member(unknown, k))))
+                .collect(),
+        ),
+        (Value::Array(v), Value::Array(_)) => Value::Array(
+            v.iter()
+                .enumerate()
+                .map(|(i, x)| drop_unknown(x, element(unknown, i)))
+                .collect(),
+        ),
+        _ => value.clone(),
+    }
+}
+
+/// JSON with object keys sorted at every level and no whitespace: the same
+/// text for the same value, whatever the key order of the input.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&m[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn mask_replaces_marked_leaves_and_whole_marked_containers() {
+        let value =
+            json!({"a": "x", "b": {"c": "secret", "d": "ok"}, "e": ["s1", "ok"], "f": {"g": 1}});
+        let marks = json!({"b": {"c": true}, "e": [true, false], "f": true});
+        assert_eq!(
+            mask(&value, &marks),
+            json!({"a": "x", "b": {"c": SENSITIVE_MASK, "d": "ok"}, "e": [SENSITIVE_MASK, "ok"], "f": SENSITIVE_MASK})
+        );
+    }
+
+    #[test]
+    fn mask_fails_closed_when_marks_and_value_disagree_in_shape() {
+        let value = json!({"a": "secret-as-string"});
+        let marks = json!({"a": {"nested": true}});
+        assert_eq!(mask(&value, &marks), json!({"a": SENSITIVE_MASK}));
+    }
+
+    #[test]
+    fn digest_form_hides_the_secret_but_follows_it() {
+        let one = digest_form(&json!({"p": "hunter2"}), &json!({"p": true}));
+        let two = digest_form(&json!({"p": "hunter3"}), &json!({"p": true}));
+        assert!(!canonical_json(&one).contains("hunter2"));
+        assert_ne!(one, two);
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let a: Value =
+            serde_json::from_str(r#"{"b": {"y": 1, "x": [2, {"q": 1, "p": 2}]}, "a": "s"}"#)
+                .unwrap();
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":"s","b":{"x":[2,{"p":2,"q":1}],"y":1}}"#
+        );
+    }
+
+    #[test]
+    fn clean_marks_keeps_only_true_leaves() {
+        let marks = json!({"a": true, "b": "leaked value", "c": {"d": false, "e": true}, "f": [false, true]});
+        assert_eq!(
+            clean_marks(&marks),
+            json!({"a": true, "c": {"e": true}, "f": [false, true]})
+        );
+    }
+
+    #[test]
+    fn drop_unknown_removes_members_and_nulls_elements() {
+        let value = json!({"id": null, "tags": {"a": "1"}, "list": ["x", "y"]});
+        let unknown = json!({"id": true, "list": [false, true]});
+        assert_eq!(
+            drop_unknown(&value, &unknown),
+            json!({"tags": {"a": "1"}, "list": ["x", null]})
+        );
+    }
+}
