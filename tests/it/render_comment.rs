@@ -550,3 +550,77 @@ fn an_errored_plan_is_flagged_in_the_essentials() {
     assert!(essentials.contains("> [!WARNING]"));
     assert!(essentials.contains("cannot be applied"));
 }
+
+fn fixture_plan(name: &str) -> ChangeSet {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/plans")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    phasegate::plan::parse_plan_json(&text, name).unwrap()
+}
+
+#[test]
+fn sensitive_values_of_a_real_plan_never_reach_comment_or_summary() {
+    let v = view(
+        vec![ProjectView {
+            name: "db".to_owned(),
+            changes: fixture_plan("sensitive-canary.json"),
+        }],
+        vec![],
+    );
+    for text in [render::comment(&v), render::summary(&v)] {
+        assert!(
+            !text.contains("CANARY"),
+            "a sensitive value leaked:\n{text}"
+        );
+        assert!(text.contains("(sensitive value)"));
+    }
+}
+
+#[test]
+fn every_fixture_plan_renders_balanced_within_budget() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans");
+    let mut rendered = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let Some(changes) = name
+            .ends_with(".json")
+            .then(|| std::fs::read_to_string(dir.join(&name)).unwrap())
+            .and_then(|text| phasegate::plan::parse_plan_json(&text, &name).ok())
+        else {
+            continue;
+        };
+        let v = view(
+            vec![ProjectView {
+                name: name.clone(),
+                changes,
+            }],
+            vec![],
+        );
+        let comment = render::comment(&v);
+        assert!(comment.chars().count() <= COMMENT_BUDGET);
+        assert_eq!(comment.matches(DETAILS_MARKER).count(), 1, "{name}");
+        assert_eq!(
+            comment.matches("<details>").count(),
+            comment.matches("</details>").count(),
+            "{name}"
+        );
+        assert!(comment.contains("Plan digest"), "{name}");
+        rendered += 1;
+    }
+    assert!(rendered >= 10, "only {rendered} fixtures parsed");
+}
+
+#[test]
+fn a_real_terraform_plan_matches_snapshot() {
+    let v = view(
+        vec![ProjectView {
+            name: "testcloud".to_owned(),
+            changes: fixture_plan("terraform-1.0.3-outputs.json"),
+        }],
+        vec![],
+    );
+    // The digest is the plan module's business; the snapshot is about layout.
+    let comment = render::comment(&v).replace(&v.projects[0].changes.digest, "<digest>");
+    insta::assert_snapshot!("terraform_1_0_3_comment", comment);
+}
