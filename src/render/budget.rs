@@ -149,7 +149,9 @@ pub struct Shape<'a> {
 /// Lays out essentials and parts within `shape.budget`.
 ///
 /// Steps, each tried only when the previous one cannot fit:
-/// 1. full essentials, shedding detail parts in shed order;
+/// 1. full essentials, shedding detail parts in shed order until the rest
+///    fits, then putting back (last shed first) any shed part that still fits
+///    in the room left;
 /// 2. the same without the sections' `essentials_md` (badges stay);
 /// 3. the destroy warning cut to as many addresses as fit (the template says
 ///    how many more are in the job summary), every part shed;
@@ -227,13 +229,25 @@ impl Fitter<'_> {
         if base + all > self.shape.budget {
             let room = self.shape.budget.checked_sub(base + self.note_max)?;
             let mut sum = all;
+            let mut shed = Vec::new();
             for &i in self.order {
                 if sum <= room {
                     break;
                 }
                 kept[i] = false;
                 sum -= self.sizes[i];
-                omitted.add(self.parts[i].class);
+                shed.push(i);
+            }
+            // Shedding a large part late (a whole resource list) can leave room
+            // that earlier, smaller parts fit in: put them back, last shed
+            // first, so within a class the smallest come back first.
+            for &i in shed.iter().rev() {
+                if sum + self.sizes[i] <= room {
+                    kept[i] = true;
+                    sum += self.sizes[i];
+                } else {
+                    omitted.add(self.parts[i].class);
+                }
             }
         }
         let note = if omitted.is_empty() {
@@ -368,6 +382,23 @@ mod tests {
         assert!(out.contains(&"a".repeat(50)));
         assert!(out.contains(&"l".repeat(100)));
         assert!(out.contains("NOTE diffs=1"));
+    }
+
+    #[test]
+    fn parts_shed_before_a_large_one_come_back_when_they_fit_after_it() {
+        let parts = vec![
+            part(ShedClass::ResourceList, 1_000, 'l'),
+            part(ShedClass::AttributeDiff, 60, 'a'),
+            part(ShedClass::AttributeDiff, 40, 'b'),
+        ];
+        let base = fit(&[], &shape(100_000, &essentials, &note, &minimal));
+        let budget = base.chars().count() + 200;
+        let out = fit(&parts, &shape(budget, &essentials, &note, &minimal));
+        assert!(out.chars().count() <= budget);
+        assert!(!out.contains(&"l".repeat(10)), "the list cannot fit");
+        assert!(out.contains(&"a".repeat(60)), "{out}");
+        assert!(out.contains(&"b".repeat(40)), "{out}");
+        assert!(out.contains("NOTE diffs=0"), "{out}");
     }
 
     #[test]
