@@ -18,7 +18,11 @@
 //! ```
 //! Details are shed, when they must be, in [`budget::ShedClass`] order
 //! (attribute diffs, resource lists, drift, outputs, section details,
-//! project headings), the largest first within a class.
+//! project headings), the largest first within a class; shed parts that
+//! still fit in the room a later shed left are then put back. If the
+//! essentials alone are too long, the sections' `essentials_md` go first,
+//! then the destroy warning is cut to as many addresses as fit with a line
+//! saying how many more are in the job summary; the counts and digests stay.
 
 pub mod budget;
 mod context;
@@ -204,6 +208,17 @@ impl Renderer {
         }
         parts
     }
+}
+
+/// Splits a phase block at [`DETAILS_MARKER`] into its essentials and its
+/// details (both without the marker line); `None` when `block` has no marker.
+pub fn split_block(block: &str) -> Option<(&str, &str)> {
+    let at = block
+        .match_indices(DETAILS_MARKER)
+        .find(|(at, _)| *at == 0 || block[..*at].ends_with('\n'))?
+        .0;
+    let details = &block[at + DETAILS_MARKER.len()..];
+    Some((&block[..at], details.strip_prefix('\n').unwrap_or(details)))
 }
 
 fn default_renderer() -> &'static Renderer {

@@ -624,3 +624,14 @@ fn a_real_terraform_plan_matches_snapshot() {
     let comment = render::comment(&v).replace(&v.projects[0].changes.digest, "<digest>");
     insta::assert_snapshot!("terraform_1_0_3_comment", comment);
 }
+
+#[test]
+fn split_block_separates_essentials_from_details() {
+    let block = render::comment(&every_action_view());
+    let (essentials, details) = render::split_block(&block).unwrap();
+    assert!(essentials.contains("> [!CAUTION]"));
+    assert!(!essentials.contains(DETAILS_MARKER));
+    assert!(details.contains("<details>"));
+    assert!(!details.contains(DETAILS_MARKER));
+    assert_eq!(render::split_block("no marker here"), None);
+}
