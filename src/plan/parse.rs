@@ -39,14 +39,22 @@ pub enum PlanError {
         message: String,
     },
     #[error(
-        "{origin}: `{path}` is missing or of the wrong type: {message}. \
+        "{origin}:{line}:{column}: `{path}` is missing or of the wrong type: {message}. \
          Is this the output of `terraform show -json <planfile>`?"
     )]
     Shape {
         origin: String,
+        /// The JSON path, e.g. `resource_changes[3].change.actions`.
         path: String,
+        line: usize,
+        column: usize,
         message: String,
     },
+    #[error(
+        "{origin}: the plan file is empty. Did `terraform show -json <planfile>` fail before \
+         writing it?"
+    )]
+    Empty { origin: String },
     #[error(
         "{origin}: plan format_version \"{found}\" is not supported; phasegate reads format versions \
          {SUPPORTED_FORMATS} (Terraform 0.12 to 1.x, OpenTofu 1.x). Use a phasegate release that \
@@ -81,6 +89,14 @@ struct VersionProbe {
 /// Parses and normalizes the JSON plan text read from `origin` (a file name,
 /// used only in error messages).
 pub fn parse_plan_json(text: &str, origin: &str) -> Result<ChangeSet, PlanError> {
+    // A byte-order mark is what Windows shells put in front of redirected
+    // output; it says nothing about the plan.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(PlanError::Empty {
+            origin: origin.to_owned(),
+        });
+    }
     let probe: VersionProbe = serde_json::from_str(text).map_err(|e| located(e, origin, None))?;
     check_version(probe.format_version.as_ref(), origin)?;
 
@@ -94,10 +110,13 @@ pub fn parse_plan_json(text: &str, origin: &str) -> Result<ChangeSet, PlanError>
 
 fn located(e: serde_json::Error, origin: &str, path: Option<String>) -> PlanError {
     use serde_json::error::Category;
-    match (e.classify(), path) {
-        (Category::Data, Some(path)) => PlanError::Shape {
+    match e.classify() {
+        Category::Data => PlanError::Shape {
             origin: origin.to_owned(),
-            path,
+            // serde_path_to_error names the document root ".".
+            path: path.unwrap_or_else(|| ".".to_owned()),
+            line: e.line(),
+            column: e.column(),
             message: strip_position(&e),
         },
         _ => PlanError::Syntax {
@@ -123,6 +142,8 @@ fn check_version(found: Option<&Value>, origin: &str) -> Result<(), PlanError> {
         return Err(PlanError::Shape {
             origin: origin.to_owned(),
             path: "format_version".to_owned(),
+            line: 1,
+            column: 1,
             message: "the field is missing".to_owned(),
         });
     };

@@ -169,10 +169,25 @@ fn malformed_json_error_names_file_line_and_column() {
 fn ill_typed_field_error_names_the_json_path() {
     let text = r#"{"format_version": "1.2", "resource_changes": [{"address": "a.b", "mode": "managed", "type": "a", "name": "b", "change": {"actions": "create"}}]}"#;
     let message = parse_plan_json(text, "plan.json").unwrap_err().to_string();
+    assert!(message.starts_with("plan.json:1:"), "{message}");
     assert!(
-        message.contains("plan.json: `resource_changes[0].change.actions`"),
+        message.contains("`resource_changes[0].change.actions`"),
         "{message}"
     );
+}
+
+#[test]
+fn empty_or_non_object_input_is_explained() {
+    let empty = parse_plan_json("  \n", "empty.json").unwrap_err();
+    assert!(matches!(empty, PlanError::Empty { .. }), "{empty}");
+    let list = parse_plan_json("[]", "list.json").unwrap_err();
+    assert!(matches!(list, PlanError::Shape { .. }), "{list}");
+}
+
+#[test]
+fn byte_order_mark_is_ignored() {
+    let text = format!("\u{feff}{}", fixture_text("action-create.json"));
+    assert_eq!(parse_plan_json(&text, "bom.json").unwrap().counts().add, 1);
 }
 
 #[test]
@@ -485,7 +500,9 @@ fn accepts_future_minor_versions_and_rejects_garbage() {
     }
     let missing = parse_plan_json(r#"{"resource_changes": []}"#, "m.json").unwrap_err();
     assert!(
-        missing.to_string().contains("m.json: `format_version`"),
+        missing
+            .to_string()
+            .starts_with("m.json:1:1: `format_version`"),
         "{missing}"
     );
 }
