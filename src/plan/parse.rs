@@ -17,7 +17,7 @@ use super::json::{RawChange, RawMode, RawPlan, RawProviderConfig, RawResourceCha
 use super::model::{
     ChangeSet, DiffValue, Engine, Mode, OutputChange, ResourceChange, SENSITIVE_MASK, UNKNOWN_MARK,
 };
-use super::values::{clean_marks, digest_form, drop_unknown, is_marked, mask};
+use super::values::{clean_marks, collapse_under, digest_form, drop_unknown, is_marked, mask};
 use super::Action;
 
 /// The format versions this build reads: every 0.x (Terraform 0.12 to 1.0) and
@@ -334,6 +334,8 @@ fn resource_change(
         replace_paths: &replace_paths,
     });
     let after_known = drop_unknown(&c.after, &after_unknown);
+    // The unknown marks inside a sensitive node would name its map keys.
+    let kept_unknown = collapse_under(&after_unknown, &after_sensitive);
     // Terraform 1.12+ may import by identity instead of ID, or with an ID
     // only known after apply.
     let importing = c.importing.map(|i| match (i.id, i.identity) {
@@ -351,7 +353,7 @@ fn resource_change(
         deposed: rc.deposed.clone(),
         before: digest_form(&c.before, &before_sensitive),
         after: digest_form(&after_known, &after_sensitive),
-        after_unknown: after_unknown.clone(),
+        after_unknown: kept_unknown.clone(),
     };
     let change = ResourceChange {
         module: rc.module_address,
@@ -370,7 +372,7 @@ fn resource_change(
         deposed: rc.deposed,
         before: mask(&c.before, &before_sensitive),
         after: mask(&after_known, &after_sensitive),
-        after_unknown,
+        after_unknown: kept_unknown,
         after_sensitive,
         diff,
         address: rc.address,

@@ -61,6 +61,30 @@ pub(crate) fn clean_marks(marks: &Value) -> Value {
     }
 }
 
+/// The mark tree `inner` with every subtree under a node `outer` flags
+/// collapsed to one `true` (when it held any) or removed: its structure
+/// cannot then reveal the keys inside a sensitive value.
+pub(crate) fn collapse_under(inner: &Value, outer: &Value) -> Value {
+    if is_marked(outer) {
+        return Value::Bool(any_marked(inner));
+    }
+    match (inner, outer) {
+        (Value::Object(m), Value::Object(_)) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), collapse_under(v, member(outer, k))))
+                .filter(|(_, v)| *v != Value::Bool(false))
+                .collect(),
+        ),
+        (Value::Array(a), Value::Array(_)) => Value::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, v)| collapse_under(v, element(outer, i)))
+                .collect(),
+        ),
+        _ => inner.clone(),
+    }
+}
+
 /// `value` with every node `marks` flags replaced by [`SENSITIVE_MASK`].
 pub(crate) fn mask(value: &Value, marks: &Value) -> Value {
     replace_marked(value, marks, &|_| Value::String(SENSITIVE_MASK.to_owned()))
@@ -209,6 +233,16 @@ mod tests {
         assert_eq!(
             clean_marks(&marks),
             json!({"a": true, "c": {"e": true}, "f": [false, true]})
+        );
+    }
+
+    #[test]
+    fn collapse_under_hides_keys_inside_sensitive_nodes() {
+        let unknown = json!({"id": true, "secret_map": {"CANARY-key": true}, "plain": {"k": true}});
+        let sensitive = json!({"secret_map": true});
+        assert_eq!(
+            collapse_under(&unknown, &sensitive),
+            json!({"id": true, "secret_map": true, "plain": {"k": true}})
         );
     }
 
