@@ -17,7 +17,9 @@ use super::json::{RawChange, RawMode, RawPlan, RawProviderConfig, RawResourceCha
 use super::model::{
     ChangeSet, DiffValue, Engine, Mode, OutputChange, ResourceChange, SENSITIVE_MASK, UNKNOWN_MARK,
 };
-use super::values::{clean_marks, collapse_under, digest_form, drop_unknown, is_marked, mask};
+use super::values::{
+    clean_marks, collapse_under, digest_form, drop_unknown, is_marked, mask, union_marks,
+};
 use super::Action;
 
 /// The format versions this build reads: every 0.x (Terraform 0.12 to 1.0) and
@@ -316,8 +318,11 @@ fn resource_change(
 ) -> Result<(ResourceChange, DigestResource), PlanError> {
     let action = action(&rc.change, origin, &rc.address)?;
     let c = rc.change;
-    let before_sensitive = clean_marks(&c.before_sensitive);
     let after_sensitive = clean_marks(&c.after_sensitive);
+    // A value sensitive on one side is masked on both: a value that only now
+    // became sensitive (a variable newly marked) was the same secret before,
+    // and one that stops being sensitive is still judged by its old mark.
+    let sensitive = union_marks(&clean_marks(&c.before_sensitive), &after_sensitive);
     let after_unknown = clean_marks(&c.after_unknown);
     let replace_paths: Vec<Vec<Step>> = c
         .replace_paths
@@ -327,15 +332,15 @@ fn resource_change(
         .collect();
     let diff = attr_diff(&DiffInput {
         before: &c.before,
-        before_sensitive: &before_sensitive,
+        before_sensitive: &sensitive,
         after: &c.after,
-        after_sensitive: &after_sensitive,
+        after_sensitive: &sensitive,
         after_unknown: &after_unknown,
         replace_paths: &replace_paths,
     });
     let after_known = drop_unknown(&c.after, &after_unknown);
     // The unknown marks inside a sensitive node would name its map keys.
-    let kept_unknown = collapse_under(&after_unknown, &after_sensitive);
+    let kept_unknown = collapse_under(&after_unknown, &sensitive);
     // Terraform 1.12+ may import by identity instead of ID, or with an ID
     // only known after apply.
     let importing = c.importing.map(|i| match (i.id, i.identity) {
@@ -351,8 +356,8 @@ fn resource_change(
         importing: importing.clone(),
         previous_address: rc.previous_address.clone(),
         deposed: rc.deposed.clone(),
-        before: digest_form(&c.before, &before_sensitive),
-        after: digest_form(&after_known, &after_sensitive),
+        before: digest_form(&c.before, &sensitive),
+        after: digest_form(&after_known, &sensitive),
         after_unknown: kept_unknown.clone(),
     };
     let change = ResourceChange {
@@ -370,8 +375,8 @@ fn resource_change(
         previous_address: rc.previous_address,
         importing,
         deposed: rc.deposed,
-        before: mask(&c.before, &before_sensitive),
-        after: mask(&after_known, &after_sensitive),
+        before: mask(&c.before, &sensitive),
+        after: mask(&after_known, &sensitive),
         after_unknown: kept_unknown,
         after_sensitive,
         diff,

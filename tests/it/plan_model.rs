@@ -147,6 +147,28 @@ fn sensitive_changes_are_reported_without_values() {
 }
 
 #[test]
+fn value_newly_marked_sensitive_is_masked_on_both_sides() {
+    let text = fixture_text("action-update.json")
+        .replace(
+            r#""instance_type": "t3.micro""#,
+            r#""instance_type": "CANARY-was-public""#,
+        )
+        .replace(
+            r#""after_sensitive": {}"#,
+            r#""after_sensitive": {"instance_type": true}"#,
+        );
+    assert!(text.contains(r#""after_sensitive": {"instance_type": true}"#));
+    let plan = parse_plan_json(&text, "newly-sensitive.json").unwrap();
+    assert!(!serde_json::to_string(&plan).unwrap().contains("CANARY"));
+    let web = &plan.resources[0];
+    let change = web.diff.iter().find(|d| d.path == "instance_type").unwrap();
+    assert_eq!(
+        (&change.before, &change.after),
+        (&DiffValue::Sensitive, &DiffValue::Sensitive)
+    );
+}
+
+#[test]
 fn rejects_unknown_major_version() {
     let err = parse_plan_json(&fixture_text("format-2.0.json"), "format-2.0.json").unwrap_err();
     assert!(matches!(err, PlanError::UnsupportedVersion { .. }));
