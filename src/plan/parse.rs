@@ -230,34 +230,31 @@ fn normalize(raw: RawPlan, origin: &str) -> Result<ChangeSet, PlanError> {
                 raw.prior_state.as_ref().and_then(|s| s.values.as_ref()),
                 &name,
             );
-        let before_marks = if declared {
+        // As for resources, a mark on either side masks both.
+        let marks = if declared {
             Value::Bool(true)
         } else {
-            change.before_sensitive.clone()
-        };
-        let after_marks = if declared {
-            Value::Bool(true)
-        } else {
-            change.after_sensitive.clone()
+            union_marks(
+                &clean_marks(&change.before_sensitive),
+                &clean_marks(&change.after_sensitive),
+            )
         };
         let unknown = is_marked(&change.after_unknown);
+        let after_known = drop_unknown(&change.after, &clean_marks(&change.after_unknown));
         outputs.push(OutputChange {
             name: name.clone(),
             action,
-            before: output_side(&change.before, &before_marks, false),
-            after: output_side(&change.after, &after_marks, unknown),
+            before: output_side(&change.before, &marks, false),
+            after: output_side(&after_known, &marks, unknown),
         });
         digest_outputs.push(DigestOutput {
             name,
             action,
-            before: digest_form(&change.before, &before_marks),
+            before: digest_form(&change.before, &marks),
             after: if unknown {
                 json!({"unknown": true})
             } else {
-                digest_form(
-                    &drop_unknown(&change.after, &change.after_unknown),
-                    &after_marks,
-                )
+                digest_form(&after_known, &marks)
             },
         });
     }
