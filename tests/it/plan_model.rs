@@ -391,6 +391,28 @@ fn deposed_object_delete_counts_as_destroy() {
 }
 
 #[test]
+fn changed_lists_only_what_counts() {
+    let plan = fixture("format-1.2.json");
+    let changed: Vec<_> = plan.changed().map(|r| r.address.as_str()).collect();
+    assert_eq!(
+        changed,
+        [
+            "aws_instance.web",
+            "aws_s3_bucket.logs",
+            "module.db.aws_db_instance.main",
+            "aws_iam_role.old[\"ci\"]"
+        ]
+    );
+    assert!(plan.resource("aws_vpc.main").is_some());
+    assert!(plan.resource("aws_vpc.other").is_none());
+    let deposed = fixture("action-deposed.json");
+    assert_eq!(
+        deposed.resource("aws_instance.web").unwrap().action,
+        Action::NoOp
+    );
+}
+
+#[test]
 fn by_action_groups_in_plan_order() {
     let plan = fixture("format-1.2.json");
     let groups = plan.by_action();
