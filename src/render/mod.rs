@@ -1,1 +1,227 @@
-//! (filled in by its own change)
+//! Renders a phase for people: the PR comment block and the job summary,
+//! from embedded (and overridable) templates, within GitHub's size limits,
+//! with every untrusted value rendered inertly.
+//!
+//! # Layout of a phase block
+//! ```text
+//! ### Phase 2: staging → `staging`           ┐
+//! **Change `CHG-1`**: title · workflow run   │ essentials: never shed
+//! #### Project `net`                         │ (cut down only when even they
+//! Plan: 1 to add, 0 to change, 1 to destroy. │  do not fit; see `budget::fit`)
+//! > [!CAUTION] every destroyed/replaced addr │
+//! Plan digest: `…`, and what approving means │
+//! #### Gates and checks: badge + essentials  ┘
+//! <!-- phasegate:details -->
+//! note on what was shed (only when something was)
+//! per project: heading, resources by action, attribute diffs, drift, outputs
+//! per section: details
+//! ```
+//! Details are shed, when they must be, in [`budget::ShedClass`] order
+//! (attribute diffs, resource lists, drift, outputs, section details,
+//! project headings), the largest first within a class.
+
+pub mod budget;
+mod context;
+pub mod escape;
+pub mod templates;
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use serde::Serialize;
+
+use crate::gates::Verdict;
+use crate::plan::ChangeSet;
+pub use budget::DETAILS_MARKER;
+use budget::{EssentialsLevel, Measure, Part, Shape, ShedClass};
+pub use context::{action_phrase, counts_line, plan_line, NO_CHANGES};
+use context::{
+    DiffCtx, DriftCtx, NoteCtx, OutputsCtx, Prepared, ProjectCtx, ResourceListCtx, SectionCtx,
+    Target,
+};
+pub use templates::{TemplateError, Templates};
+
+/// GitHub's limit on an issue or PR comment body, in characters.
+pub const COMMENT_BUDGET: usize = 65_536;
+/// GitHub's limit on one step's job summary, in bytes.
+pub const SUMMARY_BUDGET: usize = 1_048_576;
+
+/// Everything one phase shows: the change, the plans of its projects, and
+/// sections produced elsewhere (gates, approvals, apply and verify results).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseView {
+    pub change_id: String,
+    pub change_title: Option<String>,
+    pub phase_name: String,
+    /// 0-based position of the phase in the change plan; shown 1-based.
+    pub phase_index: usize,
+    pub environment: String,
+    pub projects: Vec<ProjectView>,
+    pub sections: Vec<Section>,
+    /// The workflow run, linked from the header and the shed note.
+    pub run_url: Option<String>,
+}
+
+/// One project's plan within a phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectView {
+    pub name: String,
+    pub changes: ChangeSet,
+}
+
+/// Content produced elsewhere, as already-safe markdown: shown with a badge,
+/// its essentials always, its details as room allows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Section {
+    /// Stable identifier, e.g. `security`, `cost`, `blast`, `approval`.
+    pub key: String,
+    pub title: String,
+    pub badge: Option<Verdict>,
+    pub essentials_md: String,
+    pub details_md: String,
+}
+
+/// Renders phase views with one set of templates.
+pub struct Renderer {
+    templates: Templates,
+}
+
+impl Renderer {
+    /// A renderer over the embedded templates.
+    pub fn embedded() -> Renderer {
+        Renderer {
+            templates: Templates::embedded(),
+        }
+    }
+
+    /// A renderer whose templates are overridden by same-named files in `dir`.
+    pub fn with_overrides(dir: &Path) -> Result<Renderer, TemplateError> {
+        Ok(Renderer {
+            templates: Templates::with_overrides(dir)?,
+        })
+    }
+
+    /// The block for one phase, at most `budget_chars` characters: the
+    /// essentials, a line [`DETAILS_MARKER`], then as many details as fit.
+    pub fn phase_block(&self, view: &PhaseView, budget_chars: usize) -> String {
+        self.render(view, Target::Comment, Measure::Chars, budget_chars, true)
+    }
+
+    /// A standalone comment for one phase (local mode's `comment.md`).
+    pub fn comment(&self, view: &PhaseView) -> String {
+        self.phase_block(view, COMMENT_BUDGET)
+    }
+
+    /// The job summary: all details, within [`SUMMARY_BUDGET`] bytes.
+    pub fn summary(&self, view: &PhaseView) -> String {
+        self.render(view, Target::Summary, Measure::Bytes, SUMMARY_BUDGET, false)
+    }
+
+    fn render(
+        &self,
+        view: &PhaseView,
+        target: Target,
+        measure: Measure,
+        budget: usize,
+        marker: bool,
+    ) -> String {
+        let prepared = Prepared::new(view);
+        let parts = self.detail_parts(view, target);
+        let essentials = |level: EssentialsLevel| {
+            let ctx = prepared.essentials(target, level.section_essentials, level.destroy_limit);
+            escape::defuse_markers(&self.templates.render(templates::PHASE_ESSENTIALS, &ctx))
+        };
+        let note = |omitted: &budget::Omitted| {
+            let ctx = NoteCtx::new(prepared.header(), target, omitted);
+            escape::defuse_markers(&self.templates.render(templates::SHED_NOTE, &ctx))
+        };
+        let minimal = || prepared.minimal(marker.then_some(DETAILS_MARKER));
+        budget::fit(
+            &parts,
+            &Shape {
+                measure,
+                budget,
+                marker,
+                destroy_total: prepared.destroy_total(),
+                essentials: &essentials,
+                note: &note,
+                minimal: &minimal,
+            },
+        )
+    }
+
+    /// Every detail, rendered, in display order.
+    fn detail_parts(&self, view: &PhaseView, target: Target) -> Vec<Part> {
+        let t = &self.templates;
+        let mut parts = Vec::new();
+        let mut push = |class: ShedClass, text: String| {
+            parts.push(Part {
+                class,
+                text: escape::defuse_markers(&text),
+            })
+        };
+        for project in &view.projects {
+            let changes = &project.changes;
+            let pctx = ProjectCtx::new(project, target);
+            let list = ResourceListCtx::new(&pctx, changes);
+            let drift = DriftCtx::new(&pctx, changes);
+            let outputs = OutputsCtx::new(&pctx, changes);
+            if list.is_none() && drift.is_none() && outputs.is_none() {
+                continue;
+            }
+            push(
+                ShedClass::ProjectHeading,
+                t.render(templates::PROJECT_HEADING, &pctx),
+            );
+            if let Some(list) = list {
+                push(
+                    ShedClass::ResourceList,
+                    t.render(templates::RESOURCE_LIST, &list),
+                );
+            }
+            for rc in &changes.resources {
+                if let Some(diff) = DiffCtx::new(&pctx, rc) {
+                    push(
+                        ShedClass::AttributeDiff,
+                        t.render(templates::RESOURCE_DIFF, &diff),
+                    );
+                }
+            }
+            if let Some(drift) = drift {
+                push(ShedClass::Drift, t.render(templates::DRIFT, &drift));
+            }
+            if let Some(outputs) = outputs {
+                push(ShedClass::Outputs, t.render(templates::OUTPUTS, &outputs));
+            }
+        }
+        for section in &view.sections {
+            if let Some(ctx) = SectionCtx::new(section, target) {
+                push(
+                    ShedClass::SectionDetails,
+                    t.render(templates::SECTION_DETAILS, &ctx),
+                );
+            }
+        }
+        parts
+    }
+}
+
+fn default_renderer() -> &'static Renderer {
+    static RENDERER: OnceLock<Renderer> = OnceLock::new();
+    RENDERER.get_or_init(Renderer::embedded)
+}
+
+/// [`Renderer::phase_block`] with the embedded templates.
+pub fn phase_block(view: &PhaseView, budget_chars: usize) -> String {
+    default_renderer().phase_block(view, budget_chars)
+}
+
+/// [`Renderer::comment`] with the embedded templates.
+pub fn comment(view: &PhaseView) -> String {
+    default_renderer().comment(view)
+}
+
+/// [`Renderer::summary`] with the embedded templates.
+pub fn summary(view: &PhaseView) -> String {
+    default_renderer().summary(view)
+}

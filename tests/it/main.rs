@@ -1,2 +1,3 @@
 //! The one integration-test crate: each module is one area's specification.
 mod plan_model;
+mod render_comment;
