@@ -58,6 +58,23 @@ impl ChangeSet {
         self.counts().total() > 0 || self.outputs.iter().any(|o| o.action != Action::NoOp)
     }
 
+    /// The resource change at `address` (the current object, not a deposed one).
+    pub fn resource(&self, address: &str) -> Option<&ResourceChange> {
+        self.resources
+            .iter()
+            .find(|r| r.address == address && r.deposed.is_none())
+    }
+
+    /// Managed resource changes that count for something (see
+    /// [`Counts::record`]): what a reviewer needs to read, in plan order.
+    pub fn changed(&self) -> impl Iterator<Item = &ResourceChange> + '_ {
+        self.resources.iter().filter(|r| {
+            let mut counts = Counts::default();
+            counts.record(r);
+            counts.total() > 0
+        })
+    }
+
     /// Managed resources whose real object is destroyed: deletes and both
     /// replace orders.
     pub fn destroyed(&self) -> impl Iterator<Item = &ResourceChange> + '_ {

@@ -17,7 +17,9 @@ use super::json::{RawChange, RawMode, RawPlan, RawProviderConfig, RawResourceCha
 use super::model::{
     ChangeSet, DiffValue, Engine, Mode, OutputChange, ResourceChange, SENSITIVE_MASK, UNKNOWN_MARK,
 };
-use super::values::{clean_marks, digest_form, drop_unknown, is_marked, mask};
+use super::values::{
+    clean_marks, collapse_under, digest_form, drop_unknown, is_marked, mask, union_marks,
+};
 use super::Action;
 
 /// The format versions this build reads: every 0.x (Terraform 0.12 to 1.0) and
@@ -39,14 +41,22 @@ pub enum PlanError {
         message: String,
     },
     #[error(
-        "{origin}: `{path}` is missing or of the wrong type: {message}. \
+        "{origin}:{line}:{column}: `{path}` is missing or of the wrong type: {message}. \
          Is this the output of `terraform show -json <planfile>`?"
     )]
     Shape {
         origin: String,
+        /// The JSON path, e.g. `resource_changes[3].change.actions`.
         path: String,
+        line: usize,
+        column: usize,
         message: String,
     },
+    #[error(
+        "{origin}: the plan file is empty. Did `terraform show -json <planfile>` fail before \
+         writing it?"
+    )]
+    Empty { origin: String },
     #[error(
         "{origin}: plan format_version \"{found}\" is not supported; phasegate reads format versions \
          {SUPPORTED_FORMATS} (Terraform 0.12 to 1.x, OpenTofu 1.x). Use a phasegate release that \
@@ -81,6 +91,14 @@ struct VersionProbe {
 /// Parses and normalizes the JSON plan text read from `origin` (a file name,
 /// used only in error messages).
 pub fn parse_plan_json(text: &str, origin: &str) -> Result<ChangeSet, PlanError> {
+    // A byte-order mark is what Windows shells put in front of redirected
+    // output; it says nothing about the plan.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(PlanError::Empty {
+            origin: origin.to_owned(),
+        });
+    }
     let probe: VersionProbe = serde_json::from_str(text).map_err(|e| located(e, origin, None))?;
     check_version(probe.format_version.as_ref(), origin)?;
 
@@ -94,10 +112,13 @@ pub fn parse_plan_json(text: &str, origin: &str) -> Result<ChangeSet, PlanError>
 
 fn located(e: serde_json::Error, origin: &str, path: Option<String>) -> PlanError {
     use serde_json::error::Category;
-    match (e.classify(), path) {
-        (Category::Data, Some(path)) => PlanError::Shape {
+    match e.classify() {
+        Category::Data => PlanError::Shape {
             origin: origin.to_owned(),
-            path,
+            // serde_path_to_error names the document root ".".
+            path: path.unwrap_or_else(|| ".".to_owned()),
+            line: e.line(),
+            column: e.column(),
             message: strip_position(&e),
         },
         _ => PlanError::Syntax {
@@ -123,6 +144,8 @@ fn check_version(found: Option<&Value>, origin: &str) -> Result<(), PlanError> {
         return Err(PlanError::Shape {
             origin: origin.to_owned(),
             path: "format_version".to_owned(),
+            line: 1,
+            column: 1,
             message: "the field is missing".to_owned(),
         });
     };
@@ -207,34 +230,31 @@ fn normalize(raw: RawPlan, origin: &str) -> Result<ChangeSet, PlanError> {
                 raw.prior_state.as_ref().and_then(|s| s.values.as_ref()),
                 &name,
             );
-        let before_marks = if declared {
+        // As for resources, a mark on either side masks both.
+        let marks = if declared {
             Value::Bool(true)
         } else {
-            change.before_sensitive.clone()
-        };
-        let after_marks = if declared {
-            Value::Bool(true)
-        } else {
-            change.after_sensitive.clone()
+            union_marks(
+                &clean_marks(&change.before_sensitive),
+                &clean_marks(&change.after_sensitive),
+            )
         };
         let unknown = is_marked(&change.after_unknown);
+        let after_known = drop_unknown(&change.after, &clean_marks(&change.after_unknown));
         outputs.push(OutputChange {
             name: name.clone(),
             action,
-            before: output_side(&change.before, &before_marks, false),
-            after: output_side(&change.after, &after_marks, unknown),
+            before: output_side(&change.before, &marks, false),
+            after: output_side(&after_known, &marks, unknown),
         });
         digest_outputs.push(DigestOutput {
             name,
             action,
-            before: digest_form(&change.before, &before_marks),
+            before: digest_form(&change.before, &marks),
             after: if unknown {
                 json!({"unknown": true})
             } else {
-                digest_form(
-                    &drop_unknown(&change.after, &change.after_unknown),
-                    &after_marks,
-                )
+                digest_form(&after_known, &marks)
             },
         });
     }
@@ -295,8 +315,11 @@ fn resource_change(
 ) -> Result<(ResourceChange, DigestResource), PlanError> {
     let action = action(&rc.change, origin, &rc.address)?;
     let c = rc.change;
-    let before_sensitive = clean_marks(&c.before_sensitive);
     let after_sensitive = clean_marks(&c.after_sensitive);
+    // A value sensitive on one side is masked on both: a value that only now
+    // became sensitive (a variable newly marked) was the same secret before,
+    // and one that stops being sensitive is still judged by its old mark.
+    let sensitive = union_marks(&clean_marks(&c.before_sensitive), &after_sensitive);
     let after_unknown = clean_marks(&c.after_unknown);
     let replace_paths: Vec<Vec<Step>> = c
         .replace_paths
@@ -306,13 +329,15 @@ fn resource_change(
         .collect();
     let diff = attr_diff(&DiffInput {
         before: &c.before,
-        before_sensitive: &before_sensitive,
+        before_sensitive: &sensitive,
         after: &c.after,
-        after_sensitive: &after_sensitive,
+        after_sensitive: &sensitive,
         after_unknown: &after_unknown,
         replace_paths: &replace_paths,
     });
     let after_known = drop_unknown(&c.after, &after_unknown);
+    // The unknown marks inside a sensitive node would name its map keys.
+    let kept_unknown = collapse_under(&after_unknown, &sensitive);
     // Terraform 1.12+ may import by identity instead of ID, or with an ID
     // only known after apply.
     let importing = c.importing.map(|i| match (i.id, i.identity) {
@@ -328,9 +353,9 @@ fn resource_change(
         importing: importing.clone(),
         previous_address: rc.previous_address.clone(),
         deposed: rc.deposed.clone(),
-        before: digest_form(&c.before, &before_sensitive),
-        after: digest_form(&after_known, &after_sensitive),
-        after_unknown: after_unknown.clone(),
+        before: digest_form(&c.before, &sensitive),
+        after: digest_form(&after_known, &sensitive),
+        after_unknown: kept_unknown.clone(),
     };
     let change = ResourceChange {
         module: rc.module_address,
@@ -347,9 +372,9 @@ fn resource_change(
         previous_address: rc.previous_address,
         importing,
         deposed: rc.deposed,
-        before: mask(&c.before, &before_sensitive),
-        after: mask(&after_known, &after_sensitive),
-        after_unknown,
+        before: mask(&c.before, &sensitive),
+        after: mask(&after_known, &sensitive),
+        after_unknown: kept_unknown,
         after_sensitive,
         diff,
         address: rc.address,

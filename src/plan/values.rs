@@ -61,6 +61,54 @@ pub(crate) fn clean_marks(marks: &Value) -> Value {
     }
 }
 
+/// The marks of either tree: a node is marked when either marks it.
+pub(crate) fn union_marks(a: &Value, b: &Value) -> Value {
+    if is_marked(a) || is_marked(b) {
+        return Value::Bool(true);
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut merged = x.clone();
+            for (k, v) in y {
+                let joined = union_marks(member(a, k), v);
+                merged.insert(k.clone(), joined);
+            }
+            Value::Object(merged)
+        }
+        (Value::Array(x), Value::Array(y)) => Value::Array(
+            (0..x.len().max(y.len()))
+                .map(|i| union_marks(element(a, i), element(b, i)))
+                .collect(),
+        ),
+        (Value::Object(_) | Value::Array(_), _) => a.clone(),
+        _ => b.clone(),
+    }
+}
+
+/// The mark tree `inner` with every subtree under a node `outer` flags
+/// collapsed to one `true` (when it held any) or removed: its structure
+/// cannot then reveal the keys inside a sensitive value.
+pub(crate) fn collapse_under(inner: &Value, outer: &Value) -> Value {
+    if is_marked(outer) {
+        return Value::Bool(any_marked(inner));
+    }
+    match (inner, outer) {
+        (Value::Object(m), Value::Object(_)) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), collapse_under(v, member(outer, k))))
+                .filter(|(_, v)| *v != Value::Bool(false))
+                .collect(),
+        ),
+        (Value::Array(a), Value::Array(_)) => Value::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, v)| collapse_under(v, element(outer, i)))
+                .collect(),
+        ),
+        _ => inner.clone(),
+    }
+}
+
 /// `value` with every node `marks` flags replaced by [`SENSITIVE_MASK`].
 pub(crate) fn mask(value: &Value, marks: &Value) -> Value {
     replace_marked(value, marks, &|_| Value::String(SENSITIVE_MASK.to_owned()))
@@ -79,6 +127,11 @@ pub(crate) fn digest_form(value: &Value, marks: &Value) -> Value {
 }
 
 fn replace_marked(value: &Value, marks: &Value, stand_in: &dyn Fn(&Value) -> Value) -> Value {
+    // Null holds nothing to hide, and stays null so that "no value" (the
+    // before of a create, the after of a delete) keeps its meaning.
+    if value.is_null() {
+        return Value::Null;
+    }
     if is_marked(marks) {
         return stand_in(value);
     }
@@ -209,6 +262,30 @@ mod tests {
         assert_eq!(
             clean_marks(&marks),
             json!({"a": true, "c": {"e": true}, "f": [false, true]})
+        );
+    }
+
+    #[test]
+    fn union_marks_marks_what_either_side_marks() {
+        let before = json!({"a": true, "b": {"c": true}, "l": [false, true]});
+        let after = json!({"b": {"d": true}, "e": true, "l": [true]});
+        assert_eq!(
+            union_marks(&before, &after),
+            json!({"a": true, "b": {"c": true, "d": true}, "l": [true, true], "e": true})
+        );
+        assert_eq!(
+            union_marks(&json!(false), &json!({"x": true})),
+            json!({"x": true})
+        );
+    }
+
+    #[test]
+    fn collapse_under_hides_keys_inside_sensitive_nodes() {
+        let unknown = json!({"id": true, "secret_map": {"CANARY-key": true}, "plain": {"k": true}});
+        let sensitive = json!({"secret_map": true});
+        assert_eq!(
+            collapse_under(&unknown, &sensitive),
+            json!({"id": true, "secret_map": true, "plain": {"k": true}})
         );
     }
 

@@ -147,6 +147,28 @@ fn sensitive_changes_are_reported_without_values() {
 }
 
 #[test]
+fn value_newly_marked_sensitive_is_masked_on_both_sides() {
+    let text = fixture_text("action-update.json")
+        .replace(
+            r#""instance_type": "t3.micro""#,
+            r#""instance_type": "CANARY-was-public""#,
+        )
+        .replace(
+            r#""after_sensitive": {}"#,
+            r#""after_sensitive": {"instance_type": true}"#,
+        );
+    assert!(text.contains(r#""after_sensitive": {"instance_type": true}"#));
+    let plan = parse_plan_json(&text, "newly-sensitive.json").unwrap();
+    assert!(!serde_json::to_string(&plan).unwrap().contains("CANARY"));
+    let web = &plan.resources[0];
+    let change = web.diff.iter().find(|d| d.path == "instance_type").unwrap();
+    assert_eq!(
+        (&change.before, &change.after),
+        (&DiffValue::Sensitive, &DiffValue::Sensitive)
+    );
+}
+
+#[test]
 fn rejects_unknown_major_version() {
     let err = parse_plan_json(&fixture_text("format-2.0.json"), "format-2.0.json").unwrap_err();
     assert!(matches!(err, PlanError::UnsupportedVersion { .. }));
@@ -169,10 +191,25 @@ fn malformed_json_error_names_file_line_and_column() {
 fn ill_typed_field_error_names_the_json_path() {
     let text = r#"{"format_version": "1.2", "resource_changes": [{"address": "a.b", "mode": "managed", "type": "a", "name": "b", "change": {"actions": "create"}}]}"#;
     let message = parse_plan_json(text, "plan.json").unwrap_err().to_string();
+    assert!(message.starts_with("plan.json:1:"), "{message}");
     assert!(
-        message.contains("plan.json: `resource_changes[0].change.actions`"),
+        message.contains("`resource_changes[0].change.actions`"),
         "{message}"
     );
+}
+
+#[test]
+fn empty_or_non_object_input_is_explained() {
+    let empty = parse_plan_json("  \n", "empty.json").unwrap_err();
+    assert!(matches!(empty, PlanError::Empty { .. }), "{empty}");
+    let list = parse_plan_json("[]", "list.json").unwrap_err();
+    assert!(matches!(list, PlanError::Shape { .. }), "{list}");
+}
+
+#[test]
+fn byte_order_mark_is_ignored() {
+    let text = format!("\u{feff}{}", fixture_text("action-create.json"));
+    assert_eq!(parse_plan_json(&text, "bom.json").unwrap().counts().add, 1);
 }
 
 #[test]
@@ -354,6 +391,28 @@ fn deposed_object_delete_counts_as_destroy() {
 }
 
 #[test]
+fn changed_lists_only_what_counts() {
+    let plan = fixture("format-1.2.json");
+    let changed: Vec<_> = plan.changed().map(|r| r.address.as_str()).collect();
+    assert_eq!(
+        changed,
+        [
+            "aws_instance.web",
+            "aws_s3_bucket.logs",
+            "module.db.aws_db_instance.main",
+            "aws_iam_role.old[\"ci\"]"
+        ]
+    );
+    assert!(plan.resource("aws_vpc.main").is_some());
+    assert!(plan.resource("aws_vpc.other").is_none());
+    let deposed = fixture("action-deposed.json");
+    assert_eq!(
+        deposed.resource("aws_instance.web").unwrap().action,
+        Action::NoOp
+    );
+}
+
+#[test]
 fn by_action_groups_in_plan_order() {
     let plan = fixture("format-1.2.json");
     let groups = plan.by_action();
@@ -485,7 +544,9 @@ fn accepts_future_minor_versions_and_rejects_garbage() {
     }
     let missing = parse_plan_json(r#"{"resource_changes": []}"#, "m.json").unwrap_err();
     assert!(
-        missing.to_string().contains("m.json: `format_version`"),
+        missing
+            .to_string()
+            .starts_with("m.json:1:1: `format_version`"),
         "{missing}"
     );
 }
