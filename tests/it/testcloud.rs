@@ -234,3 +234,45 @@ fn db_password_appears_only_where_terraform_puts_it_and_is_marked_sensitive() {
     let planned = &plan["planned_values"]["root_module"]["resources"][planned_db];
     assert_eq!(planned["sensitive_values"]["password"], true);
 }
+
+/// The committed recordings must be what Terraform plans for the quickstart today; when this
+/// fails after a deliberate change, run scripts/record-quickstart.sh and commit the result.
+#[test]
+fn quickstart_recordings_match_what_terraform_plans_today() {
+    let recorded = |name: &str| -> Value {
+        let path = crate::testbed::repo_root()
+            .join("examples/quickstart")
+            .join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        serde_json::from_str(&text).expect("a recording is JSON")
+    };
+    let stale = "stale recording: run scripts/record-quickstart.sh and commit the result";
+    let tb = Testbed::new("examples/quickstart/infra");
+    tb.init();
+    let first = tb.plan_json("first.tfplan", &[]);
+    assert!(first == recorded("plan.json"), "plan.json: {stale}");
+
+    let out = tb.apply("first.tfplan");
+    assert!(out.status.success(), "{}", describe(&out));
+    // The same two changes the script makes: a renamed bucket and an out-of-band resize.
+    let main_tf = std::fs::read_to_string(tb.workdir().join("main.tf")).unwrap();
+    let renamed = main_tf.replace(
+        "bucket = \"quickstart-${var.environment}-assets\"",
+        "bucket = \"quickstart-${var.environment}-assets-v2\"",
+    );
+    assert_ne!(
+        renamed, main_tf,
+        "the bucket line moved; update this test and the script"
+    );
+    tb.write_file("main.tf", &renamed);
+    let instance = tb.resource_ids("aws_instance").remove(0);
+    tb.edit_resource("aws_instance", &instance, |i| {
+        i.insert("instance_type".into(), "t3.large".into());
+    });
+    let second = tb.plan_json("replace.tfplan", &[]);
+    assert!(
+        second == recorded("plan-replace.json"),
+        "plan-replace.json: {stale}"
+    );
+}
