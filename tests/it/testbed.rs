@@ -169,6 +169,22 @@ impl Testbed {
         ]
     }
 
+    /// `PATH` with the project-local Terraform's directory first, for a child that looks
+    /// `terraform` up on PATH (the machine has a newer one in /usr/local/bin). Not part of
+    /// [`Testbed::env`]: add it where wanted.
+    pub fn path_env(&self) -> (String, String) {
+        let dir = self
+            .terraform
+            .parent()
+            .expect("terraform lives in a directory");
+        let mut paths = vec![dir.to_path_buf()];
+        if let Some(current) = std::env::var_os("PATH") {
+            paths.extend(std::env::split_paths(&current));
+        }
+        let joined = std::env::join_paths(paths).expect("PATH entries hold no separator");
+        ("PATH".into(), joined.to_string_lossy().into_owned())
+    }
+
     /// A command for `program`, run in the work directory, with every inherited `TF_*` variable
     /// removed and [`Testbed::env`] set.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
