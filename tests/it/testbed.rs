@@ -200,6 +200,7 @@ impl Testbed {
 
     /// A Terraform command with `args`, ready to run; add environment variables before running.
     pub fn terraform_command(&self, args: &[&str]) -> Command {
+        assert!(!args.is_empty(), "terraform needs a subcommand");
         let mut cmd = self.command(&self.terraform);
         cmd.arg(args[0]);
         // Only the main commands take -no-color; `state pull` and friends reject it.
@@ -210,9 +211,16 @@ impl Testbed {
         cmd
     }
 
+    /// Like [`Testbed::terraform_command`], run in `subdir` of the work directory, for fixtures
+    /// that hold a whole repository (e.g. `examples/quickstart`, whose module is `infra/`).
+    pub fn terraform_command_in(&self, subdir: &str, args: &[&str]) -> Command {
+        let mut cmd = self.terraform_command(args);
+        cmd.current_dir(self.workdir.join(subdir));
+        cmd
+    }
+
     /// Runs Terraform with `args` (subcommand first) and returns what it did, success or not.
     pub fn terraform(&self, args: &[&str]) -> Output {
-        assert!(!args.is_empty(), "terraform needs a subcommand");
         self.terraform_command(args)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.terraform.display()))
