@@ -34,7 +34,13 @@ if [ ! -x "$tools/bin/terraform" ]; then
   chmod +x "$bin"
   ln -sf "$bin" "$tools/bin/terraform"
 fi
-"$tools/bin/terraform" version -json >/dev/null
+# CHECKPOINT_DISABLE: no update check (the machine is offline, it would only add a timeout).
+tf_version="$(CHECKPOINT_DISABLE=1 TF_CLI_CONFIG_FILE=/dev/null "$tools/bin/terraform" version -json \
+  | sed -n 's/.*"terraform_version": *"\([^"]*\)".*/\1/p')"
+if [ "$tf_version" != "1.0.3" ]; then
+  log "$tools/bin/terraform is Terraform '$tf_version', the tests need 1.0.3: delete it and re-run"
+  exit 3
+fi
 
 # --- GitHub OpenAPI description ---------------------------------------------
 if [ ! -f "$tools/openapi/node_modules/@octokit/openapi/generated/api.github.com.json" ]; then

@@ -1,3 +1,6 @@
 //! The one integration-test crate: each module is one area's specification.
+
 mod plan_model;
 mod render_comment;
+mod testbed;
+mod testcloud;
