@@ -1,6 +1,54 @@
 //! `phasegate.yml` and the change plan: their types, loading with located
-//! errors, validation and JSON Schemas.
+//! errors, validation, phase resolution and JSON Schemas.
 
+mod load;
 pub mod model;
+mod phases;
+pub mod schema;
+mod validate;
 
+use std::path::Path;
+
+pub use load::{
+    load_change_plan, load_change_plan_str, load_config, load_config_str, locate, ConfigError,
+    Problem, SUPPORTED_VERSION,
+};
 pub use model::*;
+pub use phases::{dependency_order, discover_config, resolve_phases, select_phase, ResolvedPhase};
+pub use validate::{find_cycle, validate, Sources};
+
+/// Reads, parses and validates a config and an optional change plan,
+/// reporting every problem located in its file.
+pub fn load_checked(
+    config_path: &Path,
+    change_path: Option<&Path>,
+) -> Result<(Config, Option<ChangePlan>), ConfigError> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
+            path: p.to_path_buf(),
+            message: e.to_string(),
+        })
+    };
+    let config_text = read(config_path)?;
+    let config_name = config_path.display().to_string();
+    let config = load_config_str(&config_text, &config_name)?;
+    let (change, change_text, change_name) = match change_path {
+        Some(p) => {
+            let text = read(p)?;
+            let name = p.display().to_string();
+            (Some(load_change_plan_str(&text, &name)?), text, name)
+        }
+        None => (None, String::new(), String::new()),
+    };
+    validate(
+        &config,
+        change.as_ref(),
+        &Sources {
+            config_name: &config_name,
+            config_text: &config_text,
+            change_name: &change_name,
+            change_text: &change_text,
+        },
+    )?;
+    Ok((config, change))
+}

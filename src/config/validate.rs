@@ -1,0 +1,301 @@
+//! Semantic checks that types alone cannot express: unique names, references
+//! that resolve, no dependency cycles, well-formed dates and globs. Every
+//! problem is reported, each located in its file.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::load::{locate, ConfigError, Problem};
+use super::model::{ChangePlan, Config};
+
+/// Where the two documents came from, for locating problems.
+pub struct Sources<'a> {
+    pub config_name: &'a str,
+    pub config_text: &'a str,
+    pub change_name: &'a str,
+    pub change_text: &'a str,
+}
+
+impl Sources<'_> {
+    /// Sources with no text: problems are reported by file and path only.
+    pub fn unnamed() -> Sources<'static> {
+        Sources {
+            config_name: "phasegate.yml",
+            config_text: "",
+            change_name: "change plan",
+            change_text: "",
+        }
+    }
+}
+
+/// Checks the config and, when given, the change plan against it.
+pub fn validate(
+    config: &Config,
+    change: Option<&ChangePlan>,
+    src: &Sources<'_>,
+) -> Result<(), ConfigError> {
+    let mut problems = Vec::new();
+    let mut cfg = |path: String, message: String| {
+        let (line, column) = locate(src.config_text, &path).unzip();
+        problems.push(Problem {
+            file: src.config_name.to_string(),
+            line,
+            column,
+            path,
+            message,
+        });
+    };
+
+    if config.environments.is_empty() {
+        cfg(
+            "environments".into(),
+            "declare at least one environment".into(),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (i, env) in config.environments.iter().enumerate() {
+        if env.name.trim().is_empty() {
+            cfg(
+                format!("environments[{i}].name"),
+                "must not be empty".into(),
+            );
+        } else if !seen.insert(env.name.as_str()) {
+            cfg(
+                format!("environments[{i}].name"),
+                format!("environment `{}` is declared twice", env.name),
+            );
+        }
+        if let Some(b) = env.monthly_budget {
+            if !(b.is_finite() && b >= 0.0) {
+                cfg(
+                    format!("environments[{i}].monthly_budget"),
+                    "must be a non-negative number".into(),
+                );
+            }
+        }
+        for name in env.projects.keys() {
+            if !config.projects.iter().any(|p| &p.name == name) {
+                cfg(
+                    format!("environments[{i}].projects.{name}"),
+                    format!("no project named `{name}`; projects are {}", names(config)),
+                );
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (i, p) in config.projects.iter().enumerate() {
+        if p.name.trim().is_empty() {
+            cfg(format!("projects[{i}].name"), "must not be empty".into());
+        } else if !seen.insert(p.name.as_str()) {
+            cfg(
+                format!("projects[{i}].name"),
+                format!("project `{}` is declared twice", p.name),
+            );
+        }
+        if p.dir.is_absolute() {
+            cfg(
+                format!("projects[{i}].dir"),
+                "must be relative to the config file".into(),
+            );
+        }
+        for (j, dep) in p.depends_on.iter().enumerate() {
+            if !config.projects.iter().any(|q| &q.name == dep) {
+                cfg(
+                    format!("projects[{i}].depends_on[{j}]"),
+                    format!("no project named `{dep}`; projects are {}", names(config)),
+                );
+            }
+        }
+    }
+    if let Some(cycle) = find_cycle(config) {
+        let first = config
+            .projects
+            .iter()
+            .position(|p| p.name == cycle[0])
+            .unwrap_or(0);
+        cfg(
+            format!("projects[{first}].depends_on"),
+            format!("dependency cycle: {}", cycle.join(" -> ")),
+        );
+    }
+
+    if let Some(plan) = change {
+        let mut chg = |path: String, message: String| {
+            let (line, column) = locate(src.change_text, &path).unzip();
+            problems.push(Problem {
+                file: src.change_name.to_string(),
+                line,
+                column,
+                path,
+                message,
+            });
+        };
+        if plan.id.trim().is_empty() {
+            chg("id".into(), "must not be empty".into());
+        }
+        let mut seen = BTreeSet::new();
+        for (i, ph) in plan.phases.iter().enumerate() {
+            if !seen.insert(ph.name.as_str()) {
+                chg(
+                    format!("phases[{i}].name"),
+                    format!("phase `{}` is declared twice", ph.name),
+                );
+            }
+            if !config.environments.iter().any(|e| e.name == ph.environment) {
+                chg(
+                    format!("phases[{i}].environment"),
+                    format!(
+                        "no environment named `{}`; environments are {}",
+                        ph.environment,
+                        config
+                            .environments
+                            .iter()
+                            .map(|e| format!("`{}`", e.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+            for (j, p) in ph.projects.iter().enumerate() {
+                if !config.projects.iter().any(|q| &q.name == p) {
+                    chg(
+                        format!("phases[{i}].projects[{j}]"),
+                        format!("no project named `{p}`; projects are {}", names(config)),
+                    );
+                }
+            }
+            if let Some(b) = ph.monthly_budget {
+                if !(b.is_finite() && b >= 0.0) {
+                    chg(
+                        format!("phases[{i}].monthly_budget"),
+                        "must be a non-negative number".into(),
+                    );
+                }
+            }
+        }
+        let phase_known = |name: &Option<String>| {
+            name.as_ref()
+                .is_none_or(|n| plan.phases.iter().any(|p| &p.name == n))
+        };
+        for (i, ack) in plan.acknowledgements.iter().enumerate() {
+            if ack.reason.trim().is_empty() {
+                chg(
+                    format!("acknowledgements[{i}].reason"),
+                    "say why this is acceptable".into(),
+                );
+            }
+            if let Some(exp) = &ack.expires {
+                if chrono::NaiveDate::parse_from_str(exp, "%Y-%m-%d").is_err() {
+                    chg(
+                        format!("acknowledgements[{i}].expires"),
+                        format!("`{exp}` is not a date; write YYYY-MM-DD"),
+                    );
+                }
+            }
+            if let Some(glob) = &ack.address {
+                if let Err(e) = globset::Glob::new(glob) {
+                    chg(
+                        format!("acknowledgements[{i}].address"),
+                        format!("bad glob: {e}"),
+                    );
+                }
+            }
+            if !phase_known(&ack.phase) {
+                chg(
+                    format!("acknowledgements[{i}].phase"),
+                    "no phase of that name in this change plan".into(),
+                );
+            }
+        }
+        for (i, allow) in plan.allow_destroy.iter().enumerate() {
+            if let Err(e) = globset::Glob::new(&allow.address) {
+                chg(
+                    format!("allow_destroy[{i}].address"),
+                    format!("bad glob: {e}"),
+                );
+            }
+            if allow.reason.trim().is_empty() {
+                chg(
+                    format!("allow_destroy[{i}].reason"),
+                    "say why destroying this is intended".into(),
+                );
+            }
+            if !phase_known(&allow.phase) {
+                chg(
+                    format!("allow_destroy[{i}].phase"),
+                    "no phase of that name in this change plan".into(),
+                );
+            }
+        }
+    }
+
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
+}
+
+fn names(config: &Config) -> String {
+    let list: Vec<String> = config
+        .projects
+        .iter()
+        .map(|p| format!("`{}`", p.name))
+        .collect();
+    if list.is_empty() {
+        "none".into()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// A dependency cycle among projects, as the names along it, first repeated last.
+pub fn find_cycle(config: &Config) -> Option<Vec<String>> {
+    let deps: BTreeMap<&str, Vec<&str>> = config
+        .projects
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.depends_on.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    // 0 unvisited, 1 on the stack, 2 done.
+    let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+    fn visit<'a>(
+        n: &'a str,
+        deps: &BTreeMap<&'a str, Vec<&'a str>>,
+        state: &mut BTreeMap<&'a str, u8>,
+        stack: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        match state.get(n).copied().unwrap_or(0) {
+            1 => {
+                let start = stack.iter().position(|s| *s == n).unwrap_or(0);
+                let mut cycle: Vec<String> = stack[start..].iter().map(|s| s.to_string()).collect();
+                cycle.push(n.to_string());
+                return Some(cycle);
+            }
+            2 => return None,
+            _ => {}
+        }
+        state.insert(n, 1);
+        stack.push(n);
+        for d in deps.get(n).into_iter().flatten() {
+            if deps.contains_key(d) {
+                if let Some(c) = visit(d, deps, state, stack) {
+                    return Some(c);
+                }
+            }
+        }
+        stack.pop();
+        state.insert(n, 2);
+        None
+    }
+    for n in deps.keys() {
+        let mut stack = Vec::new();
+        if let Some(c) = visit(n, &deps, &mut state, &mut stack) {
+            return Some(c);
+        }
+    }
+    None
+}
