@@ -11,8 +11,11 @@ pub fn change_plan_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(ChangePlan)).expect("a schema serializes")
 }
 
+/// Generates one schema.
+pub type SchemaFn = fn() -> serde_json::Value;
+
 /// The committed file names, with the generator for each.
-pub const SCHEMA_FILES: [(&str, fn() -> serde_json::Value); 2] = [
+pub const SCHEMA_FILES: [(&str, SchemaFn); 2] = [
     ("phasegate.schema.json", config_schema),
     ("change-plan.schema.json", change_plan_schema),
 ];
