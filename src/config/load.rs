@@ -115,6 +115,7 @@ fn options() -> serde_saphyr::Options {
             max_anchors: 100,
             max_aliases: 1000,
             max_events: 200_000,
+            max_nodes: 100_000,
         },
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
     }
@@ -133,8 +134,14 @@ fn parse<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, ConfigError
             Some(l) => (Some(l.line() as u32), Some(l.column() as u32)),
             None => (None, None),
         };
-        // serde_path_to_error says `.` for the root.
-        let path = if path == "." { String::new() } else { path };
+        // serde_path_to_error says `.` for the root and `?` for a key it
+        // could not name.
+        let path = path.trim_end_matches(".?").to_string();
+        let path = if path == "." || path == "?" {
+            String::new()
+        } else {
+            path
+        };
         ConfigError::Invalid(vec![Problem {
             file: origin.to_string(),
             line,
@@ -154,6 +161,11 @@ fn bare_message(display: &str) -> String {
         Some(r) => r.split_once(": ").map(|(_, m)| m).unwrap_or(r),
         None => first,
     };
+    // The library's hint names its own options; say what to do instead.
+    if let Some(key) = rest.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(',').next().unwrap_or(key);
+        return format!("key `{key}` appears twice in the same mapping; keep one");
+    }
     rest.to_string()
 }
 
@@ -175,8 +187,8 @@ fn check_version(version: u32, text: &str, origin: &str) -> Result<(), ConfigErr
 
 /// Finds the line and column of a field path (`phases[1].environment`) in
 /// YAML text, by walking the block structure: good enough for the
-/// hand-written files phasegate reads, and `None` rather than a wrong answer
-/// when the layout is unusual (flow style, anchors).
+/// hand-written files phasegate reads. When a step cannot be followed (flow
+/// style, anchors) the deepest enclosing node found is returned.
 pub fn locate(text: &str, path: &str) -> Option<(u32, u32)> {
     let segments = split_path(path)?;
     let lines: Vec<&str> = text.lines().collect();
@@ -187,7 +199,9 @@ pub fn locate(text: &str, path: &str) -> Option<(u32, u32)> {
     for seg in segments {
         match seg {
             Segment::Key(key) => {
-                let (idx, indent) = find_key(&lines[start..end], key, min_indent)?;
+                let Some((idx, indent)) = find_key(&lines[start..end], key, min_indent) else {
+                    return found;
+                };
                 let idx = start + idx;
                 let col = indent + 1;
                 found = Some((idx as u32 + 1, col as u32));
@@ -213,7 +227,9 @@ pub fn locate(text: &str, path: &str) -> Option<(u32, u32)> {
                         count += 1;
                     }
                 }
-                let (idx, indent) = hit?;
+                let Some((idx, indent)) = hit else {
+                    return found;
+                };
                 found = Some((idx as u32 + 1, indent as u32 + 3));
                 end = block_end(&lines, idx, indent, end);
                 // Fields of the item start on its own line after `- `.
@@ -322,6 +338,19 @@ mod tests {
             err,
             "phasegate.yml:1:1: version: unsupported version 2; this phasegate reads version 1"
         );
+    }
+
+    #[test]
+    fn alias_expansion_bomb_is_refused_by_the_budget() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (name, prev) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d"), ("f", "e")] {
+            let items = vec![format!("*{prev}"); 10].join(", ");
+            text.push_str(&format!("{name}: &{name} [{items}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let err = parse::<serde_json::Value>(&text, "bomb.yml").unwrap_err();
+        assert!(err.to_string().starts_with("bomb.yml:"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

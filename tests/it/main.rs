@@ -1,5 +1,6 @@
 //! The one integration-test crate: each module is one area's specification.
 
+mod config_files;
 mod plan_model;
 mod render_comment;
 mod testbed;
