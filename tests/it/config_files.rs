@@ -89,6 +89,7 @@ fn golden_config_cases_give_their_expected_outcome() {
 #[test]
 fn every_rejection_names_file_line_and_column() {
     let root = repo().join("tests/fixtures/config");
+    let located = regex::Regex::new(r"^(phasegate|change)\.yml:\d+:\d+: ").unwrap();
     for entry in std::fs::read_dir(&root).unwrap() {
         let case = entry.unwrap().path();
         let got = outcome(&case);
@@ -96,10 +97,11 @@ fn every_rejection_names_file_line_and_column() {
             continue;
         }
         for line in got.lines() {
-            let located = regex::Regex::new(r"^(phasegate|change)\.yml:\d+:\d+: ")
-                .unwrap()
-                .is_match(line);
-            assert!(located, "{}: not located: {line}", case.display());
+            assert!(
+                located.is_match(line),
+                "{}: not located: {line}",
+                case.display()
+            );
         }
     }
 }
