@@ -1,5 +1,38 @@
-//! The phasegate binary: runs the library and maps its errors to exit codes.
+//! The phasegate binary: parses arguments, sets up logging, runs the command
+//! and maps its error to an exit code. Nothing else lives here.
+
+use clap::Parser;
 
 fn main() {
-    std::process::exit(0);
+    let cli = phasegate::cli::Cli::parse();
+    init_logging(cli.global.verbose);
+    let code = match phasegate::commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            let text = phasegate::redact::global().apply(&format!("error: {err}"));
+            eprintln!("{text}");
+            err.exit_code()
+        }
+    };
+    std::process::exit(code as i32);
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter =
+        EnvFilter::try_from_env("PHASEGATE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let color = std::env::var_os("NO_COLOR").is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(phasegate::redact::RedactingStderr)
+        .with_ansi(color)
+        .with_target(false)
+        .without_time()
+        .init();
 }

@@ -1,0 +1,266 @@
+//! `phasegate plan`: plan every project of one phase (or ingest a plan JSON),
+//! run the gates, render the comment and summary, write them, and in a
+//! pull-request workflow post them.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::gating::{self, GateOutcome};
+use super::output::{print_stdout, OutputSet};
+use super::workspace::{local_phase, Workspace};
+use crate::cli::{GlobalArgs, OutputFormat, PlanArgs};
+use crate::config::ResolvedPhase;
+use crate::error::{Error, ExitCode, Result};
+use crate::iac::{self, CliEngine, IacEngine, PlanRequest};
+use crate::plan::{self, ChangeSet};
+use crate::render::{self, PhaseView, ProjectView};
+
+/// One project's plan in this phase.
+pub struct ProjectPlan {
+    pub name: String,
+    pub dir: PathBuf,
+    pub changes: ChangeSet,
+}
+
+/// Everything `plan` produced, before it is written anywhere.
+pub struct PlanResult {
+    pub phase: ResolvedPhase,
+    pub change_id: String,
+    pub change_title: Option<String>,
+    pub projects: Vec<ProjectPlan>,
+    pub gates: GateOutcome,
+    pub comment: String,
+    pub summary: String,
+}
+
+pub fn run(global: &GlobalArgs, args: PlanArgs) -> Result<ExitCode> {
+    let ws = Workspace::load(global, args.plan_json.is_none())?;
+    let engine = ws
+        .config
+        .as_ref()
+        .map(|c| CliEngine::from_config(&c.engine, &ws.base_dir));
+    let result = plan_phase(&ws, &args, engine.as_ref().map(|e| e as &dyn IacEngine))?;
+    finish(&ws, &args, result)
+}
+
+/// Plans (or ingests) every project of the selected phase and runs the gates.
+pub fn plan_phase(
+    ws: &Workspace,
+    args: &PlanArgs,
+    engine: Option<&dyn IacEngine>,
+) -> Result<PlanResult> {
+    let phase = match ws.select(&args.select)? {
+        Some(p) => p,
+        None => local_phase(&project_name_for(args.plan_json.as_deref())),
+    };
+    let projects = match &args.plan_json {
+        Some(file) => vec![ingest(&phase, args.select.project.as_deref(), file)?],
+        None => {
+            let engine = engine.ok_or_else(|| {
+                Error::Input("planning needs a config (or pass --plan-json FILE)".into())
+            })?;
+            let out_dir = ws.out_dir(args.out.as_deref());
+            phase
+                .projects
+                .iter()
+                .map(|p| run_engine(ws, &phase, p, engine, &out_dir))
+                .collect::<Result<Vec<_>>>()?
+        }
+    };
+    let gates = gating::evaluate(ws, &phase, &projects, &args.gates)?;
+    let change_id = ws
+        .change_id()
+        .map(str::to_string)
+        .or_else(|| std::env::var("PHASEGATE_CHANGE_ID").ok())
+        .unwrap_or_else(|| "local".into());
+    let view = PhaseView {
+        change_id: change_id.clone(),
+        change_title: ws.change.as_ref().and_then(|c| c.title.clone()),
+        phase_name: phase.name.clone(),
+        phase_index: phase.index.saturating_sub(1),
+        environment: phase.environment.name.clone(),
+        projects: projects
+            .iter()
+            .map(|p| ProjectView {
+                name: p.name.clone(),
+                changes: p.changes.clone(),
+            })
+            .collect(),
+        sections: gates.sections(),
+        run_url: None,
+    };
+    let comment = render::comment(&view);
+    let summary = render::summary(&view);
+    Ok(PlanResult {
+        change_title: view.change_title.clone(),
+        phase,
+        change_id,
+        projects,
+        gates,
+        comment,
+        summary,
+    })
+}
+
+fn project_name_for(plan_json: Option<&Path>) -> String {
+    plan_json
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "default".into())
+}
+
+fn ingest(phase: &ResolvedPhase, project: Option<&str>, file: &Path) -> Result<ProjectPlan> {
+    let target = match project {
+        Some(name) => phase
+            .projects
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| {
+                Error::Input(format!("--project {name}: not in phase {}", phase.name))
+            })?,
+        None if phase.projects.len() == 1 => &phase.projects[0],
+        None => {
+            return Err(Error::Input(format!(
+                "--plan-json gives one plan but phase {} has {} projects; pass --project",
+                phase.name,
+                phase.projects.len()
+            )))
+        }
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let changes = plan::parse_plan_json(&text, &file.display().to_string())?;
+    Ok(ProjectPlan {
+        name: target.name.clone(),
+        dir: target.dir.clone(),
+        changes,
+    })
+}
+
+fn run_engine(
+    ws: &Workspace,
+    phase: &ResolvedPhase,
+    project: &crate::config::Project,
+    engine: &dyn IacEngine,
+    out_dir: &Path,
+) -> Result<ProjectPlan> {
+    let env = &phase.environment;
+    let mut settings = env.plan.clone();
+    if let Some(over) = env.projects.get(&project.name) {
+        settings.var_files.extend(over.var_files.iter().cloned());
+        settings
+            .backend_config
+            .extend(over.backend_config.iter().cloned());
+        if over.workspace.is_some() {
+            settings.workspace = over.workspace.clone();
+        }
+        settings.env.extend(over.env.clone());
+    }
+    let dir = ws.base_dir.join(&project.dir);
+    let plan_dir = absolute(&out_dir.join("plans"))?;
+    std::fs::create_dir_all(&plan_dir).map_err(|e| Error::io(&plan_dir, e))?;
+    let req = PlanRequest {
+        var_files: settings
+            .var_files
+            .iter()
+            .map(|f| absolute(&ws.base_dir.join(f)))
+            .collect::<Result<_>>()?,
+        backend_config: settings.backend_config.clone(),
+        workspace: settings.workspace.clone(),
+        env: settings.env.into_iter().collect(),
+        plan_file: plan_dir.join(format!("{}-{}.tfplan", project.name, env.name)),
+        dir,
+    };
+    let (_, json) = iac::plan_project(engine, &req)?;
+    let changes = plan::parse_plan_json(&json, &format!("{} (show -json)", project.name))?;
+    Ok(ProjectPlan {
+        name: project.name.clone(),
+        dir: project.dir.clone(),
+        changes,
+    })
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    if p.is_absolute() {
+        return Ok(p.to_path_buf());
+    }
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    Ok(cwd.join(p))
+}
+
+/// The machine-readable view of one project's plan, shared with `render`.
+pub fn project_json(name: &str, cs: &ChangeSet) -> serde_json::Value {
+    json!({
+        "name": name,
+        "counts": cs.counts(),
+        "has_changes": cs.has_changes(),
+        "resources": cs.resources.iter()
+            .filter(|r| r.action != plan::Action::NoOp || r.is_import() || r.is_move())
+            .map(|r| json!({"address": r.address, "action": r.action}))
+            .collect::<Vec<_>>(),
+        "digest": cs.digest,
+    })
+}
+
+fn finish(ws: &Workspace, args: &PlanArgs, result: PlanResult) -> Result<ExitCode> {
+    let out_dir = ws.out_dir(args.out.as_deref());
+    let result_json = json!({
+        "change_id": result.change_id,
+        "phase": {"index": result.phase.index, "name": result.phase.name},
+        "environment": result.phase.environment.name,
+        "projects": result.projects.iter().map(|p| project_json(&p.name, &p.changes)).collect::<Vec<_>>(),
+        "gates": result.gates.to_json(),
+        "verdict": result.gates.verdict(),
+        "comment": out_dir.join("comment.md"),
+    });
+    let mut files = OutputSet::new();
+    files.add("comment.md", result.comment.clone());
+    files.add("summary.md", result.summary.clone());
+    for p in &result.projects {
+        let normalized = serde_json::to_string_pretty(&p.changes)
+            .map_err(|e| Error::External(format!("serializing the plan of {}: {e}", p.name)))?;
+        files.add(
+            format!("plans/{}-{}.json", p.name, result.phase.environment.name),
+            normalized,
+        );
+    }
+    files.add(
+        "result.json",
+        serde_json::to_string_pretty(&result_json).unwrap_or_default(),
+    );
+    result
+        .gates
+        .add_files(&mut files, args.gates.sarif_out.as_deref());
+    files.write_all(&out_dir)?;
+
+    match args.format {
+        OutputFormat::Json => {
+            print_stdout(&serde_json::to_string_pretty(&result_json).unwrap_or_default())
+        }
+        OutputFormat::Markdown => print_stdout(&result.comment),
+        OutputFormat::Text => print_stdout(&text_report(&result, &out_dir)),
+    }
+    Ok(if result.gates.verdict().stops() {
+        ExitCode::Refused
+    } else {
+        ExitCode::Success
+    })
+}
+
+fn text_report(result: &PlanResult, out_dir: &Path) -> String {
+    let mut lines = vec![format!(
+        "phase {} ({}) of change {}",
+        result.phase.name, result.phase.environment.name, result.change_id
+    )];
+    for p in &result.projects {
+        lines.push(format!(
+            "  {}: {}  digest {}",
+            p.name,
+            render::counts_line(&p.changes.counts()),
+            &p.changes.digest
+        ));
+    }
+    lines.push(result.gates.text_line());
+    lines.push(format!("comment: {}", out_dir.join("comment.md").display()));
+    lines.join("\n")
+}

@@ -1,0 +1,39 @@
+//! `phasegate render`: one plan JSON rendered as the PR comment or as JSON,
+//! with no side effects at all.
+
+use super::output::print_stdout;
+use super::plan::project_json;
+use crate::cli::{RenderArgs, RenderFormat};
+use crate::error::{Error, ExitCode, Result};
+use crate::plan;
+use crate::render::{self, PhaseView, ProjectView};
+
+pub fn run(args: RenderArgs) -> Result<ExitCode> {
+    let file = &args.plan_json;
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let changes = plan::parse_plan_json(&text, &file.display().to_string())?;
+    let name = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "default".into());
+    match args.format {
+        RenderFormat::Json => {
+            let value = serde_json::json!({ "projects": [project_json(&name, &changes)] });
+            print_stdout(&serde_json::to_string_pretty(&value).unwrap_or_default());
+        }
+        RenderFormat::Markdown => {
+            let view = PhaseView {
+                change_id: "local".into(),
+                change_title: None,
+                phase_name: "local".into(),
+                phase_index: 0,
+                environment: "local".into(),
+                projects: vec![ProjectView { name, changes }],
+                sections: vec![],
+                run_url: None,
+            };
+            print_stdout(&render::comment(&view));
+        }
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,19 @@
+//! `phasegate schema`: prints the JSON Schemas generated from the config types.
+
+use super::output::print_stdout;
+use crate::cli::SchemaKind;
+use crate::config::schema;
+use crate::error::{ExitCode, Result};
+
+pub fn run(which: Option<SchemaKind>) -> Result<ExitCode> {
+    let value = match which {
+        Some(SchemaKind::Config) => schema::config_schema(),
+        Some(SchemaKind::Change) => schema::change_plan_schema(),
+        None => serde_json::json!({
+            "phasegate.yml": schema::config_schema(),
+            "change-plan": schema::change_plan_schema(),
+        }),
+    };
+    print_stdout(&schema::to_file_text(&value));
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,40 @@
+//! `phasegate validate`: the config and change plan are loaded and checked,
+//! and every problem is reported located (exit 2).
+
+use super::output::print_stdout;
+use super::workspace::Workspace;
+use crate::cli::GlobalArgs;
+use crate::error::{ExitCode, Result};
+
+pub fn run(global: &GlobalArgs) -> Result<ExitCode> {
+    let ws = Workspace::load(global, true)?;
+    let cfg = ws.config.as_ref().expect("required config is loaded");
+    let phases = crate::config::resolve_phases(cfg, ws.change.as_ref());
+    let mut lines = vec![format!(
+        "{}: ok ({} environments, {} projects)",
+        ws.config_path
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        cfg.environments.len(),
+        cfg.projects.len()
+    )];
+    if let (Some(path), Some(change)) = (&global.change, &ws.change) {
+        lines.push(format!("{}: ok (change {})", path.display(), change.id));
+    }
+    for p in &phases {
+        lines.push(format!(
+            "  phase {} {} -> {} [{}]",
+            p.index,
+            p.name,
+            p.environment.name,
+            p.projects
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    print_stdout(&lines.join("\n"));
+    Ok(ExitCode::Success)
+}
