@@ -1,6 +1,7 @@
 //! The application layer: each command turns its arguments plus config into
 //! a request, drives the domain core and the adapters, and returns an exit code.
 
+mod actions;
 pub mod gating;
 pub mod output;
 pub mod plan;
@@ -14,6 +15,7 @@ use crate::error::{Error, ExitCode, Result};
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    register_tokens(&cli);
     let global = cli.global;
     match cli.command {
         Command::Validate => validate::run(&global),
@@ -26,5 +28,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Approve(_) => Err(Error::Input(
             "this command is not available in this build yet".into(),
         )),
+    }
+}
+
+/// Tokens are secrets from the first moment: register them with the
+/// redactor before anything could print them.
+fn register_tokens(cli: &Cli) {
+    let redactor = crate::redact::global();
+    for var in ["GITHUB_TOKEN", "GH_TOKEN", "PHASEGATE_ADMIN_TOKEN"] {
+        if let Ok(token) = std::env::var(var) {
+            redactor.add(&token);
+        }
+    }
+    let flag = match &cli.command {
+        Command::Plan(a) => a.token.as_deref(),
+        Command::Environments(a) => a.token.as_deref(),
+        Command::Approvals(crate::cli::ApprovalsArgs {
+            action: crate::cli::ApprovalsAction::Check { token, .. },
+        }) => token.as_deref(),
+        Command::Approve(a) => a.token.as_deref(),
+        _ => None,
+    };
+    if let Some(token) = flag {
+        redactor.add(token);
     }
 }

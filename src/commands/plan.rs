@@ -9,6 +9,7 @@ use serde_json::json;
 use super::gating::{self, GateOutcome};
 use super::output::{print_stdout, OutputSet};
 use super::workspace::{local_phase, Workspace};
+use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::config::ResolvedPhase;
 use crate::error::{Error, ExitCode, Result};
@@ -232,6 +233,40 @@ fn finish(ws: &Workspace, args: &PlanArgs, result: PlanResult) -> Result<ExitCod
         .gates
         .add_files(&mut files, args.gates.sarif_out.as_deref());
     files.write_all(&out_dir)?;
+
+    let actions = ActionsContext::from_process_env()?;
+    super::actions::mask_secrets(actions.as_ref());
+    if let Some(ctx) = &actions {
+        let digest = match result.projects.as_slice() {
+            [one] => one.changes.digest.clone(),
+            many => many
+                .iter()
+                .map(|p| format!("{}={}", p.name, p.changes.digest))
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        let verdict_of = |key: &str| {
+            result
+                .gates
+                .get(key)
+                .map(|g| super::gating::verdict_word(g.verdict).to_string())
+                .unwrap_or_default()
+        };
+        let step_outputs = [
+            (
+                "has_changes",
+                result
+                    .projects
+                    .iter()
+                    .any(|p| p.changes.has_changes())
+                    .to_string(),
+            ),
+            ("digest", digest),
+            ("security_verdict", verdict_of("security")),
+            ("cost_verdict", verdict_of("cost")),
+        ];
+        super::actions::publish_step(ctx, &step_outputs, &result.summary)?;
+    }
 
     match args.format {
         OutputFormat::Json => {

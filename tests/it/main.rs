@@ -1,5 +1,6 @@
 //! The one integration-test crate: each module is one area's specification.
 
+mod cli;
 mod config_files;
 mod plan_e2e;
 mod plan_model;
