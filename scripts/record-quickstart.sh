@@ -12,50 +12,19 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-terraform="$root/.tools/bin/terraform"
 example="$root/examples/quickstart"
-version="5.0.0" # must match PROVIDER_VERSION in tests/it/testbed.rs
 
 log() { printf 'record-quickstart: %s\n' "$*" >&2; }
 
-if [ ! -x "$terraform" ]; then
-  log "no Terraform at $terraform: run scripts/install-test-deps.sh first"
-  exit 3
-fi
-
-log "building the testcloud provider"
-(cd "$root" && cargo build --quiet -p terraform-provider-aws)
-provider="${CARGO_TARGET_DIR:-$root/target}/debug/terraform-provider-aws"
-case "$provider" in /*) ;; *) provider="$root/$provider" ;; esac
-
-# Nothing from the machine's Terraform settings (its TF_CLI_CONFIG_FILE, ~/.terraformrc, TF_LOG…)
-# may reach the recording: everything lives in a throwaway directory.
-while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep '^TF_' || true)
+# shellcheck source=lib/testcloud-env.sh
+. "$root/scripts/lib/testcloud-env.sh"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-
-mirror="$tmp/mirror"
-platform_dir="$mirror/registry.terraform.io/hashicorp/aws/$version/linux_amd64"
-mkdir -p "$platform_dir" "$tmp/plugin-cache" "$tmp/cloud" "$tmp/work"
-cp "$provider" "$platform_dir/terraform-provider-aws_v$version"
-cat >"$tmp/terraformrc" <<EOF
-plugin_cache_dir = "$tmp/plugin-cache"
-disable_checkpoint = true
-
-provider_installation {
-  filesystem_mirror {
-    path    = "$mirror"
-    include = ["registry.terraform.io/hashicorp/aws"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/hashicorp/aws"]
-  }
-}
-EOF
+log "building the testcloud provider"
+testcloud_env "$tmp"
+mkdir -p "$tmp/work"
 cp "$example"/infra/*.tf "$tmp/work/"
 
-export TF_CLI_CONFIG_FILE="$tmp/terraformrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
-export TESTCLOUD_DIR="$tmp/cloud"
 tf() { (cd "$tmp/work" && "$terraform" "$@"); }
 
 log "init"
