@@ -11,6 +11,12 @@ export PATH="$PWD/.tools/bin:$PATH"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --bins --locked
+# TLS is rustls everywhere: no OpenSSL may enter the dependency tree.
+if cargo tree --workspace --locked -e normal,build -i openssl-sys >/dev/null 2>&1; then
+  echo "openssl-sys is in the dependency tree:" >&2
+  cargo tree --workspace -i openssl-sys >&2
+  exit 1
+fi
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

@@ -2,6 +2,7 @@
 
 mod cli;
 mod config_files;
+mod iac_engine;
 mod plan_e2e;
 mod plan_model;
 mod render_comment;
