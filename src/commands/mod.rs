@@ -2,6 +2,7 @@
 //! a request, drives the domain core and the adapters, and returns an exit code.
 
 mod actions;
+mod gate;
 pub mod gating;
 pub mod output;
 pub mod plan;
@@ -22,8 +23,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Schema(args) => schema::run(args.which),
         Command::Plan(args) => plan::run(&global, args),
         Command::Render(args) => render::run(args),
-        Command::Gate(_)
-        | Command::Environments(_)
+        Command::Gate(args) => gate::run(&global, args),
+        Command::Environments(_)
         | Command::Approvals(_)
         | Command::Approve(_) => Err(Error::Input(
             "this command is not available in this build yet".into(),

@@ -37,38 +37,48 @@ pub struct PlanResult {
 
 pub fn run(global: &GlobalArgs, args: PlanArgs) -> Result<ExitCode> {
     let ws = Workspace::load(global, args.plan_json.is_none())?;
-    let engine = ws
-        .config
-        .as_ref()
-        .map(|c| CliEngine::from_config(&c.engine, &ws.base_dir));
-    let result = plan_phase(&ws, &args, engine.as_ref().map(|e| e as &dyn IacEngine))?;
+    let result = plan_phase(&ws, &args)?;
     finish(&ws, &args, result)
 }
 
-/// Plans (or ingests) every project of the selected phase and runs the gates.
-pub fn plan_phase(
+/// The selected phase and its projects' plans: from `--plan-json`, or by
+/// running the engine over every project of the phase.
+pub fn collect_projects(
     ws: &Workspace,
-    args: &PlanArgs,
-    engine: Option<&dyn IacEngine>,
-) -> Result<PlanResult> {
-    let phase = match ws.select(&args.select)? {
+    select: &crate::cli::PhaseSelector,
+    plan_json: Option<&Path>,
+    out: Option<&Path>,
+) -> Result<(ResolvedPhase, Vec<ProjectPlan>)> {
+    let phase = match ws.select(select)? {
         Some(p) => p,
-        None => local_phase(&project_name_for(args.plan_json.as_deref())),
+        None => local_phase(&project_name_for(plan_json)),
     };
-    let projects = match &args.plan_json {
-        Some(file) => vec![ingest(&phase, args.select.project.as_deref(), file)?],
+    let projects = match plan_json {
+        Some(file) => vec![ingest(&phase, select.project.as_deref(), file)?],
         None => {
-            let engine = engine.ok_or_else(|| {
+            let cfg = ws.config.as_ref().ok_or_else(|| {
                 Error::Input("planning needs a config (or pass --plan-json FILE)".into())
             })?;
-            let out_dir = ws.out_dir(args.out.as_deref());
+            let engine = CliEngine::from_config(&cfg.engine, &ws.base_dir);
+            let out_dir = ws.out_dir(out);
             phase
                 .projects
                 .iter()
-                .map(|p| run_engine(ws, &phase, p, engine, &out_dir))
+                .map(|p| run_engine(ws, &phase, p, &engine, &out_dir))
                 .collect::<Result<Vec<_>>>()?
         }
     };
+    Ok((phase, projects))
+}
+
+/// Plans (or ingests) every project of the selected phase and runs the gates.
+pub fn plan_phase(ws: &Workspace, args: &PlanArgs) -> Result<PlanResult> {
+    let (phase, projects) = collect_projects(
+        ws,
+        &args.select,
+        args.plan_json.as_deref(),
+        args.out.as_deref(),
+    )?;
     let gates = gating::evaluate(ws, &phase, &projects, &args.gates)?;
     let change_id = ws
         .change_id()

@@ -1,0 +1,44 @@
+//! `phasegate gate security|cost|blast`: one gate over a phase's plans (from
+//! the engine, or `--plan-json`), printed as JSON or markdown; exit 1 when
+//! the gate blocks or needs an acknowledgement that is missing.
+
+use super::gating::{self, GateRun};
+use super::output::print_stdout;
+use super::plan::collect_projects;
+use super::workspace::Workspace;
+use crate::cli::{GateArgs, GateFormat, GateKind, GlobalArgs};
+use crate::error::{Error, ExitCode, Result};
+
+pub fn run(global: &GlobalArgs, args: GateArgs) -> Result<ExitCode> {
+    let ws = Workspace::load(global, args.plan_json.is_none())?;
+    let (phase, projects) = collect_projects(&ws, &args.select, args.plan_json.as_deref(), None)?;
+    let outcome = gating::evaluate(&ws, &phase, &projects, &args.gates)?;
+    let key = match args.gate {
+        GateKind::Security => "security",
+        GateKind::Cost => "cost",
+        GateKind::Blast => "blast",
+    };
+    let run: &GateRun = outcome
+        .get(key)
+        .ok_or_else(|| Error::External(format!("the {key} gate did not run")))?;
+    if let Some(path) = &args.gates.sarif_out {
+        if let Some((_, sarif)) = run.files.iter().find(|(n, _)| n == "security.sarif") {
+            std::fs::write(path, crate::redact::global().apply(sarif))
+                .map_err(|e| Error::io(path, e))?;
+        }
+    }
+    match args.format {
+        GateFormat::Json => {
+            print_stdout(&serde_json::to_string_pretty(&run.json).unwrap_or_default())
+        }
+        GateFormat::Markdown => print_stdout(&format!(
+            "{}\n\n{}",
+            run.section.essentials_md, run.section.details_md
+        )),
+    }
+    Ok(if run.verdict.stops() {
+        ExitCode::Refused
+    } else {
+        ExitCode::Success
+    })
+}
