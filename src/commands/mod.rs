@@ -24,11 +24,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => plan::run(&global, args),
         Command::Render(args) => render::run(args),
         Command::Gate(args) => gate::run(&global, args),
-        Command::Environments(_)
-        | Command::Approvals(_)
-        | Command::Approve(_) => Err(Error::Input(
-            "this command is not available in this build yet".into(),
-        )),
+        Command::Environments(_) | Command::Approvals(_) | Command::Approve(_) => Err(
+            Error::Input("this command is not available in this build yet".into()),
+        ),
     }
 }
 

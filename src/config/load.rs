@@ -347,10 +347,8 @@ mod tests {
             let items = vec![format!("*{prev}"); 10].join(", ");
             text.push_str(&format!("{name}: &{name} [{items}]\n"));
         }
-        let started = std::time::Instant::now();
         let err = parse::<serde_json::Value>(&text, "bomb.yml").unwrap_err();
         assert!(err.to_string().starts_with("bomb.yml:"), "{err}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -108,13 +108,11 @@ mod tests {
     }
 
     #[test]
-    fn five_thousand_resources_parse_quickly() {
+    fn five_thousand_resources_parse_with_their_destroys() {
+        // Speed is measured in benches/pipeline.rs, not here.
         let text = synthetic_plan_json(5_000, 500, 10);
-        let started = std::time::Instant::now();
         let plan = parse_plan_json(&text, "synthetic.json").unwrap();
         assert_eq!(plan.counts().destroy, 500);
-        // Generous for an unoptimized build on a shared machine; the point is
-        // to catch accidental quadratic work.
-        assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+        assert_eq!(plan.resources.len(), 5_000);
     }
 }
