@@ -31,14 +31,18 @@ pub struct PlanResult {
     pub change_title: Option<String>,
     pub projects: Vec<ProjectPlan>,
     pub gates: GateOutcome,
+    /// What the comment and summary were rendered from; posting renders the
+    /// comment block again within the room the sticky comment leaves.
+    pub view: PhaseView,
     pub comment: String,
     pub summary: String,
 }
 
 pub fn run(global: &GlobalArgs, args: PlanArgs) -> Result<ExitCode> {
     let ws = Workspace::load(global, args.plan_json.is_none())?;
-    let result = plan_phase(&ws, &args)?;
-    finish(&ws, &args, result)
+    let actions = ActionsContext::from_process_env()?;
+    let result = plan_phase(&ws, &args, actions.as_ref())?;
+    finish(&ws, &args, actions.as_ref(), result)
 }
 
 /// The selected phase and its projects' plans: from `--plan-json`, or by
@@ -72,7 +76,11 @@ pub fn collect_projects(
 }
 
 /// Plans (or ingests) every project of the selected phase and runs the gates.
-pub fn plan_phase(ws: &Workspace, args: &PlanArgs) -> Result<PlanResult> {
+pub fn plan_phase(
+    ws: &Workspace,
+    args: &PlanArgs,
+    actions: Option<&ActionsContext>,
+) -> Result<PlanResult> {
     let (phase, projects) = collect_projects(
         ws,
         &args.select,
@@ -80,10 +88,15 @@ pub fn plan_phase(ws: &Workspace, args: &PlanArgs) -> Result<PlanResult> {
         args.out.as_deref(),
     )?;
     let gates = gating::evaluate(ws, &phase, &projects, &args.gates)?;
+    // Without a change plan, a pull request is its own change.
     let change_id = ws
         .change_id()
         .map(str::to_string)
-        .or_else(|| std::env::var("PHASEGATE_CHANGE_ID").ok())
+        .or_else(|| {
+            actions
+                .and_then(ActionsContext::pull_request)
+                .map(|n| format!("PR-{n}"))
+        })
         .unwrap_or_else(|| "local".into());
     let view = PhaseView {
         change_id: change_id.clone(),
@@ -99,7 +112,7 @@ pub fn plan_phase(ws: &Workspace, args: &PlanArgs) -> Result<PlanResult> {
             })
             .collect(),
         sections: gates.sections(),
-        run_url: None,
+        run_url: actions.and_then(ActionsContext::run_url),
     };
     let comment = render::comment(&view);
     let summary = render::summary(&view);
@@ -109,6 +122,7 @@ pub fn plan_phase(ws: &Workspace, args: &PlanArgs) -> Result<PlanResult> {
         change_id,
         projects,
         gates,
+        view,
         comment,
         summary,
     })
@@ -213,7 +227,12 @@ pub fn project_json(name: &str, cs: &ChangeSet) -> serde_json::Value {
     })
 }
 
-fn finish(ws: &Workspace, args: &PlanArgs, result: PlanResult) -> Result<ExitCode> {
+fn finish(
+    ws: &Workspace,
+    args: &PlanArgs,
+    actions: Option<&ActionsContext>,
+    result: PlanResult,
+) -> Result<ExitCode> {
     let out_dir = ws.out_dir(args.out.as_deref());
     let result_json = json!({
         "change_id": result.change_id,
@@ -244,9 +263,8 @@ fn finish(ws: &Workspace, args: &PlanArgs, result: PlanResult) -> Result<ExitCod
         .add_files(&mut files, args.gates.sarif_out.as_deref());
     files.write_all(&out_dir)?;
 
-    let actions = ActionsContext::from_process_env()?;
-    super::actions::mask_secrets(actions.as_ref());
-    if let Some(ctx) = &actions {
+    super::actions::mask_secrets(actions);
+    if let Some(ctx) = actions {
         let digest = match result.projects.as_slice() {
             [one] => one.changes.digest.clone(),
             many => many
