@@ -1,6 +1,8 @@
 //! The one integration-test crate: each module is one area's specification.
 
+mod blast_gate;
 mod config_files;
+mod cost_gate;
 mod plan_e2e;
 mod plan_model;
 mod render_comment;
