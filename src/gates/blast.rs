@@ -43,7 +43,6 @@ pub const ACK_ID: &str = "blast-radius";
 const STATEFUL: &[&str] = &[
     "aws_db_instance",
     "aws_rds_cluster",
-    "aws_rds_cluster_instance",
     "aws_rds_global_cluster",
     "aws_docdb_cluster*",
     "aws_neptune_cluster*",

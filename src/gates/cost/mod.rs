@@ -404,6 +404,7 @@ fn cheaper(r: &ResourceCost, after: &Value) -> Option<Alternative> {
         .iter()
         .filter(|(k, rate)| {
             k.as_str() != current
+                && (table != "ec2_instance" || is_graviton(k) == is_graviton(current))
                 && rate.vcpu == now.vcpu
                 && rate
                     .memory_gib
@@ -419,6 +420,16 @@ fn cheaper(r: &ResourceCost, after: &Value) -> Option<Alternative> {
         suggested: best.0.clone(),
         monthly_saving: (now_price - best.1) * HOURS_PER_MONTH,
     })
+}
+
+/// Arm (Graviton) EC2 families end in `g` (`t4g`, `m6g`); moving to or from
+/// them needs Arm builds of the software, so they are only suggested for
+/// each other.
+fn is_graviton(instance_type: &str) -> bool {
+    instance_type
+        .split('.')
+        .next()
+        .is_some_and(|family| family.ends_with('g') || family.contains("gd"))
 }
 
 #[derive(Clone)]

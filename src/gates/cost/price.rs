@@ -1019,6 +1019,127 @@ mod tests {
         assert!((c.monthly - 19.71).abs() < 1e-9, "{c:?}");
     }
 
+    /// One resource per pricer, with the monthly amount worked out by hand
+    /// from the book's us-east-1 (or equivalent) rates.
+    #[test]
+    fn every_pricer_gives_the_hand_worked_amount() {
+        let usage = Usage::parse(
+            "types:\n  aws_lambda_function: { monthly_requests: 2000000, average_duration_ms: 100 }\n  aws_dynamodb_table: { storage_gb: 10, monthly_read_request_units: 1000000, monthly_write_request_units: 1000000 }\n  aws_lb: { average_lcus: 2 }\n  aws_s3_bucket: { storage_gb: 100, monthly_put_requests: 10000, monthly_get_requests: 100000 }\n",
+            "u.yml",
+        )
+        .unwrap();
+        let hints = RegionHints {
+            provider_config: &Value::Null,
+            default_region: Some("us-east-1"),
+        };
+        let cases: Vec<(&str, Value, f64)> = vec![
+            // 0.0208 x 730 + root 10 GB gp2 x 0.10 + extra io1 50 GB x 0.125 + 1000 IOPS x 0.065
+            (
+                "aws_instance",
+                json!({"instance_type": "t3.small", "root_block_device": [{"volume_size": 10}], "ebs_block_device": [{"volume_size": 50, "volume_type": "io1", "iops": 1000}]}),
+                15.184 + 1.0 + 6.25 + 65.0,
+            ),
+            (
+                "aws_rds_cluster_instance",
+                json!({"instance_class": "db.r6g.large", "engine": "aurora-postgresql"}),
+                0.26 * 730.0,
+            ),
+            // 0.0225 x 730 + 2 LCU x 730 x 0.008
+            (
+                "aws_lb",
+                json!({"load_balancer_type": "application"}),
+                16.425 + 11.68,
+            ),
+            ("aws_eks_cluster", json!({}), 73.0),
+            // 3 x m5.large + 3 x 50 GB gp2
+            (
+                "aws_eks_node_group",
+                json!({"instance_types": ["m5.large"], "scaling_config": [{"desired_size": 3}], "disk_size": 50}),
+                3.0 * 70.08 + 15.0,
+            ),
+            (
+                "aws_elasticache_cluster",
+                json!({"node_type": "cache.t3.micro", "num_cache_nodes": 2}),
+                2.0 * 12.41,
+            ),
+            (
+                "aws_elasticache_replication_group",
+                json!({"node_type": "cache.r6g.large", "num_node_groups": 2, "replicas_per_node_group": 1}),
+                4.0 * 150.38,
+            ),
+            // 2M requests x 0.20/M + 2M x 0.1 s x 0.5 GB x 0.0000166667
+            (
+                "aws_lambda_function",
+                json!({"memory_size": 512}),
+                0.40 + 100_000.0 * 0.0000166667,
+            ),
+            // 100 GB x 0.023 + 10k PUT x 0.005/1k + 100k GET x 0.0004/1k
+            ("aws_s3_bucket", json!({}), 2.30 + 0.05 + 0.04),
+            // 5 RCU x 0.00013 x 730 + 5 WCU x 0.00065 x 730 + 10 GB x 0.25
+            (
+                "aws_dynamodb_table",
+                json!({"billing_mode": "PROVISIONED", "read_capacity": 5, "write_capacity": 5}),
+                0.4745 + 2.3725 + 2.5,
+            ),
+            (
+                "aws_dynamodb_table",
+                json!({"billing_mode": "PAY_PER_REQUEST"}),
+                0.125 + 0.625 + 2.5,
+            ),
+            ("aws_eip", json!({"domain": "vpc"}), 3.65),
+            (
+                "aws_vpc_endpoint",
+                json!({"vpc_endpoint_type": "Interface", "subnet_ids": ["a", "b"]}),
+                14.6,
+            ),
+            (
+                "google_compute_disk",
+                json!({"type": "pd-ssd", "size": 100, "zone": "us-central1-a"}),
+                17.0,
+            ),
+            // db-custom-2-7680: 2 x 0.0413 x 730 + 7.5 GB x 0.007 x 730, regional doubles; 10 GB SSD x 0.17 x 2
+            (
+                "google_sql_database_instance",
+                json!({"region": "us-central1", "settings": [{"tier": "db-custom-2-7680", "availability_type": "REGIONAL", "disk_size": 10}]}),
+                2.0 * (60.298 + 38.325) + 3.4,
+            ),
+            (
+                "google_container_cluster",
+                json!({"location": "us-central1"}),
+                73.0,
+            ),
+            (
+                "azurerm_windows_virtual_machine",
+                json!({"size": "Standard_D2s_v3", "location": "eastus", "os_disk": [{"storage_account_type": "StandardSSD_LRS", "disk_size_gb": 128}]}),
+                0.188 * 730.0 + 9.60,
+            ),
+            // GP D2s_v3 with HA: 2 x 0.178 x 730; 128 GB x 0.115
+            (
+                "azurerm_postgresql_flexible_server",
+                json!({"sku_name": "GP_Standard_D2s_v3", "storage_mb": 131072, "high_availability": [{"mode": "ZoneRedundant"}], "location": "eastus"}),
+                259.88 + 14.72,
+            ),
+            ("azurerm_mssql_database", json!({"sku_name": "S0"}), 14.72),
+            // Standard tier 73 + 3 x D2s_v3 Linux
+            (
+                "azurerm_kubernetes_cluster",
+                json!({"sku_tier": "Standard", "location": "eastus", "default_node_pool": [{"vm_size": "Standard_D2s_v3", "node_count": 3}]}),
+                73.0 + 3.0 * 70.08,
+            ),
+        ];
+        for (t, values, expected) in cases {
+            let c = price_side(t, "r.x", &values, &Value::Null, &hints, &usage);
+            assert!(
+                (c.monthly - expected).abs() < 1e-6,
+                "{t}: got {} expected {expected}: {c:?}",
+                c.monthly
+            );
+            // Aurora storage is billed on the cluster; the endpoint's data has no usage here.
+            let expected_gaps = matches!(t, "aws_rds_cluster_instance" | "aws_vpc_endpoint");
+            assert_eq!(!c.gaps.is_empty(), expected_gaps, "{t}: {:?}", c.gaps);
+        }
+    }
+
     #[test]
     fn gateway_vpc_endpoint_is_free() {
         let c = side("aws_vpc_endpoint", json!({"vpc_endpoint_type": "Gateway"}));

@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::price::usage_keys;
 use super::CostError;
 
+const MAX_USAGE_BYTES: usize = 1 << 20;
+
 /// Usage quantities by resource address and by type.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +37,14 @@ impl Usage {
             path: origin.clone(),
             message: e.to_string(),
         })?;
+        // A usage file is a few lines written by hand; anything this large is
+        // the wrong file.
+        if text.len() > MAX_USAGE_BYTES {
+            return Err(CostError::Read {
+                path: origin,
+                message: format!("larger than {MAX_USAGE_BYTES} bytes; this is not a usage file"),
+            });
+        }
         Usage::parse(&text, &origin)
     }
 
