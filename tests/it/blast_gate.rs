@@ -221,3 +221,15 @@ fn section_lists_guarded_addresses_escaped() {
         .details_md
         .contains("stateful resource(s) destroyed or replaced"));
 }
+
+#[test]
+fn blocked_section_snapshot() {
+    let s = blast::section(&run(
+        &fixture("db-replace.json"),
+        &ctx(true, BlastRadius::Medium),
+    ));
+    insta::assert_snapshot!(
+        "blast_section_blocked",
+        format!("{}\n---\n{}", s.essentials_md, s.details_md)
+    );
+}

@@ -354,3 +354,16 @@ fn quickstart_plan_from_real_terraform_prices_to_the_cent() {
         "a sensitive value reached the report"
     );
 }
+
+#[test]
+fn over_budget_section_snapshot() {
+    let mut c = ctx();
+    c.phase_budget = Some(50.0);
+    c.prior_phases_monthly = 20.0;
+    c.environment_budget = Some(500.0);
+    let s = cost::section(&run("resize.json", &c));
+    insta::assert_snapshot!(
+        "cost_section_over_budget",
+        format!("{}\n---\n{}", s.essentials_md, s.details_md)
+    );
+}

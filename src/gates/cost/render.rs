@@ -72,10 +72,10 @@ pub fn section(report: &CostReport) -> Section {
         e.push_str("No budget is set.\n");
     }
     for b in &report.budgets {
-        let what = match b.scope.as_str() {
-            "phase" => "This phase adds",
-            "cumulative" => "With earlier phases the change adds",
-            _ => "The environment's projects cost",
+        let (what, budget) = match b.scope.as_str() {
+            "phase" => ("This phase adds", "the phase budget"),
+            "cumulative" => ("With earlier phases the change adds", "the phase budget"),
+            _ => ("The environment's projects cost", "the environment budget"),
         };
         let status = if b.over {
             "**over budget**"
@@ -83,9 +83,8 @@ pub fn section(report: &CostReport) -> Section {
             "within budget"
         };
         e.push_str(&format!(
-            "- {what} {}/month against a {} budget of {}: {status}.\n",
+            "- {what} {}/month against {budget} of {}: {status}.\n",
             money(b.amount),
-            b.scope,
             money(b.limit)
         ));
     }
