@@ -136,7 +136,17 @@ fn parse(provider: Provider, origin: &str, text: &str) -> Result<Book, String> {
     if file.regions.is_empty() {
         return Err(format!("{origin}: regions: the list is empty"));
     }
-    let _ = file.provider;
+    let expected = match provider {
+        Provider::Aws => "aws",
+        Provider::Google => "google",
+        Provider::Azure => "azure",
+    };
+    if file.provider != expected {
+        return Err(format!(
+            "{origin}: provider: `{}` where `{expected}` belongs",
+            file.provider
+        ));
+    }
     Ok(Book {
         provider,
         regions: file.regions,
