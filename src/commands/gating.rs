@@ -134,9 +134,7 @@ pub fn evaluate(
             environment: phase.environment.name.clone(),
             protected: phase.environment.protected,
             declared: phase.blast_radius,
-            allow_destroy: change
-                .map(|c| c.allow_destroy.clone())
-                .unwrap_or_default(),
+            allow_destroy: change.map(|c| c.allow_destroy.clone()).unwrap_or_default(),
             phase: phase_name,
             acknowledgements,
             today,

@@ -129,7 +129,9 @@ pub fn is_identity(resource_type: &str) -> bool {
 pub struct BlastContext {
     pub environment: String,
     pub protected: bool,
-    pub declared: BlastRadius,
+    /// What the change plan declared; None when nothing was declared
+    /// (no change plan), and then nothing can exceed it.
+    pub declared: Option<BlastRadius>,
     pub allow_destroy: Vec<AllowDestroy>,
     pub phase: Option<String>,
     pub acknowledgements: Vec<Acknowledgement>,
@@ -153,7 +155,9 @@ pub struct BlastReport {
     pub verdict: Verdict,
     pub environment: String,
     pub protected: bool,
-    pub declared: BlastRadius,
+    /// What the change plan declared; None when nothing was declared
+    /// (no change plan), and then nothing can exceed it.
+    pub declared: Option<BlastRadius>,
     pub actual: BlastRadius,
     pub reasons: Vec<String>,
     /// Addresses of guarded destroys no `allow_destroy` entry lets through.
@@ -330,7 +334,7 @@ pub fn evaluate(projects: &[(String, &ChangeSet)], ctx: &BlastContext) -> BlastR
         .filter(|g| g.allowed_by.is_some())
         .map(|g| g.address.clone())
         .collect();
-    let over = level > ctx.declared;
+    let over = ctx.declared.is_some_and(|declared| level > declared);
     let acknowledged_by = if over {
         live_ack(&ctx.acknowledgements, ctx.phase.as_deref(), ctx.today)
     } else {
@@ -402,9 +406,12 @@ impl BlastReport {
 /// The blast section (key `blast`).
 pub fn section(report: &BlastReport) -> Section {
     let mut e = format!(
-        "Blast radius: **{}** (declared {}) in {}{}.\n",
+        "Blast radius: **{}** ({}) in {}{}.\n",
         level_name(report.actual),
-        level_name(report.declared),
+        match report.declared {
+            Some(d) => format!("declared {}", level_name(d)),
+            None => "none declared: no change plan".to_string(),
+        },
         code_inline(&report.environment),
         if report.protected { ", protected" } else { "" }
     );

@@ -51,7 +51,7 @@ fn ctx(protected: bool, declared: BlastRadius) -> BlastContext {
     BlastContext {
         environment: "prod".into(),
         protected,
-        declared,
+        declared: Some(declared),
         allow_destroy: Vec::new(),
         phase: Some("prod".into()),
         acknowledgements: Vec::new(),
