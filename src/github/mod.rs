@@ -5,7 +5,9 @@
 //! Everything above the trait is generic over it, so tests can drive the real
 //! client against the in-process fake (`tests/fakehub`).
 
+pub mod approvals;
 pub mod comment;
+pub mod environments;
 mod error;
 mod octo;
 pub mod retry;

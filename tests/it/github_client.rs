@@ -247,6 +247,17 @@ async fn two_concurrent_upserts_leave_one_comment() {
     let bodies = bodies(&hub);
     assert_eq!(bodies.len(), 1, "{bodies:#?}");
     assert!(bodies[0].contains("dev plan") && bodies[0].contains("staging plan"));
+    let count = |m: &str| {
+        hub.requests()
+            .iter()
+            .filter(|r| r.method == m && r.path.contains("comments"))
+            .count()
+    };
+    assert_eq!(
+        count("DELETE"),
+        count("POST") - 1,
+        "every extra comment was deleted"
+    );
     assert_clean(&hub);
 }
 
