@@ -322,9 +322,24 @@ impl OctoForge {
         })
     }
 
-    /// One exchange, no retry. Transport failures (refused, dropped, timed
-    /// out, unreadable body) become [`GithubError::Transport`].
+    /// One exchange, no retry, with any echo of the token scrubbed from
+    /// errors before they are logged or returned.
     async fn exchange(
+        &self,
+        graphql: bool,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        action: &str,
+    ) -> Result<Raw, GithubError> {
+        self.exchange_raw(graphql, method, path, body, action)
+            .await
+            .map_err(|e| e.scrub(&self.token))
+    }
+
+    /// Transport failures (refused, dropped, timed out, unreadable body)
+    /// become [`GithubError::Transport`].
+    async fn exchange_raw(
         &self,
         graphql: bool,
         method: Method,
@@ -371,10 +386,9 @@ impl OctoForge {
             let raw = self
                 .exchange(false, method.clone(), path, body, action)
                 .await?;
-            check(raw, action, permission)
+            check(raw, action, permission).map_err(|e| e.scrub(&self.token))
         })
         .await
-        .map_err(|e| e.scrub(&self.token))
     }
 
     /// A POST that creates something: retried only when GitHub certainly did
@@ -400,11 +414,10 @@ impl OctoForge {
                 let raw = self
                     .exchange(false, Method::POST, path, Some(body), action)
                     .await?;
-                check(raw, action, permission)
+                check(raw, action, permission).map_err(|e| e.scrub(&self.token))
             },
         )
         .await
-        .map_err(|e| e.scrub(&self.token))
     }
 
     async fn get_pages<T: serde::de::DeserializeOwned>(
@@ -589,10 +602,9 @@ impl Forge for OctoForge {
             let raw = self
                 .exchange(true, Method::POST, &self.graphql_path, Some(&body), &action)
                 .await?;
-            check(raw, &action, "pull-requests: write")
+            check(raw, &action, "pull-requests: write").map_err(|e| e.scrub(&self.token))
         })
-        .await
-        .map_err(|e| e.scrub(&self.token))?;
+        .await?;
         let v: Value = decode(&raw, &action)?;
         if let Some(errors) = v["errors"].as_array().filter(|e| !e.is_empty()) {
             let message = errors

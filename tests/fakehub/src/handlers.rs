@@ -109,7 +109,12 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path().to_owned();
+    // GitHub Enterprise Server serves REST under /api/v3 and GraphQL at
+    // /api/graphql; accept both layouts so clients can be tested with either.
+    let path = match uri.path() {
+        "/api/graphql" => "/graphql".to_owned(),
+        p => p.strip_prefix("/api/v3").unwrap_or(p).to_owned(),
+    };
     let query = parse_query(uri.query());
     let auth = headers
         .get("authorization")
@@ -122,7 +127,7 @@ async fn handle(
         let mut st = lock(&shared);
         st.requests.push(Request {
             method: method.to_string(),
-            path: path.clone(),
+            path: uri.path().to_owned(),
             query: query.clone(),
             body: String::from_utf8_lossy(&body).into_owned(),
             api_version,
@@ -315,10 +320,10 @@ impl Caller {
     }
 }
 
-fn too_long(body: &Value) -> bool {
+fn too_long(st: &State, body: &Value) -> bool {
     body["body"]
         .as_str()
-        .is_some_and(|b| b.chars().count() > 65_536)
+        .is_some_and(|b| b.chars().count() > st.body_limit)
 }
 
 fn page<T: Clone>(
@@ -449,7 +454,7 @@ fn endpoint(
                 caller.need(st, &owner, &repo, WRITE_COMMENTS)?;
                 let n = num("issue_number");
                 find_issue(st, &owner, &repo, n).ok_or_else(Reply::not_found)?;
-                if too_long(body) {
+                if too_long(st, body) {
                     return Err(Reply::too_long("IssueComment"));
                 }
                 let kind = if caller.kind == TokenKind::Installation {
@@ -474,7 +479,7 @@ fn endpoint(
             ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}") => {
                 caller.need(st, &owner, &repo, WRITE_COMMENTS)?;
                 let id = num("comment_id");
-                if too_long(body) {
+                if too_long(st, body) {
                     return Err(Reply::too_long("IssueComment"));
                 }
                 let t = st.tick();
@@ -518,7 +523,7 @@ fn endpoint(
             }
             ("POST", "/repos/{owner}/{repo}/issues") => {
                 caller.need(st, &owner, &repo, &[("issues", "write")])?;
-                if too_long(body) {
+                if too_long(st, body) {
                     return Err(Reply::too_long("Issue"));
                 }
                 let number = st
@@ -547,7 +552,7 @@ fn endpoint(
             }
             ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}") => {
                 caller.need(st, &owner, &repo, &[("issues", "write")])?;
-                if too_long(body) {
+                if too_long(st, body) {
                     return Err(Reply::too_long("Issue"));
                 }
                 let n = num("issue_number");

@@ -239,6 +239,12 @@ impl FakeHub {
         self.state().requests.clear();
     }
 
+    /// Lowers the body limit (65,536 characters, as on GitHub) so a test can
+    /// make the server refuse a body the client thought would fit.
+    pub fn set_body_limit(&self, chars: usize) {
+        self.state().body_limit = chars;
+    }
+
     pub fn inject(&self, fault: Fault) {
         self.state().faults.push(fault);
     }

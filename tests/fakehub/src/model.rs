@@ -91,6 +91,8 @@ pub(crate) struct State {
     pub requests: Vec<Request>,
     pub violations: Vec<String>,
     pub faults: Vec<Fault>,
+    /// Longest comment or issue body accepted, in characters.
+    pub body_limit: usize,
 }
 
 pub(crate) const BOT: &str = "github-actions[bot]";
@@ -127,6 +129,7 @@ impl State {
             requests: Vec::new(),
             violations: Vec::new(),
             faults: Vec::new(),
+            body_limit: 65_536,
         }
     }
 
