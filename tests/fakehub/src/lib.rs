@@ -249,7 +249,7 @@ impl FakeHub {
         self.state().faults.push(fault);
     }
 
-    /// Per environment name, the number of environments (for assertions).
+    /// A repository's environments: name → id.
     pub fn environment_names(&self, owner: &str, repo: &str) -> BTreeMap<String, u64> {
         self.state().environment_names(owner, repo)
     }
