@@ -4,6 +4,8 @@ mod blast_gate;
 mod cli;
 mod config_files;
 mod cost_gate;
+mod github_approvals;
+mod github_client;
 mod iac_engine;
 mod plan_e2e;
 mod plan_model;
