@@ -19,6 +19,10 @@ const MIN_SECRET_CHARS: usize = 4;
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     secrets: Arc<RwLock<Vec<String>>>,
+    /// Secrets the Actions runner already masks (tokens it handed us): they
+    /// are redacted like the rest but never announced with `::add-mask::`,
+    /// since announcing prints them.
+    known_to_runner: Arc<RwLock<Vec<String>>>,
 }
 
 impl Redactor {
@@ -44,12 +48,30 @@ impl Redactor {
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
-    /// The registered secrets, for `::add-mask::`.
+    /// Registers a token the runner already masks: redacted everywhere, but
+    /// left out of [`Redactor::secrets`].
+    pub fn add_token(&self, token: &str) {
+        self.add(token);
+        self.known_to_runner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(token.trim().to_string());
+    }
+
+    /// The registered secrets the runner does not know yet, for `::add-mask::`.
     pub fn secrets(&self) -> Vec<String> {
+        let known = self
+            .known_to_runner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         self.secrets
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .iter()
+            .filter(|s| !known.iter().any(|k| k == *s || k.contains(s.as_str())))
+            .cloned()
+            .collect()
     }
 
     /// Returns `text` with every registered secret replaced by [`REDACTED`].
@@ -125,6 +147,15 @@ mod tests {
         r.add("abcd");
         r.add("abcdefgh");
         assert_eq!(r.apply("xabcdefghx"), "x***x");
+    }
+
+    #[test]
+    fn tokens_are_redacted_but_not_announced() {
+        let r = Redactor::new();
+        r.add_token("ghs_token_value");
+        r.add("found-secret");
+        assert_eq!(r.apply("ghs_token_value"), "***");
+        assert_eq!(r.secrets(), vec!["found-secret".to_string()]);
     }
 
     #[test]

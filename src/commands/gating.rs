@@ -26,6 +26,8 @@ pub struct GateRun {
     pub section: Section,
     /// Extra files to write, relative to the output directory.
     pub files: Vec<(String, String)>,
+    /// Check-run annotations (security findings located in `.tf` files).
+    pub annotations: Vec<crate::github::Annotation>,
 }
 
 /// The results of every gate of one phase.
@@ -68,6 +70,14 @@ impl GateOutcome {
             }
         }
         let _ = sarif_out;
+    }
+
+    /// Check-run annotations for the findings that have a place in the code.
+    pub fn annotations(&self) -> Vec<crate::github::Annotation> {
+        self.runs
+            .iter()
+            .flat_map(|r| r.annotations.iter().cloned())
+            .collect()
     }
 
     pub fn text_line(&self) -> String {
@@ -148,6 +158,7 @@ pub fn evaluate(
                 json: cost_report.to_json(),
                 section: cost::section(&cost_report),
                 files: vec![],
+                annotations: vec![],
             },
             GateRun {
                 key: "blast",
@@ -155,6 +166,7 @@ pub fn evaluate(
                 json: blast_report.to_json(),
                 section: blast::section(&blast_report),
                 files: vec![],
+                annotations: vec![],
             },
         ],
     })

@@ -2,6 +2,9 @@
 //! a request, drives the domain core and the adapters, and returns an exit code.
 
 mod actions;
+mod approvals;
+mod environments;
+mod forge;
 mod gate;
 pub mod gating;
 pub mod output;
@@ -12,7 +15,7 @@ mod validate;
 pub mod workspace;
 
 use crate::cli::{Cli, Command};
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{ExitCode, Result};
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -24,9 +27,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => plan::run(&global, args),
         Command::Render(args) => render::run(args),
         Command::Gate(args) => gate::run(&global, args),
-        Command::Environments(_) | Command::Approvals(_) | Command::Approve(_) => Err(
-            Error::Input("this command is not available in this build yet".into()),
-        ),
+        Command::Environments(args) => environments::run(&global, args),
+        Command::Approvals(crate::cli::ApprovalsArgs {
+            action: crate::cli::ApprovalsAction::Check { env, digest, token },
+        }) => approvals::check(&global, &env, digest.as_deref(), token),
+        Command::Approve(args) => approvals::approve(&global, args.token),
     }
 }
 
@@ -36,7 +41,7 @@ fn register_tokens(cli: &Cli) {
     let redactor = crate::redact::global();
     for var in ["GITHUB_TOKEN", "GH_TOKEN", "PHASEGATE_ADMIN_TOKEN"] {
         if let Ok(token) = std::env::var(var) {
-            redactor.add(&token);
+            redactor.add_token(&token);
         }
     }
     let flag = match &cli.command {
@@ -49,6 +54,6 @@ fn register_tokens(cli: &Cli) {
         _ => None,
     };
     if let Some(token) = flag {
-        redactor.add(token);
+        redactor.add_token(token);
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use super::forge;
 use super::gating::{self, GateOutcome};
 use super::output::{print_stdout, OutputSet};
 use super::workspace::{local_phase, Workspace};
@@ -13,6 +14,7 @@ use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::config::ResolvedPhase;
 use crate::error::{Error, ExitCode, Result};
+use crate::github::PrTarget;
 use crate::iac::{self, CliEngine, IacEngine, PlanRequest};
 use crate::plan::{self, ChangeSet};
 use crate::render::{self, PhaseView, ProjectView};
@@ -120,6 +122,11 @@ pub fn plan_phase(
         sections: gates.sections(),
         run_url: actions.and_then(ActionsContext::run_url),
     };
+    let mut view = view;
+    if ws.config.is_some() {
+        let approval = forge::awaiting_approval_section(&view, &phase.environment, gates.verdict());
+        view.sections.push(approval);
+    }
     let comment = render::comment(&view);
     let summary = render::summary(&view);
     Ok(PlanResult {
@@ -249,6 +256,7 @@ fn finish(
         "verdict": result.gates.verdict(),
         "comment": out_dir.join("comment.md"),
     });
+    let digest = phase_digest(&result.projects);
     let mut files = OutputSet::new();
     files.add("comment.md", result.comment.clone());
     files.add("summary.md", result.summary.clone());
@@ -270,15 +278,11 @@ fn finish(
     files.write_all(&out_dir)?;
 
     super::actions::mask_secrets(actions);
+    let comment_url = match actions {
+        Some(ctx) => post(ws, args, ctx, &result, &digest)?,
+        None => None,
+    };
     if let Some(ctx) = actions {
-        let digest = match result.projects.as_slice() {
-            [one] => one.changes.digest.clone(),
-            many => many
-                .iter()
-                .map(|p| format!("{}={}", p.name, p.changes.digest))
-                .collect::<Vec<_>>()
-                .join(","),
-        };
         let verdict_of = |key: &str| {
             result
                 .gates
@@ -295,9 +299,10 @@ fn finish(
                     .any(|p| p.changes.has_changes())
                     .to_string(),
             ),
-            ("digest", digest),
+            ("digest", digest.clone()),
             ("security_verdict", verdict_of("security")),
             ("cost_verdict", verdict_of("cost")),
+            ("comment_url", comment_url.clone().unwrap_or_default()),
         ];
         super::actions::publish_step(ctx, &step_outputs, &result.summary)?;
     }
@@ -332,4 +337,77 @@ fn text_report(result: &PlanResult, out_dir: &Path) -> String {
     lines.push(result.gates.text_line());
     lines.push(format!("comment: {}", out_dir.join("comment.md").display()));
     lines.join("\n")
+}
+
+/// The digest an approval of this phase names: the project's plan digest, or
+/// for several projects a sha256 over their names and digests.
+pub fn phase_digest(projects: &[ProjectPlan]) -> String {
+    use sha2::{Digest, Sha256};
+    match projects {
+        [one] => one.changes.digest.clone(),
+        many => {
+            let mut lines: Vec<String> = many
+                .iter()
+                .map(|p| format!("{}:{}\n", p.name, p.changes.digest))
+                .collect();
+            lines.sort();
+            hex::encode(Sha256::digest(lines.concat().as_bytes()))
+        }
+    }
+}
+
+/// Posts the comment and the check run when this is a pull-request run with
+/// a token; returns the comment's URL. A failure to post fails the command.
+fn post(
+    ws: &Workspace,
+    args: &PlanArgs,
+    ctx: &ActionsContext,
+    result: &PlanResult,
+    digest: &str,
+) -> Result<Option<String>> {
+    let Some(number) = ctx.pull_request() else {
+        tracing::info!("not a pull-request run: nothing to post");
+        return Ok(None);
+    };
+    if args.no_post {
+        tracing::info!("--no-post: the comment is only written to the output directory");
+        return Ok(None);
+    }
+    let token = args.token.clone().filter(|t| !t.trim().is_empty());
+    if token.is_none() {
+        tracing::warn!("no GITHUB_TOKEN: the comment is not posted");
+        return Ok(None);
+    }
+    let (rt, client) = forge::connect(token)?;
+    let repo = forge::repo_of(ctx);
+    let target = PrTarget {
+        repo: repo.clone(),
+        number,
+    };
+    let order = match &ws.config {
+        Some(cfg) => forge::phase_order(&crate::config::resolve_phases(cfg, ws.change.as_ref())),
+        None => vec![],
+    };
+    let key = forge::phase_key(&result.phase.environment);
+    let comment = rt.block_on(forge::post_phase(
+        &client,
+        &target,
+        &result.view,
+        &key,
+        &order,
+        digest,
+    ))?;
+    tracing::info!(url = %comment.html_url, "comment posted");
+    if let Some(sha) = ctx.head_sha() {
+        rt.block_on(forge::post_check_run(
+            &client,
+            &repo,
+            sha,
+            &result.view,
+            result.gates.verdict(),
+            ctx.run_url(),
+            result.gates.annotations(),
+        ))?;
+    }
+    Ok(Some(comment.html_url))
 }

@@ -71,6 +71,16 @@ pub struct Environment {
     /// Forbid the PR author from approving their own change.
     #[serde(default = "default_true")]
     pub prevent_self_review: bool,
+    /// Required reviewers `environments sync` puts on the GitHub environment:
+    /// user logins, or teams as `org/team-slug`. At most 6.
+    #[serde(default)]
+    pub reviewers: Vec<String>,
+    /// Minutes GitHub waits before a deployment may start.
+    #[serde(default)]
+    pub wait_timer_minutes: u64,
+    /// Allow deployments to this environment only from protected branches.
+    #[serde(default)]
+    pub protected_branches_only: bool,
     /// Protected environments guard destroys of stateful resources.
     #[serde(default)]
     pub protected: bool,

@@ -6,6 +6,7 @@ mod config_files;
 mod cost_gate;
 mod github_approvals;
 mod github_client;
+mod github_flow;
 mod iac_engine;
 mod plan_e2e;
 mod plan_model;

@@ -1,0 +1,260 @@
+//! The human gate from the command line: `approvals check` (the pre-apply
+//! check the apply job runs under its `environment:`) and `approve` (the
+//! fallback `/phasegate approve <env> <digest>` comment, for repositories
+//! whose plan offers no environment reviewers).
+
+use super::forge;
+use super::output::print_stdout;
+use super::workspace::Workspace;
+use crate::ci::ActionsContext;
+use crate::cli::GlobalArgs;
+use crate::config::{Config, Environment};
+use crate::error::{Error, ExitCode, Result};
+use crate::github::approvals::{
+    approval_section_md, check_approval, parse_approve_command, record_fallback_approval,
+    ApprovalCheck, FallbackApproval, FallbackPolicy,
+};
+use crate::github::comment::{change_marker, read_state};
+use crate::github::{upsert_phase, CommentState, Forge, PrTarget, RepoRef};
+
+fn actions_pr() -> Result<(ActionsContext, u64)> {
+    let ctx = ActionsContext::from_process_env()?.ok_or_else(|| {
+        Error::Input("this command runs in GitHub Actions (GITHUB_ACTIONS=true)".into())
+    })?;
+    let pr = ctx.pull_request().ok_or_else(|| {
+        Error::Input(format!(
+            "event `{}` names no pull request; the approval lives on the change's PR",
+            ctx.event_name
+        ))
+    })?;
+    Ok((ctx, pr))
+}
+
+fn environment<'a>(cfg: &'a Config, name: &str) -> Result<&'a Environment> {
+    cfg.environments
+        .iter()
+        .find(|e| e.name == name || e.github_environment() == name)
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "--env {name}: no such environment in phasegate.yml; environments are {}",
+                cfg.environments
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}
+
+fn fallback(cfg: &Config) -> FallbackPolicy {
+    FallbackPolicy {
+        min_permission: cfg.approvals.min_permission.clone(),
+        approvers: cfg.approvals.approvers.clone(),
+    }
+}
+
+/// The sticky comment's state, read from our own comment only.
+async fn comment_state<F: Forge>(
+    forge: &F,
+    target: &PrTarget,
+    change_id: &str,
+) -> Result<CommentState> {
+    let me = forge.identity().await?;
+    let marker = change_marker(change_id);
+    let comments = forge.list_comments(target).await?;
+    Ok(comments
+        .iter()
+        .filter(|c| c.author == me.login && c.body.lines().any(|l| l.trim_end() == marker))
+        .min_by_key(|c| c.id)
+        .map(|c| read_state(&c.body))
+        .unwrap_or_default())
+}
+
+fn change_id(ws: &Workspace, pr: u64) -> String {
+    ws.change_id()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("PR-{pr}"))
+}
+
+/// The key under which a block about approvals sits, right after the phase.
+fn approval_key(env: &Environment) -> String {
+    format!("{}-approval", forge::phase_key(env))
+}
+
+fn order(ws: &Workspace, cfg: &Config) -> Vec<String> {
+    forge::phase_order(&crate::config::resolve_phases(cfg, ws.change.as_ref()))
+        .into_iter()
+        .flat_map(|k| [k.clone(), format!("{k}-approval")])
+        .collect()
+}
+
+pub fn check(
+    global: &GlobalArgs,
+    env: &str,
+    digest: Option<&str>,
+    token: Option<String>,
+) -> Result<ExitCode> {
+    let ws = Workspace::load(global, true)?;
+    let cfg = ws.config.as_ref().expect("required config is loaded");
+    let env = environment(cfg, env)?;
+    let (ctx, pr) = actions_pr()?;
+    let (rt, client) = forge::connect(token)?;
+    let repo = RepoRef::new(ctx.owner.clone(), ctx.repo.clone());
+    let target = PrTarget {
+        repo: repo.clone(),
+        number: pr,
+    };
+    let change = change_id(&ws, pr);
+    let state = rt.block_on(comment_state(&client, &target, &change))?;
+    let key = forge::phase_key(env);
+    let recorded = state.phases.get(&key).and_then(|p| p.digest.clone());
+    let digest = match (digest, recorded) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(d)) => d,
+        (None, None) => {
+            return Err(Error::Input(format!(
+                "no plan digest for `{}`: pass --digest, or run `phasegate plan` for this environment first",
+                env.name
+            )))
+        }
+    };
+    let pr_author = match &ctx.event.pr_author {
+        Some(a) => a.clone(),
+        None => rt.block_on(client.get_pull(&target))?.author,
+    };
+    let policy = fallback(cfg);
+    let decision = rt.block_on(check_approval(
+        &client,
+        ApprovalCheck {
+            repo: &repo,
+            run_id: ctx.run_id,
+            pr_author: &pr_author,
+            env_name: &env.name,
+            github_environment: env.github_environment(),
+            reviewers_required: env.reviewers_required,
+            prevent_self_review: env.prevent_self_review,
+            digest: &digest,
+            fallback: &policy,
+            state: &state,
+        },
+    ))?;
+    let run_url = ctx.run_url().unwrap_or_default();
+    let section = approval_section_md(&decision, &run_url);
+    let block = format!(
+        "#### Approval for `{}`\n\n{section}\n",
+        crate::render::escape::inline(&env.name)
+    );
+    rt.block_on(upsert_phase(
+        &client,
+        &target,
+        &change,
+        &approval_key(env),
+        &order(&ws, cfg),
+        |budget| block.chars().take(budget).collect(),
+        |_| {},
+    ))?;
+    print_stdout(&section);
+    Ok(if decision.allowed {
+        ExitCode::Success
+    } else {
+        ExitCode::Refused
+    })
+}
+
+pub fn approve(global: &GlobalArgs, token: Option<String>) -> Result<ExitCode> {
+    let ws = Workspace::load(global, true)?;
+    let cfg = ws.config.as_ref().expect("required config is loaded");
+    let (ctx, pr) = actions_pr()?;
+    let body = ctx.event.comment_body.clone().unwrap_or_default();
+    let Some(command) = parse_approve_command(&body) else {
+        print_stdout(
+            "no `/phasegate approve <env> <digest prefix>` line in this comment: nothing to do",
+        );
+        return Ok(ExitCode::Success);
+    };
+    let env = environment(cfg, &command.env)?;
+    let commenter = ctx
+        .event
+        .comment_author
+        .clone()
+        .ok_or_else(|| Error::Input("the comment event names no author".into()))?;
+    let (rt, client) = forge::connect(token)?;
+    let repo = RepoRef::new(ctx.owner.clone(), ctx.repo.clone());
+    let target = PrTarget {
+        repo: repo.clone(),
+        number: pr,
+    };
+    let change = change_id(&ws, pr);
+    let mut state = rt.block_on(comment_state(&client, &target, &change))?;
+    let key = forge::phase_key(env);
+    let Some(digest) = state.phases.get(&key).and_then(|p| p.digest.clone()) else {
+        return Err(Error::Refused(format!(
+            "`{}` has no plan in this change's comment yet: nothing to approve",
+            env.name
+        )));
+    };
+    let pr_author = match &ctx.event.pr_author {
+        Some(a) => a.clone(),
+        None => rt.block_on(client.get_pull(&target))?.author,
+    };
+    let policy = fallback(cfg);
+    let at = chrono::Utc::now().to_rfc3339();
+    let outcome = rt.block_on(record_fallback_approval(
+        &client,
+        FallbackApproval {
+            repo: &repo,
+            commenter: &commenter,
+            command: &command,
+            pr_author: &pr_author,
+            env_name: &env.name,
+            prevent_self_review: env.prevent_self_review,
+            digest: &digest,
+            policy: &policy,
+            at: &at,
+        },
+        &mut state,
+    ))?;
+    let (text, code) = match &outcome {
+        Ok(rec) => (
+            format!(
+                "Approved by &#64;{} for `{}`, plan `{}` (comment, {}).",
+                crate::render::escape::inline(&rec.approver),
+                crate::render::escape::inline(&env.name),
+                &rec.digest[..rec.digest.len().min(16)],
+                rec.at
+            ),
+            ExitCode::Success,
+        ),
+        Err(why) => (
+            format!(
+                "Approval by &#64;{} refused: {}",
+                crate::render::escape::inline(&commenter),
+                crate::render::escape::inline(why)
+            ),
+            ExitCode::Refused,
+        ),
+    };
+    let block = format!(
+        "#### Approval for `{}`\n\n{text}\n",
+        crate::render::escape::inline(&env.name)
+    );
+    let recorded = outcome.as_ref().ok().cloned();
+    rt.block_on(upsert_phase(
+        &client,
+        &target,
+        &change,
+        &approval_key(env),
+        &order(&ws, cfg),
+        |budget| block.chars().take(budget).collect(),
+        move |s: &mut CommentState| {
+            if let Some(rec) = recorded {
+                let approvals = &mut s.phases.entry(rec.env.clone()).or_default().approvals;
+                if !approvals.contains(&rec) {
+                    approvals.push(rec);
+                }
+            }
+        },
+    ))?;
+    print_stdout(&text);
+    Ok(code)
+}

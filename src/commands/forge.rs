@@ -1,0 +1,147 @@
+//! The commands' side of GitHub: building the client from the run's
+//! environment, posting a phase to the sticky comment and its check run.
+
+use crate::ci::ActionsContext;
+use crate::config::{Environment, ResolvedPhase};
+use crate::error::{Error, Result};
+use crate::gates::Verdict;
+use crate::github::{
+    upsert_phase, CheckRunRequest, CommentRef, CommentState, Forge, ForgeConfig, OctoForge,
+    PrTarget, RepoRef,
+};
+use crate::render::{self, PhaseView};
+
+/// GitHub's limit on a check run's summary, in characters.
+const CHECK_SUMMARY_LIMIT: usize = 65_535;
+
+/// A current-thread runtime for the few async calls a command makes.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::External(format!("cannot start the async runtime: {e}")))
+}
+
+/// A runtime and the client on it, from `GITHUB_API_URL` and the token
+/// (flag or `GITHUB_TOKEN`). The client's background worker is spawned on
+/// this runtime, so every call must be driven by it.
+pub fn connect(token: Option<String>) -> Result<(tokio::runtime::Runtime, OctoForge)> {
+    let rt = runtime()?;
+    let cfg = ForgeConfig::from_env(token)?;
+    let client = {
+        let _entered = rt.enter();
+        OctoForge::new(&cfg)?
+    };
+    Ok((rt, client))
+}
+
+pub fn repo_of(ctx: &ActionsContext) -> RepoRef {
+    RepoRef::new(ctx.owner.clone(), ctx.repo.clone())
+}
+
+/// The comment key of a phase: its environment, since approvals are given per
+/// environment.
+pub fn phase_key(env: &Environment) -> String {
+    env.name.clone()
+}
+
+/// Phase keys in promotion order, so blocks stay in that order in the comment.
+pub fn phase_order(all: &[ResolvedPhase]) -> Vec<String> {
+    let mut keys: Vec<String> = vec![];
+    for p in all {
+        let k = phase_key(&p.environment);
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    keys
+}
+
+/// What the plan job tells approvers about the human gate.
+pub fn awaiting_approval_section(
+    view: &PhaseView,
+    env: &Environment,
+    verdict: Verdict,
+) -> render::Section {
+    let run = view
+        .run_url
+        .as_deref()
+        .map(|u| format!(" in [the workflow run]({u})"))
+        .unwrap_or_default();
+    let essentials = if verdict.stops() {
+        format!(
+            "Not ready for approval: a gate above must pass (or be acknowledged in the change plan) before `{}` can be approved.",
+            render::escape::inline(env.github_environment())
+        )
+    } else {
+        format!(
+            "**Awaiting approval for `{}`**: a required reviewer approves the deployment{run}. Only the plan with the digest above can then be applied.",
+            render::escape::inline(env.github_environment())
+        )
+    };
+    render::Section {
+        key: "approval".into(),
+        title: "Approval".into(),
+        badge: None,
+        essentials_md: essentials,
+        details_md: String::new(),
+    }
+}
+
+/// Posts the phase's block to the change's sticky comment and records the
+/// plan digests in its state.
+pub async fn post_phase<F: Forge>(
+    forge: &F,
+    target: &PrTarget,
+    view: &PhaseView,
+    key: &str,
+    order: &[String],
+    digest: &str,
+) -> Result<CommentRef> {
+    let comment = upsert_phase(
+        forge,
+        target,
+        &view.change_id,
+        key,
+        order,
+        |budget| render::phase_block(view, budget),
+        |state: &mut CommentState| {
+            let phase = state.phases.entry(key.to_string()).or_default();
+            phase.digest = Some(digest.to_string());
+        },
+    )
+    .await?;
+    Ok(comment)
+}
+
+/// One check run per phase, `phasegate / <env>`, on the head commit.
+pub async fn post_check_run<F: Forge>(
+    forge: &F,
+    repo: &RepoRef,
+    head_sha: &str,
+    view: &PhaseView,
+    verdict: Verdict,
+    details_url: Option<String>,
+    annotations: Vec<crate::github::Annotation>,
+) -> Result<u64> {
+    let conclusion = match verdict {
+        Verdict::Pass => "success",
+        Verdict::Warn => "neutral",
+        Verdict::AckRequired => "action_required",
+        Verdict::Block => "failure",
+    };
+    let summary = render::phase_block(view, CHECK_SUMMARY_LIMIT);
+    let run = CheckRunRequest {
+        name: format!("phasegate / {}", view.environment),
+        head_sha: head_sha.to_string(),
+        status: Some("completed".into()),
+        conclusion: Some(conclusion.into()),
+        // GitHub requires a details URL for action_required.
+        details_url,
+        title: format!("{} plan: {conclusion}", view.environment),
+        summary,
+        text: None,
+        annotations,
+    };
+    Ok(forge.create_check_run(repo, &run).await?)
+}
