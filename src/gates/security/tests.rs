@@ -366,9 +366,9 @@ fn strict_policy_requires_acknowledging_medium_findings() {
 #[test]
 fn rule_ids_are_unique_and_well_formed() {
     let mut seen = std::collections::BTreeSet::new();
+    let re = regex::Regex::new(r"^PG-(AWS|GCP|AZ|GEN)-\d{3}$").expect("regex");
     for r in catalog() {
         assert!(seen.insert(r.id), "duplicate rule id {}", r.id);
-        let re = regex::Regex::new(r"^PG-(AWS|GCP|AZ|GEN)-\d{3}$").expect("regex");
         assert!(re.is_match(r.id), "bad id {}", r.id);
         for c in r.checkov {
             assert!(c.starts_with("CKV_") || c.starts_with("CKV2_"), "{c}");
