@@ -416,3 +416,101 @@ fn markdown_escapes_untrusted_text() {
     }
     assert!(details.contains("fix &amp; go"));
 }
+
+/// Severities from Trivy's published check metadata (trivy-checks,
+/// `checks/cloud/**.rego`, `severity:`), for every Trivy id we crosswalk to.
+const TRIVY_SEVERITY: &[(&str, Severity)] = &[
+    ("AVD-AWS-0014", Severity::Medium),
+    ("AVD-AWS-0016", Severity::High),
+    ("AVD-AWS-0024", Severity::Medium),
+    ("AVD-AWS-0131", Severity::High),
+    ("AVD-AWS-0026", Severity::High),
+    ("AVD-AWS-0028", Severity::High),
+    ("AVD-AWS-0104", Severity::Critical),
+    ("AVD-AWS-0107", Severity::High),
+    ("AVD-AWS-0164", Severity::High),
+    ("AVD-AWS-0029", Severity::Critical),
+    ("AVD-AWS-0178", Severity::Medium),
+    ("AVD-AWS-0036", Severity::Critical),
+    ("AVD-AWS-0057", Severity::High),
+    ("AVD-AWS-0180", Severity::High),
+    ("AVD-AWS-0177", Severity::Medium),
+    ("AVD-AWS-0079", Severity::High),
+    ("AVD-AWS-0080", Severity::High),
+    ("AVD-AWS-0077", Severity::Medium),
+    ("AVD-AWS-0086", Severity::High),
+    ("AVD-AWS-0087", Severity::High),
+    ("AVD-AWS-0088", Severity::High),
+    ("AVD-AWS-0089", Severity::Low),
+    ("AVD-AWS-0090", Severity::Medium),
+    ("AVD-AWS-0091", Severity::High),
+    ("AVD-AWS-0092", Severity::High),
+    ("AVD-AWS-0093", Severity::High),
+    ("AVD-AWS-0095", Severity::High),
+    ("AVD-AWS-0096", Severity::High),
+    ("AVD-AZU-0039", Severity::High),
+    ("AVD-AZU-0037", Severity::Medium),
+    ("AVD-AZU-0022", Severity::Medium),
+    ("AVD-AZU-0029", Severity::High),
+    ("AVD-AZU-0016", Severity::Medium),
+    ("AVD-AZU-0048", Severity::Critical),
+    ("AVD-AZU-0051", Severity::Critical),
+    ("AVD-AZU-0047", Severity::Critical),
+    ("AVD-AZU-0050", Severity::Critical),
+    ("AVD-AZU-0008", Severity::High),
+    ("AVD-AZU-0007", Severity::High),
+    ("AVD-AZU-0011", Severity::Critical),
+    ("AVD-GCP-0072", Severity::Medium),
+    ("AVD-GCP-0029", Severity::Low),
+    ("AVD-GCP-0043", Severity::High),
+    ("AVD-GCP-0070", Severity::High),
+    ("AVD-GCP-0035", Severity::Critical),
+    ("AVD-GCP-0027", Severity::Critical),
+    ("AVD-GCP-0031", Severity::High),
+    ("AVD-GCP-0071", Severity::Medium),
+    ("AVD-GCP-0024", Severity::Medium),
+    ("AVD-GCP-0017", Severity::High),
+    ("AVD-GCP-0077", Severity::Medium),
+    ("AVD-GCP-0078", Severity::Medium),
+    ("AVD-GCP-0002", Severity::Medium),
+    ("AVD-GCP-0001", Severity::High),
+];
+
+/// Rules whose severity departs from Trivy's on purpose; each rule's doc
+/// comment says why.
+const SEVERITY_EXCEPTIONS: &[&str] = &[
+    "PG-AWS-005",
+    "PG-AWS-021",
+    "PG-GCP-005",
+    "PG-AZ-005",
+    "PG-AZ-013",
+];
+
+#[test]
+fn severities_follow_trivy_for_the_first_crosswalked_check() {
+    for r in catalog().filter(|r| !r.trivy.is_empty()) {
+        let trivy = TRIVY_SEVERITY
+            .iter()
+            .find(|(id, _)| *id == r.trivy[0])
+            .map(|(_, s)| *s)
+            .unwrap_or_else(|| panic!("{}: {} is not a known Trivy id", r.id, r.trivy[0]));
+        if SEVERITY_EXCEPTIONS.contains(&r.id) {
+            assert_ne!(
+                r.severity, trivy,
+                "{} is listed as an exception but agrees",
+                r.id
+            );
+        } else {
+            assert_eq!(r.severity, trivy, "{} vs {}", r.id, r.trivy[0]);
+        }
+    }
+    for r in catalog() {
+        for t in r.trivy {
+            assert!(
+                TRIVY_SEVERITY.iter().any(|(id, _)| id == t),
+                "{}: unknown Trivy id {t}",
+                r.id
+            );
+        }
+    }
+}

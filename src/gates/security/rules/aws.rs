@@ -321,6 +321,9 @@ pub(super) static RULES: &[Rule] = &[
             })
         },
     },
+    // Trivy rates wildcard resources high under AVD-AWS-0057 together with
+    // wildcard actions. Many actions (ec2:Describe*, list calls) accept only
+    // `Resource: *`, so on its own it is medium.
     Rule {
         id: "PG-AWS-021",
         severity: Medium,
