@@ -12,7 +12,7 @@ use crate::error::{Error, ExitCode, Result};
 pub fn run(global: &GlobalArgs, args: GateArgs) -> Result<ExitCode> {
     let ws = Workspace::load(global, args.plan_json.is_none())?;
     let (phase, projects) = collect_projects(&ws, &args.select, args.plan_json.as_deref(), None)?;
-    let outcome = gating::evaluate(&ws, &phase, &projects, &args.gates)?;
+    let outcome = gating::evaluate(&ws, &phase, &projects, &args.gates, &ws.out_dir(None))?;
     let key = match args.gate {
         GateKind::Security => "security",
         GateKind::Cost => "cost",

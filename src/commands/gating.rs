@@ -12,7 +12,8 @@ use super::workspace::Workspace;
 use crate::cli::GateInputs;
 use crate::config::ResolvedPhase;
 use crate::error::Result;
-use crate::gates::Verdict;
+use crate::gates::{blast, cost, Verdict};
+use crate::plan::ChangeSet;
 use crate::render::Section;
 
 /// One gate's result, in every form the commands need.
@@ -97,7 +98,98 @@ pub fn evaluate(
     phase: &ResolvedPhase,
     projects: &[ProjectPlan],
     inputs: &GateInputs,
+    out_dir: &Path,
 ) -> Result<GateOutcome> {
-    let _ = (ws, phase, projects, inputs);
-    Ok(GateOutcome::default())
+    let today = chrono::Utc::now().date_naive();
+    let change = ws.change.as_ref();
+    let acknowledgements = change
+        .map(|c| c.acknowledgements.clone())
+        .unwrap_or_default();
+    let phase_name = Some(phase.name.clone());
+    let pairs: Vec<(String, &ChangeSet)> = projects
+        .iter()
+        .map(|p| (p.name.clone(), &p.changes))
+        .collect();
+
+    let usage = match &inputs.usage {
+        Some(path) => cost::Usage::load(path)?,
+        None => cost::Usage::default(),
+    };
+    let cost_report = cost::evaluate(
+        &pairs,
+        &cost::CostContext {
+            default_region: phase.environment.region.clone(),
+            usage,
+            phase: phase_name.clone(),
+            phase_budget: phase.monthly_budget,
+            environment_budget: phase.environment.monthly_budget,
+            prior_phases_monthly: prior_phases_monthly(ws, phase, out_dir),
+            acknowledgements: acknowledgements.clone(),
+            today,
+        },
+    );
+    let blast_report = blast::evaluate(
+        &pairs,
+        &blast::BlastContext {
+            environment: phase.environment.name.clone(),
+            protected: phase.environment.protected,
+            declared: phase.blast_radius,
+            allow_destroy: change.map(|c| c.allow_destroy.clone()).unwrap_or_default(),
+            phase: phase_name,
+            acknowledgements,
+            today,
+        },
+    );
+    Ok(GateOutcome {
+        runs: vec![
+            GateRun {
+                key: "cost",
+                verdict: cost_report.verdict,
+                json: cost_report.to_json(),
+                section: cost::section(&cost_report),
+                files: vec![],
+            },
+            GateRun {
+                key: "blast",
+                verdict: blast_report.verdict,
+                json: blast_report.to_json(),
+                section: blast::section(&blast_report),
+                files: vec![],
+            },
+        ],
+    })
+}
+
+/// Where a phase's result is kept in the output directory, so that later
+/// phases can add up the change's running cost.
+pub fn phase_result_path(out_dir: &Path, phase_name: &str) -> std::path::PathBuf {
+    out_dir.join("phases").join(format!("{phase_name}.json"))
+}
+
+/// The monthly cost delta of the phases before this one, from their results
+/// in the output directory (written by earlier `plan` runs, or downloaded as
+/// artifacts). A phase without a result counts nothing and is logged.
+fn prior_phases_monthly(ws: &Workspace, phase: &ResolvedPhase, out_dir: &Path) -> f64 {
+    let Some(cfg) = &ws.config else {
+        return 0.0;
+    };
+    crate::config::resolve_phases(cfg, ws.change.as_ref())
+        .iter()
+        .filter(|p| p.index < phase.index)
+        .map(|p| {
+            let path = phase_result_path(out_dir, &p.name);
+            let delta = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|v| v["gates"]["cost"]["monthly_delta"].as_f64());
+            if delta.is_none() {
+                tracing::info!(
+                    phase = %p.name,
+                    "no result of this earlier phase in {}; its cost is not in the running total",
+                    out_dir.display()
+                );
+            }
+            delta.unwrap_or(0.0)
+        })
+        .sum()
 }

@@ -87,7 +87,13 @@ pub fn plan_phase(
         args.plan_json.as_deref(),
         args.out.as_deref(),
     )?;
-    let gates = gating::evaluate(ws, &phase, &projects, &args.gates)?;
+    let gates = gating::evaluate(
+        ws,
+        &phase,
+        &projects,
+        &args.gates,
+        &ws.out_dir(args.out.as_deref()),
+    )?;
     // Without a change plan, a pull request is its own change.
     let change_id = ws
         .change_id()
@@ -254,10 +260,10 @@ fn finish(
             normalized,
         );
     }
-    files.add(
-        "result.json",
-        serde_json::to_string_pretty(&result_json).unwrap_or_default(),
-    );
+    let result_text = serde_json::to_string_pretty(&result_json).unwrap_or_default();
+    files.add("result.json", result_text.clone());
+    let phase_file = super::gating::phase_result_path(Path::new(""), &result.phase.name);
+    files.add(phase_file, result_text);
     result
         .gates
         .add_files(&mut files, args.gates.sarif_out.as_deref());

@@ -122,7 +122,7 @@ pub fn local_phase(project_name: &str) -> ResolvedPhase {
             dir: PathBuf::from("."),
             depends_on: vec![],
         }],
-        blast_radius: Default::default(),
+        blast_radius: None,
         monthly_budget: None,
         checks: vec![],
     }

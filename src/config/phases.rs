@@ -15,7 +15,8 @@ pub struct ResolvedPhase {
     pub environment: Environment,
     /// In dependency order: a project comes after everything it depends on.
     pub projects: Vec<Project>,
-    pub blast_radius: BlastRadius,
+    /// Declared in the change plan; None for the default phases.
+    pub blast_radius: Option<BlastRadius>,
     pub monthly_budget: Option<f64>,
     pub checks: Vec<Check>,
 }
@@ -34,7 +35,7 @@ pub fn resolve_phases(config: &Config, change: Option<&ChangePlan>) -> Vec<Resol
                 name: env.name.clone(),
                 environment: env.clone(),
                 projects: ordered.clone(),
-                blast_radius: BlastRadius::default(),
+                blast_radius: None,
                 monthly_budget: None,
                 checks: vec![],
             })
@@ -58,7 +59,7 @@ pub fn resolve_phases(config: &Config, change: Option<&ChangePlan>) -> Vec<Resol
                     name: ph.name.clone(),
                     environment: env.clone(),
                     projects,
-                    blast_radius: ph.blast_radius,
+                    blast_radius: Some(ph.blast_radius),
                     monthly_budget: ph.monthly_budget,
                     checks: ph.checks.clone(),
                 })

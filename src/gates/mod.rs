@@ -2,6 +2,8 @@
 //! radius. Each is a pure function from a normalized plan plus policy to a
 //! typed result; every output format is a view of that result.
 
+pub mod blast;
+pub mod cost;
 pub mod security;
 
 use serde::{Deserialize, Serialize};

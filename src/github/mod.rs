@@ -1,1 +1,275 @@
-//! (filled in by its own change)
+//! The forge client: a narrow [`Forge`] trait over the GitHub calls phasegate
+//! makes, its octocrab implementation ([`OctoForge`]), and the behaviour built
+//! on it (the sticky PR comment, approvals, environments).
+//!
+//! Everything above the trait is generic over it, so tests can drive the real
+//! client against the in-process fake (`tests/fakehub`).
+
+pub mod approvals;
+pub mod comment;
+pub mod environments;
+mod error;
+mod octo;
+pub mod retry;
+
+use serde::{Deserialize, Serialize};
+
+pub use comment::{minimize_outdated, upsert_phase, CommentRef, CommentState};
+pub use error::GithubError;
+pub use octo::{ForgeConfig, OctoForge};
+pub use retry::RetryPolicy;
+
+/// The login an installation token (the default `GITHUB_TOKEN`) acts as; such
+/// tokens cannot call `GET /user`, so this is assumed when it is refused.
+pub const ACTIONS_BOT: &str = "github-actions[bot]";
+
+/// `owner/name` of a repository.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RepoRef {
+    pub owner: String,
+    pub name: String,
+}
+
+impl RepoRef {
+    pub fn new(owner: impl Into<String>, name: impl Into<String>) -> RepoRef {
+        RepoRef {
+            owner: owner.into(),
+            name: name.into(),
+        }
+    }
+
+    /// Parses `owner/name` (the form of `GITHUB_REPOSITORY`).
+    pub fn parse(s: &str) -> Option<RepoRef> {
+        let (o, n) = s.split_once('/')?;
+        (!o.is_empty() && !n.is_empty() && !n.contains('/')).then(|| RepoRef::new(o, n))
+    }
+}
+
+impl std::fmt::Display for RepoRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+/// A pull request (or issue) that carries the sticky comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrTarget {
+    pub repo: RepoRef,
+    pub number: u64,
+}
+
+impl std::fmt::Display for PrTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}", self.repo, self.number)
+    }
+}
+
+/// Who the token acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub login: String,
+    pub is_bot: bool,
+}
+
+/// An issue or PR comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub id: u64,
+    pub node_id: String,
+    pub author: String,
+    pub body: String,
+    pub created_at: String,
+    pub html_url: String,
+}
+
+/// The parts of a pull request phasegate reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullInfo {
+    pub number: u64,
+    pub author: String,
+    pub head_sha: String,
+    pub state: String,
+}
+
+/// One check-run annotation (at most 50 go in one request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Annotation {
+    pub path: String,
+    pub start_line: u64,
+    pub end_line: u64,
+    /// `notice`, `warning` or `failure`.
+    pub annotation_level: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// A check run to create or update.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckRunRequest {
+    pub name: String,
+    pub head_sha: String,
+    /// `queued`, `in_progress` or `completed`.
+    pub status: Option<String>,
+    /// Set when completed: `success`, `failure`, `neutral`, ...
+    pub conclusion: Option<String>,
+    pub details_url: Option<String>,
+    pub title: String,
+    pub summary: String,
+    pub text: Option<String>,
+    pub annotations: Vec<Annotation>,
+}
+
+/// A user or a team, as environments name reviewers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReviewerKind {
+    User,
+    Team,
+}
+
+/// A required reviewer of an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvReviewer {
+    pub kind: ReviewerKind,
+    pub id: u64,
+    /// The user's login or the team's slug.
+    pub name: String,
+}
+
+/// `deployment_branch_policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BranchPolicy {
+    pub protected_branches: bool,
+    pub custom_branch_policies: bool,
+}
+
+/// How a GitHub environment is protected.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnvironmentInfo {
+    pub name: String,
+    pub reviewers: Vec<EnvReviewer>,
+    pub prevent_self_review: bool,
+    pub wait_timer: u64,
+    pub branch_policy: Option<BranchPolicy>,
+}
+
+/// The protection to put on an environment (`PUT .../environments/{name}`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnvironmentUpdate {
+    pub wait_timer: u64,
+    pub prevent_self_review: bool,
+    pub reviewers: Vec<(ReviewerKind, u64)>,
+    pub branch_policy: Option<BranchPolicy>,
+}
+
+/// One entry of a workflow run's environment review log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunApproval {
+    pub environments: Vec<String>,
+    /// `approved`, `rejected` or `pending`.
+    pub state: String,
+    pub user: String,
+    /// When the environment entry was last updated (GitHub gives no review time).
+    pub at: String,
+}
+
+/// An issue (drift reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub number: u64,
+    pub title: String,
+    pub body: String,
+    pub state: String,
+    pub labels: Vec<String>,
+}
+
+/// Fields to change on an issue; `None` leaves a field alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IssueUpdate {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    /// `open` or `closed`.
+    pub state: Option<String>,
+    pub labels: Option<Vec<String>>,
+}
+
+/// The GitHub calls phasegate makes. Native `async fn`: callers are generic
+/// over it (no trait objects), and the one runtime is current-thread-safe.
+#[allow(async_fn_in_trait)]
+pub trait Forge {
+    /// Who the token acts as (`github-actions[bot]` for installation tokens).
+    async fn identity(&self) -> Result<Identity, GithubError>;
+    /// Every comment on the PR, oldest first, across all pages.
+    async fn list_comments(&self, pr: &PrTarget) -> Result<Vec<Comment>, GithubError>;
+    /// Posts a comment. Not retried on an uncertain outcome: callers make
+    /// creation idempotent by looking for their marker again.
+    async fn create_comment(&self, pr: &PrTarget, body: &str) -> Result<Comment, GithubError>;
+    async fn update_comment(
+        &self,
+        repo: &RepoRef,
+        id: u64,
+        body: &str,
+    ) -> Result<Comment, GithubError>;
+    /// Deletes a comment; one that is already gone counts as deleted.
+    async fn delete_comment(&self, repo: &RepoRef, id: u64) -> Result<(), GithubError>;
+    /// Hides a comment (GraphQL `minimizeComment`), e.g. with `OUTDATED`.
+    async fn minimize_comment(&self, node_id: &str, classifier: &str) -> Result<(), GithubError>;
+    async fn get_pull(&self, pr: &PrTarget) -> Result<PullInfo, GithubError>;
+    /// Creates a check run and returns its id.
+    async fn create_check_run(
+        &self,
+        repo: &RepoRef,
+        run: &CheckRunRequest,
+    ) -> Result<u64, GithubError>;
+    async fn update_check_run(
+        &self,
+        repo: &RepoRef,
+        id: u64,
+        run: &CheckRunRequest,
+    ) -> Result<(), GithubError>;
+    /// The environment, or `None` when it does not exist.
+    async fn get_environment(
+        &self,
+        repo: &RepoRef,
+        name: &str,
+    ) -> Result<Option<EnvironmentInfo>, GithubError>;
+    async fn put_environment(
+        &self,
+        repo: &RepoRef,
+        name: &str,
+        update: &EnvironmentUpdate,
+    ) -> Result<(), GithubError>;
+    async fn run_approvals(
+        &self,
+        repo: &RepoRef,
+        run_id: u64,
+    ) -> Result<Vec<RunApproval>, GithubError>;
+    /// `admin`, `maintain`, `write`, `triage`, `read` or `none`.
+    async fn collaborator_permission(
+        &self,
+        repo: &RepoRef,
+        user: &str,
+    ) -> Result<String, GithubError>;
+    async fn user_id(&self, login: &str) -> Result<u64, GithubError>;
+    async fn team_id(&self, org: &str, slug: &str) -> Result<u64, GithubError>;
+    async fn create_issue(
+        &self,
+        repo: &RepoRef,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<Issue, GithubError>;
+    async fn update_issue(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        update: &IssueUpdate,
+    ) -> Result<Issue, GithubError>;
+    /// Issues (not PRs) with all of `labels`, in `state` (`open`, `closed`, `all`).
+    async fn list_issues(
+        &self,
+        repo: &RepoRef,
+        labels: &[String],
+        state: &str,
+    ) -> Result<Vec<Issue>, GithubError>;
+}

@@ -1,7 +1,11 @@
 //! The one integration-test crate: each module is one area's specification.
 
+mod blast_gate;
 mod cli;
 mod config_files;
+mod cost_gate;
+mod github_approvals;
+mod github_client;
 mod iac_engine;
 mod plan_e2e;
 mod plan_model;

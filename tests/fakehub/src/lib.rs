@@ -1,1 +1,272 @@
-//! Fake GitHub server (built in a later step).
+//! An in-process fake of GitHub's REST API (and the one GraphQL mutation
+//! phasegate uses) that keeps state and checks every request against GitHub's
+//! OpenAPI description.
+//!
+//! Tests seed it (`add_repo`, `add_token`, ...), point a client at
+//! [`FakeHub::url`], then read what happened (`comments`, `requests`). Any
+//! request the description does not allow is recorded as a violation, and
+//! dropping the hub panics when there were any, so a test cannot pass while
+//! speaking a dialect GitHub would reject.
+
+mod handlers;
+mod model;
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use model::State;
+pub use model::{BranchPolicy, EnvSpec, Reviewer};
+
+/// What kind of token a test hands to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A personal or OAuth token: acts as its user, may call `GET /user`.
+    User,
+    /// A GitHub App installation token (the default `GITHUB_TOKEN`): acts as
+    /// `github-actions[bot]` and cannot call `GET /user`.
+    Installation,
+}
+
+/// One recorded request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: String,
+    /// Whether `X-GitHub-Api-Version: 2022-11-28` was sent.
+    pub api_version: bool,
+    /// The `Authorization` header, so tests can check how a token travelled.
+    pub authorization: Option<String>,
+}
+
+/// A failure to inject into matching requests.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub method: Option<&'static str>,
+    pub path_prefix: String,
+    pub kind: FaultKind,
+    /// How many matching requests fail; then the fault is spent.
+    pub times: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum FaultKind {
+    /// A bare 5xx.
+    Status(u16),
+    /// 403 with `retry-after` and GitHub's secondary-rate-limit message.
+    SecondaryRateLimit { retry_after_secs: u64 },
+    /// 429 with `retry-after`.
+    RateLimit429 { retry_after_secs: u64 },
+    /// 403 with `x-ratelimit-remaining: 0` and `x-ratelimit-reset`.
+    PrimaryRateLimit { reset_in_secs: u64 },
+    /// Answer normally after a delay.
+    Slow(Duration),
+    /// Close the connection without a complete response.
+    Drop,
+}
+
+/// The fake server. Runs on its own runtime thread until dropped.
+pub struct FakeHub {
+    url: String,
+    state: Arc<Mutex<State>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl FakeHub {
+    /// Binds 127.0.0.1 on a free port and serves on a background thread.
+    pub fn start() -> FakeHub {
+        // Parse the description before the first request so a slow parse
+        // never looks like a slow server to a client with a timeout.
+        let _ = spec::spec();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("fakehub: bind");
+        listener
+            .set_nonblocking(true)
+            .expect("fakehub: nonblocking");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let state = Arc::new(Mutex::new(State::new(url.clone())));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = handlers::router(state.clone());
+        std::thread::Builder::new()
+            .name("fakehub".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("fakehub: runtime");
+                rt.block_on(async move {
+                    let listener =
+                        tokio::net::TcpListener::from_std(listener).expect("fakehub: listener");
+                    tokio::select! {
+                        r = axum::serve(listener, app) => r.expect("fakehub: serve"),
+                        _ = rx => {}
+                    }
+                });
+                rt.shutdown_background();
+            })
+            .expect("fakehub: thread");
+        FakeHub {
+            url,
+            state,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// The REST base URL (use as `GITHUB_API_URL`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The GraphQL endpoint (use as `GITHUB_GRAPHQL_URL`).
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.url)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn add_repo(&self, owner: &str, name: &str) {
+        self.state().add_repo(owner, name);
+    }
+
+    pub fn add_pull(&self, owner: &str, repo: &str, number: u64, author: &str, head_sha: &str) {
+        self.state().add_pull(owner, repo, number, author, head_sha);
+    }
+
+    /// Registers a token. `permissions` are installation permissions such as
+    /// `("pull_requests", "write")`; user tokens ignore them.
+    pub fn add_token(
+        &self,
+        token: &str,
+        login: &str,
+        kind: TokenKind,
+        permissions: &[(&str, &str)],
+    ) {
+        self.state().add_token(token, login, kind, permissions);
+    }
+
+    pub fn set_permission(&self, owner: &str, repo: &str, user: &str, permission: &str) {
+        self.state().set_permission(owner, repo, user, permission);
+    }
+
+    pub fn add_team(&self, org: &str, slug: &str) {
+        self.state().team_id(org, slug);
+    }
+
+    pub fn add_environment(&self, owner: &str, repo: &str, name: &str, spec: EnvSpec) {
+        self.state().add_environment(owner, repo, name, spec);
+    }
+
+    /// Seeds the review log of a workflow run: `(environment, approver,
+    /// timestamp, state)` with state `approved`, `rejected` or `pending`.
+    pub fn add_run_approvals(
+        &self,
+        owner: &str,
+        repo: &str,
+        run_id: u64,
+        approvals: Vec<(&str, &str, &str, &str)>,
+    ) {
+        self.state()
+            .add_run_approvals(owner, repo, run_id, approvals);
+    }
+
+    /// Adds a comment as `author`, as if posted outside the client under test.
+    pub fn add_comment(
+        &self,
+        owner: &str,
+        repo: &str,
+        issue: u64,
+        author: &str,
+        body: &str,
+    ) -> u64 {
+        self.state().add_comment(owner, repo, issue, author, body)
+    }
+
+    /// Seeds a commit so ref updates can tell fast-forwards apart.
+    pub fn add_commit(&self, owner: &str, repo: &str, sha: &str, parents: &[&str]) {
+        self.state().add_commit(owner, repo, sha, parents);
+    }
+
+    /// Sets a git ref (`heads/main`) directly.
+    pub fn set_ref(&self, owner: &str, repo: &str, name: &str, sha: &str) {
+        self.state().set_ref(owner, repo, name, sha);
+    }
+
+    pub fn git_ref(&self, owner: &str, repo: &str, name: &str) -> Option<String> {
+        self.state().get_ref(owner, repo, name)
+    }
+
+    /// The comments on an issue or pull request, oldest first, as JSON objects
+    /// shaped like GitHub's, plus `minimized` (a fake-only field).
+    pub fn comments(&self, owner: &str, repo: &str, issue: u64) -> Vec<Value> {
+        self.state().comment_views(owner, repo, issue)
+    }
+
+    pub fn check_runs(&self, owner: &str, repo: &str) -> Vec<Value> {
+        self.state().check_run_views(owner, repo)
+    }
+
+    pub fn issues(&self, owner: &str, repo: &str) -> Vec<Value> {
+        self.state().issue_views(owner, repo)
+    }
+
+    /// The environment as GitHub would return it.
+    pub fn environment(&self, owner: &str, repo: &str, name: &str) -> Option<Value> {
+        self.state().environment_view(owner, repo, name)
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.state().requests.clone()
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.state().violations.clone()
+    }
+
+    /// Returns and forgets the violations, for tests that provoke them on purpose.
+    pub fn take_violations(&self) -> Vec<String> {
+        std::mem::take(&mut self.state().violations)
+    }
+
+    /// Forgets recorded requests (seeding and warm-up traffic).
+    pub fn clear_requests(&self) {
+        self.state().requests.clear();
+    }
+
+    /// Lowers the body limit (65,536 characters, as on GitHub) so a test can
+    /// make the server refuse a body the client thought would fit.
+    pub fn set_body_limit(&self, chars: usize) {
+        self.state().body_limit = chars;
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.state().faults.push(fault);
+    }
+
+    /// A repository's environments: name → id.
+    pub fn environment_names(&self, owner: &str, repo: &str) -> BTreeMap<String, u64> {
+        self.state().environment_names(owner, repo)
+    }
+}
+
+impl Drop for FakeHub {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let violations = self.violations();
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "fakehub: {} request(s) GitHub's OpenAPI description does not allow:\n{}",
+                violations.len(),
+                violations.join("\n")
+            );
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The embedded price book: public list prices per provider, each rate with
+//! its unit, the page it was read from and the date it was taken.
+//!
+//! The YAML files under `prices/` are compiled in and parsed once, on first
+//! use. A malformed book is a build defect, caught by the unit tests here, so
+//! loading panics with the file and the parser's message rather than
+//! threading an error no user could fix.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+/// The cloud a resource type belongs to, by its type prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Provider {
+    Aws,
+    Google,
+    Azure,
+}
+
+impl Provider {
+    /// The provider of a resource type, from Terraform's naming convention.
+    pub fn of_type(resource_type: &str) -> Option<Provider> {
+        if resource_type.starts_with("aws_") {
+            Some(Provider::Aws)
+        } else if resource_type.starts_with("google_") {
+            Some(Provider::Google)
+        } else if resource_type.starts_with("azurerm_") {
+            Some(Provider::Azure)
+        } else {
+            None
+        }
+    }
+
+    /// The provider configuration key in the plan (`configuration.provider_config`).
+    pub fn config_key(self) -> &'static str {
+        match self {
+            Provider::Aws => "aws",
+            Provider::Google => "google",
+            Provider::Azure => "azurerm",
+        }
+    }
+}
+
+/// One published rate.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    /// What one unit of the price buys: `hour`, `month`, `gb-month`, `gb`, ...
+    pub unit: String,
+    /// The public pricing page the figure was read from.
+    pub source: String,
+    /// `YYYY-MM-DD` the figure was taken.
+    pub taken: String,
+    /// USD per unit by region; `*` for a price that is the same everywhere.
+    pub usd: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub vcpu: Option<f64>,
+    #[serde(default)]
+    pub memory_gib: Option<f64>,
+}
+
+impl Rate {
+    /// The price in `region`, or the global price.
+    pub fn in_region(&self, region: &str) -> Option<f64> {
+        self.usd.get(region).or_else(|| self.usd.get("*")).copied()
+    }
+}
+
+/// One provider's book as written in YAML.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BookFile {
+    provider: String,
+    regions: Vec<String>,
+    free_types: Vec<String>,
+    tables: BTreeMap<String, BTreeMap<String, Rate>>,
+}
+
+/// One provider's parsed book.
+#[derive(Debug)]
+pub struct Book {
+    pub provider: Provider,
+    /// The regions priced, the first being the fallback equivalent of us-east-1.
+    pub regions: Vec<String>,
+    free: GlobSet,
+    pub tables: BTreeMap<String, BTreeMap<String, Rate>>,
+}
+
+impl Book {
+    /// A rate by table and key.
+    pub fn rate(&self, table: &str, key: &str) -> Option<&Rate> {
+        self.tables.get(table)?.get(key)
+    }
+
+    /// All entries of a table (for cheaper alternatives).
+    pub fn table(&self, table: &str) -> Option<&BTreeMap<String, Rate>> {
+        self.tables.get(table)
+    }
+
+    /// True when the type costs nothing by itself (IAM, networking glue).
+    pub fn is_free(&self, resource_type: &str) -> bool {
+        self.free.is_match(resource_type)
+    }
+}
+
+const SOURCES: [(Provider, &str, &str); 3] = [
+    (
+        Provider::Aws,
+        "prices/aws.yaml",
+        include_str!("../../../prices/aws.yaml"),
+    ),
+    (
+        Provider::Google,
+        "prices/google.yaml",
+        include_str!("../../../prices/google.yaml"),
+    ),
+    (
+        Provider::Azure,
+        "prices/azure.yaml",
+        include_str!("../../../prices/azure.yaml"),
+    ),
+];
+
+fn parse(provider: Provider, origin: &str, text: &str) -> Result<Book, String> {
+    let file: BookFile = serde_saphyr::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
+    let mut builder = GlobSetBuilder::new();
+    for pattern in &file.free_types {
+        builder.add(Glob::new(pattern).map_err(|e| format!("{origin}: free_types: {e}"))?);
+    }
+    let free = builder
+        .build()
+        .map_err(|e| format!("{origin}: free_types: {e}"))?;
+    if file.regions.is_empty() {
+        return Err(format!("{origin}: regions: the list is empty"));
+    }
+    let expected = match provider {
+        Provider::Aws => "aws",
+        Provider::Google => "google",
+        Provider::Azure => "azure",
+    };
+    if file.provider != expected {
+        return Err(format!(
+            "{origin}: provider: `{}` where `{expected}` belongs",
+            file.provider
+        ));
+    }
+    Ok(Book {
+        provider,
+        regions: file.regions,
+        free,
+        tables: file.tables,
+    })
+}
+
+/// The book for a provider, parsed on first use.
+pub fn book(provider: Provider) -> &'static Book {
+    static BOOKS: OnceLock<Vec<Book>> = OnceLock::new();
+    let books = BOOKS.get_or_init(|| {
+        SOURCES
+            .iter()
+            .map(|(p, origin, text)| {
+                parse(*p, origin, text).unwrap_or_else(|e| panic!("embedded price book: {e}"))
+            })
+            .collect()
+    });
+    books
+        .iter()
+        .find(|b| b.provider == provider)
+        .expect("every provider has a book")
+}
+
+/// Regions that are each other's equivalents across clouds, by position.
+const EQUIVALENT_REGIONS: [[&str; 3]; 4] = [
+    ["us-east-1", "us-central1", "eastus"],
+    ["eu-west-1", "europe-west1", "westeurope"],
+    ["us-west-2", "us-west1", "westus2"],
+    ["ap-southeast-1", "asia-southeast1", "southeastasia"],
+];
+
+/// The region name in `provider`'s spelling for a region named in any
+/// provider's spelling (the context default is AWS-style).
+pub fn translate_region(provider: Provider, region: &str) -> String {
+    let column = match provider {
+        Provider::Aws => 0,
+        Provider::Google => 1,
+        Provider::Azure => 2,
+    };
+    EQUIVALENT_REGIONS
+        .iter()
+        .find(|row| row.contains(&region))
+        .map(|row| row[column].to_string())
+        .unwrap_or_else(|| region.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_book_parses_and_every_rate_is_sourced_and_dated() {
+        for (p, origin, text) in SOURCES {
+            let b = parse(p, origin, text).unwrap();
+            for (table, rates) in &b.tables {
+                for (key, rate) in rates {
+                    assert!(
+                        rate.source.starts_with("https://"),
+                        "{origin} {table}.{key}"
+                    );
+                    assert!(
+                        chrono::NaiveDate::parse_from_str(&rate.taken, "%Y-%m-%d").is_ok(),
+                        "{origin} {table}.{key}: taken `{}`",
+                        rate.taken
+                    );
+                    assert!(!rate.unit.is_empty());
+                    assert!(
+                        rate.usd.contains_key("*")
+                            || b.regions.iter().all(|r| rate.usd.contains_key(r)),
+                        "{origin} {table}.{key} misses a region"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn aws_book_covers_thirty_instance_types_in_ten_families() {
+        let b = book(Provider::Aws);
+        let types = b.table("ec2_instance").unwrap();
+        assert!(types.len() >= 30);
+        for family in [
+            "t3", "t3a", "t4g", "m5", "m6i", "m7i", "c5", "c6i", "r5", "r6i",
+        ] {
+            assert!(types.keys().any(|k| k.starts_with(&format!("{family}."))));
+        }
+        assert!(types
+            .values()
+            .all(|r| r.vcpu.is_some() && r.memory_gib.is_some()));
+    }
+
+    #[test]
+    fn free_types_match_by_glob() {
+        let b = book(Provider::Aws);
+        assert!(b.is_free("aws_iam_role"));
+        assert!(b.is_free("aws_security_group_rule"));
+        assert!(!b.is_free("aws_instance"));
+        assert!(book(Provider::Google).is_free("google_project_iam_member"));
+        assert!(book(Provider::Azure).is_free("azurerm_resource_group"));
+    }
+
+    #[test]
+    fn default_region_translates_to_each_clouds_equivalent() {
+        assert_eq!(
+            translate_region(Provider::Google, "eu-west-1"),
+            "europe-west1"
+        );
+        assert_eq!(translate_region(Provider::Azure, "us-east-1"), "eastus");
+        assert_eq!(translate_region(Provider::Aws, "us-west-2"), "us-west-2");
+        assert_eq!(translate_region(Provider::Aws, "sa-east-1"), "sa-east-1");
+    }
+}

@@ -1,0 +1,197 @@
+//! The cost gate's block in the PR comment and job summary: a table per
+//! project and the budget status up front, the per-resource breakdown in the
+//! details.
+
+use super::{cents, CostReport};
+use crate::gates::Verdict;
+use crate::render::escape::{code_inline, inline};
+use crate::render::Section;
+
+/// `$1,234.56`, rounded half-up to cents.
+pub fn money(x: f64) -> String {
+    let c = cents(x);
+    let sign = if c < 0.0 { "-" } else { "" };
+    let whole = c.abs().trunc() as u64;
+    let frac = ((c.abs() - c.abs().trunc()) * 100.0).round() as u64;
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{sign}${grouped}.{frac:02}")
+}
+
+fn signed(x: f64) -> String {
+    if cents(x) > 0.0 {
+        format!("+{}", money(x))
+    } else {
+        money(x)
+    }
+}
+
+fn percent(before: f64, delta: f64) -> String {
+    if cents(before) == 0.0 {
+        if cents(delta) == 0.0 {
+            "0%".into()
+        } else {
+            "new".into()
+        }
+    } else {
+        format!("{:+.1}%", delta / before * 100.0)
+    }
+}
+
+/// The cost section (key `cost`).
+pub fn section(report: &CostReport) -> Section {
+    let mut e = String::new();
+    e.push_str("| Project | Monthly before | Monthly after | Delta | Change |\n|---|---:|---:|---:|---:|\n");
+    for p in &report.projects {
+        e.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            code_inline(&p.project),
+            money(p.monthly_before),
+            money(p.monthly_after),
+            signed(p.monthly_delta),
+            percent(p.monthly_before, p.monthly_delta)
+        ));
+    }
+    if report.projects.len() > 1 {
+        e.push_str(&format!(
+            "| **Total** | {} | {} | {} | {} |\n",
+            money(report.monthly_before),
+            money(report.monthly_after),
+            signed(report.monthly_delta),
+            percent(report.monthly_before, report.monthly_delta)
+        ));
+    }
+    e.push('\n');
+    if report.budgets.is_empty() {
+        e.push_str("No budget is set.\n");
+    }
+    for b in &report.budgets {
+        let (what, budget) = match b.scope.as_str() {
+            "phase" => ("This phase adds", "the phase budget"),
+            "cumulative" => ("With earlier phases the change adds", "the phase budget"),
+            _ => ("The environment's projects cost", "the environment budget"),
+        };
+        let status = if b.over {
+            "**over budget**"
+        } else {
+            "within budget"
+        };
+        e.push_str(&format!(
+            "- {what} {}/month against {budget} of {}: {status}.\n",
+            money(b.amount),
+            money(b.limit)
+        ));
+    }
+    match (report.verdict, &report.acknowledged_by) {
+        (Verdict::Warn, Some(reason)) => e.push_str(&format!(
+            "- Over budget, acknowledged (`cost-budget`): {}\n",
+            inline(reason)
+        )),
+        (Verdict::AckRequired, _) => e.push_str(
+            "- To go on, add an acknowledgement with id `cost-budget` to the change plan.\n",
+        ),
+        _ => {}
+    }
+    if !report.unpriced.is_empty() {
+        e.push_str(&format!(
+            "- {} resource(s) not fully priced: the totals are a lower bound.\n",
+            report.unpriced.len()
+        ));
+    }
+
+    let mut d = String::new();
+    let shown: Vec<_> = report
+        .resources
+        .iter()
+        .filter(|r| !(r.free && r.priced))
+        .collect();
+    if !shown.is_empty() {
+        d.push_str("<details><summary>Cost per resource</summary>\n\n");
+        d.push_str("| Resource | Before | After | Delta | Priced |\n|---|---:|---:|---:|---|\n");
+        for r in &shown {
+            d.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                code_inline(&r.address),
+                money(r.monthly_before),
+                money(r.monthly_after),
+                signed(r.monthly_delta),
+                if r.priced {
+                    "yes"
+                } else if r.usage_based {
+                    "partly (usage)"
+                } else {
+                    "partly"
+                }
+            ));
+        }
+        d.push_str("\n</details>\n\n");
+    }
+    if !report.unpriced_reasons.is_empty() {
+        d.push_str("<details><summary>Not priced or depends on usage</summary>\n\n");
+        for u in &report.unpriced_reasons {
+            d.push_str(&format!(
+                "- {}: {}\n",
+                code_inline(&u.address),
+                u.reasons
+                    .iter()
+                    .map(|r| inline(r))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+        d.push_str("\nGive usage with a usage file (`resources:` by address, `types:` by type).\n\n</details>\n\n");
+    }
+    if !report.top_contributors.is_empty() {
+        d.push_str("**Top contributors**\n\n");
+        for a in &report.top_contributors {
+            if let Some(r) = report.resources.iter().find(|r| &r.address == a) {
+                d.push_str(&format!(
+                    "1. {}: {}/month\n",
+                    code_inline(a),
+                    signed(r.monthly_delta)
+                ));
+            }
+        }
+        d.push('\n');
+    }
+    if !report.alternatives.is_empty() {
+        d.push_str("**Cheaper alternatives** (same vCPU, at least the memory)\n\n");
+        for a in &report.alternatives {
+            d.push_str(&format!(
+                "- {}: {} instead of {} saves {}/month\n",
+                code_inline(&a.address),
+                code_inline(&a.suggested),
+                code_inline(&a.current),
+                money(a.monthly_saving)
+            ));
+        }
+        d.push('\n');
+    }
+    d.push_str("Public on-demand list prices, 730 hours a month; discounts, taxes and free tiers are not applied.\n");
+    Section {
+        key: "cost".into(),
+        title: "Cost".into(),
+        badge: Some(report.verdict),
+        essentials_md: e,
+        details_md: d,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_groups_thousands_and_rounds_half_up() {
+        assert_eq!(money(1234.565), "$1,234.57");
+        assert_eq!(money(7.592), "$7.59");
+        assert_eq!(money(-3.0), "-$3.00");
+        assert_eq!(signed(0.004), "$0.00");
+    }
+}

@@ -1,0 +1,356 @@
+//! The human gate before an apply: who approved which plan, from GitHub's
+//! environment review log or from a `/phasegate approve` comment (the
+//! fallback when no environment gate exists), and whether that suffices.
+
+use super::comment::{ApprovalSource, CommentState, RecordedApproval};
+use super::{Forge, GithubError, RepoRef};
+
+/// Shortest digest prefix an approval comment may use.
+pub const MIN_DIGEST_PREFIX: usize = 12;
+
+/// Who may approve through `/phasegate approve`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FallbackPolicy {
+    /// `triage`, `write`, `maintain` or `admin`; `write` when `None`.
+    pub min_permission: Option<String>,
+    /// Users who may approve whatever their permission.
+    pub approvers: Vec<String>,
+}
+
+/// Everything the pre-apply check needs.
+#[derive(Debug, Clone, Copy)]
+pub struct ApprovalCheck<'a> {
+    pub repo: &'a RepoRef,
+    /// The workflow run whose environment approvals count; `None` outside Actions.
+    pub run_id: Option<u64>,
+    pub pr_author: &'a str,
+    /// phasegate's environment (and phase) name.
+    pub env_name: &'a str,
+    pub github_environment: &'a str,
+    pub reviewers_required: bool,
+    pub prevent_self_review: bool,
+    /// The full digest of the plan about to be applied.
+    pub digest: &'a str,
+    pub fallback: &'a FallbackPolicy,
+    pub state: &'a CommentState,
+}
+
+/// One approval that counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalEvidence {
+    pub approver: String,
+    pub env: String,
+    pub at: String,
+    pub source: ApprovalSource,
+}
+
+/// The verdict: apply only when `allowed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalDecision {
+    pub env: String,
+    pub allowed: bool,
+    pub evidence: Vec<ApprovalEvidence>,
+    /// Why not (or why an approval did not count), for the user.
+    pub refusals: Vec<String>,
+}
+
+const LEVELS: [&str; 6] = ["none", "read", "triage", "write", "maintain", "admin"];
+
+fn rank(permission: &str) -> usize {
+    LEVELS.iter().position(|l| *l == permission).unwrap_or(0)
+}
+
+fn short(digest: &str) -> &str {
+    &digest[..digest.len().min(MIN_DIGEST_PREFIX)]
+}
+
+/// Whether `user` may approve by comment; `Err` says why not.
+async fn may_approve<F: Forge>(
+    forge: &F,
+    repo: &RepoRef,
+    user: &str,
+    policy: &FallbackPolicy,
+) -> Result<Result<(), String>, GithubError> {
+    if policy
+        .approvers
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(user))
+    {
+        return Ok(Ok(()));
+    }
+    let min = policy.min_permission.as_deref().unwrap_or("write");
+    let have = forge.collaborator_permission(repo, user).await?;
+    if rank(&have) >= rank(min) {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(format!(
+            "@{user} has `{have}` permission on {repo}; approving needs at least `{min}` or a place in `approvals.approvers`"
+        )))
+    }
+}
+
+/// Decides whether the plan with `check.digest` may be applied to
+/// `check.env_name`.
+pub async fn check_approval<F: Forge>(
+    forge: &F,
+    check: ApprovalCheck<'_>,
+) -> Result<ApprovalDecision, GithubError> {
+    let gh = check.github_environment;
+    let mut refusals = Vec::new();
+    let mut ignored = Vec::new();
+    let mut evidence = Vec::new();
+    let env = forge.get_environment(check.repo, gh).await?;
+    let has_reviewers = env.as_ref().is_some_and(|e| !e.reviewers.is_empty());
+    if check.reviewers_required && !has_reviewers {
+        refusals.push(format!(
+            "GitHub environment `{gh}` has no required reviewers (or does not exist), but phasegate.yml requires them for `{}`",
+            check.env_name
+        ));
+    }
+    if let (true, Some(run_id)) = (has_reviewers, check.run_id) {
+        for a in forge.run_approvals(check.repo, run_id).await? {
+            if a.state != "approved" || !a.environments.iter().any(|e| e == gh) {
+                continue;
+            }
+            if check.prevent_self_review && a.user.eq_ignore_ascii_case(check.pr_author) {
+                ignored.push(format!(
+                    "@{} approved their own change in environment `{gh}`; self-approval is not allowed",
+                    a.user
+                ));
+                continue;
+            }
+            evidence.push(ApprovalEvidence {
+                approver: a.user,
+                env: check.env_name.to_owned(),
+                at: a.at,
+                source: ApprovalSource::Environment,
+            });
+        }
+    }
+    let recorded = check
+        .state
+        .phases
+        .get(check.env_name)
+        .map(|p| p.approvals.as_slice())
+        .unwrap_or_default();
+    for a in recorded
+        .iter()
+        .filter(|a| a.source == ApprovalSource::Comment && a.env == check.env_name)
+    {
+        if a.digest != check.digest {
+            ignored.push(format!(
+                "@{}'s approval was for plan {}, but the plan is now {}: approve again",
+                a.approver,
+                short(&a.digest),
+                short(check.digest)
+            ));
+            continue;
+        }
+        if check.prevent_self_review && a.approver.eq_ignore_ascii_case(check.pr_author) {
+            ignored.push(format!(
+                "@{} approved their own change; self-approval is not allowed",
+                a.approver
+            ));
+            continue;
+        }
+        if let Err(why) = may_approve(forge, check.repo, &a.approver, check.fallback).await? {
+            ignored.push(why);
+            continue;
+        }
+        evidence.push(ApprovalEvidence {
+            approver: a.approver.clone(),
+            env: a.env.clone(),
+            at: a.at.clone(),
+            source: ApprovalSource::Comment,
+        });
+    }
+    if evidence.is_empty() {
+        refusals.extend(ignored);
+        refusals.push(format!(
+            "no approval recorded for `{}` on plan {}: approve the deployment of environment `{gh}` in the workflow run, \
+             or comment `/phasegate approve {} {}`",
+            check.env_name,
+            short(check.digest),
+            check.env_name,
+            short(check.digest)
+        ));
+    }
+    Ok(ApprovalDecision {
+        env: check.env_name.to_owned(),
+        allowed: refusals.is_empty(),
+        evidence,
+        refusals,
+    })
+}
+
+/// `/phasegate approve <env> <digest prefix>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApproveCommand {
+    pub env: String,
+    pub digest_prefix: String,
+}
+
+/// Finds an approve command on a line of its own in a comment body. The
+/// prefix must be at least [`MIN_DIGEST_PREFIX`] hex characters.
+pub fn parse_approve_command(body: &str) -> Option<ApproveCommand> {
+    body.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        if words.next()? != "/phasegate" || words.next()? != "approve" {
+            return None;
+        }
+        let env = words.next()?.to_owned();
+        let prefix = words.next()?.to_ascii_lowercase();
+        (words.next().is_none()
+            && prefix.len() >= MIN_DIGEST_PREFIX
+            && prefix.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some(ApproveCommand {
+            env,
+            digest_prefix: prefix,
+        })
+    })
+}
+
+/// A `/phasegate approve` comment to weigh.
+#[derive(Debug, Clone, Copy)]
+pub struct FallbackApproval<'a> {
+    pub repo: &'a RepoRef,
+    pub commenter: &'a str,
+    pub command: &'a ApproveCommand,
+    pub pr_author: &'a str,
+    pub env_name: &'a str,
+    pub prevent_self_review: bool,
+    /// The current plan's full digest for `env_name`.
+    pub digest: &'a str,
+    pub policy: &'a FallbackPolicy,
+    /// When the comment was made.
+    pub at: &'a str,
+}
+
+/// Accepts a fallback approval into `state` (bound to the full current
+/// digest), or says why not (`Ok(Err(reason))`).
+pub async fn record_fallback_approval<F: Forge>(
+    forge: &F,
+    approval: FallbackApproval<'_>,
+    state: &mut CommentState,
+) -> Result<Result<RecordedApproval, String>, GithubError> {
+    let a = approval;
+    if a.command.env != a.env_name {
+        return Ok(Err(format!(
+            "the approval names environment `{}`, not `{}`",
+            a.command.env, a.env_name
+        )));
+    }
+    if !a.digest.starts_with(&a.command.digest_prefix) {
+        return Ok(Err(format!(
+            "the approval names plan {}, but the current plan for `{}` is {}: approve the current plan",
+            a.command.digest_prefix,
+            a.env_name,
+            short(a.digest)
+        )));
+    }
+    if a.prevent_self_review && a.commenter.eq_ignore_ascii_case(a.pr_author) {
+        return Ok(Err(format!(
+            "@{} opened this change and cannot approve it",
+            a.commenter
+        )));
+    }
+    if let Err(why) = may_approve(forge, a.repo, a.commenter, a.policy).await? {
+        return Ok(Err(why));
+    }
+    let record = RecordedApproval {
+        env: a.env_name.to_owned(),
+        approver: a.commenter.to_owned(),
+        digest: a.digest.to_owned(),
+        at: a.at.to_owned(),
+        source: ApprovalSource::Comment,
+    };
+    let approvals = &mut state
+        .phases
+        .entry(a.env_name.to_owned())
+        .or_default()
+        .approvals;
+    if !approvals
+        .iter()
+        .any(|r| r.approver == record.approver && r.digest == record.digest && r.env == record.env)
+    {
+        approvals.push(record.clone());
+    }
+    Ok(Ok(record))
+}
+
+fn code(s: &str) -> String {
+    format!("`{}`", s.replace('`', "'"))
+}
+
+/// The approval part of a phase block, in Markdown.
+pub fn approval_section_md(decision: &ApprovalDecision, run_url: &str) -> String {
+    let mut out = String::new();
+    if decision.allowed {
+        out.push_str(&format!("**Approved** for {}", code(&decision.env)));
+        let who: Vec<String> = decision
+            .evidence
+            .iter()
+            .map(|e| {
+                let via = match e.source {
+                    ApprovalSource::Environment => "environment review",
+                    ApprovalSource::Comment => "comment",
+                };
+                format!("@{} ({via}, {})", e.approver, e.at)
+            })
+            .collect();
+        if !who.is_empty() {
+            out.push_str(&format!(" by {}", who.join(", ")));
+        }
+        out.push('\n');
+    } else {
+        out.push_str(&format!(
+            "**Awaiting approval for {}**: [review the deployment]({run_url})\n",
+            code(&decision.env)
+        ));
+        for r in &decision.refusals {
+            out.push_str(&format!("- {}\n", r.replace('\n', " ")));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approve_command_needs_a_long_hex_prefix_on_its_own_line() {
+        assert_eq!(
+            parse_approve_command("lgtm\n/phasegate approve prod 0123456789AB\n"),
+            Some(ApproveCommand {
+                env: "prod".into(),
+                digest_prefix: "0123456789ab".into()
+            })
+        );
+        assert_eq!(
+            parse_approve_command("/phasegate approve prod 0123456789a"),
+            None
+        );
+        assert_eq!(
+            parse_approve_command("/phasegate approve prod 0123456789zz"),
+            None
+        );
+        assert_eq!(
+            parse_approve_command("> /phasegate approve prod 0123456789ab"),
+            None
+        );
+    }
+
+    #[test]
+    fn awaiting_section_links_the_run_and_lists_reasons() {
+        let d = ApprovalDecision {
+            env: "prod".into(),
+            allowed: false,
+            evidence: vec![],
+            refusals: vec!["no approval".into()],
+        };
+        let md = approval_section_md(&d, "https://github.example/run/1");
+        assert!(md.contains("Awaiting approval for `prod`"));
+        assert!(md.contains("(https://github.example/run/1)") && md.contains("- no approval"));
+    }
+}

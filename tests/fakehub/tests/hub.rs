@@ -1,0 +1,425 @@
+//! The fake's own specification: it accepts what GitHub's description allows,
+//! flags what it does not, keeps state, paginates, and injects faults.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use fakehub::{FakeHub, Fault, FaultKind, TokenKind};
+use serde_json::{json, Value};
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// A minimal HTTP/1.1 client, so the fake is tested without the client under test.
+fn send(
+    hub: &FakeHub,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> std::io::Result<Reply> {
+    let addr = hub.url().trim_start_matches("http://").to_owned();
+    let mut s = TcpStream::connect(&addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         X-GitHub-Api-Version: 2022-11-28\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        payload.len()
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("incomplete response"))?;
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status line"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| {
+            l.split_once(": ")
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .collect();
+    if let Some(len) = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        let len: usize = len.1.parse().unwrap_or(0);
+        if body.len() < len {
+            return Err(std::io::Error::other("truncated body"));
+        }
+    } else if status != 204 && body.is_empty() {
+        return Err(std::io::Error::other("connection closed without a body"));
+    }
+    Ok(Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    })
+}
+
+fn hub() -> FakeHub {
+    let hub = FakeHub::start();
+    hub.add_repo("acme", "infra");
+    hub.add_pull("acme", "infra", 7, "alice", "abc123");
+    hub.add_token("tok-user", "carol", TokenKind::User, &[]);
+    hub.add_token(
+        "tok-bot",
+        "",
+        TokenKind::Installation,
+        &[("pull_requests", "write"), ("issues", "write")],
+    );
+    hub
+}
+
+const COMMENTS: &str = "/repos/acme/infra/issues/7/comments";
+
+#[test]
+fn valid_comment_is_stored_without_violations() {
+    let hub = hub();
+    let r = send(
+        &hub,
+        "POST",
+        COMMENTS,
+        "tok-bot",
+        Some(&json!({"body": "hello"})),
+    )
+    .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["user"]["login"], "github-actions[bot]");
+    assert_eq!(r.json()["user"]["type"], "Bot");
+    assert_eq!(hub.comments("acme", "infra", 7).len(), 1);
+    assert!(hub.requests()[0].api_version);
+    assert!(hub.violations().is_empty());
+}
+
+#[test]
+fn body_the_schema_rejects_is_a_violation() {
+    let hub = hub();
+    let r = send(&hub, "POST", COMMENTS, "tok-bot", Some(&json!({"body": 5}))).unwrap();
+    assert_eq!(r.status, 400);
+    let v = hub.take_violations();
+    assert!(
+        v.iter()
+            .any(|v| v.contains("/issues/{issue_number}/comments")),
+        "{v:?}"
+    );
+    assert!(hub.comments("acme", "infra", 7).is_empty());
+}
+
+#[test]
+fn unknown_path_and_query_parameter_are_violations() {
+    let hub = hub();
+    assert_eq!(
+        send(&hub, "GET", "/repos/acme/infra/nonsense", "tok-bot", None)
+            .unwrap()
+            .status,
+        404
+    );
+    assert_eq!(
+        send(
+            &hub,
+            "GET",
+            &format!("{COMMENTS}?colour=red"),
+            "tok-bot",
+            None
+        )
+        .unwrap()
+        .status,
+        400
+    );
+    assert_eq!(hub.take_violations().len(), 2);
+}
+
+#[test]
+fn nullable_fields_accept_null() {
+    let hub = hub();
+    hub.add_token("tok-admin", "acme", TokenKind::User, &[]);
+    let body = json!({"wait_timer": 0, "reviewers": null, "deployment_branch_policy": null});
+    let r = send(
+        &hub,
+        "PUT",
+        "/repos/acme/infra/environments/prod",
+        "tok-admin",
+        Some(&body),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(hub.violations().is_empty());
+}
+
+#[test]
+fn comments_paginate_with_link_headers() {
+    let hub = hub();
+    for i in 0..75 {
+        hub.add_comment("acme", "infra", 7, "dave", &format!("c{i}"));
+    }
+    let first = send(
+        &hub,
+        "GET",
+        &format!("{COMMENTS}?per_page=30"),
+        "tok-bot",
+        None,
+    )
+    .unwrap();
+    assert_eq!(first.json().as_array().unwrap().len(), 30);
+    let link = first.header("link").unwrap();
+    assert!(
+        link.contains("page=2>; rel=\"next\"") && link.contains("page=3>; rel=\"last\""),
+        "{link}"
+    );
+    let last = send(
+        &hub,
+        "GET",
+        &format!("{COMMENTS}?per_page=30&page=3"),
+        "tok-bot",
+        None,
+    )
+    .unwrap();
+    assert_eq!(last.json().as_array().unwrap().len(), 15);
+    assert!(!last.header("link").unwrap().contains("rel=\"next\""));
+}
+
+#[test]
+fn body_over_65536_characters_is_refused_with_github_message() {
+    let hub = hub();
+    let body = json!({"body": "é".repeat(65_537)});
+    let r = send(&hub, "POST", COMMENTS, "tok-bot", Some(&body)).unwrap();
+    assert_eq!(r.status, 422);
+    assert!(r
+        .body
+        .contains("body is too long (maximum is 65536 characters)"));
+    let ok = json!({"body": "é".repeat(65_536)});
+    assert_eq!(
+        send(&hub, "POST", COMMENTS, "tok-bot", Some(&ok))
+            .unwrap()
+            .status,
+        201
+    );
+}
+
+#[test]
+fn more_than_50_annotations_are_refused() {
+    let hub = hub();
+    hub.add_token(
+        "tok-checks",
+        "",
+        TokenKind::Installation,
+        &[("checks", "write")],
+    );
+    let ann = json!({"path": "main.tf", "start_line": 1, "end_line": 1, "annotation_level": "warning", "message": "m"});
+    let body = |n: usize| {
+        json!({"name": "phasegate", "head_sha": "abc123",
+        "output": {"title": "t", "summary": "s", "annotations": vec![ann.clone(); n]}})
+    };
+    let path = "/repos/acme/infra/check-runs";
+    assert_eq!(
+        send(&hub, "POST", path, "tok-checks", Some(&body(51)))
+            .unwrap()
+            .status,
+        422
+    );
+    assert_eq!(
+        send(&hub, "POST", path, "tok-checks", Some(&body(50)))
+            .unwrap()
+            .status,
+        201
+    );
+    assert_eq!(hub.check_runs("acme", "infra").len(), 1);
+}
+
+#[test]
+fn unknown_token_is_401_and_installation_cannot_read_user() {
+    let hub = hub();
+    assert_eq!(
+        send(&hub, "GET", "/user", "nope", None).unwrap().status,
+        401
+    );
+    let r = send(&hub, "GET", "/user", "tok-bot", None).unwrap();
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("Resource not accessible by integration"));
+    assert_eq!(
+        send(&hub, "GET", "/user", "tok-user", None).unwrap().json()["login"],
+        "carol"
+    );
+}
+
+#[test]
+fn missing_permission_names_the_accepted_ones() {
+    let hub = hub();
+    let r = send(
+        &hub,
+        "POST",
+        "/repos/acme/infra/check-runs",
+        "tok-bot",
+        Some(&json!({"name": "phasegate", "head_sha": "abc123"})),
+    )
+    .unwrap();
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.header("x-accepted-github-permissions"),
+        Some("checks=write")
+    );
+}
+
+#[test]
+fn ref_update_that_is_not_a_fast_forward_needs_force() {
+    let hub = hub();
+    hub.add_token(
+        "tok-git",
+        "",
+        TokenKind::Installation,
+        &[("contents", "write")],
+    );
+    hub.add_commit("acme", "infra", "b", &["a"]);
+    hub.add_commit("acme", "infra", "c", &["a"]);
+    hub.set_ref("acme", "infra", "heads/journal", "b");
+    let path = "/repos/acme/infra/git/refs/heads/journal";
+    let r = send(&hub, "PATCH", path, "tok-git", Some(&json!({"sha": "c"}))).unwrap();
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("not a fast forward"));
+    assert_eq!(
+        hub.git_ref("acme", "infra", "heads/journal").as_deref(),
+        Some("b")
+    );
+    let r = send(
+        &hub,
+        "PATCH",
+        path,
+        "tok-git",
+        Some(&json!({"sha": "c", "force": true})),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let got = send(
+        &hub,
+        "GET",
+        "/repos/acme/infra/git/ref/heads/journal",
+        "tok-git",
+        None,
+    )
+    .unwrap();
+    assert_eq!(got.json()["object"]["sha"], "c");
+}
+
+fn fault(kind: FaultKind) -> Fault {
+    Fault {
+        method: Some("POST"),
+        path_prefix: COMMENTS.into(),
+        kind,
+        times: 1,
+    }
+}
+
+#[test]
+fn status_fault_fails_once_and_leaves_state_unchanged() {
+    let hub = hub();
+    hub.inject(fault(FaultKind::Status(502)));
+    let body = json!({"body": "x"});
+    assert_eq!(
+        send(&hub, "POST", COMMENTS, "tok-bot", Some(&body))
+            .unwrap()
+            .status,
+        502
+    );
+    assert!(hub.comments("acme", "infra", 7).is_empty());
+    assert_eq!(
+        send(&hub, "POST", COMMENTS, "tok-bot", Some(&body))
+            .unwrap()
+            .status,
+        201
+    );
+}
+
+#[test]
+fn rate_limit_faults_carry_their_headers() {
+    let hub = hub();
+    let body = json!({"body": "x"});
+    hub.inject(fault(FaultKind::SecondaryRateLimit {
+        retry_after_secs: 3,
+    }));
+    let r = send(&hub, "POST", COMMENTS, "tok-bot", Some(&body)).unwrap();
+    assert_eq!((r.status, r.header("retry-after")), (403, Some("3")));
+    assert!(r.body.contains("secondary rate limit"));
+    hub.inject(fault(FaultKind::RateLimit429 {
+        retry_after_secs: 2,
+    }));
+    let r = send(&hub, "POST", COMMENTS, "tok-bot", Some(&body)).unwrap();
+    assert_eq!((r.status, r.header("retry-after")), (429, Some("2")));
+    hub.inject(fault(FaultKind::PrimaryRateLimit { reset_in_secs: 60 }));
+    let r = send(&hub, "POST", COMMENTS, "tok-bot", Some(&body)).unwrap();
+    assert_eq!(
+        (r.status, r.header("x-ratelimit-remaining")),
+        (403, Some("0"))
+    );
+    assert!(r.header("x-ratelimit-reset").is_some());
+    assert!(hub.comments("acme", "infra", 7).is_empty());
+}
+
+#[test]
+fn slow_fault_delays_and_drop_fault_breaks_the_response() {
+    let hub = hub();
+    hub.inject(Fault {
+        method: None,
+        path_prefix: "/user".into(),
+        kind: FaultKind::Slow(Duration::from_millis(300)),
+        times: 1,
+    });
+    let t = Instant::now();
+    assert_eq!(
+        send(&hub, "GET", "/user", "tok-user", None).unwrap().status,
+        200
+    );
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    hub.inject(fault(FaultKind::Drop));
+    assert!(send(
+        &hub,
+        "POST",
+        COMMENTS,
+        "tok-bot",
+        Some(&json!({"body": "x"}))
+    )
+    .is_err());
+    assert!(hub.comments("acme", "infra", 7).is_empty());
+}
+
+#[test]
+fn minimize_comment_mutation_is_checked_and_applied() {
+    let hub = hub();
+    let id = hub.add_comment("acme", "infra", 7, "github-actions[bot]", "old");
+    let q = "mutation($input: MinimizeCommentInput!) { minimizeComment(input: $input) { minimizedComment { isMinimized } } }";
+    let body = json!({"query": q, "variables": {"input": {"subjectId": format!("IC_{id}"), "classifier": "OUTDATED"}}});
+    let r = send(&hub, "POST", "/graphql", "tok-bot", Some(&body)).unwrap();
+    assert_eq!(
+        r.json()["data"]["minimizeComment"]["minimizedComment"]["isMinimized"],
+        true
+    );
+    assert_eq!(hub.comments("acme", "infra", 7)[0]["minimized"], "outdated");
+    let bad =
+        json!({"query": q, "variables": {"input": {"subjectId": "x", "classifier": "STALE"}}});
+    send(&hub, "POST", "/graphql", "tok-bot", Some(&bad)).unwrap();
+    assert_eq!(hub.take_violations().len(), 1);
+}

@@ -1,0 +1,450 @@
+//! The forge client against the fake GitHub: the sticky comment is created
+//! once, updated in place, survives faults and races, trusts only its own
+//! comments, names missing permissions, and never leaks the token.
+
+use std::time::Duration;
+
+use fakehub::{FakeHub, Fault, FaultKind, TokenKind};
+use phasegate::github::comment::change_marker;
+use phasegate::github::{
+    minimize_outdated, upsert_phase, Annotation, CheckRunRequest, Forge, ForgeConfig, GithubError,
+    OctoForge, PrTarget, RepoRef, RetryPolicy,
+};
+use phasegate::render::{COMMENT_BUDGET, DETAILS_MARKER};
+
+const TOKEN: &str = "ghs_fake_installation_token_0123456789";
+
+fn hub() -> FakeHub {
+    let hub = FakeHub::start();
+    hub.add_repo("acme", "infra");
+    hub.add_pull("acme", "infra", 7, "alice", "abc123");
+    hub.add_token(
+        TOKEN,
+        "",
+        TokenKind::Installation,
+        &[("pull_requests", "write"), ("checks", "write")],
+    );
+    hub
+}
+
+fn forge(hub: &FakeHub, token: &str) -> OctoForge {
+    OctoForge::new(&ForgeConfig {
+        api_url: hub.url().to_owned(),
+        graphql_url: None,
+        token: token.to_owned(),
+        retry: RetryPolicy::fast(),
+    })
+    .expect("client")
+}
+
+fn pr() -> PrTarget {
+    PrTarget {
+        repo: RepoRef::new("acme", "infra"),
+        number: 7,
+    }
+}
+
+fn order() -> Vec<String> {
+    ["dev", "staging", "prod"].map(String::from).to_vec()
+}
+
+async fn upsert(
+    f: &OctoForge,
+    phase: &str,
+    text: &str,
+) -> Result<phasegate::github::CommentRef, GithubError> {
+    let text = text.to_owned();
+    let key = phase.to_owned();
+    upsert_phase(
+        f,
+        &pr(),
+        "pr-7",
+        phase,
+        &order(),
+        move |_budget| format!("#### {key}\n{text}"),
+        |state| {
+            state.phases.entry(phase.to_owned()).or_default().digest =
+                Some(format!("digest-{phase}"));
+        },
+    )
+    .await
+}
+
+fn bodies(hub: &FakeHub) -> Vec<String> {
+    hub.comments("acme", "infra", 7)
+        .iter()
+        .map(|c| c["body"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn assert_clean(hub: &FakeHub) {
+    assert!(hub.violations().is_empty(), "{:?}", hub.violations());
+    for r in hub.requests() {
+        assert!(
+            r.api_version,
+            "{} {} lacks X-GitHub-Api-Version",
+            r.method, r.path
+        );
+        assert!(
+            !r.body.contains(TOKEN),
+            "token in the body of {} {}",
+            r.method,
+            r.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn first_upsert_creates_exactly_one_comment() {
+    let hub = hub();
+    let f = forge(&hub, TOKEN);
+    let r = upsert(&f, "dev", "plan: 1 to add").await.unwrap();
+    assert!(r.created);
+    let b = bodies(&hub);
+    assert_eq!(b.len(), 1);
+    assert!(b[0].starts_with(&change_marker("pr-7")));
+    assert!(b[0].contains(
+        "<!-- phasegate:phase=dev -->\n#### dev\nplan: 1 to add\n<!-- phasegate:phase-end=dev -->"
+    ));
+    assert_eq!(
+        hub.comments("acme", "infra", 7)[0]["user"]["login"],
+        "github-actions[bot]"
+    );
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn second_upsert_updates_in_place_with_list_and_patch_only() {
+    let hub = hub();
+    let f = forge(&hub, TOKEN);
+    upsert(&f, "dev", "first").await.unwrap();
+    hub.clear_requests();
+    let r = upsert(&f, "dev", "second").await.unwrap();
+    assert!(!r.created);
+    let calls: Vec<String> = hub
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "GET /repos/acme/infra/issues/7/comments".to_owned(),
+            format!("PATCH /repos/acme/infra/issues/comments/{}", r.id),
+        ]
+    );
+    // A fresh process also asks who it is: three requests in all.
+    hub.clear_requests();
+    upsert(&forge(&hub, TOKEN), "dev", "third").await.unwrap();
+    assert_eq!(hub.requests().len(), 3);
+    let b = bodies(&hub);
+    assert_eq!(b.len(), 1);
+    assert!(b[0].contains("third") && !b[0].contains("second"));
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn phases_keep_each_other_and_promotion_order() {
+    let hub = hub();
+    let f = forge(&hub, TOKEN);
+    upsert(&f, "prod", "prod plan").await.unwrap();
+    upsert(&f, "dev", "dev plan").await.unwrap();
+    let b = &bodies(&hub)[0];
+    assert!(b.find("dev plan").unwrap() < b.find("prod plan").unwrap());
+    let state = phasegate::github::comment::read_state(b);
+    assert_eq!(state.phases["dev"].digest.as_deref(), Some("digest-dev"));
+    assert_eq!(state.phases["prod"].digest.as_deref(), Some("digest-prod"));
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn faults_on_every_call_type_still_leave_one_comment() {
+    let hub = hub();
+    let f = forge(&hub, TOKEN);
+    let comments = "/repos/acme/infra/issues/7/comments";
+    let fault = |method: &'static str, path: &str, kind: FaultKind, times: u32| Fault {
+        method: Some(method),
+        path_prefix: path.to_owned(),
+        kind,
+        times,
+    };
+    hub.inject(fault("GET", "/user", FaultKind::Status(502), 1));
+    hub.inject(fault("GET", comments, FaultKind::Status(500), 1));
+    hub.inject(fault("GET", comments, FaultKind::Drop, 1));
+    hub.inject(fault(
+        "GET",
+        comments,
+        FaultKind::SecondaryRateLimit {
+            retry_after_secs: 0,
+        },
+        1,
+    ));
+    hub.inject(fault("POST", comments, FaultKind::Status(503), 1));
+    hub.inject(fault(
+        "POST",
+        comments,
+        FaultKind::SecondaryRateLimit {
+            retry_after_secs: 0,
+        },
+        1,
+    ));
+    hub.inject(fault("POST", comments, FaultKind::Drop, 1));
+    upsert(&f, "dev", "dev plan").await.unwrap();
+    let patch = "/repos/acme/infra/issues/comments/";
+    hub.inject(fault("PATCH", patch, FaultKind::Status(502), 1));
+    hub.inject(fault(
+        "PATCH",
+        patch,
+        FaultKind::RateLimit429 {
+            retry_after_secs: 0,
+        },
+        1,
+    ));
+    hub.inject(fault(
+        "PATCH",
+        patch,
+        FaultKind::PrimaryRateLimit { reset_in_secs: 0 },
+        1,
+    ));
+    hub.inject(fault("PATCH", patch, FaultKind::Drop, 1));
+    upsert(&f, "staging", "staging plan").await.unwrap();
+    let b = bodies(&hub);
+    assert_eq!(b.len(), 1, "{b:#?}");
+    assert!(b[0].contains("dev plan") && b[0].contains("staging plan"));
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn oversize_blocks_never_produce_a_failing_422() {
+    let hub = hub();
+    let f = forge(&hub, TOKEN);
+    let huge = |_budget: usize| format!("essentials\n{DETAILS_MARKER}\n{}", "é".repeat(90_000));
+    for phase in ["dev", "staging", "prod"] {
+        upsert_phase(&f, &pr(), "pr-7", phase, &order(), huge, |_| {})
+            .await
+            .unwrap();
+    }
+    let b = bodies(&hub);
+    assert_eq!(b.len(), 1);
+    assert!(b[0].chars().count() <= COMMENT_BUDGET);
+    assert!(
+        b[0].contains("<!-- phasegate:phase=dev -->")
+            && b[0].contains("<!-- phasegate:phase-end=prod -->")
+    );
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn two_concurrent_upserts_leave_one_comment() {
+    let hub = hub();
+    let (a, b) = (forge(&hub, TOKEN), forge(&hub, TOKEN));
+    let (ra, rb) = tokio::join!(
+        upsert(&a, "dev", "dev plan"),
+        upsert(&b, "staging", "staging plan")
+    );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.id, rb.id);
+    let bodies = bodies(&hub);
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    assert!(bodies[0].contains("dev plan") && bodies[0].contains("staging plan"));
+    let count = |m: &str| {
+        hub.requests()
+            .iter()
+            .filter(|r| r.method == m && r.path.contains("comments"))
+            .count()
+    };
+    // Both writers may delete the same duplicate; the second gets a 404.
+    assert!(
+        count("DELETE") + 1 >= count("POST"),
+        "every extra comment was deleted"
+    );
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn a_marker_pasted_by_someone_else_is_ignored() {
+    let hub = hub();
+    let forged = format!(
+        "{}\n<!-- phasegate:phase=dev -->\napproved!\n<!-- phasegate:phase-end=dev -->",
+        change_marker("pr-7")
+    );
+    let theirs = hub.add_comment("acme", "infra", 7, "mallory", &forged);
+    let f = forge(&hub, TOKEN);
+    let r = upsert(&f, "staging", "staging plan").await.unwrap();
+    assert!(r.created && r.id != theirs);
+    let all = hub.comments("acme", "infra", 7);
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0]["body"], forged.as_str());
+    let ours = all[1]["body"].as_str().unwrap();
+    assert!(!ours.contains("approved!"));
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn the_existing_comment_is_found_past_the_first_page() {
+    let hub = hub();
+    let f = forge(&hub, TOKEN);
+    upsert(&f, "dev", "dev plan").await.unwrap();
+    for i in 0..150 {
+        hub.add_comment("acme", "infra", 7, "bob", &format!("chatter {i}"));
+    }
+    upsert(&f, "dev", "dev plan 2").await.unwrap();
+    assert_eq!(
+        bodies(&hub)
+            .iter()
+            .filter(|b| b.contains("phasegate:change"))
+            .count(),
+        1
+    );
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn a_missing_permission_is_named_and_the_token_is_not_echoed() {
+    let hub = hub();
+    let weak = "ghs_weak_token_without_write_access";
+    hub.add_token(
+        weak,
+        "",
+        TokenKind::Installation,
+        &[("pull_requests", "read")],
+    );
+    let f = forge(&hub, weak);
+    let err = upsert(&f, "dev", "plan").await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("`issues: write` or `pull-requests: write`"),
+        "{text}"
+    );
+    assert!(!text.contains(weak));
+    let run = CheckRunRequest {
+        name: "phasegate".into(),
+        head_sha: "abc123".into(),
+        title: "t".into(),
+        summary: "s".into(),
+        ..Default::default()
+    };
+    let err = f.create_check_run(&pr().repo, &run).await.unwrap_err();
+    assert!(err.to_string().contains("`checks: write`"), "{err}");
+    let as_cli = phasegate::Error::from(err);
+    assert_eq!(as_cli.exit_code(), phasegate::ExitCode::External);
+    for r in hub.requests() {
+        assert!(!r.body.contains(weak));
+    }
+    assert!(hub.comments("acme", "infra", 7).is_empty());
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn check_runs_send_annotations_in_batches_of_50() {
+    let hub = hub();
+    let f = forge(&hub, TOKEN);
+    let ann = |i: u64| Annotation {
+        path: "main.tf".into(),
+        start_line: i,
+        end_line: i,
+        annotation_level: "warning".into(),
+        message: format!("finding {i}"),
+        title: None,
+    };
+    let run = CheckRunRequest {
+        name: "phasegate / dev".into(),
+        head_sha: "abc123".into(),
+        status: Some("completed".into()),
+        conclusion: Some("failure".into()),
+        title: "3 findings".into(),
+        summary: "s".into(),
+        annotations: (1..=120).map(ann).collect(),
+        ..Default::default()
+    };
+    f.create_check_run(&pr().repo, &run).await.unwrap();
+    let runs = hub.check_runs("acme", "infra");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["output"]["annotations_count"], 120);
+    assert_eq!(runs[0]["conclusion"], "failure");
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn comments_of_older_changes_are_minimized_as_outdated() {
+    let hub = hub();
+    let f = forge(&hub, TOKEN);
+    upsert_phase(
+        &f,
+        &pr(),
+        "old-change",
+        "dev",
+        &order(),
+        |_| "old".into(),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    upsert(&f, "dev", "new").await.unwrap();
+    assert_eq!(minimize_outdated(&f, &pr(), "pr-7").await.unwrap(), 1);
+    let all = hub.comments("acme", "infra", 7);
+    assert_eq!(all[0]["minimized"], "outdated");
+    assert!(all[1]["minimized"].is_null());
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_an_external_failure_without_the_token() {
+    let hub = hub();
+    let url = hub.url().to_owned();
+    drop(hub);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let f = OctoForge::new(&ForgeConfig {
+        api_url: url,
+        graphql_url: None,
+        token: TOKEN.into(),
+        retry: RetryPolicy::fast(),
+    })
+    .unwrap();
+    let err = f.list_comments(&pr()).await.unwrap_err();
+    assert!(!err.to_string().contains(TOKEN));
+    assert_eq!(
+        phasegate::Error::from(err).exit_code(),
+        phasegate::ExitCode::External
+    );
+}
+
+#[tokio::test]
+async fn a_too_long_answer_shrinks_the_body_and_retries() {
+    let hub = hub();
+    // GitHub's count may differ from ours: make the server stricter than
+    // the client's budget.
+    hub.set_body_limit(60_000);
+    let f = forge(&hub, TOKEN);
+    let fill = |budget: usize| "x".repeat(budget);
+    upsert_phase(&f, &pr(), "pr-7", "dev", &order(), fill, |_| {})
+        .await
+        .unwrap();
+    upsert_phase(&f, &pr(), "pr-7", "dev", &order(), fill, |_| {})
+        .await
+        .unwrap();
+    let b = bodies(&hub);
+    assert_eq!(b.len(), 1);
+    assert!(b[0].chars().count() <= 60_000);
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn ghes_layout_serves_rest_under_api_v3_and_graphql_at_api_graphql() {
+    let hub = hub();
+    let f = OctoForge::new(&ForgeConfig {
+        api_url: format!("{}/api/v3", hub.url()),
+        graphql_url: None,
+        token: TOKEN.into(),
+        retry: RetryPolicy::fast(),
+    })
+    .unwrap();
+    upsert_phase(&f, &pr(), "old", "dev", &order(), |_| "old".into(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(minimize_outdated(&f, &pr(), "pr-7").await.unwrap(), 1);
+    let paths: Vec<String> = hub.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.iter().all(|p| p.starts_with("/api/")), "{paths:?}");
+    assert!(paths.iter().any(|p| p == "/api/graphql"));
+    assert_clean(&hub);
+}
