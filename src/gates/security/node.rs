@@ -39,6 +39,12 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// False when the attribute is not in the resource's schema at all
+    /// (missing from the planted value, not merely null).
+    pub(crate) fn exists(self) -> bool {
+        self.val.is_some() || self.is_unknown()
+    }
+
     pub(crate) fn is_unknown(self) -> bool {
         matches!(self.unk, Some(Value::Bool(true)))
     }

@@ -194,6 +194,24 @@ fn user_data_key_is_critical_masked_and_handed_to_the_redactor() {
 }
 
 #[test]
+fn imds_v1_is_flagged_only_where_the_schema_has_metadata_options() {
+    let with = json!({"root_block_device": [{"encrypted": true}], "metadata_options": []});
+    let without = json!({"root_block_device": [{"encrypted": true}]});
+    let cs = plan(vec![
+        rc("aws_instance.real", Action::Create, with, json!({})),
+        rc("aws_instance.testcloud", Action::Create, without, json!({})),
+    ]);
+    assert_eq!(
+        ids(&evaluate(&cs, &ctx())),
+        vec![(
+            "PG-AWS-019".into(),
+            Severity::High,
+            "aws_instance.real".into()
+        )]
+    );
+}
+
+#[test]
 fn provider_credentials_are_found() {
     let mut cs = plan(vec![]);
     cs.provider_config = json!({"aws": {"name": "aws", "expressions": {"access_key": {"constant_value": "AKIAPGUNITTEST000043"}}}});
