@@ -4,6 +4,7 @@
 
 pub mod blast;
 pub mod cost;
+pub mod security;
 
 use serde::{Deserialize, Serialize};
 

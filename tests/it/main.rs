@@ -11,5 +11,6 @@ mod iac_engine;
 mod plan_e2e;
 mod plan_model;
 mod render_comment;
+mod security_gate;
 mod testbed;
 mod testcloud;

@@ -1,0 +1,121 @@
+//! IAM policy documents: parsing the JSON string a policy attribute holds and
+//! answering the questions the rules ask (wildcards, public principals).
+
+use serde_json::Value;
+
+use super::node::{Known, Node};
+use super::rules::{unknown, Outcome};
+
+pub(crate) struct PolicyDoc {
+    statements: Vec<Value>,
+}
+
+/// Parses the policy in `attr` and runs `f` on it; reports unknown policies
+/// and ignores unparseable ones (Terraform validates JSON before we see it).
+pub(crate) fn with_document(
+    n: Node,
+    attr: &str,
+    f: impl FnOnce(&PolicyDoc) -> Vec<Outcome>,
+) -> Vec<Outcome> {
+    match n.key(attr).str() {
+        Known::Value(text) => match PolicyDoc::parse(text) {
+            Some(doc) => f(&doc),
+            None => Vec::new(),
+        },
+        Known::Unknown => vec![unknown(attr)],
+        Known::Absent => Vec::new(),
+    }
+}
+
+fn as_list(v: Option<&Value>) -> Vec<&Value> {
+    match v {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(x) => vec![x],
+        None => vec![],
+    }
+}
+
+impl PolicyDoc {
+    pub(crate) fn parse(text: &str) -> Option<PolicyDoc> {
+        let v: Value = serde_json::from_str(text).ok()?;
+        let statements = as_list(v.get("Statement")).into_iter().cloned().collect();
+        Some(PolicyDoc { statements })
+    }
+
+    fn allows(&self) -> impl Iterator<Item = (String, &Value)> {
+        self.statements
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+            .map(|(i, s)| {
+                let sid = s
+                    .get("Sid")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("#{i}"), |x| format!("`{x}`"));
+                (sid, s)
+            })
+    }
+
+    /// `(statement, action)` for every `*` or `service:*` action allowed.
+    pub(crate) fn wildcard_actions(&self) -> Vec<(String, String)> {
+        self.allows()
+            .flat_map(|(sid, s)| {
+                as_list(s.get("Action"))
+                    .into_iter()
+                    .filter_map(Value::as_str)
+                    .filter(|a| *a == "*" || a.ends_with(":*"))
+                    .map(move |a| (sid.clone(), a.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Statements allowing something on `Resource: *`.
+    pub(crate) fn wildcard_resources(&self) -> Vec<String> {
+        self.allows()
+            .filter(|(_, s)| {
+                as_list(s.get("Resource"))
+                    .iter()
+                    .any(|r| r.as_str() == Some("*"))
+            })
+            .map(|(sid, _)| sid)
+            .collect()
+    }
+
+    /// Statements allowing any principal without a condition.
+    pub(crate) fn public_allow_statements(&self) -> Vec<String> {
+        self.allows()
+            .filter(|(_, s)| s.get("Condition").is_none())
+            .filter(|(_, s)| match s.get("Principal") {
+                Some(Value::String(p)) => p == "*",
+                Some(Value::Object(m)) => m
+                    .values()
+                    .any(|v| as_list(Some(v)).iter().any(|x| x.as_str() == Some("*"))),
+                _ => false,
+            })
+            .map(|(sid, _)| sid)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_and_public_principals_are_found() {
+        let doc = PolicyDoc::parse(
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Sid":"All","Effect":"Allow","Action":"*","Resource":"*"},
+                {"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b/*"],"Principal":{"AWS":"*"}},
+                {"Effect":"Deny","Action":"iam:*","Resource":"*"}]}"#,
+        )
+        .expect("valid policy");
+        assert_eq!(
+            doc.wildcard_actions(),
+            vec![("`All`".to_string(), "*".to_string())]
+        );
+        assert_eq!(doc.wildcard_resources(), vec!["`All`".to_string()]);
+        assert_eq!(doc.public_allow_statements(), vec!["#1".to_string()]);
+    }
+}
