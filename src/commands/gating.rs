@@ -11,8 +11,8 @@ use super::plan::ProjectPlan;
 use super::workspace::Workspace;
 use crate::cli::GateInputs;
 use crate::config::ResolvedPhase;
-use crate::error::Result;
-use crate::gates::{blast, cost, Verdict};
+use crate::error::{Error, Result};
+use crate::gates::{blast, cost, security, Severity, Verdict};
 use crate::plan::ChangeSet;
 use crate::render::Section;
 
@@ -121,6 +121,33 @@ pub fn evaluate(
         .map(|p| (p.name.clone(), &p.changes))
         .collect();
 
+    let security_report = run_security(ws, phase, projects, inputs, &acknowledgements, today)?;
+    let sarif =
+        serde_json::to_string_pretty(&security::to_sarif(&security_report)).unwrap_or_default();
+    let mut security_files = vec![("security.sarif".to_string(), sarif.clone())];
+    if let Some(path) = &inputs.sarif_out {
+        // Relative to where the user ran phasegate, not to the output directory.
+        let path = std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .unwrap_or_else(|_| path.clone());
+        security_files.push((path.display().to_string(), sarif));
+    }
+    let (essentials, details) = security::to_markdown(&security_report);
+    let security_run = GateRun {
+        key: "security",
+        verdict: security_report.verdict,
+        json: serde_json::to_value(&security_report).unwrap_or_default(),
+        section: Section {
+            key: "security".into(),
+            title: "Security".into(),
+            badge: Some(security_report.verdict),
+            essentials_md: essentials,
+            details_md: details,
+        },
+        files: security_files,
+        annotations: annotations(ws, projects, &security_report),
+    };
+
     let usage = match &inputs.usage {
         Some(path) => cost::Usage::load(path)?,
         None => cost::Usage::default(),
@@ -152,6 +179,7 @@ pub fn evaluate(
     );
     Ok(GateOutcome {
         runs: vec![
+            security_run,
             GateRun {
                 key: "cost",
                 verdict: cost_report.verdict,
@@ -204,4 +232,99 @@ fn prior_phases_monthly(ws: &Workspace, phase: &ResolvedPhase, out_dir: &Path) -
             delta.unwrap_or(0.0)
         })
         .sum()
+}
+
+/// The security gate over every project, with imported SARIF findings, and
+/// every secret it found registered with the redactor before anything prints.
+fn run_security(
+    ws: &Workspace,
+    phase: &ResolvedPhase,
+    projects: &[ProjectPlan],
+    inputs: &GateInputs,
+    acknowledgements: &[crate::config::Acknowledgement],
+    today: chrono::NaiveDate,
+) -> Result<security::SecurityReport> {
+    let _ = ws;
+    let mut imported = Vec::new();
+    for file in &inputs.sarif_in {
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        imported.extend(security::import_sarif(&text, &file.display().to_string())?);
+    }
+    let reports = projects
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            security::evaluate(
+                &p.changes,
+                &security::SecurityContext {
+                    policy: phase.environment.security_policy,
+                    protected: phase.environment.protected,
+                    phase: Some(phase.name.clone()),
+                    acknowledgements: acknowledgements.to_vec(),
+                    today,
+                    // Imported findings are judged once, with the first project.
+                    imported: if i == 0 { imported.clone() } else { vec![] },
+                },
+            )
+        })
+        .collect();
+    let report = security::SecurityReport::merge(reports);
+    for secret in report.secrets() {
+        crate::redact::global().add(secret);
+    }
+    Ok(report)
+}
+
+/// Check-run annotations for findings above info, at their resource block.
+fn annotations(
+    ws: &Workspace,
+    projects: &[ProjectPlan],
+    report: &security::SecurityReport,
+) -> Vec<crate::github::Annotation> {
+    let repo_root = ws
+        .base_dir
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .unwrap_or(&ws.base_dir)
+        .to_path_buf();
+    let locators: Vec<_> = projects
+        .iter()
+        .map(|p| {
+            let resources: Vec<&str> = p
+                .changes
+                .resources
+                .iter()
+                .map(|r| r.address.as_str())
+                .collect();
+            (
+                resources,
+                crate::github::annotate::Locator::load(&repo_root, &ws.base_dir.join(&p.dir)),
+            )
+        })
+        .collect();
+    report
+        .findings
+        .iter()
+        .filter(|f| f.severity != Severity::Info)
+        .filter_map(|f| {
+            let (_, locator) = locators
+                .iter()
+                .find(|(addrs, _)| addrs.contains(&f.address.as_str()))
+                .or(locators.first())?;
+            let loc = locator.locate_or_main(&f.address).ok().flatten()?;
+            Some(crate::github::Annotation {
+                path: loc.path,
+                start_line: u64::from(loc.line),
+                end_line: u64::from(loc.line),
+                annotation_level: match f.severity {
+                    Severity::Critical | Severity::High => "failure",
+                    Severity::Medium => "warning",
+                    _ => "notice",
+                }
+                .into(),
+                message: format!("{}: {}\n{}", f.address, f.message, f.remediation),
+                title: Some(format!("{} {}", f.id, f.title)),
+            })
+        })
+        .collect()
 }

@@ -5,6 +5,7 @@
 //! Everything above the trait is generic over it, so tests can drive the real
 //! client against the in-process fake (`tests/fakehub`).
 
+pub mod annotate;
 pub mod approvals;
 pub mod comment;
 pub mod environments;

@@ -155,7 +155,7 @@ fn schema_prints_the_committed_schemas() {
 #[test]
 fn plan_json_without_config_needs_no_phase_and_writes_every_file() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = repo().join("tests/fixtures/plans/sensitive-canary.json");
+    let plan = repo().join("examples/quickstart/plan.json");
     let out = phasegate(
         dir.path(),
         &[
@@ -191,7 +191,7 @@ fn sensitive_canary_reaches_no_output_file_stdout_or_stderr() {
                 format,
             ],
         );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
         printed.push_str(&text(&out));
     }
     let render = phasegate(

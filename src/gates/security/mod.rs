@@ -79,6 +79,44 @@ impl SecurityReport {
         &self.secrets
     }
 
+    /// One report over several projects' reports: all findings and secrets,
+    /// the worst verdict, expired acknowledgements from any, and as unmatched
+    /// only what matched in none.
+    pub fn merge(reports: Vec<SecurityReport>) -> SecurityReport {
+        let mut merged = SecurityReport {
+            gate: "security".into(),
+            verdict: Verdict::Pass,
+            findings: vec![],
+            expired_acknowledgements: vec![],
+            unmatched_acknowledgements: vec![],
+            secrets: vec![],
+        };
+        let count = reports.len();
+        let mut unmatched: Vec<(Acknowledgement, usize)> = vec![];
+        for r in reports {
+            merged.verdict = merged.verdict.max(r.verdict);
+            merged.findings.extend(r.findings);
+            merged.secrets.extend(r.secrets);
+            for a in r.expired_acknowledgements {
+                if !merged.expired_acknowledgements.contains(&a) {
+                    merged.expired_acknowledgements.push(a);
+                }
+            }
+            for a in r.unmatched_acknowledgements {
+                match unmatched.iter_mut().find(|(u, _)| *u == a) {
+                    Some((_, n)) => *n += 1,
+                    None => unmatched.push((a, 1)),
+                }
+            }
+        }
+        merged.unmatched_acknowledgements = unmatched
+            .into_iter()
+            .filter(|(_, n)| *n == count)
+            .map(|(a, _)| a)
+            .collect();
+        merged
+    }
+
     pub fn count(&self, severity: Severity) -> usize {
         self.findings
             .iter()
