@@ -252,3 +252,91 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+fn quickstart(args: &[&str]) -> Output {
+    let mut all = vec![
+        "--config",
+        "examples/quickstart/phasegate.yml",
+        "--change",
+        "examples/quickstart/change.yml",
+    ];
+    all.extend_from_slice(args);
+    phasegate(&repo(), &all)
+}
+
+#[test]
+fn gate_blast_blocks_a_replaced_bucket_in_protected_prod() {
+    let out = quickstart(&[
+        "gate",
+        "blast",
+        "--env",
+        "prod",
+        "--plan-json",
+        "examples/quickstart/plan-replace.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["gate"], "blast");
+    assert_eq!(v["verdict"], "block");
+    assert_eq!(v["guarded"], serde_json::json!(["aws_s3_bucket.assets"]));
+    assert_eq!(v["declared"], "high");
+}
+
+#[test]
+fn gate_security_on_planted_problems_exits_1_and_never_prints_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let sarif = dir.path().join("out.sarif");
+    let plan = repo().join("tests/fixtures/security/planted.json");
+    let out = phasegate(
+        dir.path(),
+        &[
+            "gate",
+            "security",
+            "--plan-json",
+            plan.to_str().unwrap(),
+            "--sarif-out",
+            sarif.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["gate"], "security");
+    assert!(matches!(
+        v["verdict"].as_str(),
+        Some("block" | "ack_required")
+    ));
+    let sarif_text = std::fs::read_to_string(&sarif).unwrap();
+    assert!(sarif_text.contains("\"2.1.0\""));
+    for shown in [text(&out), sarif_text] {
+        assert!(!shown.contains("AKIAPG7QZ3X9DEMOKEY1"));
+    }
+    // Through `plan`, the key reaches none of the files either.
+    let out = phasegate(dir.path(), &["plan", "--plan-json", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!text(&out).contains("AKIAPG7QZ3X9DEMOKEY1"));
+    for entry in walk(&dir.path().join(".phasegate")) {
+        let body = std::fs::read_to_string(&entry).unwrap();
+        assert!(
+            !body.contains("AKIAPG7QZ3X9DEMOKEY1"),
+            "{}",
+            entry.display()
+        );
+    }
+}
+
+#[test]
+fn gate_cost_prices_the_quickstart_in_dollars() {
+    let out = quickstart(&[
+        "gate",
+        "cost",
+        "--env",
+        "dev",
+        "--plan-json",
+        "examples/quickstart/plan.json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["currency"], "USD");
+    assert!(v["monthly_after"].as_f64().unwrap() > 0.0);
+    assert!(!v["unpriced"].as_array().unwrap().is_empty());
+}

@@ -188,13 +188,25 @@ fn first_plan_creates_one_comment_and_a_second_updates_it() {
         .filter(|r| r.method == "POST" && r.path.ends_with("/issues/7/comments"))
         .count();
     assert_eq!(comment_posts, 0, "the second plan creates no comment");
-    let comment_calls: Vec<String> = requests
+    let calls: Vec<String> = requests
         .iter()
-        .filter(|r| r.path.contains("/issues/"))
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
-    // identity (refused for an installation token), list, patch
-    assert!(comment_calls.len() <= 3, "{comment_calls:?}");
+    // GET /user (refused to an installation token, which then acts as
+    // github-actions[bot]), list the comments, patch ours, create the check run.
+    assert_eq!(
+        calls,
+        [
+            "GET /user",
+            "GET /repos/acme/infra/issues/7/comments",
+            &format!(
+                "PATCH /repos/acme/infra/issues/comments/{}",
+                f.hub.comments("acme", "infra", 7)[0]["id"]
+            ),
+            "POST /repos/acme/infra/check-runs",
+        ],
+        "a plan on a PR that has its comment makes exactly these requests"
+    );
     f.assert_clean();
 }
 
