@@ -8,3 +8,20 @@ pub mod outputs;
 pub mod summary;
 
 pub use context::{ActionsContext, CiError, Event, EventKind};
+
+/// Appends `text` to a runner file (`GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`)
+/// in one write, through the redactor.
+pub(crate) fn append(file: &std::path::Path, text: &str) -> Result<(), CiError> {
+    use std::io::Write;
+    let write = || -> std::io::Result<()> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)?
+            .write_all(crate::redact::global().apply(text).as_bytes())
+    };
+    write().map_err(|source| CiError::Write {
+        path: file.to_path_buf(),
+        source,
+    })
+}

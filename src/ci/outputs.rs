@@ -2,7 +2,6 @@
 //! reads it: `name=value` for one-line values, a heredoc with a random
 //! delimiter for anything else.
 
-use std::io::Write;
 use std::path::Path;
 
 use rand::Rng;
@@ -39,19 +38,7 @@ pub fn write_outputs(file: &Path, outputs: &[(&str, String)]) -> Result<(), CiEr
         .iter()
         .map(|(name, value)| format_output(name, value))
         .collect();
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)
-        .map_err(|source| CiError::Write {
-            path: file.to_path_buf(),
-            source,
-        })?;
-    f.write_all(crate::redact::global().apply(&text).as_bytes())
-        .map_err(|source| CiError::Write {
-            path: file.to_path_buf(),
-            source,
-        })
+    super::append(file, &text)
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! The job summary: markdown appended to `GITHUB_STEP_SUMMARY`, which GitHub
 //! caps at 1 MiB per step; content past the cap is cut with a note.
 
-use std::io::Write;
 use std::path::Path;
 
 use super::CiError;
@@ -22,19 +21,7 @@ pub fn append_summary(file: &Path, markdown: &str) -> Result<(), CiError> {
     if text.is_empty() {
         return Ok(());
     }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)
-        .map_err(|source| CiError::Write {
-            path: file.to_path_buf(),
-            source,
-        })?;
-    f.write_all(text.as_bytes())
-        .map_err(|source| CiError::Write {
-            path: file.to_path_buf(),
-            source,
-        })
+    super::append(file, &text)
 }
 
 /// `text` if it fits in `room` bytes, else its longest prefix (on a char

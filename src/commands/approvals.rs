@@ -70,6 +70,19 @@ async fn comment_state<F: Forge>(
         .unwrap_or_default())
 }
 
+/// The PR's author, from the event when it says, else from the PR itself.
+fn pr_author<F: Forge>(
+    rt: &tokio::runtime::Runtime,
+    client: &F,
+    ctx: &ActionsContext,
+    target: &PrTarget,
+) -> Result<String> {
+    match &ctx.event.pr_author {
+        Some(a) => Ok(a.clone()),
+        None => Ok(rt.block_on(client.get_pull(target))?.author),
+    }
+}
+
 fn change_id(ws: &Workspace, pr: u64) -> String {
     ws.change_id()
         .map(str::to_string)
@@ -118,10 +131,7 @@ pub fn check(
             )))
         }
     };
-    let pr_author = match &ctx.event.pr_author {
-        Some(a) => a.clone(),
-        None => rt.block_on(client.get_pull(&target))?.author,
-    };
+    let pr_author = pr_author(&rt, &client, &ctx, &target)?;
     let policy = fallback(cfg);
     let decision = rt.block_on(check_approval(
         &client,
@@ -193,10 +203,7 @@ pub fn approve(global: &GlobalArgs, token: Option<String>) -> Result<ExitCode> {
             env.name
         )));
     };
-    let pr_author = match &ctx.event.pr_author {
-        Some(a) => a.clone(),
-        None => rt.block_on(client.get_pull(&target))?.author,
-    };
+    let pr_author = pr_author(&rt, &client, &ctx, &target)?;
     let policy = fallback(cfg);
     let at = chrono::Utc::now().to_rfc3339();
     let outcome = rt.block_on(record_fallback_approval(

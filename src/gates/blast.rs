@@ -336,7 +336,12 @@ pub fn evaluate(projects: &[(String, &ChangeSet)], ctx: &BlastContext) -> BlastR
         .collect();
     let over = ctx.declared.is_some_and(|declared| level > declared);
     let acknowledged_by = if over {
-        live_ack(&ctx.acknowledgements, ctx.phase.as_deref(), ctx.today)
+        crate::gates::live_acknowledgement(
+            &ctx.acknowledgements,
+            ACK_ID,
+            ctx.phase.as_deref(),
+            ctx.today,
+        )
     } else {
         None
     };
@@ -378,22 +383,6 @@ fn allowance(entries: &[AllowDestroy], address: &str, phase: Option<&str>) -> Op
                     .unwrap_or(false)
         })
         .map(|e| e.reason.clone())
-}
-
-fn live_ack(
-    acks: &[Acknowledgement],
-    phase: Option<&str>,
-    today: chrono::NaiveDate,
-) -> Option<String> {
-    acks.iter()
-        .find(|a| {
-            a.id == ACK_ID
-                && a.phase.as_deref().is_none_or(|p| Some(p) == phase)
-                && a.expires.as_deref().is_none_or(|e| {
-                    chrono::NaiveDate::parse_from_str(e, "%Y-%m-%d").is_ok_and(|d| d >= today)
-                })
-        })
-        .map(|a| a.reason.clone())
 }
 
 impl BlastReport {

@@ -37,3 +37,23 @@ pub enum Severity {
     Low,
     Info,
 }
+
+/// The reason of the acknowledgement with `id` that applies now: to this
+/// phase (or to every phase) and not expired. An unreadable expiry counts as
+/// expired.
+pub fn live_acknowledgement(
+    acks: &[crate::config::Acknowledgement],
+    id: &str,
+    phase: Option<&str>,
+    today: chrono::NaiveDate,
+) -> Option<String> {
+    acks.iter()
+        .find(|a| {
+            a.id == id
+                && a.phase.as_deref().is_none_or(|p| Some(p) == phase)
+                && a.expires.as_deref().is_none_or(|e| {
+                    chrono::NaiveDate::parse_from_str(e, "%Y-%m-%d").is_ok_and(|d| d >= today)
+                })
+        })
+        .map(|a| a.reason.clone())
+}

@@ -269,7 +269,14 @@ pub fn evaluate(projects: &[(String, &ChangeSet)], ctx: &CostContext) -> CostRep
     }
     let over_budget = budgets.iter().any(|b| b.over);
     let acknowledged_by = over_budget
-        .then(|| live_ack(&ctx.acknowledgements, ctx.phase.as_deref(), ctx.today))
+        .then(|| {
+            crate::gates::live_acknowledgement(
+                &ctx.acknowledgements,
+                ACK_ID,
+                ctx.phase.as_deref(),
+                ctx.today,
+            )
+        })
         .flatten();
     let verdict = match (over_budget, &acknowledged_by) {
         (false, _) => Verdict::Pass,
@@ -363,23 +370,6 @@ fn check(scope: &str, limit: f64, amount: f64) -> BudgetCheck {
         // Compared in cents so that a float hair over the limit is not "over".
         over: cents(amount) > cents(limit),
     }
-}
-
-/// The reason of a `cost-budget` acknowledgement that applies now.
-fn live_ack(
-    acks: &[Acknowledgement],
-    phase: Option<&str>,
-    today: chrono::NaiveDate,
-) -> Option<String> {
-    acks.iter()
-        .find(|a| {
-            a.id == ACK_ID
-                && a.phase.as_deref().is_none_or(|p| Some(p) == phase)
-                && a.expires.as_deref().is_none_or(|e| {
-                    chrono::NaiveDate::parse_from_str(e, "%Y-%m-%d").is_ok_and(|d| d >= today)
-                })
-        })
-        .map(|a| a.reason.clone())
 }
 
 /// The cheapest type of the same table with the same vCPU and memory.
@@ -484,6 +474,14 @@ mod tests {
             expires: expires.map(str::to_string),
             phase: phase.map(str::to_string),
         }
+    }
+
+    fn live_ack(
+        acks: &[Acknowledgement],
+        phase: Option<&str>,
+        today: chrono::NaiveDate,
+    ) -> Option<String> {
+        crate::gates::live_acknowledgement(acks, ACK_ID, phase, today)
     }
 
     #[test]
