@@ -320,7 +320,7 @@ async fn sync_creates_then_leaves_environments_alone() {
     ));
     let again = sync_environments(&f, &repo(), &[want]).await.unwrap();
     assert_eq!(again, [("production".to_owned(), SyncAction::Unchanged)]);
-    assert!(hub.violations().is_empty());
+    assert!(hub.violations().is_empty(), "{:#?}", hub.violations());
 }
 
 #[tokio::test]

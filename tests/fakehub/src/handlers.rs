@@ -202,7 +202,7 @@ async fn handle(
         permissions: tok.permissions.clone(),
     };
     let q: HashMap<String, String> = query.into_iter().collect();
-    endpoint(
+    let reply = endpoint(
         &mut st,
         &caller,
         method.as_str(),
@@ -210,8 +210,15 @@ async fn handle(
         &params,
         &q,
         &body,
-    )
-    .into_response()
+    );
+    // The fake's own successful answers are held to the description too.
+    if (200..300).contains(&reply.0) {
+        for p in spec.check_response(op, reply.0, reply.1.as_ref()) {
+            st.violations
+                .push(format!("{method} {} ({path}) answered: {p}", op.template));
+        }
+    }
+    reply.into_response()
 }
 
 fn fault_response(kind: FaultKind) -> Response {
@@ -390,14 +397,14 @@ fn endpoint(
                         "Resource not accessible by integration",
                     ));
                 }
-                Reply::json(200, st.user_json(&caller.login))
+                Reply::json(200, st.profile_json(&caller.login))
             }
             ("GET", "/users/{username}") => {
                 let u = &p["username"];
                 if !st.users.contains_key(u) {
                     return Err(Reply::not_found());
                 }
-                Reply::json(200, st.user_json(u))
+                Reply::json(200, st.profile_json(u))
             }
             ("GET", "/orgs/{org}/teams/{team_slug}") => {
                 if !st

@@ -1,12 +1,15 @@
 //! An in-process fake of GitHub's REST API (and the one GraphQL mutation
 //! phasegate uses) that keeps state and checks every request against GitHub's
-//! OpenAPI description.
+//! OpenAPI description, and holds its own successful answers to the response
+//! schemas there, so the client is tested against GitHub-shaped data.
 //!
 //! Tests seed it (`add_repo`, `add_token`, ...), point a client at
 //! [`FakeHub::url`], then read what happened (`comments`, `requests`). Any
 //! request the description does not allow is recorded as a violation, and
 //! dropping the hub panics when there were any, so a test cannot pass while
 //! speaking a dialect GitHub would reject.
+// The description-shaped answers are large `json!` literals.
+#![recursion_limit = "256"]
 
 mod handlers;
 mod model;

@@ -380,6 +380,22 @@ impl State {
         })
     }
 
+    /// A user as `GET /user` and `GET /users/{username}` show one: the
+    /// simple user plus the profile fields the description requires.
+    pub fn profile_json(&self, login: &str) -> Value {
+        let mut user = self.user_json(login);
+        let profile = json!({
+            "name": null, "company": null, "blog": "", "location": null, "email": null,
+            "hireable": null, "bio": null, "public_repos": 0, "public_gists": 0,
+            "followers": 0, "following": 0,
+            "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z"
+        });
+        if let (Some(u), Some(p)) = (user.as_object_mut(), profile.as_object()) {
+            u.extend(p.clone());
+        }
+        user
+    }
+
     pub fn comment_json(&self, c: &Comment) -> Value {
         let url = format!(
             "{}/repos/{}/{}/issues/comments/{}",
@@ -492,7 +508,7 @@ impl State {
         json!({
             "id": id, "node_id": format!("T_{id}"), "url": url,
             "html_url": format!("https://github.example/orgs/{org}/teams/{slug}"),
-            "name": slug, "slug": slug, "description": null, "privacy": "closed",
+            "name": slug, "slug": slug, "type": "organization", "description": null, "privacy": "closed",
             "notification_setting": "notifications_enabled", "permission": "pull",
             "members_url": format!("{url}/members{{/member}}"),
             "repositories_url": format!("{url}/repos"), "parent": null,

@@ -30,6 +30,10 @@ pub struct Operation {
     body: Option<Value>,
     body_required: bool,
     validator: OnceLock<Result<Validator, String>>,
+    /// JSON response schemas by status code (`200`, `201`, ...).
+    responses: BTreeMap<String, Value>,
+    response_validators:
+        std::sync::Mutex<BTreeMap<String, std::sync::Arc<Result<Validator, String>>>>,
 }
 
 enum Segment {
@@ -91,6 +95,19 @@ impl Spec {
                     .as_ref()
                     .and_then(|rb| rb["content"]["application/json"].get("schema").cloned());
                 let body_required = rb.as_ref().is_some_and(|rb| rb["required"] == true);
+                let responses = op["responses"]
+                    .as_object()
+                    .map(|r| {
+                        r.iter()
+                            .filter_map(|(status, resp)| {
+                                let resp = resolve(&doc, resp);
+                                let schema =
+                                    resp["content"]["application/json"].get("schema")?.clone();
+                                Some((status.clone(), schema))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 ops.push(Operation {
                     method: method.to_uppercase(),
                     template: template.clone(),
@@ -99,6 +116,8 @@ impl Spec {
                     body,
                     body_required,
                     validator: OnceLock::new(),
+                    responses,
+                    response_validators: Default::default(),
                 });
             }
         }
@@ -155,6 +174,42 @@ impl Spec {
             Err(e) => problems.push(format!("cannot compile the body schema: {e}")),
         }
         problems
+    }
+
+    /// Problems with the fake's own answer to `op`: a JSON body the
+    /// description's response schema for that status rejects. Statuses the
+    /// description does not list for the operation are problems too.
+    pub fn check_response(&self, op: &Operation, status: u16, body: Option<&Value>) -> Vec<String> {
+        let key = status.to_string();
+        let Some(schema) = op.responses.get(&key) else {
+            return match body {
+                Some(_) if (200..300).contains(&status) && !op.responses.is_empty() => {
+                    vec![format!("the description lists no JSON response {status}")]
+                }
+                _ => vec![],
+            };
+        };
+        let Some(body) = body else {
+            return vec![format!("response {status} must have a JSON body")];
+        };
+        let validator = {
+            let mut cache = op
+                .response_validators
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            cache
+                .entry(key)
+                .or_insert_with(|| std::sync::Arc::new(self.compile(schema)))
+                .clone()
+        };
+        match validator.as_ref() {
+            Ok(v) => v
+                .iter_errors(body)
+                .take(5)
+                .map(|e| format!("response {status} {}: {e}", e.instance_path()))
+                .collect(),
+            Err(e) => vec![format!("cannot compile the response schema: {e}")],
+        }
     }
 
     /// Builds a self-contained JSON Schema: the body schema plus every

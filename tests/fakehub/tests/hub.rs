@@ -294,23 +294,25 @@ fn ref_update_that_is_not_a_fast_forward_needs_force() {
         TokenKind::Installation,
         &[("contents", "write")],
     );
-    hub.add_commit("acme", "infra", "b", &["a"]);
-    hub.add_commit("acme", "infra", "c", &["a"]);
-    hub.set_ref("acme", "infra", "heads/journal", "b");
+    // Real 40-hex SHAs: the fake's answers are held to the description.
+    let (a, b, c) = ("a".repeat(40), "b".repeat(40), "c".repeat(40));
+    hub.add_commit("acme", "infra", &b, &[&a]);
+    hub.add_commit("acme", "infra", &c, &[&a]);
+    hub.set_ref("acme", "infra", "heads/journal", &b);
     let path = "/repos/acme/infra/git/refs/heads/journal";
-    let r = send(&hub, "PATCH", path, "tok-git", Some(&json!({"sha": "c"}))).unwrap();
+    let r = send(&hub, "PATCH", path, "tok-git", Some(&json!({"sha": c}))).unwrap();
     assert_eq!(r.status, 422);
     assert!(r.body.contains("not a fast forward"));
     assert_eq!(
         hub.git_ref("acme", "infra", "heads/journal").as_deref(),
-        Some("b")
+        Some(b.as_str())
     );
     let r = send(
         &hub,
         "PATCH",
         path,
         "tok-git",
-        Some(&json!({"sha": "c", "force": true})),
+        Some(&json!({"sha": c, "force": true})),
     )
     .unwrap();
     assert_eq!(r.status, 200);
@@ -322,7 +324,7 @@ fn ref_update_that_is_not_a_fast_forward_needs_force() {
         None,
     )
     .unwrap();
-    assert_eq!(got.json()["object"]["sha"], "c");
+    assert_eq!(got.json()["object"]["sha"], c.as_str());
 }
 
 fn fault(kind: FaultKind) -> Fault {
