@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use crate::testbed::files_under;
+
 const PHASEGATE: &str = env!("CARGO_BIN_EXE_phasegate");
 
 fn repo() -> PathBuf {
@@ -200,7 +202,7 @@ fn sensitive_canary_reaches_no_output_file_stdout_or_stderr() {
     );
     printed.push_str(&text(&render));
     assert!(!printed.contains(canary), "printed:\n{printed}");
-    for entry in walk(&dir.path().join(".phasegate")) {
+    for entry in files_under(&dir.path().join(".phasegate")) {
         let body = std::fs::read_to_string(&entry).unwrap();
         assert!(!body.contains(canary), "{}", entry.display());
     }
@@ -238,19 +240,6 @@ fn in_actions_outputs_and_summary_are_written_as_the_runner_reads_them() {
     assert_eq!(get("digest").map(|d| d.len()), Some(64));
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(summary.contains("Plan: 7 to add"));
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = vec![];
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 fn quickstart(args: &[&str]) -> Output {
@@ -314,7 +303,7 @@ fn gate_security_on_planted_problems_exits_1_and_never_prints_the_key() {
     let out = phasegate(dir.path(), &["plan", "--plan-json", plan.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(!text(&out).contains("AKIAPG7QZ3X9DEMOKEY1"));
-    for entry in walk(&dir.path().join(".phasegate")) {
+    for entry in files_under(&dir.path().join(".phasegate")) {
         let body = std::fs::read_to_string(&entry).unwrap();
         assert!(
             !body.contains("AKIAPG7QZ3X9DEMOKEY1"),

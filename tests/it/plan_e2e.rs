@@ -1,12 +1,12 @@
 //! `phasegate plan` end to end: the real binary drives real Terraform 1.0.3
 //! against testcloud, on the quickstart example.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use serde_json::Value;
 
-use crate::testbed::{describe, Testbed, CANARY_PASSWORD};
+use crate::testbed::{describe, files_under, Testbed, CANARY_PASSWORD};
 
 const PHASEGATE: &str = env!("CARGO_BIN_EXE_phasegate");
 
@@ -88,7 +88,7 @@ impl Quickstart {
             !printed.contains(CANARY_PASSWORD),
             "the sensitive password was printed"
         );
-        for file in walk(&self.out) {
+        for file in files_under(&self.out) {
             if file.extension().is_some_and(|e| e == "tfplan") {
                 // Terraform's own binary plan holds the secret by design; it is
                 // an artifact for apply, never displayed.
@@ -102,19 +102,6 @@ impl Quickstart {
             );
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = vec![];
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[test]

@@ -445,3 +445,17 @@ pub fn paths_containing(value: &Value, needle: &str) -> Vec<String> {
     walk(value, String::new(), needle, &mut found);
     found
 }
+
+/// Every file below `dir`, for checks over everything a command wrote.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![];
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
