@@ -101,6 +101,70 @@ fn order(ws: &Workspace, cfg: &Config) -> Vec<String> {
         .collect()
 }
 
+/// A connection to the change's PR and the state its comment holds.
+struct PrSession {
+    rt: tokio::runtime::Runtime,
+    client: crate::github::OctoForge,
+    repo: RepoRef,
+    target: PrTarget,
+    change: String,
+    state: CommentState,
+}
+
+impl PrSession {
+    fn open(
+        ws: &Workspace,
+        ctx: &ActionsContext,
+        pr: u64,
+        token: Option<String>,
+    ) -> Result<PrSession> {
+        let (rt, client) = forge::connect(token)?;
+        let repo = forge::repo_of(ctx);
+        let target = PrTarget {
+            repo: repo.clone(),
+            number: pr,
+        };
+        let change = change_id(ws, pr);
+        let state = rt.block_on(comment_state(&client, &target, &change))?;
+        Ok(PrSession {
+            rt,
+            client,
+            repo,
+            target,
+            change,
+            state,
+        })
+    }
+}
+
+/// Writes the approval outcome for `env` into the comment, right after the
+/// environment's plan block.
+async fn post_approval_block<F: Forge>(
+    client: &F,
+    target: &PrTarget,
+    change: &str,
+    env: &Environment,
+    order: &[String],
+    markdown: &str,
+    update_state: impl FnOnce(&mut CommentState),
+) -> Result<()> {
+    let block = format!(
+        "#### Approval for `{}`\n\n{markdown}\n",
+        crate::render::escape::inline(&env.name)
+    );
+    upsert_phase(
+        client,
+        target,
+        change,
+        &approval_key(env),
+        order,
+        |budget| block.chars().take(budget).collect(),
+        update_state,
+    )
+    .await?;
+    Ok(())
+}
+
 pub fn check(
     global: &GlobalArgs,
     env: &str,
@@ -111,14 +175,14 @@ pub fn check(
     let cfg = ws.config.as_ref().expect("required config is loaded");
     let env = environment(cfg, env)?;
     let (ctx, pr) = actions_pr()?;
-    let (rt, client) = forge::connect(token)?;
-    let repo = RepoRef::new(ctx.owner.clone(), ctx.repo.clone());
-    let target = PrTarget {
-        repo: repo.clone(),
-        number: pr,
-    };
-    let change = change_id(&ws, pr);
-    let state = rt.block_on(comment_state(&client, &target, &change))?;
+    let PrSession {
+        rt,
+        client,
+        repo,
+        target,
+        change,
+        state,
+    } = PrSession::open(&ws, &ctx, pr, token)?;
     let key = forge::phase_key(env);
     let recorded = state.phases.get(&key).and_then(|p| p.digest.clone());
     let digest = match (digest, recorded) {
@@ -150,17 +214,13 @@ pub fn check(
     ))?;
     let run_url = ctx.run_url().unwrap_or_default();
     let section = approval_section_md(&decision, &run_url);
-    let block = format!(
-        "#### Approval for `{}`\n\n{section}\n",
-        crate::render::escape::inline(&env.name)
-    );
-    rt.block_on(upsert_phase(
+    rt.block_on(post_approval_block(
         &client,
         &target,
         &change,
-        &approval_key(env),
+        env,
         &order(&ws, cfg),
-        |budget| block.chars().take(budget).collect(),
+        &section,
         |_| {},
     ))?;
     print_stdout(&section);
@@ -188,14 +248,14 @@ pub fn approve(global: &GlobalArgs, token: Option<String>) -> Result<ExitCode> {
         .comment_author
         .clone()
         .ok_or_else(|| Error::Input("the comment event names no author".into()))?;
-    let (rt, client) = forge::connect(token)?;
-    let repo = RepoRef::new(ctx.owner.clone(), ctx.repo.clone());
-    let target = PrTarget {
-        repo: repo.clone(),
-        number: pr,
-    };
-    let change = change_id(&ws, pr);
-    let mut state = rt.block_on(comment_state(&client, &target, &change))?;
+    let PrSession {
+        rt,
+        client,
+        repo,
+        target,
+        change,
+        mut state,
+    } = PrSession::open(&ws, &ctx, pr, token)?;
     let key = forge::phase_key(env);
     let Some(digest) = state.phases.get(&key).and_then(|p| p.digest.clone()) else {
         return Err(Error::Refused(format!(
@@ -241,18 +301,14 @@ pub fn approve(global: &GlobalArgs, token: Option<String>) -> Result<ExitCode> {
             ExitCode::Refused,
         ),
     };
-    let block = format!(
-        "#### Approval for `{}`\n\n{text}\n",
-        crate::render::escape::inline(&env.name)
-    );
     let recorded = outcome.as_ref().ok().cloned();
-    rt.block_on(upsert_phase(
+    rt.block_on(post_approval_block(
         &client,
         &target,
         &change,
-        &approval_key(env),
+        env,
         &order(&ws, cfg),
-        |budget| block.chars().take(budget).collect(),
+        &text,
         move |s: &mut CommentState| {
             if let Some(rec) = recorded {
                 let approvals = &mut s.phases.entry(rec.env.clone()).or_default().approvals;
