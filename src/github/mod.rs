@@ -12,6 +12,7 @@ pub mod environments;
 mod error;
 mod octo;
 pub mod retry;
+pub mod runs;
 
 use serde::{Deserialize, Serialize};
 
@@ -194,6 +195,67 @@ pub struct IssueUpdate {
     pub labels: Option<Vec<String>>,
 }
 
+/// One entry of a git tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    /// A name in the tree (no slashes).
+    pub path: String,
+    /// `100644` for a file.
+    pub mode: String,
+    /// `blob`, `tree` or `commit`.
+    pub kind: String,
+    pub sha: String,
+}
+
+/// A git commit as the Git Data API shows one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitCommit {
+    pub sha: String,
+    pub tree: String,
+    pub parents: Vec<String>,
+    pub message: String,
+}
+
+/// A git ref and the SHA it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitRef {
+    /// Fully qualified: `refs/phasegate/...`.
+    pub name: String,
+    pub sha: String,
+}
+
+/// How a compare-and-swap on a ref ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefWrite {
+    /// The ref now points at the new commit.
+    Moved,
+    /// Someone else moved (or created) the ref first; nothing was changed.
+    Lost,
+}
+
+/// Where a workflow run stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowRun {
+    pub id: u64,
+    /// `queued`, `in_progress`, `waiting`, `requested`, `pending` or `completed`.
+    pub status: String,
+    /// Set once completed: `success`, `failure`, `cancelled`, ...
+    pub conclusion: Option<String>,
+}
+
+/// A pull request that a commit belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitPull {
+    pub number: u64,
+    pub state: String,
+    /// Set when merged.
+    pub merged_at: Option<String>,
+    /// The commit the merge made (or the head, for fast-forwards).
+    pub merge_commit_sha: Option<String>,
+    pub head_sha: String,
+    pub base_ref: String,
+}
+
 /// The GitHub calls phasegate makes. Native `async fn`: callers are generic
 /// over it (no trait objects), and the one runtime is current-thread-safe.
 #[allow(async_fn_in_trait)]
@@ -273,4 +335,58 @@ pub trait Forge {
         labels: &[String],
         state: &str,
     ) -> Result<Vec<Issue>, GithubError>;
+
+    // Git Data: the `github` store writes objects, then moves a ref by
+    // compare-and-swap. Objects are content-addressed, so creating one again
+    // after an uncertain outcome creates nothing new.
+
+    /// The SHA `name` (`phasegate/...`, without `refs/`) points at, or `None`.
+    async fn get_ref(&self, repo: &RepoRef, name: &str) -> Result<Option<String>, GithubError>;
+    /// Every ref whose name (without `refs/`) starts with `prefix`.
+    async fn matching_refs(&self, repo: &RepoRef, prefix: &str)
+        -> Result<Vec<GitRef>, GithubError>;
+    /// Creates `refs/<name>` at `sha`; [`RefWrite::Lost`] when it exists.
+    async fn create_ref(
+        &self,
+        repo: &RepoRef,
+        name: &str,
+        sha: &str,
+    ) -> Result<RefWrite, GithubError>;
+    /// Moves `refs/<name>` to `sha` only as a fast-forward (never forced);
+    /// [`RefWrite::Lost`] when the ref moved elsewhere or is gone.
+    async fn update_ref(
+        &self,
+        repo: &RepoRef,
+        name: &str,
+        sha: &str,
+    ) -> Result<RefWrite, GithubError>;
+    /// Stores bytes as a blob; returns its SHA.
+    async fn create_blob(&self, repo: &RepoRef, bytes: &[u8]) -> Result<String, GithubError>;
+    async fn get_blob(&self, repo: &RepoRef, sha: &str) -> Result<Vec<u8>, GithubError>;
+    /// A flat tree of `entries`; returns its SHA.
+    async fn create_tree(
+        &self,
+        repo: &RepoRef,
+        entries: &[TreeEntry],
+    ) -> Result<String, GithubError>;
+    async fn get_tree(&self, repo: &RepoRef, sha: &str) -> Result<Vec<TreeEntry>, GithubError>;
+    /// A commit of `tree` on `parents`, authored as the token's identity.
+    async fn create_commit(
+        &self,
+        repo: &RepoRef,
+        message: &str,
+        tree: &str,
+        parents: &[String],
+    ) -> Result<String, GithubError>;
+    async fn get_commit(&self, repo: &RepoRef, sha: &str) -> Result<GitCommit, GithubError>;
+
+    /// The workflow run, or `None` when the repository has no such run.
+    async fn workflow_run(
+        &self,
+        repo: &RepoRef,
+        run_id: u64,
+    ) -> Result<Option<WorkflowRun>, GithubError>;
+    /// The pull requests `sha` belongs to (as head, or as merge commit).
+    async fn commit_pulls(&self, repo: &RepoRef, sha: &str)
+        -> Result<Vec<CommitPull>, GithubError>;
 }

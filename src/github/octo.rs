@@ -12,9 +12,10 @@ use serde_json::{json, Value};
 use super::error::accepted_permissions;
 use super::retry::{self, RetryPolicy};
 use super::{
-    BranchPolicy, CheckRunRequest, Comment, EnvReviewer, EnvironmentInfo, EnvironmentUpdate, Forge,
-    GithubError, Identity, Issue, IssueUpdate, PrTarget, PullInfo, RepoRef, ReviewerKind,
-    RunApproval, ACTIONS_BOT,
+    BranchPolicy, CheckRunRequest, Comment, CommitPull, EnvReviewer, EnvironmentInfo,
+    EnvironmentUpdate, Forge, GitCommit, GitRef, GithubError, Identity, Issue, IssueUpdate,
+    PrTarget, PullInfo, RefWrite, RepoRef, ReviewerKind, RunApproval, TreeEntry, WorkflowRun,
+    ACTIONS_BOT,
 };
 
 const API_VERSION: &str = "2022-11-28";
@@ -497,6 +498,123 @@ impl OctoForge {
     }
 }
 
+/// A ref name (`phasegate/a/b`) as a URL path, each segment encoded.
+fn ref_path(name: &str) -> String {
+    name.split('/').map(seg).collect::<Vec<_>>().join("/")
+}
+
+/// GitHub's 422 answers meaning another writer won the race for a ref:
+/// it exists already, moved elsewhere, or is gone.
+fn lost_race(e: &GithubError) -> bool {
+    let GithubError::Api {
+        status: 422,
+        message,
+        ..
+    } = e
+    else {
+        return false;
+    };
+    let m = message.to_lowercase();
+    [
+        "reference already exists",
+        "not a fast forward",
+        "reference does not exist",
+        "reference cannot be updated",
+    ]
+    .iter()
+    .any(|s| m.contains(s))
+}
+
+#[derive(Deserialize)]
+struct ApiRef {
+    #[serde(rename = "ref")]
+    name: String,
+    object: ApiSha,
+}
+
+#[derive(Deserialize)]
+struct ApiSha {
+    sha: String,
+}
+
+impl OctoForge {
+    /// Creates or fast-forwards a ref. A write whose outcome is unknown (5xx,
+    /// dropped connection) is never resent blindly: the ref is read first;
+    /// pointing at `sha` means it landed (commit SHAs carry a nonce, so no
+    /// one else wrote that SHA); otherwise it is sent again, which is safe
+    /// because a non-forced update still refuses anything but a fast-forward.
+    async fn move_ref(
+        &self,
+        repo: &RepoRef,
+        name: &str,
+        sha: &str,
+        create: bool,
+    ) -> Result<RefWrite, GithubError> {
+        let action = if create {
+            format!("create ref refs/{name} on {repo}")
+        } else {
+            format!("update ref refs/{name} on {repo}")
+        };
+        let (method, path, body) = if create {
+            (
+                Method::POST,
+                format!("{}/git/refs", repo_path(repo)),
+                json!({"ref": format!("refs/{name}"), "sha": sha}),
+            )
+        } else {
+            (
+                Method::PATCH,
+                format!("{}/git/refs/{}", repo_path(repo), ref_path(name)),
+                json!({"sha": sha, "force": false}),
+            )
+        };
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            let r = retry::run_if(
+                &self.retry,
+                |e: &GithubError| {
+                    if e.outcome_unknown() {
+                        None
+                    } else {
+                        e.retry_hint()
+                    }
+                },
+                || async {
+                    let raw = self
+                        .exchange(false, method.clone(), &path, Some(&body), &action)
+                        .await?;
+                    check(raw, &action, "contents: write").map_err(|e| e.scrub(&self.token))
+                },
+            )
+            .await;
+            let err = match r {
+                Ok(_) => return Ok(RefWrite::Moved),
+                Err(e) if lost_race(&e) => return Ok(RefWrite::Lost),
+                Err(e) if e.outcome_unknown() => e,
+                Err(e) => return Err(e),
+            };
+            match self.get_ref(repo, name).await? {
+                Some(now) if now == sha => return Ok(RefWrite::Moved),
+                Some(_) if create => return Ok(RefWrite::Lost),
+                _ => {}
+            }
+            attempt += 1;
+            let wait = self.retry.delay(attempt - 1, None);
+            if attempt >= self.retry.max_attempts
+                || started.elapsed() + wait > self.retry.max_total
+            {
+                return Err(GithubError::Exhausted {
+                    attempts: attempt,
+                    last: Box::new(err),
+                });
+            }
+            tracing::warn!(attempt, "ref write outcome unknown and not applied, resending: {err}");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
 fn repo_path(repo: &RepoRef) -> String {
     format!("/repos/{}/{}", seg(&repo.owner), seg(&repo.name))
 }
@@ -960,6 +1078,301 @@ impl Forge for OctoForge {
             .into_iter()
             .filter(|i| i.pull_request.is_none())
             .map(Issue::from)
+            .collect())
+    }
+
+    async fn get_ref(&self, repo: &RepoRef, name: &str) -> Result<Option<String>, GithubError> {
+        let action = format!("read ref refs/{name} on {repo}");
+        let r = self
+            .call(
+                Method::GET,
+                &format!("{}/git/ref/{}", repo_path(repo), ref_path(name)),
+                None,
+                &action,
+                "contents: read",
+            )
+            .await;
+        match r {
+            Ok(raw) => Ok(Some(decode::<ApiRef>(&raw, &action)?.object.sha)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn matching_refs(
+        &self,
+        repo: &RepoRef,
+        prefix: &str,
+    ) -> Result<Vec<GitRef>, GithubError> {
+        let action = format!("list refs/{prefix}* on {repo}");
+        let raw = self
+            .call(
+                Method::GET,
+                &format!("{}/git/matching-refs/{}", repo_path(repo), ref_path(prefix)),
+                None,
+                &action,
+                "contents: read",
+            )
+            .await?;
+        Ok(decode::<Vec<ApiRef>>(&raw, &action)?
+            .into_iter()
+            .map(|r| GitRef {
+                name: r.name,
+                sha: r.object.sha,
+            })
+            .collect())
+    }
+
+    async fn create_ref(
+        &self,
+        repo: &RepoRef,
+        name: &str,
+        sha: &str,
+    ) -> Result<RefWrite, GithubError> {
+        self.move_ref(repo, name, sha, true).await
+    }
+
+    async fn update_ref(
+        &self,
+        repo: &RepoRef,
+        name: &str,
+        sha: &str,
+    ) -> Result<RefWrite, GithubError> {
+        self.move_ref(repo, name, sha, false).await
+    }
+
+    // Objects are content-addressed: sending the same one twice stores it
+    // once, so these writes are retried like reads.
+    async fn create_blob(&self, repo: &RepoRef, bytes: &[u8]) -> Result<String, GithubError> {
+        use base64::Engine;
+        let action = format!("store a blob on {repo}");
+        let body = json!({
+            "content": base64::engine::general_purpose::STANDARD.encode(bytes),
+            "encoding": "base64",
+        });
+        let raw = self
+            .call(
+                Method::POST,
+                &format!("{}/git/blobs", repo_path(repo)),
+                Some(&body),
+                &action,
+                "contents: write",
+            )
+            .await?;
+        Ok(decode::<ApiSha>(&raw, &action)?.sha)
+    }
+
+    async fn get_blob(&self, repo: &RepoRef, sha: &str) -> Result<Vec<u8>, GithubError> {
+        use base64::Engine;
+        let action = format!("read blob {sha} on {repo}");
+        let raw = self
+            .call(
+                Method::GET,
+                &format!("{}/git/blobs/{}", repo_path(repo), seg(sha)),
+                None,
+                &action,
+                "contents: read",
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct Blob {
+            content: String,
+            encoding: String,
+        }
+        let b: Blob = decode(&raw, &action)?;
+        match b.encoding.as_str() {
+            "base64" => base64::engine::general_purpose::STANDARD
+                .decode(b.content.replace(['\n', '\r'], ""))
+                .map_err(|e| GithubError::Decode {
+                    action,
+                    detail: e.to_string(),
+                }),
+            "utf-8" => Ok(b.content.into_bytes()),
+            other => Err(GithubError::Decode {
+                action,
+                detail: format!("unknown blob encoding `{other}`"),
+            }),
+        }
+    }
+
+    async fn create_tree(
+        &self,
+        repo: &RepoRef,
+        entries: &[TreeEntry],
+    ) -> Result<String, GithubError> {
+        let action = format!("store a tree on {repo}");
+        let tree: Vec<Value> = entries
+            .iter()
+            .map(|e| json!({"path": e.path, "mode": e.mode, "type": e.kind, "sha": e.sha}))
+            .collect();
+        let raw = self
+            .call(
+                Method::POST,
+                &format!("{}/git/trees", repo_path(repo)),
+                Some(&json!({ "tree": tree })),
+                &action,
+                "contents: write",
+            )
+            .await?;
+        Ok(decode::<ApiSha>(&raw, &action)?.sha)
+    }
+
+    async fn get_tree(&self, repo: &RepoRef, sha: &str) -> Result<Vec<TreeEntry>, GithubError> {
+        let action = format!("read tree {sha} on {repo}");
+        let raw = self
+            .call(
+                Method::GET,
+                &format!("{}/git/trees/{}", repo_path(repo), seg(sha)),
+                None,
+                &action,
+                "contents: read",
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct Entry {
+            path: String,
+            mode: String,
+            #[serde(rename = "type")]
+            kind: String,
+            sha: String,
+        }
+        #[derive(Deserialize)]
+        struct Tree {
+            tree: Vec<Entry>,
+        }
+        Ok(decode::<Tree>(&raw, &action)?
+            .tree
+            .into_iter()
+            .map(|e| TreeEntry {
+                path: e.path,
+                mode: e.mode,
+                kind: e.kind,
+                sha: e.sha,
+            })
+            .collect())
+    }
+
+    async fn create_commit(
+        &self,
+        repo: &RepoRef,
+        message: &str,
+        tree: &str,
+        parents: &[String],
+    ) -> Result<String, GithubError> {
+        let action = format!("store a commit on {repo}");
+        let raw = self
+            .call(
+                Method::POST,
+                &format!("{}/git/commits", repo_path(repo)),
+                Some(&json!({"message": message, "tree": tree, "parents": parents})),
+                &action,
+                "contents: write",
+            )
+            .await?;
+        Ok(decode::<ApiSha>(&raw, &action)?.sha)
+    }
+
+    async fn get_commit(&self, repo: &RepoRef, sha: &str) -> Result<GitCommit, GithubError> {
+        let action = format!("read commit {sha} on {repo}");
+        let raw = self
+            .call(
+                Method::GET,
+                &format!("{}/git/commits/{}", repo_path(repo), seg(sha)),
+                None,
+                &action,
+                "contents: read",
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct Commit {
+            sha: String,
+            tree: ApiSha,
+            parents: Vec<ApiSha>,
+            message: String,
+        }
+        let c: Commit = decode(&raw, &action)?;
+        Ok(GitCommit {
+            sha: c.sha,
+            tree: c.tree.sha,
+            parents: c.parents.into_iter().map(|p| p.sha).collect(),
+            message: c.message,
+        })
+    }
+
+    async fn workflow_run(
+        &self,
+        repo: &RepoRef,
+        run_id: u64,
+    ) -> Result<Option<WorkflowRun>, GithubError> {
+        let action = format!("read workflow run {run_id} of {repo}");
+        let r = self
+            .call(
+                Method::GET,
+                &format!("{}/actions/runs/{run_id}", repo_path(repo)),
+                None,
+                &action,
+                "actions: read",
+            )
+            .await;
+        let raw = match r {
+            Ok(raw) => raw,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        #[derive(Deserialize)]
+        struct Run {
+            id: u64,
+            status: Option<String>,
+            conclusion: Option<String>,
+        }
+        let run: Run = decode(&raw, &action)?;
+        Ok(Some(WorkflowRun {
+            id: run.id,
+            status: run.status.unwrap_or_default(),
+            conclusion: run.conclusion,
+        }))
+    }
+
+    async fn commit_pulls(
+        &self,
+        repo: &RepoRef,
+        sha: &str,
+    ) -> Result<Vec<CommitPull>, GithubError> {
+        #[derive(Deserialize)]
+        struct Head {
+            sha: String,
+        }
+        #[derive(Deserialize)]
+        struct Base {
+            #[serde(rename = "ref")]
+            name: String,
+        }
+        #[derive(Deserialize)]
+        struct Pull {
+            number: u64,
+            state: String,
+            merged_at: Option<String>,
+            merge_commit_sha: Option<String>,
+            head: Head,
+            base: Base,
+        }
+        let pulls: Vec<Pull> = self
+            .get_pages(
+                format!("{}/commits/{}/pulls?per_page=100", repo_path(repo), seg(sha)),
+                &format!("list the pull requests of commit {sha} on {repo}"),
+                "pull-requests: read",
+            )
+            .await?;
+        Ok(pulls
+            .into_iter()
+            .map(|p| CommitPull {
+                number: p.number,
+                state: p.state,
+                merged_at: p.merged_at,
+                merge_commit_sha: p.merge_commit_sha,
+                head_sha: p.head.sha,
+                base_ref: p.base.name,
+            })
             .collect())
     }
 }

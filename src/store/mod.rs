@@ -7,6 +7,7 @@
 //! ([`update`]). Backends: [`local::LocalStore`] (a directory, the default
 //! outside GitHub Actions) and the repository itself through the Git Data API.
 
+pub mod github;
 pub mod local;
 
 use std::future::Future;

@@ -4,6 +4,7 @@ mod blast_gate;
 mod cli;
 mod config_files;
 mod cost_gate;
+mod git_store;
 mod github_approvals;
 mod github_client;
 mod github_flow;

@@ -14,6 +14,9 @@ use serde_json::{json, Value};
 use crate::model::{timestamp, Issue, Reviewer, State};
 use crate::{spec, FaultKind, Request, TokenKind};
 
+mod git_data;
+mod runs;
+
 type Shared = Arc<Mutex<State>>;
 
 pub(crate) fn router(state: Shared) -> Router {
@@ -144,8 +147,10 @@ async fn handle(
             f.kind.clone()
         })
     };
+    let mut applied_then = None;
     match fault {
         Some(FaultKind::Slow(d)) => tokio::time::sleep(d).await,
+        Some(FaultKind::StatusAfterApplying(s)) => applied_then = Some(s),
         Some(kind) => return fault_response(kind),
         None => {}
     }
@@ -218,6 +223,9 @@ async fn handle(
                 .push(format!("{method} {} ({path}) answered: {p}", op.template));
         }
     }
+    if let Some(status) = applied_then {
+        return Reply::message(status, "Server Error").into_response();
+    }
     reply.into_response()
 }
 
@@ -261,7 +269,9 @@ fn fault_response(kind: FaultKind) -> Response {
                 .body(Body::from_stream(failing))
                 .expect("valid response")
         }
-        FaultKind::Slow(_) => unreachable!("slow faults answer normally"),
+        FaultKind::Slow(_) | FaultKind::StatusAfterApplying(_) => {
+            unreachable!("these faults answer after handling the request")
+        }
     }
 }
 
@@ -753,6 +763,9 @@ fn endpoint(
                     return Err(Reply::unprocessable("Reference already exists"));
                 }
                 let sha = body["sha"].as_str().unwrap_or_default().to_owned();
+                if !known_commit(st, &owner, &repo, &sha) {
+                    return Err(Reply::unprocessable("Object does not exist"));
+                }
                 st.set_ref(&owner, &repo, name, &sha);
                 Reply::json(201, ref_json(st, &owner, &repo, name, &sha))
             }
@@ -763,6 +776,9 @@ fn endpoint(
                     .get_ref(&owner, &repo, &name)
                     .ok_or_else(|| Reply::unprocessable("Reference does not exist"))?;
                 let sha = body["sha"].as_str().unwrap_or_default().to_owned();
+                if !known_commit(st, &owner, &repo, &sha) {
+                    return Err(Reply::unprocessable("Object does not exist"));
+                }
                 let force = body["force"].as_bool().unwrap_or(false);
                 if !force && !st.is_ancestor(&owner, &repo, &old, &sha) {
                     return Err(Reply::unprocessable("Update is not a fast forward"));
@@ -771,6 +787,11 @@ fn endpoint(
                 Reply::json(200, ref_json(st, &owner, &repo, &name, &sha))
             }
             _ => {
+                if let Some(r) = git_data::endpoint(st, caller, method, template, p, body)
+                    .or_else(|| runs::endpoint(st, caller, method, template, p, q))
+                {
+                    return r;
+                }
                 st.violations.push(format!(
                     "{method} {template}: described, but fakehub does not implement it"
                 ));
@@ -837,6 +858,12 @@ fn output_of(body: &Value, prior: u64) -> Value {
         "summary": o.get("summary").cloned().unwrap_or(Value::Null),
         "text": o.get("text").cloned().unwrap_or(Value::Null),
         "annotations_count": prior + n, "annotations_url": ""})
+}
+
+/// Whether `sha` names a commit the repository has (seeded or created).
+fn known_commit(st: &State, owner: &str, repo: &str, sha: &str) -> bool {
+    st.commits
+        .contains_key(&(owner.into(), repo.into(), sha.into()))
 }
 
 fn ref_json(st: &State, owner: &str, repo: &str, name: &str, sha: &str) -> Value {

@@ -11,7 +11,9 @@
 // The description-shaped answers are large `json!` literals.
 #![recursion_limit = "256"]
 
+mod git;
 mod handlers;
+mod history;
 mod model;
 pub mod spec;
 
@@ -71,6 +73,9 @@ pub enum FaultKind {
     Slow(Duration),
     /// Close the connection without a complete response.
     Drop,
+    /// Carry the request out, then answer with this status instead: a write
+    /// that happened although the client saw it fail.
+    StatusAfterApplying(u16),
 }
 
 /// The fake server. Runs on its own runtime thread until dropped.
@@ -203,6 +208,52 @@ impl FakeHub {
 
     pub fn git_ref(&self, owner: &str, repo: &str, name: &str) -> Option<String> {
         self.state().get_ref(owner, repo, name)
+    }
+
+    /// Every ref under `prefix` (`phasegate/`), without `refs/`, with its SHA.
+    pub fn git_refs(&self, owner: &str, repo: &str, prefix: &str) -> Vec<(String, String)> {
+        self.state()
+            .refs
+            .iter()
+            .filter(|((o, r, n), _)| o == owner && r == repo && n.starts_with(prefix))
+            .map(|((_, _, n), sha)| (n.clone(), sha.clone()))
+            .collect()
+    }
+
+    /// Seeds a workflow run with its status (`in_progress`, `completed`, ...)
+    /// and, once completed, its conclusion.
+    pub fn set_run(
+        &self,
+        owner: &str,
+        repo: &str,
+        run_id: u64,
+        status: &str,
+        conclusion: Option<&str>,
+    ) {
+        let mut st = self.state();
+        let created = st.tick();
+        st.history.runs.insert(
+            (owner.into(), repo.into(), run_id),
+            history::WorkflowRun {
+                status: status.into(),
+                conclusion: conclusion.map(str::to_owned),
+                created,
+            },
+        );
+    }
+
+    /// Marks pull request `number` merged into `base` as `merge_commit_sha`.
+    pub fn merge_pull(&self, owner: &str, repo: &str, number: u64, merge_commit_sha: &str, base: &str) {
+        let mut st = self.state();
+        let at = st.tick();
+        st.history.merges.insert(
+            (owner.into(), repo.into(), number),
+            history::Merge {
+                merge_commit_sha: merge_commit_sha.into(),
+                base: base.into(),
+                at,
+            },
+        );
     }
 
     /// The comments on an issue or pull request, oldest first, as JSON objects

@@ -1,0 +1,314 @@
+//! The `github` store: the repository itself, through the Git Data API.
+//!
+//! Each key is one ref, `refs/phasegate/<key>`, pointing at a commit whose
+//! tree holds the object as one file; the key's history is that ref's commit
+//! chain. A write stores blob, tree and commit (the old version as parent),
+//! then moves the ref with a non-forced update: GitHub accepts it only as a
+//! fast-forward from the version the writer read, which is compare-and-swap.
+//! The version is the commit SHA. Refs outside `refs/heads` and `refs/tags`
+//! are not branches: branch protection and rulesets do not match them, `git
+//! clone` does not fetch them, and commits made with `GITHUB_TOKEN` trigger
+//! no workflow anyway.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::{check_key, Object, Store, StoreError, Version};
+use crate::github::{Forge, GithubError, RefWrite, RepoRef, TreeEntry};
+
+/// The ref namespace objects live under unless configured otherwise.
+pub const DEFAULT_NAMESPACE: &str = "phasegate";
+
+/// A [`Store`] over a repository's refs.
+pub struct GitRefStore<F: Forge> {
+    forge: F,
+    repo: RepoRef,
+    namespace: String,
+    /// The last object read or written per key, by commit SHA: commits are
+    /// immutable, so a re-read after a lost race costs one ref lookup.
+    cache: Mutex<HashMap<String, (String, Vec<u8>)>>,
+}
+
+impl<F: Forge> std::fmt::Debug for GitRefStore<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitRefStore")
+            .field("repo", &self.repo)
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+fn remote(e: GithubError) -> StoreError {
+    StoreError::Remote(e.to_string())
+}
+
+impl<F: Forge> GitRefStore<F> {
+    pub fn new(forge: F, repo: RepoRef) -> GitRefStore<F> {
+        GitRefStore {
+            forge,
+            repo,
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Keeps objects under `refs/<namespace>/` instead (e.g. to separate
+    /// test runs); `namespace` is itself a store key, so it is checked alike.
+    pub fn with_namespace(mut self, namespace: &str) -> Result<GitRefStore<F>, StoreError> {
+        check_key(namespace)?;
+        self.namespace = encode_key(namespace);
+        Ok(self)
+    }
+
+    pub fn forge(&self) -> &F {
+        &self.forge
+    }
+
+    /// The ref that holds `key`, without `refs/`: `phasegate/locks/prod/app.json`.
+    pub fn ref_name(&self, key: &str) -> Result<String, StoreError> {
+        check_key(key)?;
+        Ok(format!("{}/{}", self.namespace, encode_key(key)))
+    }
+
+    fn cached(&self, key: &str, commit: &str) -> Option<Vec<u8>> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(key)
+            .filter(|(c, _)| c == commit)
+            .map(|(_, b)| b.clone())
+    }
+
+    fn remember(&self, key: &str, commit: &str, bytes: &[u8]) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.insert(key.to_owned(), (commit.to_owned(), bytes.to_vec()));
+    }
+}
+
+impl<F: Forge> Store for GitRefStore<F> {
+    async fn read(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        let name = self.ref_name(key)?;
+        let Some(commit) = self.forge.get_ref(&self.repo, &name).await.map_err(remote)? else {
+            return Ok(None);
+        };
+        let version = Version(commit.clone());
+        if let Some(bytes) = self.cached(key, &commit) {
+            return Ok(Some(Object { bytes, version }));
+        }
+        let c = self
+            .forge
+            .get_commit(&self.repo, &commit)
+            .await
+            .map_err(remote)?;
+        let tree = self
+            .forge
+            .get_tree(&self.repo, &c.tree)
+            .await
+            .map_err(remote)?;
+        let file = leaf(&name);
+        let entry = tree
+            .iter()
+            .find(|e| e.path == file && e.kind == "blob")
+            .ok_or_else(|| {
+                StoreError::Remote(format!(
+                    "refs/{name} points at commit {commit}, which has no file `{file}`: \
+                     the ref was not written by phasegate; move it aside or delete it"
+                ))
+            })?;
+        let bytes = self
+            .forge
+            .get_blob(&self.repo, &entry.sha)
+            .await
+            .map_err(remote)?;
+        self.remember(key, &commit, &bytes);
+        Ok(Some(Object { bytes, version }))
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        expected: Option<&Version>,
+        bytes: &[u8],
+    ) -> Result<Version, StoreError> {
+        let name = self.ref_name(key)?;
+        let blob = self
+            .forge
+            .create_blob(&self.repo, bytes)
+            .await
+            .map_err(remote)?;
+        let entry = TreeEntry {
+            path: leaf(&name).to_owned(),
+            mode: "100644".to_owned(),
+            kind: "blob".to_owned(),
+            sha: blob,
+        };
+        let tree = self
+            .forge
+            .create_tree(&self.repo, &[entry])
+            .await
+            .map_err(remote)?;
+        let parents: Vec<String> = expected.map(|v| v.0.clone()).into_iter().collect();
+        // The nonce makes every write a distinct commit, so "the ref points
+        // at my commit" proves this writer moved it (see `update_ref`).
+        let message = format!(
+            "phasegate store: {key}\n\nwrite {:016x}",
+            rand::random::<u64>()
+        );
+        let commit = self
+            .forge
+            .create_commit(&self.repo, &message, &tree, &parents)
+            .await
+            .map_err(remote)?;
+        let outcome = match expected {
+            None => self.forge.create_ref(&self.repo, &name, &commit).await,
+            Some(_) => self.forge.update_ref(&self.repo, &name, &commit).await,
+        }
+        .map_err(remote)?;
+        match outcome {
+            RefWrite::Moved => {
+                self.remember(key, &commit, bytes);
+                Ok(Version(commit))
+            }
+            RefWrite::Lost => Err(StoreError::Conflict {
+                key: key.to_owned(),
+            }),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        // Refs are matched on whole encoded folders, then filtered exactly:
+        // the encoding of a partial name is not a prefix of the full one.
+        let folder = prefix.rfind('/').map_or("", |i| &prefix[..=i]);
+        let mut ref_prefix = format!("{}/", self.namespace);
+        for part in folder.split('/').filter(|p| !p.is_empty()) {
+            ref_prefix.push_str(&encode_part(part));
+            ref_prefix.push('/');
+        }
+        let full = format!("refs/{}/", self.namespace);
+        let mut keys: Vec<String> = self
+            .forge
+            .matching_refs(&self.repo, &ref_prefix)
+            .await
+            .map_err(remote)?
+            .into_iter()
+            .filter_map(|r| decode_key(r.name.strip_prefix(&full)?))
+            .filter(|k| k.starts_with(prefix))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+}
+
+/// The last segment of a ref name: the file name inside the commit's tree.
+fn leaf(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+fn plain(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-'
+}
+
+/// One key segment as a ref segment git accepts: letters, digits and `-`
+/// stay; a `.` stays between two of those (so `journal.jsonl` reads as
+/// itself); every other byte, `_` included, becomes `_XX`. No segment starts
+/// or ends with `.`, holds `..`, `@{`, `~^:?*[\` or ends in `.lock`, and
+/// decoding is unambiguous.
+fn encode_part(part: &str) -> String {
+    let b = part.as_bytes();
+    let mut out = String::with_capacity(b.len());
+    for (i, &c) in b.iter().enumerate() {
+        let keep = plain(c)
+            || (c == b'.' && i > 0 && i + 1 < b.len() && plain(b[i - 1]) && plain(b[i + 1]));
+        if keep {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("_{c:02X}"));
+        }
+    }
+    if out.ends_with(".lock") {
+        let dot = out.len() - 5;
+        out.replace_range(dot..=dot, "_2E");
+    }
+    out
+}
+
+fn encode_key(key: &str) -> String {
+    key.split('/').map(encode_part).collect::<Vec<_>>().join("/")
+}
+
+/// The key a ref segment path names; `None` for names no key encodes to.
+fn decode_key(name: &str) -> Option<String> {
+    let b = name.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'_' {
+            let hex = name.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    let key = String::from_utf8(out).ok()?;
+    (check_key(&key).is_ok() && encode_key(&key) == name).then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// git's rules for a ref name segment (git-check-ref-format).
+    fn git_accepts(segment: &str) -> bool {
+        !segment.is_empty()
+            && !segment.starts_with('.')
+            && !segment.ends_with('.')
+            && !segment.ends_with(".lock")
+            && !segment.contains("..")
+            && !segment.contains("@{")
+            && segment != "@"
+            && !segment
+                .bytes()
+                .any(|c| c < 0x20 || c == 0x7f || b" ~^:?*[\\".contains(&c))
+    }
+
+    #[test]
+    fn ordinary_keys_read_as_themselves() {
+        assert_eq!(
+            encode_key("changes/CHG-1/journal.jsonl"),
+            "changes/CHG-1/journal.jsonl"
+        );
+        assert_eq!(
+            encode_key("locks/prod eu/app_1.json"),
+            "locks/prod_20eu/app_5F1.json"
+        );
+    }
+
+    #[test]
+    fn every_encoded_segment_is_a_valid_ref_and_decodes_back() {
+        for key in [
+            ".hidden/x",
+            "a..b/c.",
+            "x.lock",
+            "a/b.lock.json",
+            "we@{ird}/~^:?*[\\",
+            "ünï/código",
+            "_/__2E",
+            "a.-b/-.-",
+        ] {
+            let enc = encode_key(key);
+            for seg in enc.split('/') {
+                assert!(git_accepts(seg), "{key:?} -> {enc:?}: `{seg}` is not a valid ref segment");
+            }
+            assert_eq!(decode_key(&enc).as_deref(), Some(key), "{enc}");
+        }
+    }
+
+    #[test]
+    fn names_no_key_encodes_to_are_not_keys() {
+        assert_eq!(decode_key("a_2"), None);
+        assert_eq!(decode_key("a_2Eb"), None, "a.b encodes with a plain dot");
+        assert_eq!(decode_key("x/../y"), None);
+    }
+}
