@@ -601,15 +601,17 @@ impl OctoForge {
             }
             attempt += 1;
             let wait = self.retry.delay(attempt - 1, None);
-            if attempt >= self.retry.max_attempts
-                || started.elapsed() + wait > self.retry.max_total
+            if attempt >= self.retry.max_attempts || started.elapsed() + wait > self.retry.max_total
             {
                 return Err(GithubError::Exhausted {
                     attempts: attempt,
                     last: Box::new(err),
                 });
             }
-            tracing::warn!(attempt, "ref write outcome unknown and not applied, resending: {err}");
+            tracing::warn!(
+                attempt,
+                "ref write outcome unknown and not applied, resending: {err}"
+            );
             tokio::time::sleep(wait).await;
         }
     }
@@ -1358,7 +1360,11 @@ impl Forge for OctoForge {
         }
         let pulls: Vec<Pull> = self
             .get_pages(
-                format!("{}/commits/{}/pulls?per_page=100", repo_path(repo), seg(sha)),
+                format!(
+                    "{}/commits/{}/pulls?per_page=100",
+                    repo_path(repo),
+                    seg(sha)
+                ),
                 &format!("list the pull requests of commit {sha} on {repo}"),
                 "pull-requests: read",
             )

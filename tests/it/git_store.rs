@@ -30,12 +30,17 @@ fn hub() -> FakeHub {
     hub
 }
 
+/// Fast retries, and more attempts than the faults any test injects on one
+/// endpoint, so no client can be unlucky enough to run out.
 fn forge(hub: &FakeHub, token: &str) -> OctoForge {
     OctoForge::new(&ForgeConfig {
         api_url: hub.url().to_owned(),
         graphql_url: None,
         token: token.to_owned(),
-        retry: RetryPolicy::fast(),
+        retry: RetryPolicy {
+            max_attempts: 10,
+            ..RetryPolicy::fast()
+        },
     })
     .expect("client")
 }
@@ -102,13 +107,23 @@ async fn any_bytes_round_trip_and_list_filters_by_prefix() {
         s.write(key, None, &bytes).await.unwrap();
     }
     let fresh = store(&hub);
-    let got = fresh.read("locks/prod eu/app_1.json").await.unwrap().unwrap();
+    let got = fresh
+        .read("locks/prod eu/app_1.json")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.bytes, bytes);
     assert_eq!(
         fresh.list("changes/CHG-1").await.unwrap(),
-        ["changes/CHG-1/journal.jsonl", "changes/CHG-12/journal.jsonl"]
+        [
+            "changes/CHG-1/journal.jsonl",
+            "changes/CHG-12/journal.jsonl"
+        ]
     );
-    assert_eq!(fresh.list("locks/").await.unwrap(), ["locks/prod eu/app_1.json"]);
+    assert_eq!(
+        fresh.list("locks/").await.unwrap(),
+        ["locks/prod eu/app_1.json"]
+    );
     assert_eq!(fresh.list("").await.unwrap().len(), 4);
     assert_clean(&hub);
 }
@@ -133,7 +148,9 @@ fn append_concurrently(hub: &FakeHub, appenders: usize, events: usize) -> Vec<St
                         };
                         update(&s, key, contention, |cur| {
                             let mut next = cur.unwrap_or_default().to_vec();
-                            next.extend_from_slice(format!("{{\"job\":{t},\"n\":{i}}}\n").as_bytes());
+                            next.extend_from_slice(
+                                format!("{{\"job\":{t},\"n\":{i}}}\n").as_bytes(),
+                            );
                             Ok::<_, ()>(next)
                         })
                         .await
@@ -148,7 +165,10 @@ fn append_concurrently(hub: &FakeHub, appenders: usize, events: usize) -> Vec<St
         .enable_all()
         .build()
         .unwrap();
-    let got = rt.block_on(store(hub).read(key)).unwrap().unwrap();
+    let got = rt
+        .block_on(async { store(hub).read(key).await })
+        .unwrap()
+        .unwrap();
     String::from_utf8(got.bytes)
         .unwrap()
         .lines()
@@ -180,14 +200,20 @@ fn eight_concurrent_appenders_lose_no_event() {
     let lines = append_concurrently(&hub, 8, 6);
     let distinct: BTreeSet<&String> = lines.iter().collect();
     assert_eq!((lines.len(), distinct.len()), (48, 48), "{lines:?}");
-    assert_eq!(history_len(&hub, "phasegate/changes/CHG-1/journal.jsonl"), 48);
+    assert_eq!(
+        history_len(&hub, "phasegate/changes/CHG-1/journal.jsonl"),
+        48
+    );
     // Races were real: some writes lost and were redone.
     let losses = hub
         .requests()
         .iter()
         .filter(|r| r.path.contains("/git/refs"))
         .count();
-    assert!(losses > 48, "only {losses} ref writes: no contention happened");
+    assert!(
+        losses > 48,
+        "only {losses} ref writes: no contention happened"
+    );
     assert_clean(&hub);
 }
 
@@ -198,21 +224,40 @@ fn concurrent_appenders_lose_no_event_despite_server_errors() {
         method: Some(method),
         path_prefix: path.to_owned(),
         kind,
-        times: 6,
+        times: 3,
     };
     let git = "/repos/acme/infra/git/";
-    hub.inject(fault("POST", &format!("{git}blobs"), FaultKind::Status(502)));
+    hub.inject(fault(
+        "POST",
+        &format!("{git}blobs"),
+        FaultKind::Status(502),
+    ));
     hub.inject(fault("POST", &format!("{git}commits"), FaultKind::Drop));
     hub.inject(fault("GET", &format!("{git}ref/"), FaultKind::Status(500)));
     hub.inject(fault("GET", &format!("{git}blobs"), FaultKind::Status(503)));
-    hub.inject(fault("POST", &format!("{git}refs"), FaultKind::StatusAfterApplying(502)));
-    hub.inject(fault("PATCH", &format!("{git}refs/"), FaultKind::StatusAfterApplying(500)));
-    hub.inject(fault("PATCH", &format!("{git}refs/"), FaultKind::Status(502)));
+    hub.inject(fault(
+        "POST",
+        &format!("{git}refs"),
+        FaultKind::StatusAfterApplying(502),
+    ));
+    hub.inject(fault(
+        "PATCH",
+        &format!("{git}refs/"),
+        FaultKind::StatusAfterApplying(500),
+    ));
+    hub.inject(fault(
+        "PATCH",
+        &format!("{git}refs/"),
+        FaultKind::Status(502),
+    ));
     hub.inject(fault("PATCH", &format!("{git}refs/"), FaultKind::Drop));
     let lines = append_concurrently(&hub, 8, 4);
     let distinct: BTreeSet<&String> = lines.iter().collect();
     assert_eq!((lines.len(), distinct.len()), (32, 32), "{lines:?}");
-    assert_eq!(history_len(&hub, "phasegate/changes/CHG-1/journal.jsonl"), 32);
+    assert_eq!(
+        history_len(&hub, "phasegate/changes/CHG-1/journal.jsonl"),
+        32
+    );
     assert_clean(&hub);
 }
 
@@ -247,7 +292,12 @@ async fn a_ref_update_that_landed_but_answered_5xx_is_rechecked_not_resent() {
 #[tokio::test]
 async fn a_token_without_contents_write_is_told_which_permission_to_grant() {
     let hub = hub();
-    hub.add_token("ghs_readonly", "", TokenKind::Installation, &[("contents", "read")]);
+    hub.add_token(
+        "ghs_readonly",
+        "",
+        TokenKind::Installation,
+        &[("contents", "read")],
+    );
     let s = GitRefStore::new(forge(&hub, "ghs_readonly"), repo());
     let err = s.write("locks/dev/app.json", None, b"x").await.unwrap_err();
     let text = err.to_string();

@@ -243,7 +243,14 @@ impl FakeHub {
     }
 
     /// Marks pull request `number` merged into `base` as `merge_commit_sha`.
-    pub fn merge_pull(&self, owner: &str, repo: &str, number: u64, merge_commit_sha: &str, base: &str) {
+    pub fn merge_pull(
+        &self,
+        owner: &str,
+        repo: &str,
+        number: u64,
+        merge_commit_sha: &str,
+        base: &str,
+    ) {
         let mut st = self.state();
         let at = st.tick();
         st.history.merges.insert(

@@ -28,15 +28,15 @@ pub(super) fn endpoint(
     let (o, r) = (owner.as_str(), repo.as_str());
     let sha = |k: &str| p.get(k).cloned().unwrap_or_default();
     let reply = match (method, template) {
-        ("POST", "/repos/{owner}/{repo}/git/blobs") => {
-            caller.need(st, o, r, WRITE).and_then(|_| create_blob(st, o, r, body))
-        }
+        ("POST", "/repos/{owner}/{repo}/git/blobs") => caller
+            .need(st, o, r, WRITE)
+            .and_then(|_| create_blob(st, o, r, body)),
         ("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}") => caller
             .need(st, o, r, READ)
             .and_then(|_| get_blob(st, o, r, &sha("file_sha"))),
-        ("POST", "/repos/{owner}/{repo}/git/trees") => {
-            caller.need(st, o, r, WRITE).and_then(|_| create_tree(st, o, r, body))
-        }
+        ("POST", "/repos/{owner}/{repo}/git/trees") => caller
+            .need(st, o, r, WRITE)
+            .and_then(|_| create_tree(st, o, r, body)),
         ("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}") => {
             caller.need(st, o, r, READ).and_then(|_| {
                 let sha = sha("tree_sha");
@@ -193,7 +193,10 @@ fn create_commit(
         .filter_map(|p| p.as_str().map(str::to_owned))
         .collect();
     for parent in &parents {
-        if !st.commits.contains_key(&(o.into(), r.into(), parent.clone())) {
+        if !st
+            .commits
+            .contains_key(&(o.into(), r.into(), parent.clone()))
+        {
             return Err(Reply::unprocessable(
                 "Parent SHA does not exist or is not a commit object",
             ));
@@ -233,13 +236,17 @@ fn commit_json(st: &State, o: &str, r: &str, sha: &str) -> Option<Value> {
     let parents: Vec<Value> = c
         .parents
         .iter()
-        .map(|p| json!({"sha": p, "url": format!("{api}/{p}"),
-            "html_url": format!("https://github.example/{o}/{r}/commit/{p}")}))
+        .map(|p| {
+            json!({"sha": p, "url": format!("{api}/{p}"),
+            "html_url": format!("https://github.example/{o}/{r}/commit/{p}")})
+        })
         .collect();
-    Some(json!({"sha": sha, "node_id": format!("C_{sha}"), "url": format!("{api}/{sha}"),
+    Some(
+        json!({"sha": sha, "node_id": format!("C_{sha}"), "url": format!("{api}/{sha}"),
         "html_url": format!("https://github.example/{o}/{r}/commit/{sha}"),
         "author": who, "committer": who, "message": c.message,
         "tree": {"sha": c.tree, "url": format!("{}/repos/{o}/{r}/git/trees/{}", st.base, c.tree)},
         "parents": parents,
-        "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null}}))
+        "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null}}),
+    )
 }

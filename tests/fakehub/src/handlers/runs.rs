@@ -21,9 +21,8 @@ pub(super) fn endpoint(
     let repo = p.get("repo").cloned().unwrap_or_default();
     let (o, r) = (owner.as_str(), repo.as_str());
     let reply = match (method, template) {
-        ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}") => caller
-            .need(st, o, r, &[("actions", "read")])
-            .and_then(|_| {
+        ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}") => {
+            caller.need(st, o, r, &[("actions", "read")]).and_then(|_| {
                 let id = p
                     .get("run_id")
                     .and_then(|v| v.parse::<u64>().ok())
@@ -31,7 +30,8 @@ pub(super) fn endpoint(
                 run_json(st, o, r, id)
                     .map(|v| Reply::json(200, v))
                     .ok_or_else(Reply::not_found)
-            }),
+            })
+        }
         ("GET", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls") => caller
             .need(st, o, r, &[("pull_requests", "read")])
             .map(|_| {
@@ -91,7 +91,10 @@ pub(crate) fn repo_json(st: &State, o: &str, r: &str) -> Value {
         ("languages_url", "/languages"),
         ("merges_url", "/merges"),
         ("milestones_url", "/milestones{/number}"),
-        ("notifications_url", "/notifications{?since,all,participating}"),
+        (
+            "notifications_url",
+            "/notifications{?since,all,participating}",
+        ),
         ("pulls_url", "/pulls{/number}"),
         ("releases_url", "/releases{/id}"),
         ("stargazers_url", "/stargazers"),
@@ -136,7 +139,10 @@ fn commit_pulls(st: &State, o: &str, r: &str, sha: &str) -> Vec<Value> {
         .filter(|i| i.owner == o && i.repo == r)
         .filter_map(|i| {
             let head = i.pull_head.as_deref()?;
-            let merge = st.history.merges.get(&(o.to_owned(), r.to_owned(), i.number));
+            let merge = st
+                .history
+                .merges
+                .get(&(o.to_owned(), r.to_owned(), i.number));
             let hit = head == sha || merge.is_some_and(|m| m.merge_commit_sha == sha);
             hit.then(|| pull_json(st, i, merge))
         })
