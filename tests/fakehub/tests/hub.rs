@@ -425,3 +425,203 @@ fn minimize_comment_mutation_is_checked_and_applied() {
     send(&hub, "POST", "/graphql", "tok-bot", Some(&bad)).unwrap();
     assert_eq!(hub.take_violations().len(), 1);
 }
+
+fn git_hub() -> FakeHub {
+    let hub = hub();
+    hub.add_token(
+        "tok-git",
+        "",
+        TokenKind::Installation,
+        &[("contents", "write")],
+    );
+    hub
+}
+
+const GIT: &str = "/repos/acme/infra/git";
+
+/// Stores `text` as blob, one-file tree and root commit; returns the commit.
+fn commit_of(hub: &FakeHub, text: &str) -> String {
+    let post = |path: &str, body: Value| {
+        let r = send(
+            hub,
+            "POST",
+            &format!("{GIT}/{path}"),
+            "tok-git",
+            Some(&body),
+        )
+        .unwrap();
+        assert_eq!(r.status, 201, "{path}: {}", r.body);
+        r.json()["sha"].as_str().unwrap().to_owned()
+    };
+    let blob = post("blobs", json!({"content": text}));
+    let tree = post(
+        "trees",
+        json!({"tree": [{"path": "data", "mode": "100644", "type": "blob", "sha": blob}]}),
+    );
+    post(
+        "commits",
+        json!({"message": "m", "tree": tree, "parents": []}),
+    )
+}
+
+#[test]
+fn git_objects_are_content_addressed_and_read_back_as_github_shows_them() {
+    let hub = git_hub();
+    let body = json!({"content": "aGVsbG8=", "encoding": "base64"});
+    let a = send(
+        &hub,
+        "POST",
+        &format!("{GIT}/blobs"),
+        "tok-git",
+        Some(&body),
+    )
+    .unwrap();
+    let b = send(
+        &hub,
+        "POST",
+        &format!("{GIT}/blobs"),
+        "tok-git",
+        Some(&json!({"content": "hello"})),
+    )
+    .unwrap();
+    assert_eq!(a.json()["sha"], b.json()["sha"], "same bytes, same blob");
+    let sha = a.json()["sha"].as_str().unwrap().to_owned();
+    let got = send(&hub, "GET", &format!("{GIT}/blobs/{sha}"), "tok-git", None).unwrap();
+    assert_eq!(
+        (
+            got.json()["encoding"].clone(),
+            got.json()["content"].clone()
+        ),
+        (json!("base64"), json!("aGVsbG8=\n"))
+    );
+    let commit = commit_of(&hub, "hello");
+    let c = send(
+        &hub,
+        "GET",
+        &format!("{GIT}/commits/{commit}"),
+        "tok-git",
+        None,
+    )
+    .unwrap();
+    assert_eq!(c.json()["author"]["name"], "github-actions[bot]");
+    let tree = c.json()["tree"]["sha"].as_str().unwrap().to_owned();
+    let t = send(&hub, "GET", &format!("{GIT}/trees/{tree}"), "tok-git", None).unwrap();
+    assert_eq!(t.json()["tree"][0]["sha"], sha.as_str());
+    assert!(hub.violations().is_empty(), "{:?}", hub.violations());
+}
+
+#[test]
+fn git_data_gives_githubs_422_answers() {
+    let hub = git_hub();
+    let missing = "d".repeat(40);
+    let cases = [
+        (
+            "trees",
+            json!({"tree": [{"path": "f", "mode": "100644", "type": "blob", "sha": missing}]}),
+            "GitRPC::BadObjectState",
+        ),
+        (
+            "commits",
+            json!({"message": "m", "tree": missing}),
+            "Tree SHA does not exist",
+        ),
+        (
+            "refs",
+            json!({"ref": "refs/phasegate/x", "sha": missing}),
+            "Object does not exist",
+        ),
+    ];
+    for (path, body, message) in cases {
+        let r = send(
+            &hub,
+            "POST",
+            &format!("{GIT}/{path}"),
+            "tok-git",
+            Some(&body),
+        )
+        .unwrap();
+        assert_eq!(
+            (r.status, r.json()["message"].clone()),
+            (422, json!(message))
+        );
+    }
+    let c1 = commit_of(&hub, "one");
+    let c2 = commit_of(&hub, "two");
+    let create = json!({"ref": "refs/phasegate/locks/a.json", "sha": c1});
+    let r = send(
+        &hub,
+        "POST",
+        &format!("{GIT}/refs"),
+        "tok-git",
+        Some(&create),
+    )
+    .unwrap();
+    assert_eq!(r.status, 201);
+    let r = send(
+        &hub,
+        "POST",
+        &format!("{GIT}/refs"),
+        "tok-git",
+        Some(&create),
+    )
+    .unwrap();
+    assert_eq!(
+        (r.status, r.json()["message"].clone()),
+        (422, json!("Reference already exists"))
+    );
+    // c2 is a root commit, not a descendant of c1.
+    let r = send(
+        &hub,
+        "PATCH",
+        &format!("{GIT}/refs/phasegate/locks/a.json"),
+        "tok-git",
+        Some(&json!({"sha": c2})),
+    )
+    .unwrap();
+    assert_eq!(
+        (r.status, r.json()["message"].clone()),
+        (422, json!("Update is not a fast forward"))
+    );
+    let m = send(
+        &hub,
+        "GET",
+        &format!("{GIT}/matching-refs/phasegate/locks/"),
+        "tok-git",
+        None,
+    )
+    .unwrap();
+    assert_eq!(m.json()[0]["ref"], "refs/phasegate/locks/a.json");
+    let none = send(
+        &hub,
+        "GET",
+        &format!("{GIT}/matching-refs/phasegate/changes/"),
+        "tok-git",
+        None,
+    )
+    .unwrap();
+    assert_eq!(none.json(), json!([]));
+    assert!(hub.violations().is_empty(), "{:?}", hub.violations());
+}
+
+#[test]
+fn a_fault_after_applying_changes_state_but_answers_an_error() {
+    let hub = git_hub();
+    let c1 = commit_of(&hub, "one");
+    hub.inject(Fault {
+        method: Some("POST"),
+        path_prefix: format!("{GIT}/refs"),
+        kind: FaultKind::StatusAfterApplying(502),
+        times: 1,
+    });
+    let create = json!({"ref": "refs/phasegate/k", "sha": c1});
+    let r = send(
+        &hub,
+        "POST",
+        &format!("{GIT}/refs"),
+        "tok-git",
+        Some(&create),
+    )
+    .unwrap();
+    assert_eq!(r.status, 502);
+    assert_eq!(hub.git_ref("acme", "infra", "phasegate/k"), Some(c1));
+}
