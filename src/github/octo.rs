@@ -538,6 +538,57 @@ struct ApiSha {
 }
 
 impl OctoForge {
+    /// A retried call whose answer is the JSON `T`.
+    async fn fetch<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        action: &str,
+        permission: &str,
+    ) -> Result<T, GithubError> {
+        let raw = self.call(method, path, body, action, permission).await?;
+        decode(&raw, action)
+    }
+
+    /// [`Self::fetch`] of a GET, with a 404 as `None`.
+    async fn fetch_optional<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        action: &str,
+        permission: &str,
+    ) -> Result<Option<T>, GithubError> {
+        match self
+            .fetch(Method::GET, path, None, action, permission)
+            .await
+        {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// POSTs a git object (`blobs`, `trees`, `commits`) and returns its SHA.
+    /// Objects are content-addressed: sending one twice stores it once, so
+    /// unlike other creations this one is retried like a read.
+    async fn create_object(
+        &self,
+        repo: &RepoRef,
+        kind: &str,
+        body: &Value,
+    ) -> Result<String, GithubError> {
+        let created: ApiSha = self
+            .fetch(
+                Method::POST,
+                &format!("{}/git/{kind}", repo_path(repo)),
+                Some(body),
+                &format!("store git {kind} on {repo}"),
+                "contents: write",
+            )
+            .await?;
+        Ok(created.sha)
+    }
+
     /// Creates or fast-forwards a ref. A write whose outcome is unknown (5xx,
     /// dropped connection) is never resent blindly: the ref is read first;
     /// pointing at `sha` means it landed (commit SHAs carry a nonce, so no
@@ -1084,21 +1135,14 @@ impl Forge for OctoForge {
     }
 
     async fn get_ref(&self, repo: &RepoRef, name: &str) -> Result<Option<String>, GithubError> {
-        let action = format!("read ref refs/{name} on {repo}");
-        let r = self
-            .call(
-                Method::GET,
+        let found: Option<ApiRef> = self
+            .fetch_optional(
                 &format!("{}/git/ref/{}", repo_path(repo), ref_path(name)),
-                None,
-                &action,
+                &format!("read ref refs/{name} on {repo}"),
                 "contents: read",
             )
-            .await;
-        match r {
-            Ok(raw) => Ok(Some(decode::<ApiRef>(&raw, &action)?.object.sha)),
-            Err(e) if e.status() == Some(404) => Ok(None),
-            Err(e) => Err(e),
-        }
+            .await?;
+        Ok(found.map(|r| r.object.sha))
     }
 
     async fn matching_refs(
@@ -1106,17 +1150,16 @@ impl Forge for OctoForge {
         repo: &RepoRef,
         prefix: &str,
     ) -> Result<Vec<GitRef>, GithubError> {
-        let action = format!("list refs/{prefix}* on {repo}");
-        let raw = self
-            .call(
+        let refs: Vec<ApiRef> = self
+            .fetch(
                 Method::GET,
                 &format!("{}/git/matching-refs/{}", repo_path(repo), ref_path(prefix)),
                 None,
-                &action,
+                &format!("list refs/{prefix}* on {repo}"),
                 "contents: read",
             )
             .await?;
-        Ok(decode::<Vec<ApiRef>>(&raw, &action)?
+        Ok(refs
             .into_iter()
             .map(|r| GitRef {
                 name: r.name,
@@ -1143,32 +1186,25 @@ impl Forge for OctoForge {
         self.move_ref(repo, name, sha, false).await
     }
 
-    // Objects are content-addressed: sending the same one twice stores it
-    // once, so these writes are retried like reads.
     async fn create_blob(&self, repo: &RepoRef, bytes: &[u8]) -> Result<String, GithubError> {
         use base64::Engine;
-        let action = format!("store a blob on {repo}");
         let body = json!({
             "content": base64::engine::general_purpose::STANDARD.encode(bytes),
             "encoding": "base64",
         });
-        let raw = self
-            .call(
-                Method::POST,
-                &format!("{}/git/blobs", repo_path(repo)),
-                Some(&body),
-                &action,
-                "contents: write",
-            )
-            .await?;
-        Ok(decode::<ApiSha>(&raw, &action)?.sha)
+        self.create_object(repo, "blobs", &body).await
     }
 
     async fn get_blob(&self, repo: &RepoRef, sha: &str) -> Result<Vec<u8>, GithubError> {
         use base64::Engine;
         let action = format!("read blob {sha} on {repo}");
-        let raw = self
-            .call(
+        #[derive(Deserialize)]
+        struct Blob {
+            content: String,
+            encoding: String,
+        }
+        let b: Blob = self
+            .fetch(
                 Method::GET,
                 &format!("{}/git/blobs/{}", repo_path(repo), seg(sha)),
                 None,
@@ -1176,12 +1212,6 @@ impl Forge for OctoForge {
                 "contents: read",
             )
             .await?;
-        #[derive(Deserialize)]
-        struct Blob {
-            content: String,
-            encoding: String,
-        }
-        let b: Blob = decode(&raw, &action)?;
         match b.encoding.as_str() {
             "base64" => base64::engine::general_purpose::STANDARD
                 .decode(b.content.replace(['\n', '\r'], ""))
@@ -1202,34 +1232,15 @@ impl Forge for OctoForge {
         repo: &RepoRef,
         entries: &[TreeEntry],
     ) -> Result<String, GithubError> {
-        let action = format!("store a tree on {repo}");
         let tree: Vec<Value> = entries
             .iter()
             .map(|e| json!({"path": e.path, "mode": e.mode, "type": e.kind, "sha": e.sha}))
             .collect();
-        let raw = self
-            .call(
-                Method::POST,
-                &format!("{}/git/trees", repo_path(repo)),
-                Some(&json!({ "tree": tree })),
-                &action,
-                "contents: write",
-            )
-            .await?;
-        Ok(decode::<ApiSha>(&raw, &action)?.sha)
+        self.create_object(repo, "trees", &json!({ "tree": tree }))
+            .await
     }
 
     async fn get_tree(&self, repo: &RepoRef, sha: &str) -> Result<Vec<TreeEntry>, GithubError> {
-        let action = format!("read tree {sha} on {repo}");
-        let raw = self
-            .call(
-                Method::GET,
-                &format!("{}/git/trees/{}", repo_path(repo), seg(sha)),
-                None,
-                &action,
-                "contents: read",
-            )
-            .await?;
         #[derive(Deserialize)]
         struct Entry {
             path: String,
@@ -1242,7 +1253,16 @@ impl Forge for OctoForge {
         struct Tree {
             tree: Vec<Entry>,
         }
-        Ok(decode::<Tree>(&raw, &action)?
+        let tree: Tree = self
+            .fetch(
+                Method::GET,
+                &format!("{}/git/trees/{}", repo_path(repo), seg(sha)),
+                None,
+                &format!("read tree {sha} on {repo}"),
+                "contents: read",
+            )
+            .await?;
+        Ok(tree
             .tree
             .into_iter()
             .map(|e| TreeEntry {
@@ -1261,30 +1281,11 @@ impl Forge for OctoForge {
         tree: &str,
         parents: &[String],
     ) -> Result<String, GithubError> {
-        let action = format!("store a commit on {repo}");
-        let raw = self
-            .call(
-                Method::POST,
-                &format!("{}/git/commits", repo_path(repo)),
-                Some(&json!({"message": message, "tree": tree, "parents": parents})),
-                &action,
-                "contents: write",
-            )
-            .await?;
-        Ok(decode::<ApiSha>(&raw, &action)?.sha)
+        let body = json!({"message": message, "tree": tree, "parents": parents});
+        self.create_object(repo, "commits", &body).await
     }
 
     async fn get_commit(&self, repo: &RepoRef, sha: &str) -> Result<GitCommit, GithubError> {
-        let action = format!("read commit {sha} on {repo}");
-        let raw = self
-            .call(
-                Method::GET,
-                &format!("{}/git/commits/{}", repo_path(repo), seg(sha)),
-                None,
-                &action,
-                "contents: read",
-            )
-            .await?;
         #[derive(Deserialize)]
         struct Commit {
             sha: String,
@@ -1292,7 +1293,15 @@ impl Forge for OctoForge {
             parents: Vec<ApiSha>,
             message: String,
         }
-        let c: Commit = decode(&raw, &action)?;
+        let c: Commit = self
+            .fetch(
+                Method::GET,
+                &format!("{}/git/commits/{}", repo_path(repo), seg(sha)),
+                None,
+                &format!("read commit {sha} on {repo}"),
+                "contents: read",
+            )
+            .await?;
         Ok(GitCommit {
             sha: c.sha,
             tree: c.tree.sha,
@@ -1306,29 +1315,20 @@ impl Forge for OctoForge {
         repo: &RepoRef,
         run_id: u64,
     ) -> Result<Option<WorkflowRun>, GithubError> {
-        let action = format!("read workflow run {run_id} of {repo}");
-        let r = self
-            .call(
-                Method::GET,
-                &format!("{}/actions/runs/{run_id}", repo_path(repo)),
-                None,
-                &action,
-                "actions: read",
-            )
-            .await;
-        let raw = match r {
-            Ok(raw) => raw,
-            Err(e) if e.status() == Some(404) => return Ok(None),
-            Err(e) => return Err(e),
-        };
         #[derive(Deserialize)]
         struct Run {
             id: u64,
             status: Option<String>,
             conclusion: Option<String>,
         }
-        let run: Run = decode(&raw, &action)?;
-        Ok(Some(WorkflowRun {
+        let run: Option<Run> = self
+            .fetch_optional(
+                &format!("{}/actions/runs/{run_id}", repo_path(repo)),
+                &format!("read workflow run {run_id} of {repo}"),
+                "actions: read",
+            )
+            .await?;
+        Ok(run.map(|run| WorkflowRun {
             id: run.id,
             status: run.status.unwrap_or_default(),
             conclusion: run.conclusion,
