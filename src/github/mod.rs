@@ -230,6 +230,9 @@ pub trait Forge {
         repo: &RepoRef,
         run: &CheckRunRequest,
     ) -> Result<u64, GithubError>;
+    /// Not called by a command yet: kept for the runner (issue 8), whose
+    /// check run follows the journal from `in_progress` to its conclusion.
+    /// Tested against the fake in `tests/it/github_client.rs`.
     async fn update_check_run(
         &self,
         repo: &RepoRef,
@@ -261,6 +264,10 @@ pub trait Forge {
     ) -> Result<String, GithubError>;
     async fn user_id(&self, login: &str) -> Result<u64, GithubError>;
     async fn team_id(&self, org: &str, slug: &str) -> Result<u64, GithubError>;
+    // The issue calls below are not called by a command yet: they are kept
+    // for drift (issue 9), which opens, updates and closes one issue per
+    // project and environment. Tested against the fake in
+    // `tests/it/github_client.rs`.
     async fn create_issue(
         &self,
         repo: &RepoRef,

@@ -8,7 +8,7 @@ use fakehub::{FakeHub, Fault, FaultKind, TokenKind};
 use phasegate::github::comment::change_marker;
 use phasegate::github::{
     minimize_outdated, upsert_phase, Annotation, CheckRunRequest, Forge, ForgeConfig, GithubError,
-    OctoForge, PrTarget, RepoRef, RetryPolicy,
+    IssueUpdate, OctoForge, PrTarget, RepoRef, RetryPolicy,
 };
 use phasegate::render::{COMMENT_BUDGET, DETAILS_MARKER};
 
@@ -623,5 +623,72 @@ async fn an_upsert_minimizes_our_comments_of_other_changes_only() {
     assert_eq!(all[0]["minimized"], "outdated", "ours, of another change");
     assert!(all[1]["minimized"].is_null(), "not ours: left alone");
     assert!(all[2]["minimized"].is_null(), "the current comment");
+    assert_clean(&hub);
+}
+
+/// Kept for drift (issue 9): one issue per project and environment, found by
+/// its labels, updated, then closed.
+#[tokio::test]
+async fn issues_are_opened_found_by_label_updated_and_closed() {
+    let hub = hub();
+    hub.add_token(
+        "ghs_issues_token",
+        "",
+        TokenKind::Installation,
+        &[("issues", "write")],
+    );
+    let f = forge(&hub, "ghs_issues_token");
+    let repo = pr().repo;
+    let labels = vec!["phasegate-drift".to_owned(), "env:prod".to_owned()];
+    let opened = f
+        .create_issue(&repo, "Drift in prod", "3 resources drifted", &labels)
+        .await
+        .unwrap();
+    assert_eq!(opened.state, "open");
+    let found = f.list_issues(&repo, &labels, "open").await.unwrap();
+    assert_eq!(found.len(), 1, "the PR is not listed as an issue");
+    assert_eq!(found[0].number, opened.number);
+    assert_eq!(found[0].labels, labels);
+    let closed = f
+        .update_issue(
+            &repo,
+            opened.number,
+            &IssueUpdate {
+                body: Some("no drift".into()),
+                state: Some("closed".into()),
+                ..IssueUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((closed.state.as_str(), closed.body.as_str()), ("closed", "no drift"));
+    assert!(f.list_issues(&repo, &labels, "open").await.unwrap().is_empty());
+    assert_clean(&hub);
+}
+
+/// Kept for the runner (issue 8): a check run moves from in progress to
+/// its conclusion.
+#[tokio::test]
+async fn a_check_run_is_updated_from_in_progress_to_its_conclusion() {
+    let hub = hub();
+    let f = forge(&hub, TOKEN);
+    let mut run = CheckRunRequest {
+        name: "phasegate / prod".into(),
+        head_sha: "abc123".into(),
+        status: Some("in_progress".into()),
+        title: "applying".into(),
+        summary: "applying prod".into(),
+        ..CheckRunRequest::default()
+    };
+    let id = f.create_check_run(&pr().repo, &run).await.unwrap();
+    run.status = Some("completed".into());
+    run.conclusion = Some("success".into());
+    run.title = "applied".into();
+    f.update_check_run(&pr().repo, id, &run).await.unwrap();
+    let runs = hub.check_runs("acme", "infra");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["status"], "completed");
+    assert_eq!(runs[0]["conclusion"], "success");
+    assert_eq!(runs[0]["output"]["title"], "applied");
     assert_clean(&hub);
 }
