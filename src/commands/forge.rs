@@ -154,7 +154,10 @@ pub async fn post_check_run<F: Forge>(
         // GitHub requires a details URL for action_required.
         details_url,
         title: if errored {
-            format!("{} plan failed: Terraform reported errors", view.environment)
+            format!(
+                "{} plan failed: Terraform reported errors",
+                view.environment
+            )
         } else {
             format!("{} plan: {conclusion}", view.environment)
         },

@@ -67,7 +67,10 @@ pub const FULL_DIGEST_LEN: usize = 64;
 /// characters, not bytes: a digest read from a comment or a flag is not
 /// trusted to be ASCII, and slicing it at a byte index could panic.
 pub fn abbreviate(digest: &str, n: usize) -> &str {
-    digest.char_indices().nth(n).map_or(digest, |(i, _)| &digest[..i])
+    digest
+        .char_indices()
+        .nth(n)
+        .map_or(digest, |(i, _)| &digest[..i])
 }
 
 fn short(digest: &str) -> &str {
@@ -81,7 +84,9 @@ pub enum DigestArgError {
     NotHex(String),
     #[error("{given:?} is too short: a plan digest prefix needs at least {MIN_DIGEST_PREFIX} hex characters, it has {len}")]
     TooShort { given: String, len: usize },
-    #[error("{given:?} is longer than a plan digest ({FULL_DIGEST_LEN} hex characters), it has {len}")]
+    #[error(
+        "{given:?} is longer than a plan digest ({FULL_DIGEST_LEN} hex characters), it has {len}"
+    )]
     TooLong { given: String, len: usize },
 }
 

@@ -314,10 +314,7 @@ pub fn is_ours(c: &Comment, me: &Identity, marker: &str) -> bool {
 
 /// Our comments carrying `marker`, oldest first.
 fn ours<'a>(comments: &'a [Comment], me: &Identity, marker: &str) -> Vec<&'a Comment> {
-    let mut v: Vec<&Comment> = comments
-        .iter()
-        .filter(|c| is_ours(c, me, marker))
-        .collect();
+    let mut v: Vec<&Comment> = comments.iter().filter(|c| is_ours(c, me, marker)).collect();
     v.sort_by(|a, b| (&a.created_at, a.id).cmp(&(&b.created_at, b.id)));
     v
 }

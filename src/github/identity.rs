@@ -190,11 +190,18 @@ mod tests {
 
     #[test]
     fn the_setting_decides_when_github_cannot_and_its_absence_is_an_error() {
-        let me = decide(ApiAnswer::Unknown("no viewer".into()), Some("deployer[bot]")).unwrap();
+        let me = decide(
+            ApiAnswer::Unknown("no viewer".into()),
+            Some("deployer[bot]"),
+        )
+        .unwrap();
         assert_eq!(me.source, IdentitySource::Config);
         let err = decide(ApiAnswer::Unknown("no viewer".into()), None).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("bot_login") && text.contains("no viewer"), "{text}");
+        assert!(
+            text.contains("bot_login") && text.contains("no viewer"),
+            "{text}"
+        );
         assert_eq!(
             crate::error::Error::from(err).exit_code(),
             crate::error::ExitCode::BadInput
@@ -204,7 +211,10 @@ mod tests {
     #[test]
     fn only_our_login_and_our_app_author_our_comments() {
         let me = decide(login("deployer[bot]", IdentitySource::Viewer), None).unwrap();
-        assert!(authored_by(&comment("deployer[bot]", Some("deployer")), &me));
+        assert!(authored_by(
+            &comment("deployer[bot]", Some("deployer")),
+            &me
+        ));
         assert!(authored_by(&comment("deployer[bot]", None), &me));
         assert!(!authored_by(&comment("deployer[bot]", Some("other")), &me));
         assert!(!authored_by(

@@ -10,13 +10,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::accepted_permissions;
+use super::identity::{decide, is_valid_login, ApiAnswer, IdentitySource};
 use super::retry::{self, RetryPolicy};
 use super::{
     BranchPolicy, CheckRunRequest, Comment, EnvReviewer, EnvironmentInfo, EnvironmentUpdate, Forge,
     GithubError, Identity, Issue, IssueUpdate, PrTarget, PullInfo, RepoRef, ReviewerKind,
     RunApproval,
 };
-use super::identity::{decide, is_valid_login, ApiAnswer, IdentitySource};
 
 const API_VERSION: &str = "2022-11-28";
 /// GitHub's cap on annotations per check-run request.
@@ -375,27 +375,33 @@ impl OctoForge {
     /// `query { viewer { login } }`: `Ok(Err(why))` when GitHub answered
     /// without a usable login.
     async fn viewer_login(&self) -> Result<Result<String, String>, GithubError> {
-        let action = "read the token's login (GraphQL viewer)".to_owned();
-        let body = json!({ "query": VIEWER });
-        let raw = retry::run(&self.retry, || async {
-            let raw = self
-                .exchange(true, Method::POST, &self.graphql_path, Some(&body), &action)
-                .await?;
-            check(raw, &action, "").map_err(|e| e.scrub(&self.token))
-        })
-        .await?;
-        let v: Value = decode(&raw, &action)?;
+        let action = "read the token's login (GraphQL viewer)";
+        let v = self
+            .graphql(&json!({ "query": VIEWER }), action, "")
+            .await?;
         Ok(match v["data"]["viewer"]["login"].as_str() {
             Some(login) if is_valid_login(login) => Ok(login.to_owned()),
             Some(login) => Err(format!("{login:?} is not a GitHub login")),
-            None => Err(v["errors"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e["message"].as_str())
-                .collect::<Vec<_>>()
-                .join("; ")),
+            None => Err(graphql_errors(&v).unwrap_or_default()),
         })
+    }
+
+    /// One GraphQL request, retried per the policy; the decoded answer,
+    /// which may still carry GraphQL `errors`.
+    async fn graphql(
+        &self,
+        body: &Value,
+        action: &str,
+        permission: &str,
+    ) -> Result<Value, GithubError> {
+        let raw = retry::run(&self.retry, || async {
+            let raw = self
+                .exchange(true, Method::POST, &self.graphql_path, Some(body), action)
+                .await?;
+            check(raw, action, permission).map_err(|e| e.scrub(&self.token))
+        })
+        .await?;
+        decode(&raw, action)
     }
 
     /// One exchange, no retry, with any echo of the token scrubbed from
@@ -573,6 +579,18 @@ impl OctoForge {
     }
 }
 
+/// The messages of a GraphQL answer's `errors`, when it has any.
+fn graphql_errors(v: &Value) -> Option<String> {
+    let errors = v["errors"].as_array().filter(|e| !e.is_empty())?;
+    Some(
+        errors
+            .iter()
+            .filter_map(|e| e["message"].as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
 fn repo_path(repo: &RepoRef) -> String {
     format!("/repos/{}/{}", seg(&repo.owner), seg(&repo.name))
 }
@@ -662,23 +680,11 @@ impl Forge for OctoForge {
     async fn minimize_comment(&self, node_id: &str, classifier: &str) -> Result<(), GithubError> {
         let action = format!("minimize comment {node_id}");
         let body = json!({"query": MINIMIZE, "variables": {"input": {"subjectId": node_id, "classifier": classifier}}});
-        let raw = retry::run(&self.retry, || async {
-            let raw = self
-                .exchange(true, Method::POST, &self.graphql_path, Some(&body), &action)
-                .await?;
-            check(raw, &action, "pull-requests: write").map_err(|e| e.scrub(&self.token))
-        })
-        .await?;
-        let v: Value = decode(&raw, &action)?;
-        if let Some(errors) = v["errors"].as_array().filter(|e| !e.is_empty()) {
-            let message = errors
-                .iter()
-                .filter_map(|e| e["message"].as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(GithubError::Graphql { action, message });
+        let v = self.graphql(&body, &action, "pull-requests: write").await?;
+        match graphql_errors(&v) {
+            Some(message) => Err(GithubError::Graphql { action, message }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     async fn get_pull(&self, pr: &PrTarget) -> Result<PullInfo, GithubError> {

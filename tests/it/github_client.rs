@@ -617,7 +617,9 @@ async fn an_upsert_minimizes_our_comments_of_other_changes_only() {
     let old = format!("{}\nold change", change_marker("PR-7"));
     hub.add_comment("acme", "infra", 7, "deployer[bot]", &old);
     hub.add_comment("acme", "infra", 7, "github-actions[bot]", &old);
-    upsert(&forge(&hub, APP_TOKEN), "dev", "plan").await.unwrap();
+    upsert(&forge(&hub, APP_TOKEN), "dev", "plan")
+        .await
+        .unwrap();
     let all = hub.comments("acme", "infra", 7);
     assert_eq!(all.len(), 3);
     assert_eq!(all[0]["minimized"], "outdated", "ours, of another change");
@@ -661,8 +663,15 @@ async fn issues_are_opened_found_by_label_updated_and_closed() {
         )
         .await
         .unwrap();
-    assert_eq!((closed.state.as_str(), closed.body.as_str()), ("closed", "no drift"));
-    assert!(f.list_issues(&repo, &labels, "open").await.unwrap().is_empty());
+    assert_eq!(
+        (closed.state.as_str(), closed.body.as_str()),
+        ("closed", "no drift")
+    );
+    assert!(f
+        .list_issues(&repo, &labels, "open")
+        .await
+        .unwrap()
+        .is_empty());
     assert_clean(&hub);
 }
 

@@ -418,7 +418,10 @@ fn with_an_app_token_plan_edits_its_own_comment_and_ignores_copies() {
     let all = f.hub.comments("acme", "infra", 7);
     assert_eq!(all.len(), 3, "one comment of ours beside the two copies");
     for c in &all[..2] {
-        assert!(c["body"].as_str().unwrap().contains("approved by everyone!"));
+        assert!(c["body"]
+            .as_str()
+            .unwrap()
+            .contains("approved by everyone!"));
         assert!([actions, forged].contains(&c["id"].as_u64().unwrap()));
     }
     assert_eq!(all[2]["user"]["login"], "deployer[bot]");
@@ -451,9 +454,8 @@ fn a_bot_login_setting_that_github_contradicts_exits_2_and_posts_nothing() {
 
 /// The quickstart's no-op plan, as Terraform writes it when planning failed.
 fn errored_no_change_plan(f: &Flow) -> PathBuf {
-    let text =
-        std::fs::read_to_string(repo_root().join("tests/fixtures/plans/action-no-op.json"))
-            .unwrap();
+    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/plans/action-no-op.json"))
+        .unwrap();
     let mut plan: serde_json::Value = serde_json::from_str(&text).unwrap();
     plan["errored"] = serde_json::Value::Bool(true);
     let path = f.dir.path().join("errored.json");

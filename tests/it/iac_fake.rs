@@ -6,9 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use phasegate::iac::{
-    plan_project, EngineVersion, IacEngine, IacError, PlanOutcome, PlanRequest,
-};
+use phasegate::iac::{plan_project, EngineVersion, IacEngine, IacError, PlanOutcome, PlanRequest};
 
 #[derive(Debug, Default)]
 pub struct FakeEngine {

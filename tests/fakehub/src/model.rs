@@ -445,7 +445,11 @@ impl State {
 
     /// A GitHub App as the description's `integration` shows one.
     pub fn app_json(&self, slug: &str) -> Value {
-        let id = self.users.get(&format!("{slug}[bot]")).copied().unwrap_or(0);
+        let id = self
+            .users
+            .get(&format!("{slug}[bot]"))
+            .copied()
+            .unwrap_or(0);
         json!({
             "id": id, "slug": slug, "node_id": format!("A_{id}"), "client_id": format!("Iv1.{id}"),
             "owner": self.user_json("app-owner"), "name": slug, "description": null,

@@ -434,18 +434,35 @@ fn an_app_token_acts_as_its_bot_and_its_comments_name_the_app() {
         "deployer",
         &[("pull_requests", "write"), ("issues", "write")],
     );
-    assert_eq!(send(&hub, "GET", "/user", "tok-app", None).unwrap().status, 403);
+    assert_eq!(
+        send(&hub, "GET", "/user", "tok-app", None).unwrap().status,
+        403
+    );
     let viewer = json!({"query": "query { viewer { login } }"});
     let r = send(&hub, "POST", "/graphql", "tok-app", Some(&viewer)).unwrap();
     assert_eq!(r.json()["data"]["viewer"]["login"], "deployer[bot]");
     let r = send(&hub, "POST", "/graphql", "tok-bot", Some(&viewer)).unwrap();
     assert_eq!(r.json()["data"]["viewer"]["login"], "github-actions[bot]");
 
-    let r = send(&hub, "POST", COMMENTS, "tok-app", Some(&json!({"body": "hi"}))).unwrap();
+    let r = send(
+        &hub,
+        "POST",
+        COMMENTS,
+        "tok-app",
+        Some(&json!({"body": "hi"})),
+    )
+    .unwrap();
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json()["user"]["login"], "deployer[bot]");
     assert_eq!(r.json()["performed_via_github_app"]["slug"], "deployer");
-    let r = send(&hub, "POST", COMMENTS, "tok-user", Some(&json!({"body": "hi"}))).unwrap();
+    let r = send(
+        &hub,
+        "POST",
+        COMMENTS,
+        "tok-user",
+        Some(&json!({"body": "hi"})),
+    )
+    .unwrap();
     assert!(r.json()["performed_via_github_app"].is_null());
     // The answers, app included, are held to the description.
     assert!(hub.violations().is_empty(), "{:?}", hub.violations());
