@@ -11,10 +11,11 @@ use crate::cli::GlobalArgs;
 use crate::config::{Config, Environment};
 use crate::error::{Error, ExitCode, Result};
 use crate::github::approvals::{
-    approval_section_md, check_approval, parse_approve_command, record_fallback_approval,
-    ApprovalCheck, FallbackApproval, FallbackPolicy,
+    abbreviate, approval_section_md, check_approval, parse_approve_command, parse_digest_arg,
+    record_fallback_approval, ApprovalCheck, FallbackApproval, FallbackPolicy, FULL_DIGEST_LEN,
+    MIN_DIGEST_PREFIX,
 };
-use crate::github::comment::{change_marker, read_state};
+use crate::github::comment::{change_marker, is_ours, read_state};
 use crate::github::{upsert_phase, CommentState, Forge, PrTarget, RepoRef};
 
 fn actions_pr() -> Result<(ActionsContext, u64)> {
@@ -64,7 +65,7 @@ async fn comment_state<F: Forge>(
     let comments = forge.list_comments(target).await?;
     Ok(comments
         .iter()
-        .filter(|c| c.author == me.login && c.body.lines().any(|l| l.trim_end() == marker))
+        .filter(|c| is_ours(c, &me, &marker))
         .min_by_key(|c| c.id)
         .map(|c| read_state(&c.body))
         .unwrap_or_default())
@@ -118,7 +119,7 @@ impl PrSession {
         pr: u64,
         token: Option<String>,
     ) -> Result<PrSession> {
-        let (rt, client) = forge::connect(token)?;
+        let (rt, client) = forge::connect_as(token, ws.config.as_ref())?;
         let repo = forge::repo_of(ctx);
         let target = PrTarget {
             repo: repo.clone(),
@@ -165,6 +166,27 @@ async fn post_approval_block<F: Forge>(
     Ok(())
 }
 
+/// The full digest `--digest` names: itself when it is whole, else the
+/// digest recorded for the environment that it is a prefix of. A prefix that
+/// matches nothing recorded cannot be checked, so it is bad input.
+fn resolve_digest_arg(d: String, recorded: Option<&str>, env: &str) -> Result<String> {
+    if d.len() == FULL_DIGEST_LEN {
+        return Ok(d);
+    }
+    match recorded {
+        Some(full) if full.starts_with(&d) => Ok(full.to_owned()),
+        Some(full) => Err(Error::Input(format!(
+            "--digest {d} matches no plan recorded for `{env}` (the comment records {}): \
+             pass the full {FULL_DIGEST_LEN}-character digest of the plan to check",
+            abbreviate(full, MIN_DIGEST_PREFIX)
+        ))),
+        None => Err(Error::Input(format!(
+            "--digest {d} is a prefix and no plan is recorded for `{env}` to complete it: \
+             pass the full {FULL_DIGEST_LEN}-character digest"
+        ))),
+    }
+}
+
 pub fn check(
     global: &GlobalArgs,
     env: &str,
@@ -174,6 +196,11 @@ pub fn check(
     let ws = Workspace::load(global, true)?;
     let cfg = ws.config.as_ref().expect("required config is loaded");
     let env = environment(cfg, env)?;
+    // Checked before anything is fetched: a bad digest is a usage error.
+    let digest = digest
+        .map(parse_digest_arg)
+        .transpose()
+        .map_err(|e| Error::Input(format!("--digest {e}")))?;
     let (ctx, pr) = actions_pr()?;
     let PrSession {
         rt,
@@ -186,7 +213,7 @@ pub fn check(
     let key = forge::phase_key(env);
     let recorded = state.phases.get(&key).and_then(|p| p.digest.clone());
     let digest = match (digest, recorded) {
-        (Some(d), _) => d.to_string(),
+        (Some(d), recorded) => resolve_digest_arg(d, recorded.as_deref(), &env.name)?,
         (None, Some(d)) => d,
         (None, None) => {
             return Err(Error::Input(format!(
@@ -287,7 +314,7 @@ pub fn approve(global: &GlobalArgs, token: Option<String>) -> Result<ExitCode> {
                 "Approved by &#64;{} for `{}`, plan `{}` (comment, {}).",
                 crate::render::escape::inline(&rec.approver),
                 crate::render::escape::inline(&env.name),
-                &rec.digest[..rec.digest.len().min(16)],
+                crate::render::escape::inline(abbreviate(&rec.digest, 16)),
                 rec.at
             ),
             ExitCode::Success,

@@ -2,7 +2,7 @@
 //! environment, posting a phase to the sticky comment and its check run.
 
 use crate::ci::ActionsContext;
-use crate::config::{Environment, ResolvedPhase};
+use crate::config::{Config, Environment, ResolvedPhase};
 use crate::error::{Error, Result};
 use crate::gates::Verdict;
 use crate::github::{
@@ -26,11 +26,21 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// (flag or `GITHUB_TOKEN`). The client's background worker is spawned on
 /// this runtime, so every call must be driven by it.
 pub fn connect(token: Option<String>) -> Result<(tokio::runtime::Runtime, OctoForge)> {
+    connect_as(token, None)
+}
+
+/// [`connect`], with the login `phasegate.yml` says the token comments as
+/// (`github.bot_login`); commands that find their own comment use this.
+pub fn connect_as(
+    token: Option<String>,
+    config: Option<&Config>,
+) -> Result<(tokio::runtime::Runtime, OctoForge)> {
     let rt = runtime()?;
     let cfg = ForgeConfig::from_env(token)?;
+    let bot_login = config.and_then(|c| c.github.bot_login.clone());
     let client = {
         let _entered = rt.enter();
-        OctoForge::new(&cfg)?
+        OctoForge::new(&cfg)?.with_bot_login(bot_login)
     };
     Ok((rt, client))
 }
@@ -89,7 +99,8 @@ pub fn awaiting_approval_section(
 }
 
 /// Posts the phase's block to the change's sticky comment and records the
-/// plan digests in its state.
+/// plan digests in its state (the upsert also hides our comments of other
+/// changes).
 pub async fn post_phase<F: Forge>(
     forge: &F,
     target: &PrTarget,
@@ -124,7 +135,11 @@ pub async fn post_check_run<F: Forge>(
     details_url: Option<String>,
     annotations: Vec<crate::github::Annotation>,
 ) -> Result<u64> {
+    // A plan Terraform could not finish fails the check whatever the gates
+    // said: the phase cannot be applied.
+    let errored = view.projects.iter().any(|p| p.changes.plan_failed());
     let conclusion = match verdict {
+        _ if errored => "failure",
         Verdict::Pass => "success",
         Verdict::Warn => "neutral",
         Verdict::AckRequired => "action_required",
@@ -138,7 +153,14 @@ pub async fn post_check_run<F: Forge>(
         conclusion: Some(conclusion.into()),
         // GitHub requires a details URL for action_required.
         details_url,
-        title: format!("{} plan: {conclusion}", view.environment),
+        title: if errored {
+            format!(
+                "{} plan failed: Terraform reported errors",
+                view.environment
+            )
+        } else {
+            format!("{} plan: {conclusion}", view.environment)
+        },
         summary,
         text: None,
         annotations,

@@ -232,6 +232,7 @@ pub fn project_json(name: &str, cs: &ChangeSet) -> serde_json::Value {
         "name": name,
         "counts": cs.counts(),
         "has_changes": cs.has_changes(),
+        "errored": cs.plan_failed(),
         "resources": cs.resources.iter()
             .filter(|r| r.action != plan::Action::NoOp || r.is_import() || r.is_move())
             .map(|r| json!({"address": r.address, "action": r.action}))
@@ -254,6 +255,8 @@ fn finish(
         "projects": result.projects.iter().map(|p| project_json(&p.name, &p.changes)).collect::<Vec<_>>(),
         "gates": result.gates.to_json(),
         "verdict": result.gates.verdict(),
+        // An errored plan is partial: the runner refuses to apply the phase.
+        "errored": result.projects.iter().any(|p| p.changes.plan_failed()),
         "comment": out_dir.join("comment.md"),
     });
     let digest = phase_digest(&result.projects);
@@ -314,6 +317,21 @@ fn finish(
         OutputFormat::Markdown => print_stdout(&result.comment),
         OutputFormat::Text => print_stdout(&text_report(&result, &out_dir)),
     }
+    let failed: Vec<&str> = result
+        .projects
+        .iter()
+        .filter(|p| p.changes.plan_failed())
+        .map(|p| p.name.as_str())
+        .collect();
+    if !failed.is_empty() {
+        // Everything is written and posted so the failure is visible; the
+        // exit says the IaC tool failed, as a failing `terraform plan` would.
+        tracing::error!(
+            "the plan of {} errored: Terraform reported errors while planning; this phase cannot be applied",
+            failed.join(", ")
+        );
+        return Ok(ExitCode::External);
+    }
     Ok(if result.gates.verdict().stops() {
         ExitCode::Refused
     } else {
@@ -330,7 +348,11 @@ fn text_report(result: &PlanResult, out_dir: &Path) -> String {
         lines.push(format!(
             "  {}: {}  digest {}",
             p.name,
-            render::counts_line(&p.changes.counts()),
+            if p.changes.plan_failed() {
+                "PLAN FAILED: Terraform reported errors; this phase cannot be applied".to_owned()
+            } else {
+                render::counts_line(&p.changes.counts())
+            },
             &p.changes.digest
         ));
     }
@@ -378,7 +400,7 @@ fn post(
         tracing::warn!("no GITHUB_TOKEN: the comment is not posted");
         return Ok(None);
     }
-    let (rt, client) = forge::connect(token)?;
+    let (rt, client) = forge::connect_as(token, ws.config.as_ref())?;
     let repo = forge::repo_of(ctx);
     let target = PrTarget {
         repo: repo.clone(),

@@ -144,6 +144,22 @@ pub struct Config {
     pub output_dir: Option<PathBuf>,
     #[serde(default)]
     pub approvals: ApprovalConfig,
+    /// How phasegate talks to GitHub.
+    #[serde(default)]
+    pub github: GithubSettings,
+}
+
+/// GitHub settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GithubSettings {
+    /// The login the token comments as, so phasegate can tell its own
+    /// comment from a copy: `github-actions[bot]` for the workflow's default
+    /// GITHUB_TOKEN, `<app-slug>[bot]` for a GitHub App's token, or a user's
+    /// login. Needed only when GitHub cannot say (its answer is checked
+    /// against this when it can).
+    #[serde(default)]
+    pub bot_login: Option<String>,
 }
 
 /// Declared blast radius of a phase.

@@ -51,6 +51,14 @@ pub fn validate(
             "declare at least one environment".into(),
         );
     }
+    if let Some(login) = &config.github.bot_login {
+        if !crate::github::identity::is_valid_login(login) {
+            cfg(
+                "github.bot_login".into(),
+                format!("{login:?} is not a GitHub login: letters, digits and inner hyphens, with `[bot]` for an app (e.g. `github-actions[bot]`)"),
+            );
+        }
+    }
     let mut seen = BTreeSet::new();
     for (i, env) in config.environments.iter().enumerate() {
         if env.name.trim().is_empty() {

@@ -60,8 +60,58 @@ fn rank(permission: &str) -> usize {
     LEVELS.iter().position(|l| *l == permission).unwrap_or(0)
 }
 
+/// Length of a full plan digest (hex sha256).
+pub const FULL_DIGEST_LEN: usize = 64;
+
+/// The first `n` characters of a digest, for people to read. Cut by
+/// characters, not bytes: a digest read from a comment or a flag is not
+/// trusted to be ASCII, and slicing it at a byte index could panic.
+pub fn abbreviate(digest: &str, n: usize) -> &str {
+    digest
+        .char_indices()
+        .nth(n)
+        .map_or(digest, |(i, _)| &digest[..i])
+}
+
 fn short(digest: &str) -> &str {
-    &digest[..digest.len().min(MIN_DIGEST_PREFIX)]
+    abbreviate(digest, MIN_DIGEST_PREFIX)
+}
+
+/// Why a digest given on the command line was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestArgError {
+    #[error("{0:?} is not a plan digest: use only the hex characters 0-9 and a-f, as the plan comment shows it")]
+    NotHex(String),
+    #[error("{given:?} is too short: a plan digest prefix needs at least {MIN_DIGEST_PREFIX} hex characters, it has {len}")]
+    TooShort { given: String, len: usize },
+    #[error(
+        "{given:?} is longer than a plan digest ({FULL_DIGEST_LEN} hex characters), it has {len}"
+    )]
+    TooLong { given: String, len: usize },
+}
+
+/// Checks a digest or digest prefix given by a user (`--digest`): hex only,
+/// at least [`MIN_DIGEST_PREFIX`] and at most [`FULL_DIGEST_LEN`] characters.
+/// Returns it in lower case.
+pub fn parse_digest_arg(given: &str) -> Result<String, DigestArgError> {
+    let d = given.trim();
+    if d.is_empty() || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(DigestArgError::NotHex(given.to_owned()));
+    }
+    // All ASCII from here on, so the byte length is the character count.
+    if d.len() < MIN_DIGEST_PREFIX {
+        return Err(DigestArgError::TooShort {
+            given: given.to_owned(),
+            len: d.len(),
+        });
+    }
+    if d.len() > FULL_DIGEST_LEN {
+        return Err(DigestArgError::TooLong {
+            given: given.to_owned(),
+            len: d.len(),
+        });
+    }
+    Ok(d.to_ascii_lowercase())
 }
 
 /// Whether `user` may approve by comment; `Err` says why not.
@@ -339,6 +389,45 @@ mod tests {
             parse_approve_command("> /phasegate approve prod 0123456789ab"),
             None
         );
+    }
+
+    #[test]
+    fn digest_args_must_be_hex_and_long_enough() {
+        let full = "ab".repeat(32);
+        assert_eq!(parse_digest_arg(&full.to_uppercase()), Ok(full.clone()));
+        assert_eq!(
+            parse_digest_arg("0123456789ab"),
+            Ok("0123456789ab".to_owned())
+        );
+        assert!(matches!(
+            parse_digest_arg("0123456789a"),
+            Err(DigestArgError::TooShort { len: 11, .. })
+        ));
+        assert!(matches!(
+            parse_digest_arg("éééééééééééééééé"),
+            Err(DigestArgError::NotHex(_))
+        ));
+        assert!(matches!(
+            parse_digest_arg("0123456789abXYZ"),
+            Err(DigestArgError::NotHex(_))
+        ));
+        assert!(matches!(
+            parse_digest_arg(""),
+            Err(DigestArgError::NotHex(_))
+        ));
+        assert!(matches!(
+            parse_digest_arg(&format!("{full}0")),
+            Err(DigestArgError::TooLong { len: 65, .. })
+        ));
+    }
+
+    #[test]
+    fn abbreviating_a_non_ascii_digest_cuts_by_characters() {
+        // 11 ASCII bytes then a 2-byte character across byte 12.
+        let d = "0123456789aé0123456789";
+        assert_eq!(abbreviate(d, 12), "0123456789aé");
+        assert_eq!(short("ééééééééééééééé"), "éééééééééééé");
+        assert_eq!(abbreviate("abc", 12), "abc");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The one sticky PR comment per change: found by its marker among comments
 //! we authored, holding one block per phase in promotion order plus a
 //! machine-readable state line, always under GitHub's 65,536-character limit,
-//! and never duplicated, even when two jobs write at once.
+//! and never duplicated, even when two jobs write at once. Ours means written
+//! by our own login (see [`super::identity`]); our comments of other changes
+//! are minimized as outdated.
 //!
 //! Layout:
 //! ```text
@@ -18,7 +20,8 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::{Comment, Forge, GithubError, PrTarget};
+use super::identity::{authored_by, confirm_author};
+use super::{Comment, Forge, GithubError, Identity, PrTarget};
 use crate::render::{split_block, COMMENT_BUDGET, DETAILS_MARKER};
 
 /// The version of [`CommentState`] this build writes.
@@ -303,13 +306,15 @@ fn build_body(
     compose(change_id, keys, &blocks, state)
 }
 
-/// Our comments carrying `marker`, oldest first. Only comments authored by
-/// `login` count: anyone can paste a marker.
-fn ours<'a>(comments: &'a [Comment], login: &str, marker: &str) -> Vec<&'a Comment> {
-    let mut v: Vec<&Comment> = comments
-        .iter()
-        .filter(|c| c.author == login && c.body.lines().any(|l| l.trim_end() == marker))
-        .collect();
+/// Whether `c` is ours and carries `marker` on a line of its own. Only
+/// comments `me` wrote count: anyone can paste a marker.
+pub fn is_ours(c: &Comment, me: &Identity, marker: &str) -> bool {
+    authored_by(c, me) && c.body.lines().any(|l| l.trim_end() == marker)
+}
+
+/// Our comments carrying `marker`, oldest first.
+fn ours<'a>(comments: &'a [Comment], me: &Identity, marker: &str) -> Vec<&'a Comment> {
+    let mut v: Vec<&Comment> = comments.iter().filter(|c| is_ours(c, me, marker)).collect();
     v.sort_by(|a, b| (&a.created_at, a.id).cmp(&(&b.created_at, b.id)));
     v
 }
@@ -340,9 +345,10 @@ pub async fn upsert_phase<F: Forge>(
     let mut last_error: Option<GithubError> = None;
     for _ in 0..MAX_ROUNDS {
         let comments = forge.list_comments(target).await?;
-        let mine = ours(&comments, &me.login, &marker);
+        let mine = ours(&comments, &me, &marker);
         if let (Some(c), [only]) = (&created, mine.as_slice()) {
             if only.id == c.id {
+                tidy(forge, &comments, &me, change_id).await;
                 return Ok(comment_ref(c, true));
             }
         }
@@ -397,6 +403,7 @@ pub async fn upsert_phase<F: Forge>(
                     for dup in &mine[1..] {
                         forge.delete_comment(&target.repo, dup.id).await?;
                     }
+                    tidy(forge, &comments, &me, change_id).await;
                     let was_ours = created.as_ref().is_some_and(|m| m.id == c.id);
                     return Ok(comment_ref(&c, was_ours));
                 }
@@ -405,6 +412,13 @@ pub async fn upsert_phase<F: Forge>(
             None => match forge.create_comment(target, &body).await {
                 // Look again: a concurrent writer may have created one too.
                 Ok(c) => {
+                    // GitHub's answer names the author: if it is not who we
+                    // took ourselves to be, we would never find this comment
+                    // again. Take it back and say which setting is wrong.
+                    if let Err(e) = confirm_author(&c, &me) {
+                        forge.delete_comment(&target.repo, c.id).await?;
+                        return Err(e);
+                    }
                     created = Some(c);
                     continue;
                 }
@@ -444,17 +458,31 @@ fn comment_ref(c: &Comment, created: bool) -> CommentRef {
 }
 
 /// Hides (GraphQL `minimizeComment`, classifier `OUTDATED`) our phasegate
-/// comments on the PR that belong to other changes. Returns how many.
+/// comments on the PR that belong to other changes: a comment left from
+/// before the change got its id in `change.yml` (`PR-7` became `net-42`),
+/// or from an older phasegate. Only comments we wrote are touched. Every
+/// upsert does this with the comments it already listed; minimizing is
+/// idempotent, so a comment hidden before is hidden again at no harm.
+/// Returns how many.
 pub async fn minimize_outdated<F: Forge>(
     forge: &F,
     target: &PrTarget,
     current_change_id: &str,
 ) -> Result<usize, GithubError> {
     let me = forge.identity().await?;
-    let current = change_marker(current_change_id);
     let comments = forge.list_comments(target).await?;
+    minimize_others(forge, &comments, &me, current_change_id).await
+}
+
+async fn minimize_others<F: Forge>(
+    forge: &F,
+    comments: &[Comment],
+    me: &Identity,
+    current_change_id: &str,
+) -> Result<usize, GithubError> {
+    let current = change_marker(current_change_id);
     let mut n = 0;
-    for c in comments.iter().filter(|c| c.author == me.login) {
+    for c in comments.iter().filter(|c| authored_by(c, me)) {
         let first = c.body.lines().next().unwrap_or_default().trim_end();
         if first.starts_with("<!-- phasegate:change=") && first != current {
             forge.minimize_comment(&c.node_id, "OUTDATED").await?;
@@ -462,6 +490,16 @@ pub async fn minimize_outdated<F: Forge>(
         }
     }
     Ok(n)
+}
+
+/// After a successful write: hiding stale comments is housekeeping, so a
+/// failure is logged, not returned (the comment itself is posted).
+async fn tidy<F: Forge>(forge: &F, comments: &[Comment], me: &Identity, change_id: &str) {
+    match minimize_others(forge, comments, me, change_id).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("minimized {n} phasegate comment(s) of other changes as outdated"),
+        Err(e) => tracing::warn!("could not minimize outdated phasegate comments: {e}"),
+    }
 }
 
 /// The state stored in a comment body, for readers outside the upsert.

@@ -33,6 +33,10 @@ pub enum GithubError {
     /// The client could not be set up (a bad GITHUB_API_URL, ...).
     #[error("cannot set up the GitHub client: {0}")]
     Setup(String),
+    /// Whose comments are ours cannot be decided, or the config contradicts
+    /// GitHub: fixed in `phasegate.yml`, so it is bad input (exit 2).
+    #[error("{0}")]
+    Identity(String),
     /// Retries ran out; `last` is the final failure.
     #[error("{last} (gave up after {attempts} attempts)")]
     Exhausted {
@@ -144,7 +148,10 @@ impl GithubError {
 
 impl From<GithubError> for crate::error::Error {
     fn from(e: GithubError) -> Self {
-        crate::error::Error::External(e.to_string())
+        match e {
+            GithubError::Identity(m) => crate::error::Error::Input(m),
+            e => crate::error::Error::External(e.to_string()),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod approvals;
 pub mod comment;
 pub mod environments;
 mod error;
+pub mod identity;
 mod octo;
 pub mod retry;
 pub mod runs;
@@ -21,8 +22,9 @@ pub use error::GithubError;
 pub use octo::{ForgeConfig, OctoForge};
 pub use retry::RetryPolicy;
 
-/// The login an installation token (the default `GITHUB_TOKEN`) acts as; such
-/// tokens cannot call `GET /user`, so this is assumed when it is refused.
+/// The login the workflow's default `GITHUB_TOKEN` (an installation token of
+/// the GitHub Actions app) comments as. Named in hints only: the identity is
+/// always decided from GitHub's answer or the config (see [`identity`]).
 pub const ACTIONS_BOT: &str = "github-actions[bot]";
 
 /// `owner/name` of a repository.
@@ -70,7 +72,10 @@ impl std::fmt::Display for PrTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub login: String,
+    /// An app's bot (`<app-slug>[bot]`).
     pub is_bot: bool,
+    /// How the login was learned.
+    pub source: identity::IdentitySource,
 }
 
 /// An issue or PR comment.
@@ -79,6 +84,9 @@ pub struct Comment {
     pub id: u64,
     pub node_id: String,
     pub author: String,
+    /// The slug of the GitHub App the comment was `performed_via_github_app`,
+    /// when GitHub reports one.
+    pub via_app: Option<String>,
     pub body: String,
     pub created_at: String,
     pub html_url: String,
@@ -260,7 +268,7 @@ pub struct CommitPull {
 /// over it (no trait objects), and the one runtime is current-thread-safe.
 #[allow(async_fn_in_trait)]
 pub trait Forge {
-    /// Who the token acts as (`github-actions[bot]` for installation tokens).
+    /// Who the token acts as, decided as [`identity`] describes.
     async fn identity(&self) -> Result<Identity, GithubError>;
     /// Every comment on the PR, oldest first, across all pages.
     async fn list_comments(&self, pr: &PrTarget) -> Result<Vec<Comment>, GithubError>;
@@ -284,6 +292,9 @@ pub trait Forge {
         repo: &RepoRef,
         run: &CheckRunRequest,
     ) -> Result<u64, GithubError>;
+    /// Not called by a command yet: kept for the runner (issue 8), whose
+    /// check run follows the journal from `in_progress` to its conclusion.
+    /// Tested against the fake in `tests/it/github_client.rs`.
     async fn update_check_run(
         &self,
         repo: &RepoRef,
@@ -315,6 +326,10 @@ pub trait Forge {
     ) -> Result<String, GithubError>;
     async fn user_id(&self, login: &str) -> Result<u64, GithubError>;
     async fn team_id(&self, org: &str, slug: &str) -> Result<u64, GithubError>;
+    // The issue calls below are not called by a command yet: they are kept
+    // for drift (issue 9), which opens, updates and closes one issue per
+    // project and environment. Tested against the fake in
+    // `tests/it/github_client.rs`.
     async fn create_issue(
         &self,
         repo: &RepoRef,

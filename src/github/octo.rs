@@ -10,12 +10,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::accepted_permissions;
+use super::identity::{decide, is_valid_login, ApiAnswer, IdentitySource};
 use super::retry::{self, RetryPolicy};
 use super::{
     BranchPolicy, CheckRunRequest, Comment, CommitPull, EnvReviewer, EnvironmentInfo,
     EnvironmentUpdate, Forge, GitCommit, GitRef, GithubError, Identity, Issue, IssueUpdate,
     PrTarget, PullInfo, RefWrite, RepoRef, ReviewerKind, RunApproval, TreeEntry, WorkflowRun,
-    ACTIONS_BOT,
 };
 
 const API_VERSION: &str = "2022-11-28";
@@ -89,6 +89,8 @@ pub struct OctoForge {
     token: String,
     retry: RetryPolicy,
     identity: tokio::sync::OnceCell<Identity>,
+    /// `github.bot_login` from the config, when set.
+    bot_login: Option<String>,
 }
 
 impl std::fmt::Debug for OctoForge {
@@ -228,10 +230,13 @@ fn check(raw: Raw, action: &str, permission: &str) -> Result<Raw, GithubError> {
 #[derive(Deserialize)]
 struct ApiUser {
     login: String,
-    #[serde(rename = "type", default)]
-    kind: String,
     #[serde(default)]
     id: u64,
+}
+
+#[derive(Deserialize)]
+struct ApiApp {
+    slug: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -243,6 +248,8 @@ struct ApiComment {
     user: Option<ApiUser>,
     created_at: String,
     html_url: String,
+    #[serde(default)]
+    performed_via_github_app: Option<ApiApp>,
 }
 
 impl From<ApiComment> for Comment {
@@ -251,6 +258,7 @@ impl From<ApiComment> for Comment {
             id: c.id,
             node_id: c.node_id,
             author: c.user.map(|u| u.login).unwrap_or_default(),
+            via_app: c.performed_via_github_app.and_then(|a| a.slug),
             body: c.body.unwrap_or_default(),
             created_at: c.created_at,
             html_url: c.html_url,
@@ -320,7 +328,80 @@ impl OctoForge {
             token: config.token.clone(),
             retry: config.retry,
             identity: tokio::sync::OnceCell::new(),
+            bot_login: None,
         })
+    }
+
+    /// Sets the login the config asserts the token comments as
+    /// (`github.bot_login`); see [`super::identity`].
+    pub fn with_bot_login(mut self, login: Option<String>) -> OctoForge {
+        self.bot_login = login.filter(|l| !l.trim().is_empty());
+        self
+    }
+
+    /// What GitHub says the token's login is: the GraphQL `viewer`, which
+    /// answers user and installation tokens alike (an app's bot login for
+    /// the latter), else `GET /user`, which only user tokens may read.
+    async fn ask_login(&self) -> Result<ApiAnswer, GithubError> {
+        let refused = |e: &GithubError| matches!(e.status(), Some(401 | 403 | 404));
+        let viewer_why = match self.viewer_login().await {
+            Ok(Ok(login)) => {
+                return Ok(ApiAnswer::Login {
+                    login,
+                    source: IdentitySource::Viewer,
+                })
+            }
+            Ok(Err(why)) => why,
+            Err(e) if refused(&e) => e.to_string(),
+            Err(e) => return Err(e),
+        };
+        tracing::debug!("the GraphQL viewer named no login ({viewer_why}); trying GET /user");
+        let action = "read the token's user";
+        match self.call(Method::GET, "/user", None, action, "").await {
+            Ok(raw) => {
+                let u: ApiUser = decode(&raw, action)?;
+                Ok(ApiAnswer::Login {
+                    login: u.login,
+                    source: IdentitySource::User,
+                })
+            }
+            Err(e) if refused(&e) => Ok(ApiAnswer::Unknown(format!(
+                "the GraphQL viewer named no login ({viewer_why}) and GET /user was refused ({e})"
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `query { viewer { login } }`: `Ok(Err(why))` when GitHub answered
+    /// without a usable login.
+    async fn viewer_login(&self) -> Result<Result<String, String>, GithubError> {
+        let action = "read the token's login (GraphQL viewer)";
+        let v = self
+            .graphql(&json!({ "query": VIEWER }), action, "")
+            .await?;
+        Ok(match v["data"]["viewer"]["login"].as_str() {
+            Some(login) if is_valid_login(login) => Ok(login.to_owned()),
+            Some(login) => Err(format!("{login:?} is not a GitHub login")),
+            None => Err(graphql_errors(&v).unwrap_or_default()),
+        })
+    }
+
+    /// One GraphQL request, retried per the policy; the decoded answer,
+    /// which may still carry GraphQL `errors`.
+    async fn graphql(
+        &self,
+        body: &Value,
+        action: &str,
+        permission: &str,
+    ) -> Result<Value, GithubError> {
+        let raw = retry::run(&self.retry, || async {
+            let raw = self
+                .exchange(true, Method::POST, &self.graphql_path, Some(body), action)
+                .await?;
+            check(raw, action, permission).map_err(|e| e.scrub(&self.token))
+        })
+        .await?;
+        decode(&raw, action)
     }
 
     /// One exchange, no retry, with any echo of the token scrubbed from
@@ -668,9 +749,23 @@ impl OctoForge {
     }
 }
 
+/// The messages of a GraphQL answer's `errors`, when it has any.
+fn graphql_errors(v: &Value) -> Option<String> {
+    let errors = v["errors"].as_array().filter(|e| !e.is_empty())?;
+    Some(
+        errors
+            .iter()
+            .filter_map(|e| e["message"].as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
 fn repo_path(repo: &RepoRef) -> String {
     format!("/repos/{}/{}", seg(&repo.owner), seg(&repo.name))
 }
+
+const VIEWER: &str = "query { viewer { login } }";
 
 const MINIMIZE: &str = "mutation($input: MinimizeCommentInput!) { minimizeComment(input: $input) { minimizedComment { isMinimized } } }";
 
@@ -678,24 +773,10 @@ impl Forge for OctoForge {
     async fn identity(&self) -> Result<Identity, GithubError> {
         self.identity
             .get_or_try_init(|| async {
-                match self
-                    .call(Method::GET, "/user", None, "read the token's user", "")
-                    .await
-                {
-                    Ok(raw) => {
-                        let u: ApiUser = decode(&raw, "read the token's user")?;
-                        Ok(Identity {
-                            is_bot: u.kind == "Bot",
-                            login: u.login,
-                        })
-                    }
-                    // Installation tokens may not read /user; they act as the bot.
-                    Err(GithubError::Api { status: 403, .. }) => Ok(Identity {
-                        login: ACTIONS_BOT.to_owned(),
-                        is_bot: true,
-                    }),
-                    Err(e) => Err(e),
-                }
+                let api = self.ask_login().await?;
+                let me = decide(api, self.bot_login.as_deref())?;
+                tracing::debug!(login = %me.login, source = ?me.source, "token identity");
+                Ok(me)
             })
             .await
             .cloned()
@@ -769,23 +850,11 @@ impl Forge for OctoForge {
     async fn minimize_comment(&self, node_id: &str, classifier: &str) -> Result<(), GithubError> {
         let action = format!("minimize comment {node_id}");
         let body = json!({"query": MINIMIZE, "variables": {"input": {"subjectId": node_id, "classifier": classifier}}});
-        let raw = retry::run(&self.retry, || async {
-            let raw = self
-                .exchange(true, Method::POST, &self.graphql_path, Some(&body), &action)
-                .await?;
-            check(raw, &action, "pull-requests: write").map_err(|e| e.scrub(&self.token))
-        })
-        .await?;
-        let v: Value = decode(&raw, &action)?;
-        if let Some(errors) = v["errors"].as_array().filter(|e| !e.is_empty()) {
-            let message = errors
-                .iter()
-                .filter_map(|e| e["message"].as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(GithubError::Graphql { action, message });
+        let v = self.graphql(&body, &action, "pull-requests: write").await?;
+        match graphql_errors(&v) {
+            Some(message) => Err(GithubError::Graphql { action, message }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     async fn get_pull(&self, pr: &PrTarget) -> Result<PullInfo, GithubError> {

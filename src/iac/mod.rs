@@ -1,14 +1,13 @@
 //! The IaC engine adapters: Terraform, OpenTofu and Terragrunt run as child
-//! processes behind the narrow [`IacEngine`] trait, with a fake for tests.
+//! processes behind the narrow [`IacEngine`] trait. Its scripted test double
+//! lives with the tests (`tests/it/iac_fake.rs`), not in the library.
 
-mod fake;
 mod process;
 mod terraform;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use fake::FakeEngine;
 pub use process::{CommandSpec, ProcessOutput};
 pub use terraform::CliEngine;
 

@@ -152,6 +152,15 @@ pub enum Engine {
     Unknown,
 }
 
+impl ChangeSet {
+    /// Terraform reported errors while planning (`errored: true`): the plan
+    /// is partial, its lack of changes means nothing, and it must never be
+    /// applied. Every view says so first, and the phase result records it.
+    pub fn plan_failed(&self) -> bool {
+        self.errored == Some(true)
+    }
+}
+
 /// A normalized plan: everything phasegate needs from `show -json`, with
 /// sensitive values masked and raw variable values dropped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

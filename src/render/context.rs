@@ -57,8 +57,16 @@ pub const NO_CHANGES: &str = "No changes. Your infrastructure matches the config
 /// Terraform's line when only root module outputs change.
 pub const OUTPUTS_ONLY: &str = "Changes to Outputs only: you can apply this plan to save these new output values to the Terraform state, without changing any real infrastructure.";
 
-/// The one line that says what a plan does, as Terraform would say it.
+/// The line of a plan Terraform could not finish. It replaces the counts (an
+/// errored plan never says "No changes"), so it is the first thing said.
+pub const PLAN_FAILED: &str = "⛔ **Plan failed: Terraform reported errors while planning.** This plan is partial and cannot be applied; it does not show what applying would do.";
+
+/// The one line that says what a plan does, as Terraform would say it; for
+/// an errored plan, that it failed.
 pub fn plan_line(changes: &ChangeSet) -> String {
+    if changes.plan_failed() {
+        return PLAN_FAILED.to_owned();
+    }
     let counts = changes.counts();
     let nothing = counts.add + counts.change + counts.destroy + counts.import + counts.forget == 0;
     if !nothing {
@@ -317,9 +325,9 @@ impl Prepared {
 
 /// Why a plan cannot be taken at face value, when Terraform says so.
 fn incompleteness(changes: &ChangeSet) -> Option<&'static str> {
-    if changes.errored == Some(true) {
+    if changes.plan_failed() {
         Some(
-            "Terraform reported errors while planning: this plan is partial and cannot be applied.",
+            "Fix the errors shown in the plan job's log and plan again: the changes below are only what Terraform planned before it failed, and the phase cannot be applied.",
         )
     } else if changes.complete == Some(false) {
         Some("This plan is incomplete (some changes are deferred): applying it will not converge, a further plan will follow.")

@@ -38,7 +38,7 @@ use crate::gates::Verdict;
 use crate::plan::ChangeSet;
 pub use budget::DETAILS_MARKER;
 use budget::{EssentialsLevel, Measure, Part, Shape, ShedClass};
-pub use context::{action_phrase, counts_line, plan_line, NO_CHANGES};
+pub use context::{action_phrase, counts_line, plan_line, NO_CHANGES, PLAN_FAILED};
 use context::{
     DiffCtx, DriftCtx, NoteCtx, OutputsCtx, Prepared, ProjectCtx, ResourceListCtx, SectionCtx,
     Target,

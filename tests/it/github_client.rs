@@ -8,7 +8,7 @@ use fakehub::{FakeHub, Fault, FaultKind, TokenKind};
 use phasegate::github::comment::change_marker;
 use phasegate::github::{
     minimize_outdated, upsert_phase, Annotation, CheckRunRequest, Forge, ForgeConfig, GithubError,
-    OctoForge, PrTarget, RepoRef, RetryPolicy,
+    IssueUpdate, OctoForge, PrTarget, RepoRef, RetryPolicy,
 };
 use phasegate::render::{COMMENT_BUDGET, DETAILS_MARKER};
 
@@ -133,7 +133,8 @@ async fn second_upsert_updates_in_place_with_list_and_patch_only() {
             format!("PATCH /repos/acme/infra/issues/comments/{}", r.id),
         ]
     );
-    // A fresh process also asks who it is: three requests in all.
+    // A fresh process also asks who it is (the GraphQL viewer): three
+    // requests in all.
     hub.clear_requests();
     upsert(&forge(&hub, TOKEN), "dev", "third").await.unwrap();
     assert_eq!(hub.requests().len(), 3);
@@ -446,5 +447,257 @@ async fn ghes_layout_serves_rest_under_api_v3_and_graphql_at_api_graphql() {
     let paths: Vec<String> = hub.requests().iter().map(|r| r.path.clone()).collect();
     assert!(paths.iter().all(|p| p.starts_with("/api/")), "{paths:?}");
     assert!(paths.iter().any(|p| p == "/api/graphql"));
+    assert_clean(&hub);
+}
+
+/// An installation token of the GitHub App `deployer` (not the workflow's
+/// default token): it comments as `deployer[bot]`.
+const APP_TOKEN: &str = "ghs_deployer_app_installation_token_42";
+
+fn app_hub() -> FakeHub {
+    let hub = hub();
+    hub.add_app_token(APP_TOKEN, "deployer", &[("pull_requests", "write")]);
+    hub
+}
+
+fn marker_comment(hub: &FakeHub, author: &str, text: &str) -> u64 {
+    let body = format!(
+        "{}\n<!-- phasegate:phase=dev -->\n{text}\n<!-- phasegate:phase-end=dev -->",
+        change_marker("pr-7")
+    );
+    hub.add_comment("acme", "infra", 7, author, &body)
+}
+
+#[tokio::test]
+async fn an_app_token_knows_it_is_the_app_s_bot() {
+    let hub = app_hub();
+    let me = forge(&hub, APP_TOKEN).identity().await.unwrap();
+    assert_eq!(me.login, "deployer[bot]");
+    assert!(me.is_bot);
+    let me = forge(&hub, TOKEN).identity().await.unwrap();
+    assert_eq!(me.login, "github-actions[bot]");
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn an_app_token_edits_its_own_comment() {
+    let hub = app_hub();
+    let ours = marker_comment(&hub, "deployer[bot]", "old plan");
+    let r = upsert(&forge(&hub, APP_TOKEN), "dev", "new plan")
+        .await
+        .unwrap();
+    assert!(!r.created);
+    assert_eq!(r.id, ours);
+    let b = bodies(&hub);
+    assert_eq!(b.len(), 1);
+    assert!(b[0].contains("new plan") && !b[0].contains("old plan"));
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn an_app_token_ignores_a_marker_comment_by_github_actions_bot() {
+    let hub = app_hub();
+    // Another workflow, on the default token, posted a copy of our marker.
+    let theirs = marker_comment(&hub, "github-actions[bot]", "approved!");
+    let f = forge(&hub, APP_TOKEN);
+    let r = upsert(&f, "dev", "our plan").await.unwrap();
+    assert!(r.created && r.id != theirs);
+    // A second run finds its own comment, not the Actions bot's.
+    let again = upsert(&forge(&hub, APP_TOKEN), "dev", "our plan 2")
+        .await
+        .unwrap();
+    assert_eq!(again.id, r.id);
+    let all = hub.comments("acme", "infra", 7);
+    assert_eq!(all.len(), 2);
+    assert!(all[0]["body"].as_str().unwrap().contains("approved!"));
+    assert_eq!(all[1]["user"]["login"], "deployer[bot]");
+    assert_eq!(all[1]["performed_via_github_app"]["slug"], "deployer");
+    assert!(!all[1]["body"].as_str().unwrap().contains("approved!"));
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn an_app_token_ignores_a_marker_comment_by_a_user() {
+    let hub = app_hub();
+    let forged = marker_comment(&hub, "mallory", "approved!");
+    let r = upsert(&forge(&hub, APP_TOKEN), "dev", "our plan")
+        .await
+        .unwrap();
+    assert!(r.created && r.id != forged);
+    let all = hub.comments("acme", "infra", 7);
+    assert_eq!(all.len(), 2);
+    assert!(all[0]["body"].as_str().unwrap().contains("approved!"));
+    assert!(!all[1]["body"].as_str().unwrap().contains("approved!"));
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn a_configured_bot_login_that_github_contradicts_is_bad_input() {
+    let hub = app_hub();
+    marker_comment(&hub, "github-actions[bot]", "approved!");
+    let f = forge(&hub, APP_TOKEN).with_bot_login(Some("github-actions[bot]".into()));
+    let err = upsert(&f, "dev", "plan").await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("github.bot_login") && text.contains("deployer[bot]"),
+        "{text}"
+    );
+    assert_eq!(
+        phasegate::Error::from(err).exit_code(),
+        phasegate::ExitCode::BadInput
+    );
+    // Nothing was written: the Actions bot's comment is untouched, no new one.
+    let all = hub.comments("acme", "infra", 7);
+    assert_eq!(all.len(), 1);
+    assert!(all[0]["body"].as_str().unwrap().contains("approved!"));
+    assert_clean(&hub);
+}
+
+/// GitHub gives no answer on who the token is: GraphQL unavailable, and
+/// `GET /user` refused to an installation token.
+fn hide_the_viewer(hub: &FakeHub) {
+    hub.inject(Fault {
+        method: Some("POST"),
+        path_prefix: "/graphql".into(),
+        kind: FaultKind::Status(404),
+        times: 1,
+    });
+}
+
+#[tokio::test]
+async fn when_github_cannot_say_who_the_token_is_the_error_names_the_setting() {
+    let hub = app_hub();
+    hide_the_viewer(&hub);
+    let err = upsert(&forge(&hub, APP_TOKEN), "dev", "plan")
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("github: { bot_login"), "{text}");
+    assert_eq!(
+        phasegate::Error::from(err).exit_code(),
+        phasegate::ExitCode::BadInput
+    );
+    assert!(bodies(&hub).is_empty(), "nothing posted on a guess");
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn when_github_cannot_say_the_configured_bot_login_decides() {
+    let hub = app_hub();
+    let ours = marker_comment(&hub, "deployer[bot]", "old plan");
+    marker_comment(&hub, "github-actions[bot]", "approved!");
+    hide_the_viewer(&hub);
+    let f = forge(&hub, APP_TOKEN).with_bot_login(Some("deployer[bot]".into()));
+    let r = upsert(&f, "dev", "new plan").await.unwrap();
+    assert_eq!(r.id, ours);
+    let b = bodies(&hub);
+    assert!(b[0].contains("new plan") && b[1].contains("approved!"));
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn a_wrong_configured_login_is_caught_on_the_first_post_and_taken_back() {
+    let hub = app_hub();
+    hide_the_viewer(&hub);
+    // Set for the default token, used with an App's token.
+    let f = forge(&hub, APP_TOKEN).with_bot_login(Some("github-actions[bot]".into()));
+    let err = upsert(&f, "dev", "plan").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("github.bot_login: \"deployer[bot]\""),
+        "{err}"
+    );
+    assert!(bodies(&hub).is_empty(), "the stray comment is deleted");
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn an_upsert_minimizes_our_comments_of_other_changes_only() {
+    let hub = app_hub();
+    let old = format!("{}\nold change", change_marker("PR-7"));
+    hub.add_comment("acme", "infra", 7, "deployer[bot]", &old);
+    hub.add_comment("acme", "infra", 7, "github-actions[bot]", &old);
+    upsert(&forge(&hub, APP_TOKEN), "dev", "plan")
+        .await
+        .unwrap();
+    let all = hub.comments("acme", "infra", 7);
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0]["minimized"], "outdated", "ours, of another change");
+    assert!(all[1]["minimized"].is_null(), "not ours: left alone");
+    assert!(all[2]["minimized"].is_null(), "the current comment");
+    assert_clean(&hub);
+}
+
+/// Kept for drift (issue 9): one issue per project and environment, found by
+/// its labels, updated, then closed.
+#[tokio::test]
+async fn issues_are_opened_found_by_label_updated_and_closed() {
+    let hub = hub();
+    hub.add_token(
+        "ghs_issues_token",
+        "",
+        TokenKind::Installation,
+        &[("issues", "write")],
+    );
+    let f = forge(&hub, "ghs_issues_token");
+    let repo = pr().repo;
+    let labels = vec!["phasegate-drift".to_owned(), "env:prod".to_owned()];
+    let opened = f
+        .create_issue(&repo, "Drift in prod", "3 resources drifted", &labels)
+        .await
+        .unwrap();
+    assert_eq!(opened.state, "open");
+    let found = f.list_issues(&repo, &labels, "open").await.unwrap();
+    assert_eq!(found.len(), 1, "the PR is not listed as an issue");
+    assert_eq!(found[0].number, opened.number);
+    assert_eq!(found[0].labels, labels);
+    let closed = f
+        .update_issue(
+            &repo,
+            opened.number,
+            &IssueUpdate {
+                body: Some("no drift".into()),
+                state: Some("closed".into()),
+                ..IssueUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (closed.state.as_str(), closed.body.as_str()),
+        ("closed", "no drift")
+    );
+    assert!(f
+        .list_issues(&repo, &labels, "open")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_clean(&hub);
+}
+
+/// Kept for the runner (issue 8): a check run moves from in progress to
+/// its conclusion.
+#[tokio::test]
+async fn a_check_run_is_updated_from_in_progress_to_its_conclusion() {
+    let hub = hub();
+    let f = forge(&hub, TOKEN);
+    let mut run = CheckRunRequest {
+        name: "phasegate / prod".into(),
+        head_sha: "abc123".into(),
+        status: Some("in_progress".into()),
+        title: "applying".into(),
+        summary: "applying prod".into(),
+        ..CheckRunRequest::default()
+    };
+    let id = f.create_check_run(&pr().repo, &run).await.unwrap();
+    run.status = Some("completed".into());
+    run.conclusion = Some("success".into());
+    run.title = "applied".into();
+    f.update_check_run(&pr().repo, id, &run).await.unwrap();
+    let runs = hub.check_runs("acme", "infra");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["status"], "completed");
+    assert_eq!(runs[0]["conclusion"], "success");
+    assert_eq!(runs[0]["output"]["title"], "applied");
     assert_clean(&hub);
 }

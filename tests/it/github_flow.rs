@@ -16,12 +16,30 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// An installation token of the GitHub App `deployer`.
+const APP_TOKEN: &str = "ghs_deployerAppToken0123456789";
+
 struct Flow {
     hub: FakeHub,
     dir: tempfile::TempDir,
+    /// The token the binary runs with.
+    token: &'static str,
+    config: PathBuf,
 }
 
 impl Flow {
+    /// The binary runs with a GitHub App's token instead of the default one.
+    fn with_app() -> Flow {
+        let mut f = Flow::new();
+        f.hub.add_app_token(
+            APP_TOKEN,
+            "deployer",
+            &[("pull_requests", "write"), ("checks", "write")],
+        );
+        f.token = APP_TOKEN;
+        f
+    }
+
     fn new() -> Flow {
         let hub = FakeHub::start();
         hub.add_repo("acme", "infra");
@@ -43,6 +61,8 @@ impl Flow {
         Flow {
             hub,
             dir: tempfile::tempdir().unwrap(),
+            token: TOKEN,
+            config: repo_root().join("examples/quickstart/phasegate.yml"),
         }
     }
 
@@ -64,14 +84,11 @@ impl Flow {
             .env("GITHUB_RUN_ID", "100")
             .env("GITHUB_SHA", "2222222222222222222222222222222222222222")
             .env("GITHUB_OUTPUT", self.dir.path().join("output"))
-            .env("GITHUB_TOKEN", TOKEN)
+            .env("GITHUB_TOKEN", self.token)
             .env("NO_COLOR", "1")
-            .args([
-                "--config",
-                "examples/quickstart/phasegate.yml",
-                "--change",
-                "examples/quickstart/change.yml",
-            ])
+            .arg("--config")
+            .arg(&self.config)
+            .args(["--change", "examples/quickstart/change.yml"])
             .args(args)
             .output()
             .unwrap();
@@ -80,7 +97,7 @@ impl Flow {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(!all.contains(TOKEN), "the token was printed:\n{all}");
+        assert!(!all.contains(self.token), "the token was printed:\n{all}");
         out
     }
 
@@ -122,12 +139,18 @@ impl Flow {
     }
 
     fn approvals_check(&self, env: &str) -> Output {
+        self.approvals_check_args(&["--env", env])
+    }
+
+    fn approvals_check_args(&self, args: &[&str]) -> Output {
+        let mut all = vec!["approvals", "check"];
+        all.extend_from_slice(args);
         self.run(
             "pull_request",
             &format!(
                 r#"{{"number":7,"pull_request":{{"number":7,"head":{{"sha":"{HEAD}"}},"user":{{"login":"alice"}}}}}}"#
             ),
-            &["approvals", "check", "--env", env],
+            &all,
         )
     }
 
@@ -136,7 +159,7 @@ impl Flow {
         assert!(violations.is_empty(), "{violations:#?}");
         for r in self.hub.requests() {
             assert!(
-                !r.body.contains(TOKEN),
+                !r.body.contains(self.token),
                 "token in a request body: {}",
                 r.path
             );
@@ -192,12 +215,12 @@ fn first_plan_creates_one_comment_and_a_second_updates_it() {
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
-    // GET /user (refused to an installation token, which then acts as
+    // Who the token is (GitHub's GraphQL viewer names the default token's
     // github-actions[bot]), list the comments, patch ours, create the check run.
     assert_eq!(
         calls,
         [
-            "GET /user",
+            "POST /graphql",
             "GET /repos/acme/infra/issues/7/comments",
             &format!(
                 "PATCH /repos/acme/infra/issues/comments/{}",
@@ -371,5 +394,134 @@ fn fallback_approval_without_permission_is_refused_and_a_permitted_one_counts() 
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = f.approvals_check("dev");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    f.assert_clean();
+}
+
+/// A comment carrying the quickstart change's marker, posted by `author`.
+fn marker_copy(f: &Flow, author: &str) -> u64 {
+    let body = format!(
+        "{}\n<!-- phasegate:phase=dev -->\napproved by everyone!\n<!-- phasegate:phase-end=dev -->",
+        phasegate::github::comment::change_marker("CHG-1")
+    );
+    f.hub.add_comment("acme", "infra", 7, author, &body)
+}
+
+#[test]
+fn with_an_app_token_plan_edits_its_own_comment_and_ignores_copies() {
+    let f = Flow::with_app();
+    let actions = marker_copy(&f, "github-actions[bot]");
+    let forged = marker_copy(&f, "mallory");
+    let out = f.plan("dev", &quickstart_plan());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = f.plan("dev", &quickstart_plan());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let all = f.hub.comments("acme", "infra", 7);
+    assert_eq!(all.len(), 3, "one comment of ours beside the two copies");
+    for c in &all[..2] {
+        assert!(c["body"]
+            .as_str()
+            .unwrap()
+            .contains("approved by everyone!"));
+        assert!([actions, forged].contains(&c["id"].as_u64().unwrap()));
+    }
+    assert_eq!(all[2]["user"]["login"], "deployer[bot]");
+    let ours = all[2]["body"].as_str().unwrap();
+    assert!(ours.contains("Plan: 7 to add") && !ours.contains("approved by everyone!"));
+    f.assert_clean();
+}
+
+#[test]
+fn a_bot_login_setting_that_github_contradicts_exits_2_and_posts_nothing() {
+    let mut f = Flow::with_app();
+    let quickstart = repo_root().join("examples/quickstart");
+    let config = std::fs::read_to_string(quickstart.join("phasegate.yml"))
+        .unwrap()
+        .replace(
+            "\nprojects:",
+            "\ngithub:\n  bot_login: github-actions[bot]\nprojects:",
+        );
+    assert!(config.contains("bot_login"), "the setting went in");
+    // Project dirs are relative to the config; --plan-json stands in for them.
+    std::fs::create_dir_all(f.dir.path().join("infra")).unwrap();
+    f.config = f.dir.path().join("phasegate.yml");
+    std::fs::write(&f.config, config).unwrap();
+    let out = f.plan("dev", &quickstart_plan());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("github.bot_login"), "{}", text(&out));
+    assert!(f.comment_bodies().is_empty());
+    f.assert_clean();
+}
+
+/// The quickstart's no-op plan, as Terraform writes it when planning failed.
+fn errored_no_change_plan(f: &Flow) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/plans/action-no-op.json"))
+        .unwrap();
+    let mut plan: serde_json::Value = serde_json::from_str(&text).unwrap();
+    plan["errored"] = serde_json::Value::Bool(true);
+    let path = f.dir.path().join("errored.json");
+    std::fs::write(&path, plan.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn an_errored_plan_fails_the_check_run_and_never_says_no_changes() {
+    let f = Flow::new();
+    let out = f.plan("dev", &errored_no_change_plan(&f));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let body = f.comment_bodies().concat();
+    assert!(body.contains(phasegate::render::PLAN_FAILED), "{body}");
+    assert!(!body.contains(phasegate::render::NO_CHANGES), "{body}");
+    let checks = f.hub.check_runs("acme", "infra");
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0]["conclusion"], "failure");
+    let summary = checks[0]["output"]["summary"].as_str().unwrap();
+    assert!(summary.contains(phasegate::render::PLAN_FAILED));
+    assert!(!summary.contains(phasegate::render::NO_CHANGES));
+    let result: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(f.dir.path().join("out/result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(result["errored"], true, "the runner reads this to refuse");
+    assert_eq!(result["projects"][0]["errored"], true);
+    let job_summary = std::fs::read_to_string(f.dir.path().join("out/summary.md")).unwrap();
+    assert!(job_summary.contains(phasegate::render::PLAN_FAILED));
+    assert!(!job_summary.contains(phasegate::render::NO_CHANGES));
+    f.assert_clean();
+}
+
+#[test]
+fn a_digest_that_is_not_hex_or_too_short_is_a_usage_error_before_any_request() {
+    let f = Flow::new();
+    for bad in [
+        "not-a-digest-at-all",
+        "0123456789a",
+        // Non-ASCII across byte 12 once panicked.
+        "0123456789aé0123",
+        "éééééééééééééééééé",
+    ] {
+        f.hub.clear_requests();
+        let out = f.approvals_check_args(&["--env", "dev", "--digest", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--digest"), "{bad}: {err}");
+        assert!(!err.contains("panicked"), "{bad}: {err}");
+        assert!(f.hub.requests().is_empty(), "{bad}: nothing is fetched");
+    }
+    f.assert_clean();
+}
+
+#[test]
+fn a_digest_prefix_is_completed_from_the_recorded_plan_or_refused() {
+    let f = Flow::new();
+    assert_eq!(f.plan("dev", &quickstart_plan()).status.code(), Some(0));
+    let digest = plan_digest(&f);
+    // The right prefix: checked (and refused for want of an approval, not
+    // as bad input).
+    let out = f.approvals_check_args(&["--env", "dev", "--digest", &digest[..16]]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // The prefix of some other plan cannot be completed.
+    let out = f.approvals_check_args(&["--env", "dev", "--digest", "0123456789abcdef"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("matches no plan recorded"));
     f.assert_clean();
 }

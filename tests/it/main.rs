@@ -9,6 +9,7 @@ mod github_approvals;
 mod github_client;
 mod github_flow;
 mod iac_engine;
+mod iac_fake;
 mod plan_e2e;
 mod plan_model;
 mod render_comment;

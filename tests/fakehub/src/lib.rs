@@ -1,5 +1,5 @@
-//! An in-process fake of GitHub's REST API (and the one GraphQL mutation
-//! phasegate uses) that keeps state and checks every request against GitHub's
+//! An in-process fake of GitHub's REST API (and the GraphQL operations
+//! phasegate uses: `minimizeComment` and the `viewer`'s login) that keeps state and checks every request against GitHub's
 //! OpenAPI description, and holds its own successful answers to the response
 //! schemas there, so the client is tested against GitHub-shaped data.
 //!
@@ -32,7 +32,8 @@ pub enum TokenKind {
     /// A personal or OAuth token: acts as its user, may call `GET /user`.
     User,
     /// A GitHub App installation token (the default `GITHUB_TOKEN`): acts as
-    /// `github-actions[bot]` and cannot call `GET /user`.
+    /// `github-actions[bot]` and cannot call `GET /user`. Tokens of other
+    /// apps are added with [`FakeHub::add_app_token`].
     Installation,
 }
 
@@ -157,6 +158,14 @@ impl FakeHub {
         permissions: &[(&str, &str)],
     ) {
         self.state().add_token(token, login, kind, permissions);
+    }
+
+    /// Registers an installation token of the GitHub App `slug` (a token made
+    /// with the app's key, not the default `GITHUB_TOKEN`): it acts as
+    /// `<slug>[bot]`, cannot call `GET /user`, and its comments are
+    /// `performed_via_github_app` that app.
+    pub fn add_app_token(&self, token: &str, slug: &str, permissions: &[(&str, &str)]) {
+        self.state().add_app_token(token, slug, permissions);
     }
 
     pub fn set_permission(&self, owner: &str, repo: &str, user: &str, permission: &str) {

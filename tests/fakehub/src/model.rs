@@ -48,6 +48,8 @@ pub(crate) struct Comment {
     pub created: u64,
     pub updated: u64,
     pub minimized: Option<String>,
+    /// The app a bot's comment was `performed_via_github_app`.
+    pub via_app: Option<String>,
 }
 
 pub(crate) struct Issue {
@@ -98,6 +100,15 @@ pub(crate) struct State {
 }
 
 pub(crate) const BOT: &str = "github-actions[bot]";
+
+/// The app slug behind a bot login (`deployer[bot]` → `deployer`): every
+/// comment a GitHub App's installation token posts is performed via it.
+pub(crate) fn app_of(login: &str) -> Option<String> {
+    login
+        .strip_suffix("[bot]")
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
 
 /// A deterministic clock: each write moves time by one second.
 pub(crate) fn timestamp(t: u64) -> String {
@@ -199,6 +210,22 @@ impl State {
             TokenKind::User => login.to_owned(),
             TokenKind::Installation => BOT.to_owned(),
         };
+        self.add_token_as(token, &login, kind, perms);
+    }
+
+    /// An installation token of the GitHub App `slug`: it acts as
+    /// `<slug>[bot]`.
+    pub fn add_app_token(&mut self, token: &str, slug: &str, perms: &[(&str, &str)]) {
+        self.add_token_as(
+            token,
+            &format!("{slug}[bot]"),
+            TokenKind::Installation,
+            perms,
+        );
+    }
+
+    fn add_token_as(&mut self, token: &str, login: &str, kind: TokenKind, perms: &[(&str, &str)]) {
+        let login = login.to_owned();
         self.user_id(&login);
         self.tokens.insert(
             token.to_owned(),
@@ -321,6 +348,7 @@ impl State {
             created: t,
             updated: t,
             minimized: None,
+            via_app: app_of(author),
         });
         id
     }
@@ -414,7 +442,26 @@ impl State {
             "created_at": timestamp(c.created), "updated_at": timestamp(c.updated),
             "issue_url": format!("{}/repos/{}/{}/issues/{}", self.base, c.owner, c.repo, c.issue),
             "author_association": "MEMBER",
+            "performed_via_github_app": c.via_app.as_deref().map(|a| self.app_json(a)),
             "minimized": c.minimized,
+        })
+    }
+
+    /// A GitHub App as the description's `integration` shows one.
+    pub fn app_json(&self, slug: &str) -> Value {
+        let id = self
+            .users
+            .get(&format!("{slug}[bot]"))
+            .copied()
+            .unwrap_or(0);
+        json!({
+            "id": id, "slug": slug, "node_id": format!("A_{id}"), "client_id": format!("Iv1.{id}"),
+            "owner": self.user_json("app-owner"), "name": slug, "description": null,
+            "external_url": format!("https://{slug}.example"),
+            "html_url": format!("https://github.example/apps/{slug}"),
+            "created_at": timestamp(0), "updated_at": timestamp(0),
+            "permissions": {"issues": "write", "pull_requests": "write", "checks": "write"},
+            "events": [],
         })
     }
 

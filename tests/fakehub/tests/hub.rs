@@ -625,3 +625,53 @@ fn a_fault_after_applying_changes_state_but_answers_an_error() {
     assert_eq!(r.status, 502);
     assert_eq!(hub.git_ref("acme", "infra", "phasegate/k"), Some(c1));
 }
+
+#[test]
+fn an_app_token_acts_as_its_bot_and_its_comments_name_the_app() {
+    let hub = hub();
+    hub.add_app_token(
+        "tok-app",
+        "deployer",
+        &[("pull_requests", "write"), ("issues", "write")],
+    );
+    assert_eq!(
+        send(&hub, "GET", "/user", "tok-app", None).unwrap().status,
+        403
+    );
+    let viewer = json!({"query": "query { viewer { login } }"});
+    let r = send(&hub, "POST", "/graphql", "tok-app", Some(&viewer)).unwrap();
+    assert_eq!(r.json()["data"]["viewer"]["login"], "deployer[bot]");
+    let r = send(&hub, "POST", "/graphql", "tok-bot", Some(&viewer)).unwrap();
+    assert_eq!(r.json()["data"]["viewer"]["login"], "github-actions[bot]");
+
+    let r = send(
+        &hub,
+        "POST",
+        COMMENTS,
+        "tok-app",
+        Some(&json!({"body": "hi"})),
+    )
+    .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["user"]["login"], "deployer[bot]");
+    assert_eq!(r.json()["performed_via_github_app"]["slug"], "deployer");
+    let r = send(
+        &hub,
+        "POST",
+        COMMENTS,
+        "tok-user",
+        Some(&json!({"body": "hi"})),
+    )
+    .unwrap();
+    assert!(r.json()["performed_via_github_app"].is_null());
+    // The answers, app included, are held to the description.
+    assert!(hub.violations().is_empty(), "{:?}", hub.violations());
+}
+
+#[test]
+fn a_graphql_query_other_than_the_viewer_s_login_is_a_violation() {
+    let hub = hub();
+    let q = json!({"query": "query { viewer { login email } }"});
+    send(&hub, "POST", "/graphql", "tok-user", Some(&q)).unwrap();
+    assert!(!hub.take_violations().is_empty());
+}

@@ -1,9 +1,12 @@
-//! A scripted engine for tests: returns canned plan JSON and records calls.
+//! A scripted [`IacEngine`] for tests that need no real Terraform: returns
+//! canned plan JSON and records the calls made. It lives here, not in the
+//! library, so no test double ships in the binary; the tests below pin the
+//! order `plan_project` drives an engine in.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{EngineVersion, IacEngine, IacError, PlanOutcome, PlanRequest};
+use phasegate::iac::{plan_project, EngineVersion, IacEngine, IacError, PlanOutcome, PlanRequest};
 
 #[derive(Debug, Default)]
 pub struct FakeEngine {
@@ -81,4 +84,52 @@ impl IacEngine for FakeEngine {
         self.record("output", &req.dir);
         Ok("{}".into())
     }
+}
+
+fn request(workspace: Option<&str>) -> PlanRequest {
+    PlanRequest {
+        dir: PathBuf::from("infra/network"),
+        workspace: workspace.map(str::to_owned),
+        plan_file: PathBuf::from("network.tfplan"),
+        ..PlanRequest::default()
+    }
+}
+
+#[test]
+fn plan_project_inits_selects_the_workspace_plans_then_shows() {
+    let engine = FakeEngine::with_plan(r#"{"format_version":"1.0"}"#);
+    let (outcome, json) = plan_project(&engine, &request(Some("prod"))).unwrap();
+    assert_eq!(outcome, PlanOutcome::Changes);
+    assert_eq!(json, r#"{"format_version":"1.0"}"#);
+    assert_eq!(
+        engine.calls(),
+        [
+            "init infra/network",
+            "workspace prod infra/network",
+            "plan infra/network",
+            "show infra/network"
+        ]
+    );
+}
+
+#[test]
+fn plan_project_without_a_workspace_selects_none() {
+    let engine = FakeEngine {
+        outcome: Some(PlanOutcome::NoChanges),
+        ..FakeEngine::default()
+    };
+    let (outcome, _) = plan_project(&engine, &request(None)).unwrap();
+    assert_eq!(outcome, PlanOutcome::NoChanges);
+    assert!(!engine.calls().iter().any(|c| c.starts_with("workspace")));
+}
+
+#[test]
+fn a_failed_plan_stops_before_show_and_keeps_the_stderr() {
+    let engine = FakeEngine {
+        fail_plan: Some("Error: Invalid reference".into()),
+        ..FakeEngine::with_plan("{}")
+    };
+    let err = plan_project(&engine, &request(None)).unwrap_err();
+    assert!(err.to_string().contains("Invalid reference"), "{err}");
+    assert_eq!(engine.calls(), ["init infra/network", "plan infra/network"]);
 }
