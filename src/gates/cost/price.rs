@@ -25,6 +25,8 @@ pub struct Line {
     /// USD per unit.
     pub rate: f64,
     pub monthly: f64,
+    /// The price list the rate comes from, and its date.
+    pub source: String,
 }
 
 /// Why part of a resource could not be priced.
@@ -321,6 +323,15 @@ impl<'a> Pricer<'a> {
         Ok((usd, rate.unit.clone()))
     }
 
+    /// The price list a rate was read from, as "list (date)".
+    fn source(&self, table: &str, key: &str) -> String {
+        self.book
+            .rate(table, key)
+            .and_then(|r| self.book.provenance.get(&r.from))
+            .map(|p| format!("{} ({})", p.list, p.taken))
+            .unwrap_or_default()
+    }
+
     /// A fixed charge: `quantity` units at the book's rate; hourly units are
     /// turned into a month of 730 hours.
     fn charge(&mut self, table: &str, key: &str, quantity: f64, what: &str) -> Result<(), Stop> {
@@ -336,6 +347,7 @@ impl<'a> Pricer<'a> {
             unit,
             rate,
             monthly: quantity * hours * rate,
+            source: self.source(table, key),
         });
         Ok(())
     }
@@ -368,6 +380,7 @@ impl<'a> Pricer<'a> {
                     unit,
                     rate,
                     monthly: amount / divisor * rate,
+                    source: self.source(table, key),
                 });
             }
             None => self.out.gaps.push(Gap {
@@ -741,6 +754,7 @@ fn aws_lambda_function(p: &mut Pricer) -> Result<(), Stop> {
                 unit,
                 rate,
                 monthly: gb_seconds * rate,
+                source: p.source("lambda", "duration"),
             });
         }
         _ => p.out.gaps.push(Gap {

@@ -4,6 +4,7 @@
 
 use super::{cents, CostReport};
 use crate::gates::Verdict;
+use crate::plan::Action;
 use crate::render::escape::{code_inline, inline};
 use crate::render::Section;
 
@@ -116,12 +117,17 @@ pub fn section(report: &CostReport) -> Section {
         d.push_str("<details><summary>Cost per resource</summary>\n\n");
         d.push_str("| Resource | Before | After | Delta | Priced |\n|---|---:|---:|---:|---|\n");
         for r in &shown {
-            // Usage without usage data is never shown as a dollar amount of zero.
-            let amount = |x: f64, text: String| match (r.usage_pending, cents(x) == 0.0) {
-                (true, true) => "usage-based".to_string(),
-                (true, false) => format!("{text} + usage"),
-                (false, _) => text,
+            // Usage without usage data is never shown as a dollar amount of
+            // zero; a side that does not exist (before a create) is just $0.
+            let amount = |exists: bool, x: f64, text: String| {
+                match (exists && r.usage_pending, cents(x) == 0.0) {
+                    (true, true) => "usage-based".to_string(),
+                    (true, false) => format!("{text} + usage"),
+                    (false, _) => text,
+                }
             };
+            let had_before = !matches!(r.action, Action::Create | Action::CreateThenForget);
+            let has_after = !matches!(r.action, Action::Delete | Action::Forget);
             let priced = if r.priced {
                 "yes".to_string()
             } else if r.usage_pending {
@@ -137,9 +143,9 @@ pub fn section(report: &CostReport) -> Section {
             d.push_str(&format!(
                 "| {} | {} | {} | {} | {} |\n",
                 code_inline(&r.address),
-                amount(r.monthly_before, money(r.monthly_before)),
-                amount(r.monthly_after, money(r.monthly_after)),
-                amount(r.monthly_delta, signed(r.monthly_delta)),
+                amount(had_before, r.monthly_before, money(r.monthly_before)),
+                amount(has_after, r.monthly_after, money(r.monthly_after)),
+                amount(true, r.monthly_delta, signed(r.monthly_delta)),
                 priced
             ));
         }
