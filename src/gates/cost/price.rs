@@ -525,12 +525,12 @@ fn aws_instance(p: &mut Pricer) -> Result<(), Stop> {
             p.gap(reason);
         }
     }
+    // A wholly unknown `ebs_block_device` is the provider computing an empty
+    // list: a block the configuration declares shows up with its known
+    // attributes, so there is nothing more to price.
     let devices = match p.attr("ebs_block_device") {
         Ok(v) => v.and_then(Value::as_array).map_or(0, Vec::len),
-        Err(Stop(reason)) => {
-            p.gap(reason);
-            0
-        }
+        Err(_) => 0,
     };
     for i in 0..devices {
         if let Err(Stop(reason)) = p.ebs(&format!("ebs_block_device.{i}"), "gp2", "EBS volume") {

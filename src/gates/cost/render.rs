@@ -118,12 +118,15 @@ pub fn section(report: &CostReport) -> Section {
         d.push_str("| Resource | Before | After | Delta | Priced |\n|---|---:|---:|---:|---|\n");
         for r in &shown {
             // Usage without usage data is never shown as a dollar amount of
-            // zero; a side that does not exist (before a create) is just $0.
+            // zero; a side that does not exist (before a create) is a dash.
             let amount = |exists: bool, x: f64, text: String| {
-                match (exists && r.usage_pending, cents(x) == 0.0) {
-                    (true, true) => "usage-based".to_string(),
-                    (true, false) => format!("{text} + usage"),
-                    (false, _) => text,
+                let zero = cents(x) == 0.0;
+                match (exists, r.usage_pending, r.priced, zero) {
+                    (false, ..) => "—".to_string(),
+                    (true, true, _, true) => "usage-based".to_string(),
+                    (true, true, _, false) => format!("{text} + usage"),
+                    (true, false, false, true) => "unpriced".to_string(),
+                    _ => text,
                 }
             };
             let had_before = !matches!(r.action, Action::Create | Action::CreateThenForget);
