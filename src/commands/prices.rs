@@ -34,9 +34,7 @@ fn import_files(args: PricesImportArgs) -> Result<ExitCode> {
     let book_name = args.book.display().to_string();
     let book = match std::fs::read_to_string(&args.book) {
         Ok(text) => import::read_book(&book_name, &text)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            import::empty_book(format.provider())
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => import::empty_book(format.provider()),
         Err(e) => return Err(Error::io(&args.book, e)),
     };
     let mut imports = Vec::new();
@@ -72,7 +70,10 @@ fn import_files(args: PricesImportArgs) -> Result<ExitCode> {
         dir
     };
     out.write_all(dir)?;
-    let mut report = format!("{book_name}: {rows} price(s) imported from {} file(s)\n", imports.len());
+    let mut report = format!(
+        "{book_name}: {rows} price(s) imported from {} file(s)\n",
+        imports.len()
+    );
     for i in &imports {
         for s in &i.skipped {
             report.push_str(&format!("left out: {s}\n"));

@@ -190,14 +190,19 @@ fn regions_come_from_zones_and_locations_for_every_cloud() {
     assert_eq!(az.region.as_deref(), Some("westeurope"));
     assert!(!az.priced && az.monthly_after == 0.0);
     assert!(
-        az.reasons[0].starts_with("no published price for Standard_") && az.reasons[0].ends_with("in westeurope in the price book"),
+        az.reasons[0].starts_with("no published price for Standard_")
+            && az.reasons[0].ends_with("in westeurope in the price book"),
         "{:?}",
         az.reasons
     );
     let eu = resource(&report, "aws_instance.eu");
     assert_eq!(eu.region.as_deref(), Some("eu-west-1"));
     assert!(!eu.priced && eu.monthly_after == 0.0);
-    assert!(eu.reasons[0].contains("in eu-west-1 in the price book"), "{:?}", eu.reasons);
+    assert!(
+        eu.reasons[0].contains("in eu-west-1 in the price book"),
+        "{:?}",
+        eu.reasons
+    );
 }
 
 #[test]
@@ -381,15 +386,18 @@ fn over_budget_section_snapshot() {
 }
 
 #[test]
-fn eu_west_1_rds_instance_without_a_published_price_is_unpriced_and_the_budget_total_is_a_lower_bound() {
+fn eu_west_1_rds_instance_without_a_published_price_is_unpriced_and_the_budget_total_is_a_lower_bound(
+) {
     let mut c = ctx();
     c.phase_budget = Some(100.0);
     let report = run("eu-west-1.json", &c);
     let db = resource(&report, "aws_db_instance.eu");
     assert!(!db.priced && db.monthly_after == 0.0);
     assert!(
-        db.reasons
-            .contains(&"no published price for db.t3.micro (mysql, single-az) in eu-west-1 in the price book".to_string()),
+        db.reasons.contains(
+            &"no published price for db.t3.micro (mysql, single-az) in eu-west-1 in the price book"
+                .to_string()
+        ),
         "{:?}",
         db.reasons
     );
@@ -410,14 +418,23 @@ fn unchanged_resources_count_in_before_and_after_with_no_delta() {
     let report = run("eu-west-1.json", &ctx());
     let kept = resource(&report, "aws_instance.kept");
     // t3.micro has no published eu-west-1 price in the book: unpriced, never scaled.
-    assert!(kept.reasons.iter().any(|r| r.contains("no published price for t3.micro in eu-west-1")));
+    assert!(kept
+        .reasons
+        .iter()
+        .any(|r| r.contains("no published price for t3.micro in eu-west-1")));
     let resize = run("resize.json", &ctx());
-    assert!(resize.resources.iter().all(|r| r.address != "aws_instance.kept"));
+    assert!(resize
+        .resources
+        .iter()
+        .all(|r| r.address != "aws_instance.kept"));
     let v012 = infracost_plan("terraform_v0_12");
     let report = cost::evaluate(&[("v012".to_string(), &v012)], &ctx());
     let kept = resource(&report, "aws_instance.instance_1");
     assert_eq!(kept.action, phasegate::plan::Action::NoOp);
-    assert_eq!((cents(kept.monthly_before), cents(kept.monthly_after)), (4.60, 4.60));
+    assert_eq!(
+        (cents(kept.monthly_before), cents(kept.monthly_after)),
+        (4.60, 4.60)
+    );
     assert_eq!(kept.monthly_delta, 0.0);
 }
 
@@ -456,7 +473,12 @@ fn unknown_storage_type_and_root_volume_use_the_documented_defaults_and_name_the
     assert!(app.priced, "{:?}", app.reasons);
     assert!(app.assumptions[0].starts_with("root volume assumed 8 GB gp2"));
     let s = cost::section(&report);
-    assert!(s.details_md.contains("assumed: root volume assumed 8 GB gp2"), "{}", s.details_md);
+    assert!(
+        s.details_md
+            .contains("assumed: root volume assumed 8 GB gp2"),
+        "{}",
+        s.details_md
+    );
 }
 
 #[test]
@@ -484,7 +506,9 @@ fn extended_support_without_a_published_rate_is_unpriced_with_the_reason() {
     let db = resource(&report, "aws_db_instance.legacy");
     assert!(!db.priced);
     assert!(
-        db.reasons.iter().any(|r| r.contains("no published price for db.t3.medium (postgres, multi-az) in ap-southeast-1")),
+        db.reasons.iter().any(|r| r.contains(
+            "no published price for db.t3.medium (postgres, multi-az) in ap-southeast-1"
+        )),
         "{:?}",
         db.reasons
     );
@@ -563,10 +587,18 @@ fn check_against_infracost(case: &str) -> usize {
     for g in &golden {
         let ours = resource(&report, &g.address);
         if g.usage_only {
-            assert!(ours.usage_based && ours.usage_pending, "{}: {ours:?}", g.address);
+            assert!(
+                ours.usage_based && ours.usage_pending,
+                "{}: {ours:?}",
+                g.address
+            );
             continue;
         }
-        assert!(ours.priced, "{} is covered but unpriced: {:?}", g.address, ours.reasons);
+        assert!(
+            ours.priced,
+            "{} is covered but unpriced: {:?}",
+            g.address, ours.reasons
+        );
         let diff = (ours.monthly_after - g.monthly).abs();
         assert!(
             diff <= g.monthly * 0.01,

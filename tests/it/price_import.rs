@@ -43,7 +43,11 @@ fn aws_offer_excerpt_from_opencost_keeps_gp3_and_drops_windows_byol_and_the_rese
     assert_eq!(i.taken, "2023-03-22");
     assert!(i.list.contains("AmazonEC2") && i.list.contains("20230322145651"));
     // p3.8xlarge is Windows BYOL; m5.large's only term is an all-upfront reservation.
-    assert!(i.rows.iter().all(|r| r.table != "ec2_instance"), "{:?}", i.rows);
+    assert!(
+        i.rows.iter().all(|r| r.table != "ec2_instance"),
+        "{:?}",
+        i.rows
+    );
 }
 
 #[test]
@@ -55,51 +59,111 @@ fn aws_ec2_import_takes_only_linux_shared_unlicensed_used_capacity_rows() {
         .filter(|r| r.table == "ec2_instance" && r.key == "t3.micro")
         .collect();
     assert_eq!(t3.len(), 2, "{t3:?}");
-    assert_eq!(price(&i, "ec2_instance", "t3.micro", "us-east-1"), Some(0.0104));
-    assert_eq!(price(&i, "ec2_instance", "t3.micro", "eu-west-1"), Some(0.0114));
+    assert_eq!(
+        price(&i, "ec2_instance", "t3.micro", "us-east-1"),
+        Some(0.0104)
+    );
+    assert_eq!(
+        price(&i, "ec2_instance", "t3.micro", "eu-west-1"),
+        Some(0.0114)
+    );
     let m5 = i.rows.iter().find(|r| r.key == "m5.large").unwrap();
     assert_eq!((m5.vcpu, m5.memory_gib), (Some(2.0), Some(8.0)));
     assert!(price(&i, "ec2_instance", "c5.large", "us-east-1").is_none());
     assert_eq!(price(&i, "ebs_iops", "io1", "us-east-1"), Some(0.065));
     assert_eq!(price(&i, "nat_gateway", "hourly", "us-east-1"), Some(0.045));
-    assert_eq!(price(&i, "nat_gateway", "data_processed", "us-east-1"), Some(0.045));
+    assert_eq!(
+        price(&i, "nat_gateway", "data_processed", "us-east-1"),
+        Some(0.045)
+    );
 }
 
 #[test]
 fn aws_rds_elb_and_s3_offers_map_to_their_tables() {
     let rds = parse(Format::AwsOffer, "aws-rds-constructed.json", "aws");
     assert_eq!(
-        price(&rds, "rds_instance", "db.t3.micro/mysql/single-az", "us-east-1"),
+        price(
+            &rds,
+            "rds_instance",
+            "db.t3.micro/mysql/single-az",
+            "us-east-1"
+        ),
         Some(0.017)
     );
     assert_eq!(
-        price(&rds, "rds_instance", "db.t3.micro/postgres/multi-az", "us-east-1"),
+        price(
+            &rds,
+            "rds_instance",
+            "db.t3.micro/postgres/multi-az",
+            "us-east-1"
+        ),
         Some(0.036)
     );
     // Oracle BYOL and SQL Server (license included) never come in.
-    assert_eq!(rds.rows.iter().filter(|r| r.table == "rds_instance").count(), 2);
-    assert_eq!(price(&rds, "rds_storage", "gp2/single-az", "us-east-1"), Some(0.115));
-    assert!(rds.skipped.iter().any(|s| s.contains("zero price")), "{:?}", rds.skipped);
+    assert_eq!(
+        rds.rows
+            .iter()
+            .filter(|r| r.table == "rds_instance")
+            .count(),
+        2
+    );
+    assert_eq!(
+        price(&rds, "rds_storage", "gp2/single-az", "us-east-1"),
+        Some(0.115)
+    );
+    assert!(
+        rds.skipped.iter().any(|s| s.contains("zero price")),
+        "{:?}",
+        rds.skipped
+    );
 
     let elb = parse(Format::AwsOffer, "aws-elb-constructed.json", "aws");
-    assert_eq!(price(&elb, "load_balancer", "application", "us-east-1"), Some(0.0225));
-    assert_eq!(price(&elb, "load_balancer", "application_lcu", "us-east-1"), Some(0.008));
+    assert_eq!(
+        price(&elb, "load_balancer", "application", "us-east-1"),
+        Some(0.0225)
+    );
+    assert_eq!(
+        price(&elb, "load_balancer", "application_lcu", "us-east-1"),
+        Some(0.008)
+    );
 
     let s3 = parse(Format::AwsOffer, "aws-s3-constructed.json", "aws");
     // The first storage tier, and requests per 1,000 as the book counts them.
-    assert_eq!(price(&s3, "s3", "storage_standard", "us-east-1"), Some(0.023));
+    assert_eq!(
+        price(&s3, "s3", "storage_standard", "us-east-1"),
+        Some(0.023)
+    );
     let put = price(&s3, "s3", "put_requests", "us-east-1").unwrap();
     assert!((put - 0.005).abs() < 1e-12, "{put}");
 }
 
 #[test]
 fn azure_retail_prices_import_linux_and_windows_vms_and_disk_tiers_without_spot() {
-    let i = parse(Format::AzureRetail, "azure-retail-constructed.json", "azure");
-    assert_eq!(price(&i, "vm_linux", "Standard_D2s_v3", "eastus"), Some(0.096));
-    assert_eq!(price(&i, "vm_linux", "Standard_D2s_v3", "westeurope"), Some(0.11));
-    assert_eq!(price(&i, "vm_windows", "Standard_D2s_v3", "eastus"), Some(0.188));
-    assert_eq!(price(&i, "managed_disk", "Premium_LRS/128", "eastus"), Some(19.71));
-    assert_eq!(price(&i, "managed_disk", "StandardSSD_LRS/128", "eastus"), Some(9.6));
+    let i = parse(
+        Format::AzureRetail,
+        "azure-retail-constructed.json",
+        "azure",
+    );
+    assert_eq!(
+        price(&i, "vm_linux", "Standard_D2s_v3", "eastus"),
+        Some(0.096)
+    );
+    assert_eq!(
+        price(&i, "vm_linux", "Standard_D2s_v3", "westeurope"),
+        Some(0.11)
+    );
+    assert_eq!(
+        price(&i, "vm_windows", "Standard_D2s_v3", "eastus"),
+        Some(0.188)
+    );
+    assert_eq!(
+        price(&i, "managed_disk", "Premium_LRS/128", "eastus"),
+        Some(19.71)
+    );
+    assert_eq!(
+        price(&i, "managed_disk", "StandardSSD_LRS/128", "eastus"),
+        Some(9.6)
+    );
     // Spot, Low Priority and the reservation would each disagree with 0.096.
     assert_eq!(
         i.rows.iter().filter(|r| r.table == "vm_linux").count(),
@@ -112,16 +176,29 @@ fn azure_retail_prices_import_linux_and_windows_vms_and_disk_tiers_without_spot(
 
 #[test]
 fn google_catalog_composes_standard_machine_types_from_core_and_ram_skus() {
-    let i = parse(Format::GoogleSkus, "google-compute-skus-constructed.json", "google");
+    let i = parse(
+        Format::GoogleSkus,
+        "google-compute-skus-constructed.json",
+        "google",
+    );
     // n2-standard-2: 2 x 0.031611 + 8 GB x 0.004237
     let n2 = price(&i, "compute_instance", "n2-standard-2", "us-central1").unwrap();
-    assert!((n2 - (2.0 * 0.031611 + 8.0 * 0.004237)).abs() < 1e-12, "{n2}");
+    assert!(
+        (n2 - (2.0 * 0.031611 + 8.0 * 0.004237)).abs() < 1e-12,
+        "{n2}"
+    );
     let row = i.rows.iter().find(|r| r.key == "n2-standard-2").unwrap();
     assert!(row.sku.contains("0001-0000-0001") && row.sku.contains("0001-0000-0002"));
-    assert_eq!(price(&i, "compute_disk", "pd-ssd", "us-central1"), Some(0.17));
+    assert_eq!(
+        price(&i, "compute_disk", "pd-ssd", "us-central1"),
+        Some(0.17)
+    );
     assert_eq!(price(&i, "compute_disk", "pd-ssd", "us-east1"), Some(0.17));
     // Preemptible, commitment, custom and regional-disk SKUs are not list prices for these rows.
-    assert!(i.rows.iter().all(|r| r.usd != 0.34 && !r.sku.contains("0001-0000-0003")));
+    assert!(i
+        .rows
+        .iter()
+        .all(|r| r.usd != 0.34 && !r.sku.contains("0001-0000-0003")));
 }
 
 #[test]
@@ -138,7 +215,8 @@ fn merged_rows_carry_skus_and_provenance_and_the_result_loads_as_a_book() {
     assert!(row.contains("eu-west-1: 0.0114"), "{row}");
     assert!(row.contains("from: aws-import-2026-11-20"), "{row}");
     assert!(row.contains("sku: {eu-west-1: \"TESTSKU"), "{row}");
-    assert!(text.contains("aws-import-2026-11-20: {list: \"AWS Price List Bulk API offer file AmazonEC2"));
+    assert!(text
+        .contains("aws-import-2026-11-20: {list: \"AWS Price List Bulk API offer file AmazonEC2"));
     // Hand-typed rows the import did not touch keep their own provenance.
     assert!(text.contains("from: aws-rds-page"));
     let reread = import::read_book("aws.yaml", &text).unwrap();
@@ -148,14 +226,29 @@ fn merged_rows_carry_skus_and_provenance_and_the_result_loads_as_a_book() {
 #[test]
 fn malformed_price_list_names_file_line_and_column() {
     let book = import::empty_book(phasegate::gates::cost::Provider::Aws);
-    let err = import::parse(Format::AwsOffer, "bad.json", "{\n  \"offerCode\": ,\n}", "2026-12-01", &book)
-        .unwrap_err()
-        .to_string();
+    let err = import::parse(
+        Format::AwsOffer,
+        "bad.json",
+        "{\n  \"offerCode\": ,\n}",
+        "2026-12-01",
+        &book,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.starts_with("bad.json:2:"), "{err}");
-    let err = import::parse(Format::AzureRetail, "x.json", "{\"skus\": []}", "2026-12-01", &book)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("not an Azure Retail Prices API response"), "{err}");
+    let err = import::parse(
+        Format::AzureRetail,
+        "x.json",
+        "{\"skus\": []}",
+        "2026-12-01",
+        &book,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("not an Azure Retail Prices API response"),
+        "{err}"
+    );
 }
 
 fn run(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -175,12 +268,31 @@ fn prices_import_command_rewrites_the_book_and_reports_what_it_left_out() {
     let rds = fixture("aws-rds-constructed.json");
     let out = run(
         dir.path(),
-        &["prices", "import", "--format", "aws-offer", "--book", "aws.yaml", rds.to_str().unwrap()],
+        &[
+            "prices",
+            "import",
+            "--format",
+            "aws-offer",
+            "--book",
+            "aws.yaml",
+            rds.to_str().unwrap(),
+        ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("3 price(s) imported from 1 file(s)"), "{stdout}");
-    assert!(stdout.contains("left out: rds_storage.gp2/single-az in us-east-1"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("3 price(s) imported from 1 file(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("left out: rds_storage.gp2/single-az in us-east-1"),
+        "{stdout}"
+    );
     let text = std::fs::read_to_string(&book).unwrap();
     assert!(text.contains("\"db.t3.micro/mysql/single-az\": {unit: hour, vcpu: 2, memory_gib: 1, usd: {us-east-1: 0.017}, from: aws-import-2026-11-18"), "{text}");
 
@@ -188,8 +300,20 @@ fn prices_import_command_rewrites_the_book_and_reports_what_it_left_out() {
     std::fs::write(&bad, "[]").unwrap();
     let out = run(
         dir.path(),
-        &["prices", "import", "--format", "aws-offer", "--book", "aws.yaml", "bad.json"],
+        &[
+            "prices",
+            "import",
+            "--format",
+            "aws-offer",
+            "--book",
+            "aws.yaml",
+            "bad.json",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(std::fs::read_to_string(&book).unwrap(), text, "a failed import wrote the book");
+    assert_eq!(
+        std::fs::read_to_string(&book).unwrap(),
+        text,
+        "a failed import wrote the book"
+    );
 }

@@ -163,7 +163,10 @@ pub(crate) fn provenance_problems(file: &BookFile) -> Vec<String> {
     for (table, rates) in &file.tables {
         for (key, rate) in rates {
             if !file.provenance.contains_key(&rate.from) {
-                problems.push(format!("{table}.{key}: `from: {}` names no provenance", rate.from));
+                problems.push(format!(
+                    "{table}.{key}: `from: {}` names no provenance",
+                    rate.from
+                ));
             }
             for region in rate.usd.keys() {
                 if region != "*" && region != first && !rate.sku.contains_key(region) {
@@ -267,12 +270,18 @@ mod tests {
                     "{origin} {id}: taken `{}`",
                     prov.taken
                 );
-                assert!(!prov.list.is_empty() && !prov.verified.is_empty(), "{origin} {id}");
+                assert!(
+                    !prov.list.is_empty() && !prov.verified.is_empty(),
+                    "{origin} {id}"
+                );
             }
             for (table, rates) in &b.tables {
                 for (key, rate) in rates {
                     assert!(!rate.unit.is_empty());
-                    assert!(b.provenance.contains_key(&rate.from), "{origin} {table}.{key}");
+                    assert!(
+                        b.provenance.contains_key(&rate.from),
+                        "{origin} {table}.{key}"
+                    );
                     assert!(
                         rate.usd.values().all(|v| v.is_finite() && *v >= 0.0),
                         "{origin} {table}.{key}"

@@ -594,7 +594,8 @@ fn aws_db_instance(p: &mut Pricer) -> Result<(), Stop> {
 /// Engine versions past standard support, which AWS bills Extended Support
 /// for (AWS's RDS Extended Support page: MySQL 5.7 from March 2024,
 /// PostgreSQL 11 from March 2024 and 12 from March 2025).
-const EXTENDED_SUPPORT: [(&str, &str); 3] = [("mysql", "5.7"), ("postgres", "11"), ("postgres", "12")];
+const EXTENDED_SUPPORT: [(&str, &str); 3] =
+    [("mysql", "5.7"), ("postgres", "11"), ("postgres", "12")];
 
 fn rds_extended_support(p: &mut Pricer, class: &str, engine: &str, az: &str) -> Result<(), Stop> {
     let Some(version) = p.str_attr("engine_version").ok().flatten() else {
@@ -609,7 +610,11 @@ fn rds_extended_support(p: &mut Pricer, class: &str, engine: &str, az: &str) -> 
         .book
         .rate("rds_instance", &format!("{class}/{engine}/{az}"))
         .and_then(|r| r.vcpu)
-        .ok_or_else(|| Stop(format!("the vCPU count of {class} is not in the price book")))?;
+        .ok_or_else(|| {
+            Stop(format!(
+                "the vCPU count of {class} is not in the price book"
+            ))
+        })?;
     let instances = if az == "multi-az" { 2.0 } else { 1.0 };
     match p.rate("rds_extended_support", &format!("{engine}/year1-2")) {
         Ok(_) => {
@@ -620,7 +625,10 @@ fn rds_extended_support(p: &mut Pricer, class: &str, engine: &str, az: &str) -> 
                 "rds_extended_support",
                 &format!("{engine}/year1-2"),
                 vcpu * instances,
-                &format!("Extended Support ({engine} {major}, {} vCPU)", vcpu * instances),
+                &format!(
+                    "Extended Support ({engine} {major}, {} vCPU)",
+                    vcpu * instances
+                ),
             )
         }
         Err(Stop(reason)) => {

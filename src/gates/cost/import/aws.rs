@@ -161,7 +161,11 @@ fn region(a: &Value) -> Option<String> {
 
 /// `"8 GiB"` as 8.
 fn gib(text: &str) -> Option<f64> {
-    text.trim_end_matches("GiB").trim().replace(',', "").parse().ok()
+    text.trim_end_matches("GiB")
+        .trim()
+        .replace(',', "")
+        .parse()
+        .ok()
 }
 
 /// The on-demand price of a SKU: its one price dimension, or the tier that
@@ -188,7 +192,12 @@ fn on_demand(terms: &Value, sku: &str, unit: &str) -> Option<(f64, String)> {
         if unit == "hour" && s(dim, "unit") != "Hrs" {
             continue;
         }
-        let usd: f64 = dim.get("pricePerUnit")?.get("USD")?.as_str()?.parse().ok()?;
+        let usd: f64 = dim
+            .get("pricePerUnit")?
+            .get("USD")?
+            .as_str()?
+            .parse()
+            .ok()?;
         let rate_code = s(dim, "rateCode");
         let id = if rate_code.is_empty() {
             term_code.clone()
@@ -224,7 +233,9 @@ pub(super) fn parse(file: &str, json: &Value) -> Result<Imported, ImportError> {
     let version = s(json, "version");
     let mut out = Imported {
         list: format!("AWS Price List Bulk API offer file {offer} version {version}"),
-        url: format!("https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/{offer}/{version}/index.json"),
+        url: format!(
+            "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/{offer}/{version}/index.json"
+        ),
         taken,
         rows: Vec::new(),
         skipped: Vec::new(),
@@ -236,7 +247,10 @@ pub(super) fn parse(file: &str, json: &Value) -> Result<Imported, ImportError> {
             continue;
         };
         let Some(region) = region(attrs) else {
-            out.skipped.push(format!("{sku}: location `{}` has no region code", s(attrs, "location")));
+            out.skipped.push(format!(
+                "{sku}: location `{}` has no region code",
+                s(attrs, "location")
+            ));
             continue;
         };
         let Some((usd, rate_code)) = on_demand(terms, sku, target.unit) else {
@@ -251,9 +265,7 @@ pub(super) fn parse(file: &str, json: &Value) -> Result<Imported, ImportError> {
             usd: usd * target.scale,
             unit: target.unit.into(),
             sku: rate_code,
-            vcpu: is_machine
-                .then(|| s(attrs, "vcpu").parse().ok())
-                .flatten(),
+            vcpu: is_machine.then(|| s(attrs, "vcpu").parse().ok()).flatten(),
             memory_gib: is_machine.then(|| gib(s(attrs, "memory"))).flatten(),
         });
     }

@@ -51,7 +51,11 @@ fn target(item: &Value) -> Option<(&'static str, String, &'static str)> {
                 _ => return None,
             };
             let size = DISK_TIERS.iter().find(|(n, _)| *n == number)?.1;
-            Some(("managed_disk", format!("{kind}_{redundancy}/{size}"), "disk-month"))
+            Some((
+                "managed_disk",
+                format!("{kind}_{redundancy}/{size}"),
+                "disk-month",
+            ))
         }
         _ => None,
     }

@@ -44,14 +44,22 @@ fn price(sku: &Value) -> Option<f64> {
         Some(Value::Number(n)) => n.as_f64()?,
         _ => 0.0,
     };
-    let nanos = unit_price.get("nanos").and_then(Value::as_f64).unwrap_or(0.0);
+    let nanos = unit_price
+        .get("nanos")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
     Some(units + nanos / 1e9)
 }
 
 fn regions(sku: &Value) -> Vec<String> {
     sku.get("serviceRegions")
         .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -97,13 +97,12 @@ pub fn parse(
     fetched: &str,
     book: &BookFile,
 ) -> Result<Imported, ImportError> {
-    let json: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| ImportError::Json {
-            file: file.to_string(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| ImportError::Json {
+        file: file.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
     let mut imported = match format {
         Format::AwsOffer => aws::parse(file, &json)?,
         Format::AzureRetail => azure::parse(file, &json, fetched)?,
