@@ -252,11 +252,20 @@ fn malformed_price_list_names_file_line_and_column() {
     );
 }
 
-fn run(dir: &Path, args: &[&str]) -> std::process::Output {
+/// `phasegate prices import --format aws-offer --book aws.yaml FILE` in `dir`.
+fn import_aws(dir: &Path, file: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_phasegate"))
         .current_dir(dir)
         .env("NO_COLOR", "1")
-        .args(args)
+        .args([
+            "prices",
+            "import",
+            "--format",
+            "aws-offer",
+            "--book",
+            "aws.yaml",
+            file,
+        ])
         .output()
         .unwrap()
 }
@@ -267,18 +276,7 @@ fn prices_import_command_rewrites_the_book_and_reports_what_it_left_out() {
     let book = dir.path().join("aws.yaml");
     std::fs::write(&book, embedded_book("aws")).unwrap();
     let rds = fixture("aws-rds-constructed.json");
-    let out = run(
-        dir.path(),
-        &[
-            "prices",
-            "import",
-            "--format",
-            "aws-offer",
-            "--book",
-            "aws.yaml",
-            rds.to_str().unwrap(),
-        ],
-    );
+    let out = import_aws(dir.path(), rds.to_str().unwrap());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -299,18 +297,7 @@ fn prices_import_command_rewrites_the_book_and_reports_what_it_left_out() {
 
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "[]").unwrap();
-    let out = run(
-        dir.path(),
-        &[
-            "prices",
-            "import",
-            "--format",
-            "aws-offer",
-            "--book",
-            "aws.yaml",
-            "bad.json",
-        ],
-    );
+    let out = import_aws(dir.path(), "bad.json");
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         std::fs::read_to_string(&book).unwrap(),
