@@ -50,6 +50,8 @@ pub enum Command {
     Approvals(ApprovalsArgs),
     /// Record a fallback approval from a `/phasegate approve <env> <digest>` PR comment.
     Approve(ApproveArgs),
+    /// Maintain the price book from the providers' machine-readable price lists.
+    Prices(PricesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -208,4 +210,39 @@ pub enum ApprovalsAction {
 pub struct ApproveArgs {
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PricesArgs {
+    #[command(subcommand)]
+    pub action: PricesAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricesAction {
+    /// Read price-list files (downloaded beforehand) into a price-book YAML file.
+    Import(PricesImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PricesImportArgs {
+    /// Format of the files: an AWS offer file, an Azure Retail Prices API page, or a Google Cloud Billing Catalog SKU list.
+    #[arg(long, value_enum)]
+    pub format: PriceListFormat,
+    /// The book to merge into and rewrite (for example prices/aws.yaml); created when missing.
+    #[arg(long, value_name = "FILE")]
+    pub book: PathBuf,
+    /// The day the files were downloaded (YYYY-MM-DD), recorded as the date for formats without a publication date; default today.
+    #[arg(long, value_name = "DATE")]
+    pub fetched: Option<String>,
+    /// Price-list files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PriceListFormat {
+    AwsOffer,
+    AzureRetail,
+    GoogleSkus,
 }

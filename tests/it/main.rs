@@ -12,6 +12,7 @@ mod iac_engine;
 mod iac_fake;
 mod plan_e2e;
 mod plan_model;
+mod price_import;
 mod render_comment;
 mod security_gate;
 mod testbed;

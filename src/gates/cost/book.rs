@@ -1,5 +1,10 @@
-//! The embedded price book: public list prices per provider, each rate with
-//! its unit, the page it was read from and the date it was taken.
+//! The embedded price book: public list prices per provider. Every rate names
+//! its provenance (which price list, when, whether and how it was verified)
+//! and, for rows read from a machine-readable price list, the SKU per region.
+//!
+//! No figure is derived from another region: a row without a SKU may price
+//! only the book's first region, so a region nobody published a price for is
+//! unpriced with that reason instead of scaled.
 //!
 //! The YAML files under `prices/` are compiled in and parsed once, on first
 //! use. A malformed book is a build defect, caught by the unit tests here, so
@@ -44,22 +49,40 @@ impl Provider {
     }
 }
 
+/// Where a group of rates comes from.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The price list by name: a page or an API/offer file.
+    pub list: String,
+    /// Its address.
+    pub url: String,
+    /// `YYYY-MM-DD` the figures were read.
+    pub taken: String,
+    /// Whether the figures were verified, and how (`no: ...` when not).
+    pub verified: String,
+}
+
 /// One published rate.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
     /// What one unit of the price buys: `hour`, `month`, `gb-month`, `gb`, ...
     pub unit: String,
-    /// The public pricing page the figure was read from.
-    pub source: String,
-    /// `YYYY-MM-DD` the figure was taken.
-    pub taken: String,
-    /// USD per unit by region; `*` for a price that is the same everywhere.
-    pub usd: BTreeMap<String, f64>,
     #[serde(default)]
     pub vcpu: Option<f64>,
     #[serde(default)]
     pub memory_gib: Option<f64>,
+    /// USD per unit by region; `*` for a price that is the same everywhere.
+    pub usd: BTreeMap<String, f64>,
+    /// The key of the row's entry under `provenance`.
+    pub from: String,
+    /// The price list's SKU (and offer term / rate code) per region.
+    #[serde(default)]
+    pub sku: BTreeMap<String, String>,
+    /// A cross-check beyond the provenance, when one was made.
+    #[serde(default)]
+    pub checked: Option<String>,
 }
 
 impl Rate {
@@ -72,11 +95,12 @@ impl Rate {
 /// One provider's book as written in YAML.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct BookFile {
-    provider: String,
-    regions: Vec<String>,
-    free_types: Vec<String>,
-    tables: BTreeMap<String, BTreeMap<String, Rate>>,
+pub struct BookFile {
+    pub provider: String,
+    pub regions: Vec<String>,
+    pub free_types: Vec<String>,
+    pub provenance: BTreeMap<String, Provenance>,
+    pub tables: BTreeMap<String, BTreeMap<String, Rate>>,
 }
 
 /// One provider's parsed book.
@@ -86,6 +110,7 @@ pub struct Book {
     /// The regions priced, the first being the fallback equivalent of us-east-1.
     pub regions: Vec<String>,
     free: GlobSet,
+    pub provenance: BTreeMap<String, Provenance>,
     pub tables: BTreeMap<String, BTreeMap<String, Rate>>,
 }
 
@@ -124,8 +149,42 @@ const SOURCES: [(Provider, &str, &str); 3] = [
     ),
 ];
 
+/// Reads a book file without checking it (the importer merges into it).
+pub(crate) fn read_file(origin: &str, text: &str) -> Result<BookFile, String> {
+    serde_saphyr::from_str(text).map_err(|e| format!("{origin}: {e}"))
+}
+
+/// Rows that break the provenance rules: a `from` naming no provenance, or
+/// a region priced without a SKU outside the book's first region (which is
+/// how scaled, unpublished figures crept in).
+pub(crate) fn provenance_problems(file: &BookFile) -> Vec<String> {
+    let mut problems = Vec::new();
+    let first = file.regions.first().map(String::as_str).unwrap_or("");
+    for (table, rates) in &file.tables {
+        for (key, rate) in rates {
+            if !file.provenance.contains_key(&rate.from) {
+                problems.push(format!(
+                    "{table}.{key}: `from: {}` names no provenance",
+                    rate.from
+                ));
+            }
+            for region in rate.usd.keys() {
+                if region != "*" && region != first && !rate.sku.contains_key(region) {
+                    problems.push(format!(
+                        "{table}.{key}: {region} has no SKU from a price list"
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
 fn parse(provider: Provider, origin: &str, text: &str) -> Result<Book, String> {
-    let file: BookFile = serde_saphyr::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
+    let file = read_file(origin, text)?;
+    if let Some(problem) = provenance_problems(&file).into_iter().next() {
+        return Err(format!("{origin}: {problem}"));
+    }
     let mut builder = GlobSetBuilder::new();
     for pattern in &file.free_types {
         builder.add(Glob::new(pattern).map_err(|e| format!("{origin}: free_types: {e}"))?);
@@ -151,6 +210,7 @@ fn parse(provider: Provider, origin: &str, text: &str) -> Result<Book, String> {
         provider,
         regions: file.regions,
         free,
+        provenance: file.provenance,
         tables: file.tables,
     })
 }
@@ -200,29 +260,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_embedded_book_parses_and_every_rate_is_sourced_and_dated() {
+    fn every_embedded_book_parses_and_every_rate_has_dated_verified_provenance() {
         for (p, origin, text) in SOURCES {
             let b = parse(p, origin, text).unwrap();
+            for (id, prov) in &b.provenance {
+                assert!(prov.url.starts_with("https://"), "{origin} {id}");
+                assert!(
+                    chrono::NaiveDate::parse_from_str(&prov.taken, "%Y-%m-%d").is_ok(),
+                    "{origin} {id}: taken `{}`",
+                    prov.taken
+                );
+                assert!(
+                    !prov.list.is_empty() && !prov.verified.is_empty(),
+                    "{origin} {id}"
+                );
+            }
             for (table, rates) in &b.tables {
                 for (key, rate) in rates {
+                    assert!(!rate.unit.is_empty());
                     assert!(
-                        rate.source.starts_with("https://"),
+                        b.provenance.contains_key(&rate.from),
                         "{origin} {table}.{key}"
                     );
                     assert!(
-                        chrono::NaiveDate::parse_from_str(&rate.taken, "%Y-%m-%d").is_ok(),
-                        "{origin} {table}.{key}: taken `{}`",
-                        rate.taken
-                    );
-                    assert!(!rate.unit.is_empty());
-                    assert!(
-                        rate.usd.contains_key("*")
-                            || b.regions.iter().all(|r| rate.usd.contains_key(r)),
-                        "{origin} {table}.{key} misses a region"
+                        rate.usd.values().all(|v| v.is_finite() && *v >= 0.0),
+                        "{origin} {table}.{key}"
                     );
                 }
             }
         }
+    }
+
+    #[test]
+    fn no_embedded_row_prices_a_region_without_a_published_sku() {
+        for (_, origin, text) in SOURCES {
+            let file = read_file(origin, text).unwrap();
+            assert_eq!(provenance_problems(&file), Vec::<String>::new(), "{origin}");
+        }
+    }
+
+    #[test]
+    fn a_scaled_regional_figure_without_a_sku_is_rejected() {
+        let text = "provider: aws\nregions: [us-east-1, eu-west-1]\nfree_types: []\nprovenance:\n  p: {list: l, url: \"https://x\", taken: 2026-11-23, verified: \"no\"}\ntables:\n  t:\n    k: {unit: hour, usd: {us-east-1: 1.0, eu-west-1: 1.1}, from: p}\n";
+        let err = parse(Provider::Aws, "aws.yaml", text).unwrap_err();
+        assert!(err.contains("t.k: eu-west-1 has no SKU"), "{err}");
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //!
 //! Estimates use public on-demand list prices from the embedded book
 //! (`prices/*.yaml`), hourly rates times 730. Anything that cannot be priced
-//! is listed as unpriced with its reason and never counted as $0.
+//! is listed as unpriced with its reason and never counted as $0; while
+//! anything is unpriced, every total and budget amount is a lower bound.
+//! Before and after cover every managed resource of the plan, unchanged ones
+//! included, because a budget is about what the environment costs.
 //!
 //! # Budgets
 //! | check | amount compared | limit |
@@ -16,6 +19,7 @@
 //! `cost-budget` acknowledgement.
 
 mod book;
+pub mod import;
 mod price;
 mod render;
 mod usage;
@@ -90,6 +94,11 @@ pub struct ResourceCost {
     pub region: Option<String>,
     /// Why parts could not be priced, usage notes included.
     pub reasons: Vec<String>,
+    /// Usage-based parts have no usage data: the amounts leave them out, so a
+    /// view says "usage-based" rather than a dollar figure of zero.
+    pub usage_pending: bool,
+    /// Documented provider defaults used for values the plan does not know.
+    pub assumptions: Vec<String>,
     pub lines_after: Vec<Line>,
 }
 
@@ -111,6 +120,8 @@ pub struct BudgetCheck {
     pub limit: f64,
     pub amount: f64,
     pub over: bool,
+    /// Some resource is not fully priced: the amount is at least this.
+    pub lower_bound: bool,
 }
 
 /// A cheaper type with the same vCPU and memory, from the book.
@@ -139,6 +150,8 @@ pub struct CostReport {
     pub monthly_after: f64,
     pub monthly_delta: f64,
     pub resources: Vec<ResourceCost>,
+    /// Some resource is not fully priced: every total is a lower bound.
+    pub lower_bound: bool,
     /// Addresses of resources not (fully) priced.
     pub unpriced: Vec<String>,
     pub unpriced_reasons: Vec<Unpriced>,
@@ -178,8 +191,10 @@ pub fn evaluate(projects: &[(String, &ChangeSet)], ctx: &CostContext) -> CostRep
             unpriced: 0,
         };
         for rc in &changes.resources {
+            // Unchanged resources count: they are part of what the
+            // environment costs before and after.
             if rc.mode != crate::plan::Mode::Managed
-                || matches!(rc.action, Action::Read | Action::NoOp)
+                || matches!(rc.action, Action::Read)
                 || rc.deposed.is_some()
             {
                 continue;
@@ -213,11 +228,19 @@ pub fn evaluate(projects: &[(String, &ChangeSet)], ctx: &CostContext) -> CostRep
                 empty
             };
             let mut reasons: Vec<String> = Vec::new();
+            let mut assumptions: Vec<String> = Vec::new();
+            let mut usage_pending = false;
             for side in [&before, &after] {
                 if let SideOrNothing::Side(s) = side {
                     for g in &s.gaps {
+                        usage_pending |= g.usage;
                         if !reasons.contains(&g.reason) {
                             reasons.push(g.reason.clone());
+                        }
+                    }
+                    for a in &s.assumptions {
+                        if !assumptions.contains(a) {
+                            assumptions.push(a.clone());
                         }
                     }
                 }
@@ -236,6 +259,8 @@ pub fn evaluate(projects: &[(String, &ChangeSet)], ctx: &CostContext) -> CostRep
                 free: before.free() && after.free(),
                 region: after.region().or_else(|| before.region()),
                 reasons,
+                usage_pending,
+                assumptions,
                 lines_after: match after {
                     SideOrNothing::Side(s) => s.lines,
                     SideOrNothing::Nothing => Vec::new(),
@@ -252,20 +277,22 @@ pub fn evaluate(projects: &[(String, &ChangeSet)], ctx: &CostContext) -> CostRep
     let monthly_before: f64 = project_totals.iter().map(|p| p.monthly_before).sum();
     let monthly_after: f64 = project_totals.iter().map(|p| p.monthly_after).sum();
     let monthly_delta = monthly_after - monthly_before;
+    let lower_bound = resources.iter().any(|r| !r.priced);
 
     let mut budgets = Vec::new();
     if let Some(limit) = ctx.phase_budget {
-        budgets.push(check("phase", limit, monthly_delta));
+        budgets.push(check("phase", limit, monthly_delta, lower_bound));
         if ctx.prior_phases_monthly != 0.0 {
             budgets.push(check(
                 "cumulative",
                 limit,
                 ctx.prior_phases_monthly + monthly_delta,
+                lower_bound,
             ));
         }
     }
     if let Some(limit) = ctx.environment_budget {
-        budgets.push(check("environment", limit, monthly_after));
+        budgets.push(check("environment", limit, monthly_after, lower_bound));
     }
     let over_budget = budgets.iter().any(|b| b.over);
     let acknowledged_by = over_budget
@@ -320,6 +347,7 @@ pub fn evaluate(projects: &[(String, &ChangeSet)], ctx: &CostContext) -> CostRep
         monthly_before,
         monthly_after,
         monthly_delta,
+        lower_bound,
         unpriced: unpriced_reasons.iter().map(|u| u.address.clone()).collect(),
         unpriced_reasons,
         resources,
@@ -362,13 +390,14 @@ fn round_amounts(v: &mut Value) {
     }
 }
 
-fn check(scope: &str, limit: f64, amount: f64) -> BudgetCheck {
+fn check(scope: &str, limit: f64, amount: f64, lower_bound: bool) -> BudgetCheck {
     BudgetCheck {
         scope: scope.to_string(),
         limit,
         amount,
         // Compared in cents so that a float hair over the limit is not "over".
         over: cents(amount) > cents(limit),
+        lower_bound,
     }
 }
 

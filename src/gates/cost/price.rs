@@ -25,6 +25,8 @@ pub struct Line {
     /// USD per unit.
     pub rate: f64,
     pub monthly: f64,
+    /// The price list the rate comes from, and its date.
+    pub source: String,
 }
 
 /// Why part of a resource could not be priced.
@@ -47,6 +49,8 @@ pub struct SideCost {
     /// The type is free by itself.
     pub free: bool,
     pub region: Option<String>,
+    /// Documented provider defaults used for values the plan does not know.
+    pub assumptions: Vec<String>,
 }
 
 /// Where a side's region comes from when its attributes name none.
@@ -309,10 +313,23 @@ impl<'a> Pricer<'a> {
             .book
             .rate(table, key)
             .ok_or_else(|| Stop(format!("`{key}` is not in the price book")))?;
-        let usd = rate
-            .in_region(&self.region)
-            .ok_or_else(|| Stop(format!("no price for `{key}` in region `{}`", self.region)))?;
+        let usd = rate.in_region(&self.region).ok_or_else(|| {
+            Stop(format!(
+                "no published price for {} in {} in the price book",
+                display_key(key),
+                self.region
+            ))
+        })?;
         Ok((usd, rate.unit.clone()))
+    }
+
+    /// The price list a rate was read from, as "list (date)".
+    fn source(&self, table: &str, key: &str) -> String {
+        self.book
+            .rate(table, key)
+            .and_then(|r| self.book.provenance.get(&r.from))
+            .map(|p| format!("{} ({})", p.list, p.taken))
+            .unwrap_or_default()
     }
 
     /// A fixed charge: `quantity` units at the book's rate; hourly units are
@@ -330,6 +347,7 @@ impl<'a> Pricer<'a> {
             unit,
             rate,
             monthly: quantity * hours * rate,
+            source: self.source(table, key),
         });
         Ok(())
     }
@@ -362,6 +380,7 @@ impl<'a> Pricer<'a> {
                     unit,
                     rate,
                     monthly: amount / divisor * rate,
+                    source: self.source(table, key),
                 });
             }
             None => self.out.gaps.push(Gap {
@@ -442,6 +461,14 @@ impl<'a> Pricer<'a> {
     }
 }
 
+/// `db.t3.micro/mysql/single-az` as `db.t3.micro (mysql, single-az)`.
+fn display_key(key: &str) -> String {
+    match key.split_once('/') {
+        Some((head, rest)) => format!("{head} ({})", rest.replace('/', ", ")),
+        None => key.to_string(),
+    }
+}
+
 fn trim_rate(rate: f64) -> String {
     let s = format!("{rate:.7}");
     let s = s.trim_end_matches('0');
@@ -467,24 +494,43 @@ fn unit_words(unit: &str) -> String {
     }
 }
 
+/// Root volume size assumed when the plan does not know it.
+const DEFAULT_ROOT_GB: f64 = 8.0;
+
 fn aws_instance(p: &mut Pricer) -> Result<(), Stop> {
     let itype = p.required_str("instance_type")?;
     p.charge("ec2_instance", itype, 1.0, &format!("instance {itype}"))?;
-    match p.attr("root_block_device.0") {
-        Ok(Some(_)) => {
-            if let Err(Stop(reason)) = p.ebs("root_block_device.0", "gp2", "root volume") {
-                p.gap(reason);
-            }
+    // The AMI decides an unset root volume; 8 GB gp2 is the documented
+    // default root volume (and what Infracost assumes), so it is priced as
+    // that, with the assumption named.
+    let before = p.out.lines.len();
+    let root = match p.attr("root_block_device.0") {
+        Ok(Some(_)) => p.ebs("root_block_device.0", "gp2", "root volume"),
+        Ok(None) => Err(Stop("not set".into())),
+        Err(stop) => Err(stop),
+    };
+    if let Err(Stop(reason)) = root {
+        p.out.lines.truncate(before);
+        if reason.contains("known only after apply") || reason.contains("not set") {
+            p.out.assumptions.push(format!(
+                "root volume assumed {DEFAULT_ROOT_GB} GB gp2 (the default root volume; its size comes from the AMI)"
+            ));
+            p.charge(
+                "ebs_storage",
+                "gp2",
+                DEFAULT_ROOT_GB,
+                &format!("root volume (gp2, {DEFAULT_ROOT_GB} GB, assumed)"),
+            )?;
+        } else {
+            p.gap(reason);
         }
-        Ok(None) => p.gap("root volume size comes from the AMI, known only after apply".into()),
-        Err(Stop(reason)) => p.gap(format!("root volume: {reason}")),
     }
+    // A wholly unknown `ebs_block_device` is the provider computing an empty
+    // list: a block the configuration declares shows up with its known
+    // attributes, so there is nothing more to price.
     let devices = match p.attr("ebs_block_device") {
         Ok(v) => v.and_then(Value::as_array).map_or(0, Vec::len),
-        Err(Stop(reason)) => {
-            p.gap(reason);
-            0
-        }
+        Err(_) => 0,
     };
     for i in 0..devices {
         if let Err(Stop(reason)) = p.ebs(&format!("ebs_block_device.{i}"), "gp2", "EBS volume") {
@@ -512,7 +558,16 @@ fn aws_db_instance(p: &mut Pricer) -> Result<(), Stop> {
         1.0,
         &format!("{class} {engine} {az}"),
     )?;
-    let storage_type = p.str_attr("storage_type")?.unwrap_or("gp2");
+    // The provider documents gp2 as the storage type when none is given.
+    let storage_type = match p.str_attr("storage_type") {
+        Ok(Some(s)) => s,
+        Ok(None) | Err(_) => {
+            p.out
+                .assumptions
+                .push("storage_type assumed gp2 (the provider's default)".into());
+            "gp2"
+        }
+    };
     let storage_table_key = if storage_type == "io2" {
         "io1"
     } else {
@@ -533,7 +588,56 @@ fn aws_db_instance(p: &mut Pricer) -> Result<(), Stop> {
             p.charge("rds_iops", &format!("io1/{az}"), iops, "provisioned IOPS")?;
         }
     }
-    Ok(())
+    rds_extended_support(p, class, engine, az)
+}
+
+/// Engine versions past standard support, which AWS bills Extended Support
+/// for (AWS's RDS Extended Support page: MySQL 5.7 from March 2024,
+/// PostgreSQL 11 from March 2024 and 12 from March 2025).
+const EXTENDED_SUPPORT: [(&str, &str); 3] =
+    [("mysql", "5.7"), ("postgres", "11"), ("postgres", "12")];
+
+fn rds_extended_support(p: &mut Pricer, class: &str, engine: &str, az: &str) -> Result<(), Stop> {
+    let Some(version) = p.str_attr("engine_version").ok().flatten() else {
+        return Ok(());
+    };
+    let Some((_, major)) = EXTENDED_SUPPORT.iter().find(|(e, major)| {
+        *e == engine && (version == *major || version.starts_with(&format!("{major}.")))
+    }) else {
+        return Ok(());
+    };
+    let vcpu = p
+        .book
+        .rate("rds_instance", &format!("{class}/{engine}/{az}"))
+        .and_then(|r| r.vcpu)
+        .ok_or_else(|| {
+            Stop(format!(
+                "the vCPU count of {class} is not in the price book"
+            ))
+        })?;
+    let instances = if az == "multi-az" { 2.0 } else { 1.0 };
+    match p.rate("rds_extended_support", &format!("{engine}/year1-2")) {
+        Ok(_) => {
+            p.out.assumptions.push(format!(
+                "{engine} {major} is past standard support: Extended Support at the year 1-2 rate (later years cost more)"
+            ));
+            p.charge(
+                "rds_extended_support",
+                &format!("{engine}/year1-2"),
+                vcpu * instances,
+                &format!(
+                    "Extended Support ({engine} {major}, {} vCPU)",
+                    vcpu * instances
+                ),
+            )
+        }
+        Err(Stop(reason)) => {
+            p.gap(format!(
+                "{engine} {major} is past standard support and AWS bills Extended Support per vCPU-hour: {reason}"
+            ));
+            Ok(())
+        }
+    }
 }
 
 fn aws_rds_cluster_instance(p: &mut Pricer) -> Result<(), Stop> {
@@ -658,6 +762,7 @@ fn aws_lambda_function(p: &mut Pricer) -> Result<(), Stop> {
                 unit,
                 rate,
                 monthly: gb_seconds * rate,
+                source: p.source("lambda", "duration"),
             });
         }
         _ => p.out.gaps.push(Gap {

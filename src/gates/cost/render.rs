@@ -4,6 +4,7 @@
 
 use super::{cents, CostReport};
 use crate::gates::Verdict;
+use crate::plan::Action;
 use crate::render::escape::{code_inline, inline};
 use crate::render::Section;
 
@@ -77,13 +78,14 @@ pub fn section(report: &CostReport) -> Section {
             "cumulative" => ("With earlier phases the change adds", "the phase budget"),
             _ => ("The environment's projects cost", "the environment budget"),
         };
-        let status = if b.over {
-            "**over budget**"
-        } else {
-            "within budget"
+        let status = match (b.over, b.lower_bound) {
+            (true, _) => "**over budget**",
+            (false, false) => "within budget",
+            (false, true) => "within budget so far: the total is a lower bound",
         };
+        let at_least = if b.lower_bound { "at least " } else { "" };
         e.push_str(&format!(
-            "- {what} {}/month against {budget} of {}: {status}.\n",
+            "- {what} {at_least}{}/month against {budget} of {}: {status}.\n",
             money(b.amount),
             money(b.limit)
         ));
@@ -115,19 +117,39 @@ pub fn section(report: &CostReport) -> Section {
         d.push_str("<details><summary>Cost per resource</summary>\n\n");
         d.push_str("| Resource | Before | After | Delta | Priced |\n|---|---:|---:|---:|---|\n");
         for r in &shown {
+            // Usage without usage data is never shown as a dollar amount of
+            // zero; a side that does not exist (before a create) is a dash.
+            let amount = |exists: bool, x: f64, text: String| {
+                let zero = cents(x) == 0.0;
+                match (exists, r.usage_pending, r.priced, zero) {
+                    (false, ..) => "—".to_string(),
+                    (true, true, _, true) => "usage-based".to_string(),
+                    (true, true, _, false) => format!("{text} + usage"),
+                    (true, false, false, true) => "unpriced".to_string(),
+                    _ => text,
+                }
+            };
+            let had_before = !matches!(r.action, Action::Create | Action::CreateThenForget);
+            let has_after = !matches!(r.action, Action::Delete | Action::Forget);
+            let priced = if r.priced {
+                "yes".to_string()
+            } else if r.usage_pending {
+                "partly (usage)".to_string()
+            } else {
+                "partly".to_string()
+            };
+            let priced = if r.assumptions.is_empty() {
+                priced
+            } else {
+                format!("{priced}; assumed: {}", inline(&r.assumptions.join("; ")))
+            };
             d.push_str(&format!(
                 "| {} | {} | {} | {} | {} |\n",
                 code_inline(&r.address),
-                money(r.monthly_before),
-                money(r.monthly_after),
-                signed(r.monthly_delta),
-                if r.priced {
-                    "yes"
-                } else if r.usage_based {
-                    "partly (usage)"
-                } else {
-                    "partly"
-                }
+                amount(had_before, r.monthly_before, money(r.monthly_before)),
+                amount(has_after, r.monthly_after, money(r.monthly_after)),
+                amount(true, r.monthly_delta, signed(r.monthly_delta)),
+                priced
             ));
         }
         d.push_str("\n</details>\n\n");
