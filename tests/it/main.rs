@@ -14,3 +14,7 @@ mod render_comment;
 mod security_gate;
 mod testbed;
 mod testcloud;
+mod workflows;
+mod init;
+mod matrix;
+mod action_yml;
