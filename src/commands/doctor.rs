@@ -24,7 +24,10 @@ struct Item {
 pub fn run(global: &GlobalArgs, args: DoctorArgs) -> Result<ExitCode> {
     let ws = Workspace::load(global, true)?;
     let config = ws.config.as_ref().expect("required config is loaded");
-    let config_path = ws.config_path.as_deref().expect("required config has a path");
+    let config_path = ws
+        .config_path
+        .as_deref()
+        .expect("required config has a path");
     let mut items = vec![Item {
         ok: true,
         what: format!("config {} is valid", config_path.display()),
@@ -104,7 +107,12 @@ fn github_items(config: &crate::config::Config, token: Option<String>) -> Vec<It
     };
     let repo = match repository() {
         Ok(r) => r,
-        Err(e) => return vec![fail(format!("repository: {e}"), "export GITHUB_REPOSITORY=owner/name")],
+        Err(e) => {
+            return vec![fail(
+                format!("repository: {e}"),
+                "export GITHUB_REPOSITORY=owner/name",
+            )]
+        }
     };
     let (rt, client) = match forge::connect(Some(token)) {
         Ok(c) => c,

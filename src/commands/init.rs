@@ -48,7 +48,10 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
     let opts = generate_options(&root, &config_path)?;
     let generated = workflows::generate(&config, &opts);
     let mut out = OutputSet::new();
-    out.add(config_path.file_name().unwrap_or_default(), config_text.clone());
+    out.add(
+        config_path.file_name().unwrap_or_default(),
+        config_text.clone(),
+    );
     let mut targets: Vec<PathBuf> = vec![config_path.clone()];
     for w in &generated {
         targets.push(workflow_dir.join(w.file));
@@ -68,7 +71,9 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
     let report = report(&dirs, &roots, &names, &envs, &action, &config, &targets);
     print_stdout(&report);
     if args.dry_run {
-        print_stdout(&format!("--- {config_name} (dry run, nothing written)\n{config_text}"));
+        print_stdout(&format!(
+            "--- {config_name} (dry run, nothing written)\n{config_text}"
+        ));
         return Ok(ExitCode::Success);
     }
     if std::io::stdin().is_terminal() && !confirm()? {
@@ -82,7 +87,14 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
         wf.add(w.file, w.text);
     }
     wf.write_all(&workflow_dir)?;
-    print_stdout(&format!("wrote {}", targets.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")));
+    print_stdout(&format!(
+        "wrote {}",
+        targets
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     Ok(ExitCode::Success)
 }
 
@@ -180,7 +192,11 @@ fn config_yaml(
     }
     y.push_str("projects:\n");
     for r in roots {
-        y.push_str(&format!("  - name: {}\n    dir: {}\n", q(&names[&r.dir]), q(&r.dir)));
+        y.push_str(&format!(
+            "  - name: {}\n    dir: {}\n",
+            q(&names[&r.dir]),
+            q(&r.dir)
+        ));
     }
     y.push_str("workflows:\n");
     y.push_str(&format!(
@@ -218,7 +234,10 @@ fn report(
             .map(|u| u.dir.as_str())
             .collect();
         if users.is_empty() {
-            r.push(format!("  skipped {}: no backend or providers, and no module calls it", d.dir));
+            r.push(format!(
+                "  skipped {}: no backend or providers, and no module calls it",
+                d.dir
+            ));
         } else {
             r.push(format!("  module {} (used by {})", d.dir, users.join(", ")));
         }
@@ -227,7 +246,10 @@ fn report(
         Some(e) => r.push(format!(
             "  environments from {}: {}",
             e.source.describe(),
-            envs.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(" -> ")
+            envs.iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" -> ")
         )),
         None => r.push(format!(
             "  no environment named by tfvars, workspaces or directories: wrote {} as a start",
@@ -236,21 +258,31 @@ fn report(
     }
     for d in dirs {
         for f in &d.unparsed {
-            r.push(format!("  could not parse {f}: its declarations were not read"));
+            r.push(format!(
+                "  could not parse {f}: its declarations were not read"
+            ));
         }
     }
     r.push("Will write:".into());
     r.extend(targets.iter().map(|t| format!("  {}", t.display())));
     r.push("Check:".into());
     r.push("  - the promotion order of `environments:` and each project's var_files".into());
-    let gated: Vec<&str> = config.environments.iter().skip(1).map(|e| e.github_environment()).collect();
+    let gated: Vec<&str> = config
+        .environments
+        .iter()
+        .skip(1)
+        .map(|e| e.github_environment())
+        .collect();
     if !gated.is_empty() {
         r.push(format!(
             "  - add required reviewers to the GitHub environments {} (`reviewers:` in phasegate.yml, then `phasegate environments sync --token <admin token>`)",
             gated.join(", ")
         ));
     }
-    r.push("  - add cloud credentials to the plan, apply and review jobs (comments mark the place)".into());
+    r.push(
+        "  - add cloud credentials to the plan, apply and review jobs (comments mark the place)"
+            .into(),
+    );
     if workflows::generate::is_placeholder_action(action) {
         r.push("  - workflows.action is a placeholder: set it to the phasegate action pinned by full commit SHA (`owner/phasegate@<sha>`) and run `phasegate init --force`".into());
     }

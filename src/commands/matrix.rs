@@ -25,7 +25,12 @@ pub fn run(global: &GlobalArgs, args: MatrixArgs) -> Result<ExitCode> {
         Error::Input("no base commit: pass --base REF (in a pull_request or push workflow it comes from the event)".into())
     })?;
     let head = args.head.or(event_head).unwrap_or_else(|| "HEAD".into());
-    let config_rel = scan::relative_to(&root, ws.config_path.as_deref().unwrap_or(Path::new("phasegate.yml")));
+    let config_rel = scan::relative_to(
+        &root,
+        ws.config_path
+            .as_deref()
+            .unwrap_or(Path::new("phasegate.yml")),
+    );
     let base_rel = scan::relative_to(&root, &ws.base_dir);
     let projects: Vec<ProjectDir> = config
         .projects
@@ -51,7 +56,10 @@ pub fn run(global: &GlobalArgs, args: MatrixArgs) -> Result<ExitCode> {
     if let Some(file) = std::env::var_os("GITHUB_OUTPUT") {
         crate::ci::outputs::write_outputs(
             Path::new(&file),
-            &[("matrix", matrix_text.clone()), ("count", names.len().to_string())],
+            &[
+                ("matrix", matrix_text.clone()),
+                ("count", names.len().to_string()),
+            ],
         )?;
     }
     match args.format {
@@ -92,7 +100,15 @@ fn git_diff(root: &Path, base: &str, head: &str) -> Result<Vec<String>> {
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(root)
-        .args(["diff", "--name-only", "--no-renames", "-z", base, head, "--"])
+        .args([
+            "diff",
+            "--name-only",
+            "--no-renames",
+            "-z",
+            base,
+            head,
+            "--",
+        ])
         .output()
         .map_err(|e| Error::External(format!("could not run git in {}: {e}", root.display())))?;
     if !out.status.success() {

@@ -15,7 +15,10 @@ pub fn run(global: &GlobalArgs, args: WorkflowsArgs) -> Result<ExitCode> {
     let WorkflowsAction::Check { dir, strict } = args.action;
     let ws = Workspace::load(global, true)?;
     let config = ws.config.as_ref().expect("required config is loaded");
-    let config_path = ws.config_path.as_deref().expect("required config has a path");
+    let config_path = ws
+        .config_path
+        .as_deref()
+        .expect("required config has a path");
     let root = repo_root(&ws.base_dir);
     let dir = dir.unwrap_or_else(|| root.join(WORKFLOW_DIR));
     let findings = check_dir(config, config_path, &root, &dir)?;
@@ -42,10 +45,11 @@ pub(crate) fn check_dir(
     dir: &Path,
 ) -> Result<Vec<Finding>> {
     let files = read_workflows(dir)?;
-    let expected: Vec<(String, String)> = workflows::generate(config, &generate_options(root, config_path)?)
-        .into_iter()
-        .map(|w| (w.file.to_string(), w.text))
-        .collect();
+    let expected: Vec<(String, String)> =
+        workflows::generate(config, &generate_options(root, config_path)?)
+            .into_iter()
+            .map(|w| (w.file.to_string(), w.text))
+            .collect();
     Ok(workflows::check_workflows(config, &files, &expected))
 }
 
@@ -56,13 +60,16 @@ pub(crate) fn generate_options(
 ) -> Result<workflows::GenerateOptions> {
     let abs = |p: &Path| std::path::absolute(p).map_err(|e| Error::io(p, e));
     let (root, cfg) = (abs(root)?, abs(config_path)?);
-    let rel = cfg.strip_prefix(&root).map(Path::to_path_buf).map_err(|_| {
-        Error::Input(format!(
-            "{} is outside the repository {}; the workflows can only name a config inside it",
-            cfg.display(),
-            root.display()
-        ))
-    })?;
+    let rel = cfg
+        .strip_prefix(&root)
+        .map(Path::to_path_buf)
+        .map_err(|_| {
+            Error::Input(format!(
+                "{} is outside the repository {}; the workflows can only name a config inside it",
+                cfg.display(),
+                root.display()
+            ))
+        })?;
     Ok(workflows::GenerateOptions { config_path: rel })
 }
 
@@ -87,7 +94,11 @@ fn read_workflows(dir: &Path) -> Result<Vec<(String, String)>> {
         .into_iter()
         .map(|p| {
             let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-            let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             Ok((name, text))
         })
         .collect()

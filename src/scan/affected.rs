@@ -29,7 +29,12 @@ pub fn affected_projects(
     }
     let calls: HashMap<&str, Vec<&str>> = dirs
         .iter()
-        .map(|d| (d.dir.as_str(), d.modules.iter().map(String::as_str).collect()))
+        .map(|d| {
+            (
+                d.dir.as_str(),
+                d.modules.iter().map(String::as_str).collect(),
+            )
+        })
         .collect();
     // Directory → indices of the projects that include it (own dir or a module).
     let mut users: HashMap<String, Vec<usize>> = HashMap::new();
@@ -95,7 +100,11 @@ fn closure(dir: &str, calls: &HashMap<&str, Vec<&str>>) -> HashSet<String> {
     let mut todo = vec![dir.to_string()];
     while let Some(d) = todo.pop() {
         if let Some(next) = calls.get(d.as_str()) {
-            todo.extend(next.iter().filter(|n| !seen.contains(**n)).map(|n| n.to_string()));
+            todo.extend(
+                next.iter()
+                    .filter(|n| !seen.contains(**n))
+                    .map(|n| n.to_string()),
+            );
         }
         seen.insert(d);
     }
@@ -137,7 +146,10 @@ mod tests {
             project("dns", "dns", &[]),
         ];
         let changed = vec!["modules/tags/main.tf".to_string()];
-        assert_eq!(affected_projects(&projects, &dirs, &changed, &[]), ["net", "app"]);
+        assert_eq!(
+            affected_projects(&projects, &dirs, &changed, &[]),
+            ["net", "app"]
+        );
     }
 
     #[test]

@@ -64,7 +64,10 @@ pub fn detect_environments(roots: &[&TfDir]) -> Vec<DetectedEnv> {
                 .or_else(|| file.strip_suffix(".tfvars"))
                 .unwrap_or(file);
             let e = entry(&mut found, stem, EnvSource::Tfvars);
-            e.var_files.entry(d.dir.clone()).or_default().push(f.clone());
+            e.var_files
+                .entry(d.dir.clone())
+                .or_default()
+                .push(f.clone());
         }
     }
     if found.is_empty() {
@@ -84,7 +87,9 @@ pub fn detect_environments(roots: &[&TfDir]) -> Vec<DetectedEnv> {
         }
     }
     let mut envs: Vec<DetectedEnv> = found.into_values().collect();
-    envs.sort_by(|a, b| (promotion_rank(&a.name), &a.name).cmp(&(promotion_rank(&b.name), &b.name)));
+    envs.sort_by(|a, b| {
+        (promotion_rank(&a.name), &a.name).cmp(&(promotion_rank(&b.name), &b.name))
+    });
     envs
 }
 
@@ -93,12 +98,14 @@ fn entry<'a>(
     name: &str,
     source: EnvSource,
 ) -> &'a mut DetectedEnv {
-    found.entry(name.to_string()).or_insert_with(|| DetectedEnv {
-        name: name.to_string(),
-        source,
-        var_files: BTreeMap::new(),
-        workspaces: Vec::new(),
-    })
+    found
+        .entry(name.to_string())
+        .or_insert_with(|| DetectedEnv {
+            name: name.to_string(),
+            source,
+            var_files: BTreeMap::new(),
+            workspaces: Vec::new(),
+        })
 }
 
 #[cfg(test)]
@@ -116,7 +123,10 @@ mod tests {
 
     #[test]
     fn tfvars_names_become_environments_in_promotion_order() {
-        let a = root("app", &["app/prod.tfvars", "app/dev.tfvars", "app/staging.tfvars"]);
+        let a = root(
+            "app",
+            &["app/prod.tfvars", "app/dev.tfvars", "app/staging.tfvars"],
+        );
         let envs = detect_environments(&[&a]);
         let names: Vec<_> = envs.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["dev", "staging", "prod"]);
@@ -129,6 +139,12 @@ mod tests {
         let b = root("live/dev/net", &[]);
         let envs = detect_environments(&[&a, &b]);
         let names: Vec<_> = envs.iter().map(|e| (e.name.as_str(), e.source)).collect();
-        assert_eq!(names, [("dev", EnvSource::Directory), ("prod", EnvSource::Directory)]);
+        assert_eq!(
+            names,
+            [
+                ("dev", EnvSource::Directory),
+                ("prod", EnvSource::Directory)
+            ]
+        );
     }
 }

@@ -113,7 +113,10 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, TfDir>) -> Result<()
             let vd = dir.join(sub);
             if vd.is_dir() && !vd.join("main.tf").exists() {
                 for f in sorted_files(&vd)? {
-                    if f.file_name().and_then(|n| n.to_str()).is_some_and(is_tfvars) {
+                    if f.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(is_tfvars)
+                    {
                         tf.tfvars.push(relative(root, &f));
                     }
                 }
@@ -152,7 +155,8 @@ fn read_body(body: &Body, root: &Path, dir: &Path, tf: &mut TfDir) {
                     .get_attribute("source")
                     .and_then(|a| a.value.as_str().map(str::to_string));
                 if let Some(src) = source.filter(|s| s.starts_with("./") || s.starts_with("../")) {
-                    tf.modules.insert(relative(root, &normalize(&dir.join(src))));
+                    tf.modules
+                        .insert(relative(root, &normalize(&dir.join(src))));
                 }
             }
             _ => {}
@@ -244,12 +248,13 @@ mod tests {
         write(r, "modules/tags/main.tf", "terraform {\n  required_providers {\n    aws = { source = \"hashicorp/aws\" }\n  }\n}\n");
         write(r, "tool/main.tf", "provider \"aws\" {}\n");
         let dirs = scan_repo(r).unwrap();
-        let roots: Vec<_> = dirs.iter().filter(|d| d.is_root()).map(|d| d.dir.as_str()).collect();
+        let roots: Vec<_> = dirs
+            .iter()
+            .filter(|d| d.is_root())
+            .map(|d| d.dir.as_str())
+            .collect();
         assert_eq!(roots, ["app", "tool"]);
-        assert_eq!(
-            dirs[0].modules.iter().collect::<Vec<_>>(),
-            ["modules/tags"]
-        );
+        assert_eq!(dirs[0].modules.iter().collect::<Vec<_>>(), ["modules/tags"]);
     }
 
     #[test]

@@ -164,7 +164,8 @@ fn check_file(
             "`permissions: write-all` gives every job every scope; use `permissions: {}` and grant each job what it needs".into(),
         ));
     }
-    let fork_reachable = triggers.contains("pull_request_target") || triggers.contains("workflow_run");
+    let fork_reachable =
+        triggers.contains("pull_request_target") || triggers.contains("workflow_run");
     for job in jobs {
         if job.value.get("permissions").and_then(Value::as_str) == Some("write-all") {
             out.push(finding(
@@ -278,11 +279,7 @@ fn check_order(
     }
 }
 
-fn check_drift(
-    files: &[(String, String)],
-    expected: &[(String, String)],
-    out: &mut Vec<Finding>,
-) {
+fn check_drift(files: &[(String, String)], expected: &[(String, String)], out: &mut Vec<Finding>) {
     for (name, want) in expected {
         match files.iter().find(|(f, _)| f == name) {
             None => out.push(Finding {
@@ -385,7 +382,11 @@ fn run_steps(run: &str, config: &Config) -> Vec<PgStep> {
             words.iter().enumerate().find_map(|(j, w)| {
                 w.strip_prefix(&format!("{name}="))
                     .map(str::to_string)
-                    .or_else(|| (*w == name).then(|| words.get(j + 1).map(|s| s.to_string())).flatten())
+                    .or_else(|| {
+                        (*w == name)
+                            .then(|| words.get(j + 1).map(|s| s.to_string()))
+                            .flatten()
+                    })
             })
         };
         let env = flag("--env").or_else(|| phase_env(config, flag("--phase")));
@@ -401,7 +402,10 @@ fn run_steps(run: &str, config: &Config) -> Vec<PgStep> {
 /// A phase number names an environment when no change plan reorders phases.
 fn phase_env(config: &Config, phase: Option<String>) -> Option<String> {
     let n: usize = phase?.trim().parse().ok()?;
-    config.environments.get(n.checked_sub(1)?).map(|e| e.name.clone())
+    config
+        .environments
+        .get(n.checked_sub(1)?)
+        .map(|e| e.name.clone())
 }
 
 fn scalar(v: &Value) -> String {
@@ -440,7 +444,9 @@ fn checks_out_pr_head(job: &Value) -> bool {
         let reference = s.get("with").and_then(|w| w.get("ref")).map(scalar);
         is_checkout
             && reference.is_some_and(|r| {
-                r.contains("pull_request.head") || r.contains("github.head_ref") || r.contains("refs/pull/")
+                r.contains("pull_request.head")
+                    || r.contains("github.head_ref")
+                    || r.contains("refs/pull/")
             })
     })
 }
@@ -487,7 +493,10 @@ fn line_of_job(text: &str, id: &str) -> usize {
         }
         let expected = *job_indent.insert(Some(expected.unwrap_or(indent)));
         if Some(indent) == expected {
-            let key = trimmed.trim_end().strip_suffix(':').map(|k| k.trim_matches(['"', '\'']));
+            let key = trimmed
+                .trim_end()
+                .strip_suffix(':')
+                .map(|k| k.trim_matches(['"', '\'']));
             if key == Some(id) {
                 return i + 1;
             }

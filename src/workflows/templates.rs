@@ -35,7 +35,10 @@ const EMBEDDED: [(&str, &str); 6] = [
         APPROVE,
         include_str!("../../templates/workflows/approve.yml.j2"),
     ),
-    (DRIFT, include_str!("../../templates/workflows/drift.yml.j2")),
+    (
+        DRIFT,
+        include_str!("../../templates/workflows/drift.yml.j2"),
+    ),
 ];
 
 /// The environment every workflow is rendered in.
@@ -77,7 +80,8 @@ mod tests {
     #[test]
     fn github_expressions_pass_through_without_escaping() {
         let mut env = environment();
-        env.add_template("t", "a: ${{ github.sha }} [[ x ]]").unwrap();
+        env.add_template("t", "a: ${{ github.sha }} [[ x ]]")
+            .unwrap();
         let out = env
             .get_template("t")
             .unwrap()

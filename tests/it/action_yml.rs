@@ -25,7 +25,10 @@ fn fake_release(dir: &Path, marker: &Path, sum: Option<&str>) -> PathBuf {
     let listed = sum.map(str::to_string).unwrap_or(real);
     std::fs::write(
         release.join("SHA256SUMS"),
-        format!("{}  phasegate-aarch64-apple-darwin\n{listed}  {ASSET}\n", "0".repeat(64)),
+        format!(
+            "{}  phasegate-aarch64-apple-darwin\n{listed}  {ASSET}\n",
+            "0".repeat(64)
+        ),
     )
     .unwrap();
     release
@@ -56,7 +59,10 @@ fn install_verifies_the_checksum_before_anything_runs_the_binary() {
     assert_eq!(bin, target.join("phasegate"));
     assert!(!marker.exists(), "installing never runs the binary");
     let ran = Command::new(&bin).output().unwrap();
-    assert!(ran.status.success() && marker.exists(), "the verified binary runs");
+    assert!(
+        ran.status.success() && marker.exists(),
+        "the verified binary runs"
+    );
 }
 
 #[test]
@@ -67,9 +73,16 @@ fn a_binary_whose_checksum_does_not_match_is_refused_and_never_installed() {
     let target = dir.path().join("install");
     let out = install(&release, &target);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"),
+        "{}",
+        text(&out)
+    );
     assert!(!target.join("phasegate").exists(), "nothing is left to run");
-    assert!(std::fs::read_dir(&target).unwrap().next().is_none(), "no partial download left");
+    assert!(
+        std::fs::read_dir(&target).unwrap().next().is_none(),
+        "no partial download left"
+    );
     assert!(!marker.exists());
 }
 
@@ -97,15 +110,36 @@ fn action_inputs_reach_scripts_only_through_the_environment() {
     let steps = action()["runs"]["steps"].as_array().unwrap().clone();
     for step in steps {
         if let Some(run) = step["run"].as_str() {
-            assert!(!run.contains("${{"), "expression spliced into a script: {run}");
+            assert!(
+                !run.contains("${{"),
+                "expression spliced into a script: {run}"
+            );
         }
     }
     let inputs = action()["inputs"].as_object().unwrap().clone();
-    for name in ["command", "phase", "env", "project", "config", "change", "token", "version", "working-directory", "args"] {
+    for name in [
+        "command",
+        "phase",
+        "env",
+        "project",
+        "config",
+        "change",
+        "token",
+        "version",
+        "working-directory",
+        "args",
+    ] {
         assert!(inputs.contains_key(name), "input {name}");
     }
     let outputs = action()["outputs"].as_object().unwrap().clone();
-    for name in ["has_changes", "digest", "security_verdict", "cost_verdict", "comment_url", "matrix"] {
+    for name in [
+        "has_changes",
+        "digest",
+        "security_verdict",
+        "cost_verdict",
+        "comment_url",
+        "matrix",
+    ] {
         assert!(outputs.contains_key(name), "output {name}");
     }
 }
@@ -129,7 +163,10 @@ fn action_yml_passes_actionlint_zizmor_and_the_action_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("action-steps.yml");
     std::fs::write(&path, workflow.to_string()).unwrap();
-    let out = Command::new(tool("actionlint")).arg(&path).output().unwrap();
+    let out = Command::new(tool("actionlint"))
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
 
     let action_path = repo().join("action.yml");

@@ -1,5 +1,6 @@
 //! The one integration-test crate: each module is one area's specification.
 
+mod action_yml;
 mod blast_gate;
 mod cli;
 mod config_files;
@@ -8,6 +9,8 @@ mod github_approvals;
 mod github_client;
 mod github_flow;
 mod iac_engine;
+mod init;
+mod matrix;
 mod plan_e2e;
 mod plan_model;
 mod render_comment;
@@ -15,6 +18,3 @@ mod security_gate;
 mod testbed;
 mod testcloud;
 mod workflows;
-mod init;
-mod matrix;
-mod action_yml;

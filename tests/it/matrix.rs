@@ -28,7 +28,9 @@ fn only_a_shared_module_changed_lists_exactly_the_projects_that_use_it() {
         .current_dir(dir.path())
         .env_remove("GITHUB_EVENT_PATH")
         .env("GITHUB_OUTPUT", &outputs)
-        .args(["matrix", "--base", "HEAD~1", "--head", "HEAD", "--format", "json"])
+        .args([
+            "matrix", "--base", "HEAD~1", "--head", "HEAD", "--format", "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -43,7 +45,10 @@ fn only_a_shared_module_changed_lists_exactly_the_projects_that_use_it() {
 fn a_change_inside_one_project_lists_only_that_project() {
     let dir = committed_example();
     change_and_commit(dir.path(), "dns/main.tf");
-    let out = phasegate(dir.path(), &["matrix", "--base", "HEAD~1", "--head", "HEAD"]);
+    let out = phasegate(
+        dir.path(),
+        &["matrix", "--base", "HEAD~1", "--head", "HEAD"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dns");
 }

@@ -58,14 +58,23 @@ pub fn lint_workflows(files: &[PathBuf]) {
             .args(&args)
             .output()
             .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
-        assert!(out.status.success(), "{} {:?}\n{}", program.display(), args, text(&out));
+        assert!(
+            out.status.success(),
+            "{} {:?}\n{}",
+            program.display(),
+            args,
+            text(&out)
+        );
     };
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     run(tool("actionlint"), names.clone());
     let mut z = vec!["--offline".to_string(), "--no-progress".to_string()];
     z.extend(names.clone());
     run(tool("zizmor"), z);
-    let mut s = vec!["--builtin-schema".to_string(), "vendor.github-workflows".to_string()];
+    let mut s = vec![
+        "--builtin-schema".to_string(),
+        "vendor.github-workflows".to_string(),
+    ];
     s.extend(names);
     run(tool("check-jsonschema"), s);
 }
@@ -87,7 +96,14 @@ pub fn copy_dir(from: &Path, to: &Path) {
 pub fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
         .current_dir(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .output()
         .expect("run git");
@@ -119,7 +135,10 @@ const CONFIG: &str = "version: 1\nenvironments:\n  - name: dev\n  - name: stagin
 fn generated_workflows_of_both_modes_pass_actionlint_zizmor_and_the_schema() {
     for mode in ["apply-after-merge", "apply-before-merge"] {
         let cfg = load_config_str(
-            &format!("{CONFIG}workflows:\n  mode: {mode}\n  action: \"acme/phasegate@{}\"\n", "a".repeat(40)),
+            &format!(
+                "{CONFIG}workflows:\n  mode: {mode}\n  action: \"acme/phasegate@{}\"\n",
+                "a".repeat(40)
+            ),
             "phasegate.yml",
         )
         .unwrap();
@@ -156,7 +175,12 @@ fn deleting_the_prod_apply_environment_line_fails_the_check_naming_the_job() {
     let out = phasegate(dir.path(), &["init"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let ok = phasegate(dir.path(), &["workflows", "check"]);
-    assert_eq!(ok.status.code(), Some(0), "untouched workflows pass\n{}", text(&ok));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "untouched workflows pass\n{}",
+        text(&ok)
+    );
 
     let promote = dir.path().join(".github/workflows/phasegate-promote.yml");
     let before = std::fs::read_to_string(&promote).unwrap();
@@ -170,7 +194,10 @@ fn deleting_the_prod_apply_environment_line_fails_the_check_naming_the_job() {
         stdout.contains("PG-WF-001 job `apply-prod`: applies without `environment:`"),
         "{stdout}"
     );
-    assert!(stdout.contains("PG-WF-008"), "drift is reported too: {stdout}");
+    assert!(
+        stdout.contains("PG-WF-008"),
+        "drift is reported too: {stdout}"
+    );
 }
 
 #[test]
@@ -205,13 +232,19 @@ const PIN: &str = "phasegate/phasegate@0123456789012345678901234567890123456789"
 #[test]
 fn pull_request_target_checking_out_the_head_is_caught() {
     let w = "on: pull_request_target\njobs:\n  plan:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n";
-    assert_eq!(findings(w), [(FindingCode::PrTargetCheckout, Some("plan".into()))]);
+    assert_eq!(
+        findings(w),
+        [(FindingCode::PrTargetCheckout, Some("plan".into()))]
+    );
 }
 
 #[test]
 fn secrets_reaching_a_fork_triggered_plan_job_are_caught() {
     let w = format!("on:\n  pull_request_target: {{}}\njobs:\n  plan:\n    runs-on: ubuntu-latest\n    concurrency: x\n    steps:\n      - uses: {PIN}\n        with:\n          command: plan\n          env: dev\n        env:\n          AWS_SECRET_ACCESS_KEY: ${{{{ secrets.AWS_KEY }}}}\n");
-    assert_eq!(findings(&w), [(FindingCode::SecretsToForkPlan, Some("plan".into()))]);
+    assert_eq!(
+        findings(&w),
+        [(FindingCode::SecretsToForkPlan, Some("plan".into()))]
+    );
     // On `pull_request` forks get no secrets: nothing to report.
     let safe = w.replace("pull_request_target", "pull_request");
     assert_eq!(findings(&safe), []);
@@ -222,24 +255,36 @@ fn write_all_permissions_are_caught_at_workflow_and_job_level() {
     let w = "on: push\npermissions: write-all\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions: write-all\n    steps:\n      - run: echo\n";
     assert_eq!(
         findings(w),
-        [(FindingCode::WriteAll, None), (FindingCode::WriteAll, Some("a".into()))]
+        [
+            (FindingCode::WriteAll, None),
+            (FindingCode::WriteAll, Some("a".into()))
+        ]
     );
 }
 
 #[test]
 fn a_phasegate_step_on_a_tag_is_a_mutable_ref() {
     let w = "on: push\njobs:\n  plan:\n    runs-on: ubuntu-latest\n    concurrency: x\n    steps:\n      - uses: phasegate/phasegate@v1\n        with:\n          command: plan\n";
-    assert_eq!(findings(w), [(FindingCode::MutableRef, Some("plan".into()))]);
+    assert_eq!(
+        findings(w),
+        [(FindingCode::MutableRef, Some("plan".into()))]
+    );
 }
 
 #[test]
 fn a_phasegate_job_without_concurrency_is_caught() {
     let w = format!("on: push\njobs:\n  apply:\n    runs-on: ubuntu-latest\n    environment: dev\n    steps:\n      - uses: {PIN}\n        with:\n          command: apply\n          env: dev\n");
-    assert_eq!(findings(&w), [(FindingCode::NoConcurrency, Some("apply".into()))]);
+    assert_eq!(
+        findings(&w),
+        [(FindingCode::NoConcurrency, Some("apply".into()))]
+    );
 }
 
 #[test]
 fn a_run_step_applying_without_environment_is_caught_too() {
     let w = "on: push\njobs:\n  go:\n    runs-on: ubuntu-latest\n    concurrency: x\n    steps:\n      - run: phasegate apply --env prod\n";
-    assert_eq!(findings(w), [(FindingCode::ApplyWithoutEnvironment, Some("go".into()))]);
+    assert_eq!(
+        findings(w),
+        [(FindingCode::ApplyWithoutEnvironment, Some("go".into()))]
+    );
 }
