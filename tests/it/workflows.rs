@@ -288,3 +288,45 @@ fn a_run_step_applying_without_environment_is_caught_too() {
         [(FindingCode::ApplyWithoutEnvironment, Some("go".into()))]
     );
 }
+
+#[test]
+fn completions_are_printed_for_bash_and_an_unknown_shell_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = phasegate(dir.path(), &["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        script.contains("_phasegate()") && script.contains("workflows"),
+        "{script}"
+    );
+    let bad = phasegate(dir.path(), &["completions", "nope"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+}
+
+#[test]
+fn doctor_names_each_failure_with_a_fix() {
+    let dir = example_repo();
+    assert_eq!(phasegate(dir.path(), &["init"]).status.code(), Some(0));
+    let promote = dir.path().join(".github/workflows/phasegate-promote.yml");
+    let tampered = std::fs::read_to_string(&promote)
+        .unwrap()
+        .replace("    environment: \"prod\"\n", "");
+    std::fs::write(&promote, tampered).unwrap();
+    let out = Command::new(PHASEGATE)
+        .current_dir(dir.path())
+        .env_remove("GITHUB_TOKEN")
+        .env("PATH", "/nonexistent")
+        .args(["doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok   config"), "{stdout}");
+    assert!(stdout.contains("FAIL engine terraform"), "{stdout}");
+    assert!(
+        stdout.contains("fix: install it, or set engine.binary"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("PG-WF-001 job `apply-prod`"), "{stdout}");
+    assert!(stdout.contains("FAIL token: none"), "{stdout}");
+}
