@@ -2,14 +2,14 @@
 //! binary and version, the token, the environments' protection, the
 //! workflows in sync) and prints a fix for each failure.
 
-use super::environments::repository;
+use super::environments::{repository, requirements};
 use super::forge;
 use super::output::print_stdout;
 use super::workflows::{check_dir, repo_root};
 use super::workspace::Workspace;
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::error::{ExitCode, Result};
-use crate::github::environments::{check_environments, EnvRequirement};
+use crate::github::environments::check_environments;
 use crate::github::Forge;
 use crate::iac::{CliEngine, IacEngine};
 use crate::workflows::generate::WORKFLOW_DIR;
@@ -130,16 +130,7 @@ fn github_items(config: &crate::config::Config, token: Option<String>) -> Vec<It
             "the token is invalid or expired; in Actions use `${{ github.token }}`",
         ),
     });
-    let reqs: Vec<EnvRequirement> = config
-        .environments
-        .iter()
-        .map(|e| EnvRequirement {
-            name: e.name.clone(),
-            github_environment: e.github_environment().to_string(),
-            reviewers_required: e.reviewers_required,
-            prevent_self_review: e.prevent_self_review,
-        })
-        .collect();
+    let reqs = requirements(config);
     match rt.block_on(check_environments(&client, &repo, &reqs)) {
         Ok(reports) => {
             for r in reports {

@@ -69,15 +69,7 @@ pub fn scan_repo(root: &Path) -> Result<Vec<TfDir>, ScanError> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, TfDir>) -> Result<(), ScanError> {
-    let read_err = |source| ScanError::Read {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(read_err)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
+    let entries = entries(dir)?;
     let rel = relative(root, dir);
     let mut tf = TfDir {
         dir: rel.clone(),
@@ -165,30 +157,28 @@ fn read_body(body: &Body, root: &Path, dir: &Path, tf: &mut TfDir) {
 }
 
 fn subdirs(dir: &Path) -> Result<Vec<String>, ScanError> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|source| ScanError::Read {
-            path: dir.to_path_buf(),
-            source,
-        })?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .collect();
-    names.sort();
-    Ok(names)
+    Ok(entries(dir)?
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
+        .collect())
 }
 
 fn sorted_files(dir: &Path) -> Result<Vec<PathBuf>, ScanError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+    Ok(entries(dir)?.into_iter().filter(|p| p.is_file()).collect())
+}
+
+/// The entries of `dir`, sorted by path.
+fn entries(dir: &Path) -> Result<Vec<PathBuf>, ScanError> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| ScanError::Read {
             path: dir.to_path_buf(),
             source,
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
         .collect();
-    files.sort();
-    Ok(files)
+    paths.sort();
+    Ok(paths)
 }
 
 /// `path` relative to `root`, `/`-separated; `.` for the root.
@@ -216,7 +206,7 @@ pub fn join_relative(base: &str, dir: &str) -> String {
 }
 
 /// Resolves `.` and `..` lexically.
-pub(crate) fn normalize(p: &Path) -> PathBuf {
+pub fn normalize(p: &Path) -> PathBuf {
     let mut out: Vec<Component> = Vec::new();
     for c in p.components() {
         match c {

@@ -2,7 +2,7 @@
 //! pull-request plan, the promotion chain, the fallback approval and the
 //! drift schedule. Pure: config in, file names and YAML text out.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -201,20 +201,11 @@ fn context(config: &Config, opts: &GenerateOptions) -> Option<Ctx> {
 /// Lexical normalization (`a/../b` → `b`) so artifact paths read cleanly;
 /// a path climbing out of the repository keeps its leading `..`.
 fn normalize(p: &Path) -> PathBuf {
-    let mut out: Vec<Component> = Vec::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    if out.is_empty() {
+    let out = crate::scan::normalize(p);
+    if out.as_os_str().is_empty() {
         PathBuf::from(".")
     } else {
-        out.iter().collect()
+        out
     }
 }
 
