@@ -52,6 +52,16 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Maintain the price book from the providers' machine-readable price lists.
     Prices(PricesArgs),
+    /// Detect root modules and environments; write phasegate.yml and the GitHub workflows.
+    Init(InitArgs),
+    /// Check that the workflows on disk still enforce the promotion chain.
+    Workflows(WorkflowsArgs),
+    /// The changed projects between two commits, as a GitHub Actions matrix.
+    Matrix(MatrixArgs),
+    /// Check the engine, token, environments and workflows; say how to fix each failure.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -245,4 +255,82 @@ pub enum PriceListFormat {
     AwsOffer,
     AzureRetail,
     GoogleSkus,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Repository root to scan; default the current directory.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Overwrite an existing phasegate.yml and workflows.
+    #[arg(long)]
+    pub force: bool,
+    /// The phasegate action pinned by full commit SHA (`owner/repo@<sha>`).
+    #[arg(long, value_name = "REF")]
+    pub action: Option<String>,
+    /// Promotion mode of the generated workflows.
+    #[arg(long, value_enum, default_value_t)]
+    pub mode: InitMode,
+    /// Print what would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum InitMode {
+    #[default]
+    ApplyAfterMerge,
+    ApplyBeforeMerge,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowsArgs {
+    #[command(subcommand)]
+    pub action: WorkflowsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowsAction {
+    /// Exit 1 when a workflow no longer enforces the chain; report drift from the config.
+    Check {
+        /// Workflow directory; default .github/workflows at the repository root.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Also exit 1 when the workflows drifted from what the config generates.
+        #[arg(long)]
+        strict: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum MatrixFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// Base commit; default the PR base (or the push's `before`) from the event.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+    /// Head commit; default the PR head (or the push's `after`), else HEAD.
+    #[arg(long, value_name = "REF")]
+    pub head: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: MatrixFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// GitHub token; default GITHUB_TOKEN. Never printed.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    #[arg(value_name = "SHELL")]
+    pub shell: String,
 }

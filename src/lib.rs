@@ -15,6 +15,8 @@ pub mod iac;
 pub mod plan;
 pub mod redact;
 pub mod render;
+pub mod scan;
 pub mod store;
+pub mod workflows;
 
 pub use error::{Error, ExitCode};

@@ -18,16 +18,7 @@ pub fn run(global: &GlobalArgs, args: EnvironmentsArgs) -> Result<ExitCode> {
     let (rt, client) = forge::connect(args.token.clone())?;
     match args.action {
         EnvironmentsAction::Check => {
-            let reqs: Vec<EnvRequirement> = cfg
-                .environments
-                .iter()
-                .map(|e| EnvRequirement {
-                    name: e.name.clone(),
-                    github_environment: e.github_environment().to_string(),
-                    reviewers_required: e.reviewers_required,
-                    prevent_self_review: e.prevent_self_review,
-                })
-                .collect();
+            let reqs = requirements(cfg);
             let reports = rt.block_on(check_environments(&client, &repo, &reqs))?;
             let mut lines = vec![];
             for r in &reports {
@@ -118,4 +109,17 @@ pub fn repository() -> Result<RepoRef> {
             "GITHUB_REPOSITORY is `{value}`; set it to owner/name (Actions sets it for you)"
         ))
     })
+}
+
+/// What the config requires of each environment's protection.
+pub fn requirements(cfg: &crate::config::Config) -> Vec<EnvRequirement> {
+    cfg.environments
+        .iter()
+        .map(|e| EnvRequirement {
+            name: e.name.clone(),
+            github_environment: e.github_environment().to_string(),
+            reviewers_required: e.reviewers_required,
+            prevent_self_review: e.prevent_self_review,
+        })
+        .collect()
 }

@@ -15,6 +15,12 @@ mod schema;
 mod validate;
 pub mod workspace;
 
+mod completions;
+mod doctor;
+mod init;
+mod matrix;
+mod workflows;
+
 use crate::cli::{Cli, Command};
 use crate::error::{ExitCode, Result};
 
@@ -34,6 +40,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }) => approvals::check(&global, &env, digest.as_deref(), token),
         Command::Approve(args) => approvals::approve(&global, args.token),
         Command::Prices(args) => prices::run(args),
+        Command::Init(args) => init::run(&global, args),
+        Command::Workflows(args) => workflows::run(&global, args),
+        Command::Matrix(args) => matrix::run(&global, args),
+        Command::Doctor(args) => doctor::run(&global, args),
+        Command::Completions(args) => completions::run(&args.shell),
     }
 }
 
@@ -53,6 +64,7 @@ fn register_tokens(cli: &Cli) {
             action: crate::cli::ApprovalsAction::Check { token, .. },
         }) => token.as_deref(),
         Command::Approve(a) => a.token.as_deref(),
+        Command::Doctor(a) => a.token.as_deref(),
         _ => None,
     };
     if let Some(token) = flag {

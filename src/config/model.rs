@@ -147,6 +147,12 @@ pub struct Config {
     /// How phasegate talks to GitHub.
     #[serde(default)]
     pub github: GithubSettings,
+    /// JSON Schema reference for editor completion; ignored by phasegate.
+    #[serde(default, rename = "$schema", skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// How `phasegate init` and `workflows check` generate the GitHub workflows.
+    #[serde(default)]
+    pub workflows: WorkflowSettings,
 }
 
 /// GitHub settings.
@@ -160,6 +166,38 @@ pub struct GithubSettings {
     /// against this when it can).
     #[serde(default)]
     pub bot_login: Option<String>,
+}
+
+/// When the promotion chain (plan → review → apply → verify per environment) runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PromotionMode {
+    /// On push to the default branch, after the PR is merged.
+    #[default]
+    ApplyAfterMerge,
+    /// On the PR itself; a required check blocks the merge until the last
+    /// environment is applied.
+    ApplyBeforeMerge,
+}
+
+/// Settings of the generated GitHub workflows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowSettings {
+    #[serde(default)]
+    pub mode: PromotionMode,
+    /// The phasegate action, pinned by full commit SHA: `owner/repo@<40 hex>`.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// The phasegate release the action installs (`0.1.0`); default this binary's version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The branch merges land on; default `main`.
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    /// Cron schedule of the drift workflow (UTC); default `17 3 * * *`.
+    #[serde(default)]
+    pub drift_schedule: Option<String>,
 }
 
 /// Declared blast radius of a phase.

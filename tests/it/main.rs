@@ -1,5 +1,6 @@
 //! The one integration-test crate: each module is one area's specification.
 
+mod action_yml;
 mod blast_gate;
 mod cli;
 mod config_files;
@@ -10,6 +11,8 @@ mod github_client;
 mod github_flow;
 mod iac_engine;
 mod iac_fake;
+mod init;
+mod matrix;
 mod plan_e2e;
 mod plan_model;
 mod price_import;
@@ -17,3 +20,4 @@ mod render_comment;
 mod security_gate;
 mod testbed;
 mod testcloud;
+mod workflows;

@@ -1,0 +1,16 @@
+terraform {
+  required_version = ">= 1.0"
+  backend "s3" {
+    key = "network/terraform.tfstate"
+  }
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.0"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+}

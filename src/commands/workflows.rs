@@ -1,0 +1,114 @@
+//! `phasegate workflows check`: reads `.github/workflows/` and exits 1 when a
+//! workflow no longer enforces the promotion chain; drift from what the
+//! config generates is reported (and fails with `--strict`).
+
+use std::path::{Path, PathBuf};
+
+use super::output::print_stdout;
+use super::workspace::Workspace;
+use crate::cli::{GlobalArgs, WorkflowsAction, WorkflowsArgs};
+use crate::config::Config;
+use crate::error::{Error, ExitCode, Result};
+use crate::workflows::{self, generate::WORKFLOW_DIR, Finding};
+
+pub fn run(global: &GlobalArgs, args: WorkflowsArgs) -> Result<ExitCode> {
+    let WorkflowsAction::Check { dir, strict } = args.action;
+    let ws = Workspace::load(global, true)?;
+    let config = ws.config.as_ref().expect("required config is loaded");
+    let config_path = ws
+        .config_path
+        .as_deref()
+        .expect("required config has a path");
+    let root = repo_root(&ws.base_dir);
+    let dir = dir.unwrap_or_else(|| root.join(WORKFLOW_DIR));
+    let findings = check_dir(config, config_path, &root, &dir)?;
+    let broken = findings.iter().filter(|f| f.code.breaks_chain()).count();
+    let drift = findings.len() - broken;
+    let mut lines: Vec<String> = findings.iter().map(Finding::to_string).collect();
+    lines.push(format!(
+        "{}: {broken} problem(s) breaking the promotion chain, {drift} file(s) drifted from the config",
+        dir.display()
+    ));
+    print_stdout(&lines.join("\n"));
+    Ok(if broken > 0 || (strict && drift > 0) {
+        ExitCode::Refused
+    } else {
+        ExitCode::Success
+    })
+}
+
+/// Every finding for the workflows in `dir`.
+pub(crate) fn check_dir(
+    config: &Config,
+    config_path: &Path,
+    root: &Path,
+    dir: &Path,
+) -> Result<Vec<Finding>> {
+    let files = read_workflows(dir)?;
+    let expected: Vec<(String, String)> =
+        workflows::generate(config, &generate_options(root, config_path)?)
+            .into_iter()
+            .map(|w| (w.file.to_string(), w.text))
+            .collect();
+    Ok(workflows::check_workflows(config, &files, &expected))
+}
+
+/// The generation options for a config at `config_path` in the repository at `root`.
+pub(crate) fn generate_options(
+    root: &Path,
+    config_path: &Path,
+) -> Result<workflows::GenerateOptions> {
+    let abs = |p: &Path| std::path::absolute(p).map_err(|e| Error::io(p, e));
+    let (root, cfg) = (abs(root)?, abs(config_path)?);
+    let rel = cfg
+        .strip_prefix(&root)
+        .map(Path::to_path_buf)
+        .map_err(|_| {
+            Error::Input(format!(
+                "{} is outside the repository {}; the workflows can only name a config inside it",
+                cfg.display(),
+                root.display()
+            ))
+        })?;
+    Ok(workflows::GenerateOptions { config_path: rel })
+}
+
+/// `(file name, text)` of every `.yml`/`.yaml` file in `dir`, by name.
+fn read_workflows(dir: &Path) -> Result<Vec<(String, String)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Input(format!(
+                "{}: no workflow directory; `phasegate init` writes the workflows",
+                dir.display()
+            )))
+        }
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            Ok((name, text))
+        })
+        .collect()
+}
+
+/// The git repository root above `dir` (a `.git` entry), else `dir` itself.
+pub(crate) fn repo_root(dir: &Path) -> PathBuf {
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    abs.ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or(abs)
+}

@@ -1,0 +1,257 @@
+//! Terraform directories and their local `module` calls, parsed with hcl-edit.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+
+use hcl_edit::structure::Body;
+
+/// A directory that holds `.tf` files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TfDir {
+    /// Relative to the scanned root, `/`-separated, `.` for the root itself.
+    pub dir: String,
+    /// Declares a backend (`terraform { backend ... }`).
+    pub backend: bool,
+    /// Declares providers (`provider` blocks or `required_providers`).
+    pub providers: bool,
+    /// Local module directories it calls (`source = "./..."`), relative to the root.
+    pub modules: BTreeSet<String>,
+    /// `.tfvars` files in the directory and its `env/`, `envs/`, `vars/`
+    /// subdirectories, relative to the root.
+    pub tfvars: Vec<String>,
+    /// Workspaces found in `terraform.tfstate.d/`.
+    pub workspaces: Vec<String>,
+    /// Called by another directory's `module` block.
+    pub called: bool,
+    /// `.tf` files that did not parse (reported, not fatal).
+    pub unparsed: Vec<String>,
+}
+
+impl TfDir {
+    /// A root module: declares a backend, or providers without being a
+    /// module some other directory calls.
+    pub fn is_root(&self) -> bool {
+        self.backend || (self.providers && !self.called)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("{path}: could not read: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<ScanError> for crate::Error {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::Read { path, source } => crate::Error::io(path, source),
+        }
+    }
+}
+
+/// Directories never descended into: tool caches, VCS data, build output.
+const SKIP: [&str; 5] = [".git", ".terraform", "node_modules", "target", ".phasegate"];
+const VAR_DIRS: [&str; 4] = ["env", "envs", "vars", "environments"];
+
+/// Every Terraform directory under `root`, sorted by path, with `called` set.
+pub fn scan_repo(root: &Path) -> Result<Vec<TfDir>, ScanError> {
+    let mut dirs: BTreeMap<String, TfDir> = BTreeMap::new();
+    walk(root, root, &mut dirs)?;
+    let called: BTreeSet<String> = dirs.values().flat_map(|d| d.modules.clone()).collect();
+    for (path, d) in dirs.iter_mut() {
+        d.called = called.contains(path);
+    }
+    Ok(dirs.into_values().collect())
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, TfDir>) -> Result<(), ScanError> {
+    let entries = entries(dir)?;
+    let rel = relative(root, dir);
+    let mut tf = TfDir {
+        dir: rel.clone(),
+        ..TfDir::default()
+    };
+    let mut has_tf = false;
+    for path in &entries {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() {
+            if name == "terraform.tfstate.d" {
+                tf.workspaces = subdirs(path)?;
+            } else if !SKIP.contains(&name) && !name.starts_with('.') {
+                walk(root, path, out)?;
+            }
+            continue;
+        }
+        if name.ends_with(".tf") {
+            has_tf = true;
+            let text = std::fs::read_to_string(path).map_err(|source| ScanError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            match hcl_edit::parser::parse_body(&text) {
+                Ok(body) => read_body(&body, root, dir, &mut tf),
+                Err(_) => tf.unparsed.push(relative(root, path)),
+            }
+        } else if is_tfvars(name) {
+            tf.tfvars.push(relative(root, path));
+        }
+    }
+    if has_tf {
+        for sub in VAR_DIRS {
+            let vd = dir.join(sub);
+            if vd.is_dir() && !vd.join("main.tf").exists() {
+                for f in sorted_files(&vd)? {
+                    if f.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(is_tfvars)
+                    {
+                        tf.tfvars.push(relative(root, &f));
+                    }
+                }
+            }
+        }
+        out.insert(rel, tf);
+    }
+    Ok(())
+}
+
+/// Environment tfvars: not `terraform.tfvars` or `*.auto.tfvars`, which
+/// Terraform loads on its own in every environment.
+fn is_tfvars(name: &str) -> bool {
+    let stem = name
+        .strip_suffix(".tfvars")
+        .or_else(|| name.strip_suffix(".tfvars.json"));
+    stem.is_some_and(|s| s != "terraform" && !s.ends_with(".auto") && !s.is_empty())
+}
+
+fn read_body(body: &Body, root: &Path, dir: &Path, tf: &mut TfDir) {
+    for block in body.blocks() {
+        match block.ident.as_str() {
+            "provider" => tf.providers = true,
+            "terraform" => {
+                for inner in block.body.blocks() {
+                    match inner.ident.as_str() {
+                        "backend" | "cloud" => tf.backend = true,
+                        "required_providers" => tf.providers = true,
+                        _ => {}
+                    }
+                }
+            }
+            "module" => {
+                let source = block
+                    .body
+                    .get_attribute("source")
+                    .and_then(|a| a.value.as_str().map(str::to_string));
+                if let Some(src) = source.filter(|s| s.starts_with("./") || s.starts_with("../")) {
+                    tf.modules
+                        .insert(relative(root, &normalize(&dir.join(src))));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn subdirs(dir: &Path) -> Result<Vec<String>, ScanError> {
+    Ok(entries(dir)?
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
+        .collect())
+}
+
+fn sorted_files(dir: &Path) -> Result<Vec<PathBuf>, ScanError> {
+    Ok(entries(dir)?.into_iter().filter(|p| p.is_file()).collect())
+}
+
+/// The entries of `dir`, sorted by path.
+fn entries(dir: &Path) -> Result<Vec<PathBuf>, ScanError> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| ScanError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// `path` relative to `root`, `/`-separated; `.` for the root.
+pub(crate) fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let s = rel.to_string_lossy().replace('\\', "/");
+    if s.is_empty() {
+        ".".into()
+    } else {
+        s
+    }
+}
+
+/// `path` (relative to the working directory, or absolute) relative to `root`,
+/// `/`-separated; both are resolved on disk first so `..` and links agree.
+pub fn relative_to(root: &Path, path: &Path) -> String {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| normalize(p));
+    relative(&canon(root), &canon(path))
+}
+
+/// `dir` inside `base` (both root-relative, `/`-separated), normalized.
+pub fn join_relative(base: &str, dir: &str) -> String {
+    let joined = normalize(&Path::new(base).join(dir));
+    relative(Path::new(""), &joined)
+}
+
+/// Resolves `.` and `..` lexically.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out: Vec<Component> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out.iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, file: &str, text: &str) {
+        let p = root.join(file);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    #[test]
+    fn a_called_module_with_required_providers_is_not_a_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        write(r, "app/main.tf", "terraform {\n  backend \"local\" {}\n}\nmodule \"tags\" {\n  source = \"../modules/tags\"\n}\n");
+        write(r, "modules/tags/main.tf", "terraform {\n  required_providers {\n    aws = { source = \"hashicorp/aws\" }\n  }\n}\n");
+        write(r, "tool/main.tf", "provider \"aws\" {}\n");
+        let dirs = scan_repo(r).unwrap();
+        let roots: Vec<_> = dirs
+            .iter()
+            .filter(|d| d.is_root())
+            .map(|d| d.dir.as_str())
+            .collect();
+        assert_eq!(roots, ["app", "tool"]);
+        assert_eq!(dirs[0].modules.iter().collect::<Vec<_>>(), ["modules/tags"]);
+    }
+
+    #[test]
+    fn shared_tfvars_are_not_environment_files() {
+        assert!(is_tfvars("prod.tfvars"));
+        assert!(is_tfvars("dev.tfvars.json"));
+        assert!(!is_tfvars("terraform.tfvars"));
+        assert!(!is_tfvars("common.auto.tfvars"));
+    }
+}
