@@ -2,7 +2,9 @@
 //! a request, drives the domain core and the adapters, and returns an exit code.
 
 mod actions;
+mod apply;
 mod approvals;
+mod checkpoint;
 mod environments;
 mod forge;
 mod gate;
@@ -10,7 +12,12 @@ pub mod gating;
 pub mod output;
 pub mod plan;
 mod render;
+pub mod runner;
+mod runner_approval;
+mod runner_post;
 mod schema;
+mod status;
+mod unlock;
 mod validate;
 pub mod workspace;
 
@@ -32,6 +39,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             action: crate::cli::ApprovalsAction::Check { env, digest, token },
         }) => approvals::check(&global, &env, digest.as_deref(), token),
         Command::Approve(args) => approvals::approve(&global, args.token),
+        Command::Status(args) => status::run(&global, args.format),
+        Command::Apply(args) => apply::run(&global, args),
+        Command::Unlock(args) => unlock::run(&global, args),
     }
 }
 
@@ -51,6 +61,7 @@ fn register_tokens(cli: &Cli) {
             action: crate::cli::ApprovalsAction::Check { token, .. },
         }) => token.as_deref(),
         Command::Approve(a) => a.token.as_deref(),
+        Command::Apply(a) => a.token.as_deref(),
         _ => None,
     };
     if let Some(token) = flag {

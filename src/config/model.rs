@@ -144,6 +144,32 @@ pub struct Config {
     pub output_dir: Option<PathBuf>,
     #[serde(default)]
     pub approvals: ApprovalConfig,
+    /// Where the journal and the locks live.
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// The journal's backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// A directory (`path`); the default outside GitHub Actions.
+    Local,
+    /// The repository itself, through the Git Data API.
+    Github,
+}
+
+/// Where the journal and the locks live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Default: `github` in GitHub Actions, `local` elsewhere.
+    #[serde(default)]
+    pub backend: Option<StoreBackend>,
+    /// The local backend's directory, relative to the config file; default
+    /// `store/` in the output directory. `PHASEGATE_STORE_DIR` overrides it.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
 }
 
 /// Declared blast radius of a phase.

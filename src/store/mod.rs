@@ -8,6 +8,7 @@
 //! outside GitHub Actions) and the repository itself through the Git Data API.
 
 pub mod local;
+pub mod lock;
 
 use std::future::Future;
 use std::time::Duration;
