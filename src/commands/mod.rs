@@ -14,7 +14,7 @@ pub mod plan;
 mod render;
 pub mod runner;
 mod runner_approval;
-mod runner_post;
+pub mod runner_post;
 mod schema;
 mod status;
 mod unlock;

@@ -11,6 +11,7 @@ mod iac_engine;
 mod plan_e2e;
 mod plan_model;
 mod render_comment;
+mod runner_comment;
 mod runner_e2e;
 mod runner_journal;
 mod security_gate;
