@@ -11,6 +11,28 @@ use crate::testbed::{describe, Testbed};
 
 const PHASEGATE: &str = env!("CARGO_BIN_EXE_phasegate");
 
+/// A bucket the security gate passes, named `runner-<env>-<suffix>`.
+fn bucket(name: &str, suffix: &str) -> String {
+    format!(
+        r#"resource "aws_s3_bucket" "{name}" {{
+  bucket = "runner-${{var.environment}}-{suffix}"
+
+  versioning {{
+    enabled = true
+  }}
+
+  server_side_encryption_configuration {{
+    rule {{
+      apply_server_side_encryption_by_default {{
+        sse_algorithm = "AES256"
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
 const OPEN_SSH: &str = r#"resource "aws_security_group" "web" {
   name        = "runner-${var.environment}-web"
   description = "SSH from anywhere"
@@ -189,10 +211,7 @@ fn a_change_runs_dev_then_prod_only_as_reviewed() {
 
     // An approval of an older digest is refused once the plan changed.
     c.record_approval(&first);
-    c.tb.write_file(
-        "infra/extra.tf",
-        "resource \"aws_s3_bucket\" \"logs\" {\n  bucket = \"runner-${var.environment}-logs\"\n}\n",
-    );
+    c.tb.write_file("infra/extra.tf", &bucket("logs", "logs"));
     c.ok(&["plan", "--phase", "2"]);
     let second = c.prod_digest();
     assert_ne!(first, second);
@@ -202,7 +221,7 @@ fn a_change_runs_dev_then_prod_only_as_reviewed() {
     // The plan file is gone and the code moved on: plan changed since approval.
     c.record_approval(&second);
     std::fs::remove_file(c.tb.workdir().join("out/plans/app-prod.tfplan")).unwrap();
-    std::fs::remove_file(c.tb.workdir().join("infra/extra.tf")).unwrap();
+    c.tb.write_file("infra/extra.tf", &bucket("audit", "audit"));
     let out = c.refused(&["apply", "--phase", "2"]);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("plan changed since approval"),
@@ -210,7 +229,7 @@ fn a_change_runs_dev_then_prod_only_as_reviewed() {
         describe(&out)
     );
     let third = c.prod_digest();
-    assert_ne!(third, second);
+    assert!(third != second && third != first);
     assert_eq!(c.status()["overall"], "awaiting_approval");
 
     // Approved: prod applies exactly the re-plan the journal recorded.
@@ -221,24 +240,25 @@ fn a_change_runs_dev_then_prod_only_as_reviewed() {
     assert_eq!(status["overall"], "done", "{status:#}");
     assert!(status["next"].is_null());
     let journal = c.journal();
-    assert_eq!(events_of(&journal, "lock_taken").len(), 2);
-    assert_eq!(events_of(&journal, "lock_released").len(), 2);
+    // dev, the prod apply refused after its re-plan, and the prod apply:
+    // every lock taken was released.
+    assert_eq!(events_of(&journal, "lock_taken").len(), 3);
+    assert_eq!(events_of(&journal, "lock_released").len(), 3);
 }
 
 #[test]
 fn a_failing_resource_reports_applied_failed_and_untouched() {
     let c = Change::new();
+    let broken = bucket("broken", "fail-apply");
     c.tb.write_file(
         "infra/broken.tf",
-        r#"resource "aws_s3_bucket" "broken" {
-  bucket = "runner-${var.environment}-fail-apply"
-}
-
+        &(broken
+            + r#"
 resource "aws_security_group" "after_broken" {
   name        = "after-${aws_s3_bucket.broken.id}"
   description = "created only after the broken bucket"
 }
-"#,
+"#),
     );
     c.ok(&["plan", "--phase", "1"]);
     let out = c.run(&["apply", "--phase", "1"], &[]);
