@@ -279,7 +279,7 @@ fn apply_event(phase: &mut PhaseProgress, e: &Event) {
     }
 }
 
-fn step_state<'a>(p: &'a mut ProjectProgress, step: Step) -> Option<&'a mut StepState> {
+fn step_state(p: &mut ProjectProgress, step: Step) -> Option<&mut StepState> {
     match step {
         Step::Plan => Some(&mut p.plan),
         Step::Apply => Some(&mut p.apply),

@@ -84,7 +84,7 @@ pub enum LockError {
     Held {
         env: String,
         project: String,
-        holder: Holder,
+        holder: Box<Holder>,
     },
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -144,7 +144,7 @@ pub async fn acquire<S: Store, L: RunLiveness>(
                 return Err(LockError::Held {
                     env: env.into(),
                     project: project.into(),
-                    holder: existing,
+                    holder: Box::new(existing),
                 });
             }
             broken = Some(existing);
@@ -171,11 +171,11 @@ pub async fn acquire<S: Store, L: RunLiveness>(
             Err(LockError::Held {
                 env: env.into(),
                 project: project.into(),
-                holder: holder.unwrap_or(Holder {
+                holder: Box::new(holder.unwrap_or(Holder {
                     owner: LockOwner::default(),
                     change: String::new(),
                     since: "just now".into(),
-                }),
+                })),
             })
         }
         Err(e) => Err(e.into()),
