@@ -62,6 +62,12 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Where the change stands, folded from the journal, and the next step to run.
+    Status(StatusArgs),
+    /// Apply exactly the reviewed plan of one phase: checkpoint, lock, apply, journal.
+    Apply(ApplyArgs),
+    /// Release a lock on an environment and project, recording who and why.
+    Unlock(UnlockArgs),
 }
 
 #[derive(Debug, Args)]
@@ -329,8 +335,39 @@ pub struct DoctorArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub select: PhaseSelector,
+    /// Output directory (checkpoints, plans); default from config, else .phasegate.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// GitHub token; default GITHUB_TOKEN. Never printed.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell.
     #[arg(value_name = "SHELL")]
     pub shell: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[arg(long, value_name = "E")]
+    pub env: String,
+    #[arg(long, value_name = "P")]
+    pub project: String,
+    /// Why the lock is released; journaled with who released it.
+    #[arg(long)]
+    pub reason: String,
 }

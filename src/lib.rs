@@ -12,6 +12,8 @@ pub mod error;
 pub mod gates;
 pub mod github;
 pub mod iac;
+pub mod journal;
+pub mod phase;
 pub mod plan;
 pub mod redact;
 pub mod render;

@@ -47,7 +47,7 @@ fn environment<'a>(cfg: &'a Config, name: &str) -> Result<&'a Environment> {
         })
 }
 
-fn fallback(cfg: &Config) -> FallbackPolicy {
+pub(super) fn fallback(cfg: &Config) -> FallbackPolicy {
     FallbackPolicy {
         min_permission: cfg.approvals.min_permission.clone(),
         approvers: cfg.approvals.approvers.clone(),
@@ -55,7 +55,7 @@ fn fallback(cfg: &Config) -> FallbackPolicy {
 }
 
 /// The sticky comment's state, read from our own comment only.
-async fn comment_state<F: Forge>(
+pub(super) async fn comment_state<F: Forge>(
     forge: &F,
     target: &PrTarget,
     change_id: &str,
@@ -72,7 +72,7 @@ async fn comment_state<F: Forge>(
 }
 
 /// The PR's author, from the event when it says, else from the PR itself.
-fn pr_author<F: Forge>(
+pub(super) fn pr_author<F: Forge>(
     rt: &tokio::runtime::Runtime,
     client: &F,
     ctx: &ActionsContext,

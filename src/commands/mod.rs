@@ -2,7 +2,9 @@
 //! a request, drives the domain core and the adapters, and returns an exit code.
 
 mod actions;
+mod apply;
 mod approvals;
+mod checkpoint;
 mod environments;
 mod forge;
 mod gate;
@@ -11,7 +13,12 @@ pub mod output;
 pub mod plan;
 mod prices;
 mod render;
+pub mod runner;
+mod runner_approval;
+pub mod runner_post;
 mod schema;
+mod status;
+mod unlock;
 mod validate;
 pub mod workspace;
 
@@ -45,6 +52,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Matrix(args) => matrix::run(&global, args),
         Command::Doctor(args) => doctor::run(&global, args),
         Command::Completions(args) => completions::run(&args.shell),
+        Command::Status(args) => status::run(&global, args.format),
+        Command::Apply(args) => apply::run(&global, args),
+        Command::Unlock(args) => unlock::run(&global, args),
     }
 }
 
@@ -65,6 +75,7 @@ fn register_tokens(cli: &Cli) {
         }) => token.as_deref(),
         Command::Approve(a) => a.token.as_deref(),
         Command::Doctor(a) => a.token.as_deref(),
+        Command::Apply(a) => a.token.as_deref(),
         _ => None,
     };
     if let Some(token) = flag {

@@ -9,13 +9,14 @@ use serde_json::json;
 use super::forge;
 use super::gating::{self, GateOutcome};
 use super::output::{print_stdout, OutputSet};
+use super::runner::absolute;
 use super::workspace::{local_phase, Workspace};
 use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::config::ResolvedPhase;
 use crate::error::{Error, ExitCode, Result};
 use crate::github::PrTarget;
-use crate::iac::{self, CliEngine, IacEngine, PlanRequest};
+use crate::iac::{self, CliEngine, IacEngine};
 use crate::plan::{self, ChangeSet};
 use crate::render::{self, PhaseView, ProjectView};
 
@@ -182,33 +183,13 @@ fn run_engine(
     engine: &dyn IacEngine,
     out_dir: &Path,
 ) -> Result<ProjectPlan> {
-    let env = &phase.environment;
-    let mut settings = env.plan.clone();
-    if let Some(over) = env.projects.get(&project.name) {
-        settings.var_files.extend(over.var_files.iter().cloned());
-        settings
-            .backend_config
-            .extend(over.backend_config.iter().cloned());
-        if over.workspace.is_some() {
-            settings.workspace = over.workspace.clone();
-        }
-        settings.env.extend(over.env.clone());
-    }
-    let dir = ws.base_dir.join(&project.dir);
     let plan_dir = absolute(&out_dir.join("plans"))?;
     std::fs::create_dir_all(&plan_dir).map_err(|e| Error::io(&plan_dir, e))?;
-    let req = PlanRequest {
-        var_files: settings
-            .var_files
-            .iter()
-            .map(|f| absolute(&ws.base_dir.join(f)))
-            .collect::<Result<_>>()?,
-        backend_config: settings.backend_config.clone(),
-        workspace: settings.workspace.clone(),
-        env: settings.env.into_iter().collect(),
-        plan_file: plan_dir.join(format!("{}-{}.tfplan", project.name, env.name)),
-        dir,
-    };
+    let plan_file = plan_dir.join(format!(
+        "{}-{}.tfplan",
+        project.name, phase.environment.name
+    ));
+    let req = super::runner::plan_request(ws, phase, project, plan_file)?;
     let (_, json) = iac::plan_project(engine, &req)?;
     let changes = plan::parse_plan_json(&json, &format!("{} (show -json)", project.name))?;
     Ok(ProjectPlan {
@@ -216,14 +197,6 @@ fn run_engine(
         dir: project.dir.clone(),
         changes,
     })
-}
-
-fn absolute(p: &Path) -> Result<PathBuf> {
-    if p.is_absolute() {
-        return Ok(p.to_path_buf());
-    }
-    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
-    Ok(cwd.join(p))
 }
 
 /// The machine-readable view of one project's plan, shared with `render`.
@@ -279,6 +252,7 @@ fn finish(
         .gates
         .add_files(&mut files, args.gates.sarif_out.as_deref());
     files.write_all(&out_dir)?;
+    journal(ws, args, actions, &result, &out_dir)?;
 
     super::actions::mask_secrets(actions);
     let comment_url = match actions {
@@ -339,6 +313,22 @@ fn finish(
     })
 }
 
+/// The plan and its gates go into the change's journal; the saved plan
+/// files exist only when the engine ran.
+fn journal(
+    ws: &Workspace,
+    args: &PlanArgs,
+    actions: Option<&ActionsContext>,
+    result: &PlanResult,
+    out_dir: &Path,
+) -> Result<()> {
+    let plans = match &args.plan_json {
+        None => Some(absolute(&out_dir.join("plans"))?),
+        Some(_) => None,
+    };
+    super::runner::journal_plan(ws, actions, result, plans.as_deref())
+}
+
 fn text_report(result: &PlanResult, out_dir: &Path) -> String {
     let mut lines = vec![format!(
         "phase {} ({}) of change {}",
@@ -364,18 +354,11 @@ fn text_report(result: &PlanResult, out_dir: &Path) -> String {
 /// The digest an approval of this phase names: the project's plan digest, or
 /// for several projects a sha256 over their names and digests.
 pub fn phase_digest(projects: &[ProjectPlan]) -> String {
-    use sha2::{Digest, Sha256};
-    match projects {
-        [one] => one.changes.digest.clone(),
-        many => {
-            let mut lines: Vec<String> = many
-                .iter()
-                .map(|p| format!("{}:{}\n", p.name, p.changes.digest))
-                .collect();
-            lines.sort();
-            hex::encode(Sha256::digest(lines.concat().as_bytes()))
-        }
-    }
+    crate::journal::progress::phase_digest(
+        projects
+            .iter()
+            .map(|p| (p.name.as_str(), p.changes.digest.as_str())),
+    )
 }
 
 /// Posts the comment and the check run when this is a pull-request run with

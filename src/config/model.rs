@@ -153,6 +153,9 @@ pub struct Config {
     /// How `phasegate init` and `workflows check` generate the GitHub workflows.
     #[serde(default)]
     pub workflows: WorkflowSettings,
+    /// Where the journal and the locks live.
+    #[serde(default)]
+    pub store: StoreConfig,
 }
 
 /// GitHub settings.
@@ -198,6 +201,29 @@ pub struct WorkflowSettings {
     /// Cron schedule of the drift workflow (UTC); default `17 3 * * *`.
     #[serde(default)]
     pub drift_schedule: Option<String>,
+}
+
+/// The journal's backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// A directory (`path`); the default outside GitHub Actions.
+    Local,
+    /// The repository itself, through the Git Data API.
+    Github,
+}
+
+/// Where the journal and the locks live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Default: `github` in GitHub Actions, `local` elsewhere.
+    #[serde(default)]
+    pub backend: Option<StoreBackend>,
+    /// The local backend's directory, relative to the config file; default
+    /// `store/` in the output directory. `PHASEGATE_STORE_DIR` overrides it.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
 }
 
 /// Declared blast radius of a phase.

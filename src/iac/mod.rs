@@ -2,6 +2,7 @@
 //! processes behind the narrow [`IacEngine`] trait. Its scripted test double
 //! lives with the tests (`tests/it/iac_fake.rs`), not in the library.
 
+pub mod apply_stream;
 mod process;
 mod terraform;
 
@@ -83,6 +84,15 @@ pub enum PlanOutcome {
     Changes,
 }
 
+/// One `apply -json` run as the engine ended it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyRun {
+    pub code: i32,
+    /// JSON Lines (see [`apply_stream::parse`]).
+    pub stdout: String,
+    pub stderr_tail: String,
+}
+
 /// The narrow seam between phasegate and an IaC engine.
 pub trait IacEngine {
     fn version(&self, dir: &Path) -> Result<EngineVersion, IacError>;
@@ -94,6 +104,17 @@ pub trait IacEngine {
     /// values in clear, so it is never logged.
     fn show_json(&self, req: &PlanRequest) -> Result<String, IacError>;
     fn apply(&self, req: &PlanRequest) -> Result<(), IacError>;
+    /// `apply -json <planfile>`: the exit code and the machine-readable
+    /// stream, whatever the outcome, so a partial apply can be reported.
+    /// Engines without a stream apply and report nothing per resource.
+    fn apply_json(&self, req: &PlanRequest) -> Result<ApplyRun, IacError> {
+        self.apply(req)?;
+        Ok(ApplyRun {
+            code: 0,
+            stdout: String::new(),
+            stderr_tail: String::new(),
+        })
+    }
     /// `state pull`: the raw state. Holds sensitive values; never logged.
     fn state_pull(&self, req: &PlanRequest) -> Result<String, IacError>;
     /// `output -json`. Holds sensitive values; never logged.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::process::{resolve, CommandSpec};
-use super::{EngineVersion, IacEngine, IacError, PlanOutcome, PlanRequest};
+use super::{ApplyRun, EngineVersion, IacEngine, IacError, PlanOutcome, PlanRequest};
 use crate::config::{EngineConfig, EngineKind};
 
 /// Default time limit for one engine command.
@@ -141,6 +141,20 @@ impl IacEngine for CliEngine {
         self.spec(req, &["apply", "-input=false", "-no-color", &file], true)
             .run_expecting(&[0])?;
         Ok(())
+    }
+
+    fn apply_json(&self, req: &PlanRequest) -> Result<ApplyRun, IacError> {
+        // The saved plan only, as in `apply`; the stream goes unlogged since
+        // its diagnostics may quote values.
+        let file = req.plan_file.display().to_string();
+        let out = self
+            .spec(req, &["apply", "-json", "-input=false", &file], false)
+            .run()?;
+        Ok(ApplyRun {
+            code: out.code,
+            stdout: out.stdout,
+            stderr_tail: out.stderr_tail,
+        })
     }
 
     fn state_pull(&self, req: &PlanRequest) -> Result<String, IacError> {

@@ -9,6 +9,7 @@
 
 pub mod github;
 pub mod local;
+pub mod lock;
 
 use std::future::Future;
 use std::time::Duration;

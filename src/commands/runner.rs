@@ -1,0 +1,312 @@
+//! What every runner command shares: the store the journal lives in, who is
+//! running (run id, attempt, job, actor), the clock, and the phases the
+//! journal is folded over. The commands stay generic over [`Store`] so the
+//! GitHub backend is one more arm in [`open_store`].
+
+use std::path::PathBuf;
+
+use super::workspace::Workspace;
+use crate::ci::ActionsContext;
+use crate::config::{ResolvedPhase, StoreBackend};
+use crate::error::{Error, Result};
+use crate::journal::{
+    self, append_with, fold, parse_lines, Event, EventKind, LockOwner, PhaseRef, Progress, RunRef,
+    Step,
+};
+use crate::store::{update, Contention, Store};
+
+/// Which backend, and where. The github arm is added by the store backend.
+pub enum StoreChoice {
+    Local(PathBuf),
+}
+
+/// Picks the store: `PHASEGATE_STORE_DIR` (always local), else the config's
+/// `store:`, else `github` in Actions and a local directory elsewhere.
+pub fn store_choice(ws: &Workspace, actions: Option<&ActionsContext>) -> Result<StoreChoice> {
+    if let Some(dir) = std::env::var_os("PHASEGATE_STORE_DIR") {
+        return Ok(StoreChoice::Local(PathBuf::from(dir)));
+    }
+    let cfg = ws
+        .config
+        .as_ref()
+        .map(|c| c.store.clone())
+        .unwrap_or_default();
+    let backend = cfg.backend.unwrap_or(if actions.is_some() {
+        StoreBackend::Github
+    } else {
+        StoreBackend::Local
+    });
+    match backend {
+        // The default sits in the configured output directory (not the
+        // `--out` flag) so that every step of a change finds the same store.
+        StoreBackend::Local => Ok(StoreChoice::Local(match cfg.path {
+            Some(path) => ws.base_dir.join(path),
+            None => ws.out_dir(None).join("store"),
+        })),
+        StoreBackend::Github => Err(Error::Input(
+            "store.backend `github` is not available in this build yet: set `store: {backend: local, path: DIR}` in phasegate.yml or PHASEGATE_STORE_DIR".into(),
+        )),
+    }
+}
+
+/// Who writes: the workflow run, or the local user and process.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    pub run: RunRef,
+    pub actor: String,
+    pub change: String,
+}
+
+impl Writer {
+    pub fn new(ws: &Workspace, actions: Option<&ActionsContext>) -> Writer {
+        let run = RunRef {
+            id: actions.and_then(|c| c.run_id),
+            attempt: actions.and_then(|c| c.run_attempt),
+            job: actions.and_then(|c| c.job.clone()),
+        };
+        let actor = actions
+            .and_then(|c| c.actor.clone())
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "unknown".into());
+        Writer {
+            run,
+            actor,
+            change: change_id(ws, actions),
+        }
+    }
+
+    /// An event stamped now.
+    pub fn event(
+        &self,
+        phase: &str,
+        project: Option<&str>,
+        step: Step,
+        digest: Option<&str>,
+        kind: EventKind,
+    ) -> Event {
+        Event {
+            time: now(),
+            run: self.run.clone(),
+            actor: self.actor.clone(),
+            change: self.change.clone(),
+            phase: phase.to_string(),
+            project: project.map(str::to_string),
+            step,
+            digest: digest.map(str::to_string),
+            kind,
+        }
+    }
+
+    /// The lock owner this writer is.
+    pub fn owner(&self) -> LockOwner {
+        LockOwner {
+            run: self.run.clone(),
+            actor: self.actor.clone(),
+            pid: self.run.id.is_none().then(std::process::id),
+            host: crate::store::lock::hostname(),
+        }
+    }
+}
+
+/// The clock, at the edge.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The change's id: the change plan's, else `PR-<n>`, else `local`.
+pub fn change_id(ws: &Workspace, actions: Option<&ActionsContext>) -> String {
+    ws.change_id()
+        .map(str::to_string)
+        .or_else(|| {
+            actions
+                .and_then(ActionsContext::pull_request)
+                .map(|n| format!("PR-{n}"))
+        })
+        .unwrap_or_else(|| "local".into())
+}
+
+/// The phases of the change as the journal folds them.
+pub fn phase_refs(phases: &[ResolvedPhase]) -> Vec<PhaseRef> {
+    phases
+        .iter()
+        .map(|p| PhaseRef {
+            index: p.index,
+            name: p.name.clone(),
+            environment: p.environment.name.clone(),
+            projects: p.projects.iter().map(|x| x.name.clone()).collect(),
+            approval_required: p.environment.reviewers_required || p.environment.protected,
+        })
+        .collect()
+}
+
+/// Every phase of the workspace's change.
+pub fn all_phases(ws: &Workspace) -> Vec<ResolvedPhase> {
+    ws.config
+        .as_ref()
+        .map(|cfg| crate::config::resolve_phases(cfg, ws.change.as_ref()))
+        .unwrap_or_default()
+}
+
+/// The change's journal, parsed.
+pub async fn read_journal<S: Store>(store: &S, change: &str) -> Result<Vec<Event>> {
+    match store.read(&journal::journal_key(change)).await? {
+        Some(obj) => Ok(parse_lines(&obj.bytes)?),
+        None => Ok(vec![]),
+    }
+}
+
+/// Appends events by compare-and-swap; concurrent appenders lose nothing.
+/// Every line passes the redactor first.
+pub async fn append<S: Store>(store: &S, change: &str, events: &[Event]) -> Result<()> {
+    let redactor = crate::redact::global();
+    update(
+        store,
+        &journal::journal_key(change),
+        Contention::default(),
+        |cur| Ok::<_, std::convert::Infallible>(append_with(cur, events, |l| redactor.apply(&l))),
+    )
+    .await?
+    .unwrap_or_else(|never| match never {});
+    Ok(())
+}
+
+/// The folded view of the change.
+pub async fn progress<S: Store>(store: &S, ws: &Workspace, change: &str) -> Result<Progress> {
+    let events = read_journal(store, change).await?;
+    Ok(fold(change, &phase_refs(&all_phases(ws)), &events))
+}
+
+/// How `project` is planned and applied in `phase`'s environment: the
+/// environment's settings with the project's overrides, paths made absolute.
+pub fn plan_request(
+    ws: &Workspace,
+    phase: &ResolvedPhase,
+    project: &crate::config::Project,
+    plan_file: PathBuf,
+) -> Result<crate::iac::PlanRequest> {
+    let env = &phase.environment;
+    let mut settings = env.plan.clone();
+    if let Some(over) = env.projects.get(&project.name) {
+        settings.var_files.extend(over.var_files.iter().cloned());
+        settings
+            .backend_config
+            .extend(over.backend_config.iter().cloned());
+        if over.workspace.is_some() {
+            settings.workspace = over.workspace.clone();
+        }
+        settings.env.extend(over.env.clone());
+    }
+    Ok(crate::iac::PlanRequest {
+        var_files: settings
+            .var_files
+            .iter()
+            .map(|f| absolute(&ws.base_dir.join(f)))
+            .collect::<Result<_>>()?,
+        backend_config: settings.backend_config.clone(),
+        workspace: settings.workspace.clone(),
+        env: settings.env.into_iter().collect(),
+        plan_file,
+        dir: ws.base_dir.join(&project.dir),
+    })
+}
+
+/// `p` made absolute against the current directory.
+pub fn absolute(p: &std::path::Path) -> Result<PathBuf> {
+    if p.is_absolute() {
+        return Ok(p.to_path_buf());
+    }
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    Ok(cwd.join(p))
+}
+
+/// sha256 of a file, hex.
+pub fn file_sha256(path: &std::path::Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// Whether a plan destroys or replaces anything.
+pub fn destroys(cs: &crate::plan::ChangeSet) -> bool {
+    use crate::plan::Action;
+    cs.resources.iter().any(|r| {
+        matches!(
+            r.action,
+            Action::Delete | Action::ReplaceDestroyFirst | Action::ReplaceCreateFirst
+        )
+    })
+}
+
+/// The plan's record for the journal: changes, the saved file and its hash.
+pub fn plan_record(
+    cs: &crate::plan::ChangeSet,
+    plan_file: Option<&std::path::Path>,
+) -> Result<crate::journal::PlanRecord> {
+    let (file, sha) = match plan_file.filter(|f| f.is_file()) {
+        Some(f) => (Some(f.display().to_string()), Some(file_sha256(f)?)),
+        None => (None, None),
+    };
+    Ok(crate::journal::PlanRecord {
+        has_changes: cs.has_changes(),
+        plan_file: file,
+        plan_sha256: sha,
+        destroys: destroys(cs),
+    })
+}
+
+/// Journals a finished `plan`: per project the plan with its digest and
+/// saved file, then every gate's verdict for that digest. Without a config
+/// there is no change to journal. In Actions without a store backend the
+/// journal is skipped with a warning rather than failing the plan.
+pub fn journal_plan(
+    ws: &Workspace,
+    actions: Option<&ActionsContext>,
+    result: &super::plan::PlanResult,
+    plan_files: Option<&std::path::Path>,
+) -> Result<()> {
+    if ws.config.is_none() {
+        return Ok(());
+    }
+    let dir = match store_choice(ws, actions) {
+        Ok(StoreChoice::Local(dir)) => dir,
+        Err(e) => {
+            tracing::warn!("the plan is not journaled: {e}");
+            return Ok(());
+        }
+    };
+    let writer = Writer::new(ws, actions);
+    let phase = &result.phase;
+    let mut events = vec![];
+    for p in &result.projects {
+        let file =
+            plan_files.map(|d| d.join(format!("{}-{}.tfplan", p.name, phase.environment.name)));
+        let record = plan_record(&p.changes, file.as_deref())?;
+        let digest = Some(p.changes.digest.as_str());
+        events.push(writer.event(
+            &phase.name,
+            Some(&p.name),
+            Step::Plan,
+            digest,
+            EventKind::StepSucceeded { plan: Some(record) },
+        ));
+        for gate in &result.gates.runs {
+            events.push(writer.event(
+                &phase.name,
+                Some(&p.name),
+                Step::Gate,
+                digest,
+                EventKind::GateEvaluated {
+                    gate: gate.key.to_string(),
+                    verdict: super::gating::verdict_word(gate.verdict).to_string(),
+                    blocking: gate.verdict.stops(),
+                },
+            ));
+        }
+    }
+    let rt = super::forge::runtime()?;
+    rt.block_on(append(
+        &crate::store::local::LocalStore::new(dir),
+        &writer.change,
+        &events,
+    ))
+}

@@ -1,0 +1,101 @@
+//! Approval evidence into the journal: before an apply in GitHub Actions,
+//! the approvals GitHub holds for the plan digest the journal recorded
+//! (environment reviews of this run, `/phasegate approve` comments) are
+//! checked by `github::approvals` and journaled, so the step machine decides
+//! from the journal alone.
+
+use super::approvals::{comment_state, fallback, pr_author};
+use super::forge;
+use super::runner::Writer;
+use super::workspace::Workspace;
+use crate::ci::ActionsContext;
+use crate::config::ResolvedPhase;
+use crate::error::{Error, Result};
+use crate::github::approvals::{check_approval, ApprovalCheck};
+use crate::github::comment::ApprovalSource as CommentSource;
+use crate::github::{CommentState, PrTarget};
+use crate::journal::{ApprovalSource, Event, EventKind, PhaseProgress, Step};
+
+/// The approvals of `digest` that GitHub shows and the journal does not
+/// have yet, as events.
+pub fn approval_events(
+    ws: &Workspace,
+    phase: &ResolvedPhase,
+    progress: &PhaseProgress,
+    ctx: &ActionsContext,
+    token: Option<String>,
+    writer: &Writer,
+    digest: &str,
+) -> Result<Vec<Event>> {
+    let cfg = ws
+        .config
+        .as_ref()
+        .ok_or_else(|| Error::Input("approvals need a config".into()))?;
+    let (rt, client) = forge::connect(token)?;
+    let repo = forge::repo_of(ctx);
+    let (state, author) = match ctx.pull_request() {
+        Some(number) => {
+            let target = PrTarget {
+                repo: repo.clone(),
+                number,
+            };
+            let state = rt.block_on(comment_state(&client, &target, &writer.change))?;
+            (state, pr_author(&rt, &client, ctx, &target)?)
+        }
+        // After the merge there is no PR: only this run's reviews count.
+        None => (CommentState::default(), String::new()),
+    };
+    let env = &phase.environment;
+    let policy = fallback(cfg);
+    let decision = rt.block_on(check_approval(
+        &client,
+        ApprovalCheck {
+            repo: &repo,
+            run_id: ctx.run_id,
+            pr_author: &author,
+            env_name: &env.name,
+            github_environment: env.github_environment(),
+            reviewers_required: env.reviewers_required,
+            prevent_self_review: env.prevent_self_review,
+            digest,
+            fallback: &policy,
+            state: &state,
+        },
+    ))?;
+    for why in &decision.refusals {
+        tracing::info!("approval: {why}");
+    }
+    Ok(decision
+        .evidence
+        .into_iter()
+        .map(|e| {
+            let source = match e.source {
+                CommentSource::Environment => ApprovalSource::EnvironmentReview,
+                CommentSource::Comment => ApprovalSource::Comment,
+            };
+            (e, source)
+        })
+        .filter(|(e, source)| {
+            !progress.approvals.iter().any(|a| {
+                a.approver == e.approver
+                    && a.source == *source
+                    && a.at == e.at
+                    && a.digest.as_deref() == Some(digest)
+            })
+        })
+        .map(|(e, source)| {
+            writer.event(
+                &phase.name,
+                None,
+                Step::Approval,
+                Some(digest),
+                EventKind::ApprovalRecorded {
+                    environment: env.name.clone(),
+                    approver: e.approver,
+                    source,
+                    at: e.at,
+                },
+            )
+        })
+        .collect())
+}

@@ -1,0 +1,97 @@
+//! The PR comment and the check run `phasegate / <env>` follow the journal.
+//! Concurrent jobs converge: after each comment write the journal is read
+//! again, and when it moved since the block was rendered, the block is
+//! rendered and written again, so the last write shows the whole journal.
+
+use super::runner;
+use super::workspace::Workspace;
+use crate::config::ResolvedPhase;
+use crate::error::Result;
+use crate::github::{upsert_phase, CheckRunRequest, Forge, PrTarget};
+use crate::journal::Progress;
+use crate::render::progress::{phase_headline, phase_markdown};
+use crate::store::Store;
+
+/// At most this many render-and-write rounds; each round is caused by a
+/// concurrent writer, so it ends as soon as the writers do.
+const MAX_ROUNDS: usize = 8;
+
+/// The comment key of a phase's journal block, right after its approval block.
+pub fn progress_key(env: &str) -> String {
+    format!("{env}-progress")
+}
+
+/// Every block key in promotion order: plan, approval, progress per phase.
+pub fn block_order(ws: &Workspace) -> Vec<String> {
+    super::forge::phase_order(&runner::all_phases(ws))
+        .into_iter()
+        .flat_map(|k| [k.clone(), format!("{k}-approval"), progress_key(&k)])
+        .collect()
+}
+
+/// Writes `phase`'s journal block until it shows the journal as it stands;
+/// returns the progress that was last written.
+pub async fn post_progress<S: Store, F: Forge>(
+    store: &S,
+    forge: &F,
+    target: &PrTarget,
+    ws: &Workspace,
+    change: &str,
+    phase: &ResolvedPhase,
+) -> Result<Progress> {
+    let order = block_order(ws);
+    let key = progress_key(&phase.environment.name);
+    let approvers = phase.environment.reviewers.clone();
+    let mut progress = runner::progress(store, ws, change).await?;
+    for _ in 0..MAX_ROUNDS {
+        let Some(view) = progress.phase(&phase.name) else {
+            break;
+        };
+        let block = phase_markdown(&progress, view, &approvers);
+        upsert_phase(
+            forge,
+            target,
+            change,
+            &key,
+            &order,
+            |budget| block.chars().take(budget).collect(),
+            |_| {},
+        )
+        .await?;
+        let now = runner::progress(store, ws, change).await?;
+        if now.events == progress.events {
+            break;
+        }
+        progress = now;
+    }
+    Ok(progress)
+}
+
+/// The check run `phasegate / <env>` in the state the journal shows.
+pub fn check_run(
+    progress: &Progress,
+    phase: &ResolvedPhase,
+    head_sha: &str,
+    details_url: Option<String>,
+) -> Option<CheckRunRequest> {
+    let view = progress.phase(&phase.name)?;
+    let headline = phase_headline(view);
+    let (status, conclusion) = match headline.as_str() {
+        "applying" => ("in_progress", None),
+        "applied" => ("completed", Some("success")),
+        "failed" => ("completed", Some("failure")),
+        "awaiting approval" if details_url.is_some() => ("completed", Some("action_required")),
+        _ => ("completed", Some("neutral")),
+    };
+    Some(CheckRunRequest {
+        name: format!("phasegate / {}", phase.environment.name),
+        head_sha: head_sha.to_string(),
+        status: Some(status.into()),
+        conclusion: conclusion.map(str::to_string),
+        details_url,
+        title: format!("{}: {headline}", phase.environment.name),
+        summary: phase_markdown(progress, view, &phase.environment.reviewers),
+        text: None,
+        annotations: vec![],
+    })
+}

@@ -1,0 +1,223 @@
+//! One journal event: who did what to which phase, project and step, for
+//! which plan digest. Every field a reader needs to explain a run later.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The workflow run (or local invocation) that wrote an event.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunRef {
+    /// `GITHUB_RUN_ID`; absent outside Actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// `GITHUB_RUN_ATTEMPT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u64>,
+    /// `GITHUB_JOB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+}
+
+/// The steps of a phase, in the order they run.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Plan,
+    Gate,
+    Approval,
+    Checkpoint,
+    Apply,
+    Verify,
+    Review,
+    Rollback,
+    Lock,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Plan => "plan",
+            Step::Gate => "gate",
+            Step::Approval => "approval",
+            Step::Checkpoint => "checkpoint",
+            Step::Apply => "apply",
+            Step::Verify => "verify",
+            Step::Review => "review",
+            Step::Rollback => "rollback",
+            Step::Lock => "lock",
+        }
+    }
+}
+
+/// Where an approval came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalSource {
+    /// A GitHub environment deployment review of the run that applies.
+    EnvironmentReview,
+    /// A `/phasegate approve <env> <digest>` comment on the PR.
+    Comment,
+}
+
+/// What a successful plan left behind.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRecord {
+    pub has_changes: bool,
+    /// The saved binary plan, as the job that planned saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_file: Option<String>,
+    /// sha256 of the saved plan file: only this file is ever applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_sha256: Option<String>,
+    /// The plan destroys (or replaces) something.
+    #[serde(default)]
+    pub destroys: bool,
+}
+
+/// The class of an engine error, which decides what happens next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Timeouts, throttling, 5xx: retried once when nothing changed.
+    Transient,
+    Validation,
+    Permission,
+    /// The state is locked or changed under us.
+    StateConflict,
+    Other,
+}
+
+/// What happened to one planned resource during an apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceOutcome {
+    Applied,
+    Failed,
+    Untouched,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceResult {
+    pub address: String,
+    /// The planned action (`create`, `update`, `delete`, `replace`).
+    pub action: String,
+    pub outcome: ResourceOutcome,
+    /// The engine's error summary for a failed resource (already redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Who holds a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockOwner {
+    pub run: RunRef,
+    pub actor: String,
+    /// Outside Actions: the process and host, so a dead holder can be told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "event", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventKind {
+    StepStarted,
+    StepSucceeded {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plan: Option<PlanRecord>,
+    },
+    StepFailed {
+        error: String,
+        class: ErrorClass,
+    },
+    StepSkipped {
+        reason: String,
+    },
+    RolledBack {
+        reason: String,
+    },
+    GateEvaluated {
+        gate: String,
+        /// `pass`, `warn`, `ack_required` or `block`.
+        verdict: String,
+        blocking: bool,
+    },
+    AcknowledgementApplied {
+        id: String,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    ApprovalRecorded {
+        environment: String,
+        approver: String,
+        source: ApprovalSource,
+        /// When the approver approved (RFC 3339), as GitHub reports it.
+        at: String,
+    },
+    CheckpointTaken {
+        file: String,
+        sha256: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        serial: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lineage: Option<String>,
+    },
+    ApplyStarted,
+    ApplyFinished {
+        results: Vec<ResourceResult>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class: Option<ErrorClass>,
+    },
+    /// A re-plan after the apply: no changes means converged.
+    ConvergenceChecked {
+        converged: bool,
+    },
+    LockTaken {
+        environment: String,
+        owner: LockOwner,
+    },
+    LockReleased {
+        environment: String,
+    },
+    LockBroken {
+        environment: String,
+        owner: LockOwner,
+        reason: String,
+    },
+    Refusal {
+        what: String,
+        why: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
+    },
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Event {
+    /// RFC 3339, UTC, from the writer's clock.
+    pub time: String,
+    pub run: RunRef,
+    pub actor: String,
+    pub change: String,
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    pub step: Step,
+    /// The plan digest the event is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}

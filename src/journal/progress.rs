@@ -1,0 +1,530 @@
+//! Progress, derived: the journal folded into where every phase, project and
+//! step stands, an overall state, and the next command to run. Nothing here
+//! is stored; every reader folds the same events and gets the same view.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::event::{
+    ApprovalSource, Event, EventKind, LockOwner, PlanRecord, ResourceOutcome, ResourceResult,
+    RunRef, Step,
+};
+
+/// One phase of the change as the config resolves it: what the fold walks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseRef {
+    /// 1-based position.
+    pub index: usize,
+    pub name: String,
+    pub environment: String,
+    pub projects: Vec<String>,
+    /// The environment needs a recorded approval before an apply.
+    pub approval_required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    #[default]
+    Pending,
+    InProgress,
+    Succeeded,
+    Failed,
+    Skipped,
+    RolledBack,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overall {
+    NotStarted,
+    InProgress,
+    /// A gate stops the phase until the change is fixed or acknowledged.
+    Blocked,
+    AwaitingApproval,
+    Failed,
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextStep {
+    /// A command a person can copy.
+    pub command: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Approval {
+    pub approver: String,
+    pub source: ApprovalSource,
+    pub digest: Option<String>,
+    pub at: String,
+    pub run: RunRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checkpoint {
+    pub file: String,
+    pub sha256: String,
+    pub serial: Option<u64>,
+    pub lineage: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    pub what: String,
+    pub why: String,
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct ProjectProgress {
+    pub project: String,
+    pub plan: StepState,
+    pub apply: StepState,
+    pub verify: StepState,
+    pub review: StepState,
+    /// The digest of the latest successful plan.
+    pub digest: Option<String>,
+    pub planned: Option<PlanRecord>,
+    /// The run and time of the latest successful plan.
+    pub plan_run: Option<RunRef>,
+    pub plan_time: Option<String>,
+    /// Gate verdicts for the latest plan.
+    pub gates: BTreeMap<String, String>,
+    pub blocking_gates: Vec<String>,
+    pub acknowledgements: Vec<String>,
+    pub checkpoint: Option<Checkpoint>,
+    pub applied_digest: Option<String>,
+    /// The last apply's per-resource results.
+    pub results: Vec<ResourceResult>,
+    pub converged: Option<bool>,
+    pub lock: Option<LockOwner>,
+    pub last_error: Option<String>,
+    pub last_refusal: Option<Refusal>,
+}
+
+impl ProjectProgress {
+    /// Applied and shown converged by a re-plan, or nothing to apply.
+    pub fn done(&self) -> bool {
+        match self.apply {
+            StepState::Succeeded => self.converged == Some(true),
+            StepState::Skipped => true,
+            _ => false,
+        }
+    }
+
+    /// Applied, failed and untouched resources of the last apply.
+    pub fn result_counts(&self) -> (usize, usize, usize) {
+        let count = |o| self.results.iter().filter(|r| r.outcome == o).count();
+        (
+            count(ResourceOutcome::Applied),
+            count(ResourceOutcome::Failed),
+            count(ResourceOutcome::Untouched),
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhaseProgress {
+    pub index: usize,
+    pub name: String,
+    pub environment: String,
+    pub approval_required: bool,
+    pub state: StepState,
+    /// The digest an approval of this phase names (see [`phase_digest`]).
+    pub digest: Option<String>,
+    pub approvals: Vec<Approval>,
+    pub projects: Vec<ProjectProgress>,
+}
+
+impl PhaseProgress {
+    /// The approvals that name the current digest.
+    pub fn approvals_of_current(&self) -> Vec<&Approval> {
+        self.approvals
+            .iter()
+            .filter(|a| a.digest.is_some() && a.digest == self.digest)
+            .collect()
+    }
+
+    pub fn done(&self) -> bool {
+        self.projects.iter().all(ProjectProgress::done)
+    }
+
+    pub fn project(&self, name: &str) -> Option<&ProjectProgress> {
+        self.projects.iter().find(|p| p.project == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub change: String,
+    pub overall: Overall,
+    pub next: Option<NextStep>,
+    pub phases: Vec<PhaseProgress>,
+    /// How many events were folded.
+    pub events: usize,
+}
+
+impl Progress {
+    pub fn phase(&self, name: &str) -> Option<&PhaseProgress> {
+        self.phases.iter().find(|p| p.name == name)
+    }
+}
+
+/// The digest an approval of a phase names: the project's plan digest, or
+/// for several projects a sha256 over their sorted `name:digest` lines.
+pub fn phase_digest<'a>(projects: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    use sha2::{Digest, Sha256};
+    let pairs: Vec<(&str, &str)> = projects.into_iter().collect();
+    match pairs.as_slice() {
+        [(_, one)] => one.to_string(),
+        many => {
+            let mut lines: Vec<String> = many.iter().map(|(n, d)| format!("{n}:{d}\n")).collect();
+            lines.sort();
+            hex::encode(Sha256::digest(lines.concat().as_bytes()))
+        }
+    }
+}
+
+/// Folds `events` of change `change` over the phases the config resolves.
+/// Events of phases the config no longer has are counted but not shown.
+pub fn fold(change: &str, phases: &[PhaseRef], events: &[Event]) -> Progress {
+    let mut view: Vec<PhaseProgress> = phases
+        .iter()
+        .map(|p| PhaseProgress {
+            index: p.index,
+            name: p.name.clone(),
+            environment: p.environment.clone(),
+            approval_required: p.approval_required,
+            state: StepState::Pending,
+            digest: None,
+            approvals: vec![],
+            projects: p
+                .projects
+                .iter()
+                .map(|name| ProjectProgress {
+                    project: name.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+        })
+        .collect();
+    for event in events.iter().filter(|e| e.change == change) {
+        if let Some(phase) = view.iter_mut().find(|p| p.name == event.phase) {
+            apply_event(phase, event);
+        }
+    }
+    for phase in &mut view {
+        phase.digest = current_phase_digest(phase);
+        phase.state = phase_state(phase);
+    }
+    let (overall, next) = overall_and_next(&view, events.is_empty());
+    Progress {
+        change: change.to_string(),
+        overall,
+        next,
+        phases: view,
+        events: events.len(),
+    }
+}
+
+fn current_phase_digest(phase: &PhaseProgress) -> Option<String> {
+    let pairs: Option<Vec<(&str, &str)>> = phase
+        .projects
+        .iter()
+        .map(|p| p.digest.as_deref().map(|d| (p.project.as_str(), d)))
+        .collect();
+    pairs.filter(|p| !p.is_empty()).map(phase_digest)
+}
+
+fn apply_event(phase: &mut PhaseProgress, e: &Event) {
+    if let EventKind::ApprovalRecorded {
+        approver,
+        source,
+        at,
+        ..
+    } = &e.kind
+    {
+        phase.approvals.push(Approval {
+            approver: approver.clone(),
+            source: *source,
+            digest: e.digest.clone(),
+            at: at.clone(),
+            run: e.run.clone(),
+        });
+        return;
+    }
+    match &e.project {
+        Some(name) => {
+            if !phase.projects.iter().any(|p| &p.project == name) {
+                phase.projects.push(ProjectProgress {
+                    project: name.clone(),
+                    ..Default::default()
+                });
+            }
+            let project = phase
+                .projects
+                .iter_mut()
+                .find(|p| &p.project == name)
+                .expect("just ensured");
+            apply_to_project(project, e);
+        }
+        None => {
+            for project in &mut phase.projects {
+                apply_to_project(project, e);
+            }
+        }
+    }
+}
+
+fn step_state(p: &mut ProjectProgress, step: Step) -> Option<&mut StepState> {
+    match step {
+        Step::Plan => Some(&mut p.plan),
+        Step::Apply => Some(&mut p.apply),
+        Step::Verify => Some(&mut p.verify),
+        Step::Review => Some(&mut p.review),
+        _ => None,
+    }
+}
+
+fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
+    match &e.kind {
+        EventKind::StepStarted | EventKind::ApplyStarted => {
+            if let Some(s) = step_state(p, e.step) {
+                *s = StepState::InProgress;
+            }
+        }
+        EventKind::StepSucceeded { plan } if e.step == Step::Plan => {
+            let record = plan.clone().unwrap_or_default();
+            p.plan = StepState::Succeeded;
+            p.digest = e.digest.clone();
+            p.plan_run = Some(e.run.clone());
+            p.plan_time = Some(e.time.clone());
+            p.gates.clear();
+            p.blocking_gates.clear();
+            p.last_error = None;
+            if record.has_changes {
+                p.apply = StepState::Pending;
+                p.converged = None;
+            } else {
+                if p.apply != StepState::Succeeded {
+                    p.apply = StepState::Skipped;
+                }
+                p.converged = Some(true);
+            }
+            p.planned = Some(record);
+        }
+        EventKind::StepSucceeded { .. } => {
+            if let Some(s) = step_state(p, e.step) {
+                *s = StepState::Succeeded;
+            }
+        }
+        EventKind::StepFailed { error, .. } => {
+            if let Some(s) = step_state(p, e.step) {
+                *s = StepState::Failed;
+            }
+            p.last_error = Some(error.clone());
+        }
+        EventKind::StepSkipped { .. } => {
+            if let Some(s) = step_state(p, e.step) {
+                *s = StepState::Skipped;
+            }
+        }
+        EventKind::RolledBack { .. } => p.apply = StepState::RolledBack,
+        EventKind::GateEvaluated {
+            gate,
+            verdict,
+            blocking,
+        } => {
+            if e.digest.is_none() || e.digest == p.digest {
+                p.gates.insert(gate.clone(), verdict.clone());
+                p.blocking_gates.retain(|g| g != gate);
+                if *blocking {
+                    p.blocking_gates.push(gate.clone());
+                }
+            }
+        }
+        EventKind::AcknowledgementApplied { id, .. } => {
+            if !p.acknowledgements.contains(id) {
+                p.acknowledgements.push(id.clone());
+            }
+        }
+        EventKind::ApprovalRecorded { .. } => {}
+        EventKind::CheckpointTaken {
+            file,
+            sha256,
+            serial,
+            lineage,
+        } => {
+            p.checkpoint = Some(Checkpoint {
+                file: file.clone(),
+                sha256: sha256.clone(),
+                serial: *serial,
+                lineage: lineage.clone(),
+            })
+        }
+        EventKind::ApplyFinished { results, error, .. } => {
+            p.results = results.clone();
+            let failed =
+                error.is_some() || results.iter().any(|r| r.outcome == ResourceOutcome::Failed);
+            if failed {
+                p.apply = StepState::Failed;
+                p.last_error = error.clone().or_else(|| Some("a resource failed".into()));
+            } else {
+                p.apply = StepState::Succeeded;
+                p.applied_digest = e.digest.clone();
+                p.last_error = None;
+            }
+            p.converged = None;
+        }
+        EventKind::ConvergenceChecked { converged } => p.converged = Some(*converged),
+        EventKind::LockTaken { owner, .. } => p.lock = Some(owner.clone()),
+        EventKind::LockReleased { .. } | EventKind::LockBroken { .. } => p.lock = None,
+        EventKind::Refusal { what, why, command } => {
+            p.last_refusal = Some(Refusal {
+                what: what.clone(),
+                why: why.clone(),
+                command: command.clone(),
+            })
+        }
+    }
+}
+
+fn phase_state(phase: &PhaseProgress) -> StepState {
+    let ps = &phase.projects;
+    if ps.is_empty() {
+        return StepState::Pending;
+    }
+    if ps
+        .iter()
+        .any(|p| p.apply == StepState::Failed || p.plan == StepState::Failed)
+    {
+        StepState::Failed
+    } else if ps.iter().all(|p| p.apply == StepState::RolledBack) {
+        StepState::RolledBack
+    } else if ps.iter().all(ProjectProgress::done) {
+        if ps.iter().all(|p| p.apply == StepState::Skipped) {
+            StepState::Skipped
+        } else {
+            StepState::Succeeded
+        }
+    } else if ps
+        .iter()
+        .any(|p| p.plan != StepState::Pending || p.apply != StepState::Pending)
+    {
+        StepState::InProgress
+    } else {
+        StepState::Pending
+    }
+}
+
+/// The first phase that is not done decides the overall state and the next
+/// step: environments are entered in order.
+fn overall_and_next(phases: &[PhaseProgress], empty: bool) -> (Overall, Option<NextStep>) {
+    let Some(phase) = phases.iter().find(|p| !p.done()) else {
+        return (Overall::Done, None);
+    };
+    let n = phase.index;
+    let plan = NextStep {
+        command: format!("phasegate plan --phase {n}"),
+        reason: format!("plan phase {} ({})", phase.name, phase.environment),
+    };
+    if empty {
+        return (Overall::NotStarted, Some(plan));
+    }
+    let with = |command: String, reason: String| Some(NextStep { command, reason });
+    if let Some(p) = phase
+        .projects
+        .iter()
+        .find(|p| p.plan != StepState::Succeeded)
+    {
+        let overall = match p.plan {
+            StepState::Failed => Overall::Failed,
+            _ => Overall::InProgress,
+        };
+        let reason = match p.plan {
+            StepState::InProgress => format!(
+                "a plan of {} is running; when it ends, plan phase {} if it did not succeed",
+                p.project, phase.name
+            ),
+            StepState::Failed => format!("the plan of {} failed: fix it and plan again", p.project),
+            _ => format!("{} has no plan in phase {} yet", p.project, phase.name),
+        };
+        return (overall, with(plan.command, reason));
+    }
+    if let Some(p) = phase.projects.iter().find(|p| !p.blocking_gates.is_empty()) {
+        return (
+            Overall::Blocked,
+            with(
+                plan.command,
+                format!(
+                    "the {} gate blocks {}: fix the change (or acknowledge it in the change plan), then plan again",
+                    p.blocking_gates.join(", "),
+                    p.project
+                ),
+            ),
+        );
+    }
+    let apply = format!("phasegate apply --phase {n}");
+    if let Some(p) = phase.projects.iter().find(|p| p.apply == StepState::Failed) {
+        return (
+            Overall::Failed,
+            with(
+                plan.command,
+                format!(
+                    "the apply of {} failed part-way; plan again to see what remains, then apply after review",
+                    p.project
+                ),
+            ),
+        );
+    }
+    if let Some(p) = phase
+        .projects
+        .iter()
+        .find(|p| p.apply == StepState::InProgress)
+    {
+        return (
+            Overall::InProgress,
+            with(apply, format!("an apply of {} is running", p.project)),
+        );
+    }
+    let pending = phase
+        .projects
+        .iter()
+        .any(|p| matches!(p.apply, StepState::Pending | StepState::RolledBack));
+    if pending {
+        if phase.approval_required && phase.approvals_of_current().is_empty() {
+            let digest = phase.digest.clone().unwrap_or_default();
+            let short = &digest[..digest.len().min(12)];
+            return (
+                Overall::AwaitingApproval,
+                with(
+                    format!("/phasegate approve {} {short}", phase.environment),
+                    format!(
+                        "plan {short} of phase {} awaits approval: approve the `{}` deployment review of the apply job, or comment this on the PR; then run `{apply}`",
+                        phase.name, phase.environment
+                    ),
+                ),
+            );
+        }
+        return (
+            Overall::InProgress,
+            with(
+                apply,
+                format!("apply phase {} ({})", phase.name, phase.environment),
+            ),
+        );
+    }
+    (
+        Overall::InProgress,
+        with(
+            plan.command,
+            format!(
+                "phase {} is applied; plan again to show it converged",
+                phase.name
+            ),
+        ),
+    )
+}

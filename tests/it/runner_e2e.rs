@@ -1,0 +1,361 @@
+//! The phase runner end to end: the real binary, real Terraform 1.0.3 and
+//! testcloud. Every step is its own process, as CI jobs are, and the steps
+//! share only the store (the local backend here) and the output directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::testbed::{describe, Testbed};
+
+const PHASEGATE: &str = env!("CARGO_BIN_EXE_phasegate");
+
+/// A bucket the security gate passes, named `runner-<env>-<suffix>`.
+fn bucket(name: &str, suffix: &str) -> String {
+    format!(
+        r#"resource "aws_s3_bucket" "{name}" {{
+  bucket = "runner-${{var.environment}}-{suffix}"
+
+  versioning {{
+    enabled = true
+  }}
+
+  server_side_encryption_configuration {{
+    rule {{
+      apply_server_side_encryption_by_default {{
+        sse_algorithm = "AES256"
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+const OPEN_SSH: &str = r#"resource "aws_security_group" "web" {
+  name        = "runner-${var.environment}-web"
+  description = "SSH from anywhere"
+
+  ingress {
+    description = "SSH"
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+"#;
+
+struct Change {
+    tb: Testbed,
+    store: PathBuf,
+}
+
+impl Change {
+    fn new() -> Change {
+        let tb = Testbed::new("tests/fixtures/runner/two-env");
+        let store = tb.root().join("store");
+        Change { tb, store }
+    }
+
+    fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+        let (k, v) = self.tb.path_env();
+        let mut cmd = self.tb.command(PHASEGATE);
+        cmd.env(k, v)
+            .env("NO_COLOR", "1")
+            .env("PHASEGATE_STORE_DIR", &self.store)
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_TOKEN")
+            .args(["--config", "phasegate.yml", "--change", "change.yml"])
+            .args(args);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run phasegate")
+    }
+
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", describe(&out));
+        out
+    }
+
+    fn refused(&self, args: &[&str]) -> Output {
+        let out = self.run(args, &[]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}\n{}", describe(&out));
+        out
+    }
+
+    fn status(&self) -> Value {
+        let out = self.ok(&["status", "--format", "json"]);
+        serde_json::from_slice(&out.stdout).expect("status --format json prints JSON")
+    }
+
+    fn next(&self) -> String {
+        self.status()["next"]["command"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    fn journal(&self) -> Vec<Value> {
+        let text =
+            std::fs::read_to_string(self.store.join("changes/CHG-RUN/journal.jsonl")).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// What the approve job journals once GitHub reports an approval.
+    fn record_approval(&self, digest: &str) {
+        let line = serde_json::json!({
+            "time": "2030-01-01T00:00:00Z",
+            "run": {"id": 99},
+            "actor": "reviewer",
+            "change": "CHG-RUN",
+            "phase": "prod",
+            "step": "approval",
+            "digest": digest,
+            "event": "approval_recorded",
+            "environment": "prod",
+            "approver": "reviewer",
+            "source": "comment",
+            "at": "2030-01-01T00:00:00Z",
+        });
+        let path = self.store.join("changes/CHG-RUN/journal.jsonl");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&format!("{line}\n"));
+        std::fs::write(&path, text).unwrap();
+    }
+
+    fn prod_digest(&self) -> String {
+        self.status()["phases"][1]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// `terraform state pull` of the dev workspace.
+    fn state_pull(&self) -> Value {
+        let out = self
+            .tb
+            .terraform_command_in("infra", &["state", "pull"])
+            .env("TF_WORKSPACE", "dev")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        serde_json::from_slice(&out.stdout).expect("state pull prints the state")
+    }
+}
+
+fn events_of<'a>(journal: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    journal.iter().filter(|e| e["event"] == kind).collect()
+}
+
+#[test]
+fn a_change_runs_dev_then_prod_only_as_reviewed() {
+    let c = Change::new();
+    // Nothing yet: the first step is the dev plan; an apply is refused.
+    assert_eq!(c.next(), "phasegate plan --phase 1");
+    let out = c.refused(&["apply", "--phase", "1"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("phasegate plan --phase 1"));
+
+    // A gate blocks: SSH open to the world.
+    c.tb.write_file("infra/web.tf", OPEN_SSH);
+    c.refused(&["plan", "--phase", "1"]);
+    let status = c.status();
+    assert_eq!(status["overall"], "blocked", "{status:#}");
+    assert_eq!(status["next"]["command"], "phasegate plan --phase 1");
+    c.refused(&["apply", "--phase", "1"]);
+    let refusals = events_of(&c.journal(), "refusal")
+        .into_iter()
+        .map(|e| e["what"].clone())
+        .collect::<Vec<_>>();
+    assert!(refusals.contains(&"gate".into()), "{refusals:?}");
+
+    // Fixed: the gate passes, dev applies and converges.
+    std::fs::copy(
+        crate::testbed::repo_root().join("tests/fixtures/runner/two-env/infra/web.tf"),
+        c.tb.workdir().join("infra/web.tf"),
+    )
+    .unwrap();
+    c.ok(&["plan", "--phase", "1"]);
+    assert_eq!(c.next(), "phasegate apply --phase 1");
+    let out = c.ok(&["apply", "--phase", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("applied   aws_s3_bucket.assets"), "{text}");
+    assert!(text.contains("converged"), "{text}");
+    let journal = c.journal();
+    let checkpoint = events_of(&journal, "checkpoint_taken");
+    assert_eq!(checkpoint.len(), 1);
+    assert!(Path::new(checkpoint[0]["file"].as_str().unwrap()).is_file());
+    assert_eq!(checkpoint[0]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(c.next(), "phasegate plan --phase 2");
+
+    // prod: planned, then refused without an approval — journaled.
+    c.ok(&["plan", "--phase", "2"]);
+    let status = c.status();
+    assert_eq!(status["overall"], "awaiting_approval", "{status:#}");
+    let first = c.prod_digest();
+    assert!(c
+        .next()
+        .starts_with(&format!("/phasegate approve prod {}", &first[..12])));
+    let out = c.refused(&["apply", "--phase", "2"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("has no approval"));
+    let status = c.status();
+    assert_eq!(
+        status["phases"][1]["projects"][0]["last_refusal"]["what"],
+        "approval"
+    );
+
+    // An approval of an older digest is refused once the plan changed.
+    c.record_approval(&first);
+    c.tb.write_file("infra/extra.tf", &bucket("logs", "logs"));
+    c.ok(&["plan", "--phase", "2"]);
+    let second = c.prod_digest();
+    assert_ne!(first, second);
+    let out = c.refused(&["apply", "--phase", "2"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("older plan"));
+
+    // The plan file is gone and the code moved on: plan changed since approval.
+    c.record_approval(&second);
+    std::fs::remove_file(c.tb.workdir().join("out/plans/app-prod.tfplan")).unwrap();
+    c.tb.write_file("infra/extra.tf", &bucket("audit", "audit"));
+    let out = c.refused(&["apply", "--phase", "2"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("plan changed since approval"),
+        "{}",
+        describe(&out)
+    );
+    let third = c.prod_digest();
+    assert!(third != second && third != first);
+    assert_eq!(c.status()["overall"], "awaiting_approval");
+
+    // Approved: prod applies exactly the re-plan the journal recorded.
+    c.record_approval(&third);
+    assert_eq!(c.next(), "phasegate apply --phase 2");
+    c.ok(&["apply", "--phase", "2"]);
+    let status = c.status();
+    assert_eq!(status["overall"], "done", "{status:#}");
+    assert!(status["next"].is_null());
+    let journal = c.journal();
+    // dev, the prod apply refused after its re-plan, and the prod apply:
+    // every lock taken was released.
+    assert_eq!(events_of(&journal, "lock_taken").len(), 3);
+    assert_eq!(events_of(&journal, "lock_released").len(), 3);
+}
+
+#[test]
+fn a_failing_resource_reports_applied_failed_and_untouched() {
+    let c = Change::new();
+    let broken = bucket("broken", "fail-apply");
+    c.tb.write_file(
+        "infra/broken.tf",
+        &(broken
+            + r#"
+resource "aws_security_group" "after_broken" {
+  name        = "after-${aws_s3_bucket.broken.id}"
+  description = "created only after the broken bucket"
+}
+"#),
+    );
+    c.ok(&["plan", "--phase", "1"]);
+    let out = c.run(&["apply", "--phase", "1"], &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("applied   aws_s3_bucket.assets"), "{text}");
+    assert!(text.contains("failed    aws_s3_bucket.broken"), "{text}");
+    assert!(
+        text.contains("untouched aws_security_group.after_broken"),
+        "{text}"
+    );
+    let status = c.status();
+    let project = &status["phases"][0]["projects"][0];
+    assert_eq!(project["apply"], "failed");
+    assert_eq!(status["overall"], "failed");
+    assert_eq!(status["next"]["command"], "phasegate plan --phase 1");
+    let text = String::from_utf8_lossy(&c.ok(&["status"]).stdout).into_owned();
+    assert!(text.contains("applied, 1 failed, 1 untouched"), "{text}");
+}
+
+#[test]
+fn two_concurrent_applies_never_apply_at_once() {
+    let c = Change::new();
+    c.ok(&["plan", "--phase", "1"]);
+    let spawn = || {
+        let (k, v) = c.tb.path_env();
+        let mut cmd = c.tb.command(PHASEGATE);
+        cmd.env(k, v)
+            .env("PHASEGATE_STORE_DIR", &c.store)
+            .env("TESTCLOUD_DELAY_MS", "2000")
+            .env_remove("GITHUB_ACTIONS")
+            .args(["--config", "phasegate.yml", "--change", "change.yml"])
+            .args(["apply", "--phase", "1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let first = spawn();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let second = spawn();
+    let a = first.wait_with_output().unwrap();
+    let b = second.wait_with_output().unwrap();
+    let text = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(a.status.code(), Some(0), "{}", describe(&a));
+    // The second either found the lock held or, had it started late, the
+    // plan already applied; it never applied.
+    match b.status.code() {
+        Some(1) => assert!(text(&b).contains("is locked by"), "{}", describe(&b)),
+        Some(0) => assert!(text(&b).contains("already applied"), "{}", describe(&b)),
+        _ => panic!("{}", describe(&b)),
+    }
+    assert_eq!(events_of(&c.journal(), "apply_started").len(), 1);
+    let state = c.state_pull();
+    let resources = state["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 2, "{state:#}");
+    assert!(state["lineage"].is_string());
+}
+
+#[test]
+fn a_fresh_quickstart_names_its_first_step_and_refuses_an_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("quickstart");
+    copy_dir(
+        &crate::testbed::repo_root().join("examples/quickstart"),
+        &work,
+    );
+    let run = |args: &[&str]| {
+        std::process::Command::new(PHASEGATE)
+            .current_dir(&work)
+            .env("PHASEGATE_STORE_DIR", dir.path().join("store"))
+            .env_remove("GITHUB_ACTIONS")
+            .args(["--config", "phasegate.yml", "--change", "change.yml"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["status", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["overall"], "not_started");
+    assert_eq!(status["next"]["command"], "phasegate plan --phase 1");
+    let out = run(&["apply", "--phase", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("no succeeded plan for app"), "{text}");
+    assert!(text.contains("next: phasegate plan --phase 1"), "{text}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The journal as a specification: its committed schema follows the types,
+//! and any prefix of any journal folds into a consistent progress view.
+
+use phasegate::journal::{
+    fold, schema, ApprovalSource, Event, EventKind, Overall, PhaseRef, PlanRecord, ResourceOutcome,
+    ResourceResult, RunRef, Step, StepState,
+};
+use proptest::prelude::*;
+
+fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn committed_journal_schema_matches_the_event_type() {
+    let path = repo().join("schemas").join(schema::SCHEMA_FILE);
+    let mut fresh = serde_json::to_string_pretty(&schema::event_schema()).unwrap();
+    fresh.push('\n');
+    if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "schemas/{} is out of date; run `UPDATE_SCHEMAS=1 cargo test --test it runner_journal::committed_journal_schema_matches_the_event_type` and commit it",
+        schema::SCHEMA_FILE
+    );
+}
+
+#[test]
+fn every_event_kind_validates_against_the_committed_schema() {
+    let text = std::fs::read_to_string(repo().join("schemas").join(schema::SCHEMA_FILE)).unwrap();
+    let validator = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
+    for kind in kinds() {
+        let e = event("dev", Some("app"), Step::Apply, Some("d1"), 1, kind);
+        let value = serde_json::to_value(&e).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{value}: {errors:?}");
+        let back: Event = serde_json::from_value(value).unwrap();
+        assert_eq!(back, e);
+    }
+}
+
+fn phases() -> Vec<PhaseRef> {
+    ["dev", "prod"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| PhaseRef {
+            index: i + 1,
+            name: n.to_string(),
+            environment: n.to_string(),
+            projects: vec!["app".into(), "net".into()],
+            approval_required: *n == "prod",
+        })
+        .collect()
+}
+
+fn event(
+    phase: &str,
+    project: Option<&str>,
+    step: Step,
+    digest: Option<&str>,
+    t: u32,
+    kind: EventKind,
+) -> Event {
+    Event {
+        time: format!("2026-12-01T10:{:02}:{:02}Z", t / 60 % 60, t % 60),
+        run: RunRef {
+            id: Some(7),
+            attempt: Some(1),
+            job: Some("apply".into()),
+        },
+        actor: "octocat".into(),
+        change: "CHG-1".into(),
+        phase: phase.into(),
+        project: project.map(str::to_string),
+        step,
+        digest: digest.map(str::to_string),
+        kind,
+    }
+}
+
+fn kinds() -> Vec<EventKind> {
+    let result = |outcome| ResourceResult {
+        address: "aws_s3_bucket.a".into(),
+        action: "create".into(),
+        outcome,
+        error: None,
+    };
+    vec![
+        EventKind::StepStarted,
+        EventKind::StepSucceeded {
+            plan: Some(PlanRecord {
+                has_changes: true,
+                plan_file: Some("/p.tfplan".into()),
+                plan_sha256: Some("ab".into()),
+                destroys: false,
+            }),
+        },
+        EventKind::StepSucceeded {
+            plan: Some(PlanRecord::default()),
+        },
+        EventKind::StepFailed {
+            error: "boom".into(),
+            class: phasegate::journal::ErrorClass::Transient,
+        },
+        EventKind::StepSkipped { reason: "r".into() },
+        EventKind::RolledBack { reason: "r".into() },
+        EventKind::GateEvaluated {
+            gate: "security".into(),
+            verdict: "block".into(),
+            blocking: true,
+        },
+        EventKind::GateEvaluated {
+            gate: "security".into(),
+            verdict: "pass".into(),
+            blocking: false,
+        },
+        EventKind::AcknowledgementApplied {
+            id: "cost-budget".into(),
+            reason: "r".into(),
+            by: None,
+        },
+        EventKind::ApprovalRecorded {
+            environment: "prod".into(),
+            approver: "reviewer".into(),
+            source: ApprovalSource::Comment,
+            at: "2026-12-01T10:00:00Z".into(),
+        },
+        EventKind::CheckpointTaken {
+            file: "c.tfstate".into(),
+            sha256: "ab".into(),
+            serial: Some(3),
+            lineage: Some("l".into()),
+        },
+        EventKind::ApplyStarted,
+        EventKind::ApplyFinished {
+            results: vec![result(ResourceOutcome::Applied)],
+            error: None,
+            class: None,
+        },
+        EventKind::ApplyFinished {
+            results: vec![
+                result(ResourceOutcome::Failed),
+                result(ResourceOutcome::Untouched),
+            ],
+            error: Some("failed".into()),
+            class: Some(phasegate::journal::ErrorClass::Validation),
+        },
+        EventKind::ConvergenceChecked { converged: true },
+        EventKind::ConvergenceChecked { converged: false },
+        EventKind::LockTaken {
+            environment: "dev".into(),
+            owner: Default::default(),
+        },
+        EventKind::LockReleased {
+            environment: "dev".into(),
+        },
+        EventKind::LockBroken {
+            environment: "dev".into(),
+            owner: Default::default(),
+            reason: "stale".into(),
+        },
+        EventKind::Refusal {
+            what: "approval".into(),
+            why: "none".into(),
+            command: Some("/phasegate approve prod ab".into()),
+        },
+    ]
+}
+
+fn arb_event() -> impl Strategy<Value = Event> {
+    let kinds = kinds();
+    (
+        prop::sample::select(vec!["dev", "prod"]),
+        prop::sample::select(vec![Some("app"), Some("net"), None]),
+        prop::sample::select(vec![
+            Step::Plan,
+            Step::Gate,
+            Step::Approval,
+            Step::Apply,
+            Step::Verify,
+            Step::Lock,
+        ]),
+        prop::sample::select(vec![Some("d1"), Some("d2"), None]),
+        0..kinds.len(),
+        0u32..3600,
+    )
+        .prop_map(move |(phase, project, step, digest, k, t)| {
+            event(phase, project, step, digest, t, kinds[k].clone())
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn any_prefix_of_a_journal_folds_into_a_consistent_view(
+        events in prop::collection::vec(arb_event(), 0..40)
+    ) {
+        for end in 0..=events.len() {
+            let p = fold("CHG-1", &phases(), &events[..end]);
+            prop_assert_eq!(p.events, end);
+            // Done exactly when there is nothing left to run.
+            prop_assert_eq!(p.overall == Overall::Done, p.next.is_none());
+            if end == 0 {
+                prop_assert_eq!(p.overall, Overall::NotStarted);
+            }
+            // The next step belongs to the first phase that is not done,
+            // and every earlier phase is done.
+            if let Some(next) = &p.next {
+                let first = p.phases.iter().position(|ph| !ph.done()).unwrap();
+                prop_assert!(p.phases[..first].iter().all(|ph| ph.done()));
+                let ph = &p.phases[first];
+                let names_phase = next.command.ends_with(&format!("--phase {}", ph.index))
+                    || next.command.starts_with(&format!("/phasegate approve {}", ph.environment));
+                prop_assert!(names_phase, "{} for phase {}", next.command, ph.name);
+            }
+            for ph in &p.phases {
+                for pr in &ph.projects {
+                    // Converged is only ever claimed for an applied or
+                    // skipped project, or after a plan without changes.
+                    if pr.done() {
+                        prop_assert!(matches!(pr.apply, StepState::Succeeded | StepState::Skipped));
+                    }
+                    let (a, f, u) = pr.result_counts();
+                    prop_assert_eq!(a + f + u, pr.results.len());
+                    // A blocking gate shows in the gate verdicts too.
+                    for g in &pr.blocking_gates {
+                        prop_assert!(pr.gates.contains_key(g));
+                    }
+                }
+                // Approvals that count name the phase's current digest.
+                for a in ph.approvals_of_current() {
+                    prop_assert_eq!(&a.digest, &ph.digest);
+                }
+            }
+            // Folding is a pure function of the events.
+            prop_assert_eq!(&p, &fold("CHG-1", &phases(), &events[..end]));
+        }
+    }
+}
