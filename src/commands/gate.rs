@@ -10,6 +10,9 @@ use crate::cli::{GateArgs, GateFormat, GateKind, GlobalArgs};
 use crate::error::{Error, ExitCode, Result};
 
 pub fn run(global: &GlobalArgs, args: GateArgs) -> Result<ExitCode> {
+    if args.gate == GateKind::Policy {
+        return super::policy::gate(global, &args);
+    }
     let ws = Workspace::load(global, args.plan_json.is_none())?;
     let (phase, projects) = collect_projects(&ws, &args.select, args.plan_json.as_deref(), None)?;
     let outcome = gating::evaluate(&ws, &phase, &projects, &args.gates, &ws.out_dir(None))?;
@@ -17,6 +20,7 @@ pub fn run(global: &GlobalArgs, args: GateArgs) -> Result<ExitCode> {
         GateKind::Security => "security",
         GateKind::Cost => "cost",
         GateKind::Blast => "blast",
+        GateKind::Policy => "policy",
     };
     let run: &GateRun = outcome
         .get(key)

@@ -9,6 +9,7 @@ mod gate;
 pub mod gating;
 pub mod output;
 pub mod plan;
+pub mod policy;
 mod render;
 mod schema;
 mod validate;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             action: crate::cli::ApprovalsAction::Check { env, digest, token },
         }) => approvals::check(&global, &env, digest.as_deref(), token),
         Command::Approve(args) => approvals::approve(&global, args.token),
+        Command::Policy(args) => policy::run(args),
     }
 }
 
