@@ -10,6 +10,7 @@ mod github_flow;
 mod iac_engine;
 mod plan_e2e;
 mod plan_model;
+mod policy_gate;
 mod render_comment;
 mod security_gate;
 mod testbed;

@@ -82,6 +82,9 @@ pub struct CompiledSet {
 pub fn compile(src: &PolicySource) -> Result<CompiledSet, PolicyError> {
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(false);
+    // As OPA (and so conftest) evaluates by default: a builtin given the
+    // wrong type makes its expression undefined instead of failing the plan.
+    engine.set_strict_builtin_errors(false);
     let mut packages: Vec<(String, String)> = Vec::new();
     for (path, text) in &src.modules {
         let package = engine
@@ -195,13 +198,43 @@ fn head_name(text: &str) -> String {
 
 impl CompiledSet {
     /// Evaluates every rule that counts over `input`; undefined rules give
-    /// nothing. The set's time limit covers the whole plan.
+    /// nothing. The set's time limit covers the whole plan: regorus checks it
+    /// between steps, and a watchdog stops waiting for a builtin that runs
+    /// long inside one step (its thread is left to finish on its own).
     pub fn evaluate(&self, input: &Value) -> Result<Vec<RuleValue>, PolicyError> {
+        if self.rules.is_empty() {
+            return Ok(vec![]);
+        }
+        let current = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let this = self.clone();
+        let input = input.clone();
+        let progress = current.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(this.evaluate_here(&input, &progress));
+        });
+        // A little grace over the limit, so regorus's own check reports first.
+        let grace = self.timeout + Duration::from_millis(250);
+        match rx.recv_timeout(grace) {
+            Ok(result) => result,
+            Err(_) => {
+                let index = current.load(std::sync::atomic::Ordering::SeqCst);
+                Err(self.runaway(&self.rules[index.min(self.rules.len().saturating_sub(1))]))
+            }
+        }
+    }
+
+    fn evaluate_here(
+        &self,
+        input: &Value,
+        current: &std::sync::atomic::AtomicUsize,
+    ) -> Result<Vec<RuleValue>, PolicyError> {
         let mut engine = self.engine.clone();
         engine.set_input(regorus::Value::from(input.clone()));
         let started = std::time::Instant::now();
         let mut out = Vec::new();
-        for rule in &self.rules {
+        for (i, rule) in self.rules.iter().enumerate() {
+            current.store(i, std::sync::atomic::Ordering::SeqCst);
             let left = self.timeout.saturating_sub(started.elapsed());
             let value = self.query(&mut engine, rule, left)?;
             if let Some(value) = value {
@@ -212,6 +245,16 @@ impl CompiledSet {
             }
         }
         Ok(out)
+    }
+
+    fn runaway(&self, rule: &DeclaredRule) -> PolicyError {
+        PolicyError::Timeout {
+            set: self.name.clone(),
+            file: rule.file.clone(),
+            line: rule.line,
+            rule: format!("{}.{}", rule.namespace, rule.name),
+            limit_ms: self.timeout.as_millis() as u64,
+        }
     }
 
     /// Runs each `test_*` rule with no input: pass when it is true.
@@ -234,13 +277,7 @@ impl CompiledSet {
         rule: &DeclaredRule,
         left: Duration,
     ) -> Result<Option<Value>, PolicyError> {
-        let runaway = || PolicyError::Timeout {
-            set: self.name.clone(),
-            file: rule.file.clone(),
-            line: rule.line,
-            rule: format!("{}.{}", rule.namespace, rule.name),
-            limit_ms: self.timeout.as_millis() as u64,
-        };
+        let runaway = || self.runaway(rule);
         if left.is_zero() {
             return Err(runaway());
         }
