@@ -82,9 +82,9 @@ pub struct CompiledSet {
 pub fn compile(src: &PolicySource) -> Result<CompiledSet, PolicyError> {
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(false);
-    // As OPA (and so conftest) evaluates by default: a builtin given the
-    // wrong type makes its expression undefined instead of failing the plan.
-    engine.set_strict_builtin_errors(false);
+    // As OPA (and so conftest): a builtin given the wrong type fails the
+    // evaluation (`eval_type_error`) rather than making it undefined.
+    engine.set_strict_builtin_errors(true);
     let mut packages: Vec<(String, String)> = Vec::new();
     for (path, text) in &src.modules {
         let package = engine
