@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use phasegate::gates::policy::{compile, findings, mask_plan, Namespaces, PolicySource, SetSeverity};
+use phasegate::gates::policy::{
+    compile, findings, mask_plan, Namespaces, PolicySource, SetSeverity,
+};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -37,7 +39,10 @@ fn big_plan(resources: usize) -> Value {
     let text = std::fs::read_to_string(root().join("tests/fixtures/policy/plans/team.json"))
         .expect("team plan");
     let mut plan: Value = serde_json::from_str(&text).expect("JSON");
-    let template = plan["resource_changes"].as_array().expect("changes").clone();
+    let template = plan["resource_changes"]
+        .as_array()
+        .expect("changes")
+        .clone();
     let changes: Vec<Value> = (0..resources)
         .map(|i| {
             let mut rc = template[i % template.len()].clone();
@@ -72,13 +77,21 @@ fn main() {
         name: "team".into(),
         modules: rego
             .iter()
-            .map(|p| (p.display().to_string(), std::fs::read_to_string(p).expect("rego")))
+            .map(|p| {
+                (
+                    p.display().to_string(),
+                    std::fs::read_to_string(p).expect("rego"),
+                )
+            })
             .collect(),
         data: data
             .iter()
             .map(|p| {
                 let text = std::fs::read_to_string(p).expect("data");
-                (p.display().to_string(), serde_saphyr::from_str(&text).expect("yaml"))
+                (
+                    p.display().to_string(),
+                    serde_saphyr::from_str(&text).expect("yaml"),
+                )
             })
             .collect(),
         namespaces: Namespaces::All,
@@ -90,7 +103,8 @@ fn main() {
         .map(|_| {
             let start = Instant::now();
             let input = mask_plan(plan.clone());
-            let found = findings(&compiled, &SetSeverity::default(), &input, "bench").expect("evaluates");
+            let found =
+                findings(&compiled, &SetSeverity::default(), &input, "bench").expect("evaluates");
             count = found.len();
             start.elapsed()
         })
@@ -103,7 +117,10 @@ fn main() {
     );
 
     // OPA through the Python bindings, on the masked input.
-    let tmp = std::env::temp_dir().join(format!("phasegate-policy-bench-{}.json", std::process::id()));
+    let tmp = std::env::temp_dir().join(format!(
+        "phasegate-policy-bench-{}.json",
+        std::process::id()
+    ));
     std::fs::write(&tmp, mask_plan(plan).plan.to_string()).expect("write the plan");
     let tools = root().join(".tools/opa-py");
     let mut theirs = Vec::new();
@@ -126,7 +143,9 @@ fn main() {
             return;
         }
         let v: Value = serde_json::from_slice(&out.stdout).expect("opa_eval JSON");
-        theirs.push(Duration::from_secs_f64(v["seconds"].as_f64().unwrap_or(f64::NAN)));
+        theirs.push(Duration::from_secs_f64(
+            v["seconds"].as_f64().unwrap_or(f64::NAN),
+        ));
     }
     let _ = std::fs::remove_file(&tmp);
     let theirs = median(theirs);

@@ -16,7 +16,9 @@ use super::workspace::Workspace;
 use crate::cli::{GateArgs, GateFormat, GlobalArgs, PolicyAction, PolicyCommandArgs};
 use crate::config::{Acknowledgement, PolicySet, ResolvedPhase};
 use crate::error::{Error, ExitCode, Result};
-use crate::gates::policy::{self, Namespaces, PolicyError, PolicyReport, PolicySource, SetSeverity};
+use crate::gates::policy::{
+    self, Namespaces, PolicyError, PolicyReport, PolicySource, SetSeverity,
+};
 use crate::gates::Severity;
 
 /// Default time limit for one set over one plan.
@@ -30,7 +32,7 @@ struct LoadedSet {
 
 /// `phasegate gate policy`: with `--policy`, conftest-style over `--plan-json`
 /// without needing a config; otherwise the config's sets over the phase.
-pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<ExitCode> {
+pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<GateRun> {
     let standalone = !args.policy.policy.is_empty();
     let ws = Workspace::load(global, !standalone && args.plan_json.is_none())?;
     let (phase, projects) = if standalone {
@@ -50,7 +52,11 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<ExitCode> {
     } else {
         collect_projects(&ws, &args.select, args.plan_json.as_deref(), None)?
     };
-    let acks = ws.change.as_ref().map(|c| c.acknowledgements.clone()).unwrap_or_default();
+    let acks = ws
+        .change
+        .as_ref()
+        .map(|c| c.acknowledgements.clone())
+        .unwrap_or_default();
     let today = chrono::Utc::now().date_naive();
     let run = if standalone {
         let p = &args.policy;
@@ -81,23 +87,7 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<ExitCode> {
         }
         run_sets(&ws, &phase, &projects, &sets, &acks, today)?
     };
-    if let Some(path) = &args.gates.sarif_out {
-        if let Some((_, sarif)) = run.files.iter().find(|(n, _)| n == "policy.sarif") {
-            std::fs::write(path, crate::redact::global().apply(sarif)).map_err(|e| Error::io(path, e))?;
-        }
-    }
-    match args.format {
-        GateFormat::Json => print_stdout(&serde_json::to_string_pretty(&run.json).unwrap_or_default()),
-        GateFormat::Markdown => print_stdout(&format!(
-            "{}\n\n{}",
-            run.section.essentials_md, run.section.details_md
-        )),
-    }
-    Ok(if run.verdict.stops() {
-        ExitCode::Refused
-    } else {
-        ExitCode::Success
-    })
+    Ok(run)
 }
 
 /// The policy gate inside `plan` and the other gates: `None` when no set of
@@ -159,17 +149,24 @@ fn run_sets(
         if relevant.is_empty() {
             continue;
         }
-        let plan: serde_json::Value = serde_json::from_str(&project.plan_json).map_err(|e| {
-            Error::Input(format!("{}: the plan is not JSON: {e}", project.name))
-        })?;
+        let plan: serde_json::Value = serde_json::from_str(&project.plan_json)
+            .map_err(|e| Error::Input(format!("{}: the plan is not JSON: {e}", project.name)))?;
         let input = policy::mask_plan(plan);
         for set in relevant {
-            findings.extend(policy::findings(&set.compiled, &set.severity, &input, &project.name)?);
+            findings.extend(policy::findings(
+                &set.compiled,
+                &set.severity,
+                &input,
+                &project.name,
+            )?);
         }
     }
     let report = policy::report(
         findings,
-        loaded.iter().map(|(_, l)| l.compiled.name.clone()).collect(),
+        loaded
+            .iter()
+            .map(|(_, l)| l.compiled.name.clone())
+            .collect(),
         &policy::AckContext {
             phase: Some(phase.name.clone()),
             acknowledgements: acknowledgements.to_vec(),
@@ -209,7 +206,12 @@ fn load(set: &PolicySet, base: &Path, with_tests: bool) -> Result<LoadedSet> {
     if modules.is_empty() {
         return Err(PolicyError::Source {
             set: name,
-            path: set.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            path: set
+                .paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             reason: "no .rego file found".into(),
         }
         .into());
@@ -219,7 +221,8 @@ fn load(set: &PolicySet, base: &Path, with_tests: bool) -> Result<LoadedSet> {
         for file in files(&base.join(path), &name, &["json", "yaml", "yml"])? {
             let shown = shown(&file, base);
             let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
-            let parsed: std::result::Result<serde_json::Value, String> = if shown.ends_with(".json") {
+            let parsed: std::result::Result<serde_json::Value, String> = if shown.ends_with(".json")
+            {
                 serde_json::from_str(&text).map_err(|e| e.to_string())
             } else {
                 serde_saphyr::from_str(&text).map_err(|e| e.to_string())
@@ -341,7 +344,13 @@ fn annotations(
                     Some(a) => format!("{a}: {}", f.message),
                     None => f.message.clone(),
                 },
-                title: Some(format!("{} ({} {}.{})", f.id, f.kind.as_str(), f.namespace, f.rule)),
+                title: Some(format!(
+                    "{} ({} {}.{})",
+                    f.id,
+                    f.kind.as_str(),
+                    f.namespace,
+                    f.rule
+                )),
             })
         })
         .collect()
@@ -408,12 +417,20 @@ fn test(dirs: Vec<PathBuf>, data: Vec<PathBuf>, format: GateFormat) -> Result<Ex
                     r["result"].as_str().unwrap_or("").to_uppercase()
                 ));
             }
-            text.push_str(&format!("PASS: {}/{}\n", results.len() - failed, results.len()));
+            text.push_str(&format!(
+                "PASS: {}/{}\n",
+                results.len() - failed,
+                results.len()
+            ));
             print_stdout(&text);
         }
     }
     if results.is_empty() {
         return Err(Error::Input("no test_ rule found in the policies".into()));
     }
-    Ok(if failed == 0 { ExitCode::Success } else { ExitCode::Refused })
+    Ok(if failed == 0 {
+        ExitCode::Success
+    } else {
+        ExitCode::Refused
+    })
 }

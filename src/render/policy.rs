@@ -23,13 +23,19 @@ fn severity_word(s: Severity) -> &'static str {
 fn table(out: &mut String, findings: &[&PolicyFinding]) {
     out.push_str("| severity | id | resource | message | rule |\n|---|---|---|---|---|\n");
     for f in findings {
-        let ack = if f.acknowledged { " (acknowledged)" } else { "" };
+        let ack = if f.acknowledged {
+            " (acknowledged)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "| {}{ack} | {} | {} | {} | {} {} |",
             severity_word(f.severity),
             code_inline(&f.id),
-            f.address.as_deref().map_or_else(|| "(plan)".to_string(), code_inline),
+            f.address
+                .as_deref()
+                .map_or_else(|| "(plan)".to_string(), code_inline),
             inline(&f.message),
             inline(f.kind.as_str()),
             code_inline(&format!("{}:{}", f.file, f.line)),
@@ -75,7 +81,11 @@ pub fn section(report: &PolicyReport) -> Section {
         let _ = writeln!(details, "\nExpired acknowledgement: {}", code_inline(&a.id));
     }
     for a in &report.unmatched_acknowledgements {
-        let _ = writeln!(details, "\nAcknowledgement matching no finding: {}", code_inline(&a.id));
+        let _ = writeln!(
+            details,
+            "\nAcknowledgement matching no finding: {}",
+            code_inline(&a.id)
+        );
     }
     Section {
         key: "policy".into(),

@@ -254,7 +254,10 @@ fn phasegate_and_opa_agree_on_every_policy_and_plan() {
         "main.deny",
         "main.gke.deny",
     ] {
-        assert!(rules_seen.contains(rule), "{rule} never fired: {rules_seen:?}");
+        assert!(
+            rules_seen.contains(rule),
+            "{rule} never fired: {rules_seen:?}"
+        );
     }
 }
 
@@ -276,7 +279,11 @@ fn a_sensitive_canary_never_reaches_the_policy_output() {
         let masked = phasegate::gates::policy::mask_plan(
             serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap(),
         );
-        assert!(!masked.plan.to_string().contains(canary), "{}", plan.display());
+        assert!(
+            !masked.plan.to_string().contains(canary),
+            "{}",
+            plan.display()
+        );
         for format in ["json", "markdown"] {
             let sarif = tmp.path().join("policy.sarif");
             let out = phasegate(
@@ -314,11 +321,7 @@ fn repo_with_policies(extra: &str) -> tempfile::TempDir {
     let d = dir.path();
     std::fs::create_dir_all(d.join(".git")).unwrap();
     std::fs::create_dir_all(d.join("stack")).unwrap();
-    std::fs::copy(
-        fixture("testcloud/stack/main.tf"),
-        d.join("stack/main.tf"),
-    )
-    .unwrap();
+    std::fs::copy(fixture("testcloud/stack/main.tf"), d.join("stack/main.tf")).unwrap();
     std::fs::write(
         d.join("phasegate.yml"),
         format!(
@@ -350,7 +353,14 @@ fn stack_plan(dir: &Path) -> PathBuf {
 
 fn gate_prod(dir: &Path, change: Option<&str>) -> Output {
     let plan = stack_plan(dir);
-    let mut args = vec!["gate", "policy", "--env", "prod", "--plan-json", plan.to_str().unwrap()];
+    let mut args = vec![
+        "gate",
+        "policy",
+        "--env",
+        "prod",
+        "--plan-json",
+        plan.to_str().unwrap(),
+    ];
     let change_path = dir.join("change.yml");
     if let Some(c) = change {
         std::fs::write(&change_path, c).unwrap();
@@ -422,8 +432,18 @@ fn the_annotation_lands_on_the_resource_block_and_the_section_is_escaped() {
     assert_eq!(run.annotations[0].start_line, line as u64);
     assert_eq!(run.annotations[0].annotation_level, "failure");
     // The section quotes the finding through the escaper.
-    assert!(run.section.details_md.contains("aws&#95;db&#95;instance.main"), "{}", run.section.details_md);
-    assert!(!run.section.details_md.contains("[\"owner\""), "{}", run.section.details_md);
+    assert!(
+        run.section
+            .details_md
+            .contains("aws&#95;db&#95;instance.main"),
+        "{}",
+        run.section.details_md
+    );
+    assert!(
+        !run.section.details_md.contains("[\"owner\""),
+        "{}",
+        run.section.details_md
+    );
     // The whole plan's gates include the policy run.
     let outcome = phasegate::commands::gating::evaluate(
         &ws,
@@ -433,7 +453,10 @@ fn the_annotation_lands_on_the_resource_block_and_the_section_is_escaped() {
         &d.join(".phasegate"),
     )
     .unwrap();
-    assert_eq!(outcome.get("policy").map(|r| r.verdict), Some(phasegate::gates::Verdict::AckRequired));
+    assert_eq!(
+        outcome.get("policy").map(|r| r.verdict),
+        Some(phasegate::gates::Verdict::AckRequired)
+    );
 }
 
 #[test]
@@ -443,16 +466,23 @@ fn policy_sarif_validates_against_the_official_schema() {
     let out = phasegate(
         &root(),
         &[
-            "gate", "policy", "--plan-json",
+            "gate",
+            "policy",
+            "--plan-json",
             fixture("policy/plans/team.json").to_str().unwrap(),
-            "--policy", fixture("policy/team/policy").to_str().unwrap(),
-            "--data", fixture("policy/team/data").to_str().unwrap(),
-            "--all-namespaces", "--sarif-out", sarif.to_str().unwrap(),
+            "--policy",
+            fixture("policy/team/policy").to_str().unwrap(),
+            "--data",
+            fixture("policy/team/data").to_str().unwrap(),
+            "--all-namespaces",
+            "--sarif-out",
+            sarif.to_str().unwrap(),
         ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let schema_path = root().join(".tools/sarif-schema-2.1.0.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
     let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
@@ -476,7 +506,10 @@ fn bad_policy(rego: &str, extra: &[&str]) -> (Output, String) {
 
 #[test]
 fn a_syntax_error_exits_2_naming_file_line_and_column() {
-    let (out, stderr) = bad_policy("package main\n\ndeny contains msg if {\n  msg := \"x\" +\n}\n", &[]);
+    let (out, stderr) = bad_policy(
+        "package main\n\ndeny contains msg if {\n  msg := \"x\" +\n}\n",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("policy/bad.rego:4:"), "{stderr}");
 }
@@ -497,7 +530,10 @@ fn a_namespace_without_rules_exits_2_instead_of_passing() {
     let (out, stderr) = bad_policy("package main\n\nden contains \"x\" if true\n", &[]);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("policy/bad.rego:1"), "{stderr}");
-    assert!(stderr.contains("no deny, violation or warn rule"), "{stderr}");
+    assert!(
+        stderr.contains("no deny, violation or warn rule"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -528,7 +564,11 @@ fn policy_test_runs_the_policies_own_test_rules() {
     // One of the team's tests fails on purpose.
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((report["passed"].as_u64(), report["failed"].as_u64()), (Some(2), Some(1)), "{report}");
+    assert_eq!(
+        (report["passed"].as_u64(), report["failed"].as_u64()),
+        (Some(2), Some(1)),
+        "{report}"
+    );
     let failed: Vec<&str> = report["tests"]
         .as_array()
         .unwrap()

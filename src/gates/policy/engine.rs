@@ -90,7 +90,10 @@ pub fn compile(src: &PolicySource) -> Result<CompiledSet, PolicyError> {
         let package = engine
             .add_policy(path.clone(), text.clone())
             .map_err(|e| located(&src.name, path, &e.to_string()))?;
-        let package = package.strip_prefix("data.").unwrap_or(&package).to_string();
+        let package = package
+            .strip_prefix("data.")
+            .unwrap_or(&package)
+            .to_string();
         packages.push((path.clone(), package));
     }
     for (path, data) in &src.data {
@@ -135,15 +138,14 @@ pub fn compile(src: &PolicySource) -> Result<CompiledSet, PolicyError> {
         }
         Namespaces::Named(names) => names.clone(),
     };
-    let as_rule = |(namespace, name, file, line): &(String, String, String, u32), kind| {
-        DeclaredRule {
+    let as_rule =
+        |(namespace, name, file, line): &(String, String, String, u32), kind| DeclaredRule {
             namespace: namespace.clone(),
             name: name.clone(),
             kind,
             file: file.clone(),
             line: *line,
-        }
-    };
+        };
     let mut rules = Vec::new();
     for ns in &wanted {
         let files: Vec<&String> = packages
@@ -155,7 +157,10 @@ pub fn compile(src: &PolicySource) -> Result<CompiledSet, PolicyError> {
             return Err(PolicyError::UndefinedNamespace {
                 set: src.name.clone(),
                 namespace: ns.clone(),
-                files: packages.iter().map(|(f, p)| format!("{f}:1 (package {p})")).collect(),
+                files: packages
+                    .iter()
+                    .map(|(f, p)| format!("{f}:1 (package {p})"))
+                    .collect(),
             });
         }
         let before = rules.len();
@@ -288,7 +293,9 @@ impl CompiledSet {
         let query = format!("data.{}.{}", rule.namespace, rule.name);
         let results = engine.eval_query(query, false).map_err(|e| {
             let text = e.to_string();
-            if text.contains("exceeded time limit") || e.downcast_ref::<regorus::LimitError>().is_some() {
+            if text.contains("exceeded time limit")
+                || e.downcast_ref::<regorus::LimitError>().is_some()
+            {
                 runaway()
             } else {
                 let mut err = located(&self.name, &rule.file, &text);
@@ -318,13 +325,15 @@ impl CompiledSet {
             column: 1,
             message: format!("the value of {} cannot be read: {e}", rule.name),
         })?;
-        serde_json::from_str(&json).map(Some).map_err(|e| PolicyError::Rego {
-            set: self.name.clone(),
-            file: rule.file.clone(),
-            line: rule.line,
-            column: 1,
-            message: format!("the value of {} cannot be read: {e}", rule.name),
-        })
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| PolicyError::Rego {
+                set: self.name.clone(),
+                file: rule.file.clone(),
+                line: rule.line,
+                column: 1,
+                message: format!("the value of {} cannot be read: {e}", rule.name),
+            })
     }
 }
 

@@ -218,8 +218,14 @@ mod tests {
         let input = mask_plan(plan);
         let text = input.plan.to_string();
         assert!(!text.contains("secret"), "{text}");
-        assert_eq!(input.plan["resource_changes"][0]["change"]["after"]["port"], 2);
-        assert_eq!(input.plan["resource_changes"][0]["change"]["after_unknown"]["m"], true);
+        assert_eq!(
+            input.plan["resource_changes"][0]["change"]["after"]["port"],
+            2
+        );
+        assert_eq!(
+            input.plan["resource_changes"][0]["change"]["after_unknown"]["m"],
+            true
+        );
     }
 
     #[test]
@@ -232,6 +238,9 @@ mod tests {
         assert_eq!(input.plan["variables"]["region"]["value"], "eu-west-1");
         assert_eq!(input.plan["variables"]["pw"]["value"], SENSITIVE_MASK);
         assert!(!input.plan.to_string().contains("dflt-secret"));
-        assert_eq!(scrub("pw is hunter22", &input.masked), format!("pw is {SENSITIVE_MASK}"));
+        assert_eq!(
+            scrub("pw is hunter22", &input.masked),
+            format!("pw is {SENSITIVE_MASK}")
+        );
     }
 }

@@ -224,18 +224,34 @@ pub fn findings(
 }
 
 /// The gate over every set's findings: sorted, acknowledged, decided.
-pub fn report(mut findings: Vec<PolicyFinding>, sets: Vec<String>, ctx: &AckContext) -> PolicyReport {
+pub fn report(
+    mut findings: Vec<PolicyFinding>,
+    sets: Vec<String>,
+    ctx: &AckContext,
+) -> PolicyReport {
     findings.sort_by(|a, b| {
-        (a.severity, &a.id, &a.project, &a.message).cmp(&(b.severity, &b.id, &b.project, &b.message))
+        (a.severity, &a.id, &a.project, &a.message)
+            .cmp(&(b.severity, &b.id, &b.project, &b.message))
     });
     findings.dedup();
     let mut expired = Vec::new();
     let mut unmatched = Vec::new();
     for ack in &ctx.acknowledgements {
-        if ack.phase.as_ref().is_some_and(|p| ctx.phase.as_ref() != Some(p)) {
+        if ack
+            .phase
+            .as_ref()
+            .is_some_and(|p| ctx.phase.as_ref() != Some(p))
+        {
             continue;
         }
-        if crate::gates::live_acknowledgement(std::slice::from_ref(ack), &ack.id, ctx.phase.as_deref(), ctx.today).is_none() {
+        if crate::gates::live_acknowledgement(
+            std::slice::from_ref(ack),
+            &ack.id,
+            ctx.phase.as_deref(),
+            ctx.today,
+        )
+        .is_none()
+        {
             expired.push(ack.clone());
             continue;
         }
@@ -249,7 +265,8 @@ pub fn report(mut findings: Vec<PolicyFinding>, sets: Vec<String>, ctx: &AckCont
                 }
                 (Some(_), None) => false,
             };
-            if (ack.id == f.id || ack.id == base) && address_ok && f.severity != Severity::Critical {
+            if (ack.id == f.id || ack.id == base) && address_ok && f.severity != Severity::Critical
+            {
                 f.acknowledged = true;
                 used = true;
             }

@@ -20,7 +20,13 @@ pub fn to_sarif(report: &PolicyReport) -> Value {
     let mut ids: Vec<String> = Vec::new();
     for f in &report.findings {
         if !ids.contains(&f.id) {
-            let title = format!("{} rule {}.{} ({})", f.kind.as_str(), f.namespace, f.rule, f.policy_set);
+            let title = format!(
+                "{} rule {}.{} ({})",
+                f.kind.as_str(),
+                f.namespace,
+                f.rule,
+                f.policy_set
+            );
             rules.push(json!({
                 "id": f.id,
                 "name": format!("{}.{}", f.namespace, f.rule),

@@ -52,13 +52,24 @@ fn deny_with_address_needs_acknowledgement_and_warn_is_medium() {
     let found = findings(&set, &SetSeverity::default(), &plan(), "app").unwrap();
     let r = report(found, vec!["team".into()], &ctx());
     assert_eq!(r.verdict, Verdict::AckRequired);
-    let deny = r.findings.iter().find(|f| f.kind == RuleKind::Deny).unwrap();
+    let deny = r
+        .findings
+        .iter()
+        .find(|f| f.kind == RuleKind::Deny)
+        .unwrap();
     assert_eq!(deny.severity, Severity::High);
     assert!(deny.id.starts_with("POL-main-deny_tags-"), "{}", deny.id);
     assert_eq!(deny.address.as_deref(), Some("aws_s3_bucket.a"));
     assert_eq!((deny.file.as_str(), deny.line), ("p/tags.rego", 3));
-    let warn = r.findings.iter().find(|f| f.kind == RuleKind::Warn).unwrap();
-    assert_eq!((warn.severity, warn.id.as_str()), (Severity::Medium, "POL-main-warn"));
+    let warn = r
+        .findings
+        .iter()
+        .find(|f| f.kind == RuleKind::Warn)
+        .unwrap();
+    assert_eq!(
+        (warn.severity, warn.id.as_str()),
+        (Severity::Medium, "POL-main-warn")
+    );
 }
 
 #[test]
@@ -85,10 +96,18 @@ fn an_acknowledged_deny_passes_with_a_warning_and_a_critical_one_blocks() {
 
 #[test]
 fn a_syntax_error_names_file_line_and_column() {
-    let err = compile(&source(&[("bad.rego", "package main\n\ndeny contains msg if {\n  msg := \n}\n")], &[]))
-        .unwrap_err();
+    let err = compile(&source(
+        &[(
+            "bad.rego",
+            "package main\n\ndeny contains msg if {\n  msg := \n}\n",
+        )],
+        &[],
+    ))
+    .unwrap_err();
     match &err {
-        PolicyError::Rego { file, line, column, .. } => {
+        PolicyError::Rego {
+            file, line, column, ..
+        } => {
             assert_eq!(file, "bad.rego");
             assert!(*line >= 4 && *column > 0, "{err}");
         }
@@ -99,9 +118,15 @@ fn a_syntax_error_names_file_line_and_column() {
 #[test]
 fn a_namespace_without_package_or_rules_is_an_error_not_a_pass() {
     let err = compile(&source(&[("tags.rego", TAGS)], &["terraform"])).unwrap_err();
-    assert!(matches!(err, PolicyError::UndefinedNamespace { .. }), "{err}");
-    let err = compile(&source(&[("h.rego", "package helpers\n\nis_big(x) if x > 3\n")], &["helpers"]))
-        .unwrap_err();
+    assert!(
+        matches!(err, PolicyError::UndefinedNamespace { .. }),
+        "{err}"
+    );
+    let err = compile(&source(
+        &[("h.rego", "package helpers\n\nis_big(x) if x > 3\n")],
+        &["helpers"],
+    ))
+    .unwrap_err();
     assert!(matches!(err, PolicyError::UndefinedRule { .. }), "{err}");
 }
 
@@ -119,21 +144,20 @@ fn a_runaway_rule_is_stopped_naming_its_file_and_line() {
 
 #[test]
 fn messages_never_carry_a_masked_value() {
-    let set = compile(&source(
-        &[("leak.rego", "package main\n\ndeny contains msg if {\n  msg := sprintf(\"pw=%v\", [data.copy])\n}\n")],
-        &[],
-    ))
-    .unwrap();
     let input = mask_plan(json!({"resource_changes": [{"address": "a.b", "change": {
         "after": {"pw": "CANARY-policy-secret"}, "after_sensitive": {"pw": true}}}]}));
     assert!(!input.plan.to_string().contains("CANARY"));
     // A policy that got the secret some other way (its own data) is scrubbed too.
-    let mut src = source(&[], &[]);
-    src.modules = vec![("leak.rego".into(), "package main\n\ndeny contains msg if {\n  msg := sprintf(\"pw=%v\", [data.copy])\n}\n".into())];
+    let mut src = source(
+        &[(
+            "leak.rego",
+            "package main\n\ndeny contains msg if {\n  msg := sprintf(\"pw=%v\", [data.copy])\n}\n",
+        )],
+        &[],
+    );
     src.data = vec![("d.json".into(), json!({"copy": "CANARY-policy-secret"}))];
-    let set2 = compile(&src).unwrap();
-    let _ = set;
-    let found = findings(&set2, &SetSeverity::default(), &input, "app").unwrap();
+    let set = compile(&src).unwrap();
+    let found = findings(&set, &SetSeverity::default(), &input, "app").unwrap();
     assert_eq!(found.len(), 1);
     assert!(!found[0].message.contains("CANARY"), "{}", found[0].message);
 }
