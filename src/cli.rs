@@ -68,6 +68,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Release a lock on an environment and project, recording who and why.
     Unlock(UnlockArgs),
+    /// Work with Rego policies (the policy gate's).
+    Policy(PolicyCommandArgs),
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +164,8 @@ pub enum GateKind {
     Security,
     Cost,
     Blast,
+    /// The team's Rego (OPA / conftest) policies.
+    Policy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -183,6 +187,8 @@ pub struct GateArgs {
     pub format: GateFormat,
     #[command(flatten)]
     pub gates: GateInputs,
+    #[command(flatten)]
+    pub policy: PolicyInputs,
 }
 
 #[derive(Debug, Args)]
@@ -370,4 +376,44 @@ pub struct UnlockArgs {
     /// Why the lock is released; journaled with who released it.
     #[arg(long)]
     pub reason: String,
+}
+/// `gate policy` without a config, as `conftest test` takes them.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PolicyInputs {
+    /// A directory (or file) of `.rego` policies (repeatable); replaces the config's `policies:`.
+    #[arg(long = "policy", value_name = "DIR")]
+    pub policy: Vec<PathBuf>,
+    /// JSON or YAML data for the policies (repeatable).
+    #[arg(long = "data", value_name = "FILE")]
+    pub data: Vec<PathBuf>,
+    /// A package whose rules count (repeatable); default `main`.
+    #[arg(long = "namespace", value_name = "N")]
+    pub namespace: Vec<String>,
+    /// Every package counts.
+    #[arg(long = "all-namespaces")]
+    pub all_namespaces: bool,
+    /// Stop a policy that runs longer than this, in milliseconds.
+    #[arg(long = "timeout-ms", value_name = "MS")]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyCommandArgs {
+    #[command(subcommand)]
+    pub action: PolicyAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Run the policies' own `test_` rules, as `opa test` does; exit 1 when one fails.
+    Test {
+        /// Directories (or files) of `.rego` policies and their tests.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// JSON or YAML data for the policies (repeatable).
+        #[arg(long = "data", value_name = "FILE")]
+        data: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t)]
+        format: GateFormat,
+    },
 }

@@ -10,6 +10,9 @@ use crate::cli::{GateArgs, GateFormat, GateKind, GlobalArgs};
 use crate::error::{Error, ExitCode, Result};
 
 pub fn run(global: &GlobalArgs, args: GateArgs) -> Result<ExitCode> {
+    if args.gate == GateKind::Policy {
+        return show(&args, &super::policy::gate(global, &args)?);
+    }
     let ws = Workspace::load(global, args.plan_json.is_none())?;
     let (phase, projects) = collect_projects(&ws, &args.select, args.plan_json.as_deref(), None)?;
     let outcome = gating::evaluate(&ws, &phase, &projects, &args.gates, &ws.out_dir(None))?;
@@ -17,12 +20,20 @@ pub fn run(global: &GlobalArgs, args: GateArgs) -> Result<ExitCode> {
         GateKind::Security => "security",
         GateKind::Cost => "cost",
         GateKind::Blast => "blast",
+        GateKind::Policy => "policy",
     };
     let run: &GateRun = outcome
         .get(key)
         .ok_or_else(|| Error::External(format!("the {key} gate did not run")))?;
+    show(&args, run)
+}
+
+/// Prints one gate's result (and writes its SARIF when asked); exit 1 when
+/// it stops the phase.
+fn show(args: &GateArgs, run: &GateRun) -> Result<ExitCode> {
     if let Some(path) = &args.gates.sarif_out {
-        if let Some((_, sarif)) = run.files.iter().find(|(n, _)| n == "security.sarif") {
+        let name = format!("{}.sarif", run.key);
+        if let Some((_, sarif)) = run.files.iter().find(|(n, _)| *n == name) {
             std::fs::write(path, crate::redact::global().apply(sarif))
                 .map_err(|e| Error::io(path, e))?;
         }

@@ -165,6 +165,7 @@ pub fn evaluate(
             today,
         },
     );
+    let policy_run = super::policy::gate_run(ws, phase, projects, &acknowledgements, today)?;
     let blast_report = blast::evaluate(
         &pairs,
         &blast::BlastContext {
@@ -177,7 +178,7 @@ pub fn evaluate(
             today,
         },
     );
-    Ok(GateOutcome {
+    let mut outcome = GateOutcome {
         runs: vec![
             security_run,
             GateRun {
@@ -197,7 +198,9 @@ pub fn evaluate(
                 annotations: vec![],
             },
         ],
-    })
+    };
+    outcome.runs.extend(policy_run);
+    Ok(outcome)
 }
 
 /// Where a phase's result is kept in the output directory, so that later

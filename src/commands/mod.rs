@@ -11,6 +11,7 @@ mod gate;
 pub mod gating;
 pub mod output;
 pub mod plan;
+pub mod policy;
 mod prices;
 mod render;
 pub mod runner;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) => status::run(&global, args.format),
         Command::Apply(args) => apply::run(&global, args),
         Command::Unlock(args) => unlock::run(&global, args),
+        Command::Policy(args) => policy::run(args),
     }
 }
 

@@ -25,6 +25,8 @@ pub struct ProjectPlan {
     pub name: String,
     pub dir: PathBuf,
     pub changes: ChangeSet,
+    /// The `show -json` text, for the policy gate's input.
+    pub plan_json: String,
 }
 
 /// Everything `plan` produced, before it is written anywhere.
@@ -173,6 +175,7 @@ fn ingest(phase: &ResolvedPhase, project: Option<&str>, file: &Path) -> Result<P
         name: target.name.clone(),
         dir: target.dir.clone(),
         changes,
+        plan_json: text,
     })
 }
 
@@ -196,6 +199,7 @@ fn run_engine(
         name: project.name.clone(),
         dir: project.dir.clone(),
         changes,
+        plan_json: json,
     })
 }
 

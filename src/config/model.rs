@@ -156,6 +156,9 @@ pub struct Config {
     /// Where the journal and the locks live.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Rego (OPA / conftest) policy sets run by the policy gate.
+    #[serde(default)]
+    pub policies: Vec<PolicySet>,
 }
 
 /// GitHub settings.
@@ -347,4 +350,54 @@ pub struct ChangePlan {
 
 fn default_true() -> bool {
     true
+}
+
+/// A severity a policy set gives its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicySeverity {
+    /// Blocks; no acknowledgement helps.
+    Critical,
+    /// Needs an acknowledgement in the change plan.
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+/// One set of Rego policies, evaluated as conftest would over each plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySet {
+    /// Shown in findings and errors; default the first path.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Directories (searched recursively) or files of `.rego` policies,
+    /// relative to the config file. `_test.rego` files are only run by
+    /// `phasegate policy test`.
+    pub paths: Vec<PathBuf>,
+    /// JSON or YAML data files (or directories of them), merged into `data`.
+    #[serde(default)]
+    pub data: Vec<PathBuf>,
+    /// Packages whose `deny`/`violation`/`warn` rules count; default `main`.
+    /// `*` means every package of the set.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Only in these environments; empty means all.
+    #[serde(default)]
+    pub environments: Vec<String>,
+    /// Only for these projects; empty means all.
+    #[serde(default)]
+    pub projects: Vec<String>,
+    /// Severity of `deny` and `violation` findings; default high (needs an
+    /// acknowledgement). `warn` findings are medium.
+    #[serde(default)]
+    pub severity: Option<PolicySeverity>,
+    /// Per-rule severity, by rule name (`deny_public_bucket`) or
+    /// `namespace.rule`; raising a rule to `critical` makes it block.
+    #[serde(default)]
+    pub rules: BTreeMap<String, PolicySeverity>,
+    /// Evaluation time limit for one plan, in milliseconds; default 5000.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
 }

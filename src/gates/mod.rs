@@ -4,6 +4,7 @@
 
 pub mod blast;
 pub mod cost;
+pub mod policy;
 pub mod security;
 
 use serde::{Deserialize, Serialize};

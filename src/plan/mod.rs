@@ -31,3 +31,5 @@ pub use model::*;
 pub use parse::{action_from_list, parse_plan_json, PlanError, SUPPORTED_FORMATS};
 pub use synthetic::synthetic_plan_json;
 pub use values::canonical_json;
+/// The mark-tree walkers, for the policy gate's masked copy of the raw plan.
+pub(crate) use values::{clean_marks, collapse_under, mask, union_marks};

@@ -27,6 +27,7 @@
 pub mod budget;
 mod context;
 pub mod escape;
+pub mod policy;
 pub mod progress;
 pub mod templates;
 

@@ -15,6 +15,7 @@ mod init;
 mod matrix;
 mod plan_e2e;
 mod plan_model;
+mod policy_gate;
 mod price_import;
 mod render_comment;
 mod runner_comment;
