@@ -171,6 +171,10 @@ pub struct ChangeSet {
     /// (`configuration.provider_config`), for regions and the secrets rule.
     /// Sensitive expressions are masked.
     pub provider_config: Value,
+    /// What each resource's expressions refer to, from `configuration`
+    /// (resource config address → attribute → referenced resources).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub references: super::references::References,
     /// sha256 over the canonical normalized change set, hex encoded.
     pub digest: String,
 }
