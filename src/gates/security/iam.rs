@@ -85,14 +85,17 @@ impl PolicyDoc {
             .collect()
     }
 
-    /// Statements allowing something on `Resource: *`.
+    /// Statements allowing on `Resource: *` an action that could be scoped
+    /// to resources. `Describe*` calls (and sts:GetCallerIdentity) take no
+    /// resource ARN in IAM, so `*` is the only way to allow them.
     pub(crate) fn wildcard_resources(&self) -> Vec<String> {
+        let scopable = |a: &str| {
+            let verb = a.split_once(':').map_or(a, |(_, v)| v);
+            !(verb.starts_with("Describe") || verb == "GetCallerIdentity")
+        };
         self.allows()
-            .filter(|(_, s)| {
-                as_list(s.get("Resource"))
-                    .iter()
-                    .any(|r| r.as_str() == Some("*"))
-            })
+            .filter(|(_, s)| strings(s.get("Resource")).any(|r| r == "*"))
+            .filter(|(_, s)| strings(s.get("Action")).any(scopable))
             .map(|(sid, _)| sid)
             .collect()
     }

@@ -53,11 +53,11 @@ pub(super) static RULES: &[Rule] = &[
     Rule {
         id: "PG-AWS-004",
         severity: High,
-        title: "Security group allows all ports from the internet",
+        title: "Security group allows all traffic from the internet",
         remediation: "Open only the ports the service needs, from the ranges that need them.",
         types: SG_TYPES,
         checkov: &["CKV_AWS_277"],
-        checkov_note: "CKV_AWS_277 fails ingress of protocol -1 (or ports 0-0 / 0-65535) from 0.0.0.0/0 or ::/0",
+        checkov_note: "CKV_AWS_277 fails ingress of protocol -1 (all traffic) from 0.0.0.0/0 or ::/0; TCP 0-65535 passes it",
         trivy: &["AVD-AWS-0107"],
         check: |s, env| sg_ingress(s, env, PortTest::All),
     },
@@ -71,7 +71,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Limit egress to the destinations and ports the workload needs (VPC endpoints, proxies).",
         types: SG_TYPES,
         checkov: &["CKV_AWS_382"],
-        checkov_note: "CKV_AWS_382 fails egress of protocol -1 (or ports 0-0 / 0-65535) to 0.0.0.0/0 or ::/0",
+        checkov_note: "CKV_AWS_382 fails egress of protocol -1 (all traffic) to 0.0.0.0/0 or ::/0",
         trivy: &["AVD-AWS-0104"],
         check: |s, env| sg_egress(s, env),
     },
@@ -390,7 +390,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Scope `Resource` to the ARNs the actions need.",
         types: IAM_POLICY_TYPES,
         checkov: &["CKV_AWS_355"],
-        checkov_note: "CKV_AWS_355 fails a policy allowing on Resource \"*\" any action that can be scoped to a resource (cloudsplaining's list; Describe/List-style actions are exempt)",
+        checkov_note: "CKV_AWS_355 fails a policy allowing on Resource \"*\" any action that IAM lets you scope to a resource (cloudsplaining's action table); we exempt Describe* and sts:GetCallerIdentity only",
         trivy: &["AVD-AWS-0057"],
         check: |s, _| {
             iam::with_document(s.node, "policy", |doc| {
@@ -805,8 +805,11 @@ fn sg_rules<'a>(s: &Subject<'a>, env: &Env) -> Result<Vec<SgRule<'a>>, Outcome> 
     Ok(out)
 }
 
+/// `(ports, source, every protocol)` of a rule open to the world.
+type WorldPorts = (Ports, String, bool);
+
 /// The ports a rule opens to the world, or why that is not known yet.
-fn world_ports(r: &SgRule) -> Result<Option<(Ports, String)>, Outcome> {
+fn world_ports(r: &SgRule) -> Result<Option<WorldPorts>, Outcome> {
     let mut world = None;
     for key in [r.ipv4_key, r.ipv6_key] {
         match r.node.key(key).strings() {
@@ -826,7 +829,7 @@ fn world_ports(r: &SgRule) -> Result<Option<(Ports, String)>, Outcome> {
         Known::Absent => "-1".into(),
     };
     if proto == "-1" || proto == "all" {
-        return Ok(Some((Ports::ALL, src)));
+        return Ok(Some((Ports::ALL, src, true)));
     }
     let port = |k: &str| match r.node.key(k).int() {
         Known::Value(p) => Ok(p),
@@ -842,7 +845,7 @@ fn world_ports(r: &SgRule) -> Result<Option<(Ports, String)>, Outcome> {
             to: to.max(from) as u32,
         }
     };
-    Ok(Some((ports, src)))
+    Ok(Some((ports, src, false)))
 }
 
 fn sg_ingress(s: &Subject, env: &Env, test: PortTest) -> Vec<Outcome> {
@@ -853,7 +856,10 @@ fn sg_ingress(s: &Subject, env: &Env, test: PortTest) -> Vec<Outcome> {
     let mut out = Vec::new();
     for r in rules.iter().filter(|r| !r.egress) {
         match world_ports(r) {
-            Ok(Some((ports, src))) => {
+            // "All ports" means all traffic (protocol -1), as CKV_AWS_277 has
+            // it; TCP 0-65535 still meets the SSH, RDP and database rules.
+            Ok(Some((_, _, false))) if matches!(test, PortTest::All) => {}
+            Ok(Some((ports, src, _))) => {
                 if let Some(hit) = test.hits(ports) {
                     out.push(Outcome::Fail(format!("{} opens {hit} to {src}", r.label)));
                 }
@@ -873,7 +879,7 @@ fn sg_egress(s: &Subject, env: &Env) -> Vec<Outcome> {
     let mut out = Vec::new();
     for r in rules.iter().filter(|r| r.egress) {
         match world_ports(r) {
-            Ok(Some((ports, src))) if ports.is_all() => {
+            Ok(Some((ports, src, true))) if ports.is_all() => {
                 out.push(Outcome::Fail(format!(
                     "{} allows all egress to {src}",
                     r.label
