@@ -8,12 +8,11 @@
 #   tests/fixtures/checkov/plans/*.json      Checkov's own terraform_plan fixtures
 #   tests/fixtures/checkov/terraform/*.json  plans real Terraform 1.0.3 makes in the test suite
 #   tests/fixtures/security/*.json           the security gate's planted/clean fixtures
-#   generated/*.json                          large generated plans, written by an ignored test
-#                                             (regenerated in memory by the agreement test)
+#   tests/fixtures/checkov/generated/*.json  two large plans from tests/fixtures/checkov/generate.py
 # Results go to tests/fixtures/checkov/results/<set>/<plan>.json: for each
 # check Checkov ran, the resource and PASSED/FAILED, sorted.
 #
-# Usage: bash scripts/record-checkov.sh [--no-terraform] [--no-generated] [--plans-only] [--only NAME]
+# Usage: bash scripts/record-checkov.sh [--no-terraform] [--no-generated] [--sets "plans generated terraform security"] [--only NAME]
 # Offline: Checkov runs with --skip-download and a dead proxy.
 set -euo pipefail
 
@@ -27,13 +26,13 @@ version="$("$checkov" --version 2>/dev/null | tail -n1)"
 
 terraform=1
 generated=1
-plans_only=0
+sets="plans generated terraform security"
 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-terraform) terraform=0 ;;
     --no-generated) generated=0 ;;
-    --plans-only) plans_only=1; terraform=0; generated=0 ;;
+    --sets) sets="$2"; shift ;;
     --only) only="$2"; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -44,12 +43,11 @@ out="$root/tests/fixtures/checkov/results"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# Large generated plans and the real-Terraform plans come from the test
-# crate, so the generator and the test bed exist once.
-mkdir -p "$work/generated" "$root/tests/fixtures/checkov/terraform"
+# The large generated plans come from a deterministic generator; the
+# real-Terraform plans from the test crate, where the test bed is.
+mkdir -p "$root/tests/fixtures/checkov/generated" "$root/tests/fixtures/checkov/terraform"
 if [ "$generated" = 1 ]; then
-  PG_CHECKOV_WRITE="$work/generated" cargo test --quiet --test it \
-    security_gate::write_generated_plans -- --ignored --exact >/dev/null
+  python3 tests/fixtures/checkov/generate.py tests/fixtures/checkov/generated
 fi
 if [ "$terraform" = 1 ]; then
   PG_CHECKOV_WRITE="$root/tests/fixtures/checkov/terraform" cargo test --quiet --test it \
@@ -98,9 +96,11 @@ record_set() { # set directory-of-plans
   echo "recorded $set: $(ls "$tmp" | wc -l) plans" >&2
 }
 
-if [ "$plans_only" = 0 ]; then
-  record_set generated "$work/generated"
-  record_set terraform tests/fixtures/checkov/terraform
-  record_set security tests/fixtures/security
-fi
-record_set plans tests/fixtures/checkov/plans
+for set in $sets; do
+  case "$set" in
+    plans) record_set plans tests/fixtures/checkov/plans ;;
+    generated) record_set generated tests/fixtures/checkov/generated ;;
+    terraform) record_set terraform tests/fixtures/checkov/terraform ;;
+    security) record_set security tests/fixtures/security ;;
+  esac
+done

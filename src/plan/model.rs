@@ -172,8 +172,9 @@ pub struct ChangeSet {
     /// Sensitive expressions are masked.
     pub provider_config: Value,
     /// What each resource's expressions refer to, from `configuration`
-    /// (resource config address → attribute → referenced resources).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    /// (resource config address → attribute → referenced resources). Derived
+    /// for the security gate; not part of the serialized change set.
+    #[serde(skip)]
     pub references: super::references::References,
     /// sha256 over the canonical normalized change set, hex encoded.
     pub digest: String,

@@ -90,14 +90,13 @@ fn walk(m: RawModule, prefix: &str, out: &mut References) {
 /// locals and module outputs name no resource.
 fn resource_of(reference: &str) -> Option<String> {
     let parts: Vec<&str> = reference.split('.').collect();
-    let (first, take) = match parts.first()? {
-        &"var" | &"local" | &"each" | &"count" | &"path" | &"terraform" | &"self" | &"module" => {
+    let take = match *parts.first()? {
+        "var" | "local" | "each" | "count" | "path" | "terraform" | "self" | "module" => {
             return None
         }
-        &"data" => ("data", 3),
-        _ => ("", 2),
+        "data" => 3,
+        _ => 2,
     };
-    let _ = first;
     if parts.len() < take {
         return None;
     }

@@ -52,7 +52,7 @@ impl PolicyDoc {
             .enumerate()
             // Checkov reads a statement without Effect as Allow; so do we.
             .filter(|(_, s)| {
-                s.get("Effect").map_or(true, |e| e.as_str() == Some("Allow"))
+                s.get("Effect").is_none_or(|e| e.as_str() == Some("Allow"))
             })
             .map(|(i, s)| {
                 let sid = s

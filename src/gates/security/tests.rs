@@ -352,7 +352,7 @@ fn full_admin_every_action_and_service_wildcards_are_three_rules_with_their_own_
         .filter(|f| ["PG-AWS-020", "PG-AWS-035", "PG-AWS-036"].contains(&f.id.as_str()))
         .map(|f| (f.address, f.id, f.crosswalk.checkov))
         .collect();
-    let row = |a: &str, id: &str, ck: &[&str]| {
+    let row = |a: &str, id: &str, ck: &[&str]| -> (String, String, Vec<String>) {
         (a.to_string(), id.to_string(), ck.iter().map(|s| s.to_string()).collect())
     };
     assert_eq!(
