@@ -257,10 +257,7 @@ fn checkov_fixture_dir() -> PathBuf {
 }
 
 fn recorded_results(set: &str, name: &str) -> CheckovResults {
-    let path = checkov_fixture_dir()
-        .join("results")
-        .join(set)
-        .join(name);
+    let path = checkov_fixture_dir().join("results").join(set).join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e}; record it with `bash scripts/record-checkov.sh`",
@@ -367,7 +364,12 @@ fn compare(plan: &str, cs: &ChangeSet, checkov: &CheckovResults, tally: &mut Tal
         .iter()
         .filter(|r| r.mode == Mode::Managed && is_checked(r.action))
         .map(|r| r.address.as_str())
-        .chain(cs.provider_config.as_object().into_iter().flat_map(|m| m.keys().map(String::as_str)))
+        .chain(
+            cs.provider_config
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.keys().map(String::as_str)),
+        )
         .collect();
     for ((id, resource), failed) in checkov {
         if !failed || !crosswalked.contains(id.as_str()) {
@@ -433,8 +435,7 @@ fn is_checked(action: Action) -> bool {
 /// disagreement table.
 fn documented_disagreements() -> BTreeSet<(String, String, String, String)> {
     let path = root().join("docs/security-accuracy.md");
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .filter(|l| l.starts_with("| ") && l.contains(" | PG-"))
         .map(|l| {
@@ -585,7 +586,9 @@ fn write_real_terraform_plans() {
     let update = tb.plan_json("update.tfplan", &[]);
     for (name, mut plan) in [("stack-create.json", create), ("stack-update.json", update)] {
         // Variable values are not needed and hold the test's canary password.
-        plan.as_object_mut().expect("plan object").remove("variables");
+        plan.as_object_mut()
+            .expect("plan object")
+            .remove("variables");
         let text = serde_json::to_string_pretty(&plan).expect("plan serializes");
         std::fs::write(dir.join(name), text).expect("write plan");
     }

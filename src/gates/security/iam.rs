@@ -51,9 +51,7 @@ impl PolicyDoc {
             .iter()
             .enumerate()
             // Checkov reads a statement without Effect as Allow; so do we.
-            .filter(|(_, s)| {
-                s.get("Effect").is_none_or(|e| e.as_str() == Some("Allow"))
-            })
+            .filter(|(_, s)| s.get("Effect").is_none_or(|e| e.as_str() == Some("Allow")))
             .map(|(i, s)| {
                 let sid = s
                     .get("Sid")

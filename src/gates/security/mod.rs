@@ -224,27 +224,27 @@ pub fn scan(cs: &ChangeSet, protected: bool) -> (Vec<Finding>, Vec<String>) {
     };
     let mut findings = Vec::new();
     let mut raw = Vec::new();
-    let mut push =
-        |rule: &Rule, address: &str, outcomes: Vec<Outcome>, findings: &mut Vec<Finding>| {
-            let mut unknowns: Vec<String> = Vec::new();
-            for o in outcomes {
-                match o {
-                    Outcome::Fail(m) => findings.push(finding(rule, rule.severity, address, m)),
-                    Outcome::FailAt(severity, m) => {
-                        findings.push(finding(rule, severity, address, m))
-                    }
-                    Outcome::Secret { message, hit } => {
-                        raw.push(hit.raw);
-                        findings.push(finding(rule, rule.severity, address, message));
-                    }
-                    Outcome::Unknown(attr) if !unknowns.contains(&attr) => unknowns.push(attr),
-                    Outcome::Unknown(_) => {}
+    let mut push = |rule: &Rule,
+                    address: &str,
+                    outcomes: Vec<Outcome>,
+                    findings: &mut Vec<Finding>| {
+        let mut unknowns: Vec<String> = Vec::new();
+        for o in outcomes {
+            match o {
+                Outcome::Fail(m) => findings.push(finding(rule, rule.severity, address, m)),
+                Outcome::FailAt(severity, m) => findings.push(finding(rule, severity, address, m)),
+                Outcome::Secret { message, hit } => {
+                    raw.push(hit.raw);
+                    findings.push(finding(rule, rule.severity, address, message));
                 }
+                Outcome::Unknown(attr) if !unknowns.contains(&attr) => unknowns.push(attr),
+                Outcome::Unknown(_) => {}
             }
-            for attr in unknowns {
-                findings.push(unknown_finding(rule, address, &attr));
-            }
-        };
+        }
+        for attr in unknowns {
+            findings.push(unknown_finding(rule, address, &attr));
+        }
+    };
     for rc in cs
         .resources
         .iter()

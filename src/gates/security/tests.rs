@@ -137,7 +137,11 @@ fn unknown_cidr_is_an_unknown_outcome_without_crosswalk_that_never_blocks() {
     assert_eq!(f.outcome, FindingOutcome::Unknown);
     assert_eq!(f.severity, Severity::Info);
     assert_eq!(f.crosswalk, Crosswalk::default(), "no other scanner failed");
-    assert!(f.message.contains("known only after apply"), "{}", f.message);
+    assert!(
+        f.message.contains("known only after apply"),
+        "{}",
+        f.message
+    );
     assert_eq!(r.verdict, Verdict::Pass);
     assert_eq!((r.unknown_count(), r.count(Severity::Info)), (4, 0));
     // Nothing to acknowledge: an acknowledgement for it matches nothing.
@@ -151,8 +155,14 @@ fn unknown_cidr_is_an_unknown_outcome_without_crosswalk_that_never_blocks() {
     assert!(acked.findings.iter().all(|f| !f.acknowledged));
     assert_eq!(acked.unmatched_acknowledgements.len(), 1);
     let (essentials, details) = to_markdown(&r);
-    assert!(essentials.contains("Could not be checked until apply: 4"), "{essentials}");
-    assert!(details.contains("Could not be checked until apply: 4"), "{details}");
+    assert!(
+        essentials.contains("Could not be checked until apply: 4"),
+        "{essentials}"
+    );
+    assert!(
+        details.contains("Could not be checked until apply: 4"),
+        "{details}"
+    );
 }
 
 #[test]
@@ -290,7 +300,10 @@ fn an_instance_without_metadata_options_fails_imdsv2_even_when_the_block_is_comp
         .collect();
     assert_eq!(
         got,
-        ["aws_instance.computed Fail", "aws_launch_template.optional Fail"]
+        [
+            "aws_instance.computed Fail",
+            "aws_launch_template.optional Fail"
+        ]
     );
 }
 
@@ -337,14 +350,32 @@ fn wildcard_policy_and_open_trust_are_found() {
 
 #[test]
 fn full_admin_every_action_and_service_wildcards_are_three_rules_with_their_own_ids() {
-    let policy = |action: &str, resource: &str| {
-        json!({"policy": format!(r#"{{"Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"{resource}"}}]}}"#)})
-    };
+    let policy = |action: &str, resource: &str| json!({"policy": format!(r#"{{"Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"{resource}"}}]}}"#)});
     let cs = plan(vec![
-        rc("aws_iam_policy.admin", Action::Create, policy("*", "*"), json!({})),
-        rc("aws_iam_policy.star", Action::Create, policy("*", "arn:aws:s3:::b"), json!({})),
-        rc("aws_iam_policy.svc", Action::Create, policy("s3:*", "arn:aws:s3:::b"), json!({})),
-        rc("aws_iam_policy.get", Action::Create, policy("s3:GetObject", "arn:aws:s3:::b"), json!({})),
+        rc(
+            "aws_iam_policy.admin",
+            Action::Create,
+            policy("*", "*"),
+            json!({}),
+        ),
+        rc(
+            "aws_iam_policy.star",
+            Action::Create,
+            policy("*", "arn:aws:s3:::b"),
+            json!({}),
+        ),
+        rc(
+            "aws_iam_policy.svc",
+            Action::Create,
+            policy("s3:*", "arn:aws:s3:::b"),
+            json!({}),
+        ),
+        rc(
+            "aws_iam_policy.get",
+            Action::Create,
+            policy("s3:GetObject", "arn:aws:s3:::b"),
+            json!({}),
+        ),
     ]);
     let got: Vec<(String, String, Vec<String>)> = evaluate(&cs, &ctx())
         .findings
@@ -353,7 +384,11 @@ fn full_admin_every_action_and_service_wildcards_are_three_rules_with_their_own_
         .map(|f| (f.address, f.id, f.crosswalk.checkov))
         .collect();
     let row = |a: &str, id: &str, ck: &[&str]| -> (String, String, Vec<String>) {
-        (a.to_string(), id.to_string(), ck.iter().map(|s| s.to_string()).collect())
+        (
+            a.to_string(),
+            id.to_string(),
+            ck.iter().map(|s| s.to_string()).collect(),
+        )
     };
     assert_eq!(
         got,
@@ -372,7 +407,11 @@ fn deletion_protection_is_low_outside_protected_environments_and_medium_inside()
     let cs = plan(vec![rc("aws_db_instance.d", Action::Create, db, json!({}))]);
     assert_eq!(
         ids(&evaluate(&cs, &ctx())),
-        vec![("PG-AWS-015".into(), Severity::Low, "aws_db_instance.d".into())]
+        vec![(
+            "PG-AWS-015".into(),
+            Severity::Low,
+            "aws_db_instance.d".into()
+        )]
     );
     let protected = SecurityContext {
         protected: true,
@@ -662,87 +701,412 @@ fn severities_follow_trivy_for_the_first_crosswalked_check() {
 /// passes, fails)`. Relationship cases (companions, flow logs) have their own
 /// tests below; here the boundary is in the resource itself.
 fn boundaries() -> Vec<(&'static str, &'static str, Value, Value)> {
-    let sg = |from: i64, to: i64, proto: &str, cidr: &str| {
-        json!({"ingress": [{"from_port": from, "to_port": to, "protocol": proto, "cidr_blocks": [cidr]}], "egress": []})
-    };
+    let sg = |from: i64, to: i64, proto: &str, cidr: &str| json!({"ingress": [{"from_port": from, "to_port": to, "protocol": proto, "cidr_blocks": [cidr]}], "egress": []});
     let pol = |doc: &str| json!({"policy": doc});
-    let trust = |p: &str| {
-        json!({"assume_role_policy": format!(r#"{{"Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{{"AWS":"{p}"}}}}]}}"#)})
-    };
-    let fw = |port: &str, range: &str| {
-        json!({"direction": "INGRESS", "source_ranges": [range], "allow": [{"protocol": "tcp", "ports": [port]}]})
-    };
-    let nsg = |dir: &str, port: &str, prefix: &str| {
-        json!({"direction": dir, "access": "Allow", "source_address_prefix": prefix, "destination_address_prefix": prefix, "destination_port_range": port})
-    };
+    let trust = |p: &str| json!({"assume_role_policy": format!(r#"{{"Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{{"AWS":"{p}"}}}}]}}"#)});
+    let fw = |port: &str, range: &str| json!({"direction": "INGRESS", "source_ranges": [range], "allow": [{"protocol": "tcp", "ports": [port]}]});
+    let nsg = |dir: &str, port: &str, prefix: &str| json!({"direction": dir, "access": "Allow", "source_address_prefix": prefix, "destination_address_prefix": prefix, "destination_port_range": port});
     let key = "AKIAPGUNITTEST000043";
     vec![
-        ("PG-AWS-001", "aws_security_group", sg(22, 22, "tcp", "10.0.0.0/8"), sg(20, 30, "tcp", "0.0.0.0/0")),
-        ("PG-AWS-002", "aws_security_group", sg(3380, 3388, "tcp", "0.0.0.0/0"), sg(3389, 3389, "tcp", "0.0.0.0/0")),
-        ("PG-AWS-003", "aws_security_group", sg(5432, 5432, "tcp", "10.0.0.0/8"), sg(5432, 5432, "tcp", "0.0.0.0/0")),
-        ("PG-AWS-004", "aws_security_group", sg(1, 65534, "tcp", "10.0.0.0/8"), sg(0, 0, "-1", "::/0")),
-        ("PG-AWS-005", "aws_security_group_rule", json!({"type": "egress", "from_port": 443, "to_port": 443, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"]}), json!({"type": "egress", "from_port": 0, "to_port": 0, "protocol": "-1", "cidr_blocks": ["0.0.0.0/0"]})),
-        ("PG-AWS-006", "aws_s3_bucket", json!({"acl": "private"}), json!({"acl": "authenticated-read"})),
-        ("PG-AWS-007", "aws_s3_bucket_policy", pol(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Condition":{"StringEquals":{"aws:SourceVpce":"vpce-1"}}}]}"#), pol(r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":"s3:GetObject"}]}"#)),
-        ("PG-AWS-008", "aws_s3_bucket_public_access_block", json!({"block_public_acls": true, "block_public_policy": true, "ignore_public_acls": true, "restrict_public_buckets": true}), json!({"block_public_acls": true, "block_public_policy": true, "ignore_public_acls": true, "restrict_public_buckets": false})),
-        ("PG-AWS-009", "aws_s3_bucket", json!({"server_side_encryption_configuration": [{"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "aws:kms"}]}]}]}), json!({"server_side_encryption_configuration": [{"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "AES256"}]}]}]})),
-        ("PG-AWS-010", "aws_s3_bucket", json!({"versioning": [{"enabled": true}]}), json!({"versioning": [{"enabled": false}]})),
-        ("PG-AWS-011", "aws_s3_bucket", json!({"logging": [{"target_bucket": "logs"}]}), json!({"logging": []})),
-        ("PG-AWS-012", "aws_db_instance", json!({"storage_encrypted": false, "replicate_source_db": "src", "backup_retention_period": 7, "deletion_protection": true}), json!({"storage_encrypted": false, "backup_retention_period": 7, "deletion_protection": true})),
-        ("PG-AWS-013", "aws_rds_cluster_instance", json!({"publicly_accessible": false}), json!({"publicly_accessible": true})),
-        ("PG-AWS-014", "aws_rds_cluster", json!({"storage_encrypted": true, "backup_retention_period": 1, "deletion_protection": true}), json!({"storage_encrypted": true, "backup_retention_period": 0, "deletion_protection": true})),
-        ("PG-AWS-015", "aws_rds_cluster", json!({"storage_encrypted": true, "deletion_protection": true}), json!({"storage_encrypted": true})),
-        ("PG-AWS-016", "aws_rds_cluster", json!({"storage_encrypted": true, "deletion_protection": true}), json!({"storage_encrypted": false, "deletion_protection": true})),
-        ("PG-AWS-017", "aws_launch_configuration", json!({"root_block_device": [{"encrypted": true}], "ebs_block_device": [{"encrypted": true}]}), json!({"root_block_device": [{"encrypted": true}], "ebs_block_device": [{"encrypted": false}]})),
-        ("PG-AWS-018", "aws_ebs_volume", json!({"encrypted": true}), json!({})),
-        ("PG-AWS-019", "aws_launch_template", json!({"metadata_options": [{"http_tokens": "required"}]}), json!({"metadata_options": [{"http_tokens": "optional"}]})),
-        ("PG-AWS-020", "aws_iam_role_policy", pol(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::b"}]}"#), pol(r#"{"Statement":[{"Action":["*"],"Resource":["*"]}]}"#)),
-        ("PG-AWS-021", "aws_iam_user_policy", pol(r#"{"Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}"#), pol(r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#)),
-        ("PG-AWS-022", "aws_iam_role", trust("arn:aws:iam::123456789012:root"), trust("*")),
-        ("PG-AWS-023", "aws_iam_role_policy_attachment", json!({"policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}), json!({"policy_arn": "arn:aws:iam::aws:policy/AdministratorAccess"})),
-        ("PG-AWS-024", "aws_instance", json!({"user_data": "echo hello", "metadata_options": [{"http_tokens": "required"}], "root_block_device": [{"encrypted": true}]}), json!({"user_data": format!("export AWS_ACCESS_KEY_ID={key}"), "metadata_options": [{"http_tokens": "required"}], "root_block_device": [{"encrypted": true}]})),
-        ("PG-AWS-025", "aws_lambda_function", json!({"environment": [{"variables": {"REGION": "eu-west-1"}}]}), json!({"environment": [{"variables": {"KEY": key}}]})),
-        ("PG-AWS-026", "aws_ecs_task_definition", json!({"container_definitions": r#"[{"name":"app","environment":[{"name":"MODE","value":"prod"}]}]"#}), json!({"container_definitions": format!(r#"[{{"name":"app","environment":[{{"name":"AWS_ACCESS_KEY_ID","value":"{key}"}}]}}]"#)})),
-        ("PG-AWS-027", "aws_cloudtrail", json!({"is_multi_region_trail": true, "enable_log_file_validation": true}), json!({"is_multi_region_trail": false, "enable_log_file_validation": true})),
-        ("PG-AWS-028", "aws_cloudtrail", json!({"is_multi_region_trail": true, "enable_log_file_validation": true}), json!({"is_multi_region_trail": true})),
+        (
+            "PG-AWS-001",
+            "aws_security_group",
+            sg(22, 22, "tcp", "10.0.0.0/8"),
+            sg(20, 30, "tcp", "0.0.0.0/0"),
+        ),
+        (
+            "PG-AWS-002",
+            "aws_security_group",
+            sg(3380, 3388, "tcp", "0.0.0.0/0"),
+            sg(3389, 3389, "tcp", "0.0.0.0/0"),
+        ),
+        (
+            "PG-AWS-003",
+            "aws_security_group",
+            sg(5432, 5432, "tcp", "10.0.0.0/8"),
+            sg(5432, 5432, "tcp", "0.0.0.0/0"),
+        ),
+        (
+            "PG-AWS-004",
+            "aws_security_group",
+            sg(1, 65534, "tcp", "10.0.0.0/8"),
+            sg(0, 0, "-1", "::/0"),
+        ),
+        (
+            "PG-AWS-005",
+            "aws_security_group_rule",
+            json!({"type": "egress", "from_port": 443, "to_port": 443, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"]}),
+            json!({"type": "egress", "from_port": 0, "to_port": 0, "protocol": "-1", "cidr_blocks": ["0.0.0.0/0"]}),
+        ),
+        (
+            "PG-AWS-006",
+            "aws_s3_bucket",
+            json!({"acl": "private"}),
+            json!({"acl": "authenticated-read"}),
+        ),
+        (
+            "PG-AWS-007",
+            "aws_s3_bucket_policy",
+            pol(
+                r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Condition":{"StringEquals":{"aws:SourceVpce":"vpce-1"}}}]}"#,
+            ),
+            pol(
+                r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":"s3:GetObject"}]}"#,
+            ),
+        ),
+        (
+            "PG-AWS-008",
+            "aws_s3_bucket_public_access_block",
+            json!({"block_public_acls": true, "block_public_policy": true, "ignore_public_acls": true, "restrict_public_buckets": true}),
+            json!({"block_public_acls": true, "block_public_policy": true, "ignore_public_acls": true, "restrict_public_buckets": false}),
+        ),
+        (
+            "PG-AWS-009",
+            "aws_s3_bucket",
+            json!({"server_side_encryption_configuration": [{"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "aws:kms"}]}]}]}),
+            json!({"server_side_encryption_configuration": [{"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "AES256"}]}]}]}),
+        ),
+        (
+            "PG-AWS-010",
+            "aws_s3_bucket",
+            json!({"versioning": [{"enabled": true}]}),
+            json!({"versioning": [{"enabled": false}]}),
+        ),
+        (
+            "PG-AWS-011",
+            "aws_s3_bucket",
+            json!({"logging": [{"target_bucket": "logs"}]}),
+            json!({"logging": []}),
+        ),
+        (
+            "PG-AWS-012",
+            "aws_db_instance",
+            json!({"storage_encrypted": false, "replicate_source_db": "src", "backup_retention_period": 7, "deletion_protection": true}),
+            json!({"storage_encrypted": false, "backup_retention_period": 7, "deletion_protection": true}),
+        ),
+        (
+            "PG-AWS-013",
+            "aws_rds_cluster_instance",
+            json!({"publicly_accessible": false}),
+            json!({"publicly_accessible": true}),
+        ),
+        (
+            "PG-AWS-014",
+            "aws_rds_cluster",
+            json!({"storage_encrypted": true, "backup_retention_period": 1, "deletion_protection": true}),
+            json!({"storage_encrypted": true, "backup_retention_period": 0, "deletion_protection": true}),
+        ),
+        (
+            "PG-AWS-015",
+            "aws_rds_cluster",
+            json!({"storage_encrypted": true, "deletion_protection": true}),
+            json!({"storage_encrypted": true}),
+        ),
+        (
+            "PG-AWS-016",
+            "aws_rds_cluster",
+            json!({"storage_encrypted": true, "deletion_protection": true}),
+            json!({"storage_encrypted": false, "deletion_protection": true}),
+        ),
+        (
+            "PG-AWS-017",
+            "aws_launch_configuration",
+            json!({"root_block_device": [{"encrypted": true}], "ebs_block_device": [{"encrypted": true}]}),
+            json!({"root_block_device": [{"encrypted": true}], "ebs_block_device": [{"encrypted": false}]}),
+        ),
+        (
+            "PG-AWS-018",
+            "aws_ebs_volume",
+            json!({"encrypted": true}),
+            json!({}),
+        ),
+        (
+            "PG-AWS-019",
+            "aws_launch_template",
+            json!({"metadata_options": [{"http_tokens": "required"}]}),
+            json!({"metadata_options": [{"http_tokens": "optional"}]}),
+        ),
+        (
+            "PG-AWS-020",
+            "aws_iam_role_policy",
+            pol(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::b"}]}"#),
+            pol(r#"{"Statement":[{"Action":["*"],"Resource":["*"]}]}"#),
+        ),
+        (
+            "PG-AWS-021",
+            "aws_iam_user_policy",
+            pol(r#"{"Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}"#),
+            pol(r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#),
+        ),
+        (
+            "PG-AWS-022",
+            "aws_iam_role",
+            trust("arn:aws:iam::123456789012:root"),
+            trust("*"),
+        ),
+        (
+            "PG-AWS-023",
+            "aws_iam_role_policy_attachment",
+            json!({"policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+            json!({"policy_arn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+        ),
+        (
+            "PG-AWS-024",
+            "aws_instance",
+            json!({"user_data": "echo hello", "metadata_options": [{"http_tokens": "required"}], "root_block_device": [{"encrypted": true}]}),
+            json!({"user_data": format!("export AWS_ACCESS_KEY_ID={key}"), "metadata_options": [{"http_tokens": "required"}], "root_block_device": [{"encrypted": true}]}),
+        ),
+        (
+            "PG-AWS-025",
+            "aws_lambda_function",
+            json!({"environment": [{"variables": {"REGION": "eu-west-1"}}]}),
+            json!({"environment": [{"variables": {"KEY": key}}]}),
+        ),
+        (
+            "PG-AWS-026",
+            "aws_ecs_task_definition",
+            json!({"container_definitions": r#"[{"name":"app","environment":[{"name":"MODE","value":"prod"}]}]"#}),
+            json!({"container_definitions": format!(r#"[{{"name":"app","environment":[{{"name":"AWS_ACCESS_KEY_ID","value":"{key}"}}]}}]"#)}),
+        ),
+        (
+            "PG-AWS-027",
+            "aws_cloudtrail",
+            json!({"is_multi_region_trail": true, "enable_log_file_validation": true}),
+            json!({"is_multi_region_trail": false, "enable_log_file_validation": true}),
+        ),
+        (
+            "PG-AWS-028",
+            "aws_cloudtrail",
+            json!({"is_multi_region_trail": true, "enable_log_file_validation": true}),
+            json!({"is_multi_region_trail": true}),
+        ),
         ("PG-AWS-029", "aws_vpc", json!({}), json!({})),
-        ("PG-AWS-030", "aws_sns_topic", json!({"kms_master_key_id": "alias/aws/sns"}), json!({"kms_master_key_id": ""})),
-        ("PG-AWS-031", "aws_sqs_queue", json!({"sqs_managed_sse_enabled": true}), json!({"sqs_managed_sse_enabled": false})),
-        ("PG-AWS-032", "aws_dynamodb_table", json!({"point_in_time_recovery": [{"enabled": true}]}), json!({"point_in_time_recovery": [{"enabled": false}]})),
-        ("PG-AWS-033", "aws_subnet", json!({"map_public_ip_on_launch": false}), json!({"map_public_ip_on_launch": true})),
-        ("PG-AWS-034", "aws_db_instance", json!({"password": crate::plan::SENSITIVE_MASK, "storage_encrypted": true, "deletion_protection": true}), json!({"password": "hunter2hunter2", "storage_encrypted": true, "deletion_protection": true})),
-        ("PG-AWS-035", "aws_iam_group_policy", pol(r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b"}]}"#), pol(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::b"}]}"#)),
-        ("PG-AWS-036", "aws_iam_policy", pol(r#"{"Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#), pol(r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b"}]}"#)),
-        ("PG-GCP-001", "google_compute_firewall", fw("22", "10.0.0.0/8"), fw("20-25", "0.0.0.0/0")),
-        ("PG-GCP-002", "google_compute_firewall", fw("3390", "0.0.0.0/0"), fw("3389", "0.0.0.0/0")),
-        ("PG-GCP-003", "google_compute_firewall", fw("80", "0.0.0.0/0"), fw("3306", "0.0.0.0/0")),
-        ("PG-GCP-004", "google_compute_firewall", fw("1-1000", "0.0.0.0/0"), json!({"direction": "INGRESS", "source_ranges": ["0.0.0.0/0"], "allow": [{"protocol": "all"}]})),
-        ("PG-GCP-005", "google_compute_firewall", json!({"direction": "EGRESS", "destination_ranges": ["10.0.0.0/8"], "allow": [{"protocol": "all"}]}), json!({"direction": "EGRESS", "destination_ranges": ["0.0.0.0/0"], "allow": [{"protocol": "all"}]})),
-        ("PG-GCP-006", "google_storage_bucket_iam_member", json!({"member": "user:a@example.com"}), json!({"member": "allUsers"})),
-        ("PG-GCP-007", "google_storage_bucket", json!({"uniform_bucket_level_access": true, "versioning": [{"enabled": true}], "logging": [{"log_bucket": "l"}]}), json!({"uniform_bucket_level_access": false, "versioning": [{"enabled": true}], "logging": [{"log_bucket": "l"}]})),
-        ("PG-GCP-008", "google_storage_bucket", json!({"uniform_bucket_level_access": true, "versioning": [{"enabled": true}], "logging": [{"log_bucket": "l"}]}), json!({"uniform_bucket_level_access": true, "versioning": [], "logging": [{"log_bucket": "l"}]})),
-        ("PG-GCP-009", "google_storage_bucket", json!({"uniform_bucket_level_access": true, "versioning": [{"enabled": true}], "logging": [{"log_bucket": "l"}]}), json!({"uniform_bucket_level_access": true, "versioning": [{"enabled": true}], "logging": []})),
-        ("PG-GCP-010", "google_sql_database_instance", json!({"settings": [{"ip_configuration": [{"authorized_networks": [{"value": "203.0.113.0/24"}]}], "backup_configuration": [{"enabled": true}]}]}), json!({"settings": [{"ip_configuration": [{"authorized_networks": [{"value": "0.0.0.0/0"}]}], "backup_configuration": [{"enabled": true}]}]})),
-        ("PG-GCP-011", "google_sql_database_instance", json!({"settings": [{"backup_configuration": [{"enabled": true}]}]}), json!({"settings": [{"backup_configuration": [{"enabled": false}]}]})),
-        ("PG-GCP-012", "google_compute_instance", json!({"network_interface": [{"access_config": []}]}), json!({"network_interface": [{"access_config": [{"nat_ip": ""}]}]})),
-        ("PG-GCP-013", "google_compute_instance", json!({"can_ip_forward": false}), json!({"can_ip_forward": true})),
-        ("PG-GCP-014", "google_compute_subnetwork", json!({"log_config": [{"aggregation_interval": "INTERVAL_5_SEC"}]}), json!({"log_config": []})),
-        ("PG-GCP-015", "google_compute_instance_template", json!({"metadata": {"mode": "prod"}}), json!({"metadata": {"startup": format!("AWS_ACCESS_KEY_ID={key}")}})),
-        ("PG-AZ-001", "azurerm_network_security_rule", nsg("Inbound", "22", "10.0.0.0/8"), nsg("Inbound", "22", "Internet")),
-        ("PG-AZ-002", "azurerm_network_security_rule", nsg("Inbound", "3389", "VirtualNetwork"), nsg("Inbound", "3000-4000", "*")),
-        ("PG-AZ-003", "azurerm_network_security_rule", nsg("Inbound", "443", "*"), nsg("Inbound", "1433", "*")),
-        ("PG-AZ-004", "azurerm_network_security_rule", nsg("Inbound", "1-100", "*"), nsg("Inbound", "*", "*")),
-        ("PG-AZ-005", "azurerm_network_security_rule", nsg("Outbound", "443", "*"), nsg("Outbound", "*", "*")),
-        ("PG-AZ-006", "azurerm_storage_account", json!({"allow_nested_items_to_be_public": false}), json!({"allow_nested_items_to_be_public": true})),
-        ("PG-AZ-007", "azurerm_storage_container", json!({"container_access_type": "private"}), json!({"container_access_type": "blob"})),
-        ("PG-AZ-008", "azurerm_storage_account", json!({"enable_https_traffic_only": true}), json!({"enable_https_traffic_only": false})),
-        ("PG-AZ-009", "azurerm_storage_account", json!({"min_tls_version": "TLS1_2"}), json!({"min_tls_version": "TLS1_1"})),
-        ("PG-AZ-010", "azurerm_mssql_firewall_rule", json!({"start_ip_address": "0.0.0.0", "end_ip_address": "0.0.0.0"}), json!({"start_ip_address": "0.0.0.0", "end_ip_address": "255.255.255.255"})),
-        ("PG-AZ-011", "azurerm_mssql_server", json!({"public_network_access_enabled": false}), json!({})),
-        ("PG-AZ-012", "azurerm_linux_virtual_machine", json!({}), json!({"disable_password_authentication": false})),
-        ("PG-AZ-013", "azurerm_linux_virtual_machine", json!({"custom_data": "#cloud-config"}), json!({"custom_data": format!("AWS_ACCESS_KEY_ID={key}")})),
-        ("PG-AZ-014", "azurerm_key_vault", json!({"purge_protection_enabled": true}), json!({"purge_protection_enabled": false})),
-        ("PG-GEN-001", "aws_sns_topic", json!({"kms_master_key_id": "k", "tags": {"owner": "team"}}), json!({"kms_master_key_id": "k", "tags": {"deploy": format!("AWS_ACCESS_KEY_ID={key}")}})),
+        (
+            "PG-AWS-030",
+            "aws_sns_topic",
+            json!({"kms_master_key_id": "alias/aws/sns"}),
+            json!({"kms_master_key_id": ""}),
+        ),
+        (
+            "PG-AWS-031",
+            "aws_sqs_queue",
+            json!({"sqs_managed_sse_enabled": true}),
+            json!({"sqs_managed_sse_enabled": false}),
+        ),
+        (
+            "PG-AWS-032",
+            "aws_dynamodb_table",
+            json!({"point_in_time_recovery": [{"enabled": true}]}),
+            json!({"point_in_time_recovery": [{"enabled": false}]}),
+        ),
+        (
+            "PG-AWS-033",
+            "aws_subnet",
+            json!({"map_public_ip_on_launch": false}),
+            json!({"map_public_ip_on_launch": true}),
+        ),
+        (
+            "PG-AWS-034",
+            "aws_db_instance",
+            json!({"password": crate::plan::SENSITIVE_MASK, "storage_encrypted": true, "deletion_protection": true}),
+            json!({"password": "hunter2hunter2", "storage_encrypted": true, "deletion_protection": true}),
+        ),
+        (
+            "PG-AWS-035",
+            "aws_iam_group_policy",
+            pol(
+                r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b"}]}"#,
+            ),
+            pol(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::b"}]}"#),
+        ),
+        (
+            "PG-AWS-036",
+            "aws_iam_policy",
+            pol(r#"{"Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#),
+            pol(
+                r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b"}]}"#,
+            ),
+        ),
+        (
+            "PG-GCP-001",
+            "google_compute_firewall",
+            fw("22", "10.0.0.0/8"),
+            fw("20-25", "0.0.0.0/0"),
+        ),
+        (
+            "PG-GCP-002",
+            "google_compute_firewall",
+            fw("3390", "0.0.0.0/0"),
+            fw("3389", "0.0.0.0/0"),
+        ),
+        (
+            "PG-GCP-003",
+            "google_compute_firewall",
+            fw("80", "0.0.0.0/0"),
+            fw("3306", "0.0.0.0/0"),
+        ),
+        (
+            "PG-GCP-004",
+            "google_compute_firewall",
+            fw("1-1000", "0.0.0.0/0"),
+            json!({"direction": "INGRESS", "source_ranges": ["0.0.0.0/0"], "allow": [{"protocol": "all"}]}),
+        ),
+        (
+            "PG-GCP-005",
+            "google_compute_firewall",
+            json!({"direction": "EGRESS", "destination_ranges": ["10.0.0.0/8"], "allow": [{"protocol": "all"}]}),
+            json!({"direction": "EGRESS", "destination_ranges": ["0.0.0.0/0"], "allow": [{"protocol": "all"}]}),
+        ),
+        (
+            "PG-GCP-006",
+            "google_storage_bucket_iam_member",
+            json!({"member": "user:a@example.com"}),
+            json!({"member": "allUsers"}),
+        ),
+        (
+            "PG-GCP-007",
+            "google_storage_bucket",
+            json!({"uniform_bucket_level_access": true, "versioning": [{"enabled": true}], "logging": [{"log_bucket": "l"}]}),
+            json!({"uniform_bucket_level_access": false, "versioning": [{"enabled": true}], "logging": [{"log_bucket": "l"}]}),
+        ),
+        (
+            "PG-GCP-008",
+            "google_storage_bucket",
+            json!({"uniform_bucket_level_access": true, "versioning": [{"enabled": true}], "logging": [{"log_bucket": "l"}]}),
+            json!({"uniform_bucket_level_access": true, "versioning": [], "logging": [{"log_bucket": "l"}]}),
+        ),
+        (
+            "PG-GCP-009",
+            "google_storage_bucket",
+            json!({"uniform_bucket_level_access": true, "versioning": [{"enabled": true}], "logging": [{"log_bucket": "l"}]}),
+            json!({"uniform_bucket_level_access": true, "versioning": [{"enabled": true}], "logging": []}),
+        ),
+        (
+            "PG-GCP-010",
+            "google_sql_database_instance",
+            json!({"settings": [{"ip_configuration": [{"authorized_networks": [{"value": "203.0.113.0/24"}]}], "backup_configuration": [{"enabled": true}]}]}),
+            json!({"settings": [{"ip_configuration": [{"authorized_networks": [{"value": "0.0.0.0/0"}]}], "backup_configuration": [{"enabled": true}]}]}),
+        ),
+        (
+            "PG-GCP-011",
+            "google_sql_database_instance",
+            json!({"settings": [{"backup_configuration": [{"enabled": true}]}]}),
+            json!({"settings": [{"backup_configuration": [{"enabled": false}]}]}),
+        ),
+        (
+            "PG-GCP-012",
+            "google_compute_instance",
+            json!({"network_interface": [{"access_config": []}]}),
+            json!({"network_interface": [{"access_config": [{"nat_ip": ""}]}]}),
+        ),
+        (
+            "PG-GCP-013",
+            "google_compute_instance",
+            json!({"can_ip_forward": false}),
+            json!({"can_ip_forward": true}),
+        ),
+        (
+            "PG-GCP-014",
+            "google_compute_subnetwork",
+            json!({"log_config": [{"aggregation_interval": "INTERVAL_5_SEC"}]}),
+            json!({"log_config": []}),
+        ),
+        (
+            "PG-GCP-015",
+            "google_compute_instance_template",
+            json!({"metadata": {"mode": "prod"}}),
+            json!({"metadata": {"startup": format!("AWS_ACCESS_KEY_ID={key}")}}),
+        ),
+        (
+            "PG-AZ-001",
+            "azurerm_network_security_rule",
+            nsg("Inbound", "22", "10.0.0.0/8"),
+            nsg("Inbound", "22", "Internet"),
+        ),
+        (
+            "PG-AZ-002",
+            "azurerm_network_security_rule",
+            nsg("Inbound", "3389", "VirtualNetwork"),
+            nsg("Inbound", "3000-4000", "*"),
+        ),
+        (
+            "PG-AZ-003",
+            "azurerm_network_security_rule",
+            nsg("Inbound", "443", "*"),
+            nsg("Inbound", "1433", "*"),
+        ),
+        (
+            "PG-AZ-004",
+            "azurerm_network_security_rule",
+            nsg("Inbound", "1-100", "*"),
+            nsg("Inbound", "*", "*"),
+        ),
+        (
+            "PG-AZ-005",
+            "azurerm_network_security_rule",
+            nsg("Outbound", "443", "*"),
+            nsg("Outbound", "*", "*"),
+        ),
+        (
+            "PG-AZ-006",
+            "azurerm_storage_account",
+            json!({"allow_nested_items_to_be_public": false}),
+            json!({"allow_nested_items_to_be_public": true}),
+        ),
+        (
+            "PG-AZ-007",
+            "azurerm_storage_container",
+            json!({"container_access_type": "private"}),
+            json!({"container_access_type": "blob"}),
+        ),
+        (
+            "PG-AZ-008",
+            "azurerm_storage_account",
+            json!({"enable_https_traffic_only": true}),
+            json!({"enable_https_traffic_only": false}),
+        ),
+        (
+            "PG-AZ-009",
+            "azurerm_storage_account",
+            json!({"min_tls_version": "TLS1_2"}),
+            json!({"min_tls_version": "TLS1_1"}),
+        ),
+        (
+            "PG-AZ-010",
+            "azurerm_mssql_firewall_rule",
+            json!({"start_ip_address": "0.0.0.0", "end_ip_address": "0.0.0.0"}),
+            json!({"start_ip_address": "0.0.0.0", "end_ip_address": "255.255.255.255"}),
+        ),
+        (
+            "PG-AZ-011",
+            "azurerm_mssql_server",
+            json!({"public_network_access_enabled": false}),
+            json!({}),
+        ),
+        (
+            "PG-AZ-012",
+            "azurerm_linux_virtual_machine",
+            json!({}),
+            json!({"disable_password_authentication": false}),
+        ),
+        (
+            "PG-AZ-013",
+            "azurerm_linux_virtual_machine",
+            json!({"custom_data": "#cloud-config"}),
+            json!({"custom_data": format!("AWS_ACCESS_KEY_ID={key}")}),
+        ),
+        (
+            "PG-AZ-014",
+            "azurerm_key_vault",
+            json!({"purge_protection_enabled": true}),
+            json!({"purge_protection_enabled": false}),
+        ),
+        (
+            "PG-GEN-001",
+            "aws_sns_topic",
+            json!({"kms_master_key_id": "k", "tags": {"owner": "team"}}),
+            json!({"kms_master_key_id": "k", "tags": {"deploy": format!("AWS_ACCESS_KEY_ID={key}")}}),
+        ),
     ]
 }
 
@@ -766,9 +1130,19 @@ fn every_rule_has_a_checkov_note_and_a_boundary_case_on_each_side() {
     }
     for (id, rtype, passes, fails) in table {
         let fires = |after: &Value, env_flow_log: bool| {
-            let mut resources = vec![rc(&format!("{rtype}.x"), Action::Create, after.clone(), json!({}))];
+            let mut resources = vec![rc(
+                &format!("{rtype}.x"),
+                Action::Create,
+                after.clone(),
+                json!({}),
+            )];
             if env_flow_log {
-                resources.push(rc("aws_flow_log.f", Action::Create, json!({"vpc_id": "vpc-1"}), json!({})));
+                resources.push(rc(
+                    "aws_flow_log.f",
+                    Action::Create,
+                    json!({"vpc_id": "vpc-1"}),
+                    json!({}),
+                ));
                 resources[0].after = json!({"id": "vpc-1"});
             }
             evaluate(&plan(resources), &ctx())
@@ -778,8 +1152,14 @@ fn every_rule_has_a_checkov_note_and_a_boundary_case_on_each_side() {
         };
         // The VPC rule's boundary is a flow log naming it.
         let flow = id == "PG-AWS-029";
-        assert!(!fires(&passes, flow), "{id} fires on the passing side {passes}");
-        assert!(fires(&fails, false), "{id} does not fire on the failing side {fails}");
+        assert!(
+            !fires(&passes, flow),
+            "{id} fires on the passing side {passes}"
+        );
+        assert!(
+            fires(&fails, false),
+            "{id} does not fire on the failing side {fails}"
+        );
     }
 }
 
@@ -800,7 +1180,12 @@ fn a_flow_log_covers_only_the_vpc_its_vpc_id_refers_to() {
         plan(vec![
             rc("aws_vpc.a", Action::Create, json!({}), unknown_id.clone()),
             rc("aws_vpc.b", Action::Create, json!({}), unknown_id.clone()),
-            rc("aws_flow_log.f", Action::Create, json!({}), json!({"vpc_id": true})),
+            rc(
+                "aws_flow_log.f",
+                Action::Create,
+                json!({}),
+                json!({"vpc_id": true}),
+            ),
         ]),
         &[("aws_flow_log.f", "vpc_id", "aws_vpc.a")],
     );
@@ -820,19 +1205,37 @@ fn bucket_companions_count_only_for_the_bucket_they_refer_to() {
     let companion = |t: &str, after: Value| rc(t, Action::Create, after, json!({"bucket": true}));
     let cs = with_refs(
         plan(vec![
-            rc("aws_s3_bucket.a", Action::Create, bucket.clone(), unknown_name.clone()),
+            rc(
+                "aws_s3_bucket.a",
+                Action::Create,
+                bucket.clone(),
+                unknown_name.clone(),
+            ),
             rc("aws_s3_bucket.b", Action::Create, bucket, unknown_name),
-            companion("aws_s3_bucket_versioning.a", json!({"versioning_configuration": [{"status": "Enabled"}]})),
-            companion("aws_s3_bucket_versioning.b", json!({"versioning_configuration": [{"status": "Suspended"}]})),
+            companion(
+                "aws_s3_bucket_versioning.a",
+                json!({"versioning_configuration": [{"status": "Enabled"}]}),
+            ),
+            companion(
+                "aws_s3_bucket_versioning.b",
+                json!({"versioning_configuration": [{"status": "Suspended"}]}),
+            ),
             companion("aws_s3_bucket_logging.a", json!({"target_bucket": "logs"})),
-            companion("aws_s3_bucket_server_side_encryption_configuration.a", json!({"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "aws:kms"}]}]})),
+            companion(
+                "aws_s3_bucket_server_side_encryption_configuration.a",
+                json!({"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "aws:kms"}]}]}),
+            ),
             companion("aws_s3_bucket_acl.b", json!({"acl": "public-read"})),
         ]),
         &[
             ("aws_s3_bucket_versioning.a", "bucket", "aws_s3_bucket.a"),
             ("aws_s3_bucket_versioning.b", "bucket", "aws_s3_bucket.b"),
             ("aws_s3_bucket_logging.a", "bucket", "aws_s3_bucket.a"),
-            ("aws_s3_bucket_server_side_encryption_configuration.a", "bucket", "aws_s3_bucket.a"),
+            (
+                "aws_s3_bucket_server_side_encryption_configuration.a",
+                "bucket",
+                "aws_s3_bucket.a",
+            ),
             ("aws_s3_bucket_acl.b", "bucket", "aws_s3_bucket.b"),
         ],
     );
@@ -880,9 +1283,21 @@ fn rules_and_attachments_name_the_group_and_role_they_refer_to() {
             ),
         ]),
         &[
-            ("aws_security_group_rule.ssh", "security_group_id", "aws_security_group.web"),
-            ("aws_iam_role_policy_attachment.admin", "role", "aws_iam_role.ci"),
-            ("aws_iam_role_policy_attachment.own", "policy_arn", "aws_iam_policy.mine"),
+            (
+                "aws_security_group_rule.ssh",
+                "security_group_id",
+                "aws_security_group.web",
+            ),
+            (
+                "aws_iam_role_policy_attachment.admin",
+                "role",
+                "aws_iam_role.ci",
+            ),
+            (
+                "aws_iam_role_policy_attachment.own",
+                "policy_arn",
+                "aws_iam_policy.mine",
+            ),
         ],
     );
     let r = evaluate(&cs, &ctx());
@@ -893,8 +1308,16 @@ fn rules_and_attachments_name_the_group_and_role_they_refer_to() {
             .map(|f| f.message.clone())
             .unwrap_or_default()
     };
-    assert!(msg("PG-AWS-001").contains("`aws_security_group.web`"), "{}", msg("PG-AWS-001"));
-    assert!(msg("PG-AWS-023").contains("`aws_iam_role.ci`"), "{}", msg("PG-AWS-023"));
+    assert!(
+        msg("PG-AWS-001").contains("`aws_security_group.web`"),
+        "{}",
+        msg("PG-AWS-001")
+    );
+    assert!(
+        msg("PG-AWS-023").contains("`aws_iam_role.ci`"),
+        "{}",
+        msg("PG-AWS-023")
+    );
     assert!(
         !r.findings
             .iter()
