@@ -731,7 +731,7 @@ fn public_acl(n: Node, what: &str) -> Vec<Outcome> {
 }
 
 /// The default algorithm of a server-side encryption configuration block.
-fn sse_algorithm(n: Node) -> Known<&str> {
+fn sse_algorithm(n: Node<'_>) -> Known<&str> {
     n.key("rule")
         .first()
         .key("apply_server_side_encryption_by_default")

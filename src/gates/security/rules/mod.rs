@@ -45,12 +45,8 @@ pub(crate) struct Env<'a> {
 }
 
 impl Env<'_> {
-    /// Planned values of every created or updated resource of a type.
-    pub(crate) fn others(&self, resource_type: &str) -> impl Iterator<Item = Node<'_>> + '_ {
-        self.others_with_address(resource_type).map(|(_, n)| n)
-    }
-
-    /// Like [`Env::others`], with each resource's address.
+    /// Every created, updated or unchanged managed resource of a type, with
+    /// its address and planned value.
     pub(crate) fn others_with_address(
         &self,
         resource_type: &str,
