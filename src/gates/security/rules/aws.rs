@@ -142,11 +142,10 @@ pub(super) static RULES: &[Rule] = &[
         checkov_note: "CKV_AWS_145 fails a bucket unless sse_algorithm is aws:kms, on the bucket or a connected aws_s3_bucket_server_side_encryption_configuration (CKV_AWS_19, any encryption, now passes every bucket)",
         trivy: &["AVD-AWS-0132"],
         check: |s, env| {
+            // Not configured, the provider computes the block: AWS's default,
+            // SSE-S3, unless a companion resource sets a key.
             let sse = s.node.key("server_side_encryption_configuration");
-            if sse.is_unknown() {
-                return vec![unknown("server_side_encryption_configuration")];
-            }
-            let mut algos = vec![sse_algorithm(sse.first())];
+            let mut algos = vec![if sse.is_unknown() { Known::Absent } else { sse_algorithm(sse.first()) }];
             algos.extend(
                 companions(s, env, "aws_s3_bucket_server_side_encryption_configuration")
                     .into_iter()
@@ -171,11 +170,12 @@ pub(super) static RULES: &[Rule] = &[
         checkov_note: "CKV_AWS_21 fails a bucket unless versioning.enabled is true or a connected aws_s3_bucket_versioning has status Enabled",
         trivy: &["AVD-AWS-0090"],
         check: |s, env| {
+            // A computed (unconfigured) block is off: a new bucket is
+            // unversioned unless a companion resource enables it.
             let v = s.node.key("versioning");
             match v.first().key("enabled").bool() {
                 Known::Value(true) => return vec![],
-                Known::Unknown => return vec![unknown("versioning")],
-                _ if v.is_unknown() => return vec![unknown("versioning")],
+                Known::Unknown if !v.is_unknown() => return vec![unknown("versioning")],
                 _ => {}
             }
             let mut out = vec![Outcome::Fail("versioning is off".into())];
@@ -199,15 +199,13 @@ pub(super) static RULES: &[Rule] = &[
         checkov_note: "CKV_AWS_18 fails a bucket with no logging block and no connected aws_s3_bucket_logging",
         trivy: &["AVD-AWS-0089"],
         check: |s, env| {
+            // A computed (unconfigured) block is off unless a companion logs.
             let l = s.node.key("logging");
-            if l.is_unknown() {
-                return vec![unknown("logging")];
-            }
             match l.first().key("target_bucket").str() {
                 Known::Value(_) => vec![],
-                Known::Unknown => vec![unknown("logging")],
-                Known::Absent if !companions(s, env, "aws_s3_bucket_logging").is_empty() => vec![],
-                Known::Absent => vec![Outcome::Fail("access logging is off".into())],
+                Known::Unknown if !l.is_unknown() => vec![unknown("logging")],
+                _ if !companions(s, env, "aws_s3_bucket_logging").is_empty() => vec![],
+                _ => vec![Outcome::Fail("access logging is off".into())],
             }
         },
     },
