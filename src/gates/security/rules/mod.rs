@@ -88,7 +88,7 @@ impl Env<'_> {
     ) -> bool {
         if let Some(targets) = self.refers(from.0, attr) {
             let target = strip_indices(to.0);
-            return targets.iter().any(|t| *t == target);
+            return targets.contains(&target);
         }
         match (from.1.key(attr).str(), to.1.key(to_value).str()) {
             (Known::Value(a), Known::Value(b)) => a == b,
