@@ -10,11 +10,11 @@ use std::process::Command;
 use chrono::NaiveDate;
 use phasegate::config::SecurityPolicy;
 use phasegate::gates::security::{
-    catalog, evaluate, import_sarif, scan, to_json, to_markdown, to_sarif, SecurityContext,
-    SecurityReport,
+    catalog, checked, evaluate, import_sarif, scan, to_json, to_markdown, to_sarif,
+    SecurityContext, SecurityReport,
 };
 use phasegate::gates::{Severity, Verdict};
-use phasegate::plan::{parse_plan_json, Action, ChangeSet, Mode};
+use phasegate::plan::{parse_plan_json, ChangeSet, Mode};
 use serde_json::Value;
 
 /// The made-up access key planted in `planted.json`'s user data.
@@ -359,10 +359,10 @@ fn compare(plan: &str, cs: &ChangeSet, checkov: &CheckovResults, tally: &mut Tal
             });
         }
     }
-    let checked: BTreeSet<&str> = cs
+    let gated: BTreeSet<&str> = cs
         .resources
         .iter()
-        .filter(|r| r.mode == Mode::Managed && is_checked(r.action))
+        .filter(|r| r.mode == Mode::Managed && checked(r.action))
         .map(|r| r.address.as_str())
         .chain(
             cs.provider_config
@@ -378,17 +378,17 @@ fn compare(plan: &str, cs: &ChangeSet, checkov: &CheckovResults, tally: &mut Tal
         // Provider checks name the provider (`aws.default`, `aws`), our
         // provider findings `provider.<key>`.
         let (address, provider) = match resource.strip_suffix(".default") {
-            Some(p) if !resource.contains('[') && checked.contains(p) => {
+            Some(p) if !resource.contains('[') && gated.contains(p) => {
                 (format!("provider.{p}"), true)
             }
-            _ if checked.contains(resource.as_str())
+            _ if gated.contains(resource.as_str())
                 && cs.provider_config.get(resource.as_str()).is_some() =>
             {
                 (format!("provider.{resource}"), true)
             }
             _ => (resource.clone(), false),
         };
-        if !provider && !checked.contains(resource.as_str()) {
+        if !provider && !gated.contains(resource.as_str()) {
             continue;
         }
         tally.theirs += 1;
@@ -418,17 +418,6 @@ fn compare(plan: &str, cs: &ChangeSet, checkov: &CheckovResults, tally: &mut Tal
             }
         }
     }
-}
-
-fn is_checked(action: Action) -> bool {
-    matches!(
-        action,
-        Action::Create
-            | Action::Update
-            | Action::ReplaceCreateFirst
-            | Action::ReplaceDestroyFirst
-            | Action::CreateThenForget
-    )
 }
 
 /// `(plan, checkov id, rule, resource)` rows of docs/security-accuracy.md's

@@ -175,7 +175,9 @@ impl From<SecurityError> for crate::Error {
     }
 }
 
-fn checked(action: Action) -> bool {
+/// Whether the gate checks a resource with this action: what the change
+/// creates, updates or replaces (not what it deletes, reads or leaves).
+pub fn checked(action: Action) -> bool {
     matches!(
         action,
         Action::Create
