@@ -267,6 +267,11 @@ fn run_security(
                     today,
                     // Imported findings are judged once, with the first project.
                     imported: if i == 0 { imported.clone() } else { vec![] },
+                    unknown: ws
+                        .config
+                        .as_ref()
+                        .map(|c| c.security.unknown)
+                        .unwrap_or_default(),
                 },
             )
         })

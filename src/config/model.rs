@@ -159,6 +159,9 @@ pub struct Config {
     /// Rego (OPA / conftest) policy sets run by the policy gate.
     #[serde(default)]
     pub policies: Vec<PolicySet>,
+    /// Security gate settings shared by every environment.
+    #[serde(default)]
+    pub security: SecuritySettings,
 }
 
 /// GitHub settings.
@@ -227,6 +230,29 @@ pub struct StoreConfig {
     /// `store/` in the output directory. `PHASEGATE_STORE_DIR` overrides it.
     #[serde(default)]
     pub path: Option<PathBuf>,
+}
+
+/// `security:` in `phasegate.yml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// What a check that cannot run until apply does to the verdict
+    /// (`pass`: listed apart, never blocks).
+    #[serde(default)]
+    pub unknown: UnknownPolicy,
+}
+
+/// The verdict a check gives when a value it needs is known only after apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownPolicy {
+    /// Listed as "could not be checked until apply"; the verdict is unchanged.
+    #[default]
+    Pass,
+    /// The gate warns.
+    Warn,
+    /// The gate blocks until the values are known (plan again after apply).
+    Block,
 }
 
 /// Declared blast radius of a phase.

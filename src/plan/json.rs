@@ -142,6 +142,9 @@ pub struct RawOutputValue {
 pub struct RawConfiguration {
     #[serde(default)]
     pub provider_config: Option<BTreeMap<String, RawProviderConfig>>,
+    /// Read for expression `references` only (see `plan::references`).
+    #[serde(default)]
+    pub root_module: Option<super::references::RawModule>,
 }
 
 /// One provider configuration block.

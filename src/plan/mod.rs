@@ -23,6 +23,7 @@ pub mod digest;
 pub mod json;
 pub mod model;
 mod parse;
+pub mod references;
 #[doc(hidden)]
 pub mod synthetic;
 mod values;

@@ -180,6 +180,11 @@ pub struct ChangeSet {
     /// (`configuration.provider_config`), for regions and the secrets rule.
     /// Sensitive expressions are masked.
     pub provider_config: Value,
+    /// What each resource's expressions refer to, from `configuration`
+    /// (resource config address → attribute → referenced resources). Derived
+    /// for the security gate; not part of the serialized change set.
+    #[serde(skip)]
+    pub references: super::references::References,
     /// sha256 over the canonical normalized change set, hex encoded.
     pub digest: String,
 }

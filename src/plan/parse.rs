@@ -259,9 +259,12 @@ fn normalize(raw: RawPlan, origin: &str) -> Result<ChangeSet, PlanError> {
         });
     }
 
-    let provider_config = raw
+    let (provider_configs, root_module) = raw
         .configuration
-        .and_then(|c| c.provider_config)
+        .map(|c| (c.provider_config, c.root_module))
+        .unwrap_or_default();
+    let references = super::references::collect(root_module);
+    let provider_config = provider_configs
         .map(|configs| {
             Value::Object(
                 configs
@@ -293,6 +296,7 @@ fn normalize(raw: RawPlan, origin: &str) -> Result<ChangeSet, PlanError> {
         applyable: raw.applyable,
         complete: raw.complete,
         provider_config,
+        references,
         digest,
     })
 }

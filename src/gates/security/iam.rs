@@ -27,6 +27,10 @@ pub(crate) fn with_document(
     }
 }
 
+fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
+    as_list(v).into_iter().filter_map(Value::as_str)
+}
+
 fn as_list(v: Option<&Value>) -> Vec<&Value> {
     match v {
         Some(Value::Array(a)) => a.iter().collect(),
@@ -46,7 +50,8 @@ impl PolicyDoc {
         self.statements
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+            // Checkov reads a statement without Effect as Allow; so do we.
+            .filter(|(_, s)| s.get("Effect").is_none_or(|e| e.as_str() == Some("Allow")))
             .map(|(i, s)| {
                 let sid = s
                     .get("Sid")
@@ -56,28 +61,39 @@ impl PolicyDoc {
             })
     }
 
-    /// `(statement, action)` for every `*` or `service:*` action allowed.
-    pub(crate) fn wildcard_actions(&self) -> Vec<(String, String)> {
+    /// Statements allowing the action `*`; with `on_all_resources`, only
+    /// those that also allow it on `Resource: *` (full administrator).
+    pub(crate) fn star_actions(&self, on_all_resources: bool) -> Vec<String> {
+        self.allows()
+            .filter(|(_, s)| strings(s.get("Action")).any(|a| a == "*"))
+            .filter(|(_, s)| !on_all_resources || strings(s.get("Resource")).any(|r| r == "*"))
+            .map(|(sid, _)| sid)
+            .collect()
+    }
+
+    /// `(statement, action)` for every whole-service wildcard (`s3:*`).
+    pub(crate) fn service_wildcards(&self) -> Vec<(String, String)> {
         self.allows()
             .flat_map(|(sid, s)| {
-                as_list(s.get("Action"))
-                    .into_iter()
-                    .filter_map(Value::as_str)
-                    .filter(|a| *a == "*" || a.ends_with(":*"))
+                strings(s.get("Action"))
+                    .filter(|a| *a != "*" && a.ends_with(":*"))
                     .map(move |a| (sid.clone(), a.to_string()))
                     .collect::<Vec<_>>()
             })
             .collect()
     }
 
-    /// Statements allowing something on `Resource: *`.
+    /// Statements allowing on `Resource: *` an action that could be scoped
+    /// to resources. `Describe*` calls (and sts:GetCallerIdentity) take no
+    /// resource ARN in IAM, so `*` is the only way to allow them.
     pub(crate) fn wildcard_resources(&self) -> Vec<String> {
+        let scopable = |a: &str| {
+            let verb = a.split_once(':').map_or(a, |(_, v)| v);
+            !(verb.starts_with("Describe") || verb == "GetCallerIdentity")
+        };
         self.allows()
-            .filter(|(_, s)| {
-                as_list(s.get("Resource"))
-                    .iter()
-                    .any(|r| r.as_str() == Some("*"))
-            })
+            .filter(|(_, s)| strings(s.get("Resource")).any(|r| r == "*"))
+            .filter(|(_, s)| strings(s.get("Action")).any(scopable))
             .map(|(sid, _)| sid)
             .collect()
     }
@@ -111,10 +127,8 @@ mod tests {
                 {"Effect":"Deny","Action":"iam:*","Resource":"*"}]}"#,
         )
         .expect("valid policy");
-        assert_eq!(
-            doc.wildcard_actions(),
-            vec![("`All`".to_string(), "*".to_string())]
-        );
+        assert_eq!(doc.star_actions(true), vec!["`All`".to_string()]);
+        assert!(doc.service_wildcards().is_empty(), "iam:* is denied");
         assert_eq!(doc.wildcard_resources(), vec!["`All`".to_string()]);
         assert_eq!(doc.public_allow_statements(), vec!["#1".to_string()]);
     }

@@ -87,10 +87,14 @@ pub fn to_markdown(report: &SecurityReport) -> (String, String) {
         verdict_word(report.verdict),
         counts.join(" · ")
     );
+    let unknown = report.unknown_count();
+    if unknown > 0 {
+        let _ = writeln!(essentials, "\nCould not be checked until apply: {unknown}");
+    }
     let deciding: Vec<&Finding> = report
         .findings
         .iter()
-        .filter(|f| matches!(f.severity, Severity::Critical | Severity::High))
+        .filter(|f| matches!(f.severity, Severity::Critical | Severity::High) && !f.is_unknown())
         .collect();
     if !deciding.is_empty() {
         essentials.push('\n');
@@ -121,8 +125,19 @@ pub fn to_markdown(report: &SecurityReport) -> (String, String) {
     if report.findings.is_empty() {
         details.push_str("No security findings.\n");
     } else {
-        let all: Vec<&Finding> = report.findings.iter().collect();
-        table(&mut details, &all, true);
+        let (unknowns, failed): (Vec<&Finding>, Vec<&Finding>) =
+            report.findings.iter().partition(|f| f.is_unknown());
+        if !failed.is_empty() {
+            table(&mut details, &failed, true);
+        }
+        if !unknowns.is_empty() {
+            let _ = writeln!(
+                details,
+                "\nCould not be checked until apply: {}\n",
+                unknowns.len()
+            );
+            table(&mut details, &unknowns, false);
+        }
     }
     (essentials, details)
 }

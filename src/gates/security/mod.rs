@@ -18,6 +18,7 @@ pub use markdown::to_markdown;
 pub use rules::{catalog, Rule};
 pub use sarif::{import_sarif, to_sarif};
 
+pub use crate::config::UnknownPolicy;
 use crate::config::{Acknowledgement, SecurityPolicy};
 use crate::gates::{Severity, Verdict};
 use crate::plan::{Action, ChangeSet, Mode};
@@ -29,6 +30,19 @@ use rules::{generic::PROVIDER_TYPE, Env, Outcome, Subject};
 pub struct Crosswalk {
     pub checkov: Vec<String>,
     pub trivy: Vec<String>,
+}
+
+/// Whether a rule failed on a resource or could not be checked before apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingOutcome {
+    /// The planned values break the rule.
+    #[default]
+    Fail,
+    /// A value the rule needs is known only after apply: not a failure. It
+    /// never needs an acknowledgement and carries no crosswalk id (no other
+    /// scanner's check failed); `security.unknown` may make it warn or block.
+    Unknown,
 }
 
 /// One finding: a rule that one resource breaks (or cannot yet be checked).
@@ -45,6 +59,15 @@ pub struct Finding {
     pub title: String,
     /// `phasegate`, or the scanner a SARIF file came from.
     pub source: String,
+    /// Failed, or not checkable until apply (imported findings are failures).
+    #[serde(default)]
+    pub outcome: FindingOutcome,
+}
+
+impl Finding {
+    pub fn is_unknown(&self) -> bool {
+        self.outcome == FindingOutcome::Unknown
+    }
 }
 
 /// Everything the gate needs besides the plan.
@@ -58,6 +81,8 @@ pub struct SecurityContext {
     pub today: NaiveDate,
     /// Findings imported from other scanners' SARIF.
     pub imported: Vec<Finding>,
+    /// What a check that cannot run until apply does to the verdict.
+    pub unknown: UnknownPolicy,
 }
 
 /// The gate's result.
@@ -117,11 +142,17 @@ impl SecurityReport {
         merged
     }
 
+    /// Failed checks of one severity (unknowns are counted apart).
     pub fn count(&self, severity: Severity) -> usize {
         self.findings
             .iter()
-            .filter(|f| f.severity == severity)
+            .filter(|f| f.severity == severity && !f.is_unknown())
             .count()
+    }
+
+    /// Checks that could not run until apply.
+    pub fn unknown_count(&self) -> usize {
+        self.findings.iter().filter(|f| f.is_unknown()).count()
     }
 }
 
@@ -144,7 +175,9 @@ impl From<SecurityError> for crate::Error {
     }
 }
 
-fn checked(action: Action) -> bool {
+/// Whether the gate checks a resource with this action: what the change
+/// creates, updates or replaces (not what it deletes, reads or leaves).
+pub fn checked(action: Action) -> bool {
     matches!(
         action,
         Action::Create
@@ -169,6 +202,18 @@ fn finding(rule: &Rule, severity: Severity, address: &str, message: String) -> F
         acknowledged: false,
         title: rule.title.to_string(),
         source: "phasegate".to_string(),
+        outcome: FindingOutcome::Fail,
+    }
+}
+
+/// A check that must wait for apply: informational, and no crosswalk id,
+/// because no other scanner's check failed either.
+fn unknown_finding(rule: &Rule, address: &str, attr: &str) -> Finding {
+    let message = format!("`{attr}` is known only after apply: checked again after apply");
+    Finding {
+        crosswalk: Crosswalk::default(),
+        outcome: FindingOutcome::Unknown,
+        ..finding(rule, Severity::Info, address, message)
     }
 }
 
@@ -181,32 +226,34 @@ pub fn scan(cs: &ChangeSet, protected: bool) -> (Vec<Finding>, Vec<String>) {
     };
     let mut findings = Vec::new();
     let mut raw = Vec::new();
-    let mut push =
-        |rule: &Rule, address: &str, outcomes: Vec<Outcome>, findings: &mut Vec<Finding>| {
-            let mut unknowns: Vec<String> = Vec::new();
-            for o in outcomes {
-                match o {
-                    Outcome::Fail(m) => findings.push(finding(rule, rule.severity, address, m)),
-                    Outcome::Secret { message, hit } => {
-                        raw.push(hit.raw);
-                        findings.push(finding(rule, rule.severity, address, message));
-                    }
-                    Outcome::Unknown(attr) if !unknowns.contains(&attr) => unknowns.push(attr),
-                    Outcome::Unknown(_) => {}
+    let mut push = |rule: &Rule,
+                    address: &str,
+                    outcomes: Vec<Outcome>,
+                    findings: &mut Vec<Finding>| {
+        let mut unknowns: Vec<String> = Vec::new();
+        for o in outcomes {
+            match o {
+                Outcome::Fail(m) => findings.push(finding(rule, rule.severity, address, m)),
+                Outcome::FailAt(severity, m) => findings.push(finding(rule, severity, address, m)),
+                Outcome::Secret { message, hit } => {
+                    raw.push(hit.raw);
+                    findings.push(finding(rule, rule.severity, address, message));
                 }
+                Outcome::Unknown(attr) if !unknowns.contains(&attr) => unknowns.push(attr),
+                Outcome::Unknown(_) => {}
             }
-            for attr in unknowns {
-                let msg =
-                    format!("`{attr}` cannot be determined until apply; re-check after apply");
-                findings.push(finding(rule, Severity::Info, address, msg));
-            }
-        };
+        }
+        for attr in unknowns {
+            findings.push(unknown_finding(rule, address, &attr));
+        }
+    };
     for rc in cs
         .resources
         .iter()
         .filter(|r| r.mode == Mode::Managed && checked(r.action))
     {
         let subject = Subject {
+            address: &rc.address,
             resource_type: &rc.resource_type,
             node: Node::new(&rc.after, &rc.after_unknown),
         };
@@ -271,6 +318,7 @@ pub fn evaluate(cs: &ChangeSet, ctx: &SecurityContext) -> SecurityReport {
         let mut used = false;
         for f in findings.iter_mut() {
             if f.id == ack.id
+                && !f.is_unknown()
                 && f.severity != Severity::Critical
                 && address_matches(ack.address.as_deref(), &f.address)
             {
@@ -283,7 +331,7 @@ pub fn evaluate(cs: &ChangeSet, ctx: &SecurityContext) -> SecurityReport {
         }
     }
 
-    let verdict = verdict(&findings, ctx.policy);
+    let verdict = verdict(&findings, ctx.policy, ctx.unknown);
     SecurityReport {
         gate: "security".to_string(),
         verdict,
@@ -301,12 +349,20 @@ fn address_matches(pattern: Option<&str>, address: &str) -> bool {
     p == address || Glob::new(p).is_ok_and(|g| g.compile_matcher().is_match(address))
 }
 
-fn verdict(findings: &[Finding], policy: SecurityPolicy) -> Verdict {
+fn verdict(findings: &[Finding], policy: SecurityPolicy, unknown: UnknownPolicy) -> Verdict {
     let needs_ack = |s: Severity| {
         s == Severity::High || (policy == SecurityPolicy::Strict && s == Severity::Medium)
     };
     let mut v = Verdict::Pass;
     for f in findings {
+        if f.is_unknown() {
+            v = v.max(match unknown {
+                UnknownPolicy::Pass => Verdict::Pass,
+                UnknownPolicy::Warn => Verdict::Warn,
+                UnknownPolicy::Block => Verdict::Block,
+            });
+            continue;
+        }
         let this = match f.severity {
             Severity::Critical => Verdict::Block,
             s if needs_ack(s) && !f.acknowledged => Verdict::AckRequired,

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{json, Value};
 
-use super::{catalog, Crosswalk, Finding, SecurityError, SecurityReport};
+use super::{catalog, Crosswalk, Finding, FindingOutcome, SecurityError, SecurityReport};
 use crate::gates::Severity;
 
 fn level(s: Severity) -> &'static str {
@@ -62,7 +62,9 @@ pub fn to_sarif(report: &SecurityReport) -> Value {
             checkov: r.checkov.iter().map(|s| s.to_string()).collect(),
             trivy: r.trivy.iter().map(|s| s.to_string()).collect(),
         };
-        rules.push(rule_json(r.id, r.title, r.remediation, r.severity, &cw));
+        let mut rule = rule_json(r.id, r.title, r.remediation, r.severity, &cw);
+        rule["properties"]["checkov_note"] = Value::String(r.checkov_note.to_string());
+        rules.push(rule);
         ids.push(r.id.to_string());
     }
     for f in &report.findings {
@@ -307,6 +309,7 @@ pub fn import_sarif(text: &str, origin: &str) -> Result<Vec<Finding>, SecurityEr
                 acknowledged: false,
                 title,
                 source: tool.clone(),
+                outcome: FindingOutcome::Fail,
                 id,
             });
         }

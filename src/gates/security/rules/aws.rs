@@ -7,7 +7,7 @@ use super::{
 };
 use crate::gates::security::iam;
 use crate::gates::security::node::{Known, Node};
-use crate::gates::Severity::{Critical, High, Low, Medium};
+use crate::gates::Severity::{Critical, High, Info, Low, Medium};
 
 const SG_TYPES: &[&str] = &[
     "aws_security_group",
@@ -24,8 +24,9 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Restrict the source CIDR of port 22 to known ranges, or use SSM Session Manager instead of SSH.",
         types: SG_TYPES,
         checkov: &["CKV_AWS_24"],
+        checkov_note: "CKV_AWS_24 fails a security group or ingress rule opening a port range that includes 22 to 0.0.0.0/0 or ::/0 (a rule with self = true passes the whole group)",
         trivy: &["AVD-AWS-0107"],
-        check: |s, _| sg_ingress(s, PortTest::One(22)),
+        check: |s, env| sg_ingress(s, env, PortTest::One(22)),
     },
     Rule {
         id: "PG-AWS-002",
@@ -34,8 +35,9 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Restrict the source CIDR of port 3389 to known ranges, or reach hosts through a bastion or SSM.",
         types: SG_TYPES,
         checkov: &["CKV_AWS_25"],
+        checkov_note: "CKV_AWS_25 fails a security group or ingress rule opening a port range that includes 3389 to 0.0.0.0/0 or ::/0",
         trivy: &["AVD-AWS-0107"],
-        check: |s, _| sg_ingress(s, PortTest::One(3389)),
+        check: |s, env| sg_ingress(s, env, PortTest::One(3389)),
     },
     Rule {
         id: "PG-AWS-003",
@@ -44,18 +46,20 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Keep databases in private subnets and allow their port only from application security groups.",
         types: SG_TYPES,
         checkov: &[],
+        checkov_note: "No Checkov check for database ports as a class (CKV_AWS_24/25/277 cover 22, 3389 and all ports)",
         trivy: &["AVD-AWS-0107"],
-        check: |s, _| sg_ingress(s, PortTest::Database),
+        check: |s, env| sg_ingress(s, env, PortTest::Database),
     },
     Rule {
         id: "PG-AWS-004",
         severity: High,
-        title: "Security group allows all ports from the internet",
+        title: "Security group allows all traffic from the internet",
         remediation: "Open only the ports the service needs, from the ranges that need them.",
         types: SG_TYPES,
         checkov: &["CKV_AWS_277"],
+        checkov_note: "CKV_AWS_277 fails ingress of protocol -1 (all traffic) from 0.0.0.0/0 or ::/0; TCP 0-65535 passes it",
         trivy: &["AVD-AWS-0107"],
-        check: |s, _| sg_ingress(s, PortTest::All),
+        check: |s, env| sg_ingress(s, env, PortTest::All),
     },
     // Trivy rates unrestricted egress critical. It is the AWS default for every
     // security group, so critical would block nearly every plan: medium reports
@@ -67,23 +71,27 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Limit egress to the destinations and ports the workload needs (VPC endpoints, proxies).",
         types: SG_TYPES,
         checkov: &["CKV_AWS_382"],
+        checkov_note: "CKV_AWS_382 fails egress of protocol -1 (all traffic) to 0.0.0.0/0 or ::/0",
         trivy: &["AVD-AWS-0104"],
-        check: |s, _| sg_egress(s),
+        check: |s, env| sg_egress(s, env),
     },
     Rule {
         id: "PG-AWS-006",
         severity: High,
         title: "S3 bucket ACL grants public access",
         remediation: "Use the `private` ACL (or no ACL with BucketOwnerEnforced ownership) and share through policies scoped to principals.",
-        types: &["aws_s3_bucket", "aws_s3_bucket_acl"],
+        // Reported on the bucket, as Checkov does: an aws_s3_bucket_acl counts
+        // for the bucket its `bucket` refers to.
+        types: &["aws_s3_bucket"],
         checkov: &["CKV_AWS_20", "CKV_AWS_57"],
+        checkov_note: "CKV_AWS_20 fails a bucket whose ACL (its own or a connected aws_s3_bucket_acl's) is public-read, public-read-write or authenticated-read; CKV_AWS_57 fails public-read-write only",
         trivy: &["AVD-AWS-0092"],
-        check: |s, _| match s.node.key("acl").str() {
-            Known::Value(acl @ ("public-read" | "public-read-write" | "authenticated-read")) => {
-                vec![Outcome::Fail(format!("the bucket ACL is `{acl}`"))]
+        check: |s, env| {
+            let mut out = public_acl(s.node, "the bucket ACL");
+            for (address, acl) in companions(s, env, "aws_s3_bucket_acl") {
+                out.extend(public_acl(acl, &format!("the ACL of `{address}`")));
             }
-            Known::Unknown => vec![unknown("acl")],
-            _ => vec![],
+            out
         },
     },
     Rule {
@@ -93,6 +101,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Name the principals in the bucket policy, or add a condition (aws:SourceVpce, aws:PrincipalOrgID).",
         types: &["aws_s3_bucket", "aws_s3_bucket_policy"],
         checkov: &["CKV_AWS_70"],
+        checkov_note: "CKV_AWS_70 fails a bucket policy with an Allow statement for Principal \"*\" (or AWS \"*\") and no limiting condition",
         trivy: &[],
         check: |s, _| {
             iam::with_document(s.node, "policy", |doc| {
@@ -110,6 +119,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set block_public_acls, block_public_policy, ignore_public_acls and restrict_public_buckets to true.",
         types: &["aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"],
         checkov: &["CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"],
+        checkov_note: "CKV_AWS_53/54/55/56 each fail an aws_s3_bucket_public_access_block whose block_public_acls / block_public_policy / ignore_public_acls / restrict_public_buckets is not true",
         trivy: &["AVD-AWS-0086", "AVD-AWS-0087", "AVD-AWS-0091", "AVD-AWS-0093"],
         check: |s, _| {
             ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
@@ -120,23 +130,33 @@ pub(super) static RULES: &[Rule] = &[
     },
     Rule {
         id: "PG-AWS-009",
-        severity: High,
-        title: "S3 bucket has no default encryption",
-        remediation: "Add server_side_encryption_configuration (or an aws_s3_bucket_server_side_encryption_configuration) with AES256 or aws:kms.",
+        // Since January 2023 AWS encrypts every new object with SSE-S3 whatever
+        // the configuration (AWS S3 user guide, "Setting default server-side
+        // encryption behavior", 2023-01-05): a bucket without a KMS key is
+        // encrypted, so this only informs, for policies that ask for KMS.
+        severity: Info,
+        title: "S3 bucket is encrypted with the S3-managed default key, not a KMS key",
+        remediation: "Where a policy asks for KMS (key control, audited decrypts), set sse_algorithm = \"aws:kms\" in the bucket's server-side encryption configuration. Without it AWS still encrypts every object with SSE-S3.",
         types: &["aws_s3_bucket"],
-        checkov: &["CKV_AWS_19"],
-        trivy: &["AVD-AWS-0088"],
+        checkov: &["CKV_AWS_145"],
+        checkov_note: "CKV_AWS_145 fails a bucket unless sse_algorithm is aws:kms, on the bucket or a connected aws_s3_bucket_server_side_encryption_configuration (CKV_AWS_19, any encryption, now passes every bucket)",
+        trivy: &["AVD-AWS-0132"],
         check: |s, env| {
+            // Not configured, the provider computes the block: AWS's default,
+            // SSE-S3, unless a companion resource sets a key.
             let sse = s.node.key("server_side_encryption_configuration");
-            if sse.is_unknown() {
-                return vec![unknown("server_side_encryption_configuration")];
-            }
-            let algo = sse.first().key("rule").first().key("apply_server_side_encryption_by_default").first().key("sse_algorithm");
-            match algo.str() {
-                Known::Value(_) => vec![],
-                Known::Unknown => vec![unknown("server_side_encryption_configuration")],
-                Known::Absent if has_companion(s, env, "aws_s3_bucket_server_side_encryption_configuration") => vec![],
-                Known::Absent => vec![Outcome::Fail("no server-side encryption is configured".into())],
+            let mut algos = vec![if sse.is_unknown() { Known::Absent } else { sse_algorithm(sse.first()) }];
+            algos.extend(
+                companions(s, env, "aws_s3_bucket_server_side_encryption_configuration")
+                    .into_iter()
+                    .map(|(_, c)| sse_algorithm(c)),
+            );
+            if algos.contains(&Known::Value("aws:kms")) {
+                vec![]
+            } else if algos.contains(&Known::Unknown) {
+                vec![unknown("sse_algorithm")]
+            } else {
+                vec![Outcome::Fail("encrypted with SSE-S3 (AES256, AWS's default), not with a KMS key".into())]
             }
         },
     },
@@ -147,16 +167,26 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Enable versioning (versioning { enabled = true } or aws_s3_bucket_versioning) so overwritten and deleted objects can be recovered.",
         types: &["aws_s3_bucket"],
         checkov: &["CKV_AWS_21"],
+        checkov_note: "CKV_AWS_21 fails a bucket unless versioning.enabled is true or a connected aws_s3_bucket_versioning has status Enabled",
         trivy: &["AVD-AWS-0090"],
         check: |s, env| {
+            // A computed (unconfigured) block is off: a new bucket is
+            // unversioned unless a companion resource enables it.
             let v = s.node.key("versioning");
             match v.first().key("enabled").bool() {
-                Known::Value(true) => vec![],
-                Known::Unknown => vec![unknown("versioning")],
-                _ if v.is_unknown() => vec![unknown("versioning")],
-                _ if has_companion(s, env, "aws_s3_bucket_versioning") => vec![],
-                _ => vec![Outcome::Fail("versioning is off".into())],
+                Known::Value(true) => return vec![],
+                Known::Unknown if !v.is_unknown() => return vec![unknown("versioning")],
+                _ => {}
             }
+            let mut out = vec![Outcome::Fail("versioning is off".into())];
+            for (_, c) in companions(s, env, "aws_s3_bucket_versioning") {
+                match c.key("versioning_configuration").first().key("status").str() {
+                    Known::Value("Enabled") => return vec![],
+                    Known::Unknown => out = vec![unknown("versioning_configuration.status")],
+                    _ => {}
+                }
+            }
+            out
         },
     },
     Rule {
@@ -166,17 +196,16 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Add a logging block (or aws_s3_bucket_logging) that delivers access logs to a log bucket.",
         types: &["aws_s3_bucket"],
         checkov: &["CKV_AWS_18"],
+        checkov_note: "CKV_AWS_18 fails a bucket with no logging block and no connected aws_s3_bucket_logging",
         trivy: &["AVD-AWS-0089"],
         check: |s, env| {
+            // A computed (unconfigured) block is off unless a companion logs.
             let l = s.node.key("logging");
-            if l.is_unknown() {
-                return vec![unknown("logging")];
-            }
             match l.first().key("target_bucket").str() {
                 Known::Value(_) => vec![],
-                Known::Unknown => vec![unknown("logging")],
-                Known::Absent if has_companion(s, env, "aws_s3_bucket_logging") => vec![],
-                Known::Absent => vec![Outcome::Fail("access logging is off".into())],
+                Known::Unknown if !l.is_unknown() => vec![unknown("logging")],
+                _ if !companions(s, env, "aws_s3_bucket_logging").is_empty() => vec![],
+                _ => vec![Outcome::Fail("access logging is off".into())],
             }
         },
     },
@@ -187,6 +216,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set storage_encrypted = true (this replaces an existing instance: restore from an encrypted snapshot).",
         types: &["aws_db_instance"],
         checkov: &["CKV_AWS_16"],
+        checkov_note: "CKV_AWS_16 fails an aws_db_instance unless storage_encrypted is true (read replicas included; we exempt them: they inherit the source's encryption)",
         trivy: &["AVD-AWS-0080"],
         check: |s, _| {
             // A read replica inherits encryption from its source.
@@ -203,6 +233,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set publicly_accessible = false and reach the database from inside the VPC.",
         types: &["aws_db_instance", "aws_rds_cluster_instance"],
         checkov: &["CKV_AWS_17"],
+        checkov_note: "CKV_AWS_17 fails when publicly_accessible is true",
         trivy: &["AVD-AWS-0180"],
         check: |s, _| require_false(s.node, "publicly_accessible", false, "publicly_accessible is true"),
     },
@@ -213,6 +244,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set backup_retention_period to at least 7 days.",
         types: &["aws_db_instance", "aws_rds_cluster"],
         checkov: &["CKV_AWS_133"],
+        checkov_note: "CKV_AWS_133 fails backup_retention_period 0 or above 35; unset passes",
         trivy: &["AVD-AWS-0077"],
         check: |s, _| match s.node.key("backup_retention_period").int() {
             Known::Value(0) => vec![Outcome::Fail("backup_retention_period is 0: no automated backups".into())],
@@ -222,17 +254,26 @@ pub(super) static RULES: &[Rule] = &[
     },
     Rule {
         id: "PG-AWS-015",
+        // Medium in protected environments; low elsewhere, where a dev
+        // database may come and go, but still shown.
         severity: Medium,
-        title: "RDS deletion protection is off in a protected environment",
-        remediation: "Set deletion_protection = true for databases in protected environments.",
+        title: "RDS deletion protection is off",
+        remediation: "Set deletion_protection = true (required for databases in protected environments).",
         types: &["aws_db_instance", "aws_rds_cluster"],
-        checkov: &["CKV_AWS_293"],
+        checkov: &["CKV_AWS_293", "CKV_AWS_139"],
+        checkov_note: "CKV_AWS_293 (aws_db_instance) and CKV_AWS_139 (aws_rds_cluster) fail unless deletion_protection is true; unset fails",
         trivy: &["AVD-AWS-0177"],
         check: |s, env| {
-            if !env.protected {
-                return vec![];
+            let out = require_true(s.node, "deletion_protection", false, "deletion_protection is off");
+            if env.protected {
+                return out;
             }
-            require_true(s.node, "deletion_protection", false, "deletion_protection is off")
+            out.into_iter()
+                .map(|o| match o {
+                    Outcome::Fail(m) => Outcome::FailAt(Low, format!("{m} (low: not a protected environment)")),
+                    o => o,
+                })
+                .collect()
         },
     },
     Rule {
@@ -242,6 +283,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set storage_encrypted = true on the cluster.",
         types: &["aws_rds_cluster"],
         checkov: &["CKV_AWS_96"],
+        checkov_note: "CKV_AWS_96 fails an aws_rds_cluster unless storage_encrypted is true (serverless engine_mode passes)",
         trivy: &["AVD-AWS-0079"],
         check: |s, _| require_true(s.node, "storage_encrypted", false, "storage_encrypted is false"),
     },
@@ -252,11 +294,14 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set root_block_device { encrypted = true } (or enable EBS encryption by default in the account).",
         types: &["aws_instance", "aws_launch_configuration"],
         checkov: &["CKV_AWS_8"],
+        checkov_note: "CKV_AWS_8 fails an instance or launch configuration without root_block_device, or with any root/EBS block device not encrypted (unless it comes from a snapshot)",
         trivy: &["AVD-AWS-0131"],
         check: |s, _| {
             let root = s.node.key("root_block_device");
-            if root.is_unknown() {
-                return vec![unknown("root_block_device")];
+            // Not configured (absent, or computed by the provider): the root
+            // volume is encrypted only if the account encrypts EBS by default.
+            if root.is_unknown() || root.items().is_empty() {
+                return vec![Outcome::Fail("no root_block_device: the root volume is encrypted only if the account enables EBS encryption by default".into())];
             }
             let mut out = match root.first().key("encrypted").bool() {
                 Known::Value(true) => vec![],
@@ -280,6 +325,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set encrypted = true on the volume.",
         types: &["aws_ebs_volume"],
         checkov: &["CKV_AWS_3"],
+        checkov_note: "CKV_AWS_3 fails an aws_ebs_volume unless encrypted is true",
         trivy: &["AVD-AWS-0026"],
         check: |s, _| require_true(s.node, "encrypted", false, "the volume is not encrypted"),
     },
@@ -288,8 +334,9 @@ pub(super) static RULES: &[Rule] = &[
         severity: High,
         title: "EC2 instance allows IMDSv1",
         remediation: "Set metadata_options { http_tokens = \"required\" }.",
-        types: &["aws_instance", "aws_launch_template"],
+        types: &["aws_instance", "aws_launch_template", "aws_launch_configuration"],
         checkov: &["CKV_AWS_79"],
+        checkov_note: "CKV_AWS_79 fails unless metadata_options sets http_tokens = required or http_endpoint = disabled; no metadata_options fails",
         trivy: &["AVD-AWS-0028"],
         check: |s, _| {
             let m = s.node.key("metadata_options");
@@ -298,30 +345,35 @@ pub(super) static RULES: &[Rule] = &[
             if !m.exists() {
                 return vec![];
             }
-            match m.first().key("http_tokens").str() {
-                Known::Value("required") => vec![],
-                Known::Unknown => vec![unknown("metadata_options.http_tokens")],
-                _ if m.is_unknown() => vec![unknown("metadata_options")],
+            // Not configured: the provider leaves http_tokens `optional`
+            // (IMDSv1 allowed) unless the AMI says otherwise.
+            if m.is_unknown() || m.items().is_empty() {
+                return vec![Outcome::Fail("no metadata_options: IMDSv1 is allowed by default".into())];
+            }
+            let o = m.first();
+            match (o.key("http_tokens").str(), o.key("http_endpoint").str()) {
+                (_, Known::Value("disabled")) | (Known::Value("required"), _) => vec![],
+                (Known::Unknown, _) => vec![unknown("metadata_options.http_tokens")],
                 _ => vec![Outcome::Fail("http_tokens is not `required`: IMDSv1 is reachable".into())],
             }
         },
     },
+    // PG-AWS-020 once also flagged `service:*`; that case is PG-AWS-036 now,
+    // because Checkov's CKV_AWS_62 means full `*`-on-`*` administrator access.
     Rule {
         id: "PG-AWS-020",
         severity: High,
-        title: "IAM policy allows wildcard actions",
-        remediation: "List the actions the principal needs instead of `*` or `service:*`.",
+        title: "IAM policy grants full administrator access",
+        remediation: "List the actions and resources the principal needs instead of `Action: *` on `Resource: *`.",
         types: IAM_POLICY_TYPES,
-        checkov: &["CKV_AWS_62", "CKV_AWS_63"],
+        checkov: &["CKV_AWS_62"],
+        checkov_note: "CKV_AWS_62 fails a policy with an Allow statement whose Action and Resource both contain \"*\"",
         trivy: &["AVD-AWS-0057"],
         check: |s, _| {
             iam::with_document(s.node, "policy", |doc| {
-                doc.wildcard_actions()
+                doc.star_actions(true)
                     .into_iter()
-                    .map(|(sid, action)| {
-                        let admin = if action == "*" { " (full administrator access)" } else { "" };
-                        Outcome::Fail(format!("statement {sid} allows action `{action}`{admin}"))
-                    })
+                    .map(|sid| Outcome::Fail(format!("statement {sid} allows action `*` on `Resource: *` (full administrator access)")))
                     .collect()
             })
         },
@@ -336,6 +388,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Scope `Resource` to the ARNs the actions need.",
         types: IAM_POLICY_TYPES,
         checkov: &["CKV_AWS_355"],
+        checkov_note: "CKV_AWS_355 fails a policy allowing on Resource \"*\" any action that IAM lets you scope to a resource (cloudsplaining's action table); we exempt Describe* and sts:GetCallerIdentity only",
         trivy: &["AVD-AWS-0057"],
         check: |s, _| {
             iam::with_document(s.node, "policy", |doc| {
@@ -353,6 +406,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Name the accounts, services or federated providers allowed to assume the role, and add conditions (sts:ExternalId).",
         types: &["aws_iam_role"],
         checkov: &["CKV_AWS_60"],
+        checkov_note: "CKV_AWS_60 fails a role whose trust policy has a non-Deny statement with Principal AWS \"*\"",
         trivy: &[],
         check: |s, _| {
             iam::with_document(s.node, "assume_role_policy", |doc| {
@@ -369,19 +423,49 @@ pub(super) static RULES: &[Rule] = &[
         title: "AdministratorAccess is attached",
         remediation: "Attach a policy limited to the job instead of arn:aws:iam::aws:policy/AdministratorAccess.",
         types: &[
+            "aws_iam_role",
             "aws_iam_role_policy_attachment",
             "aws_iam_user_policy_attachment",
             "aws_iam_group_policy_attachment",
             "aws_iam_policy_attachment",
         ],
         checkov: &["CKV_AWS_274"],
+        checkov_note: "CKV_AWS_274 fails an attachment whose policy_arn, or a role whose managed_policy_arns, is arn:aws:iam::aws:policy/AdministratorAccess",
         trivy: &[],
-        check: |s, _| match s.node.key("policy_arn").str() {
-            Known::Value(arn) if arn.ends_with(":policy/AdministratorAccess") => {
-                vec![Outcome::Fail(format!("attaches `{arn}`"))]
+        check: |s, env| {
+            if s.resource_type == "aws_iam_role" {
+                return match s.node.key("managed_policy_arns").strings() {
+                    Known::Value(arns) => arns
+                        .into_iter()
+                        .filter(|a| a.ends_with(ADMIN_POLICY))
+                        .map(|a| Outcome::Fail(format!("the role's managed_policy_arns include `{a}`")))
+                        .collect(),
+                    Known::Unknown => vec![unknown("managed_policy_arns")],
+                    Known::Absent => vec![],
+                };
             }
-            Known::Unknown => vec![unknown("policy_arn")],
-            _ => vec![],
+            // Who gets it, by the configuration's reference when there is one.
+            let to = ["role", "user", "group", "roles", "users", "groups"]
+                .iter()
+                .find_map(|a| env.refers(s.address, a).and_then(|t| t.first()))
+                .map(|t| format!(" to `{t}`"))
+                .unwrap_or_default();
+            match s.node.key("policy_arn").str() {
+                Known::Value(arn) if arn.ends_with(ADMIN_POLICY) => {
+                    vec![Outcome::Fail(format!("attaches `{arn}`{to}"))]
+                }
+                // An ARN known after apply that refers to a policy created in
+                // this plan is a customer-managed policy, not the AWS one.
+                Known::Unknown
+                    if env
+                        .refers(s.address, "policy_arn")
+                        .is_some_and(|t| t.iter().any(|p| p.contains("aws_iam_policy."))) =>
+                {
+                    vec![]
+                }
+                Known::Unknown => vec![unknown("policy_arn")],
+                _ => vec![],
+            }
         },
     },
     Rule {
@@ -391,6 +475,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Fetch secrets at boot from Secrets Manager or SSM Parameter Store using the instance role; rotate the exposed secret.",
         types: &["aws_instance", "aws_launch_template", "aws_launch_configuration"],
         checkov: &["CKV_AWS_46"],
+        checkov_note: "CKV_AWS_46 fails user_data containing an AWS access key or secret key pattern",
         trivy: &["AVD-AWS-0029"],
         check: |s, _| match s.node.key("user_data").str() {
             Known::Value(text) => secrets_in(text, "user_data"),
@@ -405,6 +490,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Read secrets at run time from Secrets Manager or SSM Parameter Store; rotate the exposed secret.",
         types: &["aws_lambda_function"],
         checkov: &["CKV_AWS_45"],
+        checkov_note: "CKV_AWS_45 fails Lambda environment variables containing AWS or general secret patterns",
         trivy: &[],
         check: |s, _| {
             let vars = s.node.key("environment").first().key("variables");
@@ -425,6 +511,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Pass secrets through the container definition's `secrets` (Secrets Manager or SSM ARNs), not `environment`.",
         types: &["aws_ecs_task_definition"],
         checkov: &[],
+        checkov_note: "No Checkov terraform_plan check reads ECS container environment values for secrets",
         trivy: &["AVD-AWS-0036"],
         check: |s, _| match s.node.key("container_definitions").str() {
             Known::Value(text) => {
@@ -455,6 +542,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set is_multi_region_trail = true.",
         types: &["aws_cloudtrail"],
         checkov: &["CKV_AWS_67"],
+        checkov_note: "CKV_AWS_67 fails unless is_multi_region_trail is true",
         trivy: &["AVD-AWS-0014"],
         check: |s, _| require_true(s.node, "is_multi_region_trail", false, "the trail records one region only"),
     },
@@ -465,6 +553,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set enable_log_file_validation = true.",
         types: &["aws_cloudtrail"],
         checkov: &["CKV_AWS_36"],
+        checkov_note: "CKV_AWS_36 fails unless enable_log_file_validation is true",
         trivy: &["AVD-AWS-0016"],
         check: |s, _| require_true(s.node, "enable_log_file_validation", false, "log file validation is off"),
     },
@@ -475,14 +564,18 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Add an aws_flow_log for the VPC.",
         types: &["aws_vpc"],
         checkov: &["CKV2_AWS_11"],
+        checkov_note: "CKV2_AWS_11 fails a VPC with no connected aws_flow_log (connected through the flow log's vpc_id reference)",
         trivy: &["AVD-AWS-0178"],
-        check: |_, env| {
-            // The flow log names the VPC by an id known only after apply, so
-            // any flow log in the same plan is taken to cover it.
-            if env.others("aws_flow_log").next().is_some() {
+        check: |s, env| {
+            // A new VPC's id is known only after apply: the configuration's
+            // reference says which VPC a flow log's vpc_id names.
+            let covered = env
+                .others_with_address("aws_flow_log")
+                .any(|f| env.points_at(f, "vpc_id", (s.address, s.node), "id"));
+            if covered {
                 vec![]
             } else {
-                vec![Outcome::Fail("no aws_flow_log in this configuration".into())]
+                vec![Outcome::Fail("no aws_flow_log in this plan refers to this VPC".into())]
             }
         },
     },
@@ -493,6 +586,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set kms_master_key_id (alias/aws/sns or a customer key).",
         types: &["aws_sns_topic"],
         checkov: &["CKV_AWS_26"],
+        checkov_note: "CKV_AWS_26 fails an SNS topic without kms_master_key_id",
         trivy: &["AVD-AWS-0095"],
         check: |s, _| match s.node.key("kms_master_key_id").str() {
             Known::Value(k) if !k.is_empty() => vec![],
@@ -507,6 +601,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set sqs_managed_sse_enabled = true or a kms_master_key_id.",
         types: &["aws_sqs_queue"],
         checkov: &["CKV_AWS_27"],
+        checkov_note: "CKV_AWS_27 fails a queue unless sqs_managed_sse_enabled is true or kms_master_key_id is set",
         trivy: &["AVD-AWS-0096"],
         check: |s, _| match (s.node.key("kms_master_key_id").str(), s.node.key("sqs_managed_sse_enabled").bool()) {
             (Known::Value(k), _) if !k.is_empty() => vec![],
@@ -522,6 +617,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set point_in_time_recovery { enabled = true }.",
         types: &["aws_dynamodb_table"],
         checkov: &["CKV_AWS_28"],
+        checkov_note: "CKV_AWS_28 fails unless point_in_time_recovery.enabled is true",
         trivy: &["AVD-AWS-0024"],
         check: |s, _| {
             let p = s.node.key("point_in_time_recovery");
@@ -540,6 +636,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set map_public_ip_on_launch = false and give public addresses explicitly where needed.",
         types: &["aws_subnet"],
         checkov: &["CKV_AWS_130"],
+        checkov_note: "CKV_AWS_130 fails when map_public_ip_on_launch is true",
         trivy: &["AVD-AWS-0164"],
         check: |s, _| require_false(s.node, "map_public_ip_on_launch", false, "map_public_ip_on_launch is true"),
     },
@@ -550,6 +647,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Use manage_master_user_password = true (Secrets Manager) or pass the password from a secret store.",
         types: &["aws_db_instance", "aws_rds_cluster"],
         checkov: &[],
+        checkov_note: "No Checkov check: a literal, unmasked master password is a plan-level fact",
         trivy: &[],
         check: |s, _| {
             // The password itself is masked by normalization; a known,
@@ -562,7 +660,48 @@ pub(super) static RULES: &[Rule] = &[
             }
         },
     },
+    Rule {
+        id: "PG-AWS-035",
+        severity: High,
+        title: "IAM policy allows every action",
+        remediation: "List the actions the principal needs instead of `Action: *`, even on named resources.",
+        types: IAM_POLICY_TYPES,
+        checkov: &["CKV_AWS_63"],
+        checkov_note: "CKV_AWS_63 fails a policy with an Allow statement whose Action contains \"*\", whatever its Resource",
+        trivy: &["AVD-AWS-0057"],
+        check: |s, _| {
+            iam::with_document(s.node, "policy", |doc| {
+                doc.star_actions(false)
+                    .into_iter()
+                    .map(|sid| Outcome::Fail(format!("statement {sid} allows action `*`")))
+                    .collect()
+            })
+        },
+    },
+    // Trivy rates this high under AVD-AWS-0057 with the other wildcards; a
+    // whole service on named resources is often deliberate (a bucket's
+    // owner), so medium.
+    Rule {
+        id: "PG-AWS-036",
+        severity: Medium,
+        title: "IAM policy allows every action of a service",
+        remediation: "List the service's actions the principal needs instead of `service:*`.",
+        types: IAM_POLICY_TYPES,
+        checkov: &[],
+        checkov_note: "No one Checkov check: CKV_AWS_286-290 (cloudsplaining) expand actions and fail by what they permit on `Resource: *` (privilege escalation, credential exposure, exfiltration, permissions management, unconstrained write), with or without a wildcard",
+        trivy: &["AVD-AWS-0057"],
+        check: |s, _| {
+            iam::with_document(s.node, "policy", |doc| {
+                doc.service_wildcards()
+                    .into_iter()
+                    .map(|(sid, action)| Outcome::Fail(format!("statement {sid} allows every action of the service: `{action}`")))
+                    .collect()
+            })
+        },
+    },
 ];
+
+const ADMIN_POLICY: &str = ":policy/AdministratorAccess";
 
 const IAM_POLICY_TYPES: &[&str] = &[
     "aws_iam_policy",
@@ -571,16 +710,32 @@ const IAM_POLICY_TYPES: &[&str] = &[
     "aws_iam_group_policy",
 ];
 
-/// True when a companion resource (aws_s3_bucket_versioning, ...) in the plan
-/// configures this bucket, or names a bucket only known after apply.
-fn has_companion(s: &Subject, env: &Env, companion: &str) -> bool {
-    let bucket = s.node.key("bucket").str();
-    env.others(companion)
-        .any(|c| match (c.key("bucket").str(), bucket) {
-            (Known::Unknown, _) | (_, Known::Unknown) => true,
-            (Known::Value(a), Known::Value(b)) => a == b,
-            _ => false,
-        })
+/// The companion resources (aws_s3_bucket_versioning, ...) in the plan that
+/// configure this bucket: those whose `bucket` refers to it, or names it.
+fn companions<'e>(s: &Subject, env: &'e Env, companion: &str) -> Vec<(&'e str, Node<'e>)> {
+    env.others_with_address(companion)
+        .filter(|c| env.points_at(*c, "bucket", (s.address, s.node), "bucket"))
+        .collect()
+}
+
+fn public_acl(n: Node, what: &str) -> Vec<Outcome> {
+    match n.key("acl").str() {
+        Known::Value(acl @ ("public-read" | "public-read-write" | "authenticated-read")) => {
+            vec![Outcome::Fail(format!("{what} is `{acl}`"))]
+        }
+        Known::Unknown => vec![unknown("acl")],
+        _ => vec![],
+    }
+}
+
+/// The default algorithm of a server-side encryption configuration block.
+fn sse_algorithm(n: Node<'_>) -> Known<&str> {
+    n.key("rule")
+        .first()
+        .key("apply_server_side_encryption_by_default")
+        .first()
+        .key("sse_algorithm")
+        .str()
 }
 
 /// One security-group rule, whatever resource shape it came from.
@@ -593,8 +748,16 @@ struct SgRule<'a> {
     proto_key: &'a str,
 }
 
-fn sg_rules<'a>(s: &Subject<'a>) -> Result<Vec<SgRule<'a>>, Outcome> {
+fn sg_rules<'a>(s: &Subject<'a>, env: &Env) -> Result<Vec<SgRule<'a>>, Outcome> {
     let mut out = Vec::new();
+    // A standalone rule names its group by the configuration's reference.
+    let rule_label = match env
+        .refers(s.address, "security_group_id")
+        .and_then(|t| t.first())
+    {
+        Some(group) => format!("the rule (on `{group}`)"),
+        None => "the rule".to_string(),
+    };
     match s.resource_type {
         "aws_security_group" => {
             for dir in ["ingress", "egress"] {
@@ -620,7 +783,7 @@ fn sg_rules<'a>(s: &Subject<'a>) -> Result<Vec<SgRule<'a>>, Outcome> {
                 _ => return Err(unknown("type")),
             };
             out.push(SgRule {
-                label: "the rule".into(),
+                label: rule_label.clone(),
                 node: s.node,
                 egress,
                 ipv4_key: "cidr_blocks",
@@ -629,7 +792,7 @@ fn sg_rules<'a>(s: &Subject<'a>) -> Result<Vec<SgRule<'a>>, Outcome> {
             });
         }
         t => out.push(SgRule {
-            label: "the rule".into(),
+            label: rule_label.clone(),
             node: s.node,
             egress: t.ends_with("egress_rule"),
             ipv4_key: "cidr_ipv4",
@@ -640,8 +803,11 @@ fn sg_rules<'a>(s: &Subject<'a>) -> Result<Vec<SgRule<'a>>, Outcome> {
     Ok(out)
 }
 
+/// `(ports, source, every protocol)` of a rule open to the world.
+type WorldPorts = (Ports, String, bool);
+
 /// The ports a rule opens to the world, or why that is not known yet.
-fn world_ports(r: &SgRule) -> Result<Option<(Ports, String)>, Outcome> {
+fn world_ports(r: &SgRule) -> Result<Option<WorldPorts>, Outcome> {
     let mut world = None;
     for key in [r.ipv4_key, r.ipv6_key] {
         match r.node.key(key).strings() {
@@ -661,7 +827,7 @@ fn world_ports(r: &SgRule) -> Result<Option<(Ports, String)>, Outcome> {
         Known::Absent => "-1".into(),
     };
     if proto == "-1" || proto == "all" {
-        return Ok(Some((Ports::ALL, src)));
+        return Ok(Some((Ports::ALL, src, true)));
     }
     let port = |k: &str| match r.node.key(k).int() {
         Known::Value(p) => Ok(p),
@@ -677,18 +843,21 @@ fn world_ports(r: &SgRule) -> Result<Option<(Ports, String)>, Outcome> {
             to: to.max(from) as u32,
         }
     };
-    Ok(Some((ports, src)))
+    Ok(Some((ports, src, false)))
 }
 
-fn sg_ingress(s: &Subject, test: PortTest) -> Vec<Outcome> {
-    let rules = match sg_rules(s) {
+fn sg_ingress(s: &Subject, env: &Env, test: PortTest) -> Vec<Outcome> {
+    let rules = match sg_rules(s, env) {
         Ok(r) => r,
         Err(o) => return vec![o],
     };
     let mut out = Vec::new();
     for r in rules.iter().filter(|r| !r.egress) {
         match world_ports(r) {
-            Ok(Some((ports, src))) => {
+            // "All ports" means all traffic (protocol -1), as CKV_AWS_277 has
+            // it; TCP 0-65535 still meets the SSH, RDP and database rules.
+            Ok(Some((_, _, false))) if matches!(test, PortTest::All) => {}
+            Ok(Some((ports, src, _))) => {
                 if let Some(hit) = test.hits(ports) {
                     out.push(Outcome::Fail(format!("{} opens {hit} to {src}", r.label)));
                 }
@@ -700,15 +869,15 @@ fn sg_ingress(s: &Subject, test: PortTest) -> Vec<Outcome> {
     out
 }
 
-fn sg_egress(s: &Subject) -> Vec<Outcome> {
-    let rules = match sg_rules(s) {
+fn sg_egress(s: &Subject, env: &Env) -> Vec<Outcome> {
+    let rules = match sg_rules(s, env) {
         Ok(r) => r,
         Err(o) => return vec![o],
     };
     let mut out = Vec::new();
     for r in rules.iter().filter(|r| r.egress) {
         match world_ports(r) {
-            Ok(Some((ports, src))) if ports.is_all() => {
+            Ok(Some((ports, src, true))) if ports.is_all() => {
                 out.push(Outcome::Fail(format!(
                     "{} allows all egress to {src}",
                     r.label

@@ -18,6 +18,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Restrict source_address_prefix for port 22, or use Azure Bastion.",
         types: NSG,
         checkov: &["CKV_AZURE_10"],
+        checkov_note: "CKV_AZURE_10 fails an inbound Allow rule for port 22 from *, 0.0.0.0/0, Internet or Any",
         trivy: &["AVD-AZU-0050"],
         check: |s, _| nsg(s, PortTest::One(22), "Inbound"),
     },
@@ -28,6 +29,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Restrict source_address_prefix for port 3389, or use Azure Bastion.",
         types: NSG,
         checkov: &["CKV_AZURE_9"],
+        checkov_note: "CKV_AZURE_9 fails an inbound Allow rule for port 3389 from *, 0.0.0.0/0, Internet or Any",
         trivy: &["AVD-AZU-0048"],
         check: |s, _| nsg(s, PortTest::One(3389), "Inbound"),
     },
@@ -38,6 +40,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Use private endpoints for databases; never allow their ports from Internet.",
         types: NSG,
         checkov: &[],
+        checkov_note: "No Checkov check for database ports as a class",
         trivy: &["AVD-AZU-0047"],
         check: |s, _| nsg(s, PortTest::Database, "Inbound"),
     },
@@ -48,6 +51,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Allow only the ports the service needs.",
         types: NSG,
         checkov: &[],
+        checkov_note: "No Checkov check for all ports open on a network security rule",
         trivy: &["AVD-AZU-0047"],
         check: |s, _| nsg(s, PortTest::All, "Inbound"),
     },
@@ -60,6 +64,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Limit destination_address_prefix to the services the workload needs.",
         types: NSG,
         checkov: &[],
+        checkov_note: "No Checkov check for unrestricted egress on a network security rule",
         trivy: &["AVD-AZU-0051"],
         check: |s, _| nsg(s, PortTest::All, "Outbound"),
     },
@@ -71,6 +76,7 @@ pub(super) static RULES: &[Rule] = &[
             "Set allow_nested_items_to_be_public = false (allow_blob_public_access in azurerm 2.x).",
         types: &["azurerm_storage_account"],
         checkov: &["CKV_AZURE_190"],
+        checkov_note: "CKV_AZURE_190 fails a storage account unless allow_nested_items_to_be_public is false",
         trivy: &["AVD-AZU-0007"],
         check: |s, _| {
             for attr in [
@@ -93,6 +99,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set container_access_type = \"private\".",
         types: &["azurerm_storage_container"],
         checkov: &["CKV_AZURE_34"],
+        checkov_note: "CKV_AZURE_34 fails a container whose container_access_type is not private",
         trivy: &["AVD-AZU-0007"],
         check: |s, _| match s.node.key("container_access_type").str() {
             Known::Value(t @ ("blob" | "container")) => {
@@ -109,6 +116,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set https_traffic_only_enabled (enable_https_traffic_only) = true.",
         types: &["azurerm_storage_account"],
         checkov: &["CKV_AZURE_3"],
+        checkov_note: "CKV_AZURE_3 fails unless enable_https_traffic_only is true",
         trivy: &["AVD-AZU-0008"],
         check: |s, _| {
             let attr = if s.node.key("https_traffic_only_enabled").value() != Known::Absent {
@@ -126,6 +134,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set min_tls_version = \"TLS1_2\".",
         types: &["azurerm_storage_account"],
         checkov: &["CKV_AZURE_44"],
+        checkov_note: "CKV_AZURE_44 fails a storage account whose min_tls_version is not TLS1_2",
         trivy: &["AVD-AZU-0011"],
         check: |s, _| match s.node.key("min_tls_version").str() {
             Known::Value(v @ ("TLS1_0" | "TLS1_1")) => {
@@ -147,6 +156,7 @@ pub(super) static RULES: &[Rule] = &[
             "azurerm_mysql_firewall_rule",
         ],
         checkov: &["CKV_AZURE_11"],
+        checkov_note: "CKV_AZURE_11 fails a SQL firewall rule from 0.0.0.0 to 255.255.255.255",
         trivy: &["AVD-AZU-0029"],
         check: |s, _| match (
             s.node.key("start_ip_address").str(),
@@ -170,6 +180,7 @@ pub(super) static RULES: &[Rule] = &[
             "azurerm_mysql_server",
         ],
         checkov: &["CKV_AZURE_113"],
+        checkov_note: "CKV_AZURE_113 fails an azurerm_mssql_server unless public_network_access_enabled is false",
         trivy: &["AVD-AZU-0022"],
         check: |s, _| {
             require_false(
@@ -190,6 +201,7 @@ pub(super) static RULES: &[Rule] = &[
             "azurerm_linux_virtual_machine_scale_set",
         ],
         checkov: &["CKV_AZURE_149"],
+        checkov_note: "CKV_AZURE_149 fails a Linux VM or scale set with disable_password_authentication false",
         trivy: &["AVD-AZU-0039"],
         check: |s, _| {
             require_true(
@@ -214,6 +226,7 @@ pub(super) static RULES: &[Rule] = &[
             "azurerm_virtual_machine",
         ],
         checkov: &["CKV_AZURE_45"],
+        checkov_note: "CKV_AZURE_45 fails custom_data of an azurerm_virtual_machine containing secret patterns",
         trivy: &["AVD-AZU-0037"],
         check: |s, _| {
             let mut out = Vec::new();
@@ -238,6 +251,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set purge_protection_enabled = true.",
         types: &["azurerm_key_vault"],
         checkov: &["CKV_AZURE_110"],
+        checkov_note: "CKV_AZURE_110 fails a key vault unless purge_protection_enabled is true",
         trivy: &["AVD-AZU-0016"],
         check: |s, _| {
             require_true(

@@ -13,6 +13,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Restrict source_ranges for port 22 (use IAP TCP forwarding: 35.235.240.0/20).",
         types: &["google_compute_firewall"],
         checkov: &["CKV_GCP_2"],
+        checkov_note: "CKV_GCP_2 fails an ingress firewall allowing port 22 from 0.0.0.0/0",
         trivy: &["AVD-GCP-0027", "AVD-GCP-0071"],
         check: |s, _| fw_ingress(s, PortTest::One(22)),
     },
@@ -23,6 +24,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Restrict source_ranges for port 3389.",
         types: &["google_compute_firewall"],
         checkov: &["CKV_GCP_3"],
+        checkov_note: "CKV_GCP_3 fails an ingress firewall allowing port 3389 from 0.0.0.0/0",
         trivy: &["AVD-GCP-0027", "AVD-GCP-0070"],
         check: |s, _| fw_ingress(s, PortTest::One(3389)),
     },
@@ -33,6 +35,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Allow database ports only from the application's network tags or service accounts.",
         types: &["google_compute_firewall"],
         checkov: &[],
+        checkov_note: "No Checkov check for database ports as a class",
         trivy: &["AVD-GCP-0027"],
         check: |s, _| fw_ingress(s, PortTest::Database),
     },
@@ -43,6 +46,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Allow only the protocols and ports the service needs.",
         types: &["google_compute_firewall"],
         checkov: &[],
+        checkov_note: "No Checkov check for all ports open (CKV_GCP_2/3 test single ports)",
         trivy: &["AVD-GCP-0027", "AVD-GCP-0072"],
         check: |s, _| fw_ingress(s, PortTest::All),
     },
@@ -55,6 +59,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Limit destination_ranges to the services the workload needs.",
         types: &["google_compute_firewall"],
         checkov: &[],
+        checkov_note: "No Checkov check for unrestricted egress on GCP firewalls",
         trivy: &["AVD-GCP-0035"],
         check: |s, _| {
             if !matches!(s.node.key("direction").str(), Known::Value("EGRESS")) {
@@ -76,6 +81,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Grant bucket roles to named principals only.",
         types: &["google_storage_bucket_iam_member", "google_storage_bucket_iam_binding"],
         checkov: &["CKV_GCP_28"],
+        checkov_note: "CKV_GCP_28 fails a bucket IAM member or binding granting allUsers or allAuthenticatedUsers",
         trivy: &["AVD-GCP-0001"],
         check: |s, _| {
             let mut members = match s.node.key("members").strings() {
@@ -102,6 +108,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set uniform_bucket_level_access = true.",
         types: &["google_storage_bucket"],
         checkov: &["CKV_GCP_29"],
+        checkov_note: "CKV_GCP_29 fails unless uniform_bucket_level_access is true",
         trivy: &["AVD-GCP-0002"],
         check: |s, _| require_true(s.node, "uniform_bucket_level_access", false, "uniform bucket-level access is off"),
     },
@@ -112,6 +119,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set versioning { enabled = true }.",
         types: &["google_storage_bucket"],
         checkov: &["CKV_GCP_78"],
+        checkov_note: "CKV_GCP_78 fails unless versioning.enabled is true",
         trivy: &["AVD-GCP-0078"],
         check: |s, _| require_true(s.node.key("versioning").first(), "enabled", false, "versioning is off"),
     },
@@ -122,6 +130,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Add a logging block with a log_bucket.",
         types: &["google_storage_bucket"],
         checkov: &["CKV_GCP_62"],
+        checkov_note: "CKV_GCP_62 fails a bucket without a logging block naming a log_bucket",
         trivy: &["AVD-GCP-0077"],
         check: |s, _| match s.node.key("logging").first().key("log_bucket").str() {
             Known::Value(_) => vec![],
@@ -136,6 +145,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Remove 0.0.0.0/0 from authorized_networks; use private IP or the Cloud SQL Auth Proxy.",
         types: &["google_sql_database_instance"],
         checkov: &["CKV_GCP_11"],
+        checkov_note: "CKV_GCP_11 fails an authorized network of 0.0.0.0/0 in ip_configuration",
         trivy: &["AVD-GCP-0017"],
         check: |s, _| {
             let ip = s.node.key("settings").first().key("ip_configuration").first();
@@ -157,6 +167,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set settings { backup_configuration { enabled = true } }.",
         types: &["google_sql_database_instance"],
         checkov: &["CKV_GCP_14"],
+        checkov_note: "CKV_GCP_14 fails unless settings.backup_configuration.enabled is true",
         trivy: &["AVD-GCP-0024"],
         check: |s, _| {
             let b = s.node.key("settings").first().key("backup_configuration").first();
@@ -170,6 +181,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Remove access_config from the network interface; use Cloud NAT for egress and IAP for access.",
         types: &["google_compute_instance"],
         checkov: &["CKV_GCP_40"],
+        checkov_note: "CKV_GCP_40 fails an instance whose first network interface has an access_config (external IP)",
         trivy: &["AVD-GCP-0031"],
         check: |s, _| {
             let mut out = Vec::new();
@@ -191,6 +203,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Set can_ip_forward = false unless the VM is a router.",
         types: &["google_compute_instance"],
         checkov: &["CKV_GCP_36"],
+        checkov_note: "CKV_GCP_36 fails when can_ip_forward is true",
         trivy: &["AVD-GCP-0043"],
         check: |s, _| require_false(s.node, "can_ip_forward", false, "can_ip_forward is true"),
     },
@@ -201,6 +214,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Add a log_config block to the subnetwork.",
         types: &["google_compute_subnetwork"],
         checkov: &["CKV_GCP_26"],
+        checkov_note: "CKV_GCP_26 fails a subnetwork without log_config",
         trivy: &["AVD-GCP-0029"],
         check: |s, _| {
             let l = s.node.key("log_config");
@@ -220,6 +234,7 @@ pub(super) static RULES: &[Rule] = &[
         remediation: "Read secrets from Secret Manager at boot; rotate the exposed secret.",
         types: &["google_compute_instance", "google_compute_instance_template"],
         checkov: &[],
+        checkov_note: "No Checkov terraform_plan check reads instance metadata values for secrets",
         trivy: &[],
         check: |s, _| {
             let mut out = Vec::new();

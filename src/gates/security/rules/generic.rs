@@ -12,6 +12,7 @@ pub(super) static RULES: &[Rule] = &[Rule {
     // Empty: runs on every resource type.
     types: &[],
     checkov: &[],
+    checkov_note: "No Checkov check reads tag or label values for secrets",
     trivy: &[],
     check: |s, _| {
         let mut out: Vec<Outcome> = Vec::new();
@@ -33,6 +34,7 @@ Rule {
     // Runs once per plan over `configuration.provider_config`.
     types: &[PROVIDER_TYPE],
     checkov: &["CKV_AWS_41"],
+    checkov_note: "CKV_AWS_41 fails an aws provider block with a literal access_key or secret_key",
     trivy: &[],
     check: |_, _| Vec::new(),
 }];

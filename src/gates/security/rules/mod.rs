@@ -14,13 +14,17 @@ use serde_json::Value;
 use super::node::{Known, Node};
 use super::secrets::{self, SecretHit};
 use crate::gates::Severity;
-use crate::plan::{Action, ChangeSet};
+use crate::plan::references::strip_indices;
+use crate::plan::{Action, ChangeSet, Mode};
 
 /// What one check says about one resource.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Outcome {
     /// The resource breaks the rule; the message says how.
     Fail(String),
+    /// Breaks the rule at another severity than the rule's (deletion
+    /// protection outside protected environments).
+    FailAt(Severity, String),
     /// A secret was found: the message shows it masked.
     Secret { message: String, hit: SecretHit },
     /// An attribute the rule needs is known only after apply.
@@ -29,6 +33,7 @@ pub(crate) enum Outcome {
 
 /// The resource a check looks at.
 pub(crate) struct Subject<'a> {
+    pub address: &'a str,
     pub resource_type: &'a str,
     pub node: Node<'a>,
 }
@@ -40,17 +45,56 @@ pub(crate) struct Env<'a> {
 }
 
 impl Env<'_> {
-    /// Planned values of every created or updated resource of a type.
-    pub(crate) fn others(&self, resource_type: &str) -> impl Iterator<Item = Node<'_>> + '_ {
+    /// Every created, updated or unchanged managed resource of a type, with
+    /// its address and planned value.
+    pub(crate) fn others_with_address(
+        &self,
+        resource_type: &str,
+    ) -> impl Iterator<Item = (&str, Node<'_>)> + '_ {
         let t = resource_type.to_string();
         self.plan
             .resources
             .iter()
             .filter(move |r| {
                 r.resource_type == t
+                    && r.mode == Mode::Managed
                     && !matches!(r.action, Action::Delete | Action::Read | Action::Forget)
             })
-            .map(|r| Node::new(&r.after, &r.after_unknown))
+            .map(|r| (r.address.as_str(), Node::new(&r.after, &r.after_unknown)))
+    }
+
+    /// What `attr` of the resource at `address` refers to, by the plan's
+    /// `configuration` (resource addresses without instance keys); `None`
+    /// when the configuration records no reference there.
+    pub(crate) fn refers(&self, address: &str, attr: &str) -> Option<&[String]> {
+        self.plan
+            .references
+            .get(&strip_indices(address))
+            .and_then(|attrs| attrs.get(attr))
+            .map(Vec::as_slice)
+    }
+
+    /// Whether `from.attr` points at `to`: by the configuration's reference
+    /// when there is one, else by equal known values (`to_value` is the
+    /// attribute of `to` that `attr` holds, such as the bucket name). An
+    /// unknown value with no reference to follow counts as pointing here, as
+    /// old plans without `configuration` leave no other way to tell.
+    pub(crate) fn points_at(
+        &self,
+        from: (&str, Node),
+        attr: &str,
+        to: (&str, Node),
+        to_value: &str,
+    ) -> bool {
+        if let Some(targets) = self.refers(from.0, attr) {
+            let target = strip_indices(to.0);
+            return targets.contains(&target);
+        }
+        match (from.1.key(attr).str(), to.1.key(to_value).str()) {
+            (Known::Value(a), Known::Value(b)) => a == b,
+            (Known::Unknown, _) => true,
+            _ => false,
+        }
     }
 }
 
@@ -66,6 +110,9 @@ pub struct Rule {
     /// Resource types the check runs on.
     pub types: &'static [&'static str],
     pub checkov: &'static [&'static str],
+    /// One line: what the crosswalked Checkov check tests (or why there is
+    /// none), so a reader can judge where the two may disagree.
+    pub checkov_note: &'static str,
     pub trivy: &'static [&'static str],
     pub(crate) check: Check,
 }
