@@ -66,6 +66,7 @@ pub fn awaiting_approval_section(
     let run = view
         .run_url
         .as_deref()
+        .and_then(render::escape::link_target)
         .map(|u| format!(" in [the workflow run]({u})"))
         .unwrap_or_default();
     let essentials = if verdict.stops() {
@@ -124,21 +125,16 @@ pub async fn post_check_run<F: Forge>(
     details_url: Option<String>,
     annotations: Vec<crate::github::Annotation>,
 ) -> Result<u64> {
-    let conclusion = match verdict {
-        Verdict::Pass => "success",
-        Verdict::Warn => "neutral",
-        Verdict::AckRequired => "action_required",
-        Verdict::Block => "failure",
-    };
+    let conclusion = render::verdict::words(verdict).conclusion;
     let summary = render::phase_block(view, CHECK_SUMMARY_LIMIT);
     let run = CheckRunRequest {
-        name: format!("phasegate / {}", view.environment),
+        name: render::escape::plain(&format!("phasegate / {}", view.environment)),
         head_sha: head_sha.to_string(),
         status: Some("completed".into()),
         conclusion: Some(conclusion.into()),
         // GitHub requires a details URL for action_required.
         details_url,
-        title: format!("{} plan: {conclusion}", view.environment),
+        title: render::escape::plain(&format!("{} plan: {conclusion}", view.environment)),
         summary,
         text: None,
         annotations,

@@ -9,6 +9,7 @@ mod gate;
 pub mod gating;
 pub mod output;
 pub mod plan;
+pub mod projects;
 mod render;
 mod schema;
 mod validate;

@@ -20,6 +20,7 @@
 mod counts;
 mod diff;
 pub mod digest;
+pub mod group;
 pub mod json;
 pub mod model;
 mod parse;
@@ -29,5 +30,5 @@ mod values;
 
 pub use model::*;
 pub use parse::{action_from_list, parse_plan_json, PlanError, SUPPORTED_FORMATS};
-pub use synthetic::synthetic_plan_json;
+pub use synthetic::{fleet_plan_json, synthetic_plan_json};
 pub use values::canonical_json;

@@ -52,7 +52,9 @@ impl Measure {
 /// What kind of detail a part is; the declaration order is the shed order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ShedClass {
-    /// One resource's attribute diff.
+    /// One change group's per-resource details: a single resource's
+    /// attribute diff, or a whole group's shared and varying attributes and
+    /// members. Whole groups are shed, never scattered members.
     AttributeDiff,
     /// One project's resources grouped by action.
     ResourceList,
@@ -94,17 +96,32 @@ impl ShedClass {
 pub struct Part {
     pub class: ShedClass,
     pub text: String,
+    /// What the shed note calls this part when it is left out (a change
+    /// group's name); unnamed parts are only counted.
+    pub label: Option<String>,
 }
 
 /// How many parts of each class were left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Omitted {
     counts: [usize; 6],
+    labels: Vec<String>,
 }
 
 impl Omitted {
     pub fn add(&mut self, class: ShedClass) {
         self.counts[class as usize] += 1;
+    }
+    /// Counts `part` and keeps its label for the note.
+    pub fn add_part(&mut self, part: &Part) {
+        self.add(part.class);
+        if let Some(label) = &part.label {
+            self.labels.push(label.clone());
+        }
+    }
+    /// The labels of the omitted parts that have one, in display order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
     }
     pub fn count(&self, class: ShedClass) -> usize {
         self.counts[class as usize]
@@ -245,9 +262,11 @@ impl Fitter<'_> {
                 if sum + self.sizes[i] <= room {
                     kept[i] = true;
                     sum += self.sizes[i];
-                } else {
-                    omitted.add(self.parts[i].class);
                 }
+            }
+            // Named in display order, whatever order they were shed in.
+            for (part, _) in self.parts.iter().zip(&kept).filter(|(_, &k)| !k) {
+                omitted.add_part(part);
             }
         }
         let note = if omitted.is_empty() {
@@ -266,7 +285,7 @@ impl Fitter<'_> {
 fn note_upper_bound(parts: &[Part], shape: &Shape<'_>) -> usize {
     let mut all = Omitted::default();
     for p in parts {
-        all.add(p.class);
+        all.add_part(p);
     }
     if all.is_empty() {
         return 0;
@@ -315,6 +334,7 @@ mod tests {
         Part {
             class,
             text: std::iter::repeat_n(tag, size).collect(),
+            label: None,
         }
     }
 

@@ -301,7 +301,7 @@ fn section_shows_the_table_budget_status_and_unpriced_details() {
     let mut c = ctx();
     c.phase_budget = Some(50.0);
     let report = run("resize.json", &c);
-    let s = cost::section(&report);
+    let s = phasegate::render::cost::section(&report);
     assert_eq!(s.key, "cost");
     assert_eq!(s.badge, Some(Verdict::AckRequired));
     assert!(
@@ -361,7 +361,7 @@ fn over_budget_section_snapshot() {
     c.phase_budget = Some(50.0);
     c.prior_phases_monthly = 20.0;
     c.environment_budget = Some(500.0);
-    let s = cost::section(&run("resize.json", &c));
+    let s = phasegate::render::cost::section(&run("resize.json", &c));
     insta::assert_snapshot!(
         "cost_section_over_budget",
         format!("{}\n---\n{}", s.essentials_md, s.details_md)

@@ -14,3 +14,5 @@ mod render_comment;
 mod security_gate;
 mod testbed;
 mod testcloud;
+mod change_groups;
+mod hostile_text;

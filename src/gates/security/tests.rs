@@ -406,35 +406,6 @@ fn rule_catalog_is_stable() {
     insta::assert_json_snapshot!("rule_catalog", rows);
 }
 
-#[test]
-fn markdown_escapes_untrusted_text() {
-    let f = Finding {
-        id: "X-1".into(),
-        severity: Severity::High,
-        address: "aws_s3_bucket.a|b".into(),
-        message: "<img src=x> @team `code`".into(),
-        remediation: "fix & go".into(),
-        crosswalk: Crosswalk::default(),
-        acknowledged: false,
-        title: "t".into(),
-        source: "tfsec".into(),
-    };
-    let c = SecurityContext {
-        imported: vec![f],
-        ..ctx()
-    };
-    let (essentials, details) = to_markdown(&evaluate(&plan(vec![]), &c));
-    assert!(essentials.starts_with("**Security: acknowledgement required**: 0 critical · 1 high"));
-    for md in [&essentials, &details] {
-        assert!(
-            md.contains("&lt;img src=x&gt; &#64;team \\`code\\`"),
-            "{md}"
-        );
-        assert!(md.contains("aws_s3_bucket.a\\|b"));
-    }
-    assert!(details.contains("fix &amp; go"));
-}
-
 /// Severities from Trivy's published check metadata (trivy-checks,
 /// `checks/cloud/**.rego`, `severity:`), for every Trivy id we crosswalk to.
 const TRIVY_SEVERITY: &[(&str, Severity)] = &[

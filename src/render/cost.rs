@@ -1,11 +1,12 @@
 //! The cost gate's block in the PR comment and job summary: a table per
 //! project and the budget status up front, the per-resource breakdown in the
-//! details.
+//! details. Rendered here from the gate's report; addresses, reasons and
+//! acknowledgement text pass through [`escape`](super::escape).
 
-use super::{cents, CostReport};
+use super::escape::{code_inline, inline};
+use super::Section;
+use crate::gates::cost::{cents, CostReport, ACK_ID};
 use crate::gates::Verdict;
-use crate::render::escape::{code_inline, inline};
-use crate::render::Section;
 
 /// `$1,234.56`, rounded half-up to cents.
 pub fn money(x: f64) -> String {
@@ -90,12 +91,12 @@ pub fn section(report: &CostReport) -> Section {
     }
     match (report.verdict, &report.acknowledged_by) {
         (Verdict::Warn, Some(reason)) => e.push_str(&format!(
-            "- Over budget, acknowledged (`cost-budget`): {}\n",
+            "- Over budget, acknowledged (`{ACK_ID}`): {}\n",
             inline(reason)
         )),
-        (Verdict::AckRequired, _) => e.push_str(
-            "- To go on, add an acknowledgement with id `cost-budget` to the change plan.\n",
-        ),
+        (Verdict::AckRequired, _) => e.push_str(&format!(
+            "- To go on, add an acknowledgement with id `{ACK_ID}` to the change plan.\n",
+        )),
         _ => {}
     }
     if !report.unpriced.is_empty() {
