@@ -358,10 +358,7 @@ fn annotations(
                     _ => "notice",
                 }
                 .into(),
-                message: escape::plain(&format!(
-                    "{}: {}\n{}",
-                    f.address, f.message, f.remediation
-                )),
+                message: escape::plain(&format!("{}: {}\n{}", f.address, f.message, f.remediation)),
                 title: Some(escape::plain(&format!("{} {}", f.id, f.title))),
             })
         })

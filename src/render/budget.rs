@@ -138,12 +138,15 @@ pub struct EssentialsLevel {
     pub section_essentials: bool,
     /// Show at most this many destroy/replace addresses (all when `None`).
     pub destroy_limit: Option<usize>,
+    /// Name the changed attributes in the group table without their values.
+    pub compact_groups: bool,
 }
 
 impl EssentialsLevel {
     pub const FULL: EssentialsLevel = EssentialsLevel {
         section_essentials: true,
         destroy_limit: None,
+        compact_groups: false,
     };
 }
 
@@ -169,7 +172,8 @@ pub struct Shape<'a> {
 /// 1. full essentials, shedding detail parts in shed order until the rest
 ///    fits, then putting back (last shed first) any shed part that still fits
 ///    in the room left;
-/// 2. the same without the sections' `essentials_md` (badges stay);
+/// 2. the same without the sections' `essentials_md` (badges stay) and with
+///    the group table naming changed attributes without their values;
 /// 3. the destroy warning cut to as many addresses as fit (the template says
 ///    how many more are in the job summary), every part shed;
 /// 4. the minimal text (header, counts, digests), cut at the budget if even
@@ -195,6 +199,7 @@ pub fn fit(parts: &[Part], shape: &Shape<'_>) -> String {
     let lean = EssentialsLevel {
         section_essentials: false,
         destroy_limit: None,
+        compact_groups: true,
     };
     if let Some(done) = fitter.try_fit(&(shape.essentials)(lean)) {
         return done;
@@ -205,6 +210,7 @@ pub fn fit(parts: &[Part], shape: &Shape<'_>) -> String {
         fitter.try_fit(&(shape.essentials)(EssentialsLevel {
             section_essentials: false,
             destroy_limit: Some(limit),
+            compact_groups: true,
         }))
     };
     if let Some(mut best) = at(0) {

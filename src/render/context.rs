@@ -254,12 +254,14 @@ impl Prepared {
 
     /// The essentials context, with at most `destroy_limit` addresses shown
     /// (counted across projects in order) and the sections' own essentials
-    /// only when `section_essentials`.
+    /// only when `section_essentials`; group rows without values when
+    /// `compact_groups`.
     pub fn essentials(
         &self,
         target: Target,
         section_essentials: bool,
         destroy_limit: Option<usize>,
+        compact_groups: bool,
     ) -> EssentialsCtx<'_> {
         let mut left = destroy_limit.unwrap_or(usize::MAX);
         let projects = self
@@ -276,7 +278,17 @@ impl Prepared {
                     destroy_total: p.destroys.len(),
                     destroys: p.destroys[..shown].to_vec(),
                     destroys_more: p.destroys.len() - shown,
-                    groups: p.groups.clone(),
+                    groups: p
+                        .groups
+                        .iter()
+                        .map(|g| {
+                            let mut row = g.clone();
+                            if compact_groups {
+                                row.changes = g.compact.clone();
+                            }
+                            row
+                        })
+                        .collect(),
                     digest: p.digest.clone(),
                 }
             })
@@ -383,7 +395,7 @@ pub fn thousands(n: usize) -> String {
 /// details have them all.
 const ROW_ATTRS: usize = 6;
 /// The most characters of a value in the group table.
-const ROW_VALUE_CAP: usize = 80;
+const ROW_VALUE_CAP: usize = 60;
 
 /// One row of a project's group table: a group of two or more changes.
 #[derive(Serialize, Clone)]
@@ -394,6 +406,9 @@ pub struct GroupRow {
     module: String,
     pattern: String,
     changes: String,
+    /// `changes` naming the attributes only, for tight budgets.
+    #[serde(skip)]
+    compact: String,
 }
 
 /// Terraform's phrase for a group's action, from its first member.
@@ -424,20 +439,33 @@ fn varying_text(v: &VaryingAttr) -> String {
 
 impl GroupRow {
     fn new(group: &ChangeGroup, changes: &ChangeSet) -> GroupRow {
-        let mut parts: Vec<String> = group
+        let cut = |mut parts: Vec<String>| {
+            if parts.len() > ROW_ATTRS {
+                let more = parts.len() - ROW_ATTRS;
+                parts.truncate(ROW_ATTRS);
+                parts.push(format!(
+                    "and {more} more {}",
+                    if more == 1 { "attribute" } else { "attributes" }
+                ));
+            }
+            if parts.is_empty() {
+                "no attribute changes".to_owned()
+            } else {
+                parts.join("; ")
+            }
+        };
+        let changes_text = cut(group
             .shared
             .iter()
             .map(|d| shared_text(d, ROW_VALUE_CAP))
             .chain(group.varying.iter().map(varying_text))
-            .collect();
-        if parts.len() > ROW_ATTRS {
-            let more = parts.len() - ROW_ATTRS;
-            parts.truncate(ROW_ATTRS);
-            parts.push(format!(
-                "and {more} more {}",
-                if more == 1 { "attribute" } else { "attributes" }
-            ));
-        }
+            .collect());
+        let compact = cut(group
+            .shared
+            .iter()
+            .map(|d| escape::code_inline(&d.path))
+            .chain(group.varying.iter().map(varying_text))
+            .collect());
         let mut notes = Vec::new();
         if group.importing {
             notes.push("imported");
@@ -462,11 +490,8 @@ impl GroupRow {
                 .as_deref()
                 .map_or_else(|| "(root)".to_owned(), escape::code_inline),
             pattern: escape::code_inline(&group.pattern),
-            changes: if parts.is_empty() {
-                "no attribute changes".to_owned()
-            } else {
-                parts.join("; ")
-            },
+            changes: changes_text,
+            compact,
         }
     }
 }
@@ -503,7 +528,11 @@ fn plain_value(value: &DiffValue, cap: usize) -> String {
     };
     match text.char_indices().nth(cap) {
         None => text,
-        Some((cut, _)) => format!("{}… ({} more characters)", &text[..cut], text[cut..].chars().count()),
+        Some((cut, _)) => format!(
+            "{}… ({} more characters)",
+            &text[..cut],
+            text[cut..].chars().count()
+        ),
     }
 }
 
@@ -529,7 +558,11 @@ impl<'a> GroupDetailsCtx<'a> {
             if let Some(previous) = rc.previous_address.as_deref().filter(|_| rc.is_move()) {
                 lines.push_str(&format!("  (moved from {previous})"));
             }
-            for d in rc.diff.iter().filter(|d| varying_paths.contains(&d.path.as_str())) {
+            for d in rc
+                .diff
+                .iter()
+                .filter(|d| varying_paths.contains(&d.path.as_str()))
+            {
                 lines.push_str(&format!(
                     "  {}: {} → {}",
                     d.path,
@@ -661,7 +694,10 @@ impl<'a> ResourceListCtx<'a> {
     ) -> Option<ResourceListCtx<'a>> {
         let mut folded = vec![false; changes.resources.len()];
         let mut first_of: Vec<Option<&ChangeGroup>> = vec![None; changes.resources.len()];
-        for g in change_groups.iter().filter(|g| g.count() > 1 && !g.destroys()) {
+        for g in change_groups
+            .iter()
+            .filter(|g| g.count() > 1 && !g.destroys())
+        {
             for &i in &g.indexes {
                 folded[i] = true;
             }
@@ -669,7 +705,9 @@ impl<'a> ResourceListCtx<'a> {
         }
         let mut order: Vec<usize> = (0..changes.resources.len()).collect();
         let rs = &changes.resources;
-        order.sort_by(|&a, &b| (&rs[a].address, &rs[a].deposed).cmp(&(&rs[b].address, &rs[b].deposed)));
+        order.sort_by(|&a, &b| {
+            (&rs[a].address, &rs[a].deposed).cmp(&(&rs[b].address, &rs[b].deposed))
+        });
         let mut groups: Vec<ListGroup> = Vec::new();
         for (title, member) in GROUPS.iter() {
             let mut group = ListGroup {

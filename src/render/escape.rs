@@ -34,6 +34,9 @@ pub fn inline(text: &str) -> String {
     while let Some(c) = chars.next() {
         match c {
             '&' => out.push_str("&amp;"),
+            // `<!` is followed by a zero-width space, so not even the text
+            // GitHub shows holds a copy of a phasegate marker.
+            '<' if chars.peek() == Some(&'!') => out.push_str("&lt;&#8203;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '`' => out.push_str("&#96;"),
@@ -95,9 +98,12 @@ pub fn code_block(text: &str) -> String {
     while let Some(c) = chars.next() {
         match c {
             '&' => out.push_str("&amp;"),
+            '<' if chars.peek() == Some(&'!') => out.push_str("&lt;&#8203;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '@' => out.push_str("&#64;&#8203;"),
+            // No autolinks inside <pre>, but the text stays link-free anyway.
+            ':' if chars.peek() == Some(&'/') => out.push_str(":&#8203;"),
             '#' if chars.peek().is_some_and(char::is_ascii_digit) => out.push_str("#&#8203;"),
             '\r' => {}
             '\n' | '\t' => out.push(c),
@@ -184,7 +190,10 @@ mod tests {
 
     #[test]
     fn inline_breaks_www_autolinks() {
-        assert_eq!(inline("see www.evil.example"), "see www&#8203;.evil.example");
+        assert_eq!(
+            inline("see www.evil.example"),
+            "see www&#8203;.evil.example"
+        );
         assert_eq!(inline("WWW.x"), "WWW&#8203;.x");
     }
 

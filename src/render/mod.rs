@@ -39,6 +39,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use crate::gates::Verdict;
+use crate::plan::group::{group_changes, ChangeGroup};
 use crate::plan::ChangeSet;
 pub use budget::DETAILS_MARKER;
 use budget::{EssentialsLevel, Measure, Part, Shape, ShedClass};
@@ -47,7 +48,6 @@ use context::{
     group_label, DiffCtx, DriftCtx, GroupDetailsCtx, NoteCtx, OutputsCtx, Prepared, ProjectCtx,
     ResourceListCtx, SectionCtx, Target,
 };
-use crate::plan::group::{group_changes, ChangeGroup};
 pub use templates::{TemplateError, Templates};
 
 /// GitHub's limit on an issue or PR comment body, in characters.
@@ -142,7 +142,12 @@ impl Renderer {
         let prepared = Prepared::new(view, &groups);
         let parts = self.detail_parts(view, &groups, target);
         let essentials = |level: EssentialsLevel| {
-            let ctx = prepared.essentials(target, level.section_essentials, level.destroy_limit);
+            let ctx = prepared.essentials(
+                target,
+                level.section_essentials,
+                level.destroy_limit,
+                level.compact_groups,
+            );
             escape::defuse_markers(&self.templates.render(templates::PHASE_ESSENTIALS, &ctx))
         };
         let note = |omitted: &budget::Omitted| {
@@ -222,7 +227,11 @@ impl Renderer {
                 push_labelled(ShedClass::Drift, t.render(templates::DRIFT, &drift), None);
             }
             if let Some(outputs) = outputs {
-                push_labelled(ShedClass::Outputs, t.render(templates::OUTPUTS, &outputs), None);
+                push_labelled(
+                    ShedClass::Outputs,
+                    t.render(templates::OUTPUTS, &outputs),
+                    None,
+                );
             }
         }
         for section in &view.sections {

@@ -67,7 +67,10 @@ pub const EMBEDDED: [(&str, &str); 12] = [
         GROUP_DETAILS,
         include_str!("../../templates/group_details.md.j2"),
     ),
-    (GROUP_TABLE, include_str!("../../templates/group_table.md.j2")),
+    (
+        GROUP_TABLE,
+        include_str!("../../templates/group_table.md.j2"),
+    ),
 ];
 
 /// A template that could not be loaded.

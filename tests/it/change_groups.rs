@@ -33,7 +33,12 @@ fn fleet() -> ChangeSet {
 #[test]
 fn fleet_plan_is_one_instance_group_plus_the_destroyed_databases() {
     let groups = group_changes(&fleet());
-    assert_eq!(groups.len(), 2, "{:#?}", groups.iter().map(|g| &g.pattern).collect::<Vec<_>>());
+    assert_eq!(
+        groups.len(),
+        2,
+        "{:#?}",
+        groups.iter().map(|g| &g.pattern).collect::<Vec<_>>()
+    );
     let fleet = groups
         .iter()
         .find(|g| g.resource_type == "aws_instance")
@@ -62,7 +67,10 @@ fn fleet_comment_fits_names_the_group_and_lists_every_destroy() {
     assert!(comment.chars().count() <= COMMENT_BUDGET);
     // The group table: count, type, module pattern, the shared change and
     // how many distinct values the varying one has.
-    assert!(comment.contains("| 5,000 | <code>aws&#95;instance</code>"), "{comment}");
+    assert!(
+        comment.contains("| 5,000 | <code>aws&#95;instance</code>"),
+        "{comment}"
+    );
     assert!(comment.contains(&escape::code_inline("module.fleet[*]")));
     assert!(comment.contains(&format!(
         "{} <code>\"t3.micro\"</code> → <code>\"t3.small\"</code>",
@@ -80,7 +88,10 @@ fn fleet_comment_fits_names_the_group_and_lists_every_destroy() {
     }
     // No silent gap: either a member is in the comment, or the note names
     // its whole group and points at the job summary.
-    let label = format!("5,000 × {}", escape::code_inline("module.fleet[*].aws_instance.web"));
+    let label = format!(
+        "5,000 × {}",
+        escape::code_inline("module.fleet[*].aws_instance.web")
+    );
     let shown = details.contains("module.fleet[4999].aws_instance.web");
     let named = details.contains("job summary") && details.contains(&label);
     assert!(shown || named, "{details}");
@@ -106,7 +117,13 @@ fn fleet_summary_holds_every_member() {
 /// A plan of creates, updates, replaces, deletes, moves and imports across
 /// modules and indexes.
 fn mixed_plan() -> Value {
-    let rc = |address: &str, module: Option<&str>, ty: &str, name: &str, actions: Value, before: Value, after: Value| {
+    let rc = |address: &str,
+              module: Option<&str>,
+              ty: &str,
+              name: &str,
+              actions: Value,
+              before: Value,
+              after: Value| {
         let mut v = json!({
             "address": address, "mode": "managed", "type": ty, "name": name,
             "provider_name": "registry.terraform.io/hashicorp/aws",
@@ -120,29 +137,81 @@ fn mixed_plan() -> Value {
     };
     let mut changes = vec![];
     for i in 0..4 {
-        changes.push(rc(&format!("module.app[\"{i}\"].aws_s3_bucket.logs"), Some(&format!("module.app[\"{i}\"]")), "aws_s3_bucket", "logs",
-            json!(["create"]), Value::Null, json!({"bucket": format!("logs-{i}"), "acl": "private"})));
+        changes.push(rc(
+            &format!("module.app[\"{i}\"].aws_s3_bucket.logs"),
+            Some(&format!("module.app[\"{i}\"]")),
+            "aws_s3_bucket",
+            "logs",
+            json!(["create"]),
+            Value::Null,
+            json!({"bucket": format!("logs-{i}"), "acl": "private"}),
+        ));
     }
     for i in 0..3 {
-        changes.push(rc(&format!("aws_instance.api[{i}]"), None, "aws_instance", "api",
-            json!(["update"]), json!({"instance_type": "t3.micro"}), json!({"instance_type": "t3.large"})));
+        changes.push(rc(
+            &format!("aws_instance.api[{i}]"),
+            None,
+            "aws_instance",
+            "api",
+            json!(["update"]),
+            json!({"instance_type": "t3.micro"}),
+            json!({"instance_type": "t3.large"}),
+        ));
     }
     // Same pattern and action, different changed paths: a group of its own.
-    changes.push(rc("aws_instance.api[3]", None, "aws_instance", "api",
-        json!(["update"]), json!({"instance_type": "t3.micro", "ami": "a"}), json!({"instance_type": "t3.micro", "ami": "b"})));
+    changes.push(rc(
+        "aws_instance.api[3]",
+        None,
+        "aws_instance",
+        "api",
+        json!(["update"]),
+        json!({"instance_type": "t3.micro", "ami": "a"}),
+        json!({"instance_type": "t3.micro", "ami": "b"}),
+    ));
     for i in 0..2 {
-        let mut r = rc(&format!("aws_db_instance.db[{i}]"), None, "aws_db_instance", "db",
-            json!(["delete", "create"]), json!({"engine_version": "14"}), json!({"engine_version": "15"}));
+        let mut r = rc(
+            &format!("aws_db_instance.db[{i}]"),
+            None,
+            "aws_db_instance",
+            "db",
+            json!(["delete", "create"]),
+            json!({"engine_version": "14"}),
+            json!({"engine_version": "15"}),
+        );
         r["change"]["replace_paths"] = json!([["engine_version"]]);
         changes.push(r);
     }
-    let mut moved = rc("aws_iam_role.new", None, "aws_iam_role", "new", json!(["no-op"]), json!({"name": "r"}), json!({"name": "r"}));
+    let mut moved = rc(
+        "aws_iam_role.new",
+        None,
+        "aws_iam_role",
+        "new",
+        json!(["no-op"]),
+        json!({"name": "r"}),
+        json!({"name": "r"}),
+    );
     moved["previous_address"] = json!("aws_iam_role.old");
     changes.push(moved);
-    let mut imported = rc("aws_route53_zone.main", None, "aws_route53_zone", "main", json!(["no-op"]), json!({"name": "z"}), json!({"name": "z"}));
+    let mut imported = rc(
+        "aws_route53_zone.main",
+        None,
+        "aws_route53_zone",
+        "main",
+        json!(["no-op"]),
+        json!({"name": "z"}),
+        json!({"name": "z"}),
+    );
     imported["change"]["importing"] = json!({"id": "Z123"});
     changes.push(imported);
-    changes.push(rc("aws_sqs_queue.dead", None, "aws_sqs_queue", "dead", json!(["delete"]), json!({"name": "q"}), Value::Null));
+    changes.push(rc(
+        "aws_sqs_queue.dead",
+        None,
+        "aws_sqs_queue",
+        "dead",
+        json!(["delete"]),
+        json!({"name": "q"}),
+        Value::Null,
+    ));
     json!({
         "format_version": "1.2", "terraform_version": "1.9.8",
         "resource_changes": changes,
@@ -158,28 +227,59 @@ fn mixed_plan_groups_by_pattern_action_and_changed_paths() {
         .iter()
         .map(|g| ((g.pattern.clone(), g.action, g.paths.len()), g))
         .collect();
-    let get = |p: &str, a: Action, n: usize| *by.get(&(p.to_string(), a, n)).unwrap_or_else(|| panic!("no group {p} {a:?} {n}: {:#?}", by.keys()));
+    let get = |p: &str, a: Action, n: usize| {
+        *by.get(&(p.to_string(), a, n))
+            .unwrap_or_else(|| panic!("no group {p} {a:?} {n}: {:#?}", by.keys()))
+    };
     let buckets = get("module.app[*].aws_s3_bucket.logs", Action::Create, 2);
     assert_eq!(buckets.count(), 4);
     assert_eq!(buckets.module_pattern.as_deref(), Some("module.app[*]"));
-    assert_eq!(buckets.varying.len(), 1, "bucket names differ, the acl does not");
+    assert_eq!(
+        buckets.varying.len(),
+        1,
+        "bucket names differ, the acl does not"
+    );
     assert_eq!(get("aws_instance.api[*]", Action::Update, 1).count(), 3);
-    assert_eq!(get("aws_instance.api[*]", Action::Update, 1).shared.len(), 1);
-    assert_eq!(get("aws_instance.api[*]", Action::Update, 1).members, ["aws_instance.api[0]", "aws_instance.api[1]", "aws_instance.api[2]"]);
+    assert_eq!(
+        get("aws_instance.api[*]", Action::Update, 1).shared.len(),
+        1
+    );
+    assert_eq!(
+        get("aws_instance.api[*]", Action::Update, 1).members,
+        [
+            "aws_instance.api[0]",
+            "aws_instance.api[1]",
+            "aws_instance.api[2]"
+        ]
+    );
     // ami changed on [3] only: its changed paths differ, so it stands alone.
     assert!(groups.iter().any(|g| g.members == ["aws_instance.api[3]"]));
     let replaces = get("aws_db_instance.db[*]", Action::ReplaceDestroyFirst, 1);
     assert_eq!(replaces.count(), 2);
-    assert!(groups.iter().any(|g| g.moving && g.members == ["aws_iam_role.new"]));
-    assert!(groups.iter().any(|g| g.importing && g.members == ["aws_route53_zone.main"]));
+    assert!(groups
+        .iter()
+        .any(|g| g.moving && g.members == ["aws_iam_role.new"]));
+    assert!(groups
+        .iter()
+        .any(|g| g.importing && g.members == ["aws_route53_zone.main"]));
 
     // Replaces and destroys stay listed by address in the comment.
     let comment = render::comment(&view(plan));
     let (essentials, _) = render::split_block(&comment).unwrap();
-    for a in ["aws_db_instance.db[0]", "aws_db_instance.db[1]", "aws_sqs_queue.dead"] {
-        assert!(essentials.contains(&escape::code_inline(a)), "{a} not listed");
+    for a in [
+        "aws_db_instance.db[0]",
+        "aws_db_instance.db[1]",
+        "aws_sqs_queue.dead",
+    ] {
+        assert!(
+            essentials.contains(&escape::code_inline(a)),
+            "{a} not listed"
+        );
     }
-    assert!(essentials.contains("| 4 | <code>aws&#95;s3&#95;bucket</code>"), "{essentials}");
+    assert!(
+        essentials.contains("| 4 | <code>aws&#95;s3&#95;bucket</code>"),
+        "{essentials}"
+    );
 }
 
 #[test]
@@ -206,20 +306,26 @@ fn shuffled_resource_changes_give_a_byte_identical_comment() {
     list.rotate_left(5);
     let a = parse_plan_json(&plan.to_string(), "a.json").unwrap();
     let b = parse_plan_json(&shuffled.to_string(), "a.json").unwrap();
-    assert_eq!(render::comment(&view(a.clone())), render::comment(&view(b.clone())));
+    assert_eq!(
+        render::comment(&view(a.clone())),
+        render::comment(&view(b.clone()))
+    );
     assert_eq!(render::summary(&view(a)), render::summary(&view(b)));
 
     let fleet_text = fleet_plan_json(300, 3);
     let mut fleet: Value = serde_json::from_str(&fleet_text).unwrap();
     let one = render::comment(&view(parse_plan_json(&fleet_text, "f.json").unwrap()));
     fleet["resource_changes"].as_array_mut().unwrap().reverse();
-    let two = render::comment(&view(parse_plan_json(&fleet.to_string(), "f.json").unwrap()));
+    let two = render::comment(&view(
+        parse_plan_json(&fleet.to_string(), "f.json").unwrap(),
+    ));
     assert_eq!(one, two);
 }
 
 #[test]
 fn hostile_text_in_a_grouped_value_stays_inert() {
-    let hostile = "[x](https://evil.example) <img src=x> @org/admins #1 <!-- phasegate -->\n</details>`|";
+    let hostile =
+        "[x](https://evil.example) <img src=x> @org/admins #1 <!-- phasegate -->\n</details>`|";
     let mut plan = json!({"format_version": "1.2", "resource_changes": [], "configuration": {"provider_config": {}}});
     for i in 0..3 {
         plan["resource_changes"].as_array_mut().unwrap().push(json!({
@@ -232,13 +338,17 @@ fn hostile_text_in_a_grouped_value_stays_inert() {
         }));
     }
     let changes = parse_plan_json(&plan.to_string(), "h.json").unwrap();
-    for text in [render::comment(&view(changes.clone())), render::summary(&view(changes))] {
-        assert!(!text.contains("<img"), "{text}");
-        assert!(!text.contains("](https://evil"), "{text}");
-        assert!(!text.contains("@org"), "{text}");
-        assert!(!text.contains("<!-- phasegate -->"), "{text}");
-        assert!(!text.contains("#1"), "{text}");
-        assert_eq!(text.matches("</details>").count(), text.matches("<details>").count());
+    for text in [
+        render::comment(&view(changes.clone())),
+        render::summary(&view(changes)),
+    ] {
+        assert!(text.contains("evil.example"), "the value is shown");
+        let found = crate::hostile_text::violations(&text, &["github.com"]);
+        assert!(found.is_empty(), "{found:#?}\n{text}");
+        assert_eq!(
+            text.matches("</details>").count(),
+            text.matches("<details>").count()
+        );
     }
 }
 

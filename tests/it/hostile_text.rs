@@ -27,8 +27,7 @@ const HOSTILE: &str = "[click me](https://evil.example/steal) <img src=x> @org/a
 
 /// Tags the renderer itself writes; anything else in raw HTML came from input.
 const OWN_TAGS: &[&str] = &[
-    "details", "/details", "summary", "/summary", "code", "/code", "br", "i", "/i", "pre",
-    "/pre",
+    "details", "/details", "summary", "/summary", "code", "/code", "br", "i", "/i", "pre", "/pre",
 ];
 
 fn sg_address() -> String {
@@ -134,12 +133,12 @@ fn workspace(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// What makes a surface unsafe, as found in its GFM tree.
-fn violations(markdown: &str, allowed_hosts: &[&str]) -> Vec<String> {
+pub fn violations(markdown: &str, allowed_hosts: &[&str]) -> Vec<String> {
     let mention = Regex::new(r"(?i)(?:^|[^\w/`])@[a-z0-9][a-z0-9-]*").unwrap();
     let reference = Regex::new(r"(?:^|[^\w/])(?:[\w.-]+/[\w.-]+)?#\d+\b").unwrap();
     let tag = Regex::new(r"<(/?[a-zA-Z][a-zA-Z0-9]*)[^>]*>").unwrap();
     let mut found = Vec::new();
-    let mut check_text = |text: &str, where_: &str, found: &mut Vec<String>| {
+    let check_text = |text: &str, where_: &str, found: &mut Vec<String>| {
         if let Some(m) = mention.find(text) {
             found.push(format!("mention {:?} in {where_}", m.as_str()));
         }
@@ -233,7 +232,12 @@ fn assert_inert(name: &str, markdown: &str, allowed_hosts: &[&str]) {
 fn the_checker_finds_what_it_looks_for() {
     // The assertions below mean something only if the checker catches the raw text.
     let found = violations(HOSTILE, &["github.com"]);
-    for what in ["link to https://evil.example", "mention", "issue reference", "raw HTML"] {
+    for what in [
+        "link to https://evil.example",
+        "mention",
+        "issue reference",
+        "raw HTML",
+    ] {
         assert!(
             found.iter().any(|f| f.contains(what)),
             "{what} not caught: {found:#?}"
@@ -268,8 +272,17 @@ fn local_comment_summary_and_gate_views_are_inert() {
     let out = run_local(
         dir.path(),
         &[
-            "plan", "--env", "dev", "--plan-json", plan_s, "--sarif-in", sarif_s, "--out",
-            out_dir.to_str().unwrap(), "--format", "markdown",
+            "plan",
+            "--env",
+            "dev",
+            "--plan-json",
+            plan_s,
+            "--sarif-in",
+            sarif_s,
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--format",
+            "markdown",
         ],
     );
     let comment = stdout(&out);
@@ -281,7 +294,10 @@ fn local_comment_summary_and_gate_views_are_inert() {
     // The hostile text reached every section, shown as text.
     assert!(comment.contains("PG-AWS-001"), "{comment}");
     assert!(comment.contains("HOSTILE-1"), "{comment}");
-    assert!(comment.contains("acknowledged (`blast-radius`)"), "{comment}");
+    assert!(
+        comment.contains("acknowledged (`blast-radius`)"),
+        "{comment}"
+    );
     assert!(comment.contains("evil.example"), "{comment}");
     assert_inert("comment (stdout)", &comment, &["github.com"]);
     for file in ["comment.md", "summary.md"] {
@@ -292,8 +308,16 @@ fn local_comment_summary_and_gate_views_are_inert() {
         let out = run_local(
             dir.path(),
             &[
-                "gate", gate, "--env", "dev", "--plan-json", plan_s, "--sarif-in", sarif_s,
-                "--format", "markdown",
+                "gate",
+                gate,
+                "--env",
+                "dev",
+                "--plan-json",
+                plan_s,
+                "--sarif-in",
+                sarif_s,
+                "--format",
+                "markdown",
             ],
         );
         assert_inert(&format!("gate {gate}"), &stdout(&out), &["github.com"]);
@@ -343,7 +367,13 @@ fn posted_comment_check_run_summary_and_outputs_are_inert() {
         .env("GITHUB_TOKEN", TOKEN)
         .env("NO_COLOR", "1")
         .args(["--config", "phasegate.yml", "--change", "change.yml"])
-        .args(["plan", "--env", "dev", "--plan-json", plan.to_str().unwrap()])
+        .args([
+            "plan",
+            "--env",
+            "dev",
+            "--plan-json",
+            plan.to_str().unwrap(),
+        ])
         .args(["--sarif-in", sarif.to_str().unwrap()])
         .args(["--out", dir.path().join("out").to_str().unwrap()])
         .output()
@@ -360,7 +390,10 @@ fn posted_comment_check_run_summary_and_outputs_are_inert() {
     let comments = hub.comments("acme", "infra", 7);
     assert_eq!(comments.len(), 1);
     let body = comments[0]["body"].as_str().unwrap();
-    assert!(body.contains("evil.example"), "the hostile text was posted: {body}");
+    assert!(
+        body.contains("evil.example"),
+        "the hostile text was posted: {body}"
+    );
     assert_inert("posted comment", body, &["github.com"]);
 
     let checks = hub.check_runs("acme", "infra");
@@ -410,15 +443,31 @@ fn run_quickstart(args: &[&str]) -> Output {
 #[test]
 fn security_no_longer_reports_the_cost_acknowledgement_as_unmatched() {
     let out = run_quickstart(&[
-        "gate", "security", "--env", "dev", "--plan-json", "examples/quickstart/plan.json",
-        "--format", "markdown",
+        "gate",
+        "security",
+        "--env",
+        "dev",
+        "--plan-json",
+        "examples/quickstart/plan.json",
+        "--format",
+        "markdown",
     ]);
     let text = stdout(&out);
-    assert!(text.contains("**Security:"), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("**Security:"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!text.contains("cost-budget"), "{text}");
     let cost = run_quickstart(&[
-        "gate", "cost", "--env", "dev", "--plan-json", "examples/quickstart/plan.json",
-        "--format", "markdown",
+        "gate",
+        "cost",
+        "--env",
+        "dev",
+        "--plan-json",
+        "examples/quickstart/plan.json",
+        "--format",
+        "markdown",
     ]);
     assert!(stdout(&cost).contains("cost-budget") || stdout(&cost).contains("within budget"));
 }
@@ -428,25 +477,54 @@ fn gate_runs_only_the_named_gate() {
     // The cost gate reads the usage file; another gate never opens it.
     let missing = "/nonexistent/usage.yml";
     let blast = run_quickstart(&[
-        "gate", "blast", "--env", "dev", "--plan-json", "examples/quickstart/plan.json",
-        "--usage", missing, "--format", "json",
+        "gate",
+        "blast",
+        "--env",
+        "dev",
+        "--plan-json",
+        "examples/quickstart/plan.json",
+        "--usage",
+        missing,
+        "--format",
+        "json",
     ]);
-    assert_ne!(blast.status.code(), Some(2), "{}", String::from_utf8_lossy(&blast.stderr));
+    assert_ne!(
+        blast.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&blast.stderr)
+    );
     let json: Value = serde_json::from_str(&stdout(&blast)).unwrap();
     assert_eq!(json["gate"], "blast");
     let cost = run_quickstart(&[
-        "gate", "cost", "--env", "dev", "--plan-json", "examples/quickstart/plan.json",
-        "--usage", missing,
+        "gate",
+        "cost",
+        "--env",
+        "dev",
+        "--plan-json",
+        "examples/quickstart/plan.json",
+        "--usage",
+        missing,
     ]);
-    assert_eq!(cost.status.code(), Some(2), "the cost gate did run and read the file");
+    assert_eq!(
+        cost.status.code(),
+        Some(2),
+        "the cost gate did run and read the file"
+    );
 }
 
 #[test]
 fn sarif_out_on_cost_or_blast_is_a_usage_error() {
     for gate in ["cost", "blast"] {
         let out = run_quickstart(&[
-            "gate", gate, "--env", "dev", "--plan-json", "examples/quickstart/plan.json",
-            "--sarif-out", "/tmp/never-written.sarif",
+            "gate",
+            gate,
+            "--env",
+            "dev",
+            "--plan-json",
+            "examples/quickstart/plan.json",
+            "--sarif-out",
+            "/tmp/never-written.sarif",
         ]);
         assert_eq!(out.status.code(), Some(2), "gate {gate}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("--sarif-out"));

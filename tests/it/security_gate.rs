@@ -10,8 +10,7 @@ use std::process::Command;
 use chrono::NaiveDate;
 use phasegate::config::SecurityPolicy;
 use phasegate::gates::security::{
-    catalog, evaluate, import_sarif, scan, to_json, to_sarif, SecurityContext,
-    SecurityReport,
+    catalog, evaluate, import_sarif, scan, to_json, to_sarif, SecurityContext, SecurityReport,
 };
 use phasegate::gates::{Severity, Verdict};
 use phasegate::plan::{parse_plan_json, ChangeSet};
