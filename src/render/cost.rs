@@ -14,14 +14,7 @@ pub fn money(x: f64) -> String {
     let sign = if c < 0.0 { "-" } else { "" };
     let whole = c.abs().trunc() as u64;
     let frac = ((c.abs() - c.abs().trunc()) * 100.0).round() as u64;
-    let digits = whole.to_string();
-    let mut grouped = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
+    let grouped = super::context::thousands(whole as usize);
     format!("{sign}${grouped}.{frac:02}")
 }
 
