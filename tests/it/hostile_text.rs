@@ -440,18 +440,23 @@ fn run_quickstart(args: &[&str]) -> Output {
         .unwrap()
 }
 
-#[test]
-fn security_no_longer_reports_the_cost_acknowledgement_as_unmatched() {
-    let out = run_quickstart(&[
+/// `gate GATE` on the quickstart's dev phase and plan, with `extra` flags.
+fn quickstart_gate(gate: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
         "gate",
-        "security",
+        gate,
         "--env",
         "dev",
         "--plan-json",
         "examples/quickstart/plan.json",
-        "--format",
-        "markdown",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    run_quickstart(&args)
+}
+
+#[test]
+fn security_no_longer_reports_the_cost_acknowledgement_as_unmatched() {
+    let out = quickstart_gate("security", &["--format", "markdown"]);
     let text = stdout(&out);
     assert!(
         text.contains("**Security:"),
@@ -459,16 +464,7 @@ fn security_no_longer_reports_the_cost_acknowledgement_as_unmatched() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!text.contains("cost-budget"), "{text}");
-    let cost = run_quickstart(&[
-        "gate",
-        "cost",
-        "--env",
-        "dev",
-        "--plan-json",
-        "examples/quickstart/plan.json",
-        "--format",
-        "markdown",
-    ]);
+    let cost = quickstart_gate("cost", &["--format", "markdown"]);
     assert!(stdout(&cost).contains("cost-budget") || stdout(&cost).contains("within budget"));
 }
 
@@ -476,18 +472,7 @@ fn security_no_longer_reports_the_cost_acknowledgement_as_unmatched() {
 fn gate_runs_only_the_named_gate() {
     // The cost gate reads the usage file; another gate never opens it.
     let missing = "/nonexistent/usage.yml";
-    let blast = run_quickstart(&[
-        "gate",
-        "blast",
-        "--env",
-        "dev",
-        "--plan-json",
-        "examples/quickstart/plan.json",
-        "--usage",
-        missing,
-        "--format",
-        "json",
-    ]);
+    let blast = quickstart_gate("blast", &["--usage", missing, "--format", "json"]);
     assert_ne!(
         blast.status.code(),
         Some(2),
@@ -496,16 +481,7 @@ fn gate_runs_only_the_named_gate() {
     );
     let json: Value = serde_json::from_str(&stdout(&blast)).unwrap();
     assert_eq!(json["gate"], "blast");
-    let cost = run_quickstart(&[
-        "gate",
-        "cost",
-        "--env",
-        "dev",
-        "--plan-json",
-        "examples/quickstart/plan.json",
-        "--usage",
-        missing,
-    ]);
+    let cost = quickstart_gate("cost", &["--usage", missing]);
     assert_eq!(
         cost.status.code(),
         Some(2),
@@ -516,16 +492,7 @@ fn gate_runs_only_the_named_gate() {
 #[test]
 fn sarif_out_on_cost_or_blast_is_a_usage_error() {
     for gate in ["cost", "blast"] {
-        let out = run_quickstart(&[
-            "gate",
-            gate,
-            "--env",
-            "dev",
-            "--plan-json",
-            "examples/quickstart/plan.json",
-            "--sarif-out",
-            "/tmp/never-written.sarif",
-        ]);
+        let out = quickstart_gate(gate, &["--sarif-out", "/tmp/never-written.sarif"]);
         assert_eq!(out.status.code(), Some(2), "gate {gate}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("--sarif-out"));
     }
