@@ -14,11 +14,15 @@
 //! their key and members by address, so the order of `resource_changes` in
 //! the input changes nothing.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 use serde::Serialize;
 
-use super::model::{Action, AttrDiff, ChangeSet, Mode, ResourceChange};
+use serde_json::Value;
+
+use super::model::{Action, AttrDiff, ChangeSet, DiffValue, Mode, ResourceChange};
 
 /// One group of same-shaped resource changes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -116,20 +120,22 @@ fn module_of(pattern: &str, rc: &ResourceChange) -> Option<String> {
     pattern.rfind(&tail).map(|at| pattern[..at].to_string())
 }
 
+/// What makes two changes one group. Paths are borrowed from the changes,
+/// so building a key copies only the pattern.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Key {
+struct Key<'a> {
     pattern: String,
     action: Action,
     importing: bool,
     moving: bool,
     deposed: bool,
     data: bool,
-    paths: Vec<String>,
+    paths: Vec<&'a str>,
 }
 
-fn key(rc: &ResourceChange) -> Key {
-    let mut paths: Vec<String> = rc.diff.iter().map(|d| d.path.clone()).collect();
-    paths.sort();
+fn key(rc: &ResourceChange) -> Key<'_> {
+    let mut paths: Vec<&str> = rc.diff.iter().map(|d| d.path.as_str()).collect();
+    paths.sort_unstable();
     paths.dedup();
     Key {
         pattern: address_pattern(&rc.address),
@@ -142,10 +148,45 @@ fn key(rc: &ResourceChange) -> Key {
     }
 }
 
-/// A diff side as a comparable string; the values were already masked.
-fn side(d: &AttrDiff) -> (String, String) {
-    let s = |v| serde_json::to_string(v).unwrap_or_default();
-    (s(&d.before), s(&d.after))
+/// Feeds a JSON value to `h` without building its text: counting distinct
+/// values over thousands of members must not allocate per value.
+fn hash_value(v: &Value, h: &mut DefaultHasher) {
+    match v {
+        Value::Null => 0u8.hash(h),
+        Value::Bool(b) => (1u8, b).hash(h),
+        Value::Number(n) => (2u8, n.to_string()).hash(h),
+        Value::String(s) => (3u8, s).hash(h),
+        Value::Array(items) => {
+            (4u8, items.len()).hash(h);
+            for i in items {
+                hash_value(i, h);
+            }
+        }
+        Value::Object(map) => {
+            (5u8, map.len()).hash(h);
+            for (k, i) in map {
+                k.hash(h);
+                hash_value(i, h);
+            }
+        }
+    }
+}
+
+/// A diff's before → after as one 64-bit fingerprint (values are masked).
+fn side(d: &AttrDiff) -> u64 {
+    let mut h = DefaultHasher::new();
+    for v in [&d.before, &d.after] {
+        match v {
+            DiffValue::Absent => 0u8.hash(&mut h),
+            DiffValue::Sensitive => 1u8.hash(&mut h),
+            DiffValue::Unknown => 2u8.hash(&mut h),
+            DiffValue::Known(v) => {
+                3u8.hash(&mut h);
+                hash_value(v, &mut h);
+            }
+        }
+    }
+    h.finish()
 }
 
 /// The change groups of every listed change in `changes`, ordered by key.
@@ -176,7 +217,7 @@ fn build(changes: &ChangeSet, k: Key, indexes: Vec<usize>) -> ChangeGroup {
         shared = first.diff.clone();
     } else {
         // Distinct before → after pairs per path, over every member.
-        let mut seen: HashMap<&str, HashSet<(String, String)>> = HashMap::new();
+        let mut seen: HashMap<&str, HashSet<u64>> = HashMap::new();
         for rc in &members {
             for d in &rc.diff {
                 seen.entry(d.path.as_str()).or_default().insert(side(d));
@@ -204,7 +245,7 @@ fn build(changes: &ChangeSet, k: Key, indexes: Vec<usize>) -> ChangeGroup {
         moving: k.moving,
         deposed: k.deposed,
         pattern: k.pattern,
-        paths: k.paths,
+        paths: k.paths.iter().map(|p| p.to_string()).collect(),
         shared,
         varying,
         members: members.iter().map(|rc| rc.address.clone()).collect(),
