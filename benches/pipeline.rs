@@ -2,12 +2,15 @@
 //! in the same run on the same input: parsing the plan JSON into an untyped
 //! `serde_json::Value` (the least any consumer of the plan must do).
 //!
-//! Run: `cargo bench --bench pipeline` (optionally `-- 5000 20` for resources
+//! Run: `cargo bench --bench pipeline` (optionally `-- 20000 10` for resources
 //! and attributes per resource). Prints one line per stage: median time,
-//! ratio to the baseline, and the peak resident memory so far.
+//! ratio to the baseline, and the peak resident memory so far; then what
+//! change grouping adds to rendering the comment (rendering always groups,
+//! so "without" is the render time less the grouping time).
 
 use std::time::{Duration, Instant};
 
+use phasegate::plan::group::group_changes;
 use phasegate::plan::{parse_plan_json, synthetic_plan_json};
 use phasegate::render::{self, PhaseView, ProjectView};
 
@@ -75,6 +78,7 @@ fn main() {
         sections: vec![],
         run_url: None,
     };
+    let grouping = measure(rounds, || group_changes(&view.projects[0].changes));
     let comment = measure(rounds, || render::comment(&view));
     let summary = measure(rounds, || render::summary(&view));
 
@@ -84,6 +88,7 @@ fn main() {
     for (name, d) in [
         ("baseline: JSON -> Value", baseline),
         ("parse + normalize + digest", parse),
+        ("group changes", grouping),
         ("render comment (65,536)", comment),
         ("render summary (1 MiB)", summary),
     ] {
@@ -93,6 +98,13 @@ fn main() {
             ratio(d)
         );
     }
+    let without = comment.saturating_sub(grouping);
+    println!(
+        "grouping adds {:.1}% to rendering the comment ({:.1}ms with, {:.1}ms without)",
+        grouping.as_secs_f64() / without.as_secs_f64() * 100.0,
+        comment.as_secs_f64() * 1e3,
+        without.as_secs_f64() * 1e3
+    );
     println!(
         "peak RSS {rss:.0} MiB = {:.1}x the plan JSON's size",
         rss / (text.len() as f64 / 1_048_576.0)

@@ -76,6 +76,7 @@ pub fn awaiting_approval_section(
     let run = view
         .run_url
         .as_deref()
+        .and_then(render::escape::link_target)
         .map(|u| format!(" in [the workflow run]({u})"))
         .unwrap_or_default();
     let essentials = if verdict.stops() {
@@ -138,29 +139,27 @@ pub async fn post_check_run<F: Forge>(
     // A plan Terraform could not finish fails the check whatever the gates
     // said: the phase cannot be applied.
     let errored = view.projects.iter().any(|p| p.changes.plan_failed());
-    let conclusion = match verdict {
-        _ if errored => "failure",
-        Verdict::Pass => "success",
-        Verdict::Warn => "neutral",
-        Verdict::AckRequired => "action_required",
-        Verdict::Block => "failure",
+    let conclusion = if errored {
+        "failure"
+    } else {
+        render::verdict::words(verdict).conclusion
     };
     let summary = render::phase_block(view, CHECK_SUMMARY_LIMIT);
     let run = CheckRunRequest {
-        name: format!("phasegate / {}", view.environment),
+        name: render::escape::plain(&format!("phasegate / {}", view.environment)),
         head_sha: head_sha.to_string(),
         status: Some("completed".into()),
         conclusion: Some(conclusion.into()),
         // GitHub requires a details URL for action_required.
         details_url,
-        title: if errored {
+        title: render::escape::plain(&if errored {
             format!(
                 "{} plan failed: Terraform reported errors",
                 view.environment
             )
         } else {
             format!("{} plan: {conclusion}", view.environment)
-        },
+        }),
         summary,
         text: None,
         annotations,

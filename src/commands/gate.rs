@@ -1,27 +1,42 @@
-//! `phasegate gate security|cost|blast`: one gate over a phase's plans (from
+//! `phasegate gate security|cost|blast`: only the named gate, over a phase's plans (from
 //! the engine, or `--plan-json`), printed as JSON or markdown; exit 1 when
 //! the gate blocks or needs an acknowledgement that is missing.
 
 use super::gating::{self, GateRun};
 use super::output::print_stdout;
-use super::plan::collect_projects;
+use super::projects::collect_projects;
 use super::workspace::Workspace;
 use crate::cli::{GateArgs, GateFormat, GateKind, GlobalArgs};
 use crate::error::{Error, ExitCode, Result};
 
 pub fn run(global: &GlobalArgs, args: GateArgs) -> Result<ExitCode> {
+    // The policy gate also runs without a config, as `conftest test` does.
     if args.gate == GateKind::Policy {
         return show(&args, &super::policy::gate(global, &args)?);
     }
-    let ws = Workspace::load(global, args.plan_json.is_none())?;
-    let (phase, projects) = collect_projects(&ws, &args.select, args.plan_json.as_deref(), None)?;
-    let outcome = gating::evaluate(&ws, &phase, &projects, &args.gates, &ws.out_dir(None))?;
     let key = match args.gate {
         GateKind::Security => "security",
         GateKind::Cost => "cost",
         GateKind::Blast => "blast",
         GateKind::Policy => "policy",
     };
+    // Checked before any plan runs: a flag the gate cannot honour is a
+    // mistake in the command line, not something to ignore.
+    if key != "security" && args.gates.sarif_out.is_some() {
+        return Err(Error::Input(format!(
+            "--sarif-out: only `gate security` writes SARIF; `gate {key}` has no findings to write"
+        )));
+    }
+    let ws = Workspace::load(global, args.plan_json.is_none())?;
+    let (phase, projects) = collect_projects(&ws, &args.select, args.plan_json.as_deref(), None)?;
+    let outcome = gating::evaluate(
+        &ws,
+        &phase,
+        &projects,
+        &args.gates,
+        &ws.out_dir(None),
+        gating::GateSet::Only(key),
+    )?;
     let run: &GateRun = outcome
         .get(key)
         .ok_or_else(|| Error::External(format!("the {key} gate did not run")))?;

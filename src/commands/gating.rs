@@ -7,14 +7,47 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::output::OutputSet;
-use super::plan::ProjectPlan;
+use super::projects::ProjectPlan;
 use super::workspace::Workspace;
 use crate::cli::GateInputs;
-use crate::config::ResolvedPhase;
+use crate::config::{Acknowledgement, ResolvedPhase};
 use crate::error::{Error, Result};
 use crate::gates::{blast, cost, security, Severity, Verdict};
 use crate::plan::ChangeSet;
-use crate::render::Section;
+use crate::render::{self, escape, Section};
+
+/// Which gates a command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateSet {
+    /// Every gate: `plan`.
+    All,
+    /// Only the named one: `gate security|cost|blast`.
+    Only(&'static str),
+}
+
+impl GateSet {
+    fn runs(self, key: &str) -> bool {
+        match self {
+            GateSet::All => true,
+            GateSet::Only(k) => k == key,
+        }
+    }
+}
+
+/// The acknowledgement ids a gate other than security owns; the security
+/// gate is given every other acknowledgement, so it reports as unmatched
+/// only acknowledgements that could have been meant for it.
+const OTHER_GATES_ACKS: [&str; 2] = [cost::ACK_ID, blast::ACK_ID];
+
+fn security_acknowledgements(all: &[Acknowledgement]) -> Vec<Acknowledgement> {
+    all.iter()
+        .filter(|a| {
+            !OTHER_GATES_ACKS.contains(&a.id.as_str())
+                && !a.id.starts_with(crate::gates::policy::ID_PREFIX)
+        })
+        .cloned()
+        .collect()
+}
 
 /// One gate's result, in every form the commands need.
 #[derive(Debug, Clone)]
@@ -87,28 +120,21 @@ impl GateOutcome {
         let parts: Vec<String> = self
             .runs
             .iter()
-            .map(|r| format!("{} {}", r.key, verdict_word(r.verdict)))
+            .map(|r| format!("{} {}", r.key, render::verdict::words(r.verdict).key))
             .collect();
         format!("gates: {}", parts.join(", "))
     }
 }
 
-pub fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "pass",
-        Verdict::Warn => "warn",
-        Verdict::AckRequired => "ack_required",
-        Verdict::Block => "block",
-    }
-}
-
-/// Runs every gate over the phase.
+/// Runs the gates of `which` over the phase, in the order security, cost,
+/// policy, blast.
 pub fn evaluate(
     ws: &Workspace,
     phase: &ResolvedPhase,
     projects: &[ProjectPlan],
     inputs: &GateInputs,
     out_dir: &Path,
+    which: GateSet,
 ) -> Result<GateOutcome> {
     let today = chrono::Utc::now().date_naive();
     let change = ws.change.as_ref();
@@ -121,86 +147,105 @@ pub fn evaluate(
         .map(|p| (p.name.clone(), &p.changes))
         .collect();
 
-    let security_report = run_security(ws, phase, projects, inputs, &acknowledgements, today)?;
-    let sarif =
-        serde_json::to_string_pretty(&security::to_sarif(&security_report)).unwrap_or_default();
-    let mut security_files = vec![("security.sarif".to_string(), sarif.clone())];
+    let mut runs = Vec::new();
+    if which.runs("security") {
+        runs.push(security_run(
+            ws,
+            phase,
+            projects,
+            inputs,
+            &security_acknowledgements(&acknowledgements),
+            today,
+        )?);
+    }
+    if which.runs("cost") {
+        let usage = match &inputs.usage {
+            Some(path) => cost::Usage::load(path)?,
+            None => cost::Usage::default(),
+        };
+        let cost_report = cost::evaluate(
+            &pairs,
+            &cost::CostContext {
+                default_region: phase.environment.region.clone(),
+                usage,
+                phase: phase_name.clone(),
+                phase_budget: phase.monthly_budget,
+                environment_budget: phase.environment.monthly_budget,
+                prior_phases_monthly: prior_phases_monthly(ws, phase, out_dir),
+                acknowledgements: acknowledgements.clone(),
+                today,
+            },
+        );
+        runs.push(GateRun {
+            key: "cost",
+            verdict: cost_report.verdict,
+            json: cost_report.to_json(),
+            section: render::cost::section(&cost_report),
+            files: vec![],
+            annotations: vec![],
+        });
+    }
+    if which.runs("policy") {
+        runs.extend(super::policy::gate_run(
+            ws,
+            phase,
+            projects,
+            &acknowledgements,
+            today,
+        )?);
+    }
+    if which.runs("blast") {
+        let blast_report = blast::evaluate(
+            &pairs,
+            &blast::BlastContext {
+                environment: phase.environment.name.clone(),
+                protected: phase.environment.protected,
+                declared: phase.blast_radius,
+                allow_destroy: change.map(|c| c.allow_destroy.clone()).unwrap_or_default(),
+                phase: phase_name,
+                acknowledgements,
+                today,
+            },
+        );
+        runs.push(GateRun {
+            key: "blast",
+            verdict: blast_report.verdict,
+            json: blast_report.to_json(),
+            section: render::blast::section(&blast_report),
+            files: vec![],
+            annotations: vec![],
+        });
+    }
+    Ok(GateOutcome { runs })
+}
+
+/// The security gate's run: report, SARIF files, section and annotations.
+fn security_run(
+    ws: &Workspace,
+    phase: &ResolvedPhase,
+    projects: &[ProjectPlan],
+    inputs: &GateInputs,
+    acknowledgements: &[Acknowledgement],
+    today: chrono::NaiveDate,
+) -> Result<GateRun> {
+    let report = run_security(ws, phase, projects, inputs, acknowledgements, today)?;
+    let sarif = serde_json::to_string_pretty(&security::to_sarif(&report)).unwrap_or_default();
+    let mut files = vec![("security.sarif".to_string(), sarif.clone())];
     if let Some(path) = &inputs.sarif_out {
         // Relative to where the user ran phasegate, not to the output directory.
         let path = std::env::current_dir()
             .map(|cwd| cwd.join(path))
             .unwrap_or_else(|_| path.clone());
-        security_files.push((path.display().to_string(), sarif));
+        files.push((path.display().to_string(), sarif));
     }
-    let (essentials, details) = security::to_markdown(&security_report);
-    let security_run = GateRun {
+    Ok(GateRun {
         key: "security",
-        verdict: security_report.verdict,
-        json: serde_json::to_value(&security_report).unwrap_or_default(),
-        section: Section {
-            key: "security".into(),
-            title: "Security".into(),
-            badge: Some(security_report.verdict),
-            essentials_md: essentials,
-            details_md: details,
-        },
-        files: security_files,
-        annotations: annotations(ws, projects, &security_report),
-    };
-
-    let usage = match &inputs.usage {
-        Some(path) => cost::Usage::load(path)?,
-        None => cost::Usage::default(),
-    };
-    let cost_report = cost::evaluate(
-        &pairs,
-        &cost::CostContext {
-            default_region: phase.environment.region.clone(),
-            usage,
-            phase: phase_name.clone(),
-            phase_budget: phase.monthly_budget,
-            environment_budget: phase.environment.monthly_budget,
-            prior_phases_monthly: prior_phases_monthly(ws, phase, out_dir),
-            acknowledgements: acknowledgements.clone(),
-            today,
-        },
-    );
-    let policy_run = super::policy::gate_run(ws, phase, projects, &acknowledgements, today)?;
-    let blast_report = blast::evaluate(
-        &pairs,
-        &blast::BlastContext {
-            environment: phase.environment.name.clone(),
-            protected: phase.environment.protected,
-            declared: phase.blast_radius,
-            allow_destroy: change.map(|c| c.allow_destroy.clone()).unwrap_or_default(),
-            phase: phase_name,
-            acknowledgements,
-            today,
-        },
-    );
-    let mut outcome = GateOutcome {
-        runs: vec![
-            security_run,
-            GateRun {
-                key: "cost",
-                verdict: cost_report.verdict,
-                json: cost_report.to_json(),
-                section: cost::section(&cost_report),
-                files: vec![],
-                annotations: vec![],
-            },
-            GateRun {
-                key: "blast",
-                verdict: blast_report.verdict,
-                json: blast_report.to_json(),
-                section: blast::section(&blast_report),
-                files: vec![],
-                annotations: vec![],
-            },
-        ],
-    };
-    outcome.runs.extend(policy_run);
-    Ok(outcome)
+        verdict: report.verdict,
+        json: serde_json::to_value(&report).unwrap_or_default(),
+        section: render::security::section(&report),
+        files,
+        annotations: annotations(ws, projects, &report),
+    })
 }
 
 /// Where a phase's result is kept in the output directory, so that later
@@ -330,8 +375,8 @@ fn annotations(
                     _ => "notice",
                 }
                 .into(),
-                message: format!("{}: {}\n{}", f.address, f.message, f.remediation),
-                title: Some(format!("{} {}", f.id, f.title)),
+                message: escape::plain(&format!("{}: {}\n{}", f.address, f.message, f.remediation)),
+                title: Some(escape::plain(&format!("{} {}", f.id, f.title))),
             })
         })
         .collect()

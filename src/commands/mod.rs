@@ -13,6 +13,7 @@ pub mod output;
 pub mod plan;
 pub mod policy;
 mod prices;
+pub mod projects;
 mod render;
 pub mod runner;
 mod runner_approval;

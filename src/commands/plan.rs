@@ -2,7 +2,7 @@
 //! run the gates, render the comment and summary, write them, and in a
 //! pull-request workflow post them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::json;
 
@@ -10,24 +10,16 @@ use super::forge;
 use super::gating::{self, GateOutcome};
 use super::output::{print_stdout, OutputSet};
 use super::runner::absolute;
-use super::workspace::{local_phase, Workspace};
+use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::config::ResolvedPhase;
 use crate::error::{Error, ExitCode, Result};
 use crate::github::PrTarget;
-use crate::iac::{self, CliEngine, IacEngine};
 use crate::plan::{self, ChangeSet};
 use crate::render::{self, PhaseView, ProjectView};
-
-/// One project's plan in this phase.
-pub struct ProjectPlan {
-    pub name: String,
-    pub dir: PathBuf,
-    pub changes: ChangeSet,
-    /// The `show -json` text, for the policy gate's input.
-    pub plan_json: String,
-}
+// Kept reachable from here for the commands that plan and then act.
+pub use super::projects::{collect_projects, ProjectPlan};
 
 /// Everything `plan` produced, before it is written anywhere.
 pub struct PlanResult {
@@ -50,36 +42,6 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> Result<ExitCode> {
     finish(&ws, &args, actions.as_ref(), result)
 }
 
-/// The selected phase and its projects' plans: from `--plan-json`, or by
-/// running the engine over every project of the phase.
-pub fn collect_projects(
-    ws: &Workspace,
-    select: &crate::cli::PhaseSelector,
-    plan_json: Option<&Path>,
-    out: Option<&Path>,
-) -> Result<(ResolvedPhase, Vec<ProjectPlan>)> {
-    let phase = match ws.select(select)? {
-        Some(p) => p,
-        None => local_phase(&project_name_for(plan_json)),
-    };
-    let projects = match plan_json {
-        Some(file) => vec![ingest(&phase, select.project.as_deref(), file)?],
-        None => {
-            let cfg = ws.config.as_ref().ok_or_else(|| {
-                Error::Input("planning needs a config (or pass --plan-json FILE)".into())
-            })?;
-            let engine = CliEngine::from_config(&cfg.engine, &ws.base_dir);
-            let out_dir = ws.out_dir(out);
-            phase
-                .projects
-                .iter()
-                .map(|p| run_engine(ws, &phase, p, &engine, &out_dir))
-                .collect::<Result<Vec<_>>>()?
-        }
-    };
-    Ok((phase, projects))
-}
-
 /// Plans (or ingests) every project of the selected phase and runs the gates.
 pub fn plan_phase(
     ws: &Workspace,
@@ -98,6 +60,7 @@ pub fn plan_phase(
         &projects,
         &args.gates,
         &ws.out_dir(args.out.as_deref()),
+        gating::GateSet::All,
     )?;
     // Without a change plan, a pull request is its own change.
     let change_id = ws
@@ -144,65 +107,6 @@ pub fn plan_phase(
     })
 }
 
-fn project_name_for(plan_json: Option<&Path>) -> String {
-    plan_json
-        .and_then(|p| p.file_stem())
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "default".into())
-}
-
-fn ingest(phase: &ResolvedPhase, project: Option<&str>, file: &Path) -> Result<ProjectPlan> {
-    let target = match project {
-        Some(name) => phase
-            .projects
-            .iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| {
-                Error::Input(format!("--project {name}: not in phase {}", phase.name))
-            })?,
-        None if phase.projects.len() == 1 => &phase.projects[0],
-        None => {
-            return Err(Error::Input(format!(
-                "--plan-json gives one plan but phase {} has {} projects; pass --project",
-                phase.name,
-                phase.projects.len()
-            )))
-        }
-    };
-    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
-    let changes = plan::parse_plan_json(&text, &file.display().to_string())?;
-    Ok(ProjectPlan {
-        name: target.name.clone(),
-        dir: target.dir.clone(),
-        changes,
-        plan_json: text,
-    })
-}
-
-fn run_engine(
-    ws: &Workspace,
-    phase: &ResolvedPhase,
-    project: &crate::config::Project,
-    engine: &dyn IacEngine,
-    out_dir: &Path,
-) -> Result<ProjectPlan> {
-    let plan_dir = absolute(&out_dir.join("plans"))?;
-    std::fs::create_dir_all(&plan_dir).map_err(|e| Error::io(&plan_dir, e))?;
-    let plan_file = plan_dir.join(format!(
-        "{}-{}.tfplan",
-        project.name, phase.environment.name
-    ));
-    let req = super::runner::plan_request(ws, phase, project, plan_file)?;
-    let (_, json) = iac::plan_project(engine, &req)?;
-    let changes = plan::parse_plan_json(&json, &format!("{} (show -json)", project.name))?;
-    Ok(ProjectPlan {
-        name: project.name.clone(),
-        dir: project.dir.clone(),
-        changes,
-        plan_json: json,
-    })
-}
-
 /// The machine-readable view of one project's plan, shared with `render`.
 pub fn project_json(name: &str, cs: &ChangeSet) -> serde_json::Value {
     json!({
@@ -214,6 +118,7 @@ pub fn project_json(name: &str, cs: &ChangeSet) -> serde_json::Value {
             .filter(|r| r.action != plan::Action::NoOp || r.is_import() || r.is_move())
             .map(|r| json!({"address": r.address, "action": r.action}))
             .collect::<Vec<_>>(),
+        "groups": plan::group::group_changes(cs),
         "digest": cs.digest,
     })
 }
@@ -268,7 +173,7 @@ fn finish(
             result
                 .gates
                 .get(key)
-                .map(|g| super::gating::verdict_word(g.verdict).to_string())
+                .map(|g| render::verdict::words(g.verdict).key.to_string())
                 .unwrap_or_default()
         };
         let step_outputs = [

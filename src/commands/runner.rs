@@ -297,7 +297,7 @@ pub fn journal_plan(
                 digest,
                 EventKind::GateEvaluated {
                     gate: gate.key.to_string(),
-                    verdict: super::gating::verdict_word(gate.verdict).to_string(),
+                    verdict: crate::render::verdict::words(gate.verdict).key.to_string(),
                     blocking: gate.verdict.stops(),
                 },
             ));

@@ -20,6 +20,7 @@
 mod counts;
 mod diff;
 pub mod digest;
+pub mod group;
 pub mod json;
 pub mod model;
 mod parse;
@@ -30,7 +31,7 @@ mod values;
 
 pub use model::*;
 pub use parse::{action_from_list, parse_plan_json, PlanError, SUPPORTED_FORMATS};
-pub use synthetic::synthetic_plan_json;
+pub use synthetic::{fleet_plan_json, synthetic_plan_json};
 pub use values::canonical_json;
 /// The mark-tree walkers, for the policy gate's masked copy of the raw plan.
 pub(crate) use values::{clean_marks, collapse_under, mask, union_marks};

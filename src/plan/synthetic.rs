@@ -87,6 +87,65 @@ fn resource(i: usize, replace: bool, attrs: usize) -> Value {
     })
 }
 
+/// The fleet plan of issue 13: `instances` instances in `module.fleet[*]`
+/// change `instance_type` the same way and `user_data` each differently, and
+/// `databases` databases are destroyed.
+pub fn fleet_plan_json(instances: usize, databases: usize) -> String {
+    let mut changes: Vec<Value> = (0..instances)
+        .map(|i| {
+            json!({
+                "address": format!("module.fleet[{i}].aws_instance.web"),
+                "module_address": format!("module.fleet[{i}]"),
+                "mode": "managed",
+                "type": "aws_instance",
+                "name": "web",
+                "provider_name": "registry.terraform.io/hashicorp/aws",
+                "change": {
+                    "actions": ["update"],
+                    "before": {"ami": "ami-1", "instance_type": "t3.micro",
+                               "user_data": format!("#!/bin/sh\necho node {i} v1\n")},
+                    "after": {"ami": "ami-1", "instance_type": "t3.small",
+                              "user_data": format!("#!/bin/sh\necho node {i} v2\n")},
+                    "after_unknown": {},
+                    "before_sensitive": {},
+                    "after_sensitive": {}
+                }
+            })
+        })
+        .collect();
+    changes.extend((0..databases).map(|j| {
+        json!({
+            "address": format!("aws_db_instance.orders[{j}]"),
+            "mode": "managed",
+            "type": "aws_db_instance",
+            "name": "orders",
+            "index": j,
+            "provider_name": "registry.terraform.io/hashicorp/aws",
+            "change": {
+                "actions": ["delete"],
+                "before": {"identifier": format!("orders-{j}"), "instance_class": "db.t3.micro"},
+                "after": null,
+                "after_unknown": {},
+                "before_sensitive": {},
+                "after_sensitive": false
+            }
+        })
+    }));
+    json!({
+        "format_version": "1.2",
+        "terraform_version": "1.9.8",
+        "resource_changes": changes,
+        "configuration": {"provider_config": {"aws": {
+            "name": "aws",
+            "expressions": {"region": {"constant_value": "us-east-1"}}
+        }}},
+        "errored": false,
+        "applyable": true,
+        "complete": true
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

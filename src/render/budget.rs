@@ -52,7 +52,9 @@ impl Measure {
 /// What kind of detail a part is; the declaration order is the shed order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ShedClass {
-    /// One resource's attribute diff.
+    /// One change group's per-resource details: a single resource's
+    /// attribute diff, or a whole group's shared and varying attributes and
+    /// members. Whole groups are shed, never scattered members.
     AttributeDiff,
     /// One project's resources grouped by action.
     ResourceList,
@@ -94,17 +96,32 @@ impl ShedClass {
 pub struct Part {
     pub class: ShedClass,
     pub text: String,
+    /// What the shed note calls this part when it is left out (a change
+    /// group's name); unnamed parts are only counted.
+    pub label: Option<String>,
 }
 
 /// How many parts of each class were left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Omitted {
     counts: [usize; 6],
+    labels: Vec<String>,
 }
 
 impl Omitted {
     pub fn add(&mut self, class: ShedClass) {
         self.counts[class as usize] += 1;
+    }
+    /// Counts `part` and keeps its label for the note.
+    pub fn add_part(&mut self, part: &Part) {
+        self.add(part.class);
+        if let Some(label) = &part.label {
+            self.labels.push(label.clone());
+        }
+    }
+    /// The labels of the omitted parts that have one, in display order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
     }
     pub fn count(&self, class: ShedClass) -> usize {
         self.counts[class as usize]
@@ -121,12 +138,15 @@ pub struct EssentialsLevel {
     pub section_essentials: bool,
     /// Show at most this many destroy/replace addresses (all when `None`).
     pub destroy_limit: Option<usize>,
+    /// Name the changed attributes in the group table without their values.
+    pub compact_groups: bool,
 }
 
 impl EssentialsLevel {
     pub const FULL: EssentialsLevel = EssentialsLevel {
         section_essentials: true,
         destroy_limit: None,
+        compact_groups: false,
     };
 }
 
@@ -152,7 +172,8 @@ pub struct Shape<'a> {
 /// 1. full essentials, shedding detail parts in shed order until the rest
 ///    fits, then putting back (last shed first) any shed part that still fits
 ///    in the room left;
-/// 2. the same without the sections' `essentials_md` (badges stay);
+/// 2. the same without the sections' `essentials_md` (badges stay) and with
+///    the group table naming changed attributes without their values;
 /// 3. the destroy warning cut to as many addresses as fit (the template says
 ///    how many more are in the job summary), every part shed;
 /// 4. the minimal text (header, counts, digests), cut at the budget if even
@@ -178,6 +199,7 @@ pub fn fit(parts: &[Part], shape: &Shape<'_>) -> String {
     let lean = EssentialsLevel {
         section_essentials: false,
         destroy_limit: None,
+        compact_groups: true,
     };
     if let Some(done) = fitter.try_fit(&(shape.essentials)(lean)) {
         return done;
@@ -188,6 +210,7 @@ pub fn fit(parts: &[Part], shape: &Shape<'_>) -> String {
         fitter.try_fit(&(shape.essentials)(EssentialsLevel {
             section_essentials: false,
             destroy_limit: Some(limit),
+            compact_groups: true,
         }))
     };
     if let Some(mut best) = at(0) {
@@ -245,9 +268,11 @@ impl Fitter<'_> {
                 if sum + self.sizes[i] <= room {
                     kept[i] = true;
                     sum += self.sizes[i];
-                } else {
-                    omitted.add(self.parts[i].class);
                 }
+            }
+            // Named in display order, whatever order they were shed in.
+            for (part, _) in self.parts.iter().zip(&kept).filter(|(_, &k)| !k) {
+                omitted.add_part(part);
             }
         }
         let note = if omitted.is_empty() {
@@ -266,7 +291,7 @@ impl Fitter<'_> {
 fn note_upper_bound(parts: &[Part], shape: &Shape<'_>) -> usize {
     let mut all = Omitted::default();
     for p in parts {
-        all.add(p.class);
+        all.add_part(p);
     }
     if all.is_empty() {
         return 0;
@@ -315,6 +340,7 @@ mod tests {
         Part {
             class,
             text: std::iter::repeat_n(tag, size).collect(),
+            label: None,
         }
     }
 

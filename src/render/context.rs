@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::escape;
 use super::{PhaseView, ProjectView, Section};
 use crate::gates::Verdict;
+use crate::plan::group::{is_listed, ChangeGroup, VaryingAttr};
 use crate::plan::{
     Action, AttrDiff, ChangeSet, Counts, DiffValue, Mode, OutputChange, ResourceChange,
     SENSITIVE_MASK, UNKNOWN_MARK,
@@ -123,26 +124,25 @@ fn action_symbol(action: Action) -> &'static str {
 }
 
 /// The badge text for a verdict.
-pub fn badge(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Pass => "✅ pass",
-        Verdict::Warn => "⚠️ warn",
-        Verdict::AckRequired => "✋ ack required",
-        Verdict::Block => "⛔ block",
-    }
+fn badge(verdict: Verdict) -> &'static str {
+    super::verdict::words(verdict).badge
 }
 
 /// One attribute value as a table cell: JSON as Terraform shows it (strings
 /// quoted, so multi-line text stays on one line), masked values by their
 /// mark, cut at the target's cap.
 fn value_cell(value: &DiffValue, target: Target) -> String {
+    capped_value(value, target.value_cap())
+}
+
+/// [`value_cell`] cut at `cap` characters.
+fn capped_value(value: &DiffValue, cap: usize) -> String {
     let text = match value {
         DiffValue::Absent => return "<i>(none)</i>".to_owned(),
         DiffValue::Sensitive => return format!("<i>{SENSITIVE_MASK}</i>"),
         DiffValue::Unknown => return format!("<i>{UNKNOWN_MARK}</i>"),
         DiffValue::Known(v) => serde_json::to_string(v).unwrap_or_else(|_| v.to_string()),
     };
-    let cap = target.value_cap();
     match text.char_indices().nth(cap) {
         None => escape::code_inline(&text),
         Some((cut, _)) => {
@@ -181,6 +181,7 @@ pub struct ProjectEssentials {
     destroy_total: usize,
     destroys: Vec<DestroyEntry>,
     destroys_more: usize,
+    groups: Vec<GroupRow>,
     digest: String,
 }
 
@@ -213,11 +214,13 @@ struct PreparedProject {
     incomplete: Option<&'static str>,
     moved: usize,
     destroys: Vec<DestroyEntry>,
+    groups: Vec<GroupRow>,
     digest: String,
 }
 
 impl Prepared {
-    pub fn new(view: &PhaseView) -> Prepared {
+    /// `groups` holds each project's change groups, in project order.
+    pub fn new(view: &PhaseView, groups: &[Vec<ChangeGroup>]) -> Prepared {
         let run_url = view.run_url.as_deref().and_then(escape::link_target);
         Prepared {
             header: Header {
@@ -228,7 +231,12 @@ impl Prepared {
                 environment: escape::inline(&view.environment),
                 run_url,
             },
-            projects: view.projects.iter().map(prepare_project).collect(),
+            projects: view
+                .projects
+                .iter()
+                .zip(groups)
+                .map(|(p, g)| prepare_project(p, g))
+                .collect(),
             sections: view
                 .sections
                 .iter()
@@ -254,12 +262,14 @@ impl Prepared {
 
     /// The essentials context, with at most `destroy_limit` addresses shown
     /// (counted across projects in order) and the sections' own essentials
-    /// only when `section_essentials`.
+    /// only when `section_essentials`; group rows without values when
+    /// `compact_groups`.
     pub fn essentials(
         &self,
         target: Target,
         section_essentials: bool,
         destroy_limit: Option<usize>,
+        compact_groups: bool,
     ) -> EssentialsCtx<'_> {
         let mut left = destroy_limit.unwrap_or(usize::MAX);
         let projects = self
@@ -276,6 +286,17 @@ impl Prepared {
                     destroy_total: p.destroys.len(),
                     destroys: p.destroys[..shown].to_vec(),
                     destroys_more: p.destroys.len() - shown,
+                    groups: p
+                        .groups
+                        .iter()
+                        .map(|g| {
+                            let mut row = g.clone();
+                            if compact_groups {
+                                row.changes = g.compact.clone();
+                            }
+                            row
+                        })
+                        .collect(),
                     digest: p.digest.clone(),
                 }
             })
@@ -338,10 +359,13 @@ fn incompleteness(changes: &ChangeSet) -> Option<&'static str> {
     }
 }
 
-fn prepare_project(p: &ProjectView) -> PreparedProject {
+fn prepare_project(p: &ProjectView, groups: &[ChangeGroup]) -> PreparedProject {
     let changes = &p.changes;
-    let destroys = changes
-        .destroyed()
+    // By address, so the warning reads the same whatever the plan's order.
+    let mut destroyed: Vec<&ResourceChange> = changes.destroyed().collect();
+    destroyed.sort_by(|a, b| (&a.address, &a.deposed).cmp(&(&b.address, &b.deposed)));
+    let destroys = destroyed
+        .into_iter()
         .map(|rc| DestroyEntry {
             address: escape::code_inline(&rc.address),
             what: action_phrase(rc),
@@ -353,8 +377,235 @@ fn prepare_project(p: &ProjectView) -> PreparedProject {
         incomplete: incompleteness(changes),
         moved: changes.counts().moved,
         destroys,
+        groups: groups
+            .iter()
+            .filter(|g| g.count() > 1)
+            .map(|g| GroupRow::new(g, changes))
+            .collect(),
         digest: escape::inline(&changes.digest),
     }
+}
+
+/// `5,000`: counts a reviewer reads at a glance.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The most attributes the group table names in one row; the group's
+/// details have them all.
+const ROW_ATTRS: usize = 6;
+/// The most characters of a value in the group table.
+const ROW_VALUE_CAP: usize = 60;
+
+/// One row of a project's group table: a group of two or more changes.
+#[derive(Serialize, Clone)]
+pub struct GroupRow {
+    count: String,
+    resource_type: String,
+    what: String,
+    module: String,
+    pattern: String,
+    changes: String,
+    /// `changes` naming the attributes only, for tight budgets.
+    #[serde(skip)]
+    compact: String,
+}
+
+/// Terraform's phrase for a group's action, from its first member.
+fn group_phrase(group: &ChangeGroup, changes: &ChangeSet) -> String {
+    group
+        .indexes
+        .first()
+        .map(|&i| action_phrase(&changes.resources[i]))
+        .unwrap_or_default()
+}
+
+fn shared_text(d: &AttrDiff, cap: usize) -> String {
+    format!(
+        "{} {} → {}",
+        escape::code_inline(&d.path),
+        capped_value(&d.before, cap),
+        capped_value(&d.after, cap)
+    )
+}
+
+fn varying_text(v: &VaryingAttr) -> String {
+    format!(
+        "{} changed ({} distinct values)",
+        escape::code_inline(&v.path),
+        thousands(v.distinct)
+    )
+}
+
+impl GroupRow {
+    fn new(group: &ChangeGroup, changes: &ChangeSet) -> GroupRow {
+        let cut = |mut parts: Vec<String>| {
+            if parts.len() > ROW_ATTRS {
+                let more = parts.len() - ROW_ATTRS;
+                parts.truncate(ROW_ATTRS);
+                parts.push(format!(
+                    "and {more} more {}",
+                    if more == 1 { "attribute" } else { "attributes" }
+                ));
+            }
+            if parts.is_empty() {
+                "no attribute changes".to_owned()
+            } else {
+                parts.join("; ")
+            }
+        };
+        let changes_text = cut(group
+            .shared
+            .iter()
+            .map(|d| shared_text(d, ROW_VALUE_CAP))
+            .chain(group.varying.iter().map(varying_text))
+            .collect());
+        let compact = cut(group
+            .shared
+            .iter()
+            .map(|d| escape::code_inline(&d.path))
+            .chain(group.varying.iter().map(varying_text))
+            .collect());
+        let mut notes = Vec::new();
+        if group.importing {
+            notes.push("imported");
+        }
+        if group.moving {
+            notes.push("moved");
+        }
+        if group.mode == Mode::Data {
+            notes.push("data source");
+        }
+        let mut what = group_phrase(group, changes);
+        for n in notes {
+            what.push_str(" · ");
+            what.push_str(n);
+        }
+        GroupRow {
+            count: thousands(group.count()),
+            resource_type: escape::code_inline(&group.resource_type),
+            what,
+            module: group
+                .module_pattern
+                .as_deref()
+                .map_or_else(|| "(root)".to_owned(), escape::code_inline),
+            pattern: escape::code_inline(&group.pattern),
+            changes: changes_text,
+            compact,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Varying {
+    path: String,
+    distinct: String,
+    before: String,
+    after: String,
+}
+
+/// One change group's details: what every member shares, what varies (with
+/// an example), and every member with its varying values.
+#[derive(Serialize)]
+pub struct GroupDetailsCtx<'a> {
+    #[serde(flatten)]
+    project: &'a ProjectCtx,
+    row: GroupRow,
+    shared_rows: Vec<Row>,
+    varying: Vec<Varying>,
+    /// Every member, one line each with its varying values, as a verbatim
+    /// block: compact enough for thousands of members in the job summary.
+    members_block: String,
+}
+
+/// One side of a diff as plain text for a verbatim block, cut at `cap`.
+fn plain_value(value: &DiffValue, cap: usize) -> String {
+    let text = match value {
+        DiffValue::Absent => return "(none)".to_owned(),
+        DiffValue::Sensitive => return SENSITIVE_MASK.to_owned(),
+        DiffValue::Unknown => return UNKNOWN_MARK.to_owned(),
+        DiffValue::Known(v) => serde_json::to_string(v).unwrap_or_else(|_| v.to_string()),
+    };
+    match text.char_indices().nth(cap) {
+        None => text,
+        Some((cut, _)) => format!(
+            "{}… ({} more characters)",
+            &text[..cut],
+            text[cut..].chars().count()
+        ),
+    }
+}
+
+impl<'a> GroupDetailsCtx<'a> {
+    /// `None` for a group of one (shown as a plain resource diff).
+    pub fn new(
+        project: &'a ProjectCtx,
+        group: &ChangeGroup,
+        changes: &ChangeSet,
+    ) -> Option<GroupDetailsCtx<'a>> {
+        if group.count() < 2 {
+            return None;
+        }
+        let target = project.target;
+        let varying_paths: Vec<&str> = group.varying.iter().map(|v| v.path.as_str()).collect();
+        let mut lines = String::new();
+        for &i in &group.indexes {
+            let rc = &changes.resources[i];
+            lines.push_str(&rc.address);
+            if let Some(id) = &rc.importing {
+                lines.push_str(&format!("  (imported from ID {id})"));
+            }
+            if let Some(previous) = rc.previous_address.as_deref().filter(|_| rc.is_move()) {
+                lines.push_str(&format!("  (moved from {previous})"));
+            }
+            for d in rc
+                .diff
+                .iter()
+                .filter(|d| varying_paths.contains(&d.path.as_str()))
+            {
+                lines.push_str(&format!(
+                    "  {}: {} → {}",
+                    d.path,
+                    plain_value(&d.before, target.value_cap()),
+                    plain_value(&d.after, target.value_cap())
+                ));
+            }
+            lines.push('\n');
+        }
+        Some(GroupDetailsCtx {
+            project,
+            row: GroupRow::new(group, changes),
+            shared_rows: rows(&group.shared, target),
+            varying: group
+                .varying
+                .iter()
+                .map(|v| Varying {
+                    path: escape::code_inline(&v.path),
+                    distinct: thousands(v.distinct),
+                    before: value_cell(&v.example.before, target),
+                    after: value_cell(&v.example.after, target),
+                })
+                .collect(),
+            members_block: escape::code_block(lines.trim_end()),
+        })
+    }
+}
+
+/// The name a shed note gives a group: `5,000 × module.fleet[*].aws_instance.web[*]`.
+pub fn group_label(group: &ChangeGroup) -> String {
+    format!(
+        "{} × {}",
+        thousands(group.count()),
+        escape::code_inline(&group.pattern)
+    )
 }
 
 #[derive(Serialize)]
@@ -381,6 +632,8 @@ struct ListEntry {
 #[derive(Serialize)]
 struct ListGroup {
     title: &'static str,
+    /// Resources in this action, counting each folded group's members.
+    count: usize,
     entries: Vec<ListEntry>,
 }
 
@@ -416,12 +669,6 @@ const GROUPS: [(&str, Member); 9] = [
     }),
 ];
 
-/// Whether a resource shows in the lists and diffs at all: a no-op does
-/// only when it imports or moves.
-pub fn is_listed(rc: &ResourceChange) -> bool {
-    rc.action != Action::NoOp || rc.is_import() || rc.is_move()
-}
-
 /// Notes that qualify an action: import, move, reason, data source.
 fn notes(rc: &ResourceChange) -> Vec<String> {
     let mut notes = Vec::new();
@@ -444,25 +691,62 @@ fn notes(rc: &ResourceChange) -> Vec<String> {
 }
 
 impl<'a> ResourceListCtx<'a> {
-    /// `None` when the project lists no resource.
-    pub fn new(project: &'a ProjectCtx, changes: &ChangeSet) -> Option<ResourceListCtx<'a>> {
-        let groups: Vec<ListGroup> = GROUPS
+    /// `None` when the project lists no resource. Members of a change group
+    /// of two or more that destroys nothing are listed as the group's
+    /// pattern once (the group's details list them); destroys and replaces
+    /// are always listed by address.
+    pub fn new(
+        project: &'a ProjectCtx,
+        changes: &ChangeSet,
+        change_groups: &[ChangeGroup],
+    ) -> Option<ResourceListCtx<'a>> {
+        let mut folded = vec![false; changes.resources.len()];
+        let mut first_of: Vec<Option<&ChangeGroup>> = vec![None; changes.resources.len()];
+        for g in change_groups
             .iter()
-            .map(|(title, member)| ListGroup {
+            .filter(|g| g.count() > 1 && !g.destroys())
+        {
+            for &i in &g.indexes {
+                folded[i] = true;
+            }
+            first_of[g.indexes[0]] = Some(g);
+        }
+        let mut order: Vec<usize> = (0..changes.resources.len()).collect();
+        let rs = &changes.resources;
+        order.sort_by(|&a, &b| {
+            (&rs[a].address, &rs[a].deposed).cmp(&(&rs[b].address, &rs[b].deposed))
+        });
+        let mut groups: Vec<ListGroup> = Vec::new();
+        for (title, member) in GROUPS.iter() {
+            let mut group = ListGroup {
                 title,
-                entries: changes
-                    .resources
-                    .iter()
-                    .filter(|rc| member(rc))
-                    .map(|rc| ListEntry {
-                        address: escape::code_inline(&rc.address),
-                        notes: notes(rc),
-                    })
-                    .collect(),
-            })
-            .filter(|g| !g.entries.is_empty())
-            .collect();
-        let total = groups.iter().map(|g| g.entries.len()).sum();
+                count: 0,
+                entries: Vec::new(),
+            };
+            for &i in order.iter().filter(|&&i| member(&rs[i])) {
+                match (folded[i], first_of[i]) {
+                    (false, _) => {
+                        group.count += 1;
+                        group.entries.push(ListEntry {
+                            address: escape::code_inline(&rs[i].address),
+                            notes: notes(&rs[i]),
+                        });
+                    }
+                    (true, Some(g)) => {
+                        group.count += g.count();
+                        group.entries.push(ListEntry {
+                            address: group_label(g),
+                            notes: vec!["a change group: its members are in its details".to_owned()],
+                        });
+                    }
+                    (true, None) => {}
+                }
+            }
+            if group.count > 0 {
+                groups.push(group);
+            }
+        }
+        let total = groups.iter().map(|g| g.count).sum();
         (total > 0).then_some(ResourceListCtx {
             project,
             total,
@@ -621,22 +905,31 @@ struct OmittedEntry {
     count: usize,
 }
 
+/// The most shed groups the note names one by one.
+const NOTE_GROUPS: usize = 10;
+
 #[derive(Serialize)]
 pub struct NoteCtx<'a> {
     target: Target,
     run_url: Option<&'a str>,
     omitted: Vec<OmittedEntry>,
+    shed_groups: &'a [String],
+    shed_groups_more: usize,
 }
 
 impl<'a> NoteCtx<'a> {
     pub fn new(
         header: &'a Header,
         target: Target,
-        omitted: &super::budget::Omitted,
+        omitted: &'a super::budget::Omitted,
     ) -> NoteCtx<'a> {
+        let labels = omitted.labels();
+        let named = labels.len().min(NOTE_GROUPS);
         NoteCtx {
             target,
             run_url: header.run_url.as_deref(),
+            shed_groups: &labels[..named],
+            shed_groups_more: labels.len() - named,
             omitted: super::budget::ShedClass::ALL
                 .iter()
                 .filter(|c| omitted.count(**c) > 0)

@@ -19,7 +19,8 @@
 /// `*_~` (emphasis), `[]` (links and images), `\` (escapes), `@` (mentions),
 /// `#` (issue references), `$` (math). `@`, `#` and the `:` of `://` are also
 /// followed by a zero-width space, so no mention, reference or autolink
-/// forms even where they are matched after entities are decoded. Line breaks become `<br>` so a value
+/// forms even where they are matched after entities are decoded, and `www.`
+/// is broken the same way. Line breaks become `<br>` so a value
 /// cannot start a new block; other control characters and bidirectional
 /// overrides (which can make text read differently from what it is) become
 /// U+FFFD.
@@ -33,6 +34,9 @@ pub fn inline(text: &str) -> String {
     while let Some(c) = chars.next() {
         match c {
             '&' => out.push_str("&amp;"),
+            // `<!` is followed by a zero-width space, so not even the text
+            // GitHub shows holds a copy of a phasegate marker.
+            '<' if chars.peek() == Some(&'!') => out.push_str("&lt;&#8203;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '`' => out.push_str("&#96;"),
@@ -50,6 +54,13 @@ pub fn inline(text: &str) -> String {
             '$' => out.push_str("&#36;"),
             // `https://` in running text would be autolinked.
             ':' if chars.peek() == Some(&'/') => out.push_str(":&#8203;"),
+            // So would `www.example.com` (GFM's extended autolink).
+            '.' if out
+                .get(out.len().saturating_sub(3)..)
+                .is_some_and(|t| t.eq_ignore_ascii_case("www")) =>
+            {
+                out.push_str("&#8203;.")
+            }
             '\r' => {
                 // A CR LF pair is one line break, not two.
                 if chars.peek() == Some(&'\n') {
@@ -76,18 +87,24 @@ pub fn code_inline(text: &str) -> String {
 ///
 /// Inside `<pre>` GitHub does no markdown processing and no mention linking;
 /// encoding `<>&` keeps the text from closing the block or adding tags, and
-/// `@` is encoded as well so that even a renderer that did link mentions
-/// would find none. The block starts and ends on its own lines; callers put
+/// `@` and a `#` before a digit are followed by a zero-width space as in
+/// [`inline`], so that even a renderer that did link mentions and
+/// references would find none. The block starts and ends on its own lines; callers put
 /// it after a blank line.
 pub fn code_block(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     out.push_str("<pre>");
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '&' => out.push_str("&amp;"),
+            '<' if chars.peek() == Some(&'!') => out.push_str("&lt;&#8203;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '@' => out.push_str("&#64;"),
+            '@' => out.push_str("&#64;&#8203;"),
+            // No autolinks inside <pre>, but the text stays link-free anyway.
+            ':' if chars.peek() == Some(&'/') => out.push_str(":&#8203;"),
+            '#' if chars.peek().is_some_and(char::is_ascii_digit) => out.push_str("#&#8203;"),
             '\r' => {}
             '\n' | '\t' => out.push(c),
             c if is_unsafe_control(c) => out.push('\u{FFFD}'),
@@ -119,6 +136,19 @@ pub fn link_target(url: &str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// Encodes `text` for the surfaces GitHub shows as plain text, not markdown:
+/// check-run titles, annotation titles and messages, step outputs. Nothing
+/// there is linked or parsed, so the text is kept as it reads; control
+/// characters and bidirectional overrides become U+FFFD, and a forged
+/// marker is broken in case the text is ever pasted into markdown.
+pub fn plain(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if is_unsafe_control(c) { '\u{FFFD}' } else { c })
+        .collect();
+    defuse_markers(&cleaned)
 }
 
 /// Removes any `<!-- phasegate:` marker from markdown that reaches us from
@@ -159,6 +189,15 @@ mod tests {
     }
 
     #[test]
+    fn inline_breaks_www_autolinks() {
+        assert_eq!(
+            inline("see www.evil.example"),
+            "see www&#8203;.evil.example"
+        );
+        assert_eq!(inline("WWW.x"), "WWW&#8203;.x");
+    }
+
+    #[test]
     fn inline_turns_line_breaks_into_br_so_a_value_stays_on_one_line() {
         assert_eq!(inline("a\nb\r\nc\rd"), "a<br>b<br>c<br>d");
     }
@@ -186,6 +225,13 @@ mod tests {
             link_target("https://github.com/o/r/actions/runs/1) [x](y").as_deref(),
             Some("https://github.com/o/r/actions/runs/1%29%20%5Bx%5D%28y")
         );
+    }
+
+    #[test]
+    fn plain_keeps_the_words_and_drops_controls_and_markers() {
+        assert_eq!(plain("a @b #1\n"), "a @b #1\n");
+        assert_eq!(plain("x\u{202E}y\u{1b}"), "x\u{FFFD}y\u{FFFD}");
+        assert!(!plain("<!-- phasegate:x -->").contains("<!-- phasegate:"));
     }
 
     #[test]

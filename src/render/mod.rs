@@ -24,12 +24,16 @@
 //! then the destroy warning is cut to as many addresses as fit with a line
 //! saying how many more are in the job summary; the counts and digests stay.
 
+pub mod blast;
 pub mod budget;
 mod context;
+pub mod cost;
 pub mod escape;
 pub mod policy;
 pub mod progress;
+pub mod security;
 pub mod templates;
+pub mod verdict;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -37,13 +41,14 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use crate::gates::Verdict;
+use crate::plan::group::{group_changes, ChangeGroup};
 use crate::plan::ChangeSet;
 pub use budget::DETAILS_MARKER;
 use budget::{EssentialsLevel, Measure, Part, Shape, ShedClass};
 pub use context::{action_phrase, counts_line, plan_line, NO_CHANGES, PLAN_FAILED};
 use context::{
-    DiffCtx, DriftCtx, NoteCtx, OutputsCtx, Prepared, ProjectCtx, ResourceListCtx, SectionCtx,
-    Target,
+    group_label, DiffCtx, DriftCtx, GroupDetailsCtx, NoteCtx, OutputsCtx, Prepared, ProjectCtx,
+    ResourceListCtx, SectionCtx, Target,
 };
 pub use templates::{TemplateError, Templates};
 
@@ -131,10 +136,20 @@ impl Renderer {
         budget: usize,
         marker: bool,
     ) -> String {
-        let prepared = Prepared::new(view);
-        let parts = self.detail_parts(view, target);
+        let groups: Vec<Vec<ChangeGroup>> = view
+            .projects
+            .iter()
+            .map(|p| group_changes(&p.changes))
+            .collect();
+        let prepared = Prepared::new(view, &groups);
+        let parts = self.detail_parts(view, &groups, target);
         let essentials = |level: EssentialsLevel| {
-            let ctx = prepared.essentials(target, level.section_essentials, level.destroy_limit);
+            let ctx = prepared.essentials(
+                target,
+                level.section_essentials,
+                level.destroy_limit,
+                level.compact_groups,
+            );
             escape::defuse_markers(&self.templates.render(templates::PHASE_ESSENTIALS, &ctx))
         };
         let note = |omitted: &budget::Omitted| {
@@ -157,54 +172,76 @@ impl Renderer {
     }
 
     /// Every detail, rendered, in display order.
-    fn detail_parts(&self, view: &PhaseView, target: Target) -> Vec<Part> {
+    fn detail_parts(
+        &self,
+        view: &PhaseView,
+        groups: &[Vec<ChangeGroup>],
+        target: Target,
+    ) -> Vec<Part> {
         let t = &self.templates;
         let mut parts = Vec::new();
-        let mut push = |class: ShedClass, text: String| {
+        let mut push_labelled = |class: ShedClass, text: String, label: Option<String>| {
             parts.push(Part {
                 class,
                 text: escape::defuse_markers(&text),
+                label,
             })
         };
-        for project in &view.projects {
+        for (project, change_groups) in view.projects.iter().zip(groups) {
             let changes = &project.changes;
             let pctx = ProjectCtx::new(project, target);
-            let list = ResourceListCtx::new(&pctx, changes);
+            let list = ResourceListCtx::new(&pctx, changes, change_groups);
             let drift = DriftCtx::new(&pctx, changes);
             let outputs = OutputsCtx::new(&pctx, changes);
             if list.is_none() && drift.is_none() && outputs.is_none() {
                 continue;
             }
-            push(
+            push_labelled(
                 ShedClass::ProjectHeading,
                 t.render(templates::PROJECT_HEADING, &pctx),
+                None,
             );
             if let Some(list) = list {
-                push(
+                push_labelled(
                     ShedClass::ResourceList,
                     t.render(templates::RESOURCE_LIST, &list),
+                    None,
                 );
             }
-            for rc in &changes.resources {
-                if let Some(diff) = DiffCtx::new(&pctx, rc) {
-                    push(
+            // One part per change group, so shedding takes whole groups.
+            for group in change_groups {
+                if let Some(ctx) = GroupDetailsCtx::new(&pctx, group, changes) {
+                    push_labelled(
+                        ShedClass::AttributeDiff,
+                        t.render(templates::GROUP_DETAILS, &ctx),
+                        Some(group_label(group)),
+                    );
+                } else if let Some(diff) = DiffCtx::new(&pctx, &changes.resources[group.indexes[0]])
+                {
+                    push_labelled(
                         ShedClass::AttributeDiff,
                         t.render(templates::RESOURCE_DIFF, &diff),
+                        None,
                     );
                 }
             }
             if let Some(drift) = drift {
-                push(ShedClass::Drift, t.render(templates::DRIFT, &drift));
+                push_labelled(ShedClass::Drift, t.render(templates::DRIFT, &drift), None);
             }
             if let Some(outputs) = outputs {
-                push(ShedClass::Outputs, t.render(templates::OUTPUTS, &outputs));
+                push_labelled(
+                    ShedClass::Outputs,
+                    t.render(templates::OUTPUTS, &outputs),
+                    None,
+                );
             }
         }
         for section in &view.sections {
             if let Some(ctx) = SectionCtx::new(section, target) {
-                push(
+                push_labelled(
                     ShedClass::SectionDetails,
                     t.render(templates::SECTION_DETAILS, &ctx),
+                    None,
                 );
             }
         }

@@ -28,9 +28,13 @@ pub const SECTION_DETAILS: &str = "section_details.md.j2";
 pub const SHED_NOTE: &str = "shed_note.md.j2";
 /// Partial: the list of what the shed note leaves out.
 pub const OMITTED_LIST: &str = "omitted_list.md.j2";
+/// One change group's details: shared and varying attributes, members.
+pub const GROUP_DETAILS: &str = "group_details.md.j2";
+/// Partial: a project's group table, in the essentials.
+pub const GROUP_TABLE: &str = "group_table.md.j2";
 
 /// Every template, by ID, as compiled into the binary.
-pub const EMBEDDED: [(&str, &str); 10] = [
+pub const EMBEDDED: [(&str, &str); 12] = [
     (
         PHASE_ESSENTIALS,
         include_str!("../../templates/phase_essentials.md.j2"),
@@ -58,6 +62,14 @@ pub const EMBEDDED: [(&str, &str); 10] = [
     (
         OMITTED_LIST,
         include_str!("../../templates/omitted_list.md.j2"),
+    ),
+    (
+        GROUP_DETAILS,
+        include_str!("../../templates/group_details.md.j2"),
+    ),
+    (
+        GROUP_TABLE,
+        include_str!("../../templates/group_table.md.j2"),
     ),
 ];
 

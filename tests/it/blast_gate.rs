@@ -207,7 +207,7 @@ fn larger_than_declared_requires_the_blast_radius_acknowledgement() {
 #[test]
 fn section_lists_guarded_addresses_escaped() {
     let report = run(&fixture("db-replace.json"), &ctx(true, BlastRadius::Low));
-    let s = blast::section(&report);
+    let s = phasegate::render::blast::section(&report);
     assert_eq!(s.key, "blast");
     assert_eq!(s.badge, Some(Verdict::Block));
     assert!(
@@ -224,7 +224,7 @@ fn section_lists_guarded_addresses_escaped() {
 
 #[test]
 fn blocked_section_snapshot() {
-    let s = blast::section(&run(
+    let s = phasegate::render::blast::section(&run(
         &fixture("db-replace.json"),
         &ctx(true, BlastRadius::Medium),
     ));

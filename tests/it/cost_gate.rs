@@ -318,7 +318,7 @@ fn section_shows_the_table_budget_status_and_unpriced_details() {
     let mut c = ctx();
     c.phase_budget = Some(50.0);
     let report = run("resize.json", &c);
-    let s = cost::section(&report);
+    let s = phasegate::render::cost::section(&report);
     assert_eq!(s.key, "cost");
     assert_eq!(s.badge, Some(Verdict::AckRequired));
     assert!(
@@ -378,7 +378,7 @@ fn over_budget_section_snapshot() {
     c.phase_budget = Some(50.0);
     c.prior_phases_monthly = 20.0;
     c.environment_budget = Some(500.0);
-    let s = cost::section(&run("resize.json", &c));
+    let s = phasegate::render::cost::section(&run("resize.json", &c));
     insta::assert_snapshot!(
         "cost_section_over_budget",
         format!("{}\n---\n{}", s.essentials_md, s.details_md)
@@ -404,7 +404,7 @@ fn eu_west_1_rds_instance_without_a_published_price_is_unpriced_and_the_budget_t
     assert!(report.lower_bound);
     assert!(report.budgets[0].lower_bound && !report.budgets[0].over);
     assert_eq!(report.to_json()["lower_bound"], true);
-    let s = cost::section(&report);
+    let s = phasegate::render::cost::section(&report);
     assert!(
         s.essentials_md
             .contains("This phase adds at least $0.00/month against the phase budget of $100.00: within budget so far: the total is a lower bound."),
@@ -443,7 +443,7 @@ fn usage_based_resources_are_never_shown_as_zero_dollars_in_the_markdown() {
     let report = run("eu-west-1.json", &ctx());
     let lambda = resource(&report, "aws_lambda_function.api");
     assert!(lambda.usage_based && lambda.usage_pending && lambda.monthly_after == 0.0);
-    let s = cost::section(&report);
+    let s = phasegate::render::cost::section(&report);
     let row = s
         .details_md
         .lines()
@@ -472,7 +472,7 @@ fn unknown_storage_type_and_root_volume_use_the_documented_defaults_and_name_the
     let app = resource(&report, "aws_instance.app");
     assert!(app.priced, "{:?}", app.reasons);
     assert!(app.assumptions[0].starts_with("root volume assumed 8 GB gp2"));
-    let s = cost::section(&report);
+    let s = phasegate::render::cost::section(&report);
     assert!(
         s.details_md
             .contains("assumed: root volume assumed 8 GB gp2"),

@@ -2,6 +2,7 @@
 
 mod action_yml;
 mod blast_gate;
+mod change_groups;
 mod cli;
 mod config_files;
 mod cost_gate;
@@ -9,6 +10,7 @@ mod git_store;
 mod github_approvals;
 mod github_client;
 mod github_flow;
+mod hostile_text;
 mod iac_engine;
 mod iac_fake;
 mod init;

@@ -451,6 +451,7 @@ fn the_annotation_lands_on_the_resource_block_and_the_section_is_escaped() {
         &projects,
         &Default::default(),
         &d.join(".phasegate"),
+        phasegate::commands::gating::GateSet::All,
     )
     .unwrap();
     assert_eq!(

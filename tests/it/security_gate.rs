@@ -10,8 +10,8 @@ use std::process::Command;
 use chrono::NaiveDate;
 use phasegate::config::SecurityPolicy;
 use phasegate::gates::security::{
-    catalog, checked, evaluate, import_sarif, scan, to_json, to_markdown, to_sarif,
-    SecurityContext, SecurityReport,
+    catalog, checked, evaluate, import_sarif, scan, to_json, to_sarif, SecurityContext,
+    SecurityReport,
 };
 use phasegate::gates::{Severity, Verdict};
 use phasegate::plan::{parse_plan_json, ChangeSet, Mode};
@@ -107,7 +107,8 @@ fn clean_twin_has_no_high_or_critical_finding() {
 fn planted_access_key_appears_in_no_output() {
     let r = report("planted.json");
     assert_eq!(r.secrets(), [PLANTED_KEY.to_string()]);
-    let (essentials, details) = to_markdown(&r);
+    let s = phasegate::render::security::section(&r);
+    let (essentials, details) = (s.essentials_md, s.details_md);
     let sarif = serde_json::to_string(&to_sarif(&r)).expect("sarif serializes");
     for (name, text) in [
         ("json", to_json(&r)),

@@ -21,7 +21,6 @@
 mod book;
 pub mod import;
 mod price;
-mod render;
 mod usage;
 
 use serde::Serialize;
@@ -29,7 +28,6 @@ use serde_json::Value;
 
 pub use book::Provider;
 pub use price::{priced_types, Gap, Line, HOURS_PER_MONTH};
-pub use render::section;
 pub use usage::Usage;
 
 use crate::config::Acknowledgement;

@@ -6,6 +6,10 @@
 //! Pure: the caller reads the policy files and the plan; nothing here touches
 //! the disk, the clock or the network.
 
+/// Every policy finding id starts with this, so other gates can tell
+/// policy acknowledgements from their own.
+pub const ID_PREFIX: &str = "POL-";
+
 pub mod engine;
 pub mod input;
 pub mod message;
@@ -148,7 +152,7 @@ pub fn severity_of(s: PolicySeverity) -> Severity {
 
 /// The stable id of a finding.
 pub fn finding_id(namespace: &str, rule: &str, address: Option<&str>) -> String {
-    let base = format!("POL-{namespace}-{rule}");
+    let base = format!("{ID_PREFIX}{namespace}-{rule}");
     match address {
         Some(a) => {
             let hash = hex::encode(Sha256::digest(a.as_bytes()));
@@ -271,7 +275,7 @@ pub fn report(
                 used = true;
             }
         }
-        if !used && ack.id.starts_with("POL-") {
+        if !used && ack.id.starts_with(ID_PREFIX) {
             unmatched.push(ack.clone());
         }
     }

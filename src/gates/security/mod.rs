@@ -1,10 +1,10 @@
 //! The security gate: runs the rule catalog over what each created, updated
 //! or replaced resource will look like after the change, applies the
 //! environment's policy and the change plan's acknowledgements, and decides.
-//! Findings are data with stable ids; JSON, markdown and SARIF are views.
+//! Findings are data with stable ids; JSON and SARIF are views here, the
+//! markdown view is `render::security`.
 
 mod iam;
-pub mod markdown;
 mod node;
 pub mod rules;
 pub mod sarif;
@@ -14,7 +14,6 @@ use chrono::NaiveDate;
 use globset::Glob;
 use serde::{Deserialize, Serialize};
 
-pub use markdown::to_markdown;
 pub use rules::{catalog, Rule};
 pub use sarif::{import_sarif, to_sarif};
 

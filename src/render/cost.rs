@@ -1,12 +1,13 @@
 //! The cost gate's block in the PR comment and job summary: a table per
 //! project and the budget status up front, the per-resource breakdown in the
-//! details.
+//! details. Rendered here from the gate's report; addresses, reasons and
+//! acknowledgement text pass through [`escape`](super::escape).
 
-use super::{cents, CostReport};
+use super::escape::{code_inline, inline};
+use super::Section;
+use crate::gates::cost::{cents, CostReport, ACK_ID};
 use crate::gates::Verdict;
 use crate::plan::Action;
-use crate::render::escape::{code_inline, inline};
-use crate::render::Section;
 
 /// `$1,234.56`, rounded half-up to cents.
 pub fn money(x: f64) -> String {
@@ -14,14 +15,7 @@ pub fn money(x: f64) -> String {
     let sign = if c < 0.0 { "-" } else { "" };
     let whole = c.abs().trunc() as u64;
     let frac = ((c.abs() - c.abs().trunc()) * 100.0).round() as u64;
-    let digits = whole.to_string();
-    let mut grouped = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
+    let grouped = super::context::thousands(whole as usize);
     format!("{sign}${grouped}.{frac:02}")
 }
 
@@ -92,12 +86,12 @@ pub fn section(report: &CostReport) -> Section {
     }
     match (report.verdict, &report.acknowledged_by) {
         (Verdict::Warn, Some(reason)) => e.push_str(&format!(
-            "- Over budget, acknowledged (`cost-budget`): {}\n",
+            "- Over budget, acknowledged (`{ACK_ID}`): {}\n",
             inline(reason)
         )),
-        (Verdict::AckRequired, _) => e.push_str(
-            "- To go on, add an acknowledgement with id `cost-budget` to the change plan.\n",
-        ),
+        (Verdict::AckRequired, _) => e.push_str(&format!(
+            "- To go on, add an acknowledgement with id `{ACK_ID}` to the change plan.\n",
+        )),
         _ => {}
     }
     if !report.unpriced.is_empty() {

@@ -1,38 +1,17 @@
-//! The report as markdown for the PR comment: a short essentials part and a
-//! details part with every finding. All scanner and plan text is escaped.
+//! The security gate's section of the comment and summary, rendered from the
+//! gate's report: a count line and the findings that decide the verdict up
+//! front, every finding with its remediation in the details. Finding ids,
+//! addresses, titles and messages come from plans and imported SARIF, so
+//! each one passes through [`escape`](super::escape).
 
 use std::fmt::Write;
 
-use super::{Finding, SecurityReport};
-use crate::gates::{Severity, Verdict};
-
-/// Escapes untrusted text for a markdown table cell: no HTML, no mentions,
-/// no column breaks, no code spans.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '@' => out.push_str("&#64;"),
-            '|' => out.push_str("\\|"),
-            '`' => out.push_str("\\`"),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "pass",
-        Verdict::Warn => "warn",
-        Verdict::AckRequired => "acknowledgement required",
-        Verdict::Block => "block",
-    }
-}
+use super::escape::{code_inline, inline};
+use super::verdict::words;
+use super::Section;
+use crate::config::Acknowledgement;
+use crate::gates::security::{Finding, SecurityReport};
+use crate::gates::Severity;
 
 const ORDER: [(Severity, &str); 5] = [
     (Severity::Critical, "critical"),
@@ -41,6 +20,10 @@ const ORDER: [(Severity, &str); 5] = [
     (Severity::Low, "low"),
     (Severity::Info, "info"),
 ];
+
+fn severity_word(s: Severity) -> &'static str {
+    ORDER.iter().find(|(o, _)| *o == s).map_or("", |(_, w)| w)
+}
 
 fn table(out: &mut String, findings: &[&Finding], with_remediation: bool) {
     if with_remediation {
@@ -51,10 +34,6 @@ fn table(out: &mut String, findings: &[&Finding], with_remediation: bool) {
         out.push_str("| severity | id | resource | finding |\n|---|---|---|---|\n");
     }
     for f in findings {
-        let sev = ORDER
-            .iter()
-            .find(|(s, _)| *s == f.severity)
-            .map_or("", |(_, w)| w);
         let ack = if f.acknowledged {
             " (acknowledged)"
         } else {
@@ -62,29 +41,42 @@ fn table(out: &mut String, findings: &[&Finding], with_remediation: bool) {
         };
         let _ = write!(
             out,
-            "| {sev}{ack} | {} | {} | {}: {} |",
-            escape(&f.id),
-            escape(&f.address),
-            escape(&f.title),
-            escape(&f.message)
+            "| {}{ack} | {} | {} | {}: {} |",
+            severity_word(f.severity),
+            code_inline(&f.id),
+            code_inline(&f.address),
+            inline(&f.title),
+            inline(&f.message)
         );
         if with_remediation {
-            let _ = write!(out, " {} |", escape(&f.remediation));
+            let _ = write!(out, " {} |", inline(&f.remediation));
         }
         out.push('\n');
     }
 }
 
-/// `(essentials, details)`: the count line and the findings that decide the
-/// verdict, then every finding with its remediation.
-pub fn to_markdown(report: &SecurityReport) -> (String, String) {
+fn ack_list(acks: &[Acknowledgement]) -> String {
+    acks.iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                code_inline(&a.id),
+                code_inline(a.address.as_deref().unwrap_or("*"))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The security section (key `security`).
+pub fn section(report: &SecurityReport) -> Section {
     let counts: Vec<String> = ORDER
         .iter()
         .map(|(s, w)| format!("{} {w}", report.count(*s)))
         .collect();
     let mut essentials = format!(
         "**Security: {}**: {}\n",
-        verdict_word(report.verdict),
+        words(report.verdict).words,
         counts.join(" · ")
     );
     let unknown = report.unknown_count();
@@ -108,17 +100,7 @@ pub fn to_markdown(report: &SecurityReport) -> (String, String) {
         ),
     ] {
         if !acks.is_empty() {
-            let list: Vec<String> = acks
-                .iter()
-                .map(|a| {
-                    format!(
-                        "{} {}",
-                        escape(&a.id),
-                        escape(a.address.as_deref().unwrap_or("*"))
-                    )
-                })
-                .collect();
-            let _ = writeln!(essentials, "\n{label}: {}", list.join(", "));
+            let _ = writeln!(essentials, "\n{label}: {}", ack_list(acks));
         }
     }
     let mut details = String::new();
@@ -139,5 +121,11 @@ pub fn to_markdown(report: &SecurityReport) -> (String, String) {
             table(&mut details, &unknowns, false);
         }
     }
-    (essentials, details)
+    Section {
+        key: "security".into(),
+        title: "Security".into(),
+        badge: Some(report.verdict),
+        essentials_md: essentials,
+        details_md: details,
+    }
 }

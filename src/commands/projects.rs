@@ -1,0 +1,110 @@
+//! One phase's projects and their plans, from `--plan-json` or by running
+//! the IaC engine over each project: what `plan` and `gate` both start from,
+//! and what the gates run over.
+
+use std::path::{Path, PathBuf};
+
+use super::runner::absolute;
+use super::workspace::{local_phase, Workspace};
+use crate::config::ResolvedPhase;
+use crate::error::{Error, Result};
+use crate::iac::{self, CliEngine, IacEngine};
+use crate::plan::{self, ChangeSet};
+
+/// One project's plan in this phase.
+pub struct ProjectPlan {
+    pub name: String,
+    pub dir: PathBuf,
+    pub changes: ChangeSet,
+    /// The `show -json` text, for the policy gate's input.
+    pub plan_json: String,
+}
+
+/// The selected phase and its projects' plans: from `--plan-json`, or by
+/// running the engine over every project of the phase.
+pub fn collect_projects(
+    ws: &Workspace,
+    select: &crate::cli::PhaseSelector,
+    plan_json: Option<&Path>,
+    out: Option<&Path>,
+) -> Result<(ResolvedPhase, Vec<ProjectPlan>)> {
+    let phase = match ws.select(select)? {
+        Some(p) => p,
+        None => local_phase(&project_name_for(plan_json)),
+    };
+    let projects = match plan_json {
+        Some(file) => vec![ingest(&phase, select.project.as_deref(), file)?],
+        None => {
+            let cfg = ws.config.as_ref().ok_or_else(|| {
+                Error::Input("planning needs a config (or pass --plan-json FILE)".into())
+            })?;
+            let engine = CliEngine::from_config(&cfg.engine, &ws.base_dir);
+            let out_dir = ws.out_dir(out);
+            phase
+                .projects
+                .iter()
+                .map(|p| run_engine(ws, &phase, p, &engine, &out_dir))
+                .collect::<Result<Vec<_>>>()?
+        }
+    };
+    Ok((phase, projects))
+}
+
+fn project_name_for(plan_json: Option<&Path>) -> String {
+    plan_json
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "default".into())
+}
+
+fn ingest(phase: &ResolvedPhase, project: Option<&str>, file: &Path) -> Result<ProjectPlan> {
+    let target = match project {
+        Some(name) => phase
+            .projects
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| {
+                Error::Input(format!("--project {name}: not in phase {}", phase.name))
+            })?,
+        None if phase.projects.len() == 1 => &phase.projects[0],
+        None => {
+            return Err(Error::Input(format!(
+                "--plan-json gives one plan but phase {} has {} projects; pass --project",
+                phase.name,
+                phase.projects.len()
+            )))
+        }
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let changes = plan::parse_plan_json(&text, &file.display().to_string())?;
+    Ok(ProjectPlan {
+        name: target.name.clone(),
+        dir: target.dir.clone(),
+        changes,
+        plan_json: text,
+    })
+}
+
+fn run_engine(
+    ws: &Workspace,
+    phase: &ResolvedPhase,
+    project: &crate::config::Project,
+    engine: &dyn IacEngine,
+    out_dir: &Path,
+) -> Result<ProjectPlan> {
+    let plan_dir = absolute(&out_dir.join("plans"))?;
+    std::fs::create_dir_all(&plan_dir).map_err(|e| Error::io(&plan_dir, e))?;
+    let plan_file = plan_dir.join(format!(
+        "{}-{}.tfplan",
+        project.name, phase.environment.name
+    ));
+    let req = super::runner::plan_request(ws, phase, project, plan_file)?;
+    let (_, json) = iac::plan_project(engine, &req)?;
+    let changes = plan::parse_plan_json(&json, &format!("{} (show -json)", project.name))?;
+    Ok(ProjectPlan {
+        name: project.name.clone(),
+        dir: project.dir.clone(),
+        changes,
+        plan_json: json,
+    })
+}
