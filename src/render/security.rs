@@ -129,3 +129,67 @@ pub fn section(report: &SecurityReport) -> Section {
         details_md: details,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gates::security::{Crosswalk, FindingOutcome};
+
+    fn finding(id: &str, severity: Severity, outcome: FindingOutcome) -> Finding {
+        Finding {
+            id: id.into(),
+            severity,
+            address: "aws_instance.web".into(),
+            message: "m".into(),
+            remediation: "r".into(),
+            crosswalk: Crosswalk::default(),
+            acknowledged: false,
+            title: "t".into(),
+            source: "phasegate".into(),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn unknowns_are_counted_apart_and_never_listed_as_deciding() {
+        let mut report = SecurityReport::merge(vec![]);
+        report.findings = vec![
+            finding("PG-AWS-019", Severity::High, FindingOutcome::Unknown),
+            finding("PG-AWS-001", Severity::High, FindingOutcome::Fail),
+        ];
+        let s = section(&report);
+        assert!(
+            s.essentials_md
+                .contains("Could not be checked until apply: 1"),
+            "{}",
+            s.essentials_md
+        );
+        // The deciding table up front holds the failure only.
+        assert!(
+            s.essentials_md.contains("PG-AWS-001"),
+            "{}",
+            s.essentials_md
+        );
+        assert!(
+            !s.essentials_md.contains("PG-AWS-019"),
+            "{}",
+            s.essentials_md
+        );
+        // The details list the unknown in its own table after the failures.
+        let at = |needle: &str| {
+            s.details_md
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle} missing from {}", s.details_md))
+        };
+        let (fail_at, unknown_at, unk_row) = (
+            at("PG-AWS-001"),
+            at("Could not be checked until apply: 1"),
+            at("PG-AWS-019"),
+        );
+        assert!(
+            fail_at < unknown_at && unknown_at < unk_row,
+            "{}",
+            s.details_md
+        );
+    }
+}
