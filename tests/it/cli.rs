@@ -14,7 +14,9 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn phasegate(dir: &Path, args: &[&str]) -> Output {
+/// Runs the binary outside Actions, with no token; shared by the CLI
+/// specifications of every area.
+pub(crate) fn phasegate(dir: &Path, args: &[&str]) -> Output {
     Command::new(PHASEGATE)
         .current_dir(dir)
         .env_remove("GITHUB_ACTIONS")
@@ -25,7 +27,8 @@ fn phasegate(dir: &Path, args: &[&str]) -> Output {
         .expect("run phasegate")
 }
 
-fn text(out: &Output) -> String {
+/// Exit status, stdout and stderr, for assertion messages.
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
         out.status.code(),

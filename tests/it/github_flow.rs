@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 use fakehub::{EnvSpec, FakeHub, Fault, FaultKind, Reviewer, TokenKind};
 
+use crate::cli::text;
+
 const PHASEGATE: &str = env!("CARGO_BIN_EXE_phasegate");
 const TOKEN: &str = "ghs_flowTestToken0123456789";
 const HEAD: &str = "1111111111111111111111111111111111111111";
@@ -170,15 +172,6 @@ impl Flow {
             );
         }
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn quickstart_plan() -> PathBuf {

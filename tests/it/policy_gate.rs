@@ -12,9 +12,8 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
+use crate::cli::{phasegate, text};
 use crate::testbed::Testbed;
-
-const PHASEGATE: &str = env!("CARGO_BIN_EXE_phasegate");
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -22,26 +21,6 @@ fn root() -> PathBuf {
 
 fn fixture(rel: &str) -> PathBuf {
     root().join("tests/fixtures").join(rel)
-}
-
-fn phasegate(dir: &Path, args: &[&str]) -> Output {
-    Command::new(PHASEGATE)
-        .current_dir(dir)
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_TOKEN")
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .expect("run phasegate")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// One policy set of the corpus, as `gate policy` flags and as files for OPA.
