@@ -147,7 +147,9 @@ async fn refuses_when_no_approval_is_recorded() {
     let f = forge(&hub, BOT);
     let d = decide(&f, &CommentState::default(), Some(42)).await;
     refused_for(&d, "no approval recorded for `prod` on plan 0123456789ab");
-    assert!(approval_section_md(&d, "https://run").contains("Awaiting approval for `prod`"));
+    assert!(
+        approval_section_md(&d, "https://run").contains("Awaiting approval for <code>prod</code>")
+    );
 }
 
 #[tokio::test]
