@@ -112,6 +112,58 @@ pub struct ResourceResult {
     pub error: Option<String>,
 }
 
+/// A verification check's result, and a phase review's weight.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// One verification check as the journal keeps it: never a pass without the
+/// evidence that shows it (status seen, latency, values, expiry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckResult {
+    /// The check's name in the config.
+    pub name: String,
+    /// `http`, `tls`, `dns`, `output`, `convergence` or `command`.
+    pub kind: String,
+    pub status: CheckStatus,
+    /// What was seen, in words (already redacted).
+    pub evidence: String,
+    /// How many attempts the check took.
+    pub attempts: u32,
+    pub duration_ms: u64,
+}
+
+/// A phase review's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReviewVerdict {
+    Pass,
+    Warn,
+    NeedsFixes,
+}
+
+impl ReviewVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewVerdict::Pass => "pass",
+            ReviewVerdict::Warn => "warn",
+            ReviewVerdict::NeedsFixes => "needs-fixes",
+        }
+    }
+
+    /// Whether the next environment may be entered.
+    pub fn lets_through(self) -> bool {
+        !matches!(self, ReviewVerdict::NeedsFixes)
+    }
+}
+
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -182,6 +234,20 @@ pub enum EventKind {
     /// A re-plan after the apply: no changes means converged.
     ConvergenceChecked {
         converged: bool,
+    },
+    /// A project's verification finished: every check with its evidence.
+    VerificationFinished {
+        status: CheckStatus,
+        checks: Vec<CheckResult>,
+    },
+    /// A phase review (project absent: the whole phase).
+    Reviewed {
+        verdict: ReviewVerdict,
+        /// Why, one line per weighed concern that was not a plain pass.
+        reasons: Vec<String>,
+        /// Where the phase report was written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report: Option<String>,
     },
     LockTaken {
         environment: String,

@@ -10,11 +10,12 @@ pub mod schema;
 
 pub use codec::{append_line, append_with, parse_lines, JournalError};
 pub use event::{
-    ApprovalSource, ErrorClass, Event, EventKind, LockOwner, PlanRecord, ResourceOutcome,
-    ResourceResult, RunRef, Step,
+    ApprovalSource, CheckResult, CheckStatus, ErrorClass, Event, EventKind, LockOwner, PlanRecord,
+    ResourceOutcome, ResourceResult, ReviewVerdict, RunRef, Step,
 };
 pub use progress::{
-    fold, NextStep, Overall, PhaseProgress, PhaseRef, Progress, ProjectProgress, StepState,
+    fold, NextStep, Overall, PhaseProgress, PhaseRef, Progress, ProjectProgress, Review, StepState,
+    Verification,
 };
 
 /// The store key of a change's journal.

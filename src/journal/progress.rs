@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::event::{
-    ApprovalSource, Event, EventKind, LockOwner, PlanRecord, ResourceOutcome, ResourceResult,
-    RunRef, Step,
+    ApprovalSource, CheckResult, CheckStatus, Event, EventKind, LockOwner, PlanRecord,
+    ResourceOutcome, ResourceResult, ReviewVerdict, RunRef, Step,
 };
 
 /// One phase of the change as the config resolves it: what the fold walks.
@@ -78,6 +78,23 @@ pub struct Refusal {
     pub command: Option<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    pub status: CheckStatus,
+    pub checks: Vec<CheckResult>,
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Review {
+    pub verdict: ReviewVerdict,
+    pub reasons: Vec<String>,
+    pub report: Option<String>,
+    /// The phase digest the review judged.
+    pub digest: Option<String>,
+    pub time: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct ProjectProgress {
     pub project: String,
@@ -100,6 +117,8 @@ pub struct ProjectProgress {
     /// The last apply's per-resource results.
     pub results: Vec<ResourceResult>,
     pub converged: Option<bool>,
+    /// The last verification of the applied digest: its status and checks.
+    pub verification: Option<Verification>,
     pub lock: Option<LockOwner>,
     pub last_error: Option<String>,
     pub last_refusal: Option<Refusal>,
@@ -136,6 +155,8 @@ pub struct PhaseProgress {
     /// The digest an approval of this phase names (see [`phase_digest`]).
     pub digest: Option<String>,
     pub approvals: Vec<Approval>,
+    /// The latest review of the phase.
+    pub review: Option<Review>,
     pub projects: Vec<ProjectProgress>,
 }
 
@@ -201,6 +222,7 @@ pub fn fold(change: &str, phases: &[PhaseRef], events: &[Event]) -> Progress {
             state: StepState::Pending,
             digest: None,
             approvals: vec![],
+            review: None,
             projects: p
                 .projects
                 .iter()
@@ -255,6 +277,22 @@ fn apply_event(phase: &mut PhaseProgress, e: &Event) {
             run: e.run.clone(),
         });
         return;
+    }
+    if let EventKind::Reviewed {
+        verdict,
+        reasons,
+        report,
+    } = &e.kind
+    {
+        if e.project.is_none() {
+            phase.review = Some(Review {
+                verdict: *verdict,
+                reasons: reasons.clone(),
+                report: report.clone(),
+                digest: e.digest.clone(),
+                time: e.time.clone(),
+            });
+        }
     }
     match &e.project {
         Some(name) => {
@@ -380,6 +418,23 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
             p.converged = None;
         }
         EventKind::ConvergenceChecked { converged } => p.converged = Some(*converged),
+        EventKind::VerificationFinished { status, checks } => {
+            p.verification = Some(Verification {
+                status: *status,
+                checks: checks.clone(),
+                digest: e.digest.clone(),
+            });
+            p.verify = match status {
+                CheckStatus::Fail => StepState::Failed,
+                _ => StepState::Succeeded,
+            };
+        }
+        EventKind::Reviewed { verdict, .. } => {
+            p.review = match verdict {
+                ReviewVerdict::NeedsFixes => StepState::Failed,
+                _ => StepState::Succeeded,
+            };
+        }
         EventKind::LockTaken { owner, .. } => p.lock = Some(owner.clone()),
         EventKind::LockReleased { .. } | EventKind::LockBroken { .. } => p.lock = None,
         EventKind::Refusal { what, why, command } => {

@@ -153,6 +153,22 @@ fn kinds() -> Vec<EventKind> {
         },
         EventKind::ConvergenceChecked { converged: true },
         EventKind::ConvergenceChecked { converged: false },
+        EventKind::VerificationFinished {
+            status: phasegate::journal::CheckStatus::Warn,
+            checks: vec![phasegate::journal::CheckResult {
+                name: "site".into(),
+                kind: "http".into(),
+                status: phasegate::journal::CheckStatus::Warn,
+                evidence: "HTTP 200 after 2 attempts, 812 ms".into(),
+                attempts: 2,
+                duration_ms: 812,
+            }],
+        },
+        EventKind::Reviewed {
+            verdict: phasegate::journal::ReviewVerdict::NeedsFixes,
+            reasons: vec!["verification failed: site".into()],
+            report: Some("reports/phase-1.json".into()),
+        },
         EventKind::LockTaken {
             environment: "dev".into(),
             owner: Default::default(),
