@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::checkpoint;
 use super::output::print_stdout;
-use super::runner::{self, StoreChoice, Writer};
+use super::runner::{self, Writer};
 use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::{ApplyArgs, GlobalArgs, OutputFormat};
@@ -18,8 +18,8 @@ use crate::error::{Error, ExitCode, Result};
 use crate::iac::{apply_stream, CliEngine, IacEngine, PlanOutcome, PlanRequest};
 use crate::journal::{fold, ErrorClass, EventKind, ResourceOutcome, ResourceResult, Step};
 use crate::phase::{decide, Action, Approved, Decision, Request};
-use crate::store::lock::{self, Holder, LocalLiveness, LockError, RunLiveness};
-use crate::store::{local::LocalStore, Store};
+use crate::store::lock::{self, Holder, LockError, RunLiveness};
+use crate::store::Store;
 
 /// How long to wait before the one retry of a transient failure.
 const TRANSIENT_BACKOFF: std::time::Duration = std::time::Duration::from_secs(2);
@@ -32,27 +32,24 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
         .ok_or_else(|| Error::Input("apply needs a config".into()))?;
     let cfg = ws.config.as_ref().expect("required config is loaded");
     let engine = CliEngine::from_config(&cfg.engine, &ws.base_dir);
+    let runner = runner::Runner::open(&ws, actions.as_ref(), args.token.clone())?;
     let ctx = ApplyContext {
         ws: &ws,
         phase: &phase,
-        writer: Writer::new(&ws, actions.as_ref()),
+        writer: runner.writer(&ws, actions.as_ref()),
         out_dir: runner::absolute(&ws.out_dir(args.out.as_deref()))?,
         engine: &engine,
     };
-    let rt = super::forge::runtime()?;
-    let outcomes = match runner::store_choice(&ws, actions.as_ref())? {
-        StoreChoice::Local(dir) => {
-            let store = LocalStore::new(dir);
-            if let Some(actions) = &actions {
-                record_approvals(&rt, &store, &ctx, actions, args.token.clone())?;
-            }
-            let outcomes = rt.block_on(apply_phase(&store, &LocalLiveness, &ctx))?;
-            if let Some(actions) = &actions {
-                post(&store, &ctx, actions, args.token.clone())?;
-            }
-            outcomes
-        }
-    };
+    if let Some(actions) = &actions {
+        record_approvals(&runner, &ctx, actions)?;
+    }
+    let liveness = runner.liveness(&ctx.writer);
+    let outcomes = runner
+        .rt
+        .block_on(apply_phase(&runner.store, &liveness, &ctx))?;
+    if let Some(actions) = &actions {
+        post(&runner, &ctx, actions)?;
+    }
     report(&outcomes, args.format);
     Ok(outcomes
         .iter()
@@ -62,73 +59,56 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
 }
 
 /// In Actions, journals the approvals GitHub holds for the phase's current
-/// digest, so the step machine can see them. The forge client brings its
-/// own runtime, so this runs outside `rt`.
-fn record_approvals<S: Store>(
-    rt: &tokio::runtime::Runtime,
-    store: &S,
+/// digest, so the step machine can see them.
+fn record_approvals(
+    runner: &runner::Runner,
     ctx: &ApplyContext<'_>,
     actions: &ActionsContext,
-    token: Option<String>,
 ) -> Result<()> {
-    let token = token.filter(|t| !t.trim().is_empty());
     let env = &ctx.phase.environment;
-    if token.is_none() || !(env.reviewers_required || env.protected) {
+    let Some(forge) = runner.forge() else {
+        return Ok(());
+    };
+    if !(env.reviewers_required || env.protected) {
         return Ok(());
     }
-    let progress = rt.block_on(runner::progress(store, ctx.ws, &ctx.writer.change))?;
+    let progress =
+        runner
+            .rt
+            .block_on(runner::progress(&runner.store, ctx.ws, &ctx.writer.change))?;
     let Some(phase) = progress.phase(&ctx.phase.name) else {
         return Ok(());
     };
     let Some(digest) = phase.digest.clone() else {
         return Ok(());
     };
-    let events = super::runner_approval::approval_events(
+    let events = runner.rt.block_on(super::runner_approval::approval_events(
+        forge,
+        runner.pr.as_ref(),
         ctx.ws,
         ctx.phase,
         phase,
         actions,
-        token,
         &ctx.writer,
         &digest,
-    )?;
-    rt.block_on(runner::append(store, &ctx.writer.change, &events))
+    ))?;
+    runner
+        .rt
+        .block_on(runner::append(&runner.store, &ctx.writer.change, &events))
 }
 
-/// In a pull-request run with a token, the comment's journal block and the
-/// check run follow the journal; a failure to post fails the command.
-fn post<S: Store>(
-    store: &S,
-    ctx: &ApplyContext<'_>,
-    actions: &ActionsContext,
-    token: Option<String>,
-) -> Result<()> {
-    let token = token.filter(|t| !t.trim().is_empty());
-    let (Some(number), Some(_)) = (actions.pull_request(), &token) else {
-        return Ok(());
-    };
-    let (rt, client) = super::forge::connect(token)?;
-    let repo = super::forge::repo_of(actions);
-    let target = crate::github::PrTarget {
-        repo: repo.clone(),
-        number,
-    };
-    let progress = rt.block_on(super::runner_post::post_progress(
-        store,
-        &client,
-        &target,
+/// The comment's journal block and the check run follow the journal (the
+/// job summary when the run reports to no PR); a failure to post fails the
+/// command.
+fn post(runner: &runner::Runner, ctx: &ApplyContext<'_>, actions: &ActionsContext) -> Result<()> {
+    super::runner_post::publish_progress(
+        runner,
         ctx.ws,
+        actions,
         &ctx.writer.change,
         ctx.phase,
-    ))?;
-    if let Some(sha) = actions.head_sha() {
-        if let Some(run) =
-            super::runner_post::check_run(&progress, ctx.phase, sha, actions.run_url())
-        {
-            rt.block_on(crate::github::Forge::create_check_run(&client, &repo, &run))?;
-        }
-    }
-    Ok(())
+        true,
+    )
 }
 
 /// What one invocation works with.

@@ -176,7 +176,7 @@ fn resolve_digest_arg(d: String, recorded: Option<&str>, env: &str) -> Result<St
     match recorded {
         Some(full) if full.starts_with(&d) => Ok(full.to_owned()),
         Some(full) => Err(Error::Input(format!(
-            "--digest {d} matches no plan recorded for `{env}` (the comment records {}): \
+            "--digest {d} matches no plan recorded for `{env}` (the journal records {}): \
              pass the full {FULL_DIGEST_LEN}-character digest of the plan to check",
             abbreviate(full, MIN_DIGEST_PREFIX)
         ))),
@@ -202,6 +202,9 @@ pub fn check(
         .transpose()
         .map_err(|e| Error::Input(format!("--digest {e}")))?;
     let (ctx, pr) = actions_pr()?;
+    // The plan about to be applied is the one the journal recorded, never
+    // a digest read from the comment.
+    let recorded = super::runner::journal_digest(&ws, Some(&ctx), &env.name, token.clone())?;
     let PrSession {
         rt,
         client,
@@ -210,14 +213,12 @@ pub fn check(
         change,
         state,
     } = PrSession::open(&ws, &ctx, pr, token)?;
-    let key = forge::phase_key(env);
-    let recorded = state.phases.get(&key).and_then(|p| p.digest.clone());
     let digest = match (digest, recorded) {
         (Some(d), recorded) => resolve_digest_arg(d, recorded.as_deref(), &env.name)?,
         (None, Some(d)) => d,
         (None, None) => {
             return Err(Error::Input(format!(
-                "no plan digest for `{}`: pass --digest, or run `phasegate plan` for this environment first",
+                "no plan digest for `{}` in the change's journal: pass --digest, or run `phasegate plan` for this environment first",
                 env.name
             )))
         }

@@ -161,13 +161,19 @@ fn finish(
         .gates
         .add_files(&mut files, args.gates.sarif_out.as_deref());
     files.write_all(&out_dir)?;
-    journal(ws, args, actions, &result, &out_dir)?;
+    let runner = journal(ws, args, actions, &result, &out_dir)?;
 
     super::actions::mask_secrets(actions);
     let comment_url = match actions {
-        Some(ctx) => post(ws, args, ctx, &result, &digest)?,
+        Some(ctx) => post(ws, args, ctx, &result, &digest, runner.as_ref())?,
         None => None,
     };
+    // The journal block last: it converges on the whole journal, so it
+    // must not be followed by this job's own plan-block write.
+    if let (Some(runner), Some(ctx), false) = (&runner, actions, args.no_post) {
+        let change = runner.writer(ws, actions).change;
+        super::runner_post::publish_progress(runner, ws, ctx, &change, &result.phase, false)?;
+    }
     if let Some(ctx) = actions {
         let verdict_of = |key: &str| {
             result
@@ -230,12 +236,12 @@ fn journal(
     actions: Option<&ActionsContext>,
     result: &PlanResult,
     out_dir: &Path,
-) -> Result<()> {
+) -> Result<Option<super::runner::Runner>> {
     let plans = match &args.plan_json {
         None => Some(absolute(&out_dir.join("plans"))?),
         Some(_) => None,
     };
-    super::runner::journal_plan(ws, actions, result, plans.as_deref())
+    super::runner::journal_plan(ws, actions, result, plans.as_deref(), args.token.clone())
 }
 
 fn text_report(result: &PlanResult, out_dir: &Path) -> String {
@@ -278,6 +284,7 @@ fn post(
     ctx: &ActionsContext,
     result: &PlanResult,
     digest: &str,
+    runner: Option<&super::runner::Runner>,
 ) -> Result<Option<String>> {
     let Some(number) = ctx.pull_request() else {
         tracing::info!("not a pull-request run: nothing to post");
@@ -292,7 +299,15 @@ fn post(
         tracing::warn!("no GITHUB_TOKEN: the comment is not posted");
         return Ok(None);
     }
-    let (rt, client) = forge::connect_as(token, ws.config.as_ref())?;
+    // The runner's client when it has one: one runtime, one identity lookup.
+    let owned;
+    let (rt, client) = match runner.and_then(|r| r.forge().map(|f| (&r.rt, f))) {
+        Some(shared) => shared,
+        None => {
+            owned = forge::connect_as(token, ws.config.as_ref())?;
+            (&owned.0, &owned.1)
+        }
+    };
     let repo = forge::repo_of(ctx);
     let target = PrTarget {
         repo: repo.clone(),
@@ -304,7 +319,7 @@ fn post(
     };
     let key = forge::phase_key(&result.phase.environment);
     let comment = rt.block_on(forge::post_phase(
-        &client,
+        client,
         &target,
         &result.view,
         &key,
@@ -314,7 +329,7 @@ fn post(
     tracing::info!(url = %comment.html_url, "comment posted");
     if let Some(sha) = ctx.head_sha() {
         rt.block_on(forge::post_check_run(
-            &client,
+            client,
             &repo,
             sha,
             &result.view,

@@ -1,7 +1,7 @@
 //! What every runner command shares: the store the journal lives in, who is
 //! running (run id, attempt, job, actor), the clock, and the phases the
-//! journal is folded over. The commands stay generic over [`Store`] so the
-//! GitHub backend is one more arm in [`open_store`].
+//! journal is folded over. [`Runner`] opens the chosen store, and in
+//! Actions the forge client, on one runtime that drives them both.
 
 use std::path::PathBuf;
 
@@ -9,15 +9,24 @@ use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::config::{ResolvedPhase, StoreBackend};
 use crate::error::{Error, Result};
+use crate::github::runs::{pr_for_push, RunsLiveness};
+use crate::github::{OctoForge, PrTarget, RepoRef};
 use crate::journal::{
     self, append_with, fold, parse_lines, Event, EventKind, LockOwner, PhaseRef, Progress, RunRef,
     Step,
 };
-use crate::store::{update, Contention, Store};
+use crate::store::any::AnyStore;
+use crate::store::github::GitRefStore;
+use crate::store::local::LocalStore;
+use crate::store::lock::{LocalLiveness, RunLiveness};
+use crate::store::{update, Contention, Store, StoreError};
 
-/// Which backend, and where. The github arm is added by the store backend.
+/// Which backend, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreChoice {
     Local(PathBuf),
+    /// The repository's refs (`refs/phasegate/...`), through the Git Data API.
+    Github,
 }
 
 /// Picks the store: `PHASEGATE_STORE_DIR` (always local), else the config's
@@ -43,9 +52,170 @@ pub fn store_choice(ws: &Workspace, actions: Option<&ActionsContext>) -> Result<
             Some(path) => ws.base_dir.join(path),
             None => ws.out_dir(None).join("store"),
         })),
-        StoreBackend::Github => Err(Error::Input(
-            "store.backend `github` is not available in this build yet: set `store: {backend: local, path: DIR}` in phasegate.yml or PHASEGATE_STORE_DIR".into(),
-        )),
+        StoreBackend::Github => Ok(StoreChoice::Github),
+    }
+}
+
+/// What a runner command works with: one runtime, the chosen store, and in
+/// Actions (with a token) the forge client built on that same runtime, since
+/// the client's background worker only runs while its runtime is driven.
+pub struct Runner {
+    pub rt: tokio::runtime::Runtime,
+    pub store: AnyStore,
+    /// The client when the store is local; a `github` store carries its own.
+    forge: Option<OctoForge>,
+    /// The repository the store and the comment live in, in Actions.
+    pub repo: Option<RepoRef>,
+    /// The PR this run reports to: the event's, or after the merge the PR a
+    /// push to the default branch came from. `None`: the job summary alone.
+    pub pr: Option<PrTarget>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("store", &self.store)
+            .field("repo", &self.repo)
+            .field("pr", &self.pr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// Opens the store [`store_choice`] picks. The `github` store needs a
+    /// token (`token`, else `GITHUB_TOKEN`) and the repository (the run's,
+    /// else `GITHUB_REPOSITORY`); a local store in Actions still gets the
+    /// client when there is a token, for the comment and approvals.
+    pub fn open(
+        ws: &Workspace,
+        actions: Option<&ActionsContext>,
+        token: Option<String>,
+    ) -> Result<Runner> {
+        let choice = store_choice(ws, actions)?;
+        let token = token
+            .or_else(|| std::env::var("GITHUB_TOKEN").ok())
+            .filter(|t| !t.trim().is_empty());
+        let repo = actions.map(super::forge::repo_of).or_else(|| {
+            std::env::var("GITHUB_REPOSITORY")
+                .ok()
+                .and_then(|r| RepoRef::parse(&r))
+        });
+        let (rt, forge) = match (&choice, token) {
+            (StoreChoice::Github, None) => {
+                return Err(Error::Input(
+                    "store.backend `github` needs a token with `contents: write` (GITHUB_TOKEN or --token); \
+                     or choose `store: {backend: local, path: DIR}` in phasegate.yml"
+                        .into(),
+                ))
+            }
+            (StoreChoice::Local(_), token) if actions.is_none() || token.is_none() => {
+                (super::forge::runtime()?, None)
+            }
+            (_, token) => {
+                let (rt, client) = super::forge::connect_as(token, ws.config.as_ref())?;
+                (rt, Some(client))
+            }
+        };
+        let (store, forge) = match choice {
+            StoreChoice::Local(dir) => (AnyStore::Local(LocalStore::new(dir)), forge),
+            StoreChoice::Github => {
+                let repo = repo.clone().ok_or_else(|| {
+                    Error::Input(
+                        "store.backend `github` needs the repository: run in GitHub Actions or set GITHUB_REPOSITORY=owner/name"
+                            .into(),
+                    )
+                })?;
+                let client = forge.expect("a github store comes with its client");
+                (AnyStore::Github(GitRefStore::new(client, repo)), None)
+            }
+        };
+        let mut runner = Runner {
+            rt,
+            store,
+            forge,
+            repo,
+            pr: None,
+        };
+        runner.pr = match actions {
+            Some(ctx) => runner.report_target(ws, ctx)?,
+            None => None,
+        };
+        Ok(runner)
+    }
+
+    /// The forge client, when this run has one.
+    pub fn forge(&self) -> Option<&OctoForge> {
+        match &self.store {
+            AnyStore::Github(s) => Some(s.forge()),
+            AnyStore::Local(_) => self.forge.as_ref(),
+        }
+    }
+
+    /// Who holds a lock: in Actions, through the owning run's status.
+    pub fn liveness(&self, writer: &Writer) -> Liveness<'_> {
+        Liveness(match (self.forge(), &self.repo) {
+            (Some(forge), Some(repo)) => Some(RunsLiveness {
+                forge,
+                repo,
+                current: writer.run.clone(),
+            }),
+            _ => None,
+        })
+    }
+
+    /// The writer of this run's events; after the merge, a change without a
+    /// change plan keeps the id of the PR it came from.
+    pub fn writer(&self, ws: &Workspace, actions: Option<&ActionsContext>) -> Writer {
+        let mut writer = Writer::new(ws, actions);
+        if let (None, Some(pr)) = (ws.change_id(), &self.pr) {
+            writer.change = format!("PR-{}", pr.number);
+        }
+        writer
+    }
+
+    /// The event's PR, or for a push to the default branch the merged PR
+    /// that produced the pushed commit.
+    fn report_target(&self, ws: &Workspace, ctx: &ActionsContext) -> Result<Option<PrTarget>> {
+        let repo = super::forge::repo_of(ctx);
+        if let Some(number) = ctx.pull_request() {
+            return Ok(Some(PrTarget { repo, number }));
+        }
+        let (Some(forge), Some(sha)) = (self.forge(), ctx.sha.as_deref()) else {
+            return Ok(None);
+        };
+        if !pushed_to_default_branch(ws, ctx) {
+            return Ok(None);
+        }
+        let pr = self.rt.block_on(pr_for_push(forge, &repo, sha))?;
+        match &pr {
+            Some(t) => tracing::info!("push {sha} came from {t}: reporting there"),
+            None => tracing::info!("push {sha} belongs to no merged PR: job summary only"),
+        }
+        Ok(pr)
+    }
+}
+
+/// Whether this run is a push to the branch merges land on.
+pub fn pushed_to_default_branch(ws: &Workspace, ctx: &ActionsContext) -> bool {
+    let branch = ws
+        .config
+        .as_ref()
+        .and_then(|c| c.workflows.default_branch.clone())
+        .unwrap_or_else(|| "main".into());
+    ctx.event.kind == crate::ci::EventKind::Push
+        && ctx.git_ref.as_deref() == Some(format!("refs/heads/{branch}").as_str())
+}
+
+/// Lock staleness for this run: the owning workflow run's status when
+/// there is a client, else the local process check.
+pub struct Liveness<'a>(Option<RunsLiveness<'a, OctoForge>>);
+
+impl RunLiveness for Liveness<'_> {
+    async fn finished(&self, owner: &LockOwner) -> std::result::Result<bool, StoreError> {
+        match &self.0 {
+            Some(runs) => runs.finished(owner).await,
+            None => LocalLiveness.finished(owner).await,
+        }
     }
 }
 
@@ -256,25 +426,28 @@ pub fn plan_record(
 
 /// Journals a finished `plan`: per project the plan with its digest and
 /// saved file, then every gate's verdict for that digest. Without a config
-/// there is no change to journal. In Actions without a store backend the
-/// journal is skipped with a warning rather than failing the plan.
+/// there is no change to journal. When the store cannot be opened (e.g. the
+/// `github` store without a token) the journal is skipped with a warning
+/// rather than failing the plan. Returns the runner, for posting progress.
 pub fn journal_plan(
     ws: &Workspace,
     actions: Option<&ActionsContext>,
     result: &super::plan::PlanResult,
     plan_files: Option<&std::path::Path>,
-) -> Result<()> {
+    token: Option<String>,
+) -> Result<Option<Runner>> {
     if ws.config.is_none() {
-        return Ok(());
+        return Ok(None);
     }
-    let dir = match store_choice(ws, actions) {
-        Ok(StoreChoice::Local(dir)) => dir,
-        Err(e) => {
+    let runner = match Runner::open(ws, actions, token) {
+        Ok(r) => r,
+        Err(e @ Error::Input(_)) => {
             tracing::warn!("the plan is not journaled: {e}");
-            return Ok(());
+            return Ok(None);
         }
+        Err(e) => return Err(e),
     };
-    let writer = Writer::new(ws, actions);
+    let writer = runner.writer(ws, actions);
     let phase = &result.phase;
     let mut events = vec![];
     for p in &result.projects {
@@ -303,10 +476,32 @@ pub fn journal_plan(
             ));
         }
     }
-    let rt = super::forge::runtime()?;
-    rt.block_on(append(
-        &crate::store::local::LocalStore::new(dir),
-        &writer.change,
-        &events,
-    ))
+    runner
+        .rt
+        .block_on(append(&runner.store, &writer.change, &events))?;
+    Ok(Some(runner))
+}
+
+/// The digest of the plan about to be applied in environment `env`, from
+/// the journal (never from the comment): the first phase of `env` not yet
+/// done that has a plan, else the last planned one.
+pub fn journal_digest(
+    ws: &Workspace,
+    actions: Option<&ActionsContext>,
+    env: &str,
+    token: Option<String>,
+) -> Result<Option<String>> {
+    let runner = Runner::open(ws, actions, token)?;
+    let change = runner.writer(ws, actions).change;
+    let progress = runner.rt.block_on(progress(&runner.store, ws, &change))?;
+    let planned: Vec<_> = progress
+        .phases
+        .iter()
+        .filter(|p| p.environment == env && p.digest.is_some())
+        .collect();
+    Ok(planned
+        .iter()
+        .find(|p| !p.done())
+        .or(planned.last())
+        .and_then(|p| p.digest.clone()))
 }

@@ -4,8 +4,7 @@
 //! checked by `github::approvals` and journaled, so the step machine decides
 //! from the journal alone.
 
-use super::approvals::{comment_state, fallback, pr_author};
-use super::forge;
+use super::approvals::{comment_state, fallback};
 use super::runner::Writer;
 use super::workspace::Workspace;
 use crate::ci::ActionsContext;
@@ -13,17 +12,21 @@ use crate::config::ResolvedPhase;
 use crate::error::{Error, Result};
 use crate::github::approvals::{check_approval, ApprovalCheck};
 use crate::github::comment::ApprovalSource as CommentSource;
-use crate::github::{CommentState, PrTarget};
+use crate::github::{CommentState, Forge, PrTarget};
 use crate::journal::{ApprovalSource, Event, EventKind, PhaseProgress, Step};
 
 /// The approvals of `digest` that GitHub shows and the journal does not
-/// have yet, as events.
-pub fn approval_events(
+/// have yet, as events. `pr` is the PR the run reports to (after the merge,
+/// the PR the push came from): its comment's `/phasegate approve` records
+/// count beside this run's environment reviews.
+#[allow(clippy::too_many_arguments)]
+pub async fn approval_events<F: Forge>(
+    forge: &F,
+    pr: Option<&PrTarget>,
     ws: &Workspace,
     phase: &ResolvedPhase,
     progress: &PhaseProgress,
     ctx: &ActionsContext,
-    token: Option<String>,
     writer: &Writer,
     digest: &str,
 ) -> Result<Vec<Event>> {
@@ -31,24 +34,23 @@ pub fn approval_events(
         .config
         .as_ref()
         .ok_or_else(|| Error::Input("approvals need a config".into()))?;
-    let (rt, client) = forge::connect(token)?;
-    let repo = forge::repo_of(ctx);
-    let (state, author) = match ctx.pull_request() {
-        Some(number) => {
-            let target = PrTarget {
-                repo: repo.clone(),
-                number,
+    let repo = super::forge::repo_of(ctx);
+    let (state, author) = match pr {
+        Some(target) => {
+            let state = comment_state(forge, target, &writer.change).await?;
+            let author = match &ctx.event.pr_author {
+                Some(a) => a.clone(),
+                None => forge.get_pull(target).await?.author,
             };
-            let state = rt.block_on(comment_state(&client, &target, &writer.change))?;
-            (state, pr_author(&rt, &client, ctx, &target)?)
+            (state, author)
         }
-        // After the merge there is no PR: only this run's reviews count.
+        // No PR: only this run's reviews count.
         None => (CommentState::default(), String::new()),
     };
     let env = &phase.environment;
     let policy = fallback(cfg);
-    let decision = rt.block_on(check_approval(
-        &client,
+    let decision = check_approval(
+        forge,
         ApprovalCheck {
             repo: &repo,
             run_id: ctx.run_id,
@@ -61,7 +63,8 @@ pub fn approval_events(
             fallback: &policy,
             state: &state,
         },
-    ))?;
+    )
+    .await?;
     for why in &decision.refusals {
         tracing::info!("approval: {why}");
     }

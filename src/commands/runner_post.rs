@@ -2,11 +2,17 @@
 //! Concurrent jobs converge: after each comment write the journal is read
 //! again, and when it moved since the block was rendered, the block is
 //! rendered and written again, so the last write shows the whole journal.
+//! The comment is read back too: another job's write made from an older
+//! copy of the comment can put back an older block, and then it is written
+//! again. After the merge the PR a push came from gets the block; a run that
+//! belongs to no PR reports to the job summary alone.
 
-use super::runner;
+use super::runner::{self, Runner};
 use super::workspace::Workspace;
+use crate::ci::ActionsContext;
 use crate::config::ResolvedPhase;
 use crate::error::Result;
+use crate::github::comment::{change_marker, is_ours};
 use crate::github::{upsert_phase, CheckRunRequest, Forge, PrTarget};
 use crate::journal::Progress;
 use crate::render::progress::{phase_headline, phase_markdown};
@@ -59,12 +65,64 @@ pub async fn post_progress<S: Store, F: Forge>(
         )
         .await?;
         let now = runner::progress(store, ws, change).await?;
-        if now.events == progress.events {
+        if now.events == progress.events && shows(forge, target, change, &block).await? {
             break;
         }
         progress = now;
     }
     Ok(progress)
+}
+
+/// Whether our comment on `target` holds `block` as written.
+async fn shows<F: Forge>(forge: &F, target: &PrTarget, change: &str, block: &str) -> Result<bool> {
+    let me = forge.identity().await?;
+    let marker = change_marker(change);
+    let comments = forge.list_comments(target).await?;
+    Ok(comments
+        .iter()
+        .filter(|c| is_ours(c, &me, &marker))
+        .min_by_key(|c| c.id)
+        .is_some_and(|c| c.body.contains(block.trim())))
+}
+
+/// After a step: the phase's journal block goes to the PR this run reports
+/// to (with the check run `phasegate / <env>` when `with_check_run`); a run
+/// that reports to no PR, or has no token, appends the block to the job
+/// summary instead.
+pub fn publish_progress(
+    runner: &Runner,
+    ws: &Workspace,
+    ctx: &ActionsContext,
+    change: &str,
+    phase: &ResolvedPhase,
+    with_check_run: bool,
+) -> Result<()> {
+    if let (Some(forge), Some(target)) = (runner.forge(), &runner.pr) {
+        let progress = runner.rt.block_on(post_progress(
+            &runner.store,
+            forge,
+            target,
+            ws,
+            change,
+            phase,
+        ))?;
+        if let (true, Some(sha)) = (with_check_run, ctx.head_sha()) {
+            if let Some(run) = check_run(&progress, phase, sha, ctx.run_url()) {
+                runner
+                    .rt
+                    .block_on(forge.create_check_run(&target.repo, &run))?;
+            }
+        }
+        return Ok(());
+    }
+    let progress = runner
+        .rt
+        .block_on(runner::progress(&runner.store, ws, change))?;
+    if let (Some(view), Some(file)) = (progress.phase(&phase.name), &ctx.summary_file) {
+        let block = phase_markdown(&progress, view, &phase.environment.reviewers);
+        crate::ci::summary::append_summary(file, &block)?;
+    }
+    Ok(())
 }
 
 /// The check run `phasegate / <env>` in the state the journal shows.

@@ -2,24 +2,21 @@
 //! the next command to run. Reads only.
 
 use super::output::print_stdout;
-use super::runner::{self, StoreChoice};
+use super::runner::{self, Runner};
 use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::error::{ExitCode, Result};
 use crate::journal::Progress;
-use crate::store::local::LocalStore;
 
 pub fn run(global: &GlobalArgs, format: OutputFormat) -> Result<ExitCode> {
     let ws = Workspace::load(global, true)?;
     let actions = ActionsContext::from_process_env()?;
-    let change = runner::change_id(&ws, actions.as_ref());
-    let rt = super::forge::runtime()?;
-    let progress = match runner::store_choice(&ws, actions.as_ref())? {
-        StoreChoice::Local(dir) => {
-            rt.block_on(runner::progress(&LocalStore::new(dir), &ws, &change))?
-        }
-    };
+    let runner = Runner::open(&ws, actions.as_ref(), None)?;
+    let change = runner.writer(&ws, actions.as_ref()).change;
+    let progress = runner
+        .rt
+        .block_on(runner::progress(&runner.store, &ws, &change))?;
     print_stdout(&show(&progress, format));
     Ok(ExitCode::Success)
 }

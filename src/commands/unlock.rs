@@ -2,14 +2,14 @@
 //! hand, and journals who released it, whose lock it was, and why.
 
 use super::output::print_stdout;
-use super::runner::{self, StoreChoice, Writer};
+use super::runner::{self, Runner, Writer};
 use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, UnlockArgs};
 use crate::error::{Error, ExitCode, Result};
 use crate::journal::{EventKind, Step};
 use crate::store::lock::{self, describe};
-use crate::store::{local::LocalStore, Store};
+use crate::store::Store;
 
 pub fn run(global: &GlobalArgs, args: UnlockArgs) -> Result<ExitCode> {
     if args.reason.trim().is_empty() {
@@ -19,11 +19,11 @@ pub fn run(global: &GlobalArgs, args: UnlockArgs) -> Result<ExitCode> {
     }
     let ws = Workspace::load(global, true)?;
     let actions = ActionsContext::from_process_env()?;
-    let writer = Writer::new(&ws, actions.as_ref());
-    let rt = super::forge::runtime()?;
-    match runner::store_choice(&ws, actions.as_ref())? {
-        StoreChoice::Local(dir) => rt.block_on(unlock(&LocalStore::new(dir), &ws, &writer, &args)),
-    }
+    let runner = Runner::open(&ws, actions.as_ref(), None)?;
+    let writer = runner.writer(&ws, actions.as_ref());
+    runner
+        .rt
+        .block_on(unlock(&runner.store, &ws, &writer, &args))
 }
 
 async fn unlock<S: Store>(

@@ -5,8 +5,10 @@
 //! the version it replaces, so two jobs that race never lose each other's
 //! work: the loser gets [`StoreError::Conflict`], re-reads and tries again
 //! ([`update`]). Backends: [`local::LocalStore`] (a directory, the default
-//! outside GitHub Actions) and the repository itself through the Git Data API.
+//! outside GitHub Actions) and the repository itself through the Git Data API
+//! ([`github::GitRefStore`]); [`any::AnyStore`] is whichever a command chose.
 
+pub mod any;
 pub mod github;
 pub mod local;
 pub mod lock;

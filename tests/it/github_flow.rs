@@ -36,7 +36,11 @@ impl Flow {
         f.hub.add_app_token(
             APP_TOKEN,
             "deployer",
-            &[("pull_requests", "write"), ("checks", "write")],
+            &[
+                ("pull_requests", "write"),
+                ("checks", "write"),
+                ("contents", "write"),
+            ],
         );
         f.token = APP_TOKEN;
         f
@@ -55,6 +59,8 @@ impl Flow {
                 ("issues", "write"),
                 ("checks", "write"),
                 ("actions", "read"),
+                // The journal lives in the repository's refs.
+                ("contents", "write"),
             ],
         );
         hub.set_permission("acme", "infra", "rita", "maintain");
@@ -208,19 +214,54 @@ fn first_plan_creates_one_comment_and_a_second_updates_it() {
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
-    // Who the token is (GitHub's GraphQL viewer names the default token's
-    // github-actions[bot]), list the comments, patch ours, create the check run.
+    // The journal appended in the repository's refs (read the ref and its
+    // object, write blob, tree, commit, move the ref); who the token is
+    // (GitHub's GraphQL viewer names the default token's github-actions[bot]),
+    // list the comments, patch ours, create the check run; then the journal
+    // block: re-read the journal, patch, and check that neither the journal
+    // nor the comment moved since.
+    let journal_ref = "/repos/acme/infra/git/ref/phasegate/changes/CHG-1/journal.jsonl";
+    let patch = format!(
+        "PATCH /repos/acme/infra/issues/comments/{}",
+        f.hub.comments("acme", "infra", 7)[0]["id"]
+    );
+    let expected: Vec<String> = [
+        format!("GET {journal_ref}"),
+        "GET /repos/acme/infra/git/commits/".into(),
+        "GET /repos/acme/infra/git/trees/".into(),
+        "GET /repos/acme/infra/git/blobs/".into(),
+        "POST /repos/acme/infra/git/blobs".into(),
+        "POST /repos/acme/infra/git/trees".into(),
+        "POST /repos/acme/infra/git/commits".into(),
+        "PATCH /repos/acme/infra/git/refs/phasegate/changes/CHG-1/journal.jsonl".into(),
+        "POST /graphql".into(),
+        "GET /repos/acme/infra/issues/7/comments".into(),
+        patch.clone(),
+        "POST /repos/acme/infra/check-runs".into(),
+        format!("GET {journal_ref}"),
+        "GET /repos/acme/infra/issues/7/comments".into(),
+        patch,
+        format!("GET {journal_ref}"),
+        "GET /repos/acme/infra/issues/7/comments".into(),
+    ]
+    .into();
+    // Object SHAs vary: compare the object reads without them.
+    let calls: Vec<String> = calls
+        .iter()
+        .map(|c| match c.rsplit_once('/') {
+            Some((head, _))
+                if c.starts_with("GET ")
+                    && ["/git/commits", "/git/trees", "/git/blobs"]
+                        .iter()
+                        .any(|k| head.ends_with(k)) =>
+            {
+                format!("{head}/")
+            }
+            _ => c.clone(),
+        })
+        .collect();
     assert_eq!(
-        calls,
-        [
-            "POST /graphql",
-            "GET /repos/acme/infra/issues/7/comments",
-            &format!(
-                "PATCH /repos/acme/infra/issues/comments/{}",
-                f.hub.comments("acme", "infra", 7)[0]["id"]
-            ),
-            "POST /repos/acme/infra/check-runs",
-        ],
+        calls, expected,
         "a plan on a PR that has its comment makes exactly these requests"
     );
     f.assert_clean();

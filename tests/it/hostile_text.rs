@@ -338,6 +338,7 @@ fn posted_comment_check_run_summary_and_outputs_are_inert() {
             ("issues", "write"),
             ("checks", "write"),
             ("actions", "read"),
+            ("contents", "write"),
         ],
     );
     let dir = tempfile::tempdir().unwrap();
