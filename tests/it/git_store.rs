@@ -2,14 +2,17 @@
 //! Git Data API, no lost event among concurrent appenders (with and without
 //! injected server errors), writes whose answer was lost are re-checked and
 //! not resent, and the runner's two questions (is a run finished? which PR
-//! did a push come from?).
+//! did a push come from?), and locks in that store, stale once their
+//! workflow run completed.
 
 use std::collections::BTreeSet;
 
 use fakehub::{FakeHub, Fault, FaultKind, TokenKind};
-use phasegate::github::runs::{pr_for_push, run_completed};
+use phasegate::github::runs::{pr_for_push, run_completed, RunsLiveness};
 use phasegate::github::{Forge, ForgeConfig, OctoForge, PrTarget, RepoRef, RetryPolicy};
+use phasegate::journal::{LockOwner, RunRef};
 use phasegate::store::github::GitRefStore;
+use phasegate::store::lock::{self, Holder, LockError};
 use phasegate::store::{update, Contention, Store, StoreError};
 
 const TOKEN: &str = "ghs_fake_store_token_0123456789";
@@ -340,5 +343,100 @@ async fn a_push_is_traced_to_the_pull_request_it_merged() {
     );
     assert_eq!(pr_for_push(&f, &repo(), &other).await.unwrap(), None);
     assert_eq!(f.commit_pulls(&repo(), &merge).await.unwrap().len(), 2);
+    assert_clean(&hub);
+}
+
+fn run_holder(id: u64, attempt: u64, job: &str) -> Holder {
+    Holder {
+        owner: LockOwner {
+            run: RunRef {
+                id: Some(id),
+                attempt: Some(attempt),
+                job: Some(job.into()),
+            },
+            actor: "octocat".into(),
+            pid: None,
+            host: None,
+        },
+        change: "CHG-1".into(),
+        since: "2026-12-02T00:00:00Z".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_lock_in_the_github_store_is_broken_only_once_its_run_completed() {
+    let hub = hub();
+    let s = store(&hub);
+    let f = forge(&hub, TOKEN);
+    let me = RunRef {
+        id: Some(200),
+        attempt: Some(1),
+        job: Some("apply".into()),
+    };
+    let live = RunsLiveness {
+        forge: &f,
+        repo: &repo(),
+        current: me.clone(),
+    };
+    hub.set_run("acme", "infra", 100, "in_progress", None);
+    lock::acquire(&s, &live, "prod", "app", run_holder(100, 1, "apply"))
+        .await
+        .unwrap();
+    // The owner's run still runs: held, and it says by whom.
+    let err = lock::acquire(&s, &live, "prod", "app", run_holder(200, 1, "apply"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LockError::Held { holder, .. } if holder.owner.run.id == Some(100)),
+        "{err}"
+    );
+    // Its run completed (cancelled, say): the lock is stale and broken.
+    hub.set_run("acme", "infra", 100, "completed", Some("cancelled"));
+    let held = lock::acquire(&s, &live, "prod", "app", run_holder(200, 1, "apply"))
+        .await
+        .unwrap();
+    assert_eq!(held.broken.unwrap().owner.run.id, Some(100));
+    assert_clean(&hub);
+}
+
+#[tokio::test]
+async fn an_earlier_attempt_of_this_run_is_stale_and_an_unknown_run_is_not() {
+    let hub = hub();
+    let s = store(&hub);
+    let f = forge(&hub, TOKEN);
+    let repo = repo();
+    let live = |attempt| RunsLiveness {
+        forge: &f,
+        repo: &repo,
+        current: RunRef {
+            id: Some(300),
+            attempt: Some(attempt),
+            job: Some("apply".into()),
+        },
+    };
+    // Attempt 1 of run 300 died holding the lock; its re-run (attempt 2)
+    // breaks it without asking GitHub: attempts never overlap.
+    lock::acquire(&s, &live(1), "dev", "app", run_holder(300, 1, "apply"))
+        .await
+        .unwrap();
+    // Another job of the same attempt (a matrix sibling) is alive.
+    let err = lock::acquire(&s, &live(1), "dev", "app", run_holder(300, 1, "apply-2"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LockError::Held { .. }), "{err}");
+    hub.clear_requests();
+    let held = lock::acquire(&s, &live(2), "dev", "app", run_holder(300, 2, "apply"))
+        .await
+        .unwrap();
+    assert_eq!(held.broken.unwrap().owner.run.attempt, Some(1));
+    assert!(!calls(&hub).iter().any(|c| c.contains("/actions/runs/")));
+    // A run GitHub does not know is no evidence: the lock stays.
+    lock::acquire(&s, &live(1), "qa", "app", run_holder(999, 1, "apply"))
+        .await
+        .unwrap();
+    let err = lock::acquire(&s, &live(1), "qa", "app", run_holder(300, 1, "apply"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LockError::Held { .. }), "{err}");
     assert_clean(&hub);
 }

@@ -442,16 +442,7 @@ fn endpoint(
                 let i = find_issue(st, &owner, &repo, n)
                     .filter(|i| i.pull_head.is_some())
                     .ok_or_else(Reply::not_found)?;
-                let head = i.pull_head.clone().unwrap_or_default();
-                Reply::json(
-                    200,
-                    json!({"id": n + 900_000, "node_id": format!("PR_{n}"), "number": n,
-                    "state": i.state, "title": i.title, "user": st.user_json(&i.author), "draft": false,
-                    "merged": false, "url": format!("{}/repos/{owner}/{repo}/pulls/{n}", st.base),
-                    "html_url": format!("https://github.example/{owner}/{repo}/pull/{n}"),
-                    "head": {"sha": head, "ref": format!("pr-{n}"), "label": format!("{owner}:pr-{n}"), "user": st.user_json(&i.author)},
-                    "base": {"sha": "0000000000000000000000000000000000000000", "ref": "main", "label": format!("{owner}:main"), "user": st.user_json(&owner)}}),
-                )
+                Reply::json(200, runs::full_pull_json(st, i))
             }
             ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
                 caller.need(st, &owner, &repo, READ_COMMENTS)?;

@@ -180,3 +180,34 @@ fn pull_json(st: &State, i: &crate::model::Issue, merge: Option<&crate::history:
             "commits": link(format!("{api}/pulls/{n}/commits")), "statuses": link(format!("{api}/statuses/{head}"))},
         "author_association": "MEMBER", "auto_merge": null, "draft": false})
 }
+
+/// A pull request as `GET /pulls/{n}` answers it: the listing's fields plus
+/// the merge and size ones the full `pull-request` schema requires.
+pub(crate) fn full_pull_json(st: &State, i: &crate::model::Issue) -> Value {
+    let merge = st
+        .history
+        .merges
+        .get(&(i.owner.clone(), i.repo.clone(), i.number));
+    let mut v = pull_json(st, i, merge);
+    let merged_by = match merge {
+        Some(_) => st.user_json(&i.owner),
+        None => Value::Null,
+    };
+    for (k, val) in [
+        ("merged", json!(merge.is_some())),
+        ("mergeable", Value::Null),
+        ("rebaseable", Value::Null),
+        ("mergeable_state", json!("unknown")),
+        ("merged_by", merged_by),
+        ("comments", json!(0)),
+        ("review_comments", json!(0)),
+        ("maintainer_can_modify", json!(false)),
+        ("commits", json!(1)),
+        ("additions", json!(0)),
+        ("deletions", json!(0)),
+        ("changed_files", json!(0)),
+    ] {
+        v[k] = val;
+    }
+    v
+}
