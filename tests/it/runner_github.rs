@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use fakehub::{EnvSpec, FakeHub, Reviewer, TokenKind};
+use fakehub::{EnvSpec, FakeHub, Fault, FaultKind, Reviewer, TokenKind};
 use phasegate::github::{ForgeConfig, OctoForge, RepoRef, RetryPolicy};
 use phasegate::journal::{LockOwner, RunRef};
 use phasegate::store::github::GitRefStore;
@@ -303,6 +303,13 @@ fn a_change_runs_through_the_github_store_from_the_pr_to_after_the_merge() {
     assert!(c
         .next(pr(102, "status"))
         .starts_with(&format!("/phasegate approve prod {}", &digest[..12])));
+    // The pre-apply approval check takes the digest from the journal.
+    let text = c.expect(
+        1,
+        pr(102, "approve"),
+        &["approvals", "check", "--env", "prod"],
+    );
+    assert!(text.contains(&digest[..12]), "{text}");
     // Nothing of the journal is on disk: it lives in the repository's refs.
     assert!(!c.tb.workdir().join("out/store").exists());
     assert!(c
@@ -372,6 +379,33 @@ fn a_change_runs_through_the_github_store_from_the_pr_to_after_the_merge() {
             .iter()
             .any(|r| r["name"] == "phasegate / prod" && r["head_sha"] == MERGE),
         "the prod check run follows the journal on the merge commit"
+    );
+
+    // A lock whose run GitHub still shows running is released by hand,
+    // and who did it and why is journaled.
+    c.hub.set_run("acme", "infra", 151, "in_progress", None);
+    c.lock_prod_as_run(151);
+    let text = c.expect(
+        0,
+        push(202, "unlock"),
+        &[
+            "unlock",
+            "--env",
+            "prod",
+            "--project",
+            "app",
+            "--reason",
+            "runner vanished",
+        ],
+    );
+    assert!(text.contains("held by run 151"), "{text}");
+    let broken = events_of(&c.journal(), "lock_broken")
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(
+        broken.last().unwrap(),
+        "unlocked by @alice: runner vanished"
     );
     assert_clean(&c.hub);
 }
@@ -465,7 +499,26 @@ fn eight_concurrent_plan_processes_leave_one_comment_with_all_eight() {
             .spawn()
             .expect("spawn phasegate")
     };
-    let jobs: Vec<Child> = (0..PROJECTS).map(spawn).collect();
+    // The first job's journal block (its first PATCH: its plan block
+    // created the comment) is slow to land, so it lands after the other
+    // seven wrote theirs, though it was rendered from a journal holding its
+    // own plan alone: only re-reading the journal after the write converges.
+    hub.inject(Fault {
+        method: Some("PATCH"),
+        path_prefix: "/repos/acme/infra/issues/comments/".into(),
+        kind: FaultKind::Slow(std::time::Duration::from_secs(8)),
+        times: 1,
+    });
+    let mut jobs = vec![spawn(0)];
+    let started = std::time::Instant::now();
+    while hub.comments("acme", "infra", 7).is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the first job posted nothing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    jobs.extend((1..PROJECTS).map(spawn));
     for job in jobs {
         let out = job.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
