@@ -126,7 +126,10 @@ impl Runner {
                     )
                 })?;
                 let client = forge.expect("a github store comes with its client");
-                (AnyStore::Github(GitRefStore::new(client, repo)), None)
+                (
+                    AnyStore::Github(Box::new(GitRefStore::new(client, repo))),
+                    None,
+                )
             }
         };
         let mut runner = Runner {

@@ -11,7 +11,8 @@ use crate::github::OctoForge;
 #[derive(Debug)]
 pub enum AnyStore {
     Local(LocalStore),
-    Github(GitRefStore<OctoForge>),
+    // Boxed: the client is large, and one store is made per command.
+    Github(Box<GitRefStore<OctoForge>>),
 }
 
 impl Store for AnyStore {
