@@ -176,7 +176,7 @@ fn resolve_digest_arg(d: String, recorded: Option<&str>, env: &str) -> Result<St
     match recorded {
         Some(full) if full.starts_with(&d) => Ok(full.to_owned()),
         Some(full) => Err(Error::Input(format!(
-            "--digest {d} matches no plan recorded for `{env}` (the comment records {}): \
+            "--digest {d} matches no plan recorded for `{env}` (the journal records {}): \
              pass the full {FULL_DIGEST_LEN}-character digest of the plan to check",
             abbreviate(full, MIN_DIGEST_PREFIX)
         ))),
@@ -210,14 +210,14 @@ pub fn check(
         change,
         state,
     } = PrSession::open(&ws, &ctx, pr, token)?;
-    let key = forge::phase_key(env);
-    let recorded = state.phases.get(&key).and_then(|p| p.digest.clone());
+    // The plan about to be applied is the journal's, never the comment's.
+    let recorded = recorded_digest(&rt, &ws, &ctx, &change, &env.name)?;
     let digest = match (digest, recorded) {
         (Some(d), recorded) => resolve_digest_arg(d, recorded.as_deref(), &env.name)?,
         (None, Some(d)) => d,
         (None, None) => {
             return Err(Error::Input(format!(
-                "no plan digest for `{}`: pass --digest, or run `phasegate plan` for this environment first",
+                "no plan digest for `{}` in the change's journal: pass --digest, or run `phasegate plan` for this environment first",
                 env.name
             )))
         }
@@ -256,6 +256,24 @@ pub fn check(
     } else {
         ExitCode::Refused
     })
+}
+
+/// The digest the journal holds for `env` (see [`journal_digest`]).
+fn recorded_digest(
+    rt: &tokio::runtime::Runtime,
+    ws: &Workspace,
+    ctx: &ActionsContext,
+    change: &str,
+    env: &str,
+) -> Result<Option<String>> {
+    match super::runner::store_choice(ws, Some(ctx))? {
+        super::runner::StoreChoice::Local(dir) => rt.block_on(journal_digest(
+            &crate::store::local::LocalStore::new(dir),
+            ws,
+            change,
+            env,
+        )),
+    }
 }
 
 pub fn approve(global: &GlobalArgs, token: Option<String>) -> Result<ExitCode> {
@@ -347,4 +365,130 @@ pub fn approve(global: &GlobalArgs, token: Option<String>) -> Result<ExitCode> {
     ))?;
     print_stdout(&text);
     Ok(code)
+}
+
+/// The destroy guard again, at apply time: a plan about to be applied that
+/// destroys a stateful resource of a protected environment needs an
+/// `allow_destroy` entry in the change plan as it stands now (it may have
+/// been removed since the plan was gated). The reason, when refused.
+pub(super) fn unallowed_destroys(
+    ws: &Workspace,
+    phase: &crate::config::ResolvedPhase,
+    project: &str,
+    changes: &crate::plan::ChangeSet,
+) -> Option<String> {
+    if !super::runner::destroys(changes) {
+        return None;
+    }
+    let report = crate::gates::blast::evaluate(
+        &[(project.to_string(), changes)],
+        &crate::gates::blast::BlastContext {
+            environment: phase.environment.name.clone(),
+            protected: phase.environment.protected,
+            declared: None,
+            allow_destroy: ws
+                .change
+                .as_ref()
+                .map(|c| c.allow_destroy.clone())
+                .unwrap_or_default(),
+            phase: Some(phase.name.clone()),
+            acknowledgements: vec![],
+            today: chrono::Utc::now().date_naive(),
+        },
+    );
+    (!report.guarded.is_empty()).then(|| {
+        format!(
+            "the plan destroys {} in protected environment {} and the change plan has no `allow_destroy` entry for it",
+            report.guarded.join(", "),
+            phase.environment.name
+        )
+    })
+}
+
+/// The acknowledgement ids the gates accepted for a plan: security and
+/// policy findings marked acknowledged, and the cost and blast gates'
+/// acknowledged overruns.
+fn accepted_ids(gates: &super::gating::GateOutcome) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get("acknowledged") == Some(&serde_json::Value::Bool(true)) {
+                    if let Some(id) = m.get("id").and_then(|i| i.as_str()) {
+                        out.push(id.to_string());
+                    }
+                }
+                m.values().for_each(|x| walk(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut ids = vec![];
+    for run in &gates.runs {
+        walk(&run.json, &mut ids);
+        let overrun = run
+            .json
+            .get("acknowledged_by")
+            .is_some_and(|a| !a.is_null());
+        match run.key {
+            "cost" if overrun => ids.push(crate::gates::cost::ACK_ID.to_string()),
+            "blast" if overrun => ids.push(crate::gates::blast::ACK_ID.to_string()),
+            _ => {}
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// `AcknowledgementApplied` events for one project's plan: every
+/// acknowledgement of the change plan a gate accepted, with its reason and
+/// who gave it, bound to the plan's digest.
+pub fn acknowledgement_events(
+    writer: &super::runner::Writer,
+    phase: &str,
+    project: &str,
+    digest: Option<&str>,
+    gates: &super::gating::GateOutcome,
+    change: Option<&crate::config::ChangePlan>,
+) -> Vec<crate::journal::Event> {
+    let acks = change.map(|c| c.acknowledgements.as_slice()).unwrap_or(&[]);
+    accepted_ids(gates)
+        .into_iter()
+        .filter_map(|id| {
+            let ack = acks
+                .iter()
+                .find(|a| a.id == id && a.phase.as_deref().is_none_or(|p| p == phase))?;
+            Some(writer.event(
+                phase,
+                Some(project),
+                crate::journal::Step::Gate,
+                digest,
+                crate::journal::EventKind::AcknowledgementApplied {
+                    id,
+                    reason: ack.reason.clone(),
+                    by: ack.by.clone(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The digest of the plan about to be applied in `env`, from the journal:
+/// the phase digest of the first phase in that environment that is not yet
+/// done. Never from the comment, which anyone can edit.
+pub async fn journal_digest<S: crate::store::Store>(
+    store: &S,
+    ws: &Workspace,
+    change: &str,
+    env: &str,
+) -> Result<Option<String>> {
+    let progress = super::runner::progress(store, ws, change).await?;
+    Ok(progress
+        .phases
+        .iter()
+        .filter(|p| p.environment == env)
+        .find(|p| !p.done())
+        .or_else(|| progress.phases.iter().rfind(|p| p.environment == env))
+        .and_then(|p| p.digest.clone()))
 }

@@ -12,7 +12,7 @@ use crate::testbed::{describe, Testbed};
 const PHASEGATE: &str = env!("CARGO_BIN_EXE_phasegate");
 
 /// A bucket the security gate passes, named `runner-<env>-<suffix>`.
-fn bucket(name: &str, suffix: &str) -> String {
+pub(crate) fn bucket(name: &str, suffix: &str) -> String {
     format!(
         r#"resource "aws_s3_bucket" "{name}" {{
   bucket = "runner-${{var.environment}}-{suffix}"
@@ -47,19 +47,20 @@ const OPEN_SSH: &str = r#"resource "aws_security_group" "web" {
 }
 "#;
 
-struct Change {
-    tb: Testbed,
-    store: PathBuf,
+/// One change of the two-environment fixture: its testbed and its store.
+pub(crate) struct Change {
+    pub(crate) tb: Testbed,
+    pub(crate) store: PathBuf,
 }
 
 impl Change {
-    fn new() -> Change {
+    pub(crate) fn new() -> Change {
         let tb = Testbed::new("tests/fixtures/runner/two-env");
         let store = tb.root().join("store");
         Change { tb, store }
     }
 
-    fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    pub(crate) fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
         let (k, v) = self.tb.path_env();
         let mut cmd = self.tb.command(PHASEGATE);
         cmd.env(k, v)
@@ -75,31 +76,31 @@ impl Change {
         cmd.output().expect("run phasegate")
     }
 
-    fn ok(&self, args: &[&str]) -> Output {
+    pub(crate) fn ok(&self, args: &[&str]) -> Output {
         let out = self.run(args, &[]);
         assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", describe(&out));
         out
     }
 
-    fn refused(&self, args: &[&str]) -> Output {
+    pub(crate) fn refused(&self, args: &[&str]) -> Output {
         let out = self.run(args, &[]);
         assert_eq!(out.status.code(), Some(1), "{args:?}\n{}", describe(&out));
         out
     }
 
-    fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         let out = self.ok(&["status", "--format", "json"]);
         serde_json::from_slice(&out.stdout).expect("status --format json prints JSON")
     }
 
-    fn next(&self) -> String {
+    pub(crate) fn next(&self) -> String {
         self.status()["next"]["command"]
             .as_str()
             .unwrap_or("")
             .to_string()
     }
 
-    fn journal(&self) -> Vec<Value> {
+    pub(crate) fn journal(&self) -> Vec<Value> {
         let text =
             std::fs::read_to_string(self.store.join("changes/CHG-RUN/journal.jsonl")).unwrap();
         text.lines()
@@ -108,17 +109,22 @@ impl Change {
     }
 
     /// What the approve job journals once GitHub reports an approval.
-    fn record_approval(&self, digest: &str) {
+    pub(crate) fn record_approval(&self, digest: &str) {
+        self.record_approval_of("prod", digest)
+    }
+
+    /// What the approve job journals for the phase (and environment) `phase`.
+    pub(crate) fn record_approval_of(&self, phase: &str, digest: &str) {
         let line = serde_json::json!({
             "time": "2030-01-01T00:00:00Z",
             "run": {"id": 99},
             "actor": "reviewer",
             "change": "CHG-RUN",
-            "phase": "prod",
+            "phase": phase,
             "step": "approval",
             "digest": digest,
             "event": "approval_recorded",
-            "environment": "prod",
+            "environment": phase,
             "approver": "reviewer",
             "source": "comment",
             "at": "2030-01-01T00:00:00Z",
@@ -129,7 +135,20 @@ impl Change {
         std::fs::write(&path, text).unwrap();
     }
 
-    fn prod_digest(&self) -> String {
+    /// How many create calls testcloud logged for the resource named
+    /// `name`, by outcome (`ok`, `failed`, `throttled`).
+    pub(crate) fn creates(&self, name: &str, outcome: &str) -> usize {
+        let log =
+            std::fs::read_to_string(self.tb.cloud_dir().join("calls.log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                f.len() == 4 && f[0] == "create" && f[2] == name && f[3] == outcome
+            })
+            .count()
+    }
+
+    pub(crate) fn prod_digest(&self) -> String {
         self.status()["phases"][1]["digest"]
             .as_str()
             .unwrap()
@@ -137,7 +156,7 @@ impl Change {
     }
 
     /// `terraform state pull` of the dev workspace.
-    fn state_pull(&self) -> Value {
+    pub(crate) fn state_pull(&self) -> Value {
         let out = self
             .tb
             .terraform_command_in("infra", &["state", "pull"])
@@ -149,7 +168,7 @@ impl Change {
     }
 }
 
-fn events_of<'a>(journal: &'a [Value], kind: &str) -> Vec<&'a Value> {
+pub(crate) fn events_of<'a>(journal: &'a [Value], kind: &str) -> Vec<&'a Value> {
     journal.iter().filter(|e| e["event"] == kind).collect()
 }
 
