@@ -88,6 +88,7 @@ impl Flow {
             .env("GITHUB_OUTPUT", self.dir.path().join("output"))
             .env("GITHUB_TOKEN", self.token)
             .env("NO_COLOR", "1")
+            .env("PHASEGATE_STORE_DIR", self.dir.path().join("store"))
             .arg("--config")
             .arg(&self.config)
             .args(["--change", "examples/quickstart/change.yml"])
@@ -516,5 +517,40 @@ fn a_digest_prefix_is_completed_from_the_recorded_plan_or_refused() {
     let out = f.approvals_check_args(&["--env", "dev", "--digest", "0123456789abcdef"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("matches no plan recorded"));
+    f.assert_clean();
+}
+
+#[test]
+fn approvals_check_takes_the_plan_digest_from_the_journal_not_the_comment() {
+    let f = Flow::new();
+    assert_eq!(f.plan("dev", &quickstart_plan()).status.code(), Some(0));
+    let first = plan_digest(&f);
+    let out = f.approve_comment("rita", &format!("/phasegate approve dev {}", &first[..16]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(f.approvals_check("dev").status.code(), Some(0));
+
+    // A newer plan reached the journal but not the comment (its post was
+    // lost): the comment still names the approved digest. The check follows
+    // the journal and refuses.
+    let newer = "ab".repeat(32);
+    let journal = f.dir.path().join("store/changes/CHG-1/journal.jsonl");
+    let mut lines = std::fs::read_to_string(&journal).unwrap();
+    lines.push_str(
+        &serde_json::json!({
+            "time": "2030-01-01T00:00:00Z", "run": {"id": 101}, "actor": "ci",
+            "change": "CHG-1", "phase": "dev", "project": "app", "step": "plan",
+            "digest": newer, "event": "step_succeeded", "plan": {"has_changes": true},
+        })
+        .to_string(),
+    );
+    lines.push('\n');
+    std::fs::write(&journal, lines).unwrap();
+    let out = f.approvals_check("dev");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let body = f.comment_bodies().concat();
+    assert!(
+        body.contains(&format!("approval was for plan {}", &first[..12])),
+        "{body}"
+    );
     f.assert_clean();
 }

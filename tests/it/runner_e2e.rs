@@ -280,7 +280,16 @@ resource "aws_security_group" "after_broken" {
 "#),
     );
     c.ok(&["plan", "--phase", "1"]);
-    let out = c.run(&["apply", "--phase", "1"], &[]);
+    // As the apply job in Actions runs it: the job summary gets the tables.
+    let summary = c.tb.root().join("summary.md");
+    let out = c.run(
+        &["apply", "--phase", "1"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "acme/infra"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("applied   aws_s3_bucket.assets"), "{text}");
@@ -288,6 +297,16 @@ resource "aws_security_group" "after_broken" {
     assert!(
         text.contains("untouched aws_security_group.after_broken"),
         "{text}"
+    );
+    // The failing create is not transient: it was tried once.
+    assert_eq!(c.creates("runner-dev-fail-apply", "failed"), 1);
+    let summary = std::fs::read_to_string(c.tb.root().join("summary.md")).unwrap();
+    for table in ["#### Applied (2)", "#### Failed (1)", "#### Untouched (1)"] {
+        assert!(summary.contains(table), "{summary}");
+    }
+    assert!(
+        summary.contains("<code>aws&#95;security&#95;group.after&#95;broken</code>"),
+        "{summary}"
     );
     let status = c.status();
     let project = &status["phases"][0]["projects"][0];
@@ -377,4 +396,113 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+#[test]
+fn a_throttled_create_is_retried_once_after_a_backoff() {
+    let c = Change::new();
+    c.ok(&["plan", "--phase", "1"]);
+    c.ok(&["apply", "--phase", "1"]);
+    // Alone in its plan, so the engine reports that nothing else changed.
+    c.tb.write_file("infra/extra.tf", &bucket("flaky", "transient-once"));
+    c.ok(&["plan", "--phase", "1"]);
+    let out = c.ok(&["apply", "--phase", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("applied   aws_s3_bucket.flaky"), "{text}");
+    assert_eq!(c.creates("runner-dev-transient-once", "throttled"), 1);
+    assert_eq!(c.creates("runner-dev-transient-once", "ok"), 1);
+    let journal = c.journal();
+    let finished = events_of(&journal, "apply_finished");
+    assert!(finished.last().unwrap()["error"].is_null(), "{finished:#?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("retrying once"));
+}
+
+/// The fixture's config with dev protected: destroying a bucket there needs
+/// an `allow_destroy` entry, and an approval. The change plan declares the
+/// blast radius such a phase reaches, so only the destroy guard speaks.
+fn protect_dev(c: &Change) {
+    let config = std::fs::read_to_string(c.tb.workdir().join("phasegate.yml")).unwrap();
+    let protected = config.replacen("  - name: dev\n", "  - name: dev\n    protected: true\n", 1);
+    assert_ne!(config, protected);
+    c.tb.write_file("phasegate.yml", &protected);
+    let change = std::fs::read_to_string(c.tb.workdir().join("change.yml")).unwrap();
+    let declared = change.replacen(
+        "    environment: dev\n",
+        "    environment: dev\n    blast_radius: critical\n",
+        1,
+    );
+    assert_ne!(change, declared);
+    c.tb.write_file("change.yml", &declared);
+}
+
+fn dev_digest(c: &Change) -> String {
+    c.status()["phases"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn apply_checks_allow_destroy_again_before_a_destroy() {
+    let c = Change::new();
+    protect_dev(&c);
+    c.ok(&["plan", "--phase", "1"]);
+    c.record_approval_of("dev", &dev_digest(&c));
+    c.ok(&["apply", "--phase", "1"]);
+
+    // Renaming the bucket replaces it; the change plan allows it and the
+    // plan is gated and approved with that entry.
+    let change = std::fs::read_to_string(c.tb.workdir().join("change.yml")).unwrap();
+    c.tb.write_file(
+        "change.yml",
+        &format!(
+            "{change}allow_destroy:\n  - address: aws_s3_bucket.assets\n    reason: renamed\n"
+        ),
+    );
+    let main = std::fs::read_to_string(c.tb.workdir().join("infra/main.tf")).unwrap();
+    c.tb.write_file("infra/main.tf", &main.replace("-assets\"", "-assets2\""));
+    c.ok(&["plan", "--phase", "1"]);
+    c.record_approval_of("dev", &dev_digest(&c));
+
+    // The entry is gone by the time the apply runs: refused, journaled.
+    c.tb.write_file("change.yml", &change);
+    let out = c.refused(&["apply", "--phase", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("destroys aws_s3_bucket.assets"), "{text}");
+    assert!(text.contains("allow_destroy"), "{text}");
+    let journal = c.journal();
+    let refusal = events_of(&journal, "refusal");
+    assert_eq!(refusal.last().unwrap()["what"], "destroy");
+    assert_eq!(
+        events_of(&journal, "apply_started").len(),
+        1,
+        "only the first apply"
+    );
+    assert_eq!(c.creates("runner-dev-assets2", "ok"), 0);
+}
+
+#[test]
+fn accepted_acknowledgements_are_journaled_with_reason_and_author() {
+    let c = Change::new();
+    let change = std::fs::read_to_string(c.tb.workdir().join("change.yml")).unwrap();
+    c.tb.write_file(
+        "change.yml",
+        &format!(
+            "{change}acknowledgements:\n  - id: PG-AWS-001\n    reason: bastion during the migration\n    by: rita\n"
+        ),
+    );
+    c.tb.write_file("infra/web.tf", OPEN_SSH);
+    c.ok(&["plan", "--phase", "1"]);
+    let journal = c.journal();
+    let acks = events_of(&journal, "acknowledgement_applied");
+    assert_eq!(acks.len(), 1, "{journal:#?}");
+    assert_eq!(acks[0]["id"], "PG-AWS-001");
+    assert_eq!(acks[0]["reason"], "bastion during the migration");
+    assert_eq!(acks[0]["by"], "rita");
+    assert_eq!(acks[0]["project"], "app");
+    let status = c.status();
+    assert_eq!(
+        status["phases"][0]["projects"][0]["acknowledgements"],
+        serde_json::json!(["PG-AWS-001"])
+    );
 }
