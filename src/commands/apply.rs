@@ -45,12 +45,14 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
     let outcomes = match runner::store_choice(&ws, actions.as_ref())? {
         StoreChoice::Local(dir) => {
             let store = LocalStore::new(dir);
+            let mut applying = None;
             if let Some(actions) = &actions {
                 record_approvals(&rt, &store, &ctx, actions, args.token.clone())?;
+                applying = check_run_applying(&ctx, actions, args.token.clone())?;
             }
             let outcomes = rt.block_on(apply_phase(&store, &LocalLiveness, &ctx))?;
             if let Some(actions) = &actions {
-                post(&store, &ctx, actions, args.token.clone())?;
+                post(&store, &ctx, actions, args.token.clone(), applying)?;
             }
             outcomes
         }
@@ -102,13 +104,50 @@ fn record_approvals<S: Store>(
     rt.block_on(runner::append(store, &ctx.writer.change, &events))
 }
 
+/// In a pull-request run with a token, the check run `phasegate / <env>`
+/// shows `applying` (in progress) before anything is applied; [`post`]
+/// completes that same run with where the journal ends up. Its id.
+fn check_run_applying(
+    ctx: &ApplyContext<'_>,
+    actions: &ActionsContext,
+    token: Option<String>,
+) -> Result<Option<u64>> {
+    let token = token.filter(|t| !t.trim().is_empty());
+    let (Some(_), Some(sha), Some(_)) = (actions.pull_request(), actions.head_sha(), &token) else {
+        return Ok(None);
+    };
+    let (rt, client) = super::forge::connect(token)?;
+    let env = &ctx.phase.environment.name;
+    let run = crate::github::CheckRunRequest {
+        name: crate::render::escape::plain(&format!("phasegate / {env}")),
+        head_sha: sha.to_string(),
+        status: Some("in_progress".into()),
+        conclusion: None,
+        details_url: actions.run_url(),
+        title: crate::render::escape::plain(&format!("{env}: applying")),
+        summary: format!(
+            "phasegate is applying phase {} ({}).",
+            crate::render::escape::inline(&ctx.phase.name),
+            crate::render::escape::inline(env)
+        ),
+        text: None,
+        annotations: vec![],
+    };
+    let repo = super::forge::repo_of(actions);
+    Ok(Some(rt.block_on(
+        crate::github::Forge::create_check_run(&client, &repo, &run),
+    )?))
+}
+
 /// In a pull-request run with a token, the comment's journal block and the
-/// check run follow the journal; a failure to post fails the command.
+/// check run follow the journal; a failure to post fails the command. The
+/// `applying` run, when there is one, is completed rather than a new one made.
 fn post<S: Store>(
     store: &S,
     ctx: &ApplyContext<'_>,
     actions: &ActionsContext,
     token: Option<String>,
+    applying: Option<u64>,
 ) -> Result<()> {
     let token = token.filter(|t| !t.trim().is_empty());
     let (Some(number), Some(_)) = (actions.pull_request(), &token) else {
@@ -132,7 +171,14 @@ fn post<S: Store>(
         if let Some(run) =
             super::runner_post::check_run(&progress, ctx.phase, sha, actions.run_url())
         {
-            rt.block_on(crate::github::Forge::create_check_run(&client, &repo, &run))?;
+            match applying {
+                Some(id) => rt.block_on(crate::github::Forge::update_check_run(
+                    &client, &repo, id, &run,
+                ))?,
+                None => {
+                    rt.block_on(crate::github::Forge::create_check_run(&client, &repo, &run))?;
+                }
+            }
         }
     }
     Ok(())

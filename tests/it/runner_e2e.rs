@@ -506,3 +506,119 @@ fn accepted_acknowledgements_are_journaled_with_reason_and_author() {
         serde_json::json!(["PG-AWS-001"])
     );
 }
+
+#[test]
+fn the_check_run_follows_the_apply_through_applying_to_applied_and_failed() {
+    use fakehub::{FakeHub, TokenKind};
+    const TOKEN: &str = "ghs_runnerCheckRunToken0123456789";
+    const HEAD: &str = "1111111111111111111111111111111111111111";
+    let hub = FakeHub::start();
+    hub.add_repo("acme", "infra");
+    hub.add_pull("acme", "infra", 7, "alice", HEAD);
+    hub.add_token(
+        TOKEN,
+        "",
+        TokenKind::Installation,
+        &[
+            ("pull_requests", "write"),
+            ("issues", "write"),
+            ("checks", "write"),
+            ("actions", "read"),
+        ],
+    );
+    let c = Change::new();
+    let event = c.tb.root().join("event.json");
+    std::fs::write(
+        &event,
+        format!(
+            r#"{{"number":7,"pull_request":{{"number":7,"head":{{"sha":"{HEAD}","ref":"feat"}},"base":{{"ref":"main"}},"user":{{"login":"alice"}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let event = event.to_str().unwrap().to_string();
+    let gh = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REPOSITORY", "acme/infra"),
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_EVENT_PATH", event.as_str()),
+        ("GITHUB_API_URL", hub.url()),
+        ("GITHUB_SHA", "2222222222222222222222222222222222222222"),
+        ("GITHUB_TOKEN", TOKEN),
+    ];
+    let run = |args: &[&str], code: i32| {
+        let out = c.run(args, &gh);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}\n{}",
+            describe(&out)
+        );
+    };
+    // (title, status, conclusion) of every write to `phasegate / dev`.
+    let writes = || -> Vec<(String, String, String)> {
+        hub.requests()
+            .iter()
+            .filter(|r| r.path.contains("/check-runs") && r.method != "GET")
+            .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
+            .filter(|b| b["name"] == "phasegate / dev")
+            .map(|b| {
+                let s = |k: &str| b[k].as_str().unwrap_or_default().to_string();
+                (
+                    b["output"]["title"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    s("status"),
+                    s("conclusion"),
+                )
+            })
+            .collect()
+    };
+    run(&["plan", "--phase", "1"], 0);
+    hub.clear_requests();
+    run(&["apply", "--phase", "1"], 0);
+    let seen = writes();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "dev: applying".to_string(),
+                "in_progress".to_string(),
+                String::new()
+            ),
+            (
+                "dev: applied".to_string(),
+                "completed".to_string(),
+                "success".to_string()
+            ),
+        ]
+    );
+    // One run moved through the states: the applying run was completed.
+    let runs: Vec<Value> = hub
+        .check_runs("acme", "infra")
+        .into_iter()
+        .filter(|r| r["name"] == "phasegate / dev" && r["head_sha"] == HEAD)
+        .collect();
+    assert!(
+        runs.iter()
+            .any(|r| r["conclusion"] == "success" && r["status"] == "completed"),
+        "{runs:#?}"
+    );
+
+    c.tb.write_file("infra/broken.tf", &bucket("broken", "fail-apply"));
+    run(&["plan", "--phase", "1"], 0);
+    hub.clear_requests();
+    run(&["apply", "--phase", "1"], 3);
+    let seen = writes();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].0, "dev: applying");
+    assert_eq!(
+        seen[1],
+        (
+            "dev: failed".to_string(),
+            "completed".to_string(),
+            "failure".to_string()
+        )
+    );
+    assert!(hub.take_violations().is_empty());
+}
