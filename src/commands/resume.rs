@@ -219,25 +219,22 @@ pub async fn resume<S: Store>(
     if !fresh.has_changes() {
         // The apply got to the end before the job died: journal the step
         // done with what the states show, and the convergence it proves.
-        let finished = w.event(
-            phase,
-            Some(name),
-            Step::Apply,
-            digest,
+        let done = [
             EventKind::ApplyFinished {
                 results: evidence.applied.clone(),
                 error: None,
                 class: None,
             },
-        );
-        let checked = w.event(
-            phase,
-            Some(name),
-            Step::Verify,
-            digest,
             EventKind::ConvergenceChecked { converged: true },
-        );
-        runner::append(store, &w.change, &[finished, checked]).await?;
+        ]
+        .map(|kind| {
+            let step = match kind {
+                EventKind::ConvergenceChecked { .. } => Step::Verify,
+                _ => Step::Apply,
+            };
+            w.event(phase, Some(name), step, digest, kind)
+        });
+        runner::append(store, &w.change, &done).await?;
         let mut o = apply::outcome(
             name,
             ExitCode::Success,

@@ -29,6 +29,26 @@ struct Flow {
     config: PathBuf,
 }
 
+/// A fake GitHub holding `acme/infra` with PR 7 by alice at `head`, and an
+/// installation token that may write comments, issues and check runs.
+pub(crate) fn pr_hub(token: &str, head: &str) -> FakeHub {
+    let hub = FakeHub::start();
+    hub.add_repo("acme", "infra");
+    hub.add_pull("acme", "infra", 7, "alice", head);
+    hub.add_token(
+        token,
+        "",
+        TokenKind::Installation,
+        &[
+            ("pull_requests", "write"),
+            ("issues", "write"),
+            ("checks", "write"),
+            ("actions", "read"),
+        ],
+    );
+    hub
+}
+
 impl Flow {
     /// The binary runs with a GitHub App's token instead of the default one.
     fn with_app() -> Flow {
@@ -43,20 +63,7 @@ impl Flow {
     }
 
     fn new() -> Flow {
-        let hub = FakeHub::start();
-        hub.add_repo("acme", "infra");
-        hub.add_pull("acme", "infra", 7, "alice", HEAD);
-        hub.add_token(
-            TOKEN,
-            "",
-            TokenKind::Installation,
-            &[
-                ("pull_requests", "write"),
-                ("issues", "write"),
-                ("checks", "write"),
-                ("actions", "read"),
-            ],
-        );
+        let hub = pr_hub(TOKEN, HEAD);
         hub.set_permission("acme", "infra", "rita", "maintain");
         hub.set_permission("acme", "infra", "vic", "read");
         hub.set_permission("acme", "infra", "alice", "write");
@@ -354,14 +361,7 @@ fn fallback_approval_for_an_older_digest_is_refused_and_shown() {
     let replaced = repo_root().join("examples/quickstart/plan-replace.json");
     f.plan("dev", &replaced);
     assert_ne!(plan_digest(&f), first);
-    let out = f.approvals_check("dev");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let body = f.comment_bodies().concat();
-    assert!(
-        body.contains(&format!("approval was for plan {}", &first[..12])),
-        "{body}"
-    );
-    f.assert_clean();
+    refused_for_older_plan(&f, &first);
 }
 
 fn plan_digest(f: &Flow) -> String {
@@ -545,6 +545,11 @@ fn approvals_check_takes_the_plan_digest_from_the_journal_not_the_comment() {
     );
     lines.push('\n');
     std::fs::write(&journal, lines).unwrap();
+    refused_for_older_plan(&f, &first);
+}
+
+/// `approvals check --env dev` refuses, showing that the approval named `first`.
+fn refused_for_older_plan(f: &Flow, first: &str) {
     let out = f.approvals_check("dev");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let body = f.comment_bodies().concat();

@@ -509,23 +509,9 @@ fn accepted_acknowledgements_are_journaled_with_reason_and_author() {
 
 #[test]
 fn the_check_run_follows_the_apply_through_applying_to_applied_and_failed() {
-    use fakehub::{FakeHub, TokenKind};
     const TOKEN: &str = "ghs_runnerCheckRunToken0123456789";
     const HEAD: &str = "1111111111111111111111111111111111111111";
-    let hub = FakeHub::start();
-    hub.add_repo("acme", "infra");
-    hub.add_pull("acme", "infra", 7, "alice", HEAD);
-    hub.add_token(
-        TOKEN,
-        "",
-        TokenKind::Installation,
-        &[
-            ("pull_requests", "write"),
-            ("issues", "write"),
-            ("checks", "write"),
-            ("actions", "read"),
-        ],
-    );
+    let hub = crate::github_flow::pr_hub(TOKEN, HEAD);
     let c = Change::new();
     let event = c.tb.root().join("event.json");
     std::fs::write(
