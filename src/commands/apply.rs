@@ -50,11 +50,17 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
                 record_approvals(&rt, &store, &ctx, actions, args.token.clone())?;
                 applying = check_run_applying(&ctx, actions, args.token.clone())?;
             }
-            let outcomes = rt.block_on(apply_phase(&store, &LocalLiveness, &ctx))?;
+            let result = rt.block_on(apply_phase(&store, &LocalLiveness, &ctx));
+            // The comment and check run follow the journal even when the
+            // apply ended in an error; that error is the one reported.
             if let Some(actions) = &actions {
-                post(&store, &ctx, actions, args.token.clone(), applying)?;
+                let posted = post(&store, &ctx, actions, args.token.clone(), applying);
+                let outcomes = result?;
+                posted?;
+                outcomes
+            } else {
+                result?
             }
-            outcomes
         }
     };
     report(&outcomes, args.format);
