@@ -358,6 +358,13 @@ pub struct ApplyArgs {
     /// GitHub token; default GITHUB_TOKEN. Never printed.
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// After an interrupted apply: plan again and apply the fresh plan only when its digest
+    /// equals the approved one.
+    #[arg(long, conflicts_with = "abort")]
+    pub retry: bool,
+    /// After an interrupted apply: journal the abort and release the lock; nothing is applied.
+    #[arg(long)]
+    pub abort: bool,
 }
 
 #[derive(Debug, Args)]

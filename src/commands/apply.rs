@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::checkpoint;
 use super::output::print_stdout;
+use super::resume::{self, Mode};
 use super::runner::{self, Writer};
 use super::workspace::Workspace;
 use crate::ci::ActionsContext;
@@ -39,18 +40,34 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
         writer: runner.writer(&ws, actions.as_ref()),
         out_dir: runner::absolute(&ws.out_dir(args.out.as_deref()))?,
         engine: &engine,
+        mode: Mode::from_flags(args.retry, args.abort),
     };
+    let mut applying = None;
     if let Some(actions) = &actions {
         record_approvals(&runner, &ctx, actions)?;
+        applying = check_run_applying(&runner, &ctx, actions)?;
     }
     let liveness = runner.liveness(&ctx.writer);
-    let outcomes = runner
+    let result = runner
         .rt
-        .block_on(apply_phase(&runner.store, &liveness, &ctx))?;
-    if let Some(actions) = &actions {
-        post(&runner, &ctx, actions)?;
-    }
+        .block_on(apply_phase(&runner.store, &liveness, &ctx));
+    // The comment and check run follow the journal even when the apply
+    // ended in an error; that error is the one reported.
+    let outcomes = match &actions {
+        Some(actions) => {
+            let posted = post(&runner, &ctx, actions, applying);
+            let outcomes = result?;
+            posted?;
+            outcomes
+        }
+        None => result?,
+    };
     report(&outcomes, args.format);
+    if let Some(file) = actions.as_ref().and_then(|a| a.summary_file.as_deref()) {
+        let md = summary(&phase, &outcomes);
+        crate::ci::summary::append_summary(file, &md)
+            .map_err(|e| Error::External(format!("job summary: {e}")))?;
+    }
     Ok(outcomes
         .iter()
         .map(|o| o.code)
@@ -97,17 +114,56 @@ fn record_approvals(
         .block_on(runner::append(&runner.store, &ctx.writer.change, &events))
 }
 
+/// In a run that reports to a PR, the check run `phasegate / <env>` shows
+/// `applying` (in progress) before anything is applied; [`post`] completes
+/// that same run with where the journal ends up. Its id.
+fn check_run_applying(
+    runner: &runner::Runner,
+    ctx: &ApplyContext<'_>,
+    actions: &ActionsContext,
+) -> Result<Option<u64>> {
+    let (Some(forge), Some(target), Some(sha)) = (runner.forge(), &runner.pr, actions.head_sha())
+    else {
+        return Ok(None);
+    };
+    let env = &ctx.phase.environment.name;
+    let run = crate::github::CheckRunRequest {
+        name: crate::render::escape::plain(&format!("phasegate / {env}")),
+        head_sha: sha.to_string(),
+        status: Some("in_progress".into()),
+        conclusion: None,
+        details_url: actions.run_url(),
+        title: crate::render::escape::plain(&format!("{env}: applying")),
+        summary: format!(
+            "phasegate is applying phase {} ({}).",
+            crate::render::escape::inline(&ctx.phase.name),
+            crate::render::escape::inline(env)
+        ),
+        text: None,
+        annotations: vec![],
+    };
+    Ok(Some(runner.rt.block_on(
+        crate::github::Forge::create_check_run(forge, &target.repo, &run),
+    )?))
+}
+
 /// The comment's journal block and the check run follow the journal (the
 /// job summary when the run reports to no PR); a failure to post fails the
-/// command.
-fn post(runner: &runner::Runner, ctx: &ApplyContext<'_>, actions: &ActionsContext) -> Result<()> {
+/// command. The `applying` run, when there is one, is completed rather than
+/// a new one made.
+fn post(
+    runner: &runner::Runner,
+    ctx: &ApplyContext<'_>,
+    actions: &ActionsContext,
+    applying: Option<u64>,
+) -> Result<()> {
     super::runner_post::publish_progress(
         runner,
         ctx.ws,
         actions,
         &ctx.writer.change,
         ctx.phase,
-        true,
+        super::runner_post::CheckRunPost::Complete(applying),
     )
 }
 
@@ -118,6 +174,8 @@ pub struct ApplyContext<'a> {
     pub writer: Writer,
     pub out_dir: PathBuf,
     pub engine: &'a dyn IacEngine,
+    /// A plain apply, or a decision after an interrupted one.
+    pub mode: Mode,
 }
 
 /// One project's outcome, for the report.
@@ -130,6 +188,21 @@ pub struct Outcome {
     pub message: String,
     pub command: Option<String>,
     pub resources: Vec<ResourceResult>,
+}
+
+/// The job summary: every project's result and resource tables.
+fn summary(phase: &ResolvedPhase, outcomes: &[Outcome]) -> String {
+    let projects: Vec<crate::render::applied::ProjectApply<'_>> = outcomes
+        .iter()
+        .map(|o| crate::render::applied::ProjectApply {
+            project: &o.project,
+            result: &o.result,
+            message: &o.message,
+            next: o.command.as_deref(),
+            resources: &o.resources,
+        })
+        .collect();
+    crate::render::applied::summary(&phase.name, &phase.environment.name, &projects)
 }
 
 fn report(outcomes: &[Outcome], format: OutputFormat) {
@@ -182,7 +255,7 @@ pub async fn apply_phase<S: Store, L: RunLiveness>(
     Ok(outcomes)
 }
 
-fn outcome(project: &str, code: ExitCode, result: &str, message: String) -> Outcome {
+pub(super) fn outcome(project: &str, code: ExitCode, result: &str, message: String) -> Outcome {
     Outcome {
         project: project.to_string(),
         code,
@@ -208,21 +281,70 @@ async fn apply_project<S: Store, L: RunLiveness>(
         &runner::phase_refs(&runner::all_phases(ctx.ws)),
         &events,
     );
+    let current = progress.phase(phase).and_then(|p| p.project(name)).cloned();
+    let interrupted = resume::interrupted(current.as_ref());
+    if ctx.mode != Mode::Apply && !interrupted {
+        return Err(Error::Input(format!(
+            "apply {}: no interrupted apply of {name} in phase {phase} to decide on; run `phasegate status`",
+            ctx.mode.flag()
+        )));
+    }
     let req = Request {
         action: Action::Apply,
         phase,
         project: name,
     };
-    let approved = match decide(&progress, &req) {
-        Decision::Refuse(m) => {
-            return refuse(store, ctx, name, None, m.what, m.why, m.command).await;
+    // An interrupted apply is re-verified before anything else; only a retry,
+    // which may apply, needs the step machine's full approval.
+    let approved = if interrupted && ctx.mode != Mode::Retry {
+        Approved {
+            digest: current.as_ref().and_then(|p| p.digest.clone()),
+            ..Default::default()
         }
-        Decision::NothingToDo(why) => {
-            return Ok(outcome(name, ExitCode::Success, "nothing to do", why));
+    } else {
+        match decide(&progress, &req) {
+            Decision::Refuse(m) => {
+                return refuse(store, ctx, name, None, m.what, m.why, m.command).await;
+            }
+            Decision::NothingToDo(why) => {
+                return Ok(outcome(name, ExitCode::Success, "nothing to do", why));
+            }
+            Decision::Proceed(a) => a,
         }
-        Decision::Proceed(a) => a,
     };
     let digest = approved.digest.clone();
+    let env = ctx.phase.environment.name.clone();
+    let held = match take_lock(store, liveness, ctx, name, digest.as_deref()).await? {
+        Ok(held) => held,
+        Err(refused) => return Ok(refused),
+    };
+    let result = match current.filter(|_| interrupted) {
+        Some(p) => resume::resume(store, ctx, project, &p, &approved).await,
+        None => locked_apply(store, ctx, project, &approved).await,
+    };
+    let _ = lock::release(store, &held).await;
+    let released = w.event(
+        phase,
+        Some(name),
+        Step::Lock,
+        digest.as_deref(),
+        EventKind::LockReleased { environment: env },
+    );
+    runner::append(store, &w.change, &[released]).await?;
+    result
+}
+
+/// Takes the (environment, project) lock, breaking a stale one, and
+/// journals it; a live holder makes a journaled refusal.
+async fn take_lock<S: Store, L: RunLiveness>(
+    store: &S,
+    liveness: &L,
+    ctx: &ApplyContext<'_>,
+    name: &str,
+    digest: Option<&str>,
+) -> Result<std::result::Result<lock::Held, Outcome>> {
+    let w = &ctx.writer;
+    let phase = &ctx.phase.name;
     let env = ctx.phase.environment.name.clone();
     let holder = Holder {
         owner: w.owner(),
@@ -240,7 +362,9 @@ async fn apply_project<S: Store, L: RunLiveness>(
             let command = format!(
                 "phasegate unlock --env {env} --project {name} --reason \"...\" (only once that job is surely gone)"
             );
-            return refuse(store, ctx, name, digest.as_deref(), "lock", why, command).await;
+            return Ok(Err(
+                refuse(store, ctx, name, digest, "lock", why, command).await?
+            ));
         }
         Err(e) => return Err(Error::External(e.to_string())),
     };
@@ -250,7 +374,7 @@ async fn apply_project<S: Store, L: RunLiveness>(
             phase,
             Some(name),
             Step::Lock,
-            digest.as_deref(),
+            digest,
             EventKind::LockBroken {
                 environment: env.clone(),
                 owner: broken.owner.clone(),
@@ -265,27 +389,17 @@ async fn apply_project<S: Store, L: RunLiveness>(
         phase,
         Some(name),
         Step::Lock,
-        digest.as_deref(),
+        digest,
         EventKind::LockTaken {
-            environment: env.clone(),
+            environment: env,
             owner: w.owner(),
         },
     ));
     runner::append(store, &w.change, &taken).await?;
-    let result = locked_apply(store, ctx, project, &approved).await;
-    let _ = lock::release(store, &held).await;
-    let released = w.event(
-        phase,
-        Some(name),
-        Step::Lock,
-        digest.as_deref(),
-        EventKind::LockReleased { environment: env },
-    );
-    runner::append(store, &w.change, &[released]).await?;
-    result
+    Ok(Ok(held))
 }
 
-async fn refuse<S: Store>(
+pub(super) async fn refuse<S: Store>(
     store: &S,
     ctx: &ApplyContext<'_>,
     project: &str,
@@ -311,7 +425,7 @@ async fn refuse<S: Store>(
     Ok(o)
 }
 
-fn plan_file(ctx: &ApplyContext<'_>, project: &str, suffix: &str) -> Result<PathBuf> {
+pub(super) fn plan_file(ctx: &ApplyContext<'_>, project: &str, suffix: &str) -> Result<PathBuf> {
     let dir = ctx.out_dir.join("plans");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     Ok(dir.join(format!(
@@ -332,20 +446,8 @@ async fn locked_apply<S: Store>(
     let phase = &ctx.phase.name;
     let name = project.name.as_str();
     let digest = approved.digest.as_deref();
-    let mut req = runner::plan_request(ctx.ws, ctx.phase, project, PathBuf::new())?;
-    ctx.engine.init(&req)?;
-    if let Some(ws) = req.workspace.clone() {
-        ctx.engine.select_workspace(&req, &ws)?;
-    }
-    let cp = checkpoint::take(
-        ctx.engine,
-        &req,
-        &ctx.out_dir,
-        name,
-        &ctx.phase.environment.name,
-    )?;
-    let taken = w.event(phase, Some(name), Step::Checkpoint, digest, cp.event());
-    runner::append(store, &w.change, &[taken]).await?;
+    let mut req = prepare(ctx, project)?;
+    checkpoint(store, ctx, &req, name, digest).await?;
 
     // Only the reviewed plan: the saved file whose hash the journal holds,
     // else a fresh plan whose normalized digest equals the approved one.
@@ -398,13 +500,75 @@ async fn locked_apply<S: Store>(
             fresh
         }
     };
-    let planned: Vec<(String, String)> = changes
+    apply_changes(store, ctx, name, digest, req, &changes).await
+}
+
+/// init and workspace selection: what every engine call of an apply needs.
+pub(super) fn prepare(ctx: &ApplyContext<'_>, project: &Project) -> Result<PlanRequest> {
+    let req = runner::plan_request(ctx.ws, ctx.phase, project, PathBuf::new())?;
+    ctx.engine.init(&req)?;
+    if let Some(ws) = req.workspace.clone() {
+        ctx.engine.select_workspace(&req, &ws)?;
+    }
+    Ok(req)
+}
+
+/// `state pull` saved and journaled before an apply.
+pub(super) async fn checkpoint<S: Store>(
+    store: &S,
+    ctx: &ApplyContext<'_>,
+    req: &PlanRequest,
+    name: &str,
+    digest: Option<&str>,
+) -> Result<()> {
+    let cp = checkpoint::take(
+        ctx.engine,
+        req,
+        &ctx.out_dir,
+        name,
+        &ctx.phase.environment.name,
+    )?;
+    let taken = ctx.writer.event(
+        &ctx.phase.name,
+        Some(name),
+        Step::Checkpoint,
+        digest,
+        cp.event(),
+    );
+    runner::append(store, &ctx.writer.change, &[taken]).await
+}
+
+/// The resources a plan changes, with their action words.
+pub(super) fn planned(changes: &crate::plan::ChangeSet) -> Vec<(String, String)> {
+    changes
         .resources
         .iter()
         .filter(|r| r.action != crate::plan::Action::NoOp && r.action != crate::plan::Action::Read)
         .map(|r| (r.address.clone(), action_word(&r.action)))
-        .collect();
+        .collect()
+}
 
+/// Applies `changes` (the plan in `req.plan_file`, already shown to be the
+/// approved one): the destroy guard again, then the apply, its per-resource
+/// results, and a convergence re-plan.
+pub(super) async fn apply_changes<S: Store>(
+    store: &S,
+    ctx: &ApplyContext<'_>,
+    name: &str,
+    digest: Option<&str>,
+    mut req: PlanRequest,
+    changes: &crate::plan::ChangeSet,
+) -> Result<Outcome> {
+    let w = &ctx.writer;
+    let phase = &ctx.phase.name;
+    if let Some(why) = super::approvals::unallowed_destroys(ctx.ws, ctx.phase, name, changes) {
+        let command = format!(
+            "add an `allow_destroy` entry to the change plan, then phasegate plan --phase {}",
+            ctx.phase.index
+        );
+        return refuse(store, ctx, name, digest, "destroy", why, command).await;
+    }
+    let planned = planned(changes);
     let started = w.event(
         phase,
         Some(name),
@@ -413,7 +577,7 @@ async fn locked_apply<S: Store>(
         EventKind::ApplyStarted,
     );
     runner::append(store, &w.change, &[started]).await?;
-    let (results, error) = run_apply(ctx, &req, &planned)?;
+    let (results, error) = run_apply(ctx, &req, &planned, TRANSIENT_BACKOFF)?;
     let class = error.as_ref().map(|e| apply_stream::classify(e));
     let finished = w.event(
         phase,
@@ -477,6 +641,7 @@ fn run_apply(
     ctx: &ApplyContext<'_>,
     req: &PlanRequest,
     planned: &[(String, String)],
+    backoff: std::time::Duration,
 ) -> Result<(Vec<ResourceResult>, Option<String>)> {
     let mut retried = false;
     loop {
@@ -499,14 +664,20 @@ fn run_apply(
         };
         let text = crate::redact::global().apply(&text);
         let nothing_changed = stream.completed.is_empty();
-        if !retried && nothing_changed && apply_stream::classify(&text) == ErrorClass::Transient {
+        if retries(retried, nothing_changed, apply_stream::classify(&text)) {
             tracing::warn!("transient apply failure, nothing changed: retrying once");
-            std::thread::sleep(TRANSIENT_BACKOFF);
+            std::thread::sleep(backoff);
             retried = true;
             continue;
         }
         return Ok((results, Some(text)));
     }
+}
+
+/// Whether a failed apply is tried again: once, only for a transient error,
+/// and only when the engine reports that nothing changed.
+fn retries(already_retried: bool, nothing_changed: bool, class: ErrorClass) -> bool {
+    !already_retried && nothing_changed && class == ErrorClass::Transient
 }
 
 fn action_word(a: &crate::plan::Action) -> String {
@@ -526,6 +697,29 @@ fn class_word(c: ErrorClass) -> &'static str {
     }
 }
 
-fn short(d: &str) -> &str {
+pub(super) fn short(d: &str) -> &str {
     &d[..d.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_first_transient_failure_that_changed_nothing_is_retried() {
+        assert!(retries(false, true, ErrorClass::Transient));
+        assert!(!retries(true, true, ErrorClass::Transient), "never twice");
+        assert!(
+            !retries(false, false, ErrorClass::Transient),
+            "something changed"
+        );
+        for class in [
+            ErrorClass::Validation,
+            ErrorClass::Permission,
+            ErrorClass::StateConflict,
+            ErrorClass::Other,
+        ] {
+            assert!(!retries(false, true, class), "{class:?}");
+        }
+    }
 }

@@ -349,3 +349,110 @@ pub fn approve(global: &GlobalArgs, token: Option<String>) -> Result<ExitCode> {
     print_stdout(&text);
     Ok(code)
 }
+
+/// The destroy guard again, at apply time: a plan about to be applied that
+/// destroys a stateful resource of a protected environment needs an
+/// `allow_destroy` entry in the change plan as it stands now (it may have
+/// been removed since the plan was gated). The reason, when refused.
+pub(super) fn unallowed_destroys(
+    ws: &Workspace,
+    phase: &crate::config::ResolvedPhase,
+    project: &str,
+    changes: &crate::plan::ChangeSet,
+) -> Option<String> {
+    if !super::runner::destroys(changes) {
+        return None;
+    }
+    let report = crate::gates::blast::evaluate(
+        &[(project.to_string(), changes)],
+        &crate::gates::blast::BlastContext {
+            environment: phase.environment.name.clone(),
+            protected: phase.environment.protected,
+            declared: None,
+            allow_destroy: ws
+                .change
+                .as_ref()
+                .map(|c| c.allow_destroy.clone())
+                .unwrap_or_default(),
+            phase: Some(phase.name.clone()),
+            acknowledgements: vec![],
+            today: chrono::Utc::now().date_naive(),
+        },
+    );
+    (!report.guarded.is_empty()).then(|| {
+        format!(
+            "the plan destroys {} in protected environment {} and the change plan has no `allow_destroy` entry for it",
+            report.guarded.join(", "),
+            phase.environment.name
+        )
+    })
+}
+
+/// The acknowledgement ids the gates accepted for a plan: security and
+/// policy findings marked acknowledged, and the cost and blast gates'
+/// acknowledged overruns.
+fn accepted_ids(gates: &super::gating::GateOutcome) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get("acknowledged") == Some(&serde_json::Value::Bool(true)) {
+                    if let Some(id) = m.get("id").and_then(|i| i.as_str()) {
+                        out.push(id.to_string());
+                    }
+                }
+                m.values().for_each(|x| walk(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut ids = vec![];
+    for run in &gates.runs {
+        walk(&run.json, &mut ids);
+        let overrun = run
+            .json
+            .get("acknowledged_by")
+            .is_some_and(|a| !a.is_null());
+        match run.key {
+            "cost" if overrun => ids.push(crate::gates::cost::ACK_ID.to_string()),
+            "blast" if overrun => ids.push(crate::gates::blast::ACK_ID.to_string()),
+            _ => {}
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// `AcknowledgementApplied` events for one project's plan: every
+/// acknowledgement of the change plan a gate accepted, with its reason and
+/// who gave it, bound to the plan's digest.
+pub fn acknowledgement_events(
+    writer: &super::runner::Writer,
+    phase: &str,
+    project: &str,
+    digest: Option<&str>,
+    gates: &super::gating::GateOutcome,
+    change: Option<&crate::config::ChangePlan>,
+) -> Vec<crate::journal::Event> {
+    let acks = change.map(|c| c.acknowledgements.as_slice()).unwrap_or(&[]);
+    accepted_ids(gates)
+        .into_iter()
+        .filter_map(|id| {
+            let ack = acks
+                .iter()
+                .find(|a| a.id == id && a.phase.as_deref().is_none_or(|p| p == phase))?;
+            Some(writer.event(
+                phase,
+                Some(project),
+                crate::journal::Step::Gate,
+                digest,
+                crate::journal::EventKind::AcknowledgementApplied {
+                    id,
+                    reason: ack.reason.clone(),
+                    by: ack.by.clone(),
+                },
+            ))
+        })
+        .collect()
+}

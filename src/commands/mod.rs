@@ -28,6 +28,7 @@ mod completions;
 mod doctor;
 mod init;
 mod matrix;
+mod resume;
 mod workflows;
 
 use crate::cli::{Cli, Command};

@@ -172,7 +172,14 @@ fn finish(
     // must not be followed by this job's own plan-block write.
     if let (Some(runner), Some(ctx), false) = (&runner, actions, args.no_post) {
         let change = runner.writer(ws, actions).change;
-        super::runner_post::publish_progress(runner, ws, ctx, &change, &result.phase, false)?;
+        super::runner_post::publish_progress(
+            runner,
+            ws,
+            ctx,
+            &change,
+            &result.phase,
+            super::runner_post::CheckRunPost::None,
+        )?;
     }
     if let Some(ctx) = actions {
         let verdict_of = |key: &str| {

@@ -465,6 +465,14 @@ pub fn journal_plan(
             digest,
             EventKind::StepSucceeded { plan: Some(record) },
         ));
+        events.extend(super::approvals::acknowledgement_events(
+            &writer,
+            &phase.name,
+            &p.name,
+            digest,
+            &result.gates,
+            ws.change.as_ref(),
+        ));
         for gate in &result.gates.runs {
             events.push(writer.event(
                 &phase.name,

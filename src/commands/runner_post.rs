@@ -95,7 +95,7 @@ pub fn publish_progress(
     ctx: &ActionsContext,
     change: &str,
     phase: &ResolvedPhase,
-    with_check_run: bool,
+    check: CheckRunPost,
 ) -> Result<()> {
     if let (Some(forge), Some(target)) = (runner.forge(), &runner.pr) {
         let progress = runner.rt.block_on(post_progress(
@@ -106,11 +106,20 @@ pub fn publish_progress(
             change,
             phase,
         ))?;
-        if let (true, Some(sha)) = (with_check_run, ctx.head_sha()) {
+        if let (CheckRunPost::Complete(applying), Some(sha)) = (check, ctx.head_sha()) {
             if let Some(run) = check_run(&progress, phase, sha, ctx.run_url()) {
-                runner
-                    .rt
-                    .block_on(forge.create_check_run(&target.repo, &run))?;
+                match applying {
+                    Some(id) => {
+                        runner
+                            .rt
+                            .block_on(forge.update_check_run(&target.repo, id, &run))?
+                    }
+                    None => {
+                        runner
+                            .rt
+                            .block_on(forge.create_check_run(&target.repo, &run))?;
+                    }
+                }
             }
         }
         return Ok(());
@@ -123,6 +132,16 @@ pub fn publish_progress(
         crate::ci::summary::append_summary(file, &block)?;
     }
     Ok(())
+}
+
+/// Whether [`publish_progress`] also reports the phase's check run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckRunPost {
+    /// Only the comment (or the job summary).
+    None,
+    /// The check run too: the one already `applying` when its id is given,
+    /// else a new one.
+    Complete(Option<u64>),
 }
 
 /// The check run `phasegate / <env>` in the state the journal shows.

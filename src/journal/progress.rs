@@ -540,6 +540,23 @@ fn overall_and_next(phases: &[PhaseProgress], empty: bool) -> (Overall, Option<N
         .iter()
         .find(|p| p.apply == StepState::InProgress)
     {
+        // Re-verified after a crash and refused: a person decides.
+        let undecided = p.lock.is_none()
+            && p.last_refusal
+                .as_ref()
+                .is_some_and(|r| r.what == "interrupted" || r.what == "retry");
+        if undecided {
+            return (
+                Overall::InProgress,
+                with(
+                    format!("{apply} --retry"),
+                    format!(
+                        "the apply of {} was interrupted and changes remain: retry it, roll it back (`phasegate rollback --phase {n}`) or abort it (`{apply} --abort`)",
+                        p.project
+                    ),
+                ),
+            );
+        }
         return (
             Overall::InProgress,
             with(apply, format!("an apply of {} is running", p.project)),

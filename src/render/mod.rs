@@ -24,6 +24,7 @@
 //! then the destroy warning is cut to as many addresses as fit with a line
 //! saying how many more are in the job summary; the counts and digests stay.
 
+pub mod applied;
 pub mod blast;
 pub mod budget;
 mod context;

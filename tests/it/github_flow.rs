@@ -29,6 +29,28 @@ struct Flow {
     config: PathBuf,
 }
 
+/// A fake GitHub holding `acme/infra` with PR 7 by alice at `head`, and an
+/// installation token that may write comments, issues and check runs.
+pub(crate) fn pr_hub(token: &str, head: &str) -> FakeHub {
+    let hub = FakeHub::start();
+    hub.add_repo("acme", "infra");
+    hub.add_pull("acme", "infra", 7, "alice", head);
+    hub.add_token(
+        token,
+        "",
+        TokenKind::Installation,
+        &[
+            ("pull_requests", "write"),
+            ("issues", "write"),
+            ("checks", "write"),
+            ("actions", "read"),
+            // The journal lives in the repository's refs.
+            ("contents", "write"),
+        ],
+    );
+    hub
+}
+
 impl Flow {
     /// The binary runs with a GitHub App's token instead of the default one.
     fn with_app() -> Flow {
@@ -47,22 +69,7 @@ impl Flow {
     }
 
     fn new() -> Flow {
-        let hub = FakeHub::start();
-        hub.add_repo("acme", "infra");
-        hub.add_pull("acme", "infra", 7, "alice", HEAD);
-        hub.add_token(
-            TOKEN,
-            "",
-            TokenKind::Installation,
-            &[
-                ("pull_requests", "write"),
-                ("issues", "write"),
-                ("checks", "write"),
-                ("actions", "read"),
-                // The journal lives in the repository's refs.
-                ("contents", "write"),
-            ],
-        );
+        let hub = pr_hub(TOKEN, HEAD);
         hub.set_permission("acme", "infra", "rita", "maintain");
         hub.set_permission("acme", "infra", "vic", "read");
         hub.set_permission("acme", "infra", "alice", "write");
@@ -94,6 +101,7 @@ impl Flow {
             .env("GITHUB_OUTPUT", self.dir.path().join("output"))
             .env("GITHUB_TOKEN", self.token)
             .env("NO_COLOR", "1")
+            .env("PHASEGATE_STORE_DIR", self.dir.path().join("store"))
             .arg("--config")
             .arg(&self.config)
             .args(["--change", "examples/quickstart/change.yml"])
@@ -394,14 +402,7 @@ fn fallback_approval_for_an_older_digest_is_refused_and_shown() {
     let replaced = repo_root().join("examples/quickstart/plan-replace.json");
     f.plan("dev", &replaced);
     assert_ne!(plan_digest(&f), first);
-    let out = f.approvals_check("dev");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let body = f.comment_bodies().concat();
-    assert!(
-        body.contains(&format!("approval was for plan {}", &first[..12])),
-        "{body}"
-    );
-    f.assert_clean();
+    refused_for_older_plan(&f, &first);
 }
 
 fn plan_digest(f: &Flow) -> String {
@@ -557,5 +558,45 @@ fn a_digest_prefix_is_completed_from_the_recorded_plan_or_refused() {
     let out = f.approvals_check_args(&["--env", "dev", "--digest", "0123456789abcdef"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("matches no plan recorded"));
+    f.assert_clean();
+}
+
+#[test]
+fn approvals_check_takes_the_plan_digest_from_the_journal_not_the_comment() {
+    let f = Flow::new();
+    assert_eq!(f.plan("dev", &quickstart_plan()).status.code(), Some(0));
+    let first = plan_digest(&f);
+    let out = f.approve_comment("rita", &format!("/phasegate approve dev {}", &first[..16]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(f.approvals_check("dev").status.code(), Some(0));
+
+    // A newer plan reached the journal but not the comment (its post was
+    // lost): the comment still names the approved digest. The check follows
+    // the journal and refuses.
+    let newer = "ab".repeat(32);
+    let journal = f.dir.path().join("store/changes/CHG-1/journal.jsonl");
+    let mut lines = std::fs::read_to_string(&journal).unwrap();
+    lines.push_str(
+        &serde_json::json!({
+            "time": "2030-01-01T00:00:00Z", "run": {"id": 101}, "actor": "ci",
+            "change": "CHG-1", "phase": "dev", "project": "app", "step": "plan",
+            "digest": newer, "event": "step_succeeded", "plan": {"has_changes": true},
+        })
+        .to_string(),
+    );
+    lines.push('\n');
+    std::fs::write(&journal, lines).unwrap();
+    refused_for_older_plan(&f, &first);
+}
+
+/// `approvals check --env dev` refuses, showing that the approval named `first`.
+fn refused_for_older_plan(f: &Flow, first: &str) {
+    let out = f.approvals_check("dev");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let body = f.comment_bodies().concat();
+    assert!(
+        body.contains(&format!("approval was for plan {}", &first[..12])),
+        "{body}"
+    );
     f.assert_clean();
 }

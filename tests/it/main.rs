@@ -23,6 +23,7 @@ mod render_comment;
 mod runner_e2e;
 mod runner_github;
 mod runner_journal;
+mod runner_resume;
 mod security_gate;
 mod testbed;
 mod testcloud;

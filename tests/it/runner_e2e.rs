@@ -12,7 +12,7 @@ use crate::testbed::{describe, Testbed};
 const PHASEGATE: &str = env!("CARGO_BIN_EXE_phasegate");
 
 /// A bucket the security gate passes, named `runner-<env>-<suffix>`.
-fn bucket(name: &str, suffix: &str) -> String {
+pub(crate) fn bucket(name: &str, suffix: &str) -> String {
     format!(
         r#"resource "aws_s3_bucket" "{name}" {{
   bucket = "runner-${{var.environment}}-{suffix}"
@@ -47,19 +47,20 @@ const OPEN_SSH: &str = r#"resource "aws_security_group" "web" {
 }
 "#;
 
-struct Change {
-    tb: Testbed,
-    store: PathBuf,
+/// One change of the two-environment fixture: its testbed and its store.
+pub(crate) struct Change {
+    pub(crate) tb: Testbed,
+    pub(crate) store: PathBuf,
 }
 
 impl Change {
-    fn new() -> Change {
+    pub(crate) fn new() -> Change {
         let tb = Testbed::new("tests/fixtures/runner/two-env");
         let store = tb.root().join("store");
         Change { tb, store }
     }
 
-    fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    pub(crate) fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
         let (k, v) = self.tb.path_env();
         let mut cmd = self.tb.command(PHASEGATE);
         cmd.env(k, v)
@@ -75,31 +76,31 @@ impl Change {
         cmd.output().expect("run phasegate")
     }
 
-    fn ok(&self, args: &[&str]) -> Output {
+    pub(crate) fn ok(&self, args: &[&str]) -> Output {
         let out = self.run(args, &[]);
         assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", describe(&out));
         out
     }
 
-    fn refused(&self, args: &[&str]) -> Output {
+    pub(crate) fn refused(&self, args: &[&str]) -> Output {
         let out = self.run(args, &[]);
         assert_eq!(out.status.code(), Some(1), "{args:?}\n{}", describe(&out));
         out
     }
 
-    fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         let out = self.ok(&["status", "--format", "json"]);
         serde_json::from_slice(&out.stdout).expect("status --format json prints JSON")
     }
 
-    fn next(&self) -> String {
+    pub(crate) fn next(&self) -> String {
         self.status()["next"]["command"]
             .as_str()
             .unwrap_or("")
             .to_string()
     }
 
-    fn journal(&self) -> Vec<Value> {
+    pub(crate) fn journal(&self) -> Vec<Value> {
         let text =
             std::fs::read_to_string(self.store.join("changes/CHG-RUN/journal.jsonl")).unwrap();
         text.lines()
@@ -108,17 +109,22 @@ impl Change {
     }
 
     /// What the approve job journals once GitHub reports an approval.
-    fn record_approval(&self, digest: &str) {
+    pub(crate) fn record_approval(&self, digest: &str) {
+        self.record_approval_of("prod", digest)
+    }
+
+    /// What the approve job journals for the phase (and environment) `phase`.
+    pub(crate) fn record_approval_of(&self, phase: &str, digest: &str) {
         let line = serde_json::json!({
             "time": "2030-01-01T00:00:00Z",
             "run": {"id": 99},
             "actor": "reviewer",
             "change": "CHG-RUN",
-            "phase": "prod",
+            "phase": phase,
             "step": "approval",
             "digest": digest,
             "event": "approval_recorded",
-            "environment": "prod",
+            "environment": phase,
             "approver": "reviewer",
             "source": "comment",
             "at": "2030-01-01T00:00:00Z",
@@ -129,7 +135,20 @@ impl Change {
         std::fs::write(&path, text).unwrap();
     }
 
-    fn prod_digest(&self) -> String {
+    /// How many create calls testcloud logged for the resource named
+    /// `name`, by outcome (`ok`, `failed`, `throttled`).
+    pub(crate) fn creates(&self, name: &str, outcome: &str) -> usize {
+        let log =
+            std::fs::read_to_string(self.tb.cloud_dir().join("calls.log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                f.len() == 4 && f[0] == "create" && f[2] == name && f[3] == outcome
+            })
+            .count()
+    }
+
+    pub(crate) fn prod_digest(&self) -> String {
         self.status()["phases"][1]["digest"]
             .as_str()
             .unwrap()
@@ -137,7 +156,7 @@ impl Change {
     }
 
     /// `terraform state pull` of the dev workspace.
-    fn state_pull(&self) -> Value {
+    pub(crate) fn state_pull(&self) -> Value {
         let out = self
             .tb
             .terraform_command_in("infra", &["state", "pull"])
@@ -149,7 +168,7 @@ impl Change {
     }
 }
 
-fn events_of<'a>(journal: &'a [Value], kind: &str) -> Vec<&'a Value> {
+pub(crate) fn events_of<'a>(journal: &'a [Value], kind: &str) -> Vec<&'a Value> {
     journal.iter().filter(|e| e["event"] == kind).collect()
 }
 
@@ -261,7 +280,16 @@ resource "aws_security_group" "after_broken" {
 "#),
     );
     c.ok(&["plan", "--phase", "1"]);
-    let out = c.run(&["apply", "--phase", "1"], &[]);
+    // As the apply job in Actions runs it: the job summary gets the tables.
+    let summary = c.tb.root().join("summary.md");
+    let out = c.run(
+        &["apply", "--phase", "1"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "acme/infra"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("applied   aws_s3_bucket.assets"), "{text}");
@@ -269,6 +297,16 @@ resource "aws_security_group" "after_broken" {
     assert!(
         text.contains("untouched aws_security_group.after_broken"),
         "{text}"
+    );
+    // The failing create is not transient: it was tried once.
+    assert_eq!(c.creates("runner-dev-fail-apply", "failed"), 1);
+    let summary = std::fs::read_to_string(c.tb.root().join("summary.md")).unwrap();
+    for table in ["#### Applied (2)", "#### Failed (1)", "#### Untouched (1)"] {
+        assert!(summary.contains(table), "{summary}");
+    }
+    assert!(
+        summary.contains("<code>aws&#95;security&#95;group.after&#95;broken</code>"),
+        "{summary}"
     );
     let status = c.status();
     let project = &status["phases"][0]["projects"][0];
@@ -358,4 +396,215 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+#[test]
+fn a_throttled_create_is_retried_once_after_a_backoff() {
+    let c = Change::new();
+    c.ok(&["plan", "--phase", "1"]);
+    c.ok(&["apply", "--phase", "1"]);
+    // Alone in its plan, so the engine reports that nothing else changed.
+    c.tb.write_file("infra/extra.tf", &bucket("flaky", "transient-once"));
+    c.ok(&["plan", "--phase", "1"]);
+    let out = c.ok(&["apply", "--phase", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("applied   aws_s3_bucket.flaky"), "{text}");
+    assert_eq!(c.creates("runner-dev-transient-once", "throttled"), 1);
+    assert_eq!(c.creates("runner-dev-transient-once", "ok"), 1);
+    let journal = c.journal();
+    let finished = events_of(&journal, "apply_finished");
+    assert!(finished.last().unwrap()["error"].is_null(), "{finished:#?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("retrying once"));
+}
+
+/// The fixture's config with dev protected: destroying a bucket there needs
+/// an `allow_destroy` entry, and an approval. The change plan declares the
+/// blast radius such a phase reaches, so only the destroy guard speaks.
+fn protect_dev(c: &Change) {
+    let config = std::fs::read_to_string(c.tb.workdir().join("phasegate.yml")).unwrap();
+    let protected = config.replacen("  - name: dev\n", "  - name: dev\n    protected: true\n", 1);
+    assert_ne!(config, protected);
+    c.tb.write_file("phasegate.yml", &protected);
+    let change = std::fs::read_to_string(c.tb.workdir().join("change.yml")).unwrap();
+    let declared = change.replacen(
+        "    environment: dev\n",
+        "    environment: dev\n    blast_radius: critical\n",
+        1,
+    );
+    assert_ne!(change, declared);
+    c.tb.write_file("change.yml", &declared);
+}
+
+fn dev_digest(c: &Change) -> String {
+    c.status()["phases"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn apply_checks_allow_destroy_again_before_a_destroy() {
+    let c = Change::new();
+    protect_dev(&c);
+    c.ok(&["plan", "--phase", "1"]);
+    c.record_approval_of("dev", &dev_digest(&c));
+    c.ok(&["apply", "--phase", "1"]);
+
+    // Renaming the bucket replaces it; the change plan allows it and the
+    // plan is gated and approved with that entry.
+    let change = std::fs::read_to_string(c.tb.workdir().join("change.yml")).unwrap();
+    c.tb.write_file(
+        "change.yml",
+        &format!(
+            "{change}allow_destroy:\n  - address: aws_s3_bucket.assets\n    reason: renamed\n"
+        ),
+    );
+    let main = std::fs::read_to_string(c.tb.workdir().join("infra/main.tf")).unwrap();
+    c.tb.write_file("infra/main.tf", &main.replace("-assets\"", "-assets2\""));
+    c.ok(&["plan", "--phase", "1"]);
+    c.record_approval_of("dev", &dev_digest(&c));
+
+    // The entry is gone by the time the apply runs: refused, journaled.
+    c.tb.write_file("change.yml", &change);
+    let out = c.refused(&["apply", "--phase", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("destroys aws_s3_bucket.assets"), "{text}");
+    assert!(text.contains("allow_destroy"), "{text}");
+    let journal = c.journal();
+    let refusal = events_of(&journal, "refusal");
+    assert_eq!(refusal.last().unwrap()["what"], "destroy");
+    assert_eq!(
+        events_of(&journal, "apply_started").len(),
+        1,
+        "only the first apply"
+    );
+    assert_eq!(c.creates("runner-dev-assets2", "ok"), 0);
+}
+
+#[test]
+fn accepted_acknowledgements_are_journaled_with_reason_and_author() {
+    let c = Change::new();
+    let change = std::fs::read_to_string(c.tb.workdir().join("change.yml")).unwrap();
+    c.tb.write_file(
+        "change.yml",
+        &format!(
+            "{change}acknowledgements:\n  - id: PG-AWS-001\n    reason: bastion during the migration\n    by: rita\n"
+        ),
+    );
+    c.tb.write_file("infra/web.tf", OPEN_SSH);
+    c.ok(&["plan", "--phase", "1"]);
+    let journal = c.journal();
+    let acks = events_of(&journal, "acknowledgement_applied");
+    assert_eq!(acks.len(), 1, "{journal:#?}");
+    assert_eq!(acks[0]["id"], "PG-AWS-001");
+    assert_eq!(acks[0]["reason"], "bastion during the migration");
+    assert_eq!(acks[0]["by"], "rita");
+    assert_eq!(acks[0]["project"], "app");
+    let status = c.status();
+    assert_eq!(
+        status["phases"][0]["projects"][0]["acknowledgements"],
+        serde_json::json!(["PG-AWS-001"])
+    );
+}
+
+#[test]
+fn the_check_run_follows_the_apply_through_applying_to_applied_and_failed() {
+    const TOKEN: &str = "ghs_runnerCheckRunToken0123456789";
+    const HEAD: &str = "1111111111111111111111111111111111111111";
+    let hub = crate::github_flow::pr_hub(TOKEN, HEAD);
+    let c = Change::new();
+    let event = c.tb.root().join("event.json");
+    std::fs::write(
+        &event,
+        format!(
+            r#"{{"number":7,"pull_request":{{"number":7,"head":{{"sha":"{HEAD}","ref":"feat"}},"base":{{"ref":"main"}},"user":{{"login":"alice"}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let event = event.to_str().unwrap().to_string();
+    let gh = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REPOSITORY", "acme/infra"),
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_EVENT_PATH", event.as_str()),
+        ("GITHUB_API_URL", hub.url()),
+        ("GITHUB_SHA", "2222222222222222222222222222222222222222"),
+        ("GITHUB_TOKEN", TOKEN),
+    ];
+    let run = |args: &[&str], code: i32| {
+        let out = c.run(args, &gh);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}\n{}",
+            describe(&out)
+        );
+    };
+    // (title, status, conclusion) of every write to `phasegate / dev`.
+    let writes = || -> Vec<(String, String, String)> {
+        hub.requests()
+            .iter()
+            .filter(|r| r.path.contains("/check-runs") && r.method != "GET")
+            .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
+            .filter(|b| b["name"] == "phasegate / dev")
+            .map(|b| {
+                let s = |k: &str| b[k].as_str().unwrap_or_default().to_string();
+                (
+                    b["output"]["title"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    s("status"),
+                    s("conclusion"),
+                )
+            })
+            .collect()
+    };
+    run(&["plan", "--phase", "1"], 0);
+    hub.clear_requests();
+    run(&["apply", "--phase", "1"], 0);
+    let seen = writes();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "dev: applying".to_string(),
+                "in_progress".to_string(),
+                String::new()
+            ),
+            (
+                "dev: applied".to_string(),
+                "completed".to_string(),
+                "success".to_string()
+            ),
+        ]
+    );
+    // One run moved through the states: the applying run was completed.
+    let runs: Vec<Value> = hub
+        .check_runs("acme", "infra")
+        .into_iter()
+        .filter(|r| r["name"] == "phasegate / dev" && r["head_sha"] == HEAD)
+        .collect();
+    assert!(
+        runs.iter()
+            .any(|r| r["conclusion"] == "success" && r["status"] == "completed"),
+        "{runs:#?}"
+    );
+
+    c.tb.write_file("infra/broken.tf", &bucket("broken", "fail-apply"));
+    run(&["plan", "--phase", "1"], 0);
+    hub.clear_requests();
+    run(&["apply", "--phase", "1"], 3);
+    let seen = writes();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].0, "dev: applying");
+    assert_eq!(
+        seen[1],
+        (
+            "dev: failed".to_string(),
+            "completed".to_string(),
+            "failure".to_string()
+        )
+    );
+    assert!(hub.take_violations().is_empty());
 }

@@ -10,6 +10,10 @@ use crate::values::{attr, str_attr, Object};
 /// Names containing this marker fail on create, to exercise partial applies.
 pub const FAIL_MARKER: &str = "fail-apply";
 
+/// Names containing this marker are throttled on their first create only, to exercise the
+/// one retry of a transient failure. The cloud remembers the first attempt in a file.
+pub const TRANSIENT_MARKER: &str = "transient-once";
+
 /// The planned object of a new resource: computed attributes unknown, defaults filled in.
 pub fn plan_create(spec: &TypeSpec, mut proposed: Object) -> Object {
     for name in spec.computed {
@@ -70,6 +74,23 @@ pub fn injected_failure(spec: &TypeSpec, object: &Object) -> Option<String> {
             spec.type_name()
         )
     })
+}
+
+/// The resource's name when it carries [`TRANSIENT_MARKER`]: its first create is throttled.
+pub fn transient_name(spec: &TypeSpec, object: &Object) -> Option<String> {
+    display_name(spec, object).filter(|n| n.contains(TRANSIENT_MARKER))
+}
+
+/// The throttling error a cloud API answers with; the wording is AWS's, which engines classify
+/// as transient.
+pub fn throttled(type_name: &str, name: &str) -> (String, String) {
+    (
+        format!("testcloud: creating {type_name} \"{name}\" failed: ThrottlingException: Rate exceeded"),
+        format!(
+            "status code: 429. Names containing \"{TRANSIENT_MARKER}\" are throttled on their first \
+             create only; a retry succeeds."
+        ),
+    )
 }
 
 /// Fills the computed attributes of a resource being created. `taken` says whether an id is
@@ -323,6 +344,18 @@ mod tests {
         let tags = ValueAny::Map([("Name".to_owned(), s("vol-fail-apply"))].into());
         assert!(injected_failure(&spec("ebs_volume"), &obj(&[("tags", tags)])).is_some());
         assert!(injected_failure(&spec("s3_bucket"), &obj(&[("bucket", s("ok"))])).is_none());
+    }
+
+    #[test]
+    fn only_names_with_the_transient_marker_are_throttled() {
+        let bucket = obj(&[("bucket", s("logs-transient-once"))]);
+        assert_eq!(
+            transient_name(&spec("s3_bucket"), &bucket).as_deref(),
+            Some("logs-transient-once")
+        );
+        assert!(transient_name(&spec("s3_bucket"), &obj(&[("bucket", s("ok"))])).is_none());
+        let (summary, _) = throttled("aws_s3_bucket", "x");
+        assert!(summary.contains("ThrottlingException"), "{summary}");
     }
 
     #[test]

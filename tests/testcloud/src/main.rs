@@ -2,7 +2,9 @@
 //! cloud on the local filesystem so that phasegate's tests can run real Terraform offline.
 //!
 //! Each resource is a JSON file at `$TESTCLOUD_DIR/<type>/<id>.json`. Names containing
-//! `fail-apply` fail on create; `TESTCLOUD_DELAY_MS` slows every create, update and delete.
+//! `fail-apply` fail on create, names containing `transient-once` are throttled on their first
+//! create; `TESTCLOUD_DELAY_MS` slows every create, update and delete. Create calls are logged
+//! in `$TESTCLOUD_DIR/calls.log`.
 
 mod catalog;
 mod lifecycle;

@@ -103,6 +103,25 @@ impl CloudResource {
     }
 }
 
+impl CloudResource {
+    /// Logs one create call in the store's `calls.log`.
+    fn log_call(
+        &self,
+        diags: &mut Diagnostics,
+        store: &Store,
+        name: &str,
+        outcome: &str,
+    ) -> Option<()> {
+        match store.record_call("create", &self.type_name(), name, outcome) {
+            Ok(()) => Some(()),
+            Err(e) => {
+                report_store_error(diags, e);
+                None
+            }
+        }
+    }
+}
+
 pub fn store_or_report(diags: &mut Diagnostics) -> Option<Store> {
     match Store::from_env() {
         Ok(store) => Some(store),
@@ -255,7 +274,25 @@ impl Resource for CloudResource {
         let mut planned = self.object(diags, "planned state", planned)?;
         let store = self.store(diags)?;
         delay(diags).await?;
+        let type_name = self.type_name();
+        let name = lifecycle::display_name(&self.spec, &planned).unwrap_or_default();
+        if let Some(marked) = lifecycle::transient_name(&self.spec, &planned) {
+            match store.first_mark("throttled", &marked) {
+                Ok(true) => {
+                    self.log_call(diags, &store, &name, "throttled")?;
+                    let (summary, detail) = lifecycle::throttled(&type_name, &marked);
+                    diags.root_error(summary, detail);
+                    return None;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    report_store_error(diags, e);
+                    return None;
+                }
+            }
+        }
         if let Some(detail) = lifecycle::injected_failure(&self.spec, &planned) {
+            self.log_call(diags, &store, &name, "failed")?;
             diags.root_error(
                 format!(
                     "testcloud: creating {} \"{}\" failed (injected failure)",
@@ -266,7 +303,6 @@ impl Resource for CloudResource {
             );
             return None;
         }
-        let type_name = self.type_name();
         let region = self.region();
         let id = match lifecycle::assign_identity(&self.spec, &region, &mut planned, |id| {
             store.exists(&type_name, id)
@@ -278,6 +314,7 @@ impl Resource for CloudResource {
             }
         };
         self.save(diags, &store, &id, &planned)?;
+        self.log_call(diags, &store, &name, "ok")?;
         Some((ValueAny::Map(planned), private_state))
     }
 

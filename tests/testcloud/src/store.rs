@@ -10,6 +10,9 @@ use serde_json::Value;
 /// The environment variable naming the directory that holds the cloud's resources.
 pub const DIR_ENV: &str = "TESTCLOUD_DIR";
 
+/// The file under the store's root that logs every create call, one line each.
+pub const CALLS_LOG: &str = "calls.log";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{DIR_ENV} is not set: testcloud keeps its resources under that directory; set it to a writable folder")]
@@ -121,6 +124,58 @@ impl Store {
         Ok(path)
     }
 
+    /// Appends one line `<op>\t<type>\t<name>\t<outcome>` to `calls.log`, so tests count how
+    /// often the cloud was asked to create a resource (a crashed apply must never create twice).
+    pub fn record_call(
+        &self,
+        op: &str,
+        type_name: &str,
+        name: &str,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        use std::io::Write;
+        let path = self.root.join(CALLS_LOG);
+        let io = |action, source| StoreError::Io {
+            action,
+            path: path.clone(),
+            source,
+        };
+        fs::create_dir_all(&self.root).map_err(|e| io("create directory", e))?;
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io("open", e))?;
+        // One write per line: concurrent provider processes never interleave a line.
+        file.write_all(format!("{op}\t{type_name}\t{name}\t{outcome}\n").as_bytes())
+            .map_err(|e| io("append to", e))
+    }
+
+    /// Whether this is the first time `name` is marked; marks it. Remembered in a file because
+    /// every Terraform command starts a fresh provider process.
+    pub fn first_mark(&self, kind: &str, name: &str) -> Result<bool, StoreError> {
+        let dir = self.root.join("marks");
+        fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+            action: "create directory",
+            path: dir.clone(),
+            source,
+        })?;
+        let file = self.path("marks", &format!("{kind}-{name}"));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&file)
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(source) => Err(StoreError::Io {
+                action: "create",
+                path: file,
+                source,
+            }),
+        }
+    }
+
     /// Deletes the resource; deleting one that is already gone is not an error (as in AWS).
     pub fn remove(&self, type_name: &str, id: &str) -> Result<(), StoreError> {
         let path = self.path(type_name, id);
@@ -170,6 +225,25 @@ mod tests {
         store.remove("aws_security_group", "sg-1").unwrap();
         assert_eq!(store.load("aws_security_group", "sg-1").unwrap(), None);
         store.remove("aws_security_group", "sg-1").unwrap();
+    }
+
+    #[test]
+    fn calls_are_logged_one_line_each_and_marks_are_first_only_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store
+            .record_call("create", "aws_s3_bucket", "a", "ok")
+            .unwrap();
+        store
+            .record_call("create", "aws_s3_bucket", "b", "failed")
+            .unwrap();
+        let log = fs::read_to_string(dir.path().join(CALLS_LOG)).unwrap();
+        assert_eq!(
+            log,
+            "create\taws_s3_bucket\ta\tok\ncreate\taws_s3_bucket\tb\tfailed\n"
+        );
+        assert!(store.first_mark("throttled", "x").unwrap());
+        assert!(!store.first_mark("throttled", "x").unwrap());
     }
 
     #[test]

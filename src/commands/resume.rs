@@ -1,0 +1,371 @@
+//! Resuming after a crash. An apply the journal shows started but never
+//! finished (the job was killed mid-apply) is re-verified before anything
+//! else: the state serial is compared with the checkpoint, the project is
+//! planned again, and either the step is journaled done (nothing remains)
+//! or the partial result is reported and a person decides: `--retry`,
+//! `phasegate rollback`, or `--abort`. Nothing here applies a plan that was
+//! not approved: a retry applies the fresh plan only when its digest equals
+//! the approved one.
+
+use std::collections::BTreeMap;
+
+use super::apply::{self, ApplyContext, Outcome};
+use super::runner;
+use crate::config::Project;
+use crate::error::{ExitCode, Result};
+use crate::iac::PlanRequest;
+use crate::journal::{
+    EventKind, ProjectProgress, ResourceOutcome, ResourceResult, Step, StepState,
+};
+use crate::phase::Approved;
+use crate::store::Store;
+
+/// What the person running `apply` asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// A plain apply: an interrupted one is re-verified and, when changes
+    /// remain, refused until a decision.
+    #[default]
+    Apply,
+    /// `--retry`: re-verify, then apply the fresh plan if it is the approved one.
+    Retry,
+    /// `--abort`: journal the abort and release the lock.
+    Abort,
+}
+
+impl Mode {
+    pub fn from_flags(retry: bool, abort: bool) -> Mode {
+        match (retry, abort) {
+            (true, _) => Mode::Retry,
+            (_, true) => Mode::Abort,
+            _ => Mode::Apply,
+        }
+    }
+
+    pub fn flag(self) -> &'static str {
+        match self {
+            Mode::Apply => "",
+            Mode::Retry => "--retry",
+            Mode::Abort => "--abort",
+        }
+    }
+}
+
+/// Whether the journal shows an apply of the project that started and
+/// never finished (ApplyStarted, or StepStarted for apply, with no end).
+pub fn interrupted(project: Option<&ProjectProgress>) -> bool {
+    project.is_some_and(|p| p.apply == StepState::InProgress)
+}
+
+/// The decisions open after an interrupted apply, as commands to copy.
+pub fn decisions(phase: usize) -> String {
+    format!(
+        "phasegate apply --phase {phase} --retry (or `phasegate rollback --phase {phase}`, or `phasegate apply --phase {phase} --abort`)"
+    )
+}
+
+/// Resources of a state file by address (`module.x.type.name[key]`), with
+/// their instances' attributes: what a diff of two states compares.
+fn resources(state: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
+    let mut out = BTreeMap::new();
+    for r in state["resources"].as_array().into_iter().flatten() {
+        if r["mode"] == "data" {
+            continue;
+        }
+        let base = match r["module"].as_str() {
+            Some(m) => format!(
+                "{m}.{}.{}",
+                r["type"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or("")
+            ),
+            None => format!(
+                "{}.{}",
+                r["type"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or("")
+            ),
+        };
+        for i in r["instances"].as_array().into_iter().flatten() {
+            let address = match &i["index_key"] {
+                serde_json::Value::Null => base.clone(),
+                serde_json::Value::String(k) => format!("{base}[\"{k}\"]"),
+                k => format!("{base}[{k}]"),
+            };
+            out.insert(address, i["attributes"].clone());
+        }
+    }
+    out
+}
+
+/// What the interrupted apply did, derived from evidence: the checkpoint's
+/// state against the state now. Created, deleted and changed resources are
+/// `applied`; the results never name what the states do not show.
+pub fn derive_results(
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+) -> Vec<ResourceResult> {
+    let (before, after) = (resources(before), resources(after));
+    let mut out = vec![];
+    for (address, attrs) in &after {
+        let action = match before.get(address) {
+            None => "create",
+            Some(old) if old != attrs => "update",
+            Some(_) => continue,
+        };
+        out.push(applied(address, action));
+    }
+    for address in before.keys().filter(|a| !after.contains_key(*a)) {
+        out.push(applied(address, "delete"));
+    }
+    out
+}
+
+fn applied(address: &str, action: &str) -> ResourceResult {
+    ResourceResult {
+        address: address.to_string(),
+        action: action.to_string(),
+        outcome: ResourceOutcome::Applied,
+        error: None,
+    }
+}
+
+/// The state serial and resources now, beside the checkpoint's.
+struct Evidence {
+    serial_then: Option<u64>,
+    serial_now: Option<u64>,
+    applied: Vec<ResourceResult>,
+    /// Whether the checkpoint file could be read to derive `applied`.
+    derived: bool,
+}
+
+fn gather(
+    ctx: &ApplyContext<'_>,
+    req: &PlanRequest,
+    progress: &ProjectProgress,
+) -> Result<Evidence> {
+    let now: serde_json::Value =
+        serde_json::from_str(&ctx.engine.state_pull(req)?).unwrap_or_default();
+    let checkpoint = progress.checkpoint.as_ref();
+    // A workspace without state pulls as nothing: no resources yet.
+    let then: Option<serde_json::Value> = checkpoint
+        .and_then(|c| std::fs::read_to_string(&c.file).ok())
+        .and_then(|t| match t.trim() {
+            "" => Some(serde_json::json!({ "resources": [] })),
+            t => serde_json::from_str(t).ok(),
+        });
+    Ok(Evidence {
+        serial_then: checkpoint.and_then(|c| c.serial),
+        serial_now: now["serial"].as_u64(),
+        applied: then
+            .as_ref()
+            .map(|t| derive_results(t, &now))
+            .unwrap_or_default(),
+        derived: then.is_some(),
+    })
+}
+
+fn serials(e: &Evidence) -> String {
+    let show = |s: Option<u64>| s.map(|n| n.to_string()).unwrap_or_else(|| "none".into());
+    format!(
+        "state serial {} at the checkpoint, {} now",
+        show(e.serial_then),
+        show(e.serial_now)
+    )
+}
+
+/// Re-verifies an interrupted apply under the lock and acts on `ctx.mode`.
+pub async fn resume<S: Store>(
+    store: &S,
+    ctx: &ApplyContext<'_>,
+    project: &Project,
+    progress: &ProjectProgress,
+    approved: &Approved,
+) -> Result<Outcome> {
+    let w = &ctx.writer;
+    let phase = &ctx.phase.name;
+    let n = ctx.phase.index;
+    let name = project.name.as_str();
+    let digest = progress.digest.as_deref();
+    if ctx.mode == Mode::Abort {
+        let e = w.event(
+            phase,
+            Some(name),
+            Step::Apply,
+            digest,
+            EventKind::StepFailed {
+                error: format!(
+                    "aborted by {} after an interrupted apply of plan {}",
+                    w.actor,
+                    apply::short(digest.unwrap_or_default())
+                ),
+                class: crate::journal::ErrorClass::Other,
+            },
+        );
+        runner::append(store, &w.change, &[e]).await?;
+        let mut o = apply::outcome(
+            name,
+            ExitCode::Success,
+            "aborted",
+            "the interrupted apply is journaled as aborted; nothing was applied now".into(),
+        );
+        o.command = Some(format!("phasegate plan --phase {n}"));
+        return Ok(o);
+    }
+    let mut req = apply::prepare(ctx, project)?;
+    let evidence = gather(ctx, &req, progress)?;
+    req.plan_file = apply::plan_file(ctx, name, ".resume")?;
+    ctx.engine.plan(&req)?;
+    let json = ctx.engine.show_json(&req)?;
+    let fresh = crate::plan::parse_plan_json(&json, &format!("{name} (re-verify)"))?;
+    if !fresh.has_changes() {
+        // The apply got to the end before the job died: journal the step
+        // done with what the states show, and the convergence it proves.
+        let done = [
+            EventKind::ApplyFinished {
+                results: evidence.applied.clone(),
+                error: None,
+                class: None,
+            },
+            EventKind::ConvergenceChecked { converged: true },
+        ]
+        .map(|kind| {
+            let step = match kind {
+                EventKind::ConvergenceChecked { .. } => Step::Verify,
+                _ => Step::Apply,
+            };
+            w.event(phase, Some(name), step, digest, kind)
+        });
+        runner::append(store, &w.change, &done).await?;
+        let mut o = apply::outcome(
+            name,
+            ExitCode::Success,
+            "applied",
+            format!(
+                "the interrupted apply of plan {} had finished ({}); a re-plan shows no changes: converged",
+                apply::short(digest.unwrap_or_default()),
+                serials(&evidence)
+            ),
+        );
+        o.resources = evidence.applied;
+        return Ok(o);
+    }
+    let remaining = apply::planned(&fresh);
+    if ctx.mode == Mode::Retry {
+        if Some(fresh.digest.as_str()) == approved.digest.as_deref() {
+            // Every apply starts from a fresh checkpoint.
+            apply::checkpoint(store, ctx, &req, name, digest).await?;
+            return apply::apply_changes(store, ctx, name, digest, req, &fresh).await;
+        }
+        let why = format!(
+            "the fresh plan {} is not the approved plan {}: some of it was applied ({}); it needs a new plan, its gates and an approval",
+            apply::short(&fresh.digest),
+            apply::short(approved.digest.as_deref().unwrap_or_default()),
+            serials(&evidence)
+        );
+        let command = format!("phasegate plan --phase {n}");
+        return apply::refuse(store, ctx, name, digest, "retry", why, command).await;
+    }
+    let mut resources = evidence.applied.clone();
+    resources.extend(remaining.iter().map(|(address, action)| ResourceResult {
+        address: address.clone(),
+        action: action.clone(),
+        outcome: ResourceOutcome::Untouched,
+        error: None,
+    }));
+    let shown = |rs: &[String]| {
+        if rs.is_empty() {
+            "none".to_string()
+        } else {
+            rs.join(", ")
+        }
+    };
+    let applied: Vec<String> = evidence.applied.iter().map(|r| r.address.clone()).collect();
+    let left: Vec<String> = remaining.iter().map(|(a, _)| a.clone()).collect();
+    let why = format!(
+        "the apply of plan {} was interrupted ({}); applied{}: {}; still to change: {}",
+        apply::short(digest.unwrap_or_default()),
+        serials(&evidence),
+        if evidence.derived {
+            ""
+        } else {
+            " (unknown: the checkpoint file cannot be read)"
+        },
+        shown(&applied),
+        shown(&left)
+    );
+    let mut o = apply::refuse(store, ctx, name, digest, "interrupted", why, decisions(n)).await?;
+    o.resources = resources;
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn state(resources: serde_json::Value) -> serde_json::Value {
+        json!({"version": 4, "serial": 3, "resources": resources})
+    }
+
+    fn bucket(name: &str, acl: &str) -> serde_json::Value {
+        json!({"mode": "managed", "type": "aws_s3_bucket", "name": name,
+               "instances": [{"attributes": {"bucket": name, "acl": acl}}]})
+    }
+
+    #[test]
+    fn results_name_created_changed_and_deleted_resources_only() {
+        let before = state(json!([
+            bucket("kept", "private"),
+            bucket("changed", "private"),
+            bucket("gone", "private")
+        ]));
+        let after = state(
+            json!([bucket("kept", "private"), bucket("changed", "public-read"), bucket("new", "private"),
+            {"mode": "data", "type": "aws_region", "name": "here", "instances": [{"attributes": {}}]}]),
+        );
+        let got: Vec<(String, String)> = derive_results(&before, &after)
+            .into_iter()
+            .map(|r| (r.address, r.action))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("aws_s3_bucket.changed".to_string(), "update".to_string()),
+                ("aws_s3_bucket.new".to_string(), "create".to_string()),
+                ("aws_s3_bucket.gone".to_string(), "delete".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn instances_are_addressed_by_their_keys_and_modules() {
+        let r = json!([{"mode": "managed", "module": "module.m", "type": "aws_s3_bucket", "name": "b",
+            "instances": [{"index_key": 0, "attributes": {}}, {"index_key": "x", "attributes": {}}]}]);
+        let got: Vec<String> = derive_results(&state(json!([])), &state(r))
+            .into_iter()
+            .map(|r| r.address)
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "module.m.aws_s3_bucket.b[\"x\"]",
+                "module.m.aws_s3_bucket.b[0]"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_an_apply_left_in_progress_is_interrupted() {
+        let mut p = ProjectProgress::default();
+        assert!(!interrupted(Some(&p)));
+        p.apply = StepState::InProgress;
+        assert!(interrupted(Some(&p)));
+        assert!(!interrupted(None));
+    }
+
+    #[test]
+    fn flags_pick_the_mode() {
+        assert_eq!(Mode::from_flags(false, false), Mode::Apply);
+        assert_eq!(Mode::from_flags(true, false), Mode::Retry);
+        assert_eq!(Mode::from_flags(false, true), Mode::Abort);
+    }
+}
