@@ -31,6 +31,7 @@ pub mod cost;
 pub mod escape;
 pub mod policy;
 pub mod progress;
+pub mod review;
 pub mod security;
 pub mod templates;
 pub mod verdict;
