@@ -23,6 +23,8 @@ mod render_comment;
 mod runner_comment;
 mod runner_e2e;
 mod runner_journal;
+mod runner_review;
+mod runner_rollback;
 mod security_gate;
 mod testbed;
 mod testcloud;
