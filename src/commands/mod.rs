@@ -30,7 +30,7 @@ mod init;
 mod matrix;
 mod workflows;
 
-mod review;
+pub mod review;
 mod rollback;
 mod rollback_tree;
 

@@ -276,6 +276,26 @@ fn post(
         repo: super::forge::repo_of(ctx),
         number,
     };
+    rt.block_on(post_review(
+        &client,
+        &target,
+        ws,
+        change,
+        &phase.environment.name,
+        markdown,
+    ))
+}
+
+/// Writes `markdown` as `env`'s review block of the change's sticky comment,
+/// after that environment's plan, approval and journal blocks.
+pub async fn post_review<F: crate::github::Forge>(
+    forge: &F,
+    target: &crate::github::PrTarget,
+    ws: &Workspace,
+    change: &str,
+    env: &str,
+    markdown: &str,
+) -> Result<()> {
     let order: Vec<String> = super::forge::phase_order(&runner::all_phases(ws))
         .into_iter()
         .flat_map(|k| {
@@ -287,15 +307,16 @@ fn post(
             ]
         })
         .collect();
-    rt.block_on(crate::github::upsert_phase(
-        &client,
-        &target,
+    crate::github::upsert_phase(
+        forge,
+        target,
         change,
-        &review_key(&phase.environment.name),
+        &review_key(env),
         &order,
         |budget| markdown.chars().take(budget).collect(),
         |_| {},
-    ))?;
+    )
+    .await?;
     Ok(())
 }
 

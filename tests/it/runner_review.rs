@@ -261,3 +261,134 @@ fn a_failing_verification_needs_fixes_and_prod_apply_is_refused_with_the_reason(
         .iter()
         .any(|e| e["event"] == "apply_started" && e["phase"] == "prod"));
 }
+
+#[test]
+fn the_review_block_in_the_comment_shows_hostile_evidence_only_escaped() {
+    use phasegate::commands::review::{post_review, review_phase};
+    use phasegate::commands::runner::{append, Writer};
+    use phasegate::commands::workspace::Workspace;
+    use phasegate::config::{load_config_str, resolve_phases};
+    use phasegate::github::{ForgeConfig, OctoForge, PrTarget, RepoRef, RetryPolicy};
+    use phasegate::journal::{
+        CheckResult, CheckStatus, EventKind, PlanRecord, ResourceOutcome, ResourceResult, RunRef,
+        Step,
+    };
+
+    const TOKEN: &str = "ghs_review_token";
+    let hub = fakehub::FakeHub::start();
+    hub.add_repo("acme", "infra");
+    hub.add_pull("acme", "infra", 7, "alice", &"a".repeat(40));
+    hub.add_token(
+        TOKEN,
+        "",
+        fakehub::TokenKind::Installation,
+        &[("pull_requests", "write"), ("issues", "write")],
+    );
+    let yaml = "version: 1\nenvironments:\n  - name: dev\n  - name: prod\nprojects:\n  - name: app\n    dir: app\n";
+    let ws = Workspace {
+        base_dir: ".".into(),
+        config_path: None,
+        config: Some(load_config_str(yaml, "phasegate.yml").unwrap()),
+        change: None,
+    };
+    let phase = resolve_phases(ws.config.as_ref().unwrap(), None).remove(0);
+    let store_dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let writer = Writer {
+        run: RunRef::default(),
+        actor: "alice".into(),
+        change: "PR-7".into(),
+    };
+    let hostile = "<!-- phasegate:x --> @admin | [x](javascript:alert(1))";
+    let d = Some("d".repeat(64));
+    let e = |step, kind| writer.event("dev", Some("app"), step, d.as_deref(), kind);
+    let mut events = vec![e(
+        Step::Plan,
+        EventKind::StepSucceeded {
+            plan: Some(PlanRecord {
+                has_changes: true,
+                ..Default::default()
+            }),
+        },
+    )];
+    for gate in ["security", "cost", "blast"] {
+        events.push(e(
+            Step::Gate,
+            EventKind::GateEvaluated {
+                gate: gate.into(),
+                verdict: "pass".into(),
+                blocking: false,
+            },
+        ));
+    }
+    events.push(e(
+        Step::Apply,
+        EventKind::ApplyFinished {
+            results: vec![ResourceResult {
+                address: "aws_s3_bucket.a".into(),
+                action: "create".into(),
+                outcome: ResourceOutcome::Applied,
+                error: None,
+            }],
+            error: None,
+            class: None,
+        },
+    ));
+    events.push(e(
+        Step::Verify,
+        EventKind::VerificationFinished {
+            status: CheckStatus::Fail,
+            checks: vec![CheckResult {
+                name: "site".into(),
+                kind: "http".into(),
+                status: CheckStatus::Fail,
+                evidence: hostile.into(),
+                attempts: 3,
+                duration_ms: 40,
+            }],
+        },
+    ));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = phasegate::store::local::LocalStore::new(store_dir.path().to_path_buf());
+    let outcome = rt.block_on(async {
+        append(&store, "PR-7", &events).await.unwrap();
+        review_phase(&store, &ws, &phase, &writer, out.path())
+            .await
+            .unwrap()
+    });
+    assert_eq!(outcome.code, phasegate::ExitCode::Refused);
+    assert_eq!(outcome.json["verdict"], "needs-fixes");
+    let markdown = outcome.markdown.unwrap();
+    let target = PrTarget {
+        repo: RepoRef {
+            owner: "acme".into(),
+            name: "infra".into(),
+        },
+        number: 7,
+    };
+    rt.block_on(async {
+        let forge = OctoForge::new(&ForgeConfig {
+            api_url: hub.url().to_owned(),
+            graphql_url: None,
+            token: TOKEN.to_owned(),
+            retry: RetryPolicy::fast(),
+        })
+        .unwrap();
+        post_review(&forge, &target, &ws, "PR-7", "dev", &markdown)
+            .await
+            .unwrap()
+    });
+    let comments = hub.comments("acme", "infra", 7);
+    assert_eq!(comments.len(), 1, "{comments:#?}");
+    let body = comments[0]["body"].as_str().unwrap();
+    assert!(body.contains("Review of phase 1"), "{body}");
+    assert!(body.contains("needs-fixes"), "{body}");
+    assert!(body.contains("no checkpoint"), "{body}");
+    assert!(!body.contains("<!-- phasegate:x"), "{body}");
+    assert!(!body.contains(" @admin"), "{body}");
+    assert!(!body.contains("[x](javascript"), "{body}");
+    assert!(hub.violations().is_empty(), "{:?}", hub.violations());
+}
