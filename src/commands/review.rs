@@ -88,7 +88,10 @@ pub async fn review_phase<S: Store>(
         runner::append(store, change, &[e]).await?;
         return Ok(ReviewOutcome {
             code: ExitCode::Refused,
-            text: format!("review of phase {}: refused: {}\n  next: {}", phase.name, m.why, m.command),
+            text: format!(
+                "review of phase {}: refused: {}\n  next: {}",
+                phase.name, m.why, m.command
+            ),
             json: serde_json::json!({
                 "phase": phase.name, "result": "refused", "what": m.what,
                 "why": m.why, "command": m.command,
@@ -96,9 +99,7 @@ pub async fn review_phase<S: Store>(
             markdown: None,
         });
     }
-    let view = progress
-        .phase(&phase.name)
-        .expect("decide found the phase");
+    let view = progress.phase(&phase.name).expect("decide found the phase");
     let judgement = judge(view);
     let now = runner::now();
     let report = build_phase_report(
@@ -234,8 +235,9 @@ fn cost_figure(out_dir: &Path, phase: &PhaseProgress) -> CostFigure {
     };
     let same_plans = phase.projects.iter().all(|p| {
         v["projects"].as_array().is_some_and(|list| {
-            list.iter()
-                .any(|x| x["name"] == p.project.as_str() && x["digest"].as_str() == p.digest.as_deref())
+            list.iter().any(|x| {
+                x["name"] == p.project.as_str() && x["digest"].as_str() == p.digest.as_deref()
+            })
         })
     });
     if !same_plans {
@@ -296,28 +298,34 @@ pub async fn post_review<F: crate::github::Forge>(
     env: &str,
     markdown: &str,
 ) -> Result<()> {
-    let order: Vec<String> = super::forge::phase_order(&runner::all_phases(ws))
-        .into_iter()
-        .flat_map(|k| {
-            [
-                k.clone(),
-                format!("{k}-approval"),
-                super::runner_post::progress_key(&k),
-                review_key(&k),
-            ]
-        })
-        .collect();
     crate::github::upsert_phase(
         forge,
         target,
         change,
         &review_key(env),
-        &order,
+        &comment_order(ws),
         |budget| markdown.chars().take(budget).collect(),
         |_| {},
     )
     .await?;
     Ok(())
+}
+
+/// Every block key of the sticky comment in promotion order: per
+/// environment its plan, approval, journal, review and rollback blocks.
+pub fn comment_order(ws: &Workspace) -> Vec<String> {
+    super::runner_post::block_order(ws)
+        .into_iter()
+        .flat_map(|k| {
+            let env = k.strip_suffix("-progress").map(str::to_string);
+            let mut keys = vec![k];
+            if let Some(env) = env {
+                keys.push(review_key(&env));
+                keys.push(format!("{env}-rollback"));
+            }
+            keys
+        })
+        .collect()
 }
 
 /// The comment key of a phase's review block.

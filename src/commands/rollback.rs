@@ -53,6 +53,9 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs) -> Result<ExitCode> {
     let outcomes = match runner::store_choice(&ws, actions.as_ref())? {
         StoreChoice::Local(dir) => {
             let store = LocalStore::new(dir);
+            if let (true, Some(actions)) = (args.apply, &actions) {
+                record_approvals(&rt, &store, &ctx, actions, args.token.clone())?;
+            }
             let mut outcomes = vec![];
             for project in &phase.projects {
                 let o = rt.block_on(async {
@@ -73,6 +76,13 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs) -> Result<ExitCode> {
             outcomes
         }
     };
+    if let Some(actions) = &actions {
+        for o in &outcomes {
+            if let (Some(view), Some(digest)) = (&o.view, &o.digest) {
+                post_revert(&ws, actions, view, digest, args.token.clone())?;
+            }
+        }
+    }
     match args.format {
         OutputFormat::Json => print_stdout(
             &serde_json::to_string_pretty(&serde_json::json!({
@@ -94,6 +104,69 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs) -> Result<ExitCode> {
         .map(|o| o.code)
         .max_by_key(|c| *c as i32)
         .unwrap_or(ExitCode::Success))
+}
+
+/// In Actions, journals the approvals GitHub holds for each project's revert
+/// digest, so the step machine can see them (as `apply` does for the plan).
+fn record_approvals<S: Store>(
+    rt: &tokio::runtime::Runtime,
+    store: &S,
+    ctx: &Ctx<'_>,
+    actions: &ActionsContext,
+    token: Option<String>,
+) -> Result<()> {
+    let token = token.filter(|t| !t.trim().is_empty());
+    let env = &ctx.phase.environment;
+    if token.is_none() || !(env.reviewers_required || env.protected) {
+        return Ok(());
+    }
+    let (_, progress) = rt.block_on(progress(store, ctx))?;
+    let Some(phase) = progress.phase(&ctx.phase.name) else {
+        return Ok(());
+    };
+    for p in &phase.projects {
+        let Some(digest) = p.revert.as_ref().and_then(|r| r.digest.clone()) else {
+            continue;
+        };
+        let events = super::runner_approval::approval_events(
+            ctx.ws,
+            ctx.phase,
+            phase,
+            actions,
+            token.clone(),
+            &ctx.writer,
+            &digest,
+        )?;
+        rt.block_on(runner::append(store, &ctx.writer.change, &events))?;
+    }
+    Ok(())
+}
+
+/// The revert plan's block in the change's sticky comment (key
+/// `<env>-rollback`, after the environment's own blocks), in a pull-request
+/// run with a token.
+fn post_revert(
+    ws: &Workspace,
+    actions: &ActionsContext,
+    view: &crate::render::PhaseView,
+    digest: &str,
+    token: Option<String>,
+) -> Result<()> {
+    let token = token.filter(|t| !t.trim().is_empty());
+    let (Some(number), Some(_)) = (actions.pull_request(), &token) else {
+        return Ok(());
+    };
+    let (rt, client) = super::forge::connect(token)?;
+    let target = crate::github::PrTarget {
+        repo: super::forge::repo_of(actions),
+        number,
+    };
+    let order = super::review::comment_order(ws);
+    let key = format!("{}-rollback", view.environment);
+    rt.block_on(super::forge::post_phase(
+        &client, &target, view, &key, &order, digest,
+    ))?;
+    Ok(())
 }
 
 struct Ctx<'a> {
@@ -118,6 +191,9 @@ struct Outcome {
     lines: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     command: Option<String>,
+    /// The revert plan as the comment shows it.
+    #[serde(skip)]
+    view: Option<crate::render::PhaseView>,
 }
 
 impl Outcome {
@@ -130,11 +206,15 @@ impl Outcome {
             digest: None,
             lines: vec![],
             command: None,
+            view: None,
         }
     }
 
     fn text(&self) -> String {
-        let mut out = vec![format!("{}: {}: {}", self.project, self.result, self.message)];
+        let mut out = vec![format!(
+            "{}: {}: {}",
+            self.project, self.result, self.message
+        )];
         out.extend(self.lines.iter().map(|l| format!("  {l}")));
         if let Some(c) = &self.command {
             out.push(format!("  next: {c}"));
@@ -227,10 +307,10 @@ fn revert_request(ctx: &Ctx<'_>, project: &Project, plan_file: PathBuf) -> Resul
     let root = tree::repo_root(&project_dir)?;
     let sha = tree::resolve(&root, rev)?;
     let relative = tree::relative_to(&root, &project_dir)?;
-    let dest = ctx.out_dir.join("rollback").join(format!(
-        "{}-{}",
-        project.name, ctx.phase.environment.name
-    ));
+    let dest = ctx
+        .out_dir
+        .join("rollback")
+        .join(format!("{}-{}", project.name, ctx.phase.environment.name));
     tree::materialize(&root, &sha, &dest)?;
     let dir = dest.join(relative);
     tree::link_local_state(&project_dir, &dir)?;
@@ -306,10 +386,7 @@ async fn plan_revert<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> R
         run_url: None,
     };
     let mut files = OutputSet::new();
-    let comment = format!(
-        "rollback/{name}-{}.comment.md",
-        ctx.phase.environment.name
-    );
+    let comment = format!("rollback/{name}-{}.comment.md", ctx.phase.environment.name);
     files.add(&comment, crate::render::comment(&view));
     files.write_all(&ctx.out_dir)?;
 
@@ -342,11 +419,10 @@ async fn plan_revert<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> R
         ),
     );
     o.digest = Some(digest.clone());
+    o.view = Some(view);
     o.lines.push(gates.text_line());
-    o.lines.push(format!(
-        "comment: {}",
-        ctx.out_dir.join(&comment).display()
-    ));
+    o.lines
+        .push(format!("comment: {}", ctx.out_dir.join(&comment).display()));
     o.command = Some(if stops {
         "fix what the gates found in the revert plan, then plan it again".to_string()
     } else if env.reviewers_required || env.protected {
@@ -477,14 +553,21 @@ async fn locked_revert<S: Store>(
         .iter()
         .filter(|r| r.action != crate::plan::Action::NoOp && r.action != crate::plan::Action::Read)
         .map(|r| {
-            let word = serde_json::to_value(&r.action)
+            let word = serde_json::to_value(r.action)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
             (r.address.clone(), word)
         })
         .collect();
-    journal(store, ctx, name, Some(&digest), vec![EventKind::ApplyStarted]).await?;
+    journal(
+        store,
+        ctx,
+        name,
+        Some(&digest),
+        vec![EventKind::ApplyStarted],
+    )
+    .await?;
     req.plan_file = saved.to_path_buf();
     let run = ctx.engine.apply_json(&req)?;
     let stream = apply_stream::parse(&run.stdout);
@@ -586,7 +669,10 @@ async fn locked_restore<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -
             ctx,
             name,
             "checkpoint",
-            format!("no checkpoint of {name} is journaled in phase {}", ctx.phase.name),
+            format!(
+                "no checkpoint of {name} is journaled in phase {}",
+                ctx.phase.name
+            ),
             format!("phasegate rollback --phase {n} (a revert plan)"),
         )
         .await;
@@ -603,7 +689,10 @@ async fn locked_restore<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -
                 cp.file,
                 short(&cp.sha256)
             ),
-            format!("download the checkpoint artifact to {}, then run this again", cp.file),
+            format!(
+                "download the checkpoint artifact to {}, then run this again",
+                cp.file
+            ),
         )
         .await;
     }
@@ -651,10 +740,9 @@ async fn locked_restore<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -
         &ctx.phase.environment.name,
     )?;
     journal(store, ctx, name, None, vec![before.event()]).await?;
-    let mut restored: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?,
-    )
-    .map_err(|e| Error::Input(format!("{}: not a state file: {e}", file.display())))?;
+    let mut restored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?)
+            .map_err(|e| Error::Input(format!("{}: not a state file: {e}", file.display())))?;
     // Terraform takes a state whose serial is above the current one without
     // -force, and still checks the lineage itself.
     restored["serial"] = serde_json::json!(serial.unwrap_or(0) + 1);

@@ -51,7 +51,12 @@ pub fn resolve(root: &Path, rev: &str) -> Result<String> {
     }
     git(
         root,
-        &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")],
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ],
         None,
     )
     .map_err(|_| {
@@ -136,13 +141,11 @@ fn symlink(_from: &Path, to: &Path) -> Result<()> {
 pub fn relative_to(root: &Path, project_dir: &Path) -> Result<PathBuf> {
     let root = std::fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
     let dir = std::fs::canonicalize(project_dir).map_err(|e| Error::io(project_dir, e))?;
-    dir.strip_prefix(&root)
-        .map(Path::to_path_buf)
-        .map_err(|_| {
-            Error::Input(format!(
-                "project directory {} is outside the repository {}",
-                dir.display(),
-                root.display()
-            ))
-        })
+    dir.strip_prefix(&root).map(Path::to_path_buf).map_err(|_| {
+        Error::Input(format!(
+            "project directory {} is outside the repository {}",
+            dir.display(),
+            root.display()
+        ))
+    })
 }

@@ -226,10 +226,7 @@ impl PhaseProgress {
     /// may enter the next environment.
     pub fn complete(&self) -> bool {
         !self.projects.is_empty()
-            && self
-                .projects
-                .iter()
-                .all(|p| p.applied() && p.verified())
+            && self.projects.iter().all(|p| p.applied() && p.verified())
             && self.reviewed_ok()
     }
 }

@@ -341,7 +341,10 @@ fn previous_phase(prev: &PhaseProgress, entering: &str) -> Missing {
         command,
     };
     if prev.projects.is_empty() {
-        return missing("it has no plan".into(), format!("phasegate plan --phase {n}"));
+        return missing(
+            "it has no plan".into(),
+            format!("phasegate plan --phase {n}"),
+        );
     }
     for p in &prev.projects {
         if let Some(m) = unreviewable(prev, p) {
@@ -411,8 +414,7 @@ fn approval_missing(phase: &PhaseProgress, bound: &Bound<'_>, what: &str) -> Opt
         .any(|a| match a.source {
             ApprovalSource::Comment => true,
             ApprovalSource::EnvironmentReview => {
-                let same_run =
-                    a.run.id.is_some() && bound.plan_run.and_then(|r| r.id) == a.run.id;
+                let same_run = a.run.id.is_some() && bound.plan_run.and_then(|r| r.id) == a.run.id;
                 let after_plan = bound.plan_time.is_some_and(|t| !later(t, &a.at));
                 same_run && after_plan
             }

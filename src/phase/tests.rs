@@ -403,7 +403,14 @@ fn a_rollback_needs_an_apply_that_started() {
     let m = missing(act(&events, Action::Rollback, "dev"));
     assert_eq!(m.what, "apply");
     let mut started = events.clone();
-    started.push(ev("dev", Step::Apply, Some("d1"), 1, 2, EventKind::ApplyStarted));
+    started.push(ev(
+        "dev",
+        Step::Apply,
+        Some("d1"),
+        1,
+        2,
+        EventKind::ApplyStarted,
+    ));
     assert!(matches!(
         act(&started, Action::Rollback, "dev"),
         Decision::Proceed(_)

@@ -175,12 +175,7 @@ fn apply(p: &ProjectProgress) -> Concern {
             CheckStatus::Pass,
             format!("{applied} resources applied"),
         ),
-        StepState::Skipped => concern(
-            "apply",
-            name,
-            CheckStatus::Pass,
-            "nothing to apply".into(),
-        ),
+        StepState::Skipped => concern("apply", name, CheckStatus::Pass, "nothing to apply".into()),
         StepState::RolledBack => concern(
             "apply",
             name,
@@ -252,20 +247,10 @@ fn verification(p: &ProjectProgress) -> Concern {
         .collect();
     match v.status {
         CheckStatus::Fail => {
-            return concern(
-                "verification",
-                name,
-                CheckStatus::Fail,
-                failing.join("; "),
-            )
+            return concern("verification", name, CheckStatus::Fail, failing.join("; "))
         }
         CheckStatus::Warn => {
-            return concern(
-                "verification",
-                name,
-                CheckStatus::Warn,
-                failing.join("; "),
-            )
+            return concern("verification", name, CheckStatus::Warn, failing.join("; "))
         }
         CheckStatus::Pass => {}
     }
@@ -292,4 +277,3 @@ fn verification(p: &ProjectProgress) -> Concern {
         format!("{} checks passed", v.checks.len()),
     )
 }
-

@@ -132,7 +132,11 @@ fn a_verified_gated_checkpointed_approved_phase_passes() {
 
 #[test]
 fn a_failing_check_needs_fixes_and_names_the_check_and_its_evidence() {
-    let events = journal(vec![check("http", CheckStatus::Fail, "HTTP 503 after 3 tries")]);
+    let events = journal(vec![check(
+        "http",
+        CheckStatus::Fail,
+        "HTTP 503 after 3 tries",
+    )]);
     let j = judge(&phase(&events, false));
     assert_eq!(j.verdict, ReviewVerdict::NeedsFixes);
     assert!(
@@ -147,7 +151,11 @@ fn only_convergence_checks_warn_that_nothing_shows_the_change_works() {
     let events = journal(vec![check("convergence", CheckStatus::Pass, "no changes")]);
     let j = judge(&phase(&events, false));
     assert_eq!(j.verdict, ReviewVerdict::Warn);
-    assert!(j.reasons[0].contains("beyond convergence"), "{:?}", j.reasons);
+    assert!(
+        j.reasons[0].contains("beyond convergence"),
+        "{:?}",
+        j.reasons
+    );
 }
 
 #[test]

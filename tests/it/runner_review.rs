@@ -44,7 +44,12 @@ impl Runner {
     /// Runs and asserts the exit code.
     pub fn code(&self, code: i32, args: &[&str]) -> Output {
         let out = self.run(args);
-        assert_eq!(out.status.code(), Some(code), "{args:?}\n{}", describe(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}\n{}",
+            describe(&out)
+        );
         out
     }
 
@@ -190,7 +195,10 @@ fn a_reviewed_dev_lets_prod_apply_and_the_last_review_writes_the_change_report()
     );
     let report = validates(&c.out().join("reports/phase-1.json"));
     assert_eq!(report["verdict"], review["verdict"]);
-    assert_eq!(report["projects"][0]["verification"]["checks"][0]["evidence"], "HTTP 200 in 4 ms");
+    assert_eq!(
+        report["projects"][0]["verification"]["checks"][0]["evidence"],
+        "HTTP 200 in 4 ms"
+    );
     assert!(report["projects"][0]["checkpoint"]["sha256"].is_string());
     assert!(report["timing"]["total_seconds"].is_i64(), "{report:#}");
     assert!(!c.out().join("reports/change.json").exists());
@@ -221,10 +229,16 @@ fn a_reviewed_dev_lets_prod_apply_and_the_last_review_writes_the_change_report()
     assert_eq!(names, ["dev", "prod"], "{change:#}");
     assert_eq!(change["verdicts"]["prod"], review["verdict"]);
     assert_eq!(change["approvers"], json!(["reviewer"]));
-    assert!(change["resources_changed"].as_u64().unwrap() >= 4, "{change:#}");
+    assert!(
+        change["resources_changed"].as_u64().unwrap() >= 4,
+        "{change:#}"
+    );
     assert!(change["total_monthly_cost"]["source"].is_string());
     let md = std::fs::read_to_string(c.out().join("reports/change.md")).unwrap();
-    assert!(md.contains("## Phase 1: dev") && md.contains("## Phase 2: prod"), "{md}");
+    assert!(
+        md.contains("## Phase 1: dev") && md.contains("## Phase 2: prod"),
+        "{md}"
+    );
     assert_eq!(c.status()["overall"], "done");
 }
 
@@ -233,11 +247,18 @@ fn a_failing_verification_needs_fixes_and_prod_apply_is_refused_with_the_reason(
     let c = Runner::new("tests/fixtures/runner/two-env", "CHG-RUN");
     c.code(0, &["plan", "--phase", "1"]);
     c.code(0, &["apply", "--phase", "1"]);
-    c.verified("dev", &c.phase_digest(0), http("fail", "HTTP 503 after 3 attempts"));
+    c.verified(
+        "dev",
+        &c.phase_digest(0),
+        http("fail", "HTTP 503 after 3 attempts"),
+    );
     let out = c.code(1, &["review", "--phase", "1"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("needs-fixes"), "{text}");
-    assert!(text.contains("site FAIL (HTTP 503 after 3 attempts)"), "{text}");
+    assert!(
+        text.contains("site FAIL (HTTP 503 after 3 attempts)"),
+        "{text}"
+    );
     let report = validates(&c.out().join("reports/phase-1.json"));
     assert_eq!(report["verdict"], "needs-fixes");
     assert_eq!(c.status()["overall"], "blocked");

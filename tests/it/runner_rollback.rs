@@ -54,14 +54,17 @@ fn git(c: &Runner, args: &[&str]) -> String {
 }
 
 fn terraform(c: &Runner, args: &[&str]) -> Value {
-    let out = c
-        .tb
-        .terraform_command_in("infra", args)
-        .env("TF_WORKSPACE", "staging")
-        .env("TF_VAR_environment", "staging")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "terraform {args:?}: {}", describe(&out));
+    let out =
+        c.tb.terraform_command_in("infra", args)
+            .env("TF_WORKSPACE", "staging")
+            .env("TF_VAR_environment", "staging")
+            .output()
+            .unwrap();
+    assert!(
+        out.status.success(),
+        "terraform {args:?}: {}",
+        describe(&out)
+    );
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
@@ -71,7 +74,13 @@ fn addresses(state: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .filter(|r| r["mode"] == "managed" && !r["instances"].as_array().unwrap().is_empty())
-        .map(|r| format!("{}.{}", r["type"].as_str().unwrap(), r["name"].as_str().unwrap()))
+        .map(|r| {
+            format!(
+                "{}.{}",
+                r["type"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            )
+        })
         .collect();
     list.sort();
     list
@@ -85,17 +94,15 @@ fn partially_applied() -> (Runner, String) {
     git(&c, &["add", "."]);
     git(&c, &["commit", "-qm", "base"]);
     let base = git(&c, &["rev-parse", "HEAD"]);
-    let init = c
-        .tb
-        .terraform_command_in("infra", &["init", "-input=false"])
-        .output()
-        .unwrap();
+    let init =
+        c.tb.terraform_command_in("infra", &["init", "-input=false"])
+            .output()
+            .unwrap();
     assert!(init.status.success(), "{}", describe(&init));
-    let new = c
-        .tb
-        .terraform_command_in("infra", &["workspace", "new", "staging"])
-        .output()
-        .unwrap();
+    let new =
+        c.tb.terraform_command_in("infra", &["workspace", "new", "staging"])
+            .output()
+            .unwrap();
     assert!(new.status.success(), "{}", describe(&new));
     terraform(&c, &["apply", "-auto-approve", "-input=false"]);
 
@@ -123,15 +130,23 @@ fn a_partial_apply_is_reverted_through_the_same_approval_to_the_checkpoints_reso
     let before = addresses(&checkpoint_state(&c));
     assert_eq!(before, ["aws_s3_bucket.assets", "aws_security_group.web"]);
     let now = addresses(&terraform(&c, &["state", "pull"]));
-    assert!(now.contains(&"aws_security_group.extra".to_string()), "{now:?}");
+    assert!(
+        now.contains(&"aws_security_group.extra".to_string()),
+        "{now:?}"
+    );
 
     // No revert plan yet.
     c.code(1, &["rollback", "--phase", "1", "--apply"]);
     let planned = c.json(
         0,
-        &["rollback", "--phase", "1", "--base", &base, "--format", "json"],
+        &[
+            "rollback", "--phase", "1", "--base", &base, "--format", "json",
+        ],
     );
-    let revert = planned["projects"][0]["digest"].as_str().unwrap().to_string();
+    let revert = planned["projects"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         planned["projects"][0]["command"]
             .as_str()
@@ -140,10 +155,19 @@ fn a_partial_apply_is_reverted_through_the_same_approval_to_the_checkpoints_reso
         "{planned:#}"
     );
     let comment = std::fs::read_to_string(c.out().join("rollback/app-staging.comment.md")).unwrap();
-    assert!(comment.contains("0 to add, 0 to change, 1 to destroy"), "{comment}");
-    assert!(comment.contains("aws&#95;security&#95;group.extra</code> will be destroyed"), "{comment}");
+    assert!(
+        comment.contains("0 to add, 0 to change, 1 to destroy"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("aws&#95;security&#95;group.extra</code> will be destroyed"),
+        "{comment}"
+    );
     // The revert digest is not approved: refused, nothing applied.
-    let refused = c.json(1, &["rollback", "--phase", "1", "--apply", "--format", "json"]);
+    let refused = c.json(
+        1,
+        &["rollback", "--phase", "1", "--apply", "--format", "json"],
+    );
     assert_eq!(refused["projects"][0]["result"], "refused", "{refused:#}");
     assert!(refused["projects"][0]["message"]
         .as_str()
@@ -153,7 +177,9 @@ fn a_partial_apply_is_reverted_through_the_same_approval_to_the_checkpoints_reso
     c.approve("staging", &revert);
     let done = c.json(
         0,
-        &["rollback", "--phase", "1", "--apply", "--base", &base, "--format", "json"],
+        &[
+            "rollback", "--phase", "1", "--apply", "--base", &base, "--format", "json",
+        ],
     );
     assert_eq!(done["projects"][0]["result"], "rolled back", "{done:#}");
     assert_eq!(addresses(&terraform(&c, &["state", "pull"])), before);
@@ -171,7 +197,9 @@ fn a_partial_apply_is_reverted_through_the_same_approval_to_the_checkpoints_reso
     // Applied once: a second run has nothing to do.
     let again = c.json(
         0,
-        &["rollback", "--phase", "1", "--apply", "--base", &base, "--format", "json"],
+        &[
+            "rollback", "--phase", "1", "--apply", "--base", &base, "--format", "json",
+        ],
     );
     assert_eq!(again["projects"][0]["result"], "nothing to do", "{again:#}");
 }
@@ -195,10 +223,19 @@ fn a_state_restore_needs_confirmation_and_refuses_another_lineage() {
 
     let out = c.code(
         1,
-        &["rollback", "--phase", "1", "--restore-state", "--confirm-restore"],
+        &[
+            "rollback",
+            "--phase",
+            "1",
+            "--restore-state",
+            "--confirm-restore",
+        ],
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("lineage 00000000-0000-0000-0000-000000000000 is not the checkpoint's"), "{text}");
+    assert!(
+        text.contains("lineage 00000000-0000-0000-0000-000000000000 is not the checkpoint's"),
+        "{text}"
+    );
     let refusal = c
         .journal()
         .into_iter()
@@ -218,7 +255,13 @@ fn a_state_restore_pushes_the_checkpoint_when_only_this_phase_moved_the_serial()
     let before = addresses(&checkpoint_state(&c));
     let out = c.code(
         0,
-        &["rollback", "--phase", "1", "--restore-state", "--confirm-restore"],
+        &[
+            "rollback",
+            "--phase",
+            "1",
+            "--restore-state",
+            "--confirm-restore",
+        ],
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("state restored from checkpoint"), "{text}");
