@@ -493,7 +493,7 @@ async fn locked_apply<S: Store>(
 /// Runs `apply -json`; a transient failure where nothing was applied is
 /// retried once after a back-off. Returns the per-resource results and the
 /// error text when the apply failed.
-fn run_apply(
+pub(super) fn run_apply(
     ctx: &ApplyContext<'_>,
     req: &PlanRequest,
     planned: &[(String, String)],
@@ -529,7 +529,7 @@ fn run_apply(
     }
 }
 
-fn action_word(a: &crate::plan::Action) -> String {
+pub(super) fn action_word(a: &crate::plan::Action) -> String {
     serde_json::to_value(a)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -533,18 +533,8 @@ async fn locked_revert<S: Store>(
         )
         .await;
     };
-    let mut req = revert_request(ctx, project, saved.to_path_buf())?;
-    ctx.engine.init(&req)?;
-    if let Some(ws) = req.workspace.clone() {
-        ctx.engine.select_workspace(&req, &ws)?;
-    }
-    let cp = checkpoint::take(
-        ctx.engine,
-        &req,
-        &ctx.out_dir,
-        name,
-        &ctx.phase.environment.name,
-    )?;
+    let req = revert_request(ctx, project, saved.to_path_buf())?;
+    let cp = checkpointed(ctx, &req, name)?;
     journal(store, ctx, name, Some(&digest), vec![cp.event()]).await?;
     let json = ctx.engine.show_json(&req)?;
     let changes = crate::plan::parse_plan_json(&json, &format!("{name} (revert plan)"))?;
@@ -552,39 +542,20 @@ async fn locked_revert<S: Store>(
         .resources
         .iter()
         .filter(|r| r.action != crate::plan::Action::NoOp && r.action != crate::plan::Action::Read)
-        .map(|r| {
-            let word = serde_json::to_value(r.action)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            (r.address.clone(), word)
-        })
+        .map(|r| (r.address.clone(), super::apply::action_word(&r.action)))
         .collect();
-    journal(
-        store,
-        ctx,
-        name,
-        Some(&digest),
-        vec![EventKind::ApplyStarted],
-    )
-    .await?;
-    req.plan_file = saved.to_path_buf();
-    let run = ctx.engine.apply_json(&req)?;
-    let stream = apply_stream::parse(&run.stdout);
-    let results = apply_stream::results(&planned, &stream);
-    let error = (run.code != 0).then(|| {
-        let text = stream
-            .errors
-            .iter()
-            .map(|(_, t)| t.clone())
-            .collect::<Vec<_>>()
-            .join("; ");
-        crate::redact::global().apply(if text.is_empty() {
-            &run.stderr_tail
-        } else {
-            &text
-        })
-    });
+    let started = vec![EventKind::ApplyStarted];
+    journal(store, ctx, name, Some(&digest), started).await?;
+    // The same apply as `phasegate apply`: the saved plan only, one retry
+    // of a transient failure that changed nothing.
+    let apply_ctx = super::apply::ApplyContext {
+        ws: ctx.ws,
+        phase: ctx.phase,
+        writer: ctx.writer.clone(),
+        out_dir: ctx.out_dir.clone(),
+        engine: ctx.engine,
+    };
+    let (results, error) = super::apply::run_apply(&apply_ctx, &req, &planned)?;
     let class = error.as_deref().map(apply_stream::classify);
     let mut kinds = vec![EventKind::ApplyFinished {
         results: results.clone(),
@@ -638,6 +609,26 @@ async fn locked_revert<S: Store>(
     o.lines = lines;
     o.command = Some(format!("phasegate plan --phase {}", ctx.phase.index));
     Ok(o)
+}
+
+fn init(ctx: &Ctx<'_>, req: &PlanRequest) -> Result<()> {
+    ctx.engine.init(req)?;
+    if let Some(ws) = &req.workspace {
+        ctx.engine.select_workspace(req, ws)?;
+    }
+    Ok(())
+}
+
+/// Initializes `req`'s directory and saves the state as it is now.
+fn checkpointed(ctx: &Ctx<'_>, req: &PlanRequest, project: &str) -> Result<checkpoint::Checkpoint> {
+    init(ctx, req)?;
+    checkpoint::take(
+        ctx.engine,
+        req,
+        &ctx.out_dir,
+        project,
+        &ctx.phase.environment.name,
+    )
 }
 
 /// Pushes the checkpoint taken before the phase's apply back as the state.
@@ -697,10 +688,7 @@ async fn locked_restore<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -
         .await;
     }
     let req = runner::plan_request(ctx.ws, ctx.phase, project, PathBuf::new())?;
-    ctx.engine.init(&req)?;
-    if let Some(ws) = req.workspace.clone() {
-        ctx.engine.select_workspace(&req, &ws)?;
-    }
+    init(ctx, &req)?;
     let current: serde_json::Value =
         serde_json::from_str(&ctx.engine.state_pull(&req)?).unwrap_or_default();
     let lineage = current["lineage"].as_str().map(str::to_string);
@@ -732,13 +720,7 @@ async fn locked_restore<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -
         .await;
     }
     // The state now is itself checkpointed first, so the restore can be undone.
-    let before = checkpoint::take(
-        ctx.engine,
-        &req,
-        &ctx.out_dir,
-        name,
-        &ctx.phase.environment.name,
-    )?;
+    let before = checkpointed(ctx, &req, name)?;
     journal(store, ctx, name, None, vec![before.event()]).await?;
     let mut restored: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?)

@@ -106,7 +106,7 @@ fn decide_verify(phase: &PhaseProgress, project: &str) -> Decision {
             format!(
                 "{project} has no succeeded apply in phase {} (apply {}); verification proves an apply",
                 phase.name,
-                state_word(p.apply)
+                p.apply.word()
             ),
             format!("phasegate apply --phase {n}"),
         ),
@@ -160,7 +160,7 @@ fn unreviewable(phase: &PhaseProgress, p: &ProjectProgress) -> Option<Missing> {
             why: format!(
                 "{name} is not applied in phase {} (apply {})",
                 phase.name,
-                state_word(other)
+                other.word()
             ),
             command: format!("phasegate apply --phase {n}"),
         }),
@@ -246,17 +246,6 @@ fn decide_rollback_apply(phase: &PhaseProgress, project: &str) -> Decision {
         plan_sha256: r.planned.plan_sha256.clone(),
         destroys: r.planned.destroys,
     })
-}
-
-fn state_word(s: StepState) -> &'static str {
-    match s {
-        StepState::Pending => "pending",
-        StepState::InProgress => "in progress",
-        StepState::Succeeded => "succeeded",
-        StepState::Failed => "failed",
-        StepState::Skipped => "skipped",
-        StepState::RolledBack => "rolled back",
-    }
 }
 
 fn refuse(what: &'static str, why: String, command: String) -> Decision {

@@ -89,7 +89,15 @@ fn addresses(state: &Value) -> Vec<String> {
 /// The base deployed outside phasegate and committed; the change written
 /// on top, planned, approved and applied: the apply fails part-way.
 fn partially_applied() -> (Runner, String) {
-    let c = Runner::new("tests/fixtures/runner/rollback", "CHG-RB");
+    // The runner's root module, with this test's config: one environment
+    // that needs an approval.
+    let c = Runner::new("tests/fixtures/runner/two-env", "CHG-RB");
+    for file in ["phasegate.yml", "change.yml"] {
+        let config = crate::testbed::repo_root()
+            .join("tests/fixtures/runner/rollback")
+            .join(file);
+        c.tb.write_file(file, &std::fs::read_to_string(config).unwrap());
+    }
     git(&c, &["init", "-q"]);
     git(&c, &["add", "."]);
     git(&c, &["commit", "-qm", "base"]);
