@@ -70,6 +70,10 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Work with Rego policies (the policy gate's).
     Policy(PolicyCommandArgs),
+    /// Review an applied and verified phase: pass, warn or needs-fixes, and its report.
+    Review(ReviewArgs),
+    /// Roll a phase back: plan its base commit against the current state (or restore the checkpoint).
+    Rollback(RollbackArgs),
 }
 
 #[derive(Debug, Args)]
@@ -423,4 +427,44 @@ pub enum PolicyAction {
         #[arg(long, value_enum, default_value_t)]
         format: GateFormat,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    #[command(flatten)]
+    pub select: PhaseSelector,
+    /// Output directory (reports/); default from config, else .phasegate.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// GitHub token; default GITHUB_TOKEN. Never printed.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub select: PhaseSelector,
+    /// The commit whose configuration the revert plan uses; default the pull request's base sha.
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// Apply the revert plan journaled by an earlier `rollback` (gated and approved like any plan).
+    #[arg(long, conflicts_with = "restore_state")]
+    pub apply: bool,
+    /// Push the checkpoint taken before the phase's apply back as the state.
+    #[arg(long)]
+    pub restore_state: bool,
+    /// Confirms --restore-state: the state is replaced; resources created since stay in the cloud.
+    #[arg(long, requires = "restore_state")]
+    pub confirm_restore: bool,
+    /// Output directory; default from config, else .phasegate.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// GitHub token; default GITHUB_TOKEN. Never printed.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }

@@ -17,6 +17,7 @@ pub mod phase;
 pub mod plan;
 pub mod redact;
 pub mod render;
+pub mod report;
 pub mod scan;
 pub mod store;
 pub mod workflows;

@@ -23,7 +23,7 @@ use crate::store::lock::{self, Holder, LockError, RunLiveness};
 use crate::store::Store;
 
 /// How long to wait before the one retry of a transient failure.
-const TRANSIENT_BACKOFF: std::time::Duration = std::time::Duration::from_secs(2);
+pub(super) const TRANSIENT_BACKOFF: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
     let ws = Workspace::load(global, true)?;
@@ -637,7 +637,7 @@ pub(super) async fn apply_changes<S: Store>(
 /// Runs `apply -json`; a transient failure where nothing was applied is
 /// retried once after a back-off. Returns the per-resource results and the
 /// error text when the apply failed.
-fn run_apply(
+pub(super) fn run_apply(
     ctx: &ApplyContext<'_>,
     req: &PlanRequest,
     planned: &[(String, String)],
@@ -680,7 +680,7 @@ fn retries(already_retried: bool, nothing_changed: bool, class: ErrorClass) -> b
     !already_retried && nothing_changed && class == ErrorClass::Transient
 }
 
-fn action_word(a: &crate::plan::Action) -> String {
+pub(super) fn action_word(a: &crate::plan::Action) -> String {
     serde_json::to_value(a)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -31,6 +31,10 @@ mod matrix;
 mod resume;
 mod workflows;
 
+pub mod review;
+mod rollback;
+mod rollback_tree;
+
 use crate::cli::{Cli, Command};
 use crate::error::{ExitCode, Result};
 
@@ -59,6 +63,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(args) => apply::run(&global, args),
         Command::Unlock(args) => unlock::run(&global, args),
         Command::Policy(args) => policy::run(args),
+        Command::Review(args) => review::run(&global, args),
+        Command::Rollback(args) => rollback::run(&global, args),
     }
 }
 
@@ -80,6 +86,8 @@ fn register_tokens(cli: &Cli) {
         Command::Approve(a) => a.token.as_deref(),
         Command::Doctor(a) => a.token.as_deref(),
         Command::Apply(a) => a.token.as_deref(),
+        Command::Review(a) => a.token.as_deref(),
+        Command::Rollback(a) => a.token.as_deref(),
         _ => None,
     };
     if let Some(token) = flag {

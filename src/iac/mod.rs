@@ -119,6 +119,16 @@ pub trait IacEngine {
     fn state_pull(&self, req: &PlanRequest) -> Result<String, IacError>;
     /// `output -json`. Holds sensitive values; never logged.
     fn output_json(&self, req: &PlanRequest) -> Result<String, IacError>;
+    /// `state push <file>`: replaces the state (the rollback's state
+    /// restore). Never forced: the engine's own lineage and serial checks
+    /// stay a second guard. Engines without it refuse.
+    fn state_push(&self, req: &PlanRequest, file: &Path) -> Result<(), IacError> {
+        Err(IacError::BadOutput {
+            command: format!("state push {}", file.display()),
+            dir: req.dir.clone(),
+            message: "this engine cannot push a state".into(),
+        })
+    }
 }
 
 /// Init, select the workspace, plan and show: the whole plan step for one project.

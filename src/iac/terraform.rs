@@ -170,4 +170,11 @@ impl IacEngine for CliEngine {
             .run_expecting(&[0])?
             .stdout)
     }
+
+    fn state_push(&self, req: &PlanRequest, file: &Path) -> Result<(), IacError> {
+        let file = file.display().to_string();
+        self.spec(req, &["state", "push", "-no-color", &file], false)
+            .run_expecting(&[0])?;
+        Ok(())
+    }
 }

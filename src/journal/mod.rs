@@ -14,8 +14,8 @@ pub use event::{
     ResourceOutcome, ResourceResult, ReviewVerdict, RunRef, Step,
 };
 pub use progress::{
-    fold, NextStep, Overall, PhaseProgress, PhaseRef, Progress, ProjectProgress, Review, StepState,
-    Verification,
+    fold, NextStep, Overall, PhaseProgress, PhaseRef, Progress, ProjectProgress, Revert, Review,
+    StepState, Verification,
 };
 
 /// The store key of a change's journal.

@@ -35,6 +35,20 @@ pub enum StepState {
     RolledBack,
 }
 
+impl StepState {
+    /// The state in words, for messages.
+    pub fn word(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::InProgress => "in progress",
+            StepState::Succeeded => "succeeded",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+            StepState::RolledBack => "rolled back",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Overall {
@@ -122,6 +136,26 @@ pub struct ProjectProgress {
     pub lock: Option<LockOwner>,
     pub last_error: Option<String>,
     pub last_refusal: Option<Refusal>,
+    /// The latest revert plan (`phasegate rollback`) and what became of it.
+    pub revert: Option<Revert>,
+}
+
+/// A revert plan: the change's base configuration planned against the
+/// current state. Its gates, checkpoint and apply are its own, so they never
+/// overwrite the phase's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Revert {
+    pub digest: Option<String>,
+    pub planned: PlanRecord,
+    pub plan_run: RunRef,
+    pub plan_time: String,
+    pub gates: BTreeMap<String, String>,
+    pub blocking_gates: Vec<String>,
+    /// The checkpoint taken before the revert (or a state restore).
+    pub checkpoint: Option<Checkpoint>,
+    /// The digest whose revert plan was applied.
+    pub applied_digest: Option<String>,
+    pub results: Vec<ResourceResult>,
 }
 
 impl ProjectProgress {
@@ -135,6 +169,24 @@ impl ProjectProgress {
     }
 
     /// Applied, failed and untouched resources of the last apply.
+    /// Applied (or nothing to apply): what review and the next
+    /// environment need before anything else.
+    pub fn applied(&self) -> bool {
+        matches!(self.apply, StepState::Succeeded | StepState::Skipped)
+    }
+
+    /// Verified: a verification of the applied digest is journaled, or
+    /// nothing was applied, so there is nothing to verify.
+    pub fn verified(&self) -> bool {
+        match self.apply {
+            StepState::Skipped => true,
+            StepState::Succeeded => self.verification.as_ref().is_some_and(|v| {
+                v.digest.is_none() || v.digest.as_deref() == self.applied_digest.as_deref()
+            }),
+            _ => false,
+        }
+    }
+
     pub fn result_counts(&self) -> (usize, usize, usize) {
         let count = |o| self.results.iter().filter(|r| r.outcome == o).count();
         (
@@ -175,6 +227,21 @@ impl PhaseProgress {
 
     pub fn project(&self, name: &str) -> Option<&ProjectProgress> {
         self.projects.iter().find(|p| p.project == name)
+    }
+
+    /// A review of the current digest lets the next environment in.
+    pub fn reviewed_ok(&self) -> bool {
+        self.review
+            .as_ref()
+            .is_some_and(|r| r.verdict.lets_through() && r.digest == self.digest)
+    }
+
+    /// Applied, verified and reviewed `pass` or `warn`: the step machine
+    /// may enter the next environment.
+    pub fn complete(&self) -> bool {
+        !self.projects.is_empty()
+            && self.projects.iter().all(|p| p.applied() && p.verified())
+            && self.reviewed_ok()
     }
 }
 
@@ -328,6 +395,9 @@ fn step_state(p: &mut ProjectProgress, step: Step) -> Option<&mut StepState> {
 }
 
 fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
+    if e.step == Step::Rollback && apply_to_revert(p, e) {
+        return;
+    }
     match &e.kind {
         EventKind::StepStarted | EventKind::ApplyStarted => {
             if let Some(s) = step_state(p, e.step) {
@@ -447,6 +517,67 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
     }
 }
 
+/// Rollback events that describe the revert plan rather than the phase's
+/// plan; returns whether `e` was one. `RolledBack` and refusals still fold
+/// into the project.
+fn apply_to_revert(p: &mut ProjectProgress, e: &Event) -> bool {
+    match &e.kind {
+        EventKind::StepSucceeded { plan: Some(plan) } => {
+            p.revert = Some(Revert {
+                digest: e.digest.clone(),
+                planned: plan.clone(),
+                plan_run: e.run.clone(),
+                plan_time: e.time.clone(),
+                ..Default::default()
+            });
+        }
+        EventKind::GateEvaluated {
+            gate,
+            verdict,
+            blocking,
+        } => {
+            if let Some(r) = p.revert.as_mut().filter(|r| r.digest == e.digest) {
+                r.gates.insert(gate.clone(), verdict.clone());
+                r.blocking_gates.retain(|g| g != gate);
+                if *blocking {
+                    r.blocking_gates.push(gate.clone());
+                }
+            }
+        }
+        EventKind::CheckpointTaken {
+            file,
+            sha256,
+            serial,
+            lineage,
+        } => {
+            if let Some(r) = p.revert.as_mut() {
+                r.checkpoint = Some(Checkpoint {
+                    file: file.clone(),
+                    sha256: sha256.clone(),
+                    serial: *serial,
+                    lineage: lineage.clone(),
+                });
+            }
+        }
+        EventKind::ApplyStarted => {}
+        EventKind::ApplyFinished { results, error, .. } => {
+            let failed =
+                error.is_some() || results.iter().any(|r| r.outcome == ResourceOutcome::Failed);
+            if let Some(r) = p.revert.as_mut() {
+                r.results = results.clone();
+                if !failed {
+                    r.applied_digest = e.digest.clone();
+                }
+            }
+            if failed {
+                p.last_error = error.clone().or_else(|| Some("a resource failed".into()));
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
 fn phase_state(phase: &PhaseProgress) -> StepState {
     let ps = &phase.projects;
     if ps.is_empty() {
@@ -478,7 +609,7 @@ fn phase_state(phase: &PhaseProgress) -> StepState {
 /// The first phase that is not done decides the overall state and the next
 /// step: environments are entered in order.
 fn overall_and_next(phases: &[PhaseProgress], empty: bool) -> (Overall, Option<NextStep>) {
-    let Some(phase) = phases.iter().find(|p| !p.done()) else {
+    let Some(phase) = phases.iter().find(|p| !p.complete()) else {
         return (Overall::Done, None);
     };
     let n = phase.index;
@@ -562,6 +693,22 @@ fn overall_and_next(phases: &[PhaseProgress], empty: bool) -> (Overall, Option<N
             with(apply, format!("an apply of {} is running", p.project)),
         );
     }
+    if let Some(p) = phase
+        .projects
+        .iter()
+        .find(|p| p.apply == StepState::RolledBack)
+    {
+        return (
+            Overall::InProgress,
+            with(
+                plan.command,
+                format!(
+                    "{} was rolled back in phase {}: fix the change and plan again",
+                    p.project, phase.name
+                ),
+            ),
+        );
+    }
     let pending = phase
         .projects
         .iter()
@@ -589,14 +736,40 @@ fn overall_and_next(phases: &[PhaseProgress], empty: bool) -> (Overall, Option<N
             ),
         );
     }
-    (
-        Overall::InProgress,
-        with(
-            plan.command,
-            format!(
-                "phase {} is applied; plan again to show it converged",
-                phase.name
+    if let Some(p) = phase.projects.iter().find(|p| !p.verified()) {
+        return (
+            Overall::InProgress,
+            with(
+                format!("phasegate verify --phase {n}"),
+                format!(
+                    "{} is applied in phase {}; verify it before the phase is reviewed",
+                    p.project, phase.name
+                ),
+            ),
+        );
+    }
+    let review = format!("phasegate review --phase {n}");
+    match &phase.review {
+        Some(r) if r.digest == phase.digest && !r.verdict.lets_through() => (
+            Overall::Blocked,
+            with(
+                plan.command,
+                format!(
+                    "the review of phase {} said needs-fixes ({}): fix the change and plan again, or roll it back with `phasegate rollback --phase {n}`",
+                    phase.name,
+                    r.reasons.join("; ")
+                ),
             ),
         ),
-    )
+        _ => (
+            Overall::InProgress,
+            with(
+                review,
+                format!(
+                    "phase {} is applied and verified; review it before the next environment",
+                    phase.name
+                ),
+            ),
+        ),
+    }
 }

@@ -3,8 +3,13 @@
 //! which prerequisite is missing and which command supplies it. Pure: the
 //! commands gather evidence (approvals, files) and journal it first; this
 //! module never imports `github` or `iac`.
+//!
+//! The order it enforces: plan → gates → approval → apply → verify → review
+//! (`pass` or `warn` for the phase's current digest) → the next environment.
+//! A rollback needs an apply that started; applying its revert plan needs
+//! the same gates and approval as any apply, bound to the revert digest.
 
-use crate::journal::{ApprovalSource, PhaseProgress, Progress, StepState};
+use crate::journal::{ApprovalSource, PhaseProgress, Progress, ProjectProgress, RunRef, StepState};
 
 /// What a job asks to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +23,14 @@ pub struct Request<'a> {
 pub enum Action {
     Plan,
     Apply,
+    /// Verify a project's applied plan.
+    Verify,
+    /// Review the whole phase (the request's project is ignored).
+    Review,
+    /// Plan a revert (or restore the state) of a project's apply.
+    Rollback,
+    /// Apply a project's revert plan.
+    RollbackApply,
 }
 
 /// The machine's answer.
@@ -63,7 +76,176 @@ pub fn decide(progress: &Progress, req: &Request<'_>) -> Decision {
         // environment so reviewers see them all.
         Action::Plan => Decision::Proceed(Approved::default()),
         Action::Apply => decide_apply(progress, phase, req.project),
+        Action::Verify => decide_verify(phase, req.project),
+        Action::Review => decide_review(phase),
+        Action::Rollback => decide_rollback(phase, req.project),
+        Action::RollbackApply => decide_rollback_apply(phase, req.project),
     }
+}
+
+fn decide_verify(phase: &PhaseProgress, project: &str) -> Decision {
+    let n = phase.index;
+    let Some(p) = phase.project(project) else {
+        return refuse(
+            "plan",
+            format!("project {project} has no plan in phase {}", phase.name),
+            format!("phasegate plan --phase {n}"),
+        );
+    };
+    match p.apply {
+        StepState::Succeeded => Decision::Proceed(Approved {
+            digest: p.applied_digest.clone(),
+            ..Approved::default()
+        }),
+        StepState::Skipped => Decision::NothingToDo(format!(
+            "{project} had nothing to apply in phase {}",
+            phase.name
+        )),
+        _ => refuse(
+            "apply",
+            format!(
+                "{project} has no succeeded apply in phase {} (apply {}); verification proves an apply",
+                phase.name,
+                p.apply.word()
+            ),
+            format!("phasegate apply --phase {n}"),
+        ),
+    }
+}
+
+/// A review needs every project applied (or skipped, or rolled back, which
+/// the review reports) and every applied project verified.
+fn decide_review(phase: &PhaseProgress) -> Decision {
+    if phase.projects.is_empty() {
+        return refuse(
+            "plan",
+            format!("phase {} has no projects planned", phase.name),
+            format!("phasegate plan --phase {}", phase.index),
+        );
+    }
+    for p in &phase.projects {
+        if let Some(m) = unreviewable(phase, p) {
+            return Decision::Refuse(m);
+        }
+    }
+    Decision::Proceed(Approved {
+        digest: phase.digest.clone(),
+        ..Approved::default()
+    })
+}
+
+fn unreviewable(phase: &PhaseProgress, p: &ProjectProgress) -> Option<Missing> {
+    let n = phase.index;
+    let name = &p.project;
+    if p.plan != StepState::Succeeded {
+        return Some(Missing {
+            what: "plan",
+            why: format!("{name} has no succeeded plan in phase {}", phase.name),
+            command: format!("phasegate plan --phase {n}"),
+        });
+    }
+    match p.apply {
+        StepState::Skipped | StepState::RolledBack => None,
+        StepState::Succeeded if p.verified() => None,
+        StepState::Succeeded => Some(Missing {
+            what: "verify",
+            why: format!(
+                "{name} is applied in phase {} but not verified; a review weighs the verification",
+                phase.name
+            ),
+            command: format!("phasegate verify --phase {n}"),
+        }),
+        other => Some(Missing {
+            what: "apply",
+            why: format!(
+                "{name} is not applied in phase {} (apply {})",
+                phase.name,
+                other.word()
+            ),
+            command: format!("phasegate apply --phase {n}"),
+        }),
+    }
+}
+
+fn decide_rollback(phase: &PhaseProgress, project: &str) -> Decision {
+    let started = phase.project(project).is_some_and(|p| {
+        p.checkpoint.is_some()
+            || matches!(
+                p.apply,
+                StepState::InProgress
+                    | StepState::Succeeded
+                    | StepState::Failed
+                    | StepState::RolledBack
+            )
+    });
+    if !started {
+        return refuse(
+            "apply",
+            format!(
+                "no apply of {project} started in phase {}: there is nothing to roll back",
+                phase.name
+            ),
+            "phasegate status".into(),
+        );
+    }
+    Decision::Proceed(Approved::default())
+}
+
+/// The revert plan goes through the same checks as any plan: its gates and,
+/// where the environment needs one, an approval of the revert digest.
+fn decide_rollback_apply(phase: &PhaseProgress, project: &str) -> Decision {
+    let n = phase.index;
+    let plan_cmd = format!("phasegate rollback --phase {n}");
+    let Some(r) = phase.project(project).and_then(|p| p.revert.as_ref()) else {
+        return refuse(
+            "rollback-plan",
+            format!(
+                "{project} has no revert plan in phase {}: plan the revert first",
+                phase.name
+            ),
+            plan_cmd,
+        );
+    };
+    let digest = r.digest.clone().unwrap_or_default();
+    if !r.planned.has_changes {
+        return Decision::NothingToDo(format!(
+            "the revert plan {} of {project} has no changes",
+            short(&digest)
+        ));
+    }
+    if r.applied_digest.as_deref() == Some(digest.as_str()) {
+        return Decision::NothingToDo(format!(
+            "the revert plan {} of {project} is already applied",
+            short(&digest)
+        ));
+    }
+    if !r.blocking_gates.is_empty() {
+        return refuse(
+            "gate",
+            format!(
+                "the {} gate blocks the revert plan {} of {project}",
+                r.blocking_gates.join(", "),
+                short(&digest)
+            ),
+            plan_cmd,
+        );
+    }
+    if phase.approval_required {
+        let bound = Bound {
+            digest: &digest,
+            plan_run: Some(&r.plan_run),
+            plan_time: Some(&r.plan_time),
+        };
+        if let Some(m) = approval_missing(phase, &bound, "the revert plan") {
+            return Decision::Refuse(m);
+        }
+    }
+    Decision::Proceed(Approved {
+        digest: Some(digest),
+        plan_file: r.planned.plan_file.clone(),
+        plan_sha256: r.planned.plan_sha256.clone(),
+        destroys: r.planned.destroys,
+    })
 }
 
 fn refuse(what: &'static str, why: String, command: String) -> Decision {
@@ -116,19 +298,8 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
         );
     }
     if let Some(prev) = progress.phases.iter().rev().find(|q| q.index < n) {
-        if prev.environment != phase.environment && !prev.done() {
-            return refuse(
-                "previous-phase",
-                format!(
-                    "phase {} ({}) must be applied and converged before {} is entered",
-                    prev.name, prev.environment, phase.environment
-                ),
-                progress
-                    .next
-                    .as_ref()
-                    .map(|s| s.command.clone())
-                    .unwrap_or_else(|| format!("phasegate apply --phase {}", prev.index)),
-            );
+        if prev.environment != phase.environment && !prev.complete() {
+            return Decision::Refuse(previous_phase(prev, &phase.environment));
         }
     }
     if phase.approval_required {
@@ -144,31 +315,96 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
     })
 }
 
+/// Why the previous environment's phase does not let `entering` in yet, and
+/// the command that moves it on: its apply, its verification, or its review
+/// (`pass` or `warn` for its current digest).
+fn previous_phase(prev: &PhaseProgress, entering: &str) -> Missing {
+    let n = prev.index;
+    let intro = format!(
+        "phase {} ({}) must be applied, verified and reviewed pass or warn before {entering} is entered",
+        prev.name, prev.environment
+    );
+    let missing = |why: String, command: String| Missing {
+        what: "previous-phase",
+        why: format!("{intro}: {why}"),
+        command,
+    };
+    if prev.projects.is_empty() {
+        return missing(
+            "it has no plan".into(),
+            format!("phasegate plan --phase {n}"),
+        );
+    }
+    for p in &prev.projects {
+        if let Some(m) = unreviewable(prev, p) {
+            return missing(m.why, m.command);
+        }
+        if !p.applied() {
+            return missing(
+                format!("{} was rolled back", p.project),
+                format!("phasegate plan --phase {n}"),
+            );
+        }
+    }
+    let review = format!("phasegate review --phase {n}");
+    match &prev.review {
+        None => missing("it has not been reviewed".into(), review),
+        Some(r) if r.digest != prev.digest => missing(
+            "its review judged an older plan; review the current one".into(),
+            review,
+        ),
+        Some(r) => missing(
+            format!(
+                "its review said {}: {}",
+                r.verdict.as_str(),
+                if r.reasons.is_empty() {
+                    "no reason given".into()
+                } else {
+                    r.reasons.join("; ")
+                }
+            ),
+            review,
+        ),
+    }
+}
+
+/// The plan an approval must name: its digest and, for environment reviews,
+/// the run and time of the plan that recorded it.
+struct Bound<'a> {
+    digest: &'a str,
+    plan_run: Option<&'a RunRef>,
+    plan_time: Option<&'a str>,
+}
+
 /// Approval evidence bound to the phase digest. An environment review counts
 /// only in the run whose plan recorded the digest, and only when the review
 /// came after that plan.
-fn approval_refusal(
-    phase: &PhaseProgress,
-    project: &crate::journal::ProjectProgress,
-) -> Option<Missing> {
+fn approval_refusal(phase: &PhaseProgress, project: &ProjectProgress) -> Option<Missing> {
     let digest = phase.digest.clone().unwrap_or_default();
+    let bound = Bound {
+        digest: &digest,
+        plan_run: project.plan_run.as_ref(),
+        plan_time: project.plan_time.as_deref(),
+    };
+    approval_missing(phase, &bound, "plan")
+}
+
+fn approval_missing(phase: &PhaseProgress, bound: &Bound<'_>, what: &str) -> Option<Missing> {
+    let digest = bound.digest.to_string();
     let command = format!(
         "/phasegate approve {} {}",
         phase.environment,
         short(&digest)
     );
     let valid = phase
-        .approvals_of_current()
-        .into_iter()
+        .approvals
+        .iter()
+        .filter(|a| a.digest.as_deref() == Some(bound.digest))
         .any(|a| match a.source {
             ApprovalSource::Comment => true,
             ApprovalSource::EnvironmentReview => {
-                let same_run =
-                    a.run.id.is_some() && project.plan_run.as_ref().and_then(|r| r.id) == a.run.id;
-                let after_plan = project
-                    .plan_time
-                    .as_deref()
-                    .is_some_and(|t| !later(t, &a.at));
+                let same_run = a.run.id.is_some() && bound.plan_run.and_then(|r| r.id) == a.run.id;
+                let after_plan = bound.plan_time.is_some_and(|t| !later(t, &a.at));
                 same_run && after_plan
             }
         });
@@ -178,7 +414,7 @@ fn approval_refusal(
     let stale: Vec<String> = phase
         .approvals
         .iter()
-        .filter(|a| a.digest.is_some() && a.digest != phase.digest)
+        .filter(|a| a.digest.is_some() && a.digest.as_deref() != Some(bound.digest))
         .map(|a| {
             format!(
                 "@{} approved plan {}",
@@ -189,14 +425,14 @@ fn approval_refusal(
         .collect();
     let why = if stale.is_empty() {
         format!(
-            "plan {} of phase {} ({}) has no approval",
+            "{what} {} of phase {} ({}) has no approval",
             short(&digest),
             phase.name,
             phase.environment
         )
     } else {
         format!(
-            "plan {} of phase {} ({}) has no approval; {} — an older plan, which does not count",
+            "{what} {} of phase {} ({}) has no approval; {} — an older plan, which does not count",
             short(&digest),
             phase.name,
             phase.environment,

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::journal::{
-    fold, ApprovalSource, Event, EventKind, PhaseRef, PlanRecord, ResourceOutcome, ResourceResult,
-    RunRef, Step,
+    fold, ApprovalSource, CheckResult, CheckStatus, Event, EventKind, PhaseRef, PlanRecord,
+    ResourceOutcome, ResourceResult, ReviewVerdict, RunRef, Step,
 };
 
 fn phases() -> Vec<PhaseRef> {
@@ -91,6 +91,52 @@ fn applied(phase: &str, digest: &str, t: u32) -> Vec<Event> {
     ]
 }
 
+fn verified(phase: &str, digest: &str, status: CheckStatus, t: u32) -> Event {
+    ev(
+        phase,
+        Step::Verify,
+        Some(digest),
+        1,
+        t,
+        EventKind::VerificationFinished {
+            status,
+            checks: vec![CheckResult {
+                name: "site".into(),
+                kind: "http".into(),
+                status,
+                evidence: "HTTP 200 in 12 ms".into(),
+                attempts: 1,
+                duration_ms: 12,
+            }],
+        },
+    )
+}
+
+fn reviewed(phase: &str, digest: &str, verdict: ReviewVerdict, t: u32) -> Event {
+    let mut e = ev(
+        phase,
+        Step::Review,
+        Some(digest),
+        1,
+        t,
+        EventKind::Reviewed {
+            verdict,
+            reasons: vec!["verification: site FAIL".into()],
+            report: None,
+        },
+    );
+    e.project = None;
+    e
+}
+
+/// Applied, verified and reviewed `pass`: the next environment may start.
+fn completed(phase: &str, digest: &str, t: u32) -> Vec<Event> {
+    let mut events = applied(phase, digest, t);
+    events.push(verified(phase, digest, CheckStatus::Pass, t + 2));
+    events.push(reviewed(phase, digest, ReviewVerdict::Pass, t + 3));
+    events
+}
+
 fn approval(digest: &str, source: ApprovalSource, run: u64, t: u32) -> Event {
     let mut e = ev(
         "prod",
@@ -110,11 +156,15 @@ fn approval(digest: &str, source: ApprovalSource, run: u64, t: u32) -> Event {
 }
 
 fn apply(events: &[Event], phase: &str) -> Decision {
+    act(events, Action::Apply, phase)
+}
+
+fn act(events: &[Event], action: Action, phase: &str) -> Decision {
     let progress = fold("CHG-1", &phases(), events);
     decide(
         &progress,
         &Request {
-            action: Action::Apply,
+            action,
             phase,
             project: "app",
         },
@@ -186,7 +236,7 @@ fn entering_prod_needs_dev_applied_and_converged() {
 #[test]
 fn prod_apply_without_approval_is_refused_naming_the_approve_command() {
     let mut events = vec![planned("dev", "d1", 1, 1)];
-    events.extend(applied("dev", "d1", 2));
+    events.extend(completed("dev", "d1", 2));
     events.push(planned("prod", "p1abcdef123456", 1, 5));
     let m = missing(apply(&events, "prod"));
     assert_eq!(m.what, "approval");
@@ -198,7 +248,7 @@ fn prod_apply_without_approval_is_refused_naming_the_approve_command() {
 #[test]
 fn an_approval_of_an_older_digest_does_not_count() {
     let mut events = vec![planned("dev", "d1", 1, 1)];
-    events.extend(applied("dev", "d1", 2));
+    events.extend(completed("dev", "d1", 2));
     events.push(planned("prod", "old", 1, 5));
     events.push(approval("old", ApprovalSource::Comment, 1, 6));
     events.push(planned("prod", "new", 1, 7));
@@ -210,7 +260,7 @@ fn an_approval_of_an_older_digest_does_not_count() {
 #[test]
 fn an_environment_review_counts_only_in_the_run_that_planned_before_it() {
     let mut events = vec![planned("dev", "d1", 1, 1)];
-    events.extend(applied("dev", "d1", 2));
+    events.extend(completed("dev", "d1", 2));
     events.push(planned("prod", "p1", 7, 10));
     // A review of another run does not approve this run's plan.
     let mut other = events.clone();
@@ -232,23 +282,19 @@ fn an_applied_digest_is_not_applied_twice() {
 }
 
 #[test]
-fn next_step_walks_the_change_in_order() {
+fn next_step_walks_apply_verify_review_then_the_next_phase() {
     let progress = |events: &[Event]| fold("CHG-1", &phases(), events);
-    assert_eq!(
-        progress(&[]).next.unwrap().command,
-        "phasegate plan --phase 1"
-    );
+    let next = |events: &[Event]| progress(events).next.unwrap().command;
+    assert_eq!(next(&[]), "phasegate plan --phase 1");
     let mut events = vec![planned("dev", "d1", 1, 1)];
-    assert_eq!(
-        progress(&events).next.unwrap().command,
-        "phasegate apply --phase 1"
-    );
+    assert_eq!(next(&events), "phasegate apply --phase 1");
     events.extend(applied("dev", "d1", 2));
-    assert_eq!(
-        progress(&events).next.unwrap().command,
-        "phasegate plan --phase 2"
-    );
-    events.push(planned("prod", "p1", 1, 5));
+    assert_eq!(next(&events), "phasegate verify --phase 1");
+    events.push(verified("dev", "d1", CheckStatus::Pass, 4));
+    assert_eq!(next(&events), "phasegate review --phase 1");
+    events.push(reviewed("dev", "d1", ReviewVerdict::Warn, 5));
+    assert_eq!(next(&events), "phasegate plan --phase 2");
+    events.push(planned("prod", "p1", 1, 6));
     let p = progress(&events);
     assert_eq!(p.overall, crate::journal::Overall::AwaitingApproval);
     assert!(p
@@ -256,13 +302,143 @@ fn next_step_walks_the_change_in_order() {
         .unwrap()
         .command
         .starts_with("/phasegate approve prod p1"));
-    events.push(approval("p1", ApprovalSource::Comment, 1, 6));
-    assert_eq!(
-        progress(&events).next.unwrap().command,
-        "phasegate apply --phase 2"
-    );
-    events.extend(applied("prod", "p1", 7));
+    events.push(approval("p1", ApprovalSource::Comment, 1, 7));
+    assert_eq!(next(&events), "phasegate apply --phase 2");
+    events.extend(completed("prod", "p1", 8));
     let done = progress(&events);
     assert_eq!(done.overall, crate::journal::Overall::Done);
     assert!(done.next.is_none());
+}
+
+#[test]
+fn a_needs_fixes_review_blocks_the_change_and_names_its_reasons() {
+    let mut events = vec![planned("dev", "d1", 1, 1)];
+    events.extend(applied("dev", "d1", 2));
+    events.push(verified("dev", "d1", CheckStatus::Fail, 4));
+    events.push(reviewed("dev", "d1", ReviewVerdict::NeedsFixes, 5));
+    let p = fold("CHG-1", &phases(), &events);
+    assert_eq!(p.overall, crate::journal::Overall::Blocked);
+    let next = p.next.unwrap();
+    assert_eq!(next.command, "phasegate plan --phase 1");
+    assert!(next.reason.contains("site FAIL"), "{}", next.reason);
+}
+
+#[test]
+fn entering_prod_needs_dev_verified_then_reviewed_for_its_current_digest() {
+    let mut events = vec![planned("dev", "d1", 1, 1)];
+    events.extend(applied("dev", "d1", 2));
+    events.push(planned("prod", "p1", 1, 4));
+    events.push(approval("p1", ApprovalSource::Comment, 1, 5));
+    let m = missing(apply(&events, "prod"));
+    assert_eq!(m.what, "previous-phase");
+    assert_eq!(m.command, "phasegate verify --phase 1");
+    events.push(verified("dev", "d1", CheckStatus::Pass, 6));
+    let m = missing(apply(&events, "prod"));
+    assert_eq!(m.command, "phasegate review --phase 1");
+    assert!(m.why.contains("not been reviewed"), "{}", m.why);
+    // A review of another dev digest does not count.
+    events.push(reviewed("dev", "d0", ReviewVerdict::Pass, 7));
+    let m = missing(apply(&events, "prod"));
+    assert!(m.why.contains("older plan"), "{}", m.why);
+    events.push(reviewed("dev", "d1", ReviewVerdict::Pass, 8));
+    assert!(matches!(apply(&events, "prod"), Decision::Proceed(_)));
+}
+
+#[test]
+fn a_needs_fixes_review_refuses_the_next_environment_with_its_reasons() {
+    let mut events = vec![planned("dev", "d1", 1, 1)];
+    events.extend(applied("dev", "d1", 2));
+    events.push(verified("dev", "d1", CheckStatus::Fail, 4));
+    events.push(reviewed("dev", "d1", ReviewVerdict::NeedsFixes, 5));
+    events.push(planned("prod", "p1", 1, 6));
+    events.push(approval("p1", ApprovalSource::Comment, 1, 7));
+    let m = missing(apply(&events, "prod"));
+    assert_eq!(m.what, "previous-phase");
+    assert!(m.why.contains("needs-fixes"), "{}", m.why);
+    assert!(m.why.contains("site FAIL"), "{}", m.why);
+    assert_eq!(m.command, "phasegate review --phase 1");
+}
+
+#[test]
+fn verify_needs_a_succeeded_apply_and_review_needs_verification() {
+    let mut events = vec![planned("dev", "d1", 1, 1)];
+    assert_eq!(missing(act(&events, Action::Verify, "dev")).what, "apply");
+    assert_eq!(missing(act(&events, Action::Review, "dev")).what, "apply");
+    events.extend(applied("dev", "d1", 2));
+    assert!(matches!(
+        act(&events, Action::Verify, "dev"),
+        Decision::Proceed(a) if a.digest.as_deref() == Some("d1")
+    ));
+    let m = missing(act(&events, Action::Review, "dev"));
+    assert_eq!(m.what, "verify");
+    assert_eq!(m.command, "phasegate verify --phase 1");
+    events.push(verified("dev", "d1", CheckStatus::Warn, 4));
+    assert!(matches!(
+        act(&events, Action::Review, "dev"),
+        Decision::Proceed(_)
+    ));
+}
+
+fn revert_planned(digest: &str, run: u64, t: u32) -> Event {
+    ev(
+        "prod",
+        Step::Rollback,
+        Some(digest),
+        run,
+        t,
+        EventKind::StepSucceeded {
+            plan: Some(PlanRecord {
+                has_changes: true,
+                plan_file: Some("/tmp/prod.revert.tfplan".into()),
+                plan_sha256: Some("e".repeat(64)),
+                destroys: true,
+            }),
+        },
+    )
+}
+
+#[test]
+fn a_rollback_needs_an_apply_that_started() {
+    let events = vec![planned("dev", "d1", 1, 1)];
+    let m = missing(act(&events, Action::Rollback, "dev"));
+    assert_eq!(m.what, "apply");
+    let mut started = events.clone();
+    started.push(ev(
+        "dev",
+        Step::Apply,
+        Some("d1"),
+        1,
+        2,
+        EventKind::ApplyStarted,
+    ));
+    assert!(matches!(
+        act(&started, Action::Rollback, "dev"),
+        Decision::Proceed(_)
+    ));
+}
+
+#[test]
+fn a_revert_plan_is_applied_only_with_an_approval_of_its_own_digest() {
+    let mut events = vec![planned("dev", "d1", 1, 1)];
+    events.extend(completed("dev", "d1", 2));
+    events.push(planned("prod", "p1", 1, 6));
+    events.push(approval("p1", ApprovalSource::Comment, 1, 7));
+    events.extend(applied("prod", "p1", 8));
+    assert_eq!(
+        missing(act(&events, Action::RollbackApply, "prod")).what,
+        "rollback-plan"
+    );
+    events.push(revert_planned("r1", 3, 10));
+    // The phase's approval names the change's digest, not the revert's.
+    let m = missing(act(&events, Action::RollbackApply, "prod"));
+    assert_eq!(m.what, "approval");
+    assert!(m.why.starts_with("the revert plan r1"), "{}", m.why);
+    assert_eq!(m.command, "/phasegate approve prod r1");
+    // The revert plan never replaces the phase's plan or its gates.
+    assert!(matches!(apply(&events, "prod"), Decision::NothingToDo(_)));
+    events.push(approval("r1", ApprovalSource::EnvironmentReview, 3, 11));
+    assert!(matches!(
+        act(&events, Action::RollbackApply, "prod"),
+        Decision::Proceed(a) if a.digest.as_deref() == Some("r1") && a.destroys
+    ));
 }

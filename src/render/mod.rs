@@ -32,6 +32,7 @@ pub mod cost;
 pub mod escape;
 pub mod policy;
 pub mod progress;
+pub mod review;
 pub mod security;
 pub mod templates;
 pub mod verdict;

@@ -24,6 +24,8 @@ mod runner_e2e;
 mod runner_github;
 mod runner_journal;
 mod runner_resume;
+mod runner_review;
+mod runner_rollback;
 mod security_gate;
 mod testbed;
 mod testcloud;

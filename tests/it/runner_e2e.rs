@@ -148,6 +148,23 @@ impl Change {
             .count()
     }
 
+    /// What `phasegate verify` journals: an HTTP check with its evidence.
+    fn verified(&self, phase: &str) {
+        let index = if phase == "dev" { 0 } else { 1 };
+        let digest = self.status()["phases"][index]["digest"].clone();
+        let line = serde_json::json!({
+            "time": "2030-01-01T00:00:01Z", "run": {}, "actor": "verifier",
+            "change": "CHG-RUN", "phase": phase, "project": "app", "step": "verify",
+            "digest": digest, "event": "verification_finished", "status": "pass",
+            "checks": [{"name": "site", "kind": "http", "status": "pass",
+                        "evidence": "HTTP 200 in 3 ms", "attempts": 1, "duration_ms": 3}],
+        });
+        let path = self.store.join("changes/CHG-RUN/journal.jsonl");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&format!("{line}\n"));
+        std::fs::write(&path, text).unwrap();
+    }
+
     pub(crate) fn prod_digest(&self) -> String {
         self.status()["phases"][1]["digest"]
             .as_str()
@@ -210,6 +227,11 @@ fn a_change_runs_dev_then_prod_only_as_reviewed() {
     assert_eq!(checkpoint.len(), 1);
     assert!(Path::new(checkpoint[0]["file"].as_str().unwrap()).is_file());
     assert_eq!(checkpoint[0]["sha256"].as_str().unwrap().len(), 64);
+    // dev is verified and reviewed before prod may be entered.
+    assert_eq!(c.next(), "phasegate verify --phase 1");
+    c.verified("dev");
+    assert_eq!(c.next(), "phasegate review --phase 1");
+    c.ok(&["review", "--phase", "1"]);
     assert_eq!(c.next(), "phasegate plan --phase 2");
 
     // prod: planned, then refused without an approval — journaled.
@@ -255,6 +277,8 @@ fn a_change_runs_dev_then_prod_only_as_reviewed() {
     c.record_approval(&third);
     assert_eq!(c.next(), "phasegate apply --phase 2");
     c.ok(&["apply", "--phase", "2"]);
+    c.verified("prod");
+    c.ok(&["review", "--phase", "2"]);
     let status = c.status();
     assert_eq!(status["overall"], "done", "{status:#}");
     assert!(status["next"].is_null());

@@ -169,6 +169,11 @@ fn kinds() -> Vec<EventKind> {
             reasons: vec!["verification failed: site".into()],
             report: Some("reports/phase-1.json".into()),
         },
+        EventKind::Reviewed {
+            verdict: phasegate::journal::ReviewVerdict::Pass,
+            reasons: vec![],
+            report: None,
+        },
         EventKind::LockTaken {
             environment: "dev".into(),
             owner: Default::default(),
@@ -200,6 +205,8 @@ fn arb_event() -> impl Strategy<Value = Event> {
             Step::Approval,
             Step::Apply,
             Step::Verify,
+            Step::Review,
+            Step::Rollback,
             Step::Lock,
         ]),
         prop::sample::select(vec![Some("d1"), Some("d2"), None]),
@@ -226,11 +233,12 @@ proptest! {
             if end == 0 {
                 prop_assert_eq!(p.overall, Overall::NotStarted);
             }
-            // The next step belongs to the first phase that is not done,
-            // and every earlier phase is done.
+            // The next step belongs to the first phase that is not
+            // complete (applied, verified, reviewed pass or warn), and every
+            // earlier phase is complete.
             if let Some(next) = &p.next {
-                let first = p.phases.iter().position(|ph| !ph.done()).unwrap();
-                prop_assert!(p.phases[..first].iter().all(|ph| ph.done()));
+                let first = p.phases.iter().position(|ph| !ph.complete()).unwrap();
+                prop_assert!(p.phases[..first].iter().all(|ph| ph.complete()));
                 let ph = &p.phases[first];
                 let names_phase = next.command.ends_with(&format!("--phase {}", ph.index))
                     || next.command.starts_with(&format!("/phasegate approve {}", ph.environment));

@@ -1,0 +1,832 @@
+//! `phasegate rollback --phase N`: undo a phase's apply.
+//! - default, the revert plan: the change's base commit (`--base REV`, else
+//!   the pull request's base sha) planned against the current state, gated,
+//!   rendered and journaled like any plan (step `rollback`, its own digest);
+//! - `--apply`: that revert plan applied, only through its gates and an
+//!   approval of the revert digest where the environment needs one, under
+//!   the lock, after a checkpoint; journaled `rolled_back`;
+//! - `--restore-state --confirm-restore`: the checkpoint taken before the
+//!   phase's apply pushed back as the state, only when the lineage matches
+//!   and the serial moved only through this phase's applies.
+
+use std::path::{Path, PathBuf};
+
+use super::checkpoint;
+use super::gating::{self, GateSet};
+use super::output::{print_stdout, OutputSet};
+use super::projects::ProjectPlan;
+use super::rollback_tree as tree;
+use super::runner::{self, Runner, Writer};
+use super::workspace::Workspace;
+use crate::ci::ActionsContext;
+use crate::cli::{GateInputs, GlobalArgs, OutputFormat, RollbackArgs};
+use crate::config::{Project, ResolvedPhase};
+use crate::error::{Error, ExitCode, Result};
+use crate::iac::{apply_stream, CliEngine, IacEngine, PlanRequest};
+use crate::journal::{fold, ErrorClass, Event, EventKind, Progress, ResourceOutcome, Step};
+use crate::phase::{decide, Action, Approved, Decision, Request};
+use crate::store::lock::{self, Held, Holder, LockError};
+use crate::store::Store;
+
+pub fn run(global: &GlobalArgs, args: RollbackArgs) -> Result<ExitCode> {
+    if args.restore_state && !args.confirm_restore {
+        return Err(Error::Input(
+            "--restore-state replaces the state with the checkpoint; resources created since stay in the cloud but leave the state. Add --confirm-restore to do it".into(),
+        ));
+    }
+    let ws = Workspace::load(global, true)?;
+    let actions = ActionsContext::from_process_env()?;
+    let phase = ws
+        .select(&args.select)?
+        .ok_or_else(|| Error::Input("rollback needs a config".into()))?;
+    let cfg = ws.config.as_ref().expect("required config is loaded");
+    let engine = CliEngine::from_config(&cfg.engine, &ws.base_dir);
+    let runner = Runner::open(&ws, actions.as_ref(), args.token.clone())?;
+    let writer = runner.writer(&ws, actions.as_ref());
+    let ctx = Ctx {
+        ws: &ws,
+        phase: &phase,
+        liveness: runner.liveness(&writer),
+        writer,
+        out_dir: runner::absolute(&ws.out_dir(args.out.as_deref()))?,
+        engine: &engine,
+        base: args.base.clone().or_else(tree::base_from_event),
+    };
+    let store = &runner.store;
+    if let (true, Some(actions)) = (args.apply, &actions) {
+        record_approvals(&runner, &ctx, actions)?;
+    }
+    let mut outcomes = vec![];
+    for project in &phase.projects {
+        let o = runner.rt.block_on(async {
+            if args.restore_state {
+                restore_state(store, &ctx, project).await
+            } else if args.apply {
+                apply_revert(store, &ctx, project).await
+            } else {
+                plan_revert(store, &ctx, project).await
+            }
+        })?;
+        let stop = o.code != ExitCode::Success;
+        outcomes.push(o);
+        if stop {
+            break;
+        }
+    }
+    for o in &outcomes {
+        if let (Some(view), Some(digest)) = (&o.view, &o.digest) {
+            post_revert(&runner, &ws, view, digest)?;
+        }
+    }
+    match args.format {
+        OutputFormat::Json => print_stdout(
+            &serde_json::to_string_pretty(&serde_json::json!({
+                "phase": phase.name,
+                "projects": outcomes,
+            }))
+            .unwrap_or_default(),
+        ),
+        _ => print_stdout(
+            &outcomes
+                .iter()
+                .map(Outcome::text)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+    }
+    Ok(outcomes
+        .iter()
+        .map(|o| o.code)
+        .max_by_key(|c| *c as i32)
+        .unwrap_or(ExitCode::Success))
+}
+
+/// In Actions, journals the approvals GitHub holds for each project's revert
+/// digest, so the step machine can see them (as `apply` does for the plan).
+fn record_approvals(runner: &Runner, ctx: &Ctx<'_>, actions: &ActionsContext) -> Result<()> {
+    let env = &ctx.phase.environment;
+    let Some(forge) = runner.forge() else {
+        return Ok(());
+    };
+    if !(env.reviewers_required || env.protected) {
+        return Ok(());
+    }
+    let (rt, store) = (&runner.rt, &runner.store);
+    let (_, progress) = rt.block_on(progress(store, ctx))?;
+    let Some(phase) = progress.phase(&ctx.phase.name) else {
+        return Ok(());
+    };
+    for p in &phase.projects {
+        let Some(digest) = p.revert.as_ref().and_then(|r| r.digest.clone()) else {
+            continue;
+        };
+        let events = rt.block_on(super::runner_approval::approval_events(
+            forge,
+            runner.pr.as_ref(),
+            ctx.ws,
+            ctx.phase,
+            phase,
+            actions,
+            &ctx.writer,
+            &digest,
+        ))?;
+        rt.block_on(runner::append(store, &ctx.writer.change, &events))?;
+    }
+    Ok(())
+}
+
+/// The revert plan's block in the change's sticky comment (key
+/// `<env>-rollback`, after the environment's own blocks), in a pull-request
+/// run that reports to a PR.
+fn post_revert(
+    runner: &Runner,
+    ws: &Workspace,
+    view: &crate::render::PhaseView,
+    digest: &str,
+) -> Result<()> {
+    let (Some(client), Some(target)) = (runner.forge(), &runner.pr) else {
+        return Ok(());
+    };
+    let order = super::review::comment_order(ws);
+    let key = format!("{}-rollback", view.environment);
+    runner.rt.block_on(super::forge::post_phase(
+        client, target, view, &key, &order, digest,
+    ))?;
+    Ok(())
+}
+
+struct Ctx<'a> {
+    ws: &'a Workspace,
+    phase: &'a ResolvedPhase,
+    /// Whether a lock's owner is gone: in Actions, through its run's status.
+    liveness: runner::Liveness<'a>,
+    writer: Writer,
+    out_dir: PathBuf,
+    engine: &'a dyn IacEngine,
+    base: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct Outcome {
+    project: String,
+    #[serde(skip)]
+    code: ExitCode,
+    result: String,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    lines: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<String>,
+    /// The revert plan as the comment shows it.
+    #[serde(skip)]
+    view: Option<crate::render::PhaseView>,
+}
+
+impl Outcome {
+    fn new(project: &str, code: ExitCode, result: &str, message: String) -> Outcome {
+        Outcome {
+            project: project.into(),
+            code,
+            result: result.into(),
+            message,
+            digest: None,
+            lines: vec![],
+            command: None,
+            view: None,
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut out = vec![format!(
+            "{}: {}: {}",
+            self.project, self.result, self.message
+        )];
+        out.extend(self.lines.iter().map(|l| format!("  {l}")));
+        if let Some(c) = &self.command {
+            out.push(format!("  next: {c}"));
+        }
+        out.join("\n")
+    }
+}
+
+fn short(d: &str) -> &str {
+    &d[..d.len().min(12)]
+}
+
+async fn progress<S: Store>(store: &S, ctx: &Ctx<'_>) -> Result<(Vec<Event>, Progress)> {
+    let events = runner::read_journal(store, &ctx.writer.change).await?;
+    let refs = runner::phase_refs(&runner::all_phases(ctx.ws));
+    let progress = fold(&ctx.writer.change, &refs, &events);
+    Ok((events, progress))
+}
+
+async fn journal<S: Store>(
+    store: &S,
+    ctx: &Ctx<'_>,
+    project: &str,
+    digest: Option<&str>,
+    kinds: Vec<EventKind>,
+) -> Result<()> {
+    let events: Vec<Event> = kinds
+        .into_iter()
+        .map(|k| {
+            ctx.writer
+                .event(&ctx.phase.name, Some(project), Step::Rollback, digest, k)
+        })
+        .collect();
+    runner::append(store, &ctx.writer.change, &events).await
+}
+
+async fn refuse<S: Store>(
+    store: &S,
+    ctx: &Ctx<'_>,
+    project: &str,
+    what: &str,
+    why: String,
+    command: String,
+) -> Result<Outcome> {
+    let kind = EventKind::Refusal {
+        what: what.into(),
+        why: why.clone(),
+        command: Some(command.clone()),
+    };
+    journal(store, ctx, project, None, vec![kind]).await?;
+    let mut o = Outcome::new(project, ExitCode::Refused, "refused", why);
+    o.command = Some(command);
+    Ok(o)
+}
+
+async fn decided<S: Store>(
+    store: &S,
+    ctx: &Ctx<'_>,
+    project: &str,
+    action: Action,
+) -> Result<std::result::Result<Approved, Outcome>> {
+    let (_, progress) = progress(store, ctx).await?;
+    let req = Request {
+        action,
+        phase: &ctx.phase.name,
+        project,
+    };
+    Ok(match decide(&progress, &req) {
+        Decision::Proceed(a) => Ok(a),
+        Decision::NothingToDo(why) => Err(Outcome::new(
+            project,
+            ExitCode::Success,
+            "nothing to do",
+            why,
+        )),
+        Decision::Refuse(m) => Err(refuse(store, ctx, project, m.what, m.why, m.command).await?),
+    })
+}
+
+/// The base commit's tree for `project`, with the local state linked in,
+/// and the request that plans there.
+fn revert_request(ctx: &Ctx<'_>, project: &Project, plan_file: PathBuf) -> Result<PlanRequest> {
+    let rev = ctx.base.as_deref().ok_or_else(|| {
+        Error::Input(
+            "which commit does the revert go back to? pass --base REV (in a pull-request run it defaults to the PR's base sha)".into(),
+        )
+    })?;
+    let mut req = runner::plan_request(ctx.ws, ctx.phase, project, plan_file)?;
+    let project_dir = runner::absolute(&req.dir)?;
+    let root = tree::repo_root(&project_dir)?;
+    let sha = tree::resolve(&root, rev)?;
+    let relative = tree::relative_to(&root, &project_dir)?;
+    let dest = ctx
+        .out_dir
+        .join("rollback")
+        .join(format!("{}-{}", project.name, ctx.phase.environment.name));
+    tree::materialize(&root, &sha, &dest)?;
+    let dir = dest.join(relative);
+    tree::link_local_state(&project_dir, &dir)?;
+    req.dir = dir;
+    Ok(req)
+}
+
+fn revert_plan_file(ctx: &Ctx<'_>, project: &str) -> Result<PathBuf> {
+    let dir = ctx.out_dir.join("plans");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    Ok(dir.join(format!(
+        "{project}-{}.revert.tfplan",
+        ctx.phase.environment.name
+    )))
+}
+
+/// Plans the base configuration against the current state, runs the gates
+/// over it, writes its comment, and journals it as the project's revert plan.
+async fn plan_revert<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> Result<Outcome> {
+    let name = project.name.as_str();
+    if let Err(o) = decided(store, ctx, name, Action::Rollback).await? {
+        return Ok(o);
+    }
+    journal(store, ctx, name, None, vec![EventKind::StepStarted]).await?;
+    let planned = (|| {
+        let req = revert_request(ctx, project, revert_plan_file(ctx, name)?)?;
+        let (_, json) = crate::iac::plan_project(ctx.engine, &req)?;
+        let changes = crate::plan::parse_plan_json(&json, &format!("{name} (revert plan)"))?;
+        Ok::<_, Error>((req, json, changes))
+    })();
+    let (req, json, changes) = match planned {
+        Ok(p) => p,
+        Err(e) => {
+            let failed = EventKind::StepFailed {
+                error: e.to_string(),
+                class: ErrorClass::Other,
+            };
+            journal(store, ctx, name, None, vec![failed]).await?;
+            return Err(e);
+        }
+    };
+    let plans = vec![ProjectPlan {
+        name: name.to_string(),
+        dir: req.dir.clone(),
+        changes,
+        plan_json: json,
+    }];
+    let gates = gating::evaluate(
+        ctx.ws,
+        ctx.phase,
+        &plans,
+        &GateInputs::default(),
+        &ctx.out_dir,
+        GateSet::All,
+    )?;
+    let changes = &plans[0].changes;
+    let digest = changes.digest.clone();
+    let view = crate::render::PhaseView {
+        change_id: ctx.writer.change.clone(),
+        change_title: Some(format!(
+            "Revert plan of phase {} (base {})",
+            ctx.phase.name,
+            ctx.base.as_deref().unwrap_or_default()
+        )),
+        phase_name: format!("{} (rollback)", ctx.phase.name),
+        phase_index: ctx.phase.index.saturating_sub(1),
+        environment: ctx.phase.environment.name.clone(),
+        projects: vec![crate::render::ProjectView {
+            name: name.to_string(),
+            changes: changes.clone(),
+        }],
+        sections: gates.sections(),
+        run_url: None,
+    };
+    let mut files = OutputSet::new();
+    let comment = format!("rollback/{name}-{}.comment.md", ctx.phase.environment.name);
+    files.add(&comment, crate::render::comment(&view));
+    files.write_all(&ctx.out_dir)?;
+
+    let record = runner::plan_record(changes, Some(&req.plan_file))?;
+    let mut kinds = vec![EventKind::StepSucceeded { plan: Some(record) }];
+    for gate in &gates.runs {
+        kinds.push(EventKind::GateEvaluated {
+            gate: gate.key.to_string(),
+            verdict: crate::render::verdict::words(gate.verdict).key.to_string(),
+            blocking: gate.verdict.stops(),
+        });
+    }
+    journal(store, ctx, name, Some(&digest), kinds).await?;
+
+    let n = ctx.phase.index;
+    let env = &ctx.phase.environment;
+    let stops = gates.verdict().stops();
+    let mut o = Outcome::new(
+        name,
+        if stops {
+            ExitCode::Refused
+        } else {
+            ExitCode::Success
+        },
+        "revert planned",
+        format!(
+            "{}; digest {}",
+            crate::render::counts_line(&changes.counts()),
+            digest
+        ),
+    );
+    o.digest = Some(digest.clone());
+    o.view = Some(view);
+    o.lines.push(gates.text_line());
+    o.lines
+        .push(format!("comment: {}", ctx.out_dir.join(&comment).display()));
+    o.command = Some(if stops {
+        "fix what the gates found in the revert plan, then plan it again".to_string()
+    } else if env.reviewers_required || env.protected {
+        format!(
+            "/phasegate approve {} {}, then phasegate rollback --phase {n} --apply",
+            env.name,
+            short(&digest)
+        )
+    } else {
+        format!("phasegate rollback --phase {n} --apply")
+    });
+    Ok(o)
+}
+
+async fn take_lock<S: Store>(
+    store: &S,
+    ctx: &Ctx<'_>,
+    project: &str,
+) -> Result<std::result::Result<Held, Outcome>> {
+    let env = ctx.phase.environment.name.clone();
+    let holder = Holder {
+        owner: ctx.writer.owner(),
+        change: ctx.writer.change.clone(),
+        since: runner::now(),
+    };
+    match lock::acquire(store, &ctx.liveness, &env, project, holder).await {
+        Ok(held) => {
+            let taken = ctx.writer.event(
+                &ctx.phase.name,
+                Some(project),
+                Step::Lock,
+                None,
+                EventKind::LockTaken {
+                    environment: env,
+                    owner: ctx.writer.owner(),
+                },
+            );
+            runner::append(store, &ctx.writer.change, &[taken]).await?;
+            Ok(Ok(held))
+        }
+        Err(LockError::Held { holder, .. }) => {
+            let why = format!(
+                "{env}/{project} is locked by {} since {}",
+                lock::describe(&holder.owner),
+                holder.since
+            );
+            let command = format!(
+                "phasegate unlock --env {env} --project {project} --reason \"...\" (only once that job is surely gone)"
+            );
+            Ok(Err(refuse(store, ctx, project, "lock", why, command).await?))
+        }
+        Err(e) => Err(Error::External(e.to_string())),
+    }
+}
+
+async fn release<S: Store>(store: &S, ctx: &Ctx<'_>, project: &str, held: &Held) -> Result<()> {
+    let _ = lock::release(store, held).await;
+    let released = ctx.writer.event(
+        &ctx.phase.name,
+        Some(project),
+        Step::Lock,
+        None,
+        EventKind::LockReleased {
+            environment: ctx.phase.environment.name.clone(),
+        },
+    );
+    runner::append(store, &ctx.writer.change, &[released]).await
+}
+
+/// Applies the journaled revert plan under the lock, after a checkpoint.
+async fn apply_revert<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> Result<Outcome> {
+    let name = project.name.as_str();
+    let approved = match decided(store, ctx, name, Action::RollbackApply).await? {
+        Ok(a) => a,
+        Err(o) => return Ok(o),
+    };
+    let held = match take_lock(store, ctx, name).await? {
+        Ok(h) => h,
+        Err(o) => return Ok(o),
+    };
+    let result = locked_revert(store, ctx, project, &approved).await;
+    release(store, ctx, name, &held).await?;
+    result
+}
+
+async fn locked_revert<S: Store>(
+    store: &S,
+    ctx: &Ctx<'_>,
+    project: &Project,
+    approved: &Approved,
+) -> Result<Outcome> {
+    let name = project.name.as_str();
+    let digest = approved.digest.clone().unwrap_or_default();
+    let saved = approved.plan_file.as_deref().map(Path::new).filter(|f| {
+        f.is_file() && approved.plan_sha256.as_deref() == runner::file_sha256(f).ok().as_deref()
+    });
+    let Some(saved) = saved else {
+        return refuse(
+            store,
+            ctx,
+            name,
+            "rollback-plan",
+            format!(
+                "the saved revert plan {} is gone or changed; only the reviewed file is applied",
+                short(&digest)
+            ),
+            format!("phasegate rollback --phase {}", ctx.phase.index),
+        )
+        .await;
+    };
+    let req = revert_request(ctx, project, saved.to_path_buf())?;
+    let cp = checkpointed(ctx, &req, name)?;
+    journal(store, ctx, name, Some(&digest), vec![cp.event()]).await?;
+    let json = ctx.engine.show_json(&req)?;
+    let changes = crate::plan::parse_plan_json(&json, &format!("{name} (revert plan)"))?;
+    let planned: Vec<(String, String)> = changes
+        .resources
+        .iter()
+        .filter(|r| r.action != crate::plan::Action::NoOp && r.action != crate::plan::Action::Read)
+        .map(|r| (r.address.clone(), super::apply::action_word(&r.action)))
+        .collect();
+    let started = vec![EventKind::ApplyStarted];
+    journal(store, ctx, name, Some(&digest), started).await?;
+    // The same apply as `phasegate apply`: the saved plan only, one retry
+    // of a transient failure that changed nothing.
+    let apply_ctx = super::apply::ApplyContext {
+        ws: ctx.ws,
+        phase: ctx.phase,
+        writer: ctx.writer.clone(),
+        out_dir: ctx.out_dir.clone(),
+        engine: ctx.engine,
+        mode: super::resume::Mode::Apply,
+    };
+    let (results, error) =
+        super::apply::run_apply(&apply_ctx, &req, &planned, super::apply::TRANSIENT_BACKOFF)?;
+    let class = error.as_deref().map(apply_stream::classify);
+    let mut kinds = vec![EventKind::ApplyFinished {
+        results: results.clone(),
+        error: error.clone(),
+        class,
+    }];
+    let applied = results
+        .iter()
+        .filter(|r| r.outcome == ResourceOutcome::Applied)
+        .count();
+    let lines: Vec<String> = results
+        .iter()
+        .map(|r| format!("{:?} {} ({})", r.outcome, r.address, r.action).to_lowercase())
+        .collect();
+    if let Some(error) = &error {
+        kinds.push(EventKind::StepFailed {
+            error: error.clone(),
+            class: class.unwrap_or(ErrorClass::Other),
+        });
+        journal(store, ctx, name, Some(&digest), kinds).await?;
+        let mut o = Outcome::new(
+            name,
+            ExitCode::External,
+            "revert failed",
+            format!("the revert plan {} failed: {error}", short(&digest)),
+        );
+        o.lines = lines;
+        o.command = Some(format!("phasegate rollback --phase {}", ctx.phase.index));
+        return Ok(o);
+    }
+    kinds.push(EventKind::RolledBack {
+        reason: format!(
+            "revert plan {} (base {}) applied: {applied} resources changed",
+            short(&digest),
+            ctx.base.as_deref().map(short).unwrap_or("unknown")
+        ),
+    });
+    kinds.push(EventKind::StepSucceeded { plan: None });
+    journal(store, ctx, name, Some(&digest), kinds).await?;
+    let mut o = Outcome::new(
+        name,
+        ExitCode::Success,
+        "rolled back",
+        format!(
+            "revert plan {} applied to {}",
+            short(&digest),
+            ctx.phase.environment.name
+        ),
+    );
+    o.digest = Some(digest);
+    o.lines = lines;
+    o.command = Some(format!("phasegate plan --phase {}", ctx.phase.index));
+    Ok(o)
+}
+
+fn init(ctx: &Ctx<'_>, req: &PlanRequest) -> Result<()> {
+    ctx.engine.init(req)?;
+    if let Some(ws) = &req.workspace {
+        ctx.engine.select_workspace(req, ws)?;
+    }
+    Ok(())
+}
+
+/// Initializes `req`'s directory and saves the state as it is now.
+fn checkpointed(ctx: &Ctx<'_>, req: &PlanRequest, project: &str) -> Result<checkpoint::Checkpoint> {
+    init(ctx, req)?;
+    checkpoint::take(
+        ctx.engine,
+        req,
+        &ctx.out_dir,
+        project,
+        &ctx.phase.environment.name,
+    )
+}
+
+/// Pushes the checkpoint taken before the phase's apply back as the state.
+async fn restore_state<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> Result<Outcome> {
+    let name = project.name.as_str();
+    if let Err(o) = decided(store, ctx, name, Action::Rollback).await? {
+        return Ok(o);
+    }
+    let held = match take_lock(store, ctx, name).await? {
+        Ok(h) => h,
+        Err(o) => return Ok(o),
+    };
+    let result = locked_restore(store, ctx, project).await;
+    release(store, ctx, name, &held).await?;
+    result
+}
+
+async fn locked_restore<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> Result<Outcome> {
+    let name = project.name.as_str();
+    let n = ctx.phase.index;
+    let (events, progress) = progress(store, ctx).await?;
+    let cp = progress
+        .phase(&ctx.phase.name)
+        .and_then(|p| p.project(name))
+        .and_then(|p| p.checkpoint.clone());
+    let Some(cp) = cp else {
+        return refuse(
+            store,
+            ctx,
+            name,
+            "checkpoint",
+            format!(
+                "no checkpoint of {name} is journaled in phase {}",
+                ctx.phase.name
+            ),
+            format!("phasegate rollback --phase {n} (a revert plan)"),
+        )
+        .await;
+    };
+    let file = PathBuf::from(&cp.file);
+    if runner::file_sha256(&file).ok().as_deref() != Some(cp.sha256.as_str()) {
+        return refuse(
+            store,
+            ctx,
+            name,
+            "checkpoint",
+            format!(
+                "the checkpoint {} is missing or not the journaled one (sha256 {})",
+                cp.file,
+                short(&cp.sha256)
+            ),
+            format!(
+                "download the checkpoint artifact to {}, then run this again",
+                cp.file
+            ),
+        )
+        .await;
+    }
+    let req = runner::plan_request(ctx.ws, ctx.phase, project, PathBuf::new())?;
+    init(ctx, &req)?;
+    let current: serde_json::Value =
+        serde_json::from_str(&ctx.engine.state_pull(&req)?).unwrap_or_default();
+    let lineage = current["lineage"].as_str().map(str::to_string);
+    let serial = current["serial"].as_u64();
+    if lineage.is_none() || lineage != cp.lineage {
+        return refuse(
+            store,
+            ctx,
+            name,
+            "lineage",
+            format!(
+                "the state's lineage {} is not the checkpoint's {}: it is another state, which a restore would overwrite",
+                lineage.as_deref().unwrap_or("(none)"),
+                cp.lineage.as_deref().unwrap_or("(none)")
+            ),
+            format!("phasegate rollback --phase {n} (a revert plan)"),
+        )
+        .await;
+    }
+    if let Some(why) = serial_moved_elsewhere(&events, ctx, name, &cp.file, cp.serial, serial) {
+        return refuse(
+            store,
+            ctx,
+            name,
+            "serial",
+            why,
+            format!("phasegate rollback --phase {n} (a revert plan)"),
+        )
+        .await;
+    }
+    // The state now is itself checkpointed first, so the restore can be undone.
+    let before = checkpointed(ctx, &req, name)?;
+    journal(store, ctx, name, None, vec![before.event()]).await?;
+    let mut restored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?)
+            .map_err(|e| Error::Input(format!("{}: not a state file: {e}", file.display())))?;
+    // Terraform takes a state whose serial is above the current one without
+    // -force, and still checks the lineage itself.
+    restored["serial"] = serde_json::json!(serial.unwrap_or(0) + 1);
+    let push = ctx.out_dir.join("rollback").join(format!(
+        "{name}-{}-restore.tfstate",
+        ctx.phase.environment.name
+    ));
+    std::fs::create_dir_all(push.parent().expect("has a parent"))
+        .map_err(|e| Error::io(&push, e))?;
+    std::fs::write(
+        &push,
+        serde_json::to_string_pretty(&restored).unwrap_or_default(),
+    )
+    .map_err(|e| Error::io(&push, e))?;
+    let pushed = ctx.engine.state_push(&req, &push);
+    let _ = std::fs::remove_file(&push);
+    if let Err(e) = pushed {
+        let failed = EventKind::StepFailed {
+            error: e.to_string(),
+            class: ErrorClass::StateConflict,
+        };
+        journal(store, ctx, name, None, vec![failed]).await?;
+        return Err(e.into());
+    }
+    let reason = format!(
+        "state restored from checkpoint {} (serial {}, lineage {}); resources created since remain in the cloud, outside the state",
+        cp.file,
+        cp.serial.map(|s| s.to_string()).unwrap_or_else(|| "?".into()),
+        cp.lineage.as_deref().unwrap_or("?")
+    );
+    journal(
+        store,
+        ctx,
+        name,
+        None,
+        vec![
+            EventKind::RolledBack {
+                reason: reason.clone(),
+            },
+            EventKind::StepSucceeded { plan: None },
+        ],
+    )
+    .await?;
+    let mut o = Outcome::new(name, ExitCode::Success, "state restored", reason);
+    o.lines.push(format!(
+        "the state before the restore is checkpointed at {}",
+        before.file.display()
+    ));
+    o.command = Some(format!("phasegate plan --phase {n}"));
+    Ok(o)
+}
+
+/// Why the state's serial did not move only through this phase's applies
+/// of `project` since the checkpoint, or `None` when it did.
+fn serial_moved_elsewhere(
+    events: &[Event],
+    ctx: &Ctx<'_>,
+    project: &str,
+    checkpoint_file: &str,
+    at_checkpoint: Option<u64>,
+    now: Option<u64>,
+) -> Option<String> {
+    let (Some(then), Some(now)) = (at_checkpoint, now) else {
+        return Some("the checkpoint or the state has no serial".into());
+    };
+    if now < then {
+        return Some(format!(
+            "the state's serial {now} is below the checkpoint's {then}"
+        ));
+    }
+    if now == then {
+        return None;
+    }
+    let env = &ctx.phase.environment.name;
+    let phases = runner::all_phases(ctx.ws);
+    let same_env = |phase: &str| {
+        phases
+            .iter()
+            .any(|p| p.name == phase && &p.environment.name == env)
+    };
+    let since = events.iter().position(|e| {
+        e.phase == ctx.phase.name
+            && e.project.as_deref() == Some(project)
+            && matches!(&e.kind, EventKind::CheckpointTaken { file, .. } if file == checkpoint_file)
+    })?;
+    let applies = &events[since..];
+    let ours = applies.iter().any(|e| {
+        e.phase == ctx.phase.name
+            && e.project.as_deref() == Some(project)
+            && e.kind == EventKind::ApplyStarted
+    });
+    let others: Vec<&str> = applies
+        .iter()
+        .filter(|e| {
+            e.phase != ctx.phase.name
+                && e.project.as_deref() == Some(project)
+                && e.kind == EventKind::ApplyStarted
+                && same_env(&e.phase)
+        })
+        .map(|e| e.phase.as_str())
+        .collect();
+    if !others.is_empty() {
+        return Some(format!(
+            "phase {} applied {project} in {env} after the checkpoint",
+            others.join(", ")
+        ));
+    }
+    if !ours {
+        return Some(format!(
+            "the state's serial moved from {then} to {now} with no apply of phase {} journaled: someone else wrote it",
+            ctx.phase.name
+        ));
+    }
+    None
+}
