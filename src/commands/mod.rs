@@ -26,6 +26,7 @@ pub mod workspace;
 
 mod completions;
 mod doctor;
+mod drift;
 mod init;
 mod matrix;
 mod workflows;
@@ -58,6 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(args) => apply::run(&global, args),
         Command::Unlock(args) => unlock::run(&global, args),
         Command::Policy(args) => policy::run(args),
+        Command::Drift(args) => drift::run(&global, args),
     }
 }
 
@@ -79,6 +81,7 @@ fn register_tokens(cli: &Cli) {
         Command::Approve(a) => a.token.as_deref(),
         Command::Doctor(a) => a.token.as_deref(),
         Command::Apply(a) => a.token.as_deref(),
+        Command::Drift(a) => a.token.as_deref(),
         _ => None,
     };
     if let Some(token) = flag {

@@ -15,6 +15,7 @@ use crate::model::{timestamp, Issue, Reviewer, State};
 use crate::{spec, FaultKind, Request, TokenKind};
 
 mod git_data;
+mod labels;
 mod runs;
 
 type Shared = Arc<Mutex<State>>;
@@ -564,6 +565,9 @@ fn endpoint(
                     pull_head: None,
                     created,
                 });
+                for l in labels_of(body) {
+                    labels::ensure(st, &owner, &repo, &l);
+                }
                 let i = find_issue(st, &owner, &repo, number).expect("just inserted");
                 Reply::json(201, st.issue_json(i))
             }
@@ -789,6 +793,7 @@ fn endpoint(
             _ => {
                 if let Some(r) = git_data::endpoint(st, caller, method, template, p, body)
                     .or_else(|| runs::endpoint(st, caller, method, template, p, q))
+                    .or_else(|| labels::endpoint(st, caller, method, template, p, body))
                 {
                     return r;
                 }
