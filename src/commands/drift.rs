@@ -347,7 +347,10 @@ fn print(out: &Output<'_>, format: OutputFormat) -> Result<()> {
                 ));
             }
         } else {
-            text.push_str(&format!("{} in {}: no drift{issue}\n", d.project, d.environment));
+            text.push_str(&format!(
+                "{} in {}: no drift{issue}\n",
+                d.project, d.environment
+            ));
         }
         if !d.pending.is_empty() {
             text.push_str(&format!(

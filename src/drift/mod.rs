@@ -157,7 +157,12 @@ mod tests {
 
     #[test]
     fn on_drift_decides_the_exit_code() {
-        let d = summarize("app", "dev", plan_with(BUCKET_EDITED, ""), plan_with("", ""));
+        let d = summarize(
+            "app",
+            "dev",
+            plan_with(BUCKET_EDITED, ""),
+            plan_with("", ""),
+        );
         assert_eq!(exit_code(std::slice::from_ref(&d), OnDrift::Fail), 1);
         assert_eq!(exit_code(&[d], OnDrift::Succeed), 0);
     }

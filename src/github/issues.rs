@@ -106,10 +106,7 @@ async fn ours<F: Forge>(
     let all = forge
         .list_issues(&target.repo, std::slice::from_ref(&target.label), "all")
         .await?;
-    let mut mine: Vec<Issue> = all
-        .into_iter()
-        .filter(|i| is_ours(i, me, marker))
-        .collect();
+    let mut mine: Vec<Issue> = all.into_iter().filter(|i| is_ours(i, me, marker)).collect();
     mine.sort_by_key(|i| i.number);
     Ok(mine)
 }
@@ -127,12 +124,7 @@ pub async fn sync<F: Forge>(
         Desired::Clean { comment } => close_all(forge, target, &mine, &me, comment).await,
         Desired::Drifted { title, body } => {
             forge
-                .ensure_label(
-                    &target.repo,
-                    &target.label,
-                    LABEL_COLOR,
-                    LABEL_DESCRIPTION,
-                )
+                .ensure_label(&target.repo, &target.label, LABEL_COLOR, LABEL_DESCRIPTION)
                 .await?;
             open_or_update(forge, target, mine, &me, &marker, title, *body).await
         }
@@ -185,7 +177,9 @@ async fn open_or_update<F: Forge>(
                     }
                     // GitHub may have made it: list again before anything else.
                     Err(e) if e.outcome_unknown() => {
-                        tracing::warn!("opening the drift issue had an unknown outcome, checking: {e}");
+                        tracing::warn!(
+                            "opening the drift issue had an unknown outcome, checking: {e}"
+                        );
                         last_error = Some(e);
                         continue;
                     }
@@ -218,11 +212,7 @@ async fn open_or_update<F: Forge>(
             }
         };
         let mut outcome = IssueOutcome::of(action, Some(&updated));
-        let dups: Vec<Issue> = open
-            .iter()
-            .skip(1)
-            .map(|i| (*i).clone())
-            .collect();
+        let dups: Vec<Issue> = open.iter().skip(1).map(|i| (*i).clone()).collect();
         for dup in dups {
             let note = format!(
                 "{CLOSED_MARKER}\nClosed by phasegate: #{} tracks this drift.",
@@ -292,7 +282,9 @@ async fn close_one<F: Forge>(
         state: Some("closed".to_owned()),
         ..IssueUpdate::default()
     };
-    forge.update_issue(&target.repo, issue.number, &close).await?;
+    forge
+        .update_issue(&target.repo, issue.number, &close)
+        .await?;
     Ok(())
 }
 
@@ -333,8 +325,16 @@ mod tests {
     #[test]
     fn only_our_issues_with_the_exact_marker_line_count() {
         let m = drift_marker("app", "dev");
-        assert!(is_ours(&issue("github-actions[bot]", &format!("{m}\nbody")), &me(), &m));
-        assert!(!is_ours(&issue("mallory", &format!("{m}\nbody")), &me(), &m));
+        assert!(is_ours(
+            &issue("github-actions[bot]", &format!("{m}\nbody")),
+            &me(),
+            &m
+        ));
+        assert!(!is_ours(
+            &issue("mallory", &format!("{m}\nbody")),
+            &me(),
+            &m
+        ));
         assert!(!is_ours(
             &issue("github-actions[bot]", &drift_marker("app", "prod")),
             &me(),

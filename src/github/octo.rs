@@ -1469,7 +1469,11 @@ impl Forge for OctoForge {
     ) -> Result<(), GithubError> {
         let path = format!("{}/labels/{}", repo_path(repo), seg(name));
         let found: Option<ApiLabel> = self
-            .fetch_optional(&path, &format!("read label {name} on {repo}"), "issues: read")
+            .fetch_optional(
+                &path,
+                &format!("read label {name} on {repo}"),
+                "issues: read",
+            )
             .await?;
         if found.is_some() {
             return Ok(());
@@ -1489,7 +1493,11 @@ impl Forge for OctoForge {
             // whose answer was lost): what we wanted exists.
             Err(e) if e.status() == Some(422) || e.outcome_unknown() => {
                 let again: Option<ApiLabel> = self
-                    .fetch_optional(&path, &format!("read label {name} on {repo}"), "issues: read")
+                    .fetch_optional(
+                        &path,
+                        &format!("read label {name} on {repo}"),
+                        "issues: read",
+                    )
                     .await?;
                 again.map(|_| ()).ok_or(e)
             }

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::budget::{fit, EssentialsLevel, Measure, Omitted, Part, ShedClass, Shape};
+use super::budget::{fit, EssentialsLevel, Measure, Omitted, Part, Shape, ShedClass};
 use super::context::{counts_line, rows, Row, Target};
 use super::escape;
 use super::templates::{Templates, DRIFT_ISSUE};
