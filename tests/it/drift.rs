@@ -280,6 +280,9 @@ fn hostile_addresses_and_values_stay_inert_in_the_issue() {
     let issues = bed.issues();
     assert_eq!(issues.len(), 1);
     let body = issues[0]["body"].as_str().unwrap();
+    if std::env::var_os("DRIFT_SHOW").is_some() {
+        eprintln!("{body}");
+    }
     assert_eq!(
         body.matches("<!-- phasegate:").count(),
         1,
@@ -347,4 +350,46 @@ fn a_huge_drift_fits_githubs_limit_and_says_what_it_left_out() {
         body.contains("more resources"),
         "the table says how many rows it cut"
     );
+}
+
+#[test]
+fn copies_of_our_issue_from_a_race_are_closed_in_favour_of_the_oldest() {
+    let bed = Bed::new();
+    let marker = "<!-- phasegate:drift project=app env=dev -->";
+    let body = format!("{marker}\nolder run");
+    let first = bed.hub.add_issue(
+        "acme",
+        "infra",
+        "github-actions[bot]",
+        "Drift: app in dev",
+        &body,
+        &[LABEL],
+    );
+    let second = bed.hub.add_issue(
+        "acme",
+        "infra",
+        "github-actions[bot]",
+        "Drift: app in dev",
+        &body,
+        &[LABEL],
+    );
+    bed.edit_assets("public-read");
+    let (out, json) = bed.drift();
+    assert_eq!(code(&out), Some(1), "{}", describe(&out));
+    let issue = &json["projects"][0]["issue"];
+    assert_eq!(issue["action"], "updated");
+    assert_eq!(issue["number"], first);
+    assert_eq!(issue["duplicates_closed"], serde_json::json!([second]));
+    let open: Vec<Value> = bed
+        .issues()
+        .into_iter()
+        .filter(|i| i["state"] == "open")
+        .collect();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["number"], first);
+    let note = bed.hub.comments("acme", "infra", second);
+    assert!(note[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("#{first} tracks this drift")));
 }
