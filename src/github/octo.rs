@@ -1468,14 +1468,12 @@ impl Forge for OctoForge {
         description: &str,
     ) -> Result<(), GithubError> {
         let path = format!("{}/labels/{}", repo_path(repo), seg(name));
-        let found: Option<ApiLabel> = self
-            .fetch_optional(
-                &path,
-                &format!("read label {name} on {repo}"),
-                "issues: read",
-            )
-            .await?;
-        if found.is_some() {
+        let read = format!("read label {name} on {repo}");
+        let exists = || async {
+            let found: Option<ApiLabel> = self.fetch_optional(&path, &read, "issues: read").await?;
+            Ok::<bool, GithubError>(found.is_some())
+        };
+        if exists().await? {
             return Ok(());
         }
         let action = format!("create label {name} on {repo}");
@@ -1492,14 +1490,11 @@ impl Forge for OctoForge {
             // Created meanwhile (by a concurrent job, or by our own request
             // whose answer was lost): what we wanted exists.
             Err(e) if e.status() == Some(422) || e.outcome_unknown() => {
-                let again: Option<ApiLabel> = self
-                    .fetch_optional(
-                        &path,
-                        &format!("read label {name} on {repo}"),
-                        "issues: read",
-                    )
-                    .await?;
-                again.map(|_| ()).ok_or(e)
+                if exists().await? {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
             }
             Err(e) => Err(e),
         }

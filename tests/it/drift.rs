@@ -280,9 +280,6 @@ fn hostile_addresses_and_values_stay_inert_in_the_issue() {
     let issues = bed.issues();
     assert_eq!(issues.len(), 1);
     let body = issues[0]["body"].as_str().unwrap();
-    if std::env::var_os("DRIFT_SHOW").is_some() {
-        eprintln!("{body}");
-    }
     assert_eq!(
         body.matches("<!-- phasegate:").count(),
         1,
@@ -357,22 +354,16 @@ fn copies_of_our_issue_from_a_race_are_closed_in_favour_of_the_oldest() {
     let bed = Bed::new();
     let marker = "<!-- phasegate:drift project=app env=dev -->";
     let body = format!("{marker}\nolder run");
-    let first = bed.hub.add_issue(
-        "acme",
-        "infra",
-        "github-actions[bot]",
-        "Drift: app in dev",
-        &body,
-        &[LABEL],
-    );
-    let second = bed.hub.add_issue(
-        "acme",
-        "infra",
-        "github-actions[bot]",
-        "Drift: app in dev",
-        &body,
-        &[LABEL],
-    );
+    let [first, second] = [(); 2].map(|_| {
+        bed.hub.add_issue(
+            "acme",
+            "infra",
+            "github-actions[bot]",
+            "Drift: app in dev",
+            &body,
+            &[LABEL],
+        )
+    });
     bed.edit_assets("public-read");
     let (out, json) = bed.drift();
     assert_eq!(code(&out), Some(1), "{}", describe(&out));
@@ -392,4 +383,48 @@ fn copies_of_our_issue_from_a_race_are_closed_in_favour_of_the_oldest() {
         .as_str()
         .unwrap()
         .contains(&format!("#{first} tracks this drift")));
+}
+
+#[test]
+fn a_label_created_then_answered_5xx_counts_as_created() {
+    use phasegate::github::{Forge, ForgeConfig, OctoForge, RepoRef, RetryPolicy};
+    let hub = FakeHub::start();
+    hub.add_repo("acme", "infra");
+    hub.add_token(TOKEN, "", TokenKind::Installation, &[("issues", "write")]);
+    hub.inject(Fault {
+        method: Some("POST"),
+        path_prefix: "/repos/acme/infra/labels".into(),
+        kind: FaultKind::StatusAfterApplying(502),
+        times: 1,
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let forge = OctoForge::new(&ForgeConfig {
+            api_url: hub.url().to_owned(),
+            graphql_url: None,
+            token: TOKEN.to_owned(),
+            retry: RetryPolicy::fast(),
+        })
+        .unwrap();
+        let repo = RepoRef::new("acme", "infra");
+        forge
+            .ensure_label(&repo, LABEL, "d93f0b", "drift")
+            .await
+            .unwrap();
+        forge
+            .ensure_label(&repo, LABEL, "d93f0b", "drift")
+            .await
+            .unwrap();
+    });
+    assert_eq!(hub.labels("acme", "infra"), vec![LABEL.to_string()]);
+    let posts = hub
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/repos/acme/infra/labels")
+        .count();
+    assert_eq!(posts, 1, "an existing label is read, not created again");
+    assert!(hub.violations().is_empty(), "{:?}", hub.violations());
 }

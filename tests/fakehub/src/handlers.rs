@@ -544,14 +544,7 @@ fn endpoint(
                 if too_long(st, body) {
                     return Err(Reply::too_long("Issue"));
                 }
-                let number = st
-                    .issues
-                    .iter()
-                    .filter(|i| i.owner == owner && i.repo == repo)
-                    .map(|i| i.number)
-                    .max()
-                    .unwrap_or(0)
-                    + 1;
+                let number = st.next_issue_number(&owner, &repo);
                 let created = st.tick();
                 st.issues.push(Issue {
                     owner: owner.clone(),

@@ -208,6 +208,17 @@ impl State {
         });
     }
 
+    /// Issues and pull requests share one sequence per repository.
+    pub fn next_issue_number(&self, owner: &str, repo: &str) -> u64 {
+        self.issues
+            .iter()
+            .filter(|i| i.owner == owner && i.repo == repo)
+            .map(|i| i.number)
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
     pub fn add_issue(
         &mut self,
         owner: &str,
@@ -219,14 +230,7 @@ impl State {
     ) -> u64 {
         self.user_id(author);
         let created = self.tick();
-        let number = self
-            .issues
-            .iter()
-            .filter(|i| i.owner == owner && i.repo == repo)
-            .map(|i| i.number)
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let number = self.next_issue_number(owner, repo);
         self.issues.push(Issue {
             owner: owner.to_owned(),
             repo: repo.to_owned(),
