@@ -301,8 +301,8 @@ fn hostile_addresses_and_values_stay_inert_in_the_issue() {
     );
 }
 
-#[test]
-fn a_huge_drift_fits_githubs_limit_and_says_what_it_left_out() {
+/// A drift of 3,000 buckets with long values, far over any body limit.
+fn huge_drift() -> phasegate::drift::ProjectDrift {
     let resources: Vec<String> = (0..3000)
         .map(|i| {
             format!(
@@ -326,7 +326,12 @@ fn a_huge_drift_fits_githubs_limit_and_says_what_it_left_out() {
         "empty",
     )
     .unwrap();
-    let d = phasegate::drift::summarize("app", "prod", refresh, plan);
+    phasegate::drift::summarize("app", "prod", refresh, plan)
+}
+
+#[test]
+fn a_huge_drift_fits_githubs_limit_and_says_what_it_left_out() {
+    let d = huge_drift();
     let run = phasegate::render::drift::RunInfo {
         checked_at: "2026-12-02T03:00:00Z".into(),
         run_url: None,
@@ -426,5 +431,62 @@ fn a_label_created_then_answered_5xx_counts_as_created() {
         .filter(|r| r.method == "POST" && r.path == "/repos/acme/infra/labels")
         .count();
     assert_eq!(posts, 1, "an existing label is read, not created again");
+    assert!(hub.violations().is_empty(), "{:?}", hub.violations());
+}
+
+#[test]
+fn a_body_the_server_finds_too_long_is_shed_further_until_it_fits() {
+    use phasegate::github::issues::{sync, Desired, IssueAction, IssueTarget};
+    use phasegate::github::{ForgeConfig, OctoForge, RepoRef, RetryPolicy};
+    let hub = FakeHub::start();
+    hub.add_repo("acme", "infra");
+    hub.add_token(TOKEN, "", TokenKind::Installation, &[("issues", "write")]);
+    hub.set_body_limit(40_000);
+    let d = huge_drift();
+    let run = phasegate::render::drift::RunInfo::default();
+    let body = |budget: usize| phasegate::render::drift::issue_body(&d, &run, budget);
+    let marked = |budget: usize| {
+        format!(
+            "{}\n{}",
+            phasegate::github::issues::drift_marker("app", "prod"),
+            body(budget - 60)
+        )
+    };
+    let target = IssueTarget {
+        repo: RepoRef::new("acme", "infra"),
+        project: "app".into(),
+        environment: "prod".into(),
+        label: LABEL.into(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = rt.block_on(async {
+        let forge = OctoForge::new(&ForgeConfig {
+            api_url: hub.url().to_owned(),
+            graphql_url: Some(hub.graphql_url()),
+            token: TOKEN.to_owned(),
+            retry: RetryPolicy::fast(),
+        })
+        .unwrap();
+        let desired = Desired::Drifted {
+            title: "Drift: app in prod".into(),
+            body: &marked,
+        };
+        sync(&forge, &target, &desired).await.unwrap()
+    });
+    assert_eq!(outcome.action, IssueAction::Opened);
+    let issues = hub.issues("acme", "infra");
+    assert_eq!(issues.len(), 1);
+    let chars = issues[0]["body"].as_str().unwrap().chars().count();
+    assert!(chars <= 40_000 && chars > 20_000, "{chars}");
+    let creates = hub
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/repos/acme/infra/issues")
+        .count();
+    assert!(creates >= 2, "the first body was refused as too long");
+    // The refused attempts were recorded as 422s, not as violations.
     assert!(hub.violations().is_empty(), "{:?}", hub.violations());
 }
