@@ -74,6 +74,8 @@ pub enum Command {
     Review(ReviewArgs),
     /// Roll a phase back: plan its base commit against the current state (or restore the checkpoint).
     Rollback(RollbackArgs),
+    /// Find changes made outside Terraform in one environment; open, update or close a drift issue per project.
+    Drift(DriftArgs),
 }
 
 #[derive(Debug, Args)]
@@ -464,6 +466,28 @@ pub struct RollbackArgs {
     pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
+    /// GitHub token; default GITHUB_TOKEN. Never printed.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The environment to check.
+    #[arg(long, value_name = "E")]
+    pub env: String,
+    /// Only this project.
+    #[arg(long, value_name = "P", conflicts_with = "all")]
+    pub project: Option<String>,
+    /// Every project (the default when --project is not given).
+    #[arg(long)]
+    pub all: bool,
+    /// `json`: one JSON object on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// Do not open, update or close GitHub issues.
+    #[arg(long)]
+    pub no_issues: bool,
     /// GitHub token; default GITHUB_TOKEN. Never printed.
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

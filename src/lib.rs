@@ -8,6 +8,7 @@ pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod drift;
 pub mod error;
 pub mod gates;
 pub mod github;

@@ -26,6 +26,7 @@ pub mod workspace;
 
 mod completions;
 mod doctor;
+mod drift;
 mod init;
 mod matrix;
 mod resume;
@@ -65,6 +66,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Policy(args) => policy::run(args),
         Command::Review(args) => review::run(&global, args),
         Command::Rollback(args) => rollback::run(&global, args),
+        Command::Drift(args) => drift::run(&global, args),
     }
 }
 
@@ -88,6 +90,7 @@ fn register_tokens(cli: &Cli) {
         Command::Apply(a) => a.token.as_deref(),
         Command::Review(a) => a.token.as_deref(),
         Command::Rollback(a) => a.token.as_deref(),
+        Command::Drift(a) => a.token.as_deref(),
         _ => None,
     };
     if let Some(token) = flag {

@@ -162,6 +162,38 @@ pub struct Config {
     /// Security gate settings shared by every environment.
     #[serde(default)]
     pub security: SecuritySettings,
+    /// How `phasegate drift` reports drift.
+    #[serde(default)]
+    pub drift: DriftSettings,
+}
+
+/// How `phasegate drift` reports drift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DriftSettings {
+    /// `fail` (default): drift makes the run exit 1; `succeed`: exit 0 and
+    /// say so in the step outputs (`drifted`, counts, issue URLs).
+    #[serde(default)]
+    pub on_drift: OnDrift,
+    /// The label every drift issue carries; default `phasegate-drift`.
+    /// Created when the repository lacks it.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Open, update and close one GitHub issue per project and environment
+    /// (default true; needs `issues: write`).
+    #[serde(default)]
+    pub issues: Option<bool>,
+}
+
+/// What a drift run ends as when something drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDrift {
+    /// Exit 1 (a red scheduled run).
+    #[default]
+    Fail,
+    /// Exit 0; the outputs say `drifted=true`.
+    Succeed,
 }
 
 /// GitHub settings.

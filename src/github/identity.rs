@@ -111,10 +111,16 @@ pub fn decide(api: ApiAnswer, configured: Option<&str>) -> Result<Identity, Gith
 /// case-insensitive) and, for an app's bot, the app GitHub says the comment
 /// was performed via, when it says one.
 pub fn authored_by(c: &Comment, me: &Identity) -> bool {
-    if !c.author.eq_ignore_ascii_case(&me.login) {
+    wrote(&c.author, c.via_app.as_deref(), me)
+}
+
+/// [`authored_by`] for anything GitHub names an author (and maybe an app)
+/// of: comments, issues.
+pub fn wrote(author: &str, via_app: Option<&str>, me: &Identity) -> bool {
+    if !author.eq_ignore_ascii_case(&me.login) {
         return false;
     }
-    match (app_slug(&me.login), c.via_app.as_deref()) {
+    match (app_slug(&me.login), via_app) {
         (Some(mine), Some(via)) => via.eq_ignore_ascii_case(mine),
         _ => true,
     }

@@ -11,6 +11,7 @@ pub mod comment;
 pub mod environments;
 mod error;
 pub mod identity;
+pub mod issues;
 mod octo;
 pub mod retry;
 pub mod runs;
@@ -191,6 +192,11 @@ pub struct Issue {
     pub body: String,
     pub state: String,
     pub labels: Vec<String>,
+    /// Who opened it: only issues we opened are ours (see [`identity`]).
+    pub author: String,
+    /// The app the issue was `performed_via_github_app`, when GitHub says one.
+    pub via_app: Option<String>,
+    pub html_url: String,
 }
 
 /// Fields to change on an issue; `None` leaves a field alone.
@@ -404,4 +410,15 @@ pub trait Forge {
     /// The pull requests `sha` belongs to (as head, or as merge commit).
     async fn commit_pulls(&self, repo: &RepoRef, sha: &str)
         -> Result<Vec<CommitPull>, GithubError>;
+
+    /// Makes sure the repository has the label `name` (created with `color`,
+    /// six hex digits, and `description` when missing; an existing label is
+    /// left as it is).
+    async fn ensure_label(
+        &self,
+        repo: &RepoRef,
+        name: &str,
+        color: &str,
+        description: &str,
+    ) -> Result<(), GithubError>;
 }

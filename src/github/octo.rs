@@ -289,6 +289,12 @@ struct ApiIssue {
     labels: Vec<LabelOrName>,
     #[serde(default)]
     pull_request: Option<Value>,
+    #[serde(default)]
+    user: Option<ApiUser>,
+    #[serde(default)]
+    performed_via_github_app: Option<ApiApp>,
+    #[serde(default)]
+    html_url: String,
 }
 
 impl From<ApiIssue> for Issue {
@@ -306,6 +312,9 @@ impl From<ApiIssue> for Issue {
                     LabelOrName::Name(n) => n,
                 })
                 .collect(),
+            author: i.user.map(|u| u.login).unwrap_or_default(),
+            via_app: i.performed_via_github_app.and_then(|a| a.slug),
+            html_url: i.html_url,
         }
     }
 }
@@ -1449,6 +1458,46 @@ impl Forge for OctoForge {
                 base_ref: p.base.name,
             })
             .collect())
+    }
+
+    async fn ensure_label(
+        &self,
+        repo: &RepoRef,
+        name: &str,
+        color: &str,
+        description: &str,
+    ) -> Result<(), GithubError> {
+        let path = format!("{}/labels/{}", repo_path(repo), seg(name));
+        let read = format!("read label {name} on {repo}");
+        let exists = || async {
+            let found: Option<ApiLabel> = self.fetch_optional(&path, &read, "issues: read").await?;
+            Ok::<bool, GithubError>(found.is_some())
+        };
+        if exists().await? {
+            return Ok(());
+        }
+        let action = format!("create label {name} on {repo}");
+        let made = self
+            .create(
+                &format!("{}/labels", repo_path(repo)),
+                &json!({"name": name, "color": color, "description": description}),
+                &action,
+                "issues: write",
+            )
+            .await;
+        match made {
+            Ok(_) => Ok(()),
+            // Created meanwhile (by a concurrent job, or by our own request
+            // whose answer was lost): what we wanted exists.
+            Err(e) if e.status() == Some(422) || e.outcome_unknown() => {
+                if exists().await? {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -129,6 +129,16 @@ pub trait IacEngine {
             message: "this engine cannot push a state".into(),
         })
     }
+    /// `plan -refresh-only -out`: a plan that only compares the state with
+    /// the real objects, so its `resource_drift` is exactly what changed
+    /// outside Terraform. Engines that cannot make one say so.
+    fn plan_refresh_only(&self, req: &PlanRequest) -> Result<PlanOutcome, IacError> {
+        Err(IacError::BadOutput {
+            command: "plan -refresh-only".into(),
+            dir: req.dir.clone(),
+            message: "this engine cannot make a refresh-only plan".into(),
+        })
+    }
 }
 
 /// Init, select the workspace, plan and show: the whole plan step for one project.

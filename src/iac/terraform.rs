@@ -54,6 +54,31 @@ impl CliEngine {
             log_stdout,
         }
     }
+
+    /// `plan -detailed-exitcode -out`, with `mode` flags (`-refresh-only`).
+    fn plan_mode(&self, req: &PlanRequest, mode: &[&str]) -> Result<PlanOutcome, IacError> {
+        let out_arg = format!("-out={}", req.plan_file.display());
+        let var_files: Vec<String> = req
+            .var_files
+            .iter()
+            .map(|f| format!("-var-file={}", f.display()))
+            .collect();
+        let mut args = vec![
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            out_arg.as_str(),
+        ];
+        args.extend_from_slice(mode);
+        args.extend(var_files.iter().map(String::as_str));
+        let out = self.spec(req, &args, true).run_expecting(&[0, 2])?;
+        Ok(if out.code == 2 {
+            PlanOutcome::Changes
+        } else {
+            PlanOutcome::NoChanges
+        })
+    }
 }
 
 impl IacEngine for CliEngine {
@@ -104,26 +129,11 @@ impl IacEngine for CliEngine {
     }
 
     fn plan(&self, req: &PlanRequest) -> Result<PlanOutcome, IacError> {
-        let out_arg = format!("-out={}", req.plan_file.display());
-        let var_files: Vec<String> = req
-            .var_files
-            .iter()
-            .map(|f| format!("-var-file={}", f.display()))
-            .collect();
-        let mut args = vec![
-            "plan",
-            "-input=false",
-            "-no-color",
-            "-detailed-exitcode",
-            out_arg.as_str(),
-        ];
-        args.extend(var_files.iter().map(String::as_str));
-        let out = self.spec(req, &args, true).run_expecting(&[0, 2])?;
-        Ok(if out.code == 2 {
-            PlanOutcome::Changes
-        } else {
-            PlanOutcome::NoChanges
-        })
+        self.plan_mode(req, &[])
+    }
+
+    fn plan_refresh_only(&self, req: &PlanRequest) -> Result<PlanOutcome, IacError> {
+        self.plan_mode(req, &["-refresh-only"])
     }
 
     fn show_json(&self, req: &PlanRequest) -> Result<String, IacError> {

@@ -267,6 +267,19 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         command: Option<String>,
     },
+    /// A drift run over one project (journaled under the pseudo-change
+    /// `drift-<environment>`): how many resources changed outside Terraform,
+    /// how many changes an apply would make, and what became of the issue.
+    DriftChecked {
+        drifted: usize,
+        pending: usize,
+        /// `opened`, `updated`, `reopened`, `closed` or `nothing`; absent
+        /// when no issue was synced (outside Actions, or issues turned off).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issue_action: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issue: Option<u64>,
+    },
 }
 
 /// One line of the journal.

@@ -507,6 +507,8 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
         }
         EventKind::LockTaken { owner, .. } => p.lock = Some(owner.clone()),
         EventKind::LockReleased { .. } | EventKind::LockBroken { .. } => p.lock = None,
+        // Drift runs have their own pseudo-change; nothing to fold into a phase.
+        EventKind::DriftChecked { .. } => {}
         EventKind::Refusal { what, why, command } => {
             p.last_refusal = Some(Refusal {
                 what: what.clone(),

@@ -756,14 +756,14 @@ impl<'a> ResourceListCtx<'a> {
 }
 
 #[derive(Serialize)]
-struct Row {
+pub(crate) struct Row {
     path: String,
     before: String,
     after: String,
     forces: bool,
 }
 
-fn rows(diff: &[AttrDiff], target: Target) -> Vec<Row> {
+pub(crate) fn rows(diff: &[AttrDiff], target: Target) -> Vec<Row> {
     diff.iter()
         .map(|d| Row {
             path: escape::code_inline(&d.path),

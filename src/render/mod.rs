@@ -29,6 +29,7 @@ pub mod blast;
 pub mod budget;
 mod context;
 pub mod cost;
+pub mod drift;
 pub mod escape;
 pub mod policy;
 pub mod progress;

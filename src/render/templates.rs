@@ -33,8 +33,11 @@ pub const GROUP_DETAILS: &str = "group_details.md.j2";
 /// Partial: a project's group table, in the essentials.
 pub const GROUP_TABLE: &str = "group_table.md.j2";
 
+/// The drift issue of one project in one environment (and its closing comment).
+pub const DRIFT_ISSUE: &str = "drift_issue.md.j2";
+
 /// Every template, by ID, as compiled into the binary.
-pub const EMBEDDED: [(&str, &str); 12] = [
+pub const EMBEDDED: [(&str, &str); 13] = [
     (
         PHASE_ESSENTIALS,
         include_str!("../../templates/phase_essentials.md.j2"),
@@ -70,6 +73,10 @@ pub const EMBEDDED: [(&str, &str); 12] = [
     (
         GROUP_TABLE,
         include_str!("../../templates/group_table.md.j2"),
+    ),
+    (
+        DRIFT_ISSUE,
+        include_str!("../../templates/drift_issue.md.j2"),
     ),
 ];
 

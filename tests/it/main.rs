@@ -6,6 +6,7 @@ mod change_groups;
 mod cli;
 mod config_files;
 mod cost_gate;
+mod drift;
 mod git_store;
 mod github_approvals;
 mod github_client;

@@ -191,6 +191,12 @@ fn kinds() -> Vec<EventKind> {
             why: "none".into(),
             command: Some("/phasegate approve prod ab".into()),
         },
+        EventKind::DriftChecked {
+            drifted: 2,
+            pending: 1,
+            issue_action: Some("opened".into()),
+            issue: Some(7),
+        },
     ]
 }
 

@@ -15,6 +15,7 @@ use crate::model::{timestamp, Issue, Reviewer, State};
 use crate::{spec, FaultKind, Request, TokenKind};
 
 mod git_data;
+mod labels;
 mod runs;
 
 type Shared = Arc<Mutex<State>>;
@@ -534,14 +535,7 @@ fn endpoint(
                 if too_long(st, body) {
                     return Err(Reply::too_long("Issue"));
                 }
-                let number = st
-                    .issues
-                    .iter()
-                    .filter(|i| i.owner == owner && i.repo == repo)
-                    .map(|i| i.number)
-                    .max()
-                    .unwrap_or(0)
-                    + 1;
+                let number = st.next_issue_number(&owner, &repo);
                 let created = st.tick();
                 st.issues.push(Issue {
                     owner: owner.clone(),
@@ -555,6 +549,9 @@ fn endpoint(
                     pull_head: None,
                     created,
                 });
+                for l in labels_of(body) {
+                    labels::ensure(st, &owner, &repo, &l);
+                }
                 let i = find_issue(st, &owner, &repo, number).expect("just inserted");
                 Reply::json(201, st.issue_json(i))
             }
@@ -780,6 +777,7 @@ fn endpoint(
             _ => {
                 if let Some(r) = git_data::endpoint(st, caller, method, template, p, body)
                     .or_else(|| runs::endpoint(st, caller, method, template, p, q))
+                    .or_else(|| labels::endpoint(st, caller, method, template, p, body))
                 {
                     return r;
                 }

@@ -286,6 +286,31 @@ impl FakeHub {
         self.state().issue_views(owner, repo)
     }
 
+    /// Opens an issue as `author`, as if someone else had (a copy of a
+    /// marker, say); returns its number.
+    pub fn add_issue(
+        &self,
+        owner: &str,
+        repo: &str,
+        author: &str,
+        title: &str,
+        body: &str,
+        labels: &[&str],
+    ) -> u64 {
+        self.state()
+            .add_issue(owner, repo, author, title, body, labels)
+    }
+
+    /// The repository's label names, as created.
+    pub fn labels(&self, owner: &str, repo: &str) -> Vec<String> {
+        self.state()
+            .labels
+            .iter()
+            .filter(|((o, r, _), _)| o == owner && r == repo)
+            .map(|(_, (_, name))| name.clone())
+            .collect()
+    }
+
     /// The environment as GitHub would return it.
     pub fn environment(&self, owner: &str, repo: &str, name: &str) -> Option<Value> {
         self.state().environment_view(owner, repo, name)

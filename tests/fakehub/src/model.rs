@@ -97,6 +97,8 @@ pub(crate) struct State {
     pub faults: Vec<Fault>,
     /// Longest comment or issue body accepted, in characters.
     pub body_limit: usize,
+    /// Repository labels: (owner, repo, lower-cased name) → (id, name as created).
+    pub labels: BTreeMap<(String, String, String), (u64, String)>,
 }
 
 pub(crate) const BOT: &str = "github-actions[bot]";
@@ -145,6 +147,7 @@ impl State {
             violations: Vec::new(),
             faults: Vec::new(),
             body_limit: 65_536,
+            labels: BTreeMap::new(),
         }
     }
 
@@ -203,6 +206,44 @@ impl State {
             pull_head: Some(head.to_owned()),
             created,
         });
+    }
+
+    /// Issues and pull requests share one sequence per repository.
+    pub fn next_issue_number(&self, owner: &str, repo: &str) -> u64 {
+        self.issues
+            .iter()
+            .filter(|i| i.owner == owner && i.repo == repo)
+            .map(|i| i.number)
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
+    pub fn add_issue(
+        &mut self,
+        owner: &str,
+        repo: &str,
+        author: &str,
+        title: &str,
+        body: &str,
+        labels: &[&str],
+    ) -> u64 {
+        self.user_id(author);
+        let created = self.tick();
+        let number = self.next_issue_number(owner, repo);
+        self.issues.push(Issue {
+            owner: owner.to_owned(),
+            repo: repo.to_owned(),
+            number,
+            author: author.to_owned(),
+            title: title.to_owned(),
+            body: Some(body.to_owned()),
+            state: "open".into(),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            pull_head: None,
+            created,
+        });
+        number
     }
 
     pub fn add_token(&mut self, token: &str, login: &str, kind: TokenKind, perms: &[(&str, &str)]) {

@@ -1,0 +1,383 @@
+//! `phasegate drift --env E [--project P | --all]`: per project a
+//! refresh-only plan (what changed outside Terraform) and a normal plan (what
+//! an apply would do now), folded by `drift::summarize`; then one GitHub
+//! issue per project and environment is opened, updated, reopened or closed
+//! (`github::issues`), the run is journaled under the pseudo-change
+//! `drift-<env>`, and the exit code follows `drift.on_drift`.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::runner::{self, Writer};
+use super::workspace::Workspace;
+use super::{forge, runner::absolute};
+use crate::ci::ActionsContext;
+use crate::cli::{DriftArgs, GlobalArgs, OutputFormat};
+use crate::config::{Config, ResolvedPhase};
+use crate::drift::{self, ProjectDrift};
+use crate::error::{Error, ExitCode, Result};
+use crate::github::issues::{self, Desired, IssueOutcome, IssueTarget};
+use crate::iac::{CliEngine, IacEngine, PlanRequest};
+use crate::journal::{ErrorClass, Event, EventKind, Step};
+use crate::plan::{self, ChangeSet};
+use crate::render::drift::{closed_comment, issue_body, issue_title, RunInfo};
+
+/// The label drift issues carry unless the config names another.
+pub const DEFAULT_LABEL: &str = "phasegate-drift";
+
+/// One project's result as the JSON output shows it.
+#[derive(Serialize)]
+struct ProjectOut<'a> {
+    #[serde(flatten)]
+    drift: &'a ProjectDrift,
+    is_drifted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issue: Option<&'a IssueOutcome>,
+}
+
+#[derive(Serialize)]
+struct Output<'a> {
+    environment: &'a str,
+    drifted: bool,
+    drifted_resources: usize,
+    projects: Vec<ProjectOut<'a>>,
+    exit_code: i32,
+}
+
+pub fn run(global: &GlobalArgs, args: DriftArgs) -> Result<ExitCode> {
+    let ws = Workspace::load(global, true)?;
+    let cfg = ws.config.as_ref().expect("required above");
+    let actions = ActionsContext::from_process_env()?;
+    let phase = environment_phase(cfg, &args)?;
+    let writer = Writer {
+        change: format!("drift-{}", phase.environment.name),
+        ..Writer::new(&ws, actions.as_ref())
+    };
+    let run = RunInfo {
+        checked_at: runner::now(),
+        run_url: actions.as_ref().and_then(ActionsContext::run_url),
+    };
+
+    let started: Vec<Event> = phase
+        .projects
+        .iter()
+        .map(|p| event(&writer, &phase, &p.name, None, EventKind::StepStarted))
+        .collect();
+    journal(
+        &ws,
+        actions.as_ref(),
+        args.token.clone(),
+        &writer.change,
+        &started,
+    )?;
+
+    let engine = CliEngine::from_config(&cfg.engine, &ws.base_dir);
+    let plan_dir = absolute(&ws.out_dir(None).join("drift"))?;
+    std::fs::create_dir_all(&plan_dir).map_err(|e| Error::io(&plan_dir, e))?;
+    let mut results = Vec::new();
+    for project in &phase.projects {
+        match detect(&ws, &phase, project, &engine, &plan_dir) {
+            Ok(d) => results.push(d),
+            Err(e) => {
+                let failed = event(
+                    &writer,
+                    &phase,
+                    &project.name,
+                    None,
+                    EventKind::StepFailed {
+                        error: e.to_string(),
+                        class: ErrorClass::Other,
+                    },
+                );
+                journal(
+                    &ws,
+                    actions.as_ref(),
+                    args.token.clone(),
+                    &writer.change,
+                    &[failed],
+                )?;
+                return Err(e);
+            }
+        }
+    }
+
+    let issues_on = !args.no_issues && cfg.drift.issues.unwrap_or(true);
+    let outcomes = match (&actions, issues_on) {
+        (Some(ctx), true) => sync_issues(ctx, cfg, &args, &results, &run)?,
+        (None, true) => {
+            tracing::info!("not in GitHub Actions: no drift issues are opened or closed");
+            vec![None; results.len()]
+        }
+        (_, false) => vec![None; results.len()],
+    };
+
+    let mut done = Vec::new();
+    for (d, issue) in results.iter().zip(&outcomes) {
+        done.push(event(
+            &writer,
+            &phase,
+            &d.project,
+            Some(&d.digest),
+            EventKind::DriftChecked {
+                drifted: d.drifted.len(),
+                pending: d.pending.len(),
+                issue_action: issue
+                    .as_ref()
+                    .map(|i| serde_json::to_value(i.action).unwrap_or_default())
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+                issue: issue.as_ref().and_then(|i| i.number),
+            },
+        ));
+        done.push(event(
+            &writer,
+            &phase,
+            &d.project,
+            Some(&d.digest),
+            EventKind::StepSucceeded { plan: None },
+        ));
+    }
+    journal(
+        &ws,
+        actions.as_ref(),
+        args.token.clone(),
+        &writer.change,
+        &done,
+    )?;
+
+    let code = drift::exit_code(&results, cfg.drift.on_drift);
+    let out = Output {
+        environment: &phase.environment.name,
+        drifted: results.iter().any(ProjectDrift::is_drifted),
+        drifted_resources: results.iter().map(|d| d.drifted.len()).sum(),
+        projects: results
+            .iter()
+            .zip(&outcomes)
+            .map(|(d, i)| ProjectOut {
+                drift: d,
+                is_drifted: d.is_drifted(),
+                issue: i.as_ref(),
+            })
+            .collect(),
+        exit_code: code,
+    };
+    if let Some(file) = actions.as_ref().and_then(|c| c.output_file.as_deref()) {
+        write_outputs(file, &out)?;
+    }
+    print(&out, args.format)?;
+    Ok(if code == 1 {
+        ExitCode::Refused
+    } else {
+        ExitCode::Success
+    })
+}
+
+/// The environment's phase (every project, or the one asked for).
+fn environment_phase(cfg: &Config, args: &DriftArgs) -> Result<ResolvedPhase> {
+    let mut phase = crate::config::resolve_phases(cfg, None)
+        .into_iter()
+        .find(|p| p.environment.name == args.env)
+        .ok_or_else(|| {
+            let known: Vec<&str> = cfg.environments.iter().map(|e| e.name.as_str()).collect();
+            Error::Input(format!(
+                "--env {}: no such environment in phasegate.yml (known: {})",
+                args.env,
+                known.join(", ")
+            ))
+        })?;
+    if let Some(name) = &args.project {
+        phase.projects.retain(|p| &p.name == name);
+        if phase.projects.is_empty() {
+            return Err(Error::Input(format!(
+                "--project {name}: no such project in phasegate.yml"
+            )));
+        }
+    }
+    Ok(phase)
+}
+
+/// Both plans of one project, folded.
+fn detect(
+    ws: &Workspace,
+    phase: &ResolvedPhase,
+    project: &crate::config::Project,
+    engine: &dyn IacEngine,
+    plan_dir: &Path,
+) -> Result<ProjectDrift> {
+    let env = &phase.environment.name;
+    let file = |kind: &str| plan_dir.join(format!("{}-{env}-{kind}.tfplan", project.name));
+    let refresh_req = runner::plan_request(ws, phase, project, file("refresh"))?;
+    engine.init(&refresh_req)?;
+    if let Some(w) = &refresh_req.workspace {
+        engine.select_workspace(&refresh_req, w)?;
+    }
+    engine.plan_refresh_only(&refresh_req)?;
+    let refresh = show(engine, &refresh_req, &project.name, "refresh-only")?;
+    let plan_req = PlanRequest {
+        plan_file: file("plan"),
+        ..refresh_req
+    };
+    engine.plan(&plan_req)?;
+    let planned = show(engine, &plan_req, &project.name, "plan")?;
+    Ok(drift::summarize(&project.name, env, refresh, planned))
+}
+
+fn show(engine: &dyn IacEngine, req: &PlanRequest, project: &str, kind: &str) -> Result<ChangeSet> {
+    let json = engine.show_json(req)?;
+    let cs = plan::parse_plan_json(&json, &format!("{project} ({kind} show -json)"))?;
+    if cs.plan_failed() {
+        return Err(Error::External(format!(
+            "{project}: Terraform reported errors in the {kind} plan; drift cannot be judged"
+        )));
+    }
+    Ok(cs)
+}
+
+/// Opens, updates or closes each project's issue.
+fn sync_issues(
+    ctx: &ActionsContext,
+    cfg: &Config,
+    args: &DriftArgs,
+    results: &[ProjectDrift],
+    run: &RunInfo,
+) -> Result<Vec<Option<IssueOutcome>>> {
+    let token = args.token.clone().filter(|t| !t.trim().is_empty());
+    if token.is_none() {
+        tracing::warn!("no GITHUB_TOKEN: drift issues are not opened or closed");
+        return Ok(vec![None; results.len()]);
+    }
+    let (rt, client) = forge::connect_as(token, Some(cfg))?;
+    let label = cfg
+        .drift
+        .label
+        .clone()
+        .unwrap_or_else(|| DEFAULT_LABEL.to_owned());
+    let mut out = Vec::new();
+    for d in results {
+        let target = IssueTarget {
+            repo: forge::repo_of(ctx),
+            project: d.project.clone(),
+            environment: d.environment.clone(),
+            label: label.clone(),
+        };
+        let marker = issues::drift_marker(&d.project, &d.environment);
+        let body = |budget: usize| {
+            let room = budget.saturating_sub(marker.chars().count() + 1);
+            format!("{marker}\n{}", issue_body(d, run, room))
+        };
+        let desired = if d.is_drifted() {
+            Desired::Drifted {
+                title: issue_title(d),
+                body: &body,
+            }
+        } else {
+            Desired::Clean {
+                comment: closed_comment(&d.project, &d.environment, run),
+            }
+        };
+        let outcome = rt.block_on(issues::sync(&client, &target, &desired))?;
+        if let Some(url) = &outcome.url {
+            tracing::info!(project = %d.project, action = ?outcome.action, %url, "drift issue");
+        }
+        out.push(Some(outcome));
+    }
+    Ok(out)
+}
+
+fn event(
+    writer: &Writer,
+    phase: &ResolvedPhase,
+    project: &str,
+    digest: Option<&str>,
+    kind: EventKind,
+) -> Event {
+    writer.event(&phase.name, Some(project), Step::Plan, digest, kind)
+}
+
+/// Appends to the pseudo-change's journal; without a usable store the run is
+/// reported but not journaled (as `plan` does).
+fn journal(
+    ws: &Workspace,
+    actions: Option<&ActionsContext>,
+    token: Option<String>,
+    change: &str,
+    events: &[Event],
+) -> Result<()> {
+    let runner = match runner::Runner::open(ws, actions, token) {
+        Ok(runner) => runner,
+        Err(e) => {
+            tracing::warn!("the drift run is not journaled: {e}");
+            return Ok(());
+        }
+    };
+    runner
+        .rt
+        .block_on(runner::append(&runner.store, change, events))
+}
+
+/// `drifted`, counts and issue URLs as step outputs.
+fn write_outputs(file: &Path, out: &Output<'_>) -> Result<()> {
+    let urls: Vec<&str> = out
+        .projects
+        .iter()
+        .filter_map(|p| p.issue.and_then(|i| i.url.as_deref()))
+        .collect();
+    let drifted_projects = out.projects.iter().filter(|p| p.is_drifted).count();
+    crate::ci::outputs::write_outputs(
+        file,
+        &[
+            ("drifted", out.drifted.to_string()),
+            ("drifted_resources", out.drifted_resources.to_string()),
+            ("drifted_projects", drifted_projects.to_string()),
+            ("drift_issues", urls.join("\n")),
+        ],
+    )
+    .map_err(|e| Error::External(e.to_string()))
+}
+
+fn print(out: &Output<'_>, format: OutputFormat) -> Result<()> {
+    if format == OutputFormat::Json {
+        let text = serde_json::to_string_pretty(out)
+            .map_err(|e| Error::External(format!("cannot write the JSON output: {e}")))?;
+        println!("{}", crate::redact::global().apply(&text));
+        return Ok(());
+    }
+    let mut text = String::new();
+    for p in &out.projects {
+        let d = p.drift;
+        let issue = p
+            .issue
+            .and_then(|i| i.url.as_deref())
+            .map(|u| format!(" (issue {u})"))
+            .unwrap_or_default();
+        if d.is_drifted() {
+            text.push_str(&format!(
+                "{} in {}: {} resource(s) changed outside Terraform{issue}\n",
+                d.project,
+                d.environment,
+                d.drifted.len()
+            ));
+            for r in &d.drifted {
+                text.push_str(&format!(
+                    "  {} {}: {}\n",
+                    r.address,
+                    r.what,
+                    r.attributes.join(", ")
+                ));
+            }
+        } else {
+            text.push_str(&format!(
+                "{} in {}: no drift{issue}\n",
+                d.project, d.environment
+            ));
+        }
+        if !d.pending.is_empty() {
+            text.push_str(&format!(
+                "  an apply now: {}\n",
+                crate::render::counts_line(&d.pending_counts)
+            ));
+        }
+    }
+    print!("{}", crate::redact::global().apply(&text));
+    Ok(())
+}
