@@ -70,6 +70,8 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Work with Rego policies (the policy gate's).
     Policy(PolicyCommandArgs),
+    /// Run a phase's verification checks after its apply; journal every check's evidence.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -416,4 +418,18 @@ pub enum PolicyAction {
         #[arg(long, value_enum, default_value_t)]
         format: GateFormat,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub select: PhaseSelector,
+    /// Output directory (verification plans); default from config, else .phasegate.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// GitHub token; default GITHUB_TOKEN. Never printed.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }

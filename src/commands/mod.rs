@@ -22,6 +22,7 @@ mod schema;
 mod status;
 mod unlock;
 mod validate;
+mod verify;
 pub mod workspace;
 
 mod completions;
@@ -58,6 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(args) => apply::run(&global, args),
         Command::Unlock(args) => unlock::run(&global, args),
         Command::Policy(args) => policy::run(args),
+        Command::Verify(args) => verify::run(&global, args),
     }
 }
 
@@ -79,6 +81,7 @@ fn register_tokens(cli: &Cli) {
         Command::Approve(a) => a.token.as_deref(),
         Command::Doctor(a) => a.token.as_deref(),
         Command::Apply(a) => a.token.as_deref(),
+        Command::Verify(a) => a.token.as_deref(),
         _ => None,
     };
     if let Some(token) = flag {

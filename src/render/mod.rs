@@ -34,6 +34,7 @@ pub mod progress;
 pub mod security;
 pub mod templates;
 pub mod verdict;
+pub mod verify;
 
 use std::path::Path;
 use std::sync::OnceLock;
