@@ -164,46 +164,34 @@ pub async fn verify_phase<S: Store>(store: &S, ctx: &VerifyContext<'_>) -> Resul
         return Ok(report);
     }
 
-    let started: Vec<_> = ctx
-        .phase
-        .projects
-        .iter()
-        .zip(&digests)
-        .map(|(p, d)| {
-            w.event(
-                phase,
-                Some(&p.name),
-                Step::Verify,
-                d.as_deref(),
-                EventKind::StepStarted,
-            )
-        })
-        .collect();
-    runner::append(store, &w.change, &started).await?;
+    // One event per project, each with its applied digest.
+    let each = |kind: EventKind| -> Vec<_> {
+        ctx.phase
+            .projects
+            .iter()
+            .zip(&digests)
+            .map(|(p, d)| {
+                w.event(
+                    phase,
+                    Some(&p.name),
+                    Step::Verify,
+                    d.as_deref(),
+                    kind.clone(),
+                )
+            })
+            .collect()
+    };
+    runner::append(store, &w.change, &each(EventKind::StepStarted)).await?;
 
     let env_results =
         match verify::run_environment_checks(&ctx.phase.checks, &ctx.ws.base_dir).await {
             Ok(r) => r,
             Err(e) => {
                 let error = crate::redact::global().apply(&e.to_string());
-                let failed: Vec<_> = ctx
-                    .phase
-                    .projects
-                    .iter()
-                    .zip(&digests)
-                    .map(|(p, d)| {
-                        w.event(
-                            phase,
-                            Some(&p.name),
-                            Step::Verify,
-                            d.as_deref(),
-                            EventKind::StepFailed {
-                                error: error.clone(),
-                                class: ErrorClass::Validation,
-                            },
-                        )
-                    })
-                    .collect();
+                let failed = each(EventKind::StepFailed {
+                    error: error.clone(),
+                    class: ErrorClass::Validation,
+                });
                 runner::append(store, &w.change, &failed).await?;
                 return Err(Error::Input(error));
             }

@@ -243,9 +243,6 @@ pub fn check_problems(checks: &[Check], prefix: &str) -> Vec<(String, String)> {
                 if c.output.trim().is_empty() {
                     push("output", "name the Terraform output".into());
                 }
-                if c.equals.is_none() && c.matches.is_none() {
-                    push("equals", "give `equals` or `matches`".into());
-                }
                 if let Some(Err(e)) = c.matches.as_deref().map(regex::Regex::new) {
                     push("matches", regex_problem(&e));
                 }

@@ -296,7 +296,6 @@ pub enum Check {
     /// A Terraform output equals or matches a value.
     Output(OutputCheck),
     /// A fresh plan shows no changes.
-    #[serde(alias = "converged")]
     Convergence(ConvergenceCheck),
     /// A program (argv, never a shell) exits with the expected code in time.
     Command(CommandCheck),
@@ -439,7 +438,8 @@ pub struct OutputCheck {
     pub project: Option<String>,
     /// The Terraform output's name.
     pub output: String,
-    /// The output's value equals this (any JSON value).
+    /// The output's value equals this (any JSON value). Without `equals`
+    /// and `matches` the output must exist and not be null.
     #[serde(default)]
     pub equals: Option<serde_json::Value>,
     /// The output (a string, else its JSON text) matches this regular expression.

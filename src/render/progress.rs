@@ -39,9 +39,9 @@ pub fn project_line(p: &ProjectProgress) -> String {
     }
     if let Some(v) = &p.verification {
         parts.push(format!(
-            "verification {} ({} checks)",
+            "verification {} ({})",
             crate::verify::status_word(v.status),
-            v.checks.len()
+            crate::render::verify::count(v.checks.len())
         ));
     }
     if !p.blocking_gates.is_empty() {

@@ -10,9 +10,9 @@ use crate::verify::status_word;
 /// One line per check: status, kind, name, attempts, time, evidence.
 pub fn table_text(project: &str, status: CheckStatus, checks: &[CheckResult]) -> String {
     let mut out = vec![format!(
-        "{project}: verification {} ({} checks)",
+        "{project}: verification {} ({})",
         status_word(status),
-        checks.len()
+        count(checks.len())
     )];
     let width = checks
         .iter()
@@ -51,4 +51,9 @@ pub fn table_markdown(checks: &[CheckResult]) -> String {
         ));
     }
     out.join("\n")
+}
+
+/// `1 check`, `3 checks`.
+pub fn count(n: usize) -> String {
+    format!("{n} check{}", if n == 1 { "" } else { "s" })
 }

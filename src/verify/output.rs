@@ -48,6 +48,9 @@ impl OutputProbe {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let value = entry.get("value").cloned().unwrap_or(Value::Null);
+        if value.is_null() {
+            return Attempt::fail(format!("output `{name}` is null"));
+        }
         let text = match &value {
             Value::String(s) => s.clone(),
             v => v.to_string(),
@@ -85,7 +88,7 @@ impl OutputProbe {
             (Some(_), Some(p)) => format!("equals the expected value and matches /{p}/"),
             (Some(_), None) => "equals the expected value".to_string(),
             (None, Some(p)) => format!("matches /{p}/"),
-            (None, None) => "is present".to_string(),
+            (None, None) => "is set".to_string(),
         };
         Attempt::pass(format!("output `{name}` is {shown}; {how}"))
     }

@@ -679,3 +679,107 @@ fn verify_after_a_real_apply_journals_every_check_with_its_evidence() {
         .unwrap();
     assert_eq!(finished["status"], "fail");
 }
+
+// ---- the PR comment ----
+
+#[test]
+fn verification_results_reach_the_pr_comment_escaped() {
+    use fakehub::{FakeHub, TokenKind};
+    use phasegate::commands::runner::{append, Writer};
+    use phasegate::commands::runner_post::post_progress;
+    use phasegate::commands::workspace::Workspace;
+    use phasegate::config::{load_config_str, resolve_phases};
+    use phasegate::github::{ForgeConfig, OctoForge, PrTarget, RepoRef, RetryPolicy};
+    use phasegate::journal::{EventKind, PlanRecord, RunRef, Step};
+    use phasegate::store::local::LocalStore;
+
+    const TOKEN: &str = "ghs_verify_token";
+    let hub = FakeHub::start();
+    hub.add_repo("acme", "infra");
+    hub.add_pull("acme", "infra", 9, "alice", &"b".repeat(40));
+    hub.add_token(
+        TOKEN,
+        "",
+        TokenKind::Installation,
+        &[("pull_requests", "write"), ("issues", "write")],
+    );
+    let ws = Workspace {
+        base_dir: ".".into(),
+        config_path: None,
+        config: Some(
+            load_config_str(
+                "version: 1\nenvironments:\n  - name: dev\nprojects:\n  - name: app\n    dir: app\n",
+                "phasegate.yml",
+            )
+            .unwrap(),
+        ),
+        change: None,
+    };
+    let phase = resolve_phases(ws.config.as_ref().unwrap(), None).remove(0);
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(store_dir.path().to_path_buf());
+    let writer = Writer {
+        run: RunRef::default(),
+        actor: "alice".into(),
+        change: "PR-9".into(),
+    };
+    let digest = "d".repeat(64);
+    let hostile = "<!-- phasegate:end --> @octocat </details> | x";
+    let events = [
+        writer.event(
+            "dev",
+            Some("app"),
+            Step::Plan,
+            Some(&digest),
+            EventKind::StepSucceeded {
+                plan: Some(PlanRecord {
+                    has_changes: true,
+                    ..Default::default()
+                }),
+            },
+        ),
+        writer.event(
+            "dev",
+            Some("app"),
+            Step::Verify,
+            Some(&digest),
+            EventKind::VerificationFinished {
+                status: CheckStatus::Fail,
+                checks: vec![CheckResult {
+                    name: "health".into(),
+                    kind: "http".into(),
+                    status: CheckStatus::Fail,
+                    evidence: format!("GET http://x/ → 500; body: \"{hostile}\""),
+                    attempts: 2,
+                    duration_ms: 40,
+                }],
+            },
+        ),
+    ];
+    let rt = rt();
+    rt.block_on(async {
+        append(&store, "PR-9", &events).await.unwrap();
+        let forge = OctoForge::new(&ForgeConfig {
+            api_url: hub.url().to_owned(),
+            graphql_url: None,
+            token: TOKEN.to_owned(),
+            retry: RetryPolicy::fast(),
+        })
+        .unwrap();
+        let target = PrTarget {
+            repo: RepoRef::new("acme", "infra"),
+            number: 9,
+        };
+        post_progress(&store, &forge, &target, &ws, "PR-9", &phase)
+            .await
+            .unwrap();
+    });
+    let comments = hub.comments("acme", "infra", 9);
+    let body = comments[0]["body"].as_str().unwrap();
+    assert!(body.contains("verification FAIL (1 check)"), "{body}");
+    assert!(body.contains("Verification of app: FAIL"), "{body}");
+    assert!(body.contains("| FAIL | health (http) | GET"), "{body}");
+    assert!(!body.contains("@octocat"), "{body}");
+    assert!(!body.contains("</details> |"), "{body}");
+    assert!(!body.contains("<!-- phasegate:end -->"), "{body}");
+}
