@@ -99,3 +99,39 @@ impl Probe for OutputProbe {
         self.judge()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::CheckStatus;
+    use serde_json::json;
+
+    fn spec(v: Value) -> OutputCheck {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_missing_output_fails_naming_the_outputs_there_are() {
+        let outputs = json!({"url": {"sensitive": false, "type": "string", "value": "https://x"}});
+        let a = OutputProbe::new(&spec(json!({"output": "arn"})), Ok(outputs)).judge();
+        assert_eq!(a.status, CheckStatus::Fail);
+        assert_eq!(a.evidence, "no output `arn`; outputs are url");
+    }
+
+    #[test]
+    fn a_sensitive_output_is_compared_but_never_shown() {
+        let outputs =
+            json!({"key": {"sensitive": true, "type": "string", "value": "hidden-value-77"}});
+        let a = OutputProbe::new(
+            &spec(json!({"output": "key", "equals": "something-else"})),
+            Ok(outputs),
+        )
+        .judge();
+        assert_eq!(a.status, CheckStatus::Fail);
+        assert!(!a.evidence.contains("hidden-value-77"), "{}", a.evidence);
+        assert!(a.evidence.contains("(sensitive value)"), "{}", a.evidence);
+        assert!(crate::redact::global()
+            .apply("x hidden-value-77 y")
+            .contains(crate::redact::REDACTED));
+    }
+}
