@@ -76,6 +76,8 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Find changes made outside Terraform in one environment; open, update or close a drift issue per project.
     Drift(DriftArgs),
+    /// Run a phase's verification checks after its apply; journal every check's evidence.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -436,6 +438,20 @@ pub struct ReviewArgs {
     #[command(flatten)]
     pub select: PhaseSelector,
     /// Output directory (reports/); default from config, else .phasegate.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// GitHub token; default GITHUB_TOKEN. Never printed.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub select: PhaseSelector,
+    /// Output directory (verification plans); default from config, else .phasegate.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]

@@ -21,6 +21,7 @@ pub mod render;
 pub mod report;
 pub mod scan;
 pub mod store;
+pub mod verify;
 pub mod workflows;
 
 pub use error::{Error, ExitCode};

@@ -22,6 +22,7 @@ mod schema;
 mod status;
 mod unlock;
 mod validate;
+mod verify;
 pub mod workspace;
 
 mod completions;
@@ -67,6 +68,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Review(args) => review::run(&global, args),
         Command::Rollback(args) => rollback::run(&global, args),
         Command::Drift(args) => drift::run(&global, args),
+        Command::Verify(args) => verify::run(&global, args),
     }
 }
 
@@ -91,6 +93,7 @@ fn register_tokens(cli: &Cli) {
         Command::Review(a) => a.token.as_deref(),
         Command::Rollback(a) => a.token.as_deref(),
         Command::Drift(a) => a.token.as_deref(),
+        Command::Verify(a) => a.token.as_deref(),
         _ => None,
     };
     if let Some(token) = flag {

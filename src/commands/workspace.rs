@@ -119,6 +119,7 @@ pub fn local_phase(project_name: &str) -> ResolvedPhase {
             region: None,
             plan: Default::default(),
             projects: Default::default(),
+            checks: vec![],
         },
         projects: vec![Project {
             name: project_name.into(),

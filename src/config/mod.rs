@@ -1,6 +1,7 @@
 //! `phasegate.yml` and the change plan: their types, loading with located
 //! errors, validation, phase resolution and JSON Schemas.
 
+pub mod checks;
 mod load;
 pub mod model;
 mod phases;

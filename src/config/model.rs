@@ -98,6 +98,9 @@ pub struct Environment {
     /// Per-project overrides, by project name.
     #[serde(default)]
     pub projects: BTreeMap<String, PlanSettings>,
+    /// Verification checks of every phase in this environment, run before the phase's own.
+    #[serde(default)]
+    pub checks: Vec<Check>,
 }
 
 impl Environment {
@@ -311,33 +314,205 @@ pub enum BlastRadius {
     Critical,
 }
 
-/// A verification check run after apply (executed by the phase runner).
+/// A verification check run after apply by `phasegate verify`. Durations
+/// are written `500ms`, `10s` or `2m`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Check {
-    Http {
-        url: String,
-        #[serde(default)]
-        expect_status: Option<u16>,
-    },
-    Tls {
-        host: String,
-        #[serde(default)]
-        min_days_valid: Option<u32>,
-    },
-    Dns {
-        name: String,
-        #[serde(default)]
-        expect: Vec<String>,
-    },
-    Output {
-        project: String,
-        name: String,
-        #[serde(default)]
-        equals: Option<serde_json::Value>,
-    },
-    /// A re-plan shows no changes.
-    Converged,
+    /// An HTTP(S) request answers with the expected status and body.
+    Http(HttpCheck),
+    /// A TLS endpoint presents a trusted certificate, valid long enough, for the expected names.
+    Tls(TlsCheck),
+    /// A DNS name resolves to the expected values.
+    Dns(DnsCheck),
+    /// A Terraform output equals or matches a value.
+    Output(OutputCheck),
+    /// A fresh plan shows no changes.
+    Convergence(ConvergenceCheck),
+    /// A program (argv, never a shell) exits with the expected code in time.
+    Command(CommandCheck),
+}
+
+/// An HTTP method a check may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    #[default]
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCheck {
+    /// Shown in results; default `http <url>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `http://` or `https://` URL.
+    pub url: String,
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// Request body, sent as is.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Expected status; default any 2xx.
+    #[serde(default)]
+    pub expect_status: Option<u16>,
+    /// The response body contains this text.
+    #[serde(default)]
+    pub body_contains: Option<String>,
+    /// The response body matches this regular expression.
+    #[serde(default)]
+    pub body_regex: Option<String>,
+    /// A response slower than this passes with a warning (e.g. `800ms`).
+    #[serde(default)]
+    pub warn_latency: Option<String>,
+    /// PEM bundle of the CAs to trust instead of the system's, relative to the config file.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Further attempts after the first fails; default 0.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Wait between attempts; default `5s`.
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Time limit of one attempt; default `10s` (`60s` for `command`).
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsCheck {
+    /// Shown in results; default `tls <host>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `host:port`; the port defaults to 443.
+    pub host: String,
+    /// Name sent in SNI and verified; default the host.
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// Fewer days of validity left fails the check; default 14.
+    #[serde(default)]
+    pub min_days_valid: Option<u32>,
+    /// Fewer days left (but at least `min_days_valid`) passes with a warning.
+    #[serde(default)]
+    pub warn_days_valid: Option<u32>,
+    /// Names the certificate must cover (subject alternative names; `*.` wildcards count).
+    #[serde(default)]
+    pub expect_names: Vec<String>,
+    /// PEM bundle of the CAs to trust instead of the system's, relative to the config file.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Further attempts after the first fails; default 0.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Wait between attempts; default `5s`.
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Time limit of one attempt; default `10s` (`60s` for `command`).
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+/// A DNS record type a check asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DnsRecordType {
+    #[default]
+    A,
+    Aaaa,
+    Cname,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsCheck {
+    /// Shown in results; default `dns <record> <type>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The DNS name asked for.
+    pub record: String,
+    #[serde(default, rename = "type")]
+    pub record_type: DnsRecordType,
+    /// Values every one of which must be in the answer (addresses, or the
+    /// CNAME target); empty means any answer passes.
+    #[serde(default)]
+    pub expect: Vec<String>,
+    /// Resolver `ip:port` asked directly over UDP; default the first
+    /// `nameserver` of /etc/resolv.conf.
+    #[serde(default)]
+    pub resolver: Option<String>,
+    /// Further attempts after the first fails; default 0.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Wait between attempts; default `5s`.
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Time limit of one attempt; default `10s` (`60s` for `command`).
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutputCheck {
+    /// Shown in results; default `output <output>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The project whose outputs are read; default every project of the phase.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// The Terraform output's name.
+    pub output: String,
+    /// The output's value equals this (any JSON value). Without `equals`
+    /// and `matches` the output must exist and not be null.
+    #[serde(default)]
+    pub equals: Option<serde_json::Value>,
+    /// The output (a string, else its JSON text) matches this regular expression.
+    #[serde(default)]
+    pub matches: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConvergenceCheck {
+    /// Shown in results; default `convergence`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The project re-planned; default every project of the phase.
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandCheck {
+    /// Shown in results; default `command <argv[0]>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Program and arguments, run without a shell.
+    pub argv: Vec<String>,
+    /// Working directory relative to the config file; default the config's directory.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Expected exit code; default 0.
+    #[serde(default)]
+    pub expect_exit: Option<i32>,
+    /// Further attempts after the first fails; default 0.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Wait between attempts; default `5s`.
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Time limit of one attempt; default `10s` (`60s` for `command`).
+    #[serde(default)]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

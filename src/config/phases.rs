@@ -18,6 +18,7 @@ pub struct ResolvedPhase {
     /// Declared in the change plan; None for the default phases.
     pub blast_radius: Option<BlastRadius>,
     pub monthly_budget: Option<f64>,
+    /// The environment's checks, then the phase's own.
     pub checks: Vec<Check>,
 }
 
@@ -37,7 +38,7 @@ pub fn resolve_phases(config: &Config, change: Option<&ChangePlan>) -> Vec<Resol
                 projects: ordered.clone(),
                 blast_radius: None,
                 monthly_budget: None,
-                checks: vec![],
+                checks: env.checks.clone(),
             })
             .collect(),
         Some(plan) => plan
@@ -61,7 +62,7 @@ pub fn resolve_phases(config: &Config, change: Option<&ChangePlan>) -> Vec<Resol
                     projects,
                     blast_radius: Some(ph.blast_radius),
                     monthly_budget: ph.monthly_budget,
-                    checks: ph.checks.clone(),
+                    checks: env.checks.iter().chain(&ph.checks).cloned().collect(),
                 })
             })
             .collect(),

@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::checks::check_problems;
 use super::load::{locate, ConfigError, Problem};
-use super::model::{ChangePlan, Config};
+use super::model::{ChangePlan, Check, Config};
 
 /// Where the two documents came from, for locating problems.
 pub struct Sources<'a> {
@@ -87,6 +88,14 @@ pub fn validate(
                     format!("no project named `{name}`; projects are {}", names(config)),
                 );
             }
+        }
+        for (path, message) in check_problems(&env.checks, &format!("environments[{i}].checks")) {
+            cfg(path, message);
+        }
+        for (path, message) in
+            check_projects(config, &env.checks, &format!("environments[{i}].checks"))
+        {
+            cfg(path, message);
         }
     }
     let mut seen = BTreeSet::new();
@@ -179,6 +188,14 @@ pub fn validate(
                     );
                 }
             }
+            for (path, message) in check_problems(&ph.checks, &format!("phases[{i}].checks")) {
+                chg(path, message);
+            }
+            for (path, message) in
+                check_projects(config, &ph.checks, &format!("phases[{i}].checks"))
+            {
+                chg(path, message);
+            }
         }
         let phase_known = |name: &Option<String>| {
             name.as_ref()
@@ -241,6 +258,23 @@ pub fn validate(
     } else {
         Err(ConfigError::Invalid(problems))
     }
+}
+
+/// Output and convergence checks name configured projects.
+fn check_projects(config: &Config, checks: &[Check], prefix: &str) -> Vec<(String, String)> {
+    checks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let p = c.project()?;
+            (!config.projects.iter().any(|q| q.name == p)).then(|| {
+                (
+                    format!("{prefix}[{i}].project"),
+                    format!("no project named `{p}`; projects are {}", names(config)),
+                )
+            })
+        })
+        .collect()
 }
 
 fn names(config: &Config) -> String {

@@ -37,6 +37,7 @@ pub mod review;
 pub mod security;
 pub mod templates;
 pub mod verdict;
+pub mod verify;
 
 use std::path::Path;
 use std::sync::OnceLock;

@@ -37,6 +37,13 @@ pub fn project_line(p: &ProjectProgress) -> String {
         Some(false) => parts.push("not converged".into()),
         _ => {}
     }
+    if let Some(v) = &p.verification {
+        parts.push(format!(
+            "verification {} ({})",
+            crate::verify::status_word(v.status),
+            crate::render::verify::count(v.checks.len())
+        ));
+    }
     if !p.blocking_gates.is_empty() {
         parts.push(format!("blocked by {}", p.blocking_gates.join(", ")));
     }
@@ -147,6 +154,18 @@ pub fn phase_markdown(progress: &Progress, phase: &PhaseProgress, approvers: &[S
                 inline(&r.what),
                 inline(&r.why)
             ));
+        }
+    }
+    for p in &phase.projects {
+        if let Some(v) = &p.verification {
+            out.push(String::new());
+            out.push(format!(
+                "Verification of {}: {}",
+                inline(&p.project),
+                crate::verify::status_word(v.status)
+            ));
+            out.push(String::new());
+            out.push(crate::render::verify::table_markdown(&v.checks));
         }
     }
     if phase_headline(phase) == "awaiting approval" {
