@@ -341,12 +341,17 @@ mod tests {
     #[test]
     fn short_and_common_sensitive_values_are_not_registered() {
         let r = Redactor::new();
-        for common in ["", "1", "true", "5432", "mysql", "FALSE", "enabled", "disabled"] {
+        for common in [
+            "", "1", "true", "5432", "mysql", "FALSE", "enabled", "disabled",
+        ] {
             r.add_sensitive(common);
         }
         assert!(r.is_empty(), "{:?}", r.secrets());
         r.add_sensitive("s3cr3t-pw");
-        assert_eq!(r.apply("password s3cr3t-pw is true"), "password *** is true");
+        assert_eq!(
+            r.apply("password s3cr3t-pw is true"),
+            "password *** is true"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod hostile_text;
 mod iac_engine;
 mod iac_fake;
 mod init;
+mod leak_suite;
 mod matrix;
 mod plan_e2e;
 mod plan_model;
