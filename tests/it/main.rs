@@ -6,6 +6,8 @@ mod change_groups;
 mod cli;
 mod config_files;
 mod cost_gate;
+mod doc_sync;
+mod fault_suite;
 mod git_store;
 mod github_approvals;
 mod github_client;

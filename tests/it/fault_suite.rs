@@ -1,0 +1,414 @@
+//! The fault suite (issue 14 §5): every kind of GitHub call phasegate makes,
+//! crossed with every fault GitHub (or the path to it) produces — 500, 502,
+//! 503, 403 with `retry-after`, 429, a timeout, a reset connection — against
+//! the fake GitHub. For each cell: a single fault is retried away or reported;
+//! a persistent fault ends in an external failure (exit 3) after a bounded
+//! number of requests and bounded time; no create is carried out twice. The
+//! outcomes are published in docs/reliability.md (generated here).
+
+use std::time::{Duration, Instant};
+
+use fakehub::{FakeHub, Fault, FaultKind, TokenKind};
+use phasegate::error::ExitCode;
+use phasegate::github::{
+    Annotation, CheckRunRequest, Forge, ForgeConfig, GithubError, OctoForge, PrTarget, RepoRef,
+    RetryPolicy, TreeEntry,
+};
+
+use crate::doc_sync::sync_section;
+
+const TOKEN: &str = "ghs_faultSuiteToken0123456789";
+const HEAD: &str = "4444444444444444444444444444444444444444";
+
+/// Short waits, and a read timeout (the policy's total) short enough to
+/// test: a server that stops answering is given up on within 0.6 s.
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(20),
+        max_total: Duration::from_millis(600),
+    }
+}
+
+/// Generous: the bound on a retry loop, not a speed check.
+const ELAPSED_BOUND: Duration = Duration::from_secs(8);
+
+#[derive(Debug, Clone, Copy)]
+enum Call {
+    Identity,
+    ListComments,
+    CreateComment,
+    UpdateComment,
+    CreateCheckRun,
+    UpdateCheckRunWithAnnotations,
+    CreateBlob,
+    GetBlob,
+    CreateTree,
+    GetTree,
+    CreateCommit,
+    GetCommit,
+    GetRef,
+    UpdateRef,
+    WorkflowRun,
+    RunApprovals,
+    GetEnvironment,
+    CommitPulls,
+}
+
+const CALLS: [Call; 18] = [
+    Call::Identity,
+    Call::ListComments,
+    Call::CreateComment,
+    Call::UpdateComment,
+    Call::CreateCheckRun,
+    Call::UpdateCheckRunWithAnnotations,
+    Call::CreateBlob,
+    Call::GetBlob,
+    Call::CreateTree,
+    Call::GetTree,
+    Call::CreateCommit,
+    Call::GetCommit,
+    Call::GetRef,
+    Call::UpdateRef,
+    Call::WorkflowRun,
+    Call::RunApprovals,
+    Call::GetEnvironment,
+    Call::CommitPulls,
+];
+
+const FAULTS: [(&str, fn() -> FaultKind); 7] = [
+    ("500", || FaultKind::Status(500)),
+    ("502", || FaultKind::Status(502)),
+    ("503", || FaultKind::Status(503)),
+    ("403 + retry-after", || FaultKind::SecondaryRateLimit {
+        retry_after_secs: 1,
+    }),
+    ("429", || FaultKind::RateLimit429 {
+        retry_after_secs: 1,
+    }),
+    ("timeout", || FaultKind::Slow(Duration::from_millis(1000))),
+    ("reset", || FaultKind::Drop),
+];
+
+/// What a cell needs to exist before the call: a comment, a check run, Git
+/// objects and a ref, a run with an approval, an environment, a PR.
+struct Seed {
+    repo: RepoRef,
+    pr: PrTarget,
+    comment: u64,
+    check_run: u64,
+    blob: String,
+    tree: String,
+    commit: String,
+}
+
+fn hub() -> FakeHub {
+    let hub = FakeHub::start();
+    hub.add_repo("acme", "infra");
+    hub.add_pull("acme", "infra", 7, "alice", HEAD);
+    hub.add_token(
+        TOKEN,
+        "",
+        TokenKind::Installation,
+        &[
+            ("pull_requests", "write"),
+            ("issues", "write"),
+            ("checks", "write"),
+            ("actions", "read"),
+            ("contents", "write"),
+            ("administration", "read"),
+        ],
+    );
+    hub.add_environment("acme", "infra", "prod", Default::default());
+    hub.set_run("acme", "infra", 100, "in_progress", None);
+    hub.add_run_approvals(
+        "acme",
+        "infra",
+        100,
+        vec![("prod", "rita", "2026-01-01T00:00:00Z", "approved")],
+    );
+    hub.add_commit("acme", "infra", HEAD, &[]);
+    hub
+}
+
+fn forge(hub: &FakeHub) -> OctoForge {
+    OctoForge::new(&ForgeConfig {
+        api_url: hub.url().to_owned(),
+        graphql_url: None,
+        token: TOKEN.to_owned(),
+        retry: policy(),
+    })
+    .expect("client")
+}
+
+fn check_run(annotations: usize) -> CheckRunRequest {
+    CheckRunRequest {
+        name: "phasegate / dev".into(),
+        head_sha: HEAD.into(),
+        status: Some("completed".into()),
+        conclusion: Some("success".into()),
+        title: "dev".into(),
+        summary: "summary".into(),
+        annotations: (0..annotations)
+            .map(|i| Annotation {
+                path: "infra/main.tf".into(),
+                start_line: 1 + i as u64,
+                end_line: 1 + i as u64,
+                annotation_level: "warning".into(),
+                message: format!("finding {i}"),
+                title: None,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+async fn seed(hub: &FakeHub) -> Seed {
+    let f = forge(hub);
+    let repo = RepoRef::new("acme", "infra");
+    let pr = PrTarget {
+        repo: repo.clone(),
+        number: 7,
+    };
+    let comment = f.create_comment(&pr, "seed").await.unwrap().id;
+    let check_run = f.create_check_run(&repo, &check_run(0)).await.unwrap();
+    let blob = f.create_blob(&repo, b"seed").await.unwrap();
+    let tree = f
+        .create_tree(
+            &repo,
+            &[TreeEntry {
+                path: "journal.jsonl".into(),
+                mode: "100644".into(),
+                kind: "blob".into(),
+                sha: blob.clone(),
+            }],
+        )
+        .await
+        .unwrap();
+    let commit = f.create_commit(&repo, "seed", &tree, &[]).await.unwrap();
+    f.create_ref(&repo, "refs/heads/phasegate/fault", &commit)
+        .await
+        .unwrap();
+    Seed {
+        repo,
+        pr,
+        comment,
+        check_run,
+        blob,
+        tree,
+        commit,
+    }
+}
+
+impl Call {
+    fn name(self) -> &'static str {
+        match self {
+            Call::Identity => "identity (`GET /user`, GraphQL viewer)",
+            Call::ListComments => "comment list",
+            Call::CreateComment => "comment create",
+            Call::UpdateComment => "comment update",
+            Call::CreateCheckRun => "check run create",
+            Call::UpdateCheckRunWithAnnotations => "check run update with annotations",
+            Call::CreateBlob => "Git Data blob create",
+            Call::GetBlob => "Git Data blob read",
+            Call::CreateTree => "Git Data tree create",
+            Call::GetTree => "Git Data tree read",
+            Call::CreateCommit => "Git Data commit create",
+            Call::GetCommit => "Git Data commit read",
+            Call::GetRef => "Git Data ref read",
+            Call::UpdateRef => "Git Data ref update",
+            Call::WorkflowRun => "workflow-run status",
+            Call::RunApprovals => "approvals read",
+            Call::GetEnvironment => "environment read",
+            Call::CommitPulls => "commit → PR",
+        }
+    }
+
+    /// A create that must never happen twice.
+    fn creates(self) -> bool {
+        matches!(self, Call::CreateComment | Call::CreateCheckRun)
+    }
+
+    async fn perform(self, f: &OctoForge, s: &Seed) -> Result<(), GithubError> {
+        let r = &s.repo;
+        match self {
+            Call::Identity => f.identity().await.map(drop),
+            Call::ListComments => f.list_comments(&s.pr).await.map(drop),
+            Call::CreateComment => f.create_comment(&s.pr, "cell").await.map(drop),
+            Call::UpdateComment => f.update_comment(r, s.comment, "cell").await.map(drop),
+            Call::CreateCheckRun => f.create_check_run(r, &check_run(0)).await.map(drop),
+            Call::UpdateCheckRunWithAnnotations => {
+                f.update_check_run(r, s.check_run, &check_run(3)).await
+            }
+            Call::CreateBlob => f.create_blob(r, b"cell").await.map(drop),
+            Call::GetBlob => f.get_blob(r, &s.blob).await.map(drop),
+            Call::CreateTree => f
+                .create_tree(
+                    r,
+                    &[TreeEntry {
+                        path: "cell".into(),
+                        mode: "100644".into(),
+                        kind: "blob".into(),
+                        sha: s.blob.clone(),
+                    }],
+                )
+                .await
+                .map(drop),
+            Call::GetTree => f.get_tree(r, &s.tree).await.map(drop),
+            Call::CreateCommit => f
+                .create_commit(r, "cell", &s.tree, std::slice::from_ref(&s.commit))
+                .await
+                .map(drop),
+            Call::GetCommit => f.get_commit(r, &s.commit).await.map(drop),
+            Call::GetRef => f.get_ref(r, "refs/heads/phasegate/fault").await.map(drop),
+            Call::UpdateRef => f
+                .update_ref(r, "refs/heads/phasegate/fault", &s.commit)
+                .await
+                .map(drop),
+            Call::WorkflowRun => f.workflow_run(r, 100).await.map(drop),
+            Call::RunApprovals => f.run_approvals(r, 100).await.map(drop),
+            Call::GetEnvironment => f.get_environment(r, "prod").await.map(drop),
+            Call::CommitPulls => f.commit_pulls(r, HEAD).await.map(drop),
+        }
+    }
+}
+
+/// The outcome of one call under one fault.
+struct Outcome {
+    ok: bool,
+    requests: usize,
+    exit: Option<ExitCode>,
+    elapsed: Duration,
+}
+
+/// Runs `call` with `fault` injected `times` times on the request the call
+/// makes (found by running it once clean).
+async fn cell(hub: &FakeHub, s: &Seed, call: Call, fault: FaultKind, times: u32) -> Outcome {
+    hub.clear_requests();
+    call.perform(&forge(hub), s).await.unwrap_or_else(|e| {
+        let seen: Vec<String> = hub
+            .requests()
+            .iter()
+            .map(|r| format!("{} {} {}", r.method, r.path, r.body))
+            .collect();
+        panic!("{} fails without a fault: {e}\n{seen:#?}", call.name())
+    });
+    let target = hub
+        .requests()
+        .last()
+        .cloned()
+        .expect("the call made a request");
+    let method: &'static str = Box::leak(target.method.clone().into_boxed_str());
+    hub.clear_requests();
+    hub.inject(Fault {
+        method: Some(method),
+        path_prefix: target.path.clone(),
+        kind: fault,
+        times,
+    });
+    let comments_before = hub.comments("acme", "infra", 7).len();
+    let checks_before = hub.check_runs("acme", "infra").len();
+    let started = Instant::now();
+    let result = call.perform(&forge(hub), s).await;
+    let elapsed = started.elapsed();
+    // The next cell starts clean, however much of this fault is left.
+    hub.clear_faults();
+    let requests = hub
+        .requests()
+        .iter()
+        .filter(|r| r.method == target.method && r.path == target.path)
+        .count();
+    if call.creates() {
+        let made = (hub.comments("acme", "infra", 7).len() - comments_before)
+            + (hub.check_runs("acme", "infra").len() - checks_before);
+        assert!(
+            made <= 1,
+            "{} created {made} objects under one call",
+            call.name()
+        );
+    }
+    Outcome {
+        ok: result.is_ok(),
+        requests,
+        exit: result
+            .err()
+            .map(|e| phasegate::error::Error::from(e).exit_code()),
+        elapsed,
+    }
+}
+
+fn describe(single: &Outcome, persistent: &Outcome) -> String {
+    let first = if single.ok {
+        format!("recovers ({} req)", single.requests)
+    } else {
+        format!(
+            "exit {} ({} req)",
+            single.exit.unwrap() as i32,
+            single.requests
+        )
+    };
+    match persistent.exit {
+        Some(code) => format!(
+            "{first}; persistent: exit {} ({} req)",
+            code as i32, persistent.requests
+        ),
+        None => format!(
+            "{first}; persistent: verified by reading back ({} req)",
+            persistent.requests
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_github_call_under_every_fault_is_bounded_and_ends_in_exit_3() {
+    let hub = hub();
+    let s = seed(&hub).await;
+    let mut table = String::from("| call |");
+    for (name, _) in FAULTS {
+        table.push_str(&format!(" {name} |"));
+    }
+    table.push_str("\n|---|");
+    table.push_str(&"---|".repeat(FAULTS.len()));
+    table.push('\n');
+    for call in CALLS {
+        table.push_str(&format!("| {} |", call.name()));
+        for (name, fault) in FAULTS {
+            let single = cell(&hub, &s, call, fault(), 1).await;
+            let persistent = cell(&hub, &s, call, fault(), 1_000).await;
+            let at = format!("{} × {name}", call.name());
+            // Only a write that checks its own outcome by reading back (a
+            // ref already moved) may succeed while its endpoint keeps failing.
+            if persistent.ok {
+                assert!(matches!(call, Call::UpdateRef), "{at}: fault not hit");
+            } else {
+                assert_eq!(persistent.exit, Some(ExitCode::External), "{at}");
+            }
+            if let Some(code) = single.exit {
+                assert_eq!(code, ExitCode::External, "{at}: one fault");
+            }
+            for o in [&single, &persistent] {
+                assert!(
+                    (1..=policy().max_attempts as usize).contains(&o.requests),
+                    "{at}: {} requests",
+                    o.requests
+                );
+                assert!(o.elapsed < ELAPSED_BOUND, "{at}: {:?}", o.elapsed);
+            }
+            // A read or an idempotent write recovers from one fault.
+            if !call.creates() && name != "timeout" {
+                assert!(single.ok, "{at}: one fault was not retried away");
+            }
+            table.push_str(&format!(" {} |", describe(&single, &persistent)));
+        }
+        table.push('\n');
+    }
+    let v = hub.take_violations();
+    assert!(v.is_empty(), "{v:#?}");
+    sync_section(
+        "docs/reliability.md",
+        "fault-matrix",
+        &table,
+        "cargo test --test it fault_suite::",
+    );
+}
