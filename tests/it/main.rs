@@ -2,6 +2,7 @@
 
 mod action_yml;
 mod blast_gate;
+mod bypass_suite;
 mod change_groups;
 mod cli;
 mod config_files;
