@@ -77,7 +77,10 @@ const CALLS: [Call; 18] = [
     Call::CommitPulls,
 ];
 
-const FAULTS: [(&str, fn() -> FaultKind); 7] = [
+/// A fault's name in the table, and the fault.
+type NamedFault = (&'static str, fn() -> FaultKind);
+
+const FAULTS: [NamedFault; 7] = [
     ("500", || FaultKind::Status(500)),
     ("502", || FaultKind::Status(502)),
     ("503", || FaultKind::Status(503)),
