@@ -415,3 +415,317 @@ async fn every_github_call_under_every_fault_is_bounded_and_ends_in_exit_3() {
         "cargo test --test it fault_suite::",
     );
 }
+
+/// The runner's two-environment change, each step its own process.
+struct Runner {
+    tb: crate::testbed::Testbed,
+    store: std::path::PathBuf,
+}
+
+impl Runner {
+    fn new() -> Runner {
+        let tb = crate::testbed::Testbed::new("tests/fixtures/runner/two-env");
+        let store = tb.root().join("store");
+        Runner { tb, store }
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let (k, v) = self.tb.path_env();
+        let mut cmd = self.tb.command(env!("CARGO_BIN_EXE_phasegate"));
+        cmd.env(k, v)
+            .env("NO_COLOR", "1")
+            .env("PHASEGATE_STORE_DIR", &self.store)
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_TOKEN")
+            .args(["--config", "phasegate.yml", "--change", "change.yml"])
+            .args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> std::process::Output {
+        let out = self.run(args);
+        let shown = crate::testbed::describe(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}\n{shown}");
+        out
+    }
+
+    fn journal_text(&self) -> String {
+        std::fs::read_to_string(self.store.join("changes/CHG-RUN/journal.jsonl"))
+            .unwrap_or_default()
+    }
+
+    /// Every line parses; the kinds of the events after the first `skip`.
+    fn journal_after(&self, skip: usize) -> Vec<String> {
+        self.journal_text()
+            .lines()
+            .map(|l| {
+                let e: serde_json::Value = serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("a corrupted journal line ({e}): {l}"));
+                e["event"].as_str().unwrap_or_default().to_string()
+            })
+            .skip(skip)
+            .collect()
+    }
+
+    fn next(&self) -> String {
+        let out = self.ok(&["status", "--format", "json"]);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        status["next"]["command"]
+            .as_str()
+            .unwrap_or("none")
+            .to_string()
+    }
+
+    /// Runs `args` and SIGKILLs its Terraform child once one runs `subcommand`.
+    fn killing_terraform(
+        &self,
+        args: &[&str],
+        subcommand: &str,
+        env: &[(&str, &str)],
+    ) -> std::process::Output {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let victim = loop {
+            if let Some(pid) = terraform_child(child.id(), subcommand) {
+                break pid;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "terraform {subcommand} never ran under {args:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &victim.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "could not kill terraform ({victim})");
+        child.wait_with_output().unwrap()
+    }
+}
+
+/// The pid of a `terraform <subcommand>` process whose parent is `parent`.
+fn terraform_child(parent: u32, subcommand: &str) -> Option<u32> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`: comm may hold spaces, so split after ')'.
+        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
+            continue;
+        };
+        let ppid: u32 = after.split_whitespace().nth(1)?.parse().ok()?;
+        if ppid != parent {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let argv: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let is_terraform = argv
+            .first()
+            .is_some_and(|a| a.ends_with("/terraform") || a == "terraform");
+        if is_terraform && argv.iter().any(|a| a == subcommand) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// A tiny tmpfs (the output directory with no room left), unmounted on drop.
+struct FullDisk(std::path::PathBuf);
+
+impl FullDisk {
+    fn mount(at: &std::path::Path) -> FullDisk {
+        std::fs::create_dir_all(at).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+            .arg(at)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the full-disk case mounts a 16 KiB tmpfs and needs root (as in the CI container): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Fill it: the next write of any size fails with ENOSPC.
+        let filler = at.join("filler");
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![b'x'; 1024];
+        while std::io::Write::write_all(&mut f, &chunk).is_ok() {}
+        FullDisk(at.to_path_buf())
+    }
+}
+
+impl Drop for FullDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn killed_terraform_a_full_disk_and_a_truncated_plan_are_clear_errors_and_leave_the_journal_whole()
+{
+    let mut table = String::from(
+        "| fault | exit | journal afterwards | next step `status` names |\n|---|---|---|---|\n",
+    );
+    let mut row = |fault: &str, out: &std::process::Output, r: &Runner, before: usize| {
+        let added = r.journal_after(before);
+        let journal = if added.is_empty() {
+            "unchanged, every line parses".to_string()
+        } else {
+            format!("every line parses; added {}", added.join(", "))
+        };
+        let code = out.status.code();
+        table.push_str(&format!(
+            "| {fault} | {} | {journal} | `{}` |\n",
+            code.map_or("killed".into(), |c| c.to_string()),
+            r.next()
+        ));
+        code
+    };
+
+    // A plan JSON cut off halfway: bad input, nothing journaled.
+    let r = Runner::new();
+    r.ok(&["plan", "--phase", "1"]);
+    let planfile = r.tb.workdir().join("out/plans/app-dev.tfplan");
+    let shown =
+        r.tb.terraform_command_in("infra", &["show", "-json", planfile.to_str().unwrap()])
+            .env("TF_WORKSPACE", "dev")
+            .output()
+            .unwrap();
+    assert!(shown.status.success());
+    let half = &shown.stdout[..shown.stdout.len() / 2];
+    let truncated = r.tb.root().join("truncated.json");
+    std::fs::write(&truncated, half).unwrap();
+    let before = r.journal_after(0).len();
+    let out = r.run(&[
+        "plan",
+        "--phase",
+        "1",
+        "--plan-json",
+        truncated.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.contains("truncated.json"),
+        "the error names no file:\n{stderr}"
+    );
+    assert_eq!(
+        row(
+            "a plan JSON truncated halfway (`--plan-json`)",
+            &out,
+            &r,
+            before
+        ),
+        Some(2),
+        "{stderr}"
+    );
+
+    // The output directory is full: an external failure, nothing half-written.
+    let full = std::fs::write(r.tb.root().join("whole.json"), &shown.stdout);
+    full.unwrap();
+    let disk = FullDisk::mount(&r.tb.root().join("fullout"));
+    let before = r.journal_after(0).len();
+    let whole = r.tb.root().join("whole.json");
+    let out = r.run(&[
+        "plan",
+        "--phase",
+        "1",
+        "--plan-json",
+        whole.to_str().unwrap(),
+        "--out",
+        disk.0.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.contains("No space left on device"),
+        "the error does not say the disk is full:\n{stderr}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&disk.0)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "filler")
+        .collect();
+    assert_eq!(
+        row(
+            "the output directory full (16 KiB tmpfs, ENOSPC)",
+            &out,
+            &r,
+            before
+        ),
+        Some(3),
+        "{stderr}"
+    );
+    drop(disk);
+    assert!(
+        leftovers.iter().all(|n| !n.contains(".tmp-")),
+        "half-written files left: {leftovers:?}"
+    );
+
+    // Terraform killed mid-plan.
+    let r = Runner::new();
+    let out = r.killing_terraform(&["plan", "--phase", "1"], "plan", &[]);
+    assert_eq!(
+        row(
+            "Terraform killed (SIGKILL) during `terraform plan`",
+            &out,
+            &r,
+            0
+        ),
+        Some(3),
+        "{}",
+        crate::testbed::describe(&out)
+    );
+
+    // Terraform killed mid-apply, while testcloud creates slowly.
+    let r = Runner::new();
+    r.ok(&["plan", "--phase", "1"]);
+    let before = r.journal_after(0).len();
+    let out = r.killing_terraform(
+        &["apply", "--phase", "1"],
+        "apply",
+        &[("TESTCLOUD_DELAY_MS", "3000")],
+    );
+    assert_eq!(
+        row(
+            "Terraform killed (SIGKILL) during `terraform apply`",
+            &out,
+            &r,
+            before
+        ),
+        Some(3),
+        "{}",
+        crate::testbed::describe(&out)
+    );
+    let kinds = r.journal_after(before);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "lock_taken").count(),
+        kinds.iter().filter(|k| *k == "lock_released").count(),
+        "the lock was left held: {kinds:?}"
+    );
+
+    sync_section(
+        "docs/reliability.md",
+        "machine-faults",
+        &table,
+        "cargo test --test it fault_suite::",
+    );
+}
