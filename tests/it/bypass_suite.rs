@@ -333,3 +333,292 @@ fn every_bypass_attempt_is_refused_with_exit_1_and_journaled() {
         );
     }
 }
+
+/// The same change in pull-request jobs against the fake GitHub: approvals
+/// come from GitHub (environment reviews of the run, `/phasegate approve`
+/// comments recorded in phasegate's own comment), refusals show in it.
+mod github {
+    use std::path::PathBuf;
+    use std::process::Output;
+
+    use base64::Engine as _;
+    use fakehub::{EnvSpec, FakeHub, Reviewer, TokenKind};
+    use phasegate::github::comment::{
+        change_marker, ApprovalSource, CommentState, PhaseState, RecordedApproval,
+    };
+    use serde_json::Value;
+
+    use crate::doc_sync::sync_section;
+    use crate::testbed::{describe, Testbed};
+
+    const TOKEN: &str = "ghs_bypassSuiteToken0123456789";
+    const HEAD: &str = "5555555555555555555555555555555555555555";
+
+    struct Flow {
+        tb: Testbed,
+        hub: FakeHub,
+        store: PathBuf,
+        dir: tempfile::TempDir,
+    }
+
+    impl Flow {
+        fn new() -> Flow {
+            let tb = Testbed::new("tests/fixtures/runner/two-env");
+            std::fs::copy(
+                crate::testbed::repo_root().join("tests/fixtures/suites/bypass/phasegate.yml"),
+                tb.workdir().join("phasegate.yml"),
+            )
+            .unwrap();
+            let store = tb.root().join("store");
+            let hub = FakeHub::start();
+            hub.add_repo("acme", "infra");
+            hub.add_pull("acme", "infra", 7, "alice", HEAD);
+            hub.add_token(
+                TOKEN,
+                "",
+                TokenKind::Installation,
+                &[
+                    ("pull_requests", "write"),
+                    ("issues", "write"),
+                    ("checks", "write"),
+                    ("actions", "read"),
+                ],
+            );
+            hub.set_permission("acme", "infra", "rita", "maintain");
+            hub.set_permission("acme", "infra", "vic", "read");
+            hub.set_permission("acme", "infra", "alice", "write");
+            Flow {
+                tb,
+                hub,
+                store,
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn run(&self, event_name: &str, payload: &str, args: &[&str]) -> Output {
+            let event = self.dir.path().join("event.json");
+            std::fs::write(&event, payload).unwrap();
+            let (k, v) = self.tb.path_env();
+            self.tb
+                .command(env!("CARGO_BIN_EXE_phasegate"))
+                .env(k, v)
+                .env("NO_COLOR", "1")
+                .env("PHASEGATE_STORE_DIR", &self.store)
+                .env("GITHUB_ACTIONS", "true")
+                .env("GITHUB_REPOSITORY", "acme/infra")
+                .env("GITHUB_EVENT_NAME", event_name)
+                .env("GITHUB_EVENT_PATH", &event)
+                .env("GITHUB_API_URL", self.hub.url())
+                .env("GITHUB_RUN_ID", "100")
+                .env("GITHUB_SHA", HEAD)
+                .env("GITHUB_OUTPUT", self.dir.path().join("output"))
+                .env("GITHUB_TOKEN", TOKEN)
+                .args(["--config", "phasegate.yml", "--change", "change.yml"])
+                .args(args)
+                .output()
+                .unwrap()
+        }
+
+        fn step(&self, args: &[&str]) -> Output {
+            self.run(
+                "pull_request",
+                &format!(
+                    r#"{{"number":7,"pull_request":{{"number":7,"head":{{"sha":"{HEAD}","ref":"feat"}},"base":{{"ref":"main"}},"user":{{"login":"alice"}}}}}}"#
+                ),
+                args,
+            )
+        }
+
+        fn comment_by(&self, user: &str, text: &str) -> Output {
+            self.run(
+                "issue_comment",
+                &format!(
+                    r#"{{"issue":{{"number":7,"pull_request":{{"url":"x"}},"user":{{"login":"alice"}}}},"comment":{{"id":900,"body":"{text}","user":{{"login":"{user}"}}}}}}"#
+                ),
+                &["approve"],
+            )
+        }
+
+        fn refusals(&self) -> Vec<Value> {
+            std::fs::read_to_string(self.store.join("changes/CHG-RUN/journal.jsonl"))
+                .unwrap_or_default()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .filter(|e| e["event"] == "refusal")
+                .collect()
+        }
+
+        /// phasegate's own comment (the bot's), not a copy.
+        fn our_comment(&self) -> String {
+            self.hub
+                .comments("acme", "infra", 7)
+                .iter()
+                .filter(|c| c["user"]["login"] == "github-actions[bot]")
+                .map(|c| c["body"].as_str().unwrap_or_default().to_string())
+                .next()
+                .unwrap_or_default()
+        }
+
+        fn prod_digest(&self) -> String {
+            let out = self.step(&["status", "--format", "json"]);
+            let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+            status["phases"][1]["digest"].as_str().unwrap().to_string()
+        }
+    }
+
+    struct Row {
+        name: &'static str,
+        exit: Option<i32>,
+        journaled: String,
+        shown: bool,
+    }
+
+    /// `out` refused; what the journal and our comment say afterwards.
+    fn row(f: &Flow, name: &'static str, out: &Output, refusals_before: usize) -> Row {
+        let refusals = f.refusals();
+        let new = refusals.get(refusals_before..).unwrap_or_default();
+        let comment = f.our_comment();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // Shown: the journaled reason (or, for `approve`, its refusal line)
+        // is in phasegate's comment.
+        let shown = match new.last() {
+            Some(r) => comment.contains(r["why"].as_str().unwrap_or("\u{0}")),
+            None => stdout
+                .lines()
+                .find(|l| l.contains("refused"))
+                .is_some_and(|l| comment.contains(l.trim())),
+        };
+        Row {
+            name,
+            exit: out.status.code(),
+            journaled: new
+                .last()
+                .map(|r| r["what"].as_str().unwrap_or_default().to_string())
+                .unwrap_or_else(|| "**none**".into()),
+            shown,
+        }
+    }
+
+    #[test]
+    fn approval_bypasses_through_github_are_refused_journaled_and_shown_in_the_comment() {
+        let f = Flow::new();
+        for args in [
+            &["plan", "--phase", "1"][..],
+            &["apply", "--phase", "1"],
+            &["plan", "--phase", "2"],
+        ] {
+            let out = f.step(args);
+            assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", describe(&out));
+        }
+        let digest = f.prod_digest();
+        let apply = ["apply", "--phase", "2"];
+        let mut rows = vec![];
+
+        // prod's GitHub environment does not exist, so has no reviewers.
+        let n = f.refusals().len();
+        let out = f.step(&apply);
+        rows.push(row(
+            &f,
+            "apply into an environment whose mandatory reviewers are missing",
+            &out,
+            n,
+        ));
+
+        f.hub.add_environment(
+            "acme",
+            "infra",
+            "prod",
+            EnvSpec {
+                reviewers: vec![Reviewer::User("rita".into())],
+                prevent_self_review: true,
+                ..Default::default()
+            },
+        );
+
+        // Someone else pastes phasegate's marker and a state claiming rita
+        // approved this very plan.
+        let mut state = CommentState::default();
+        state.phases.insert(
+            "prod".into(),
+            PhaseState {
+                digest: Some(digest.clone()),
+                approvals: vec![RecordedApproval {
+                    env: "prod".into(),
+                    approver: "rita".into(),
+                    digest: digest.clone(),
+                    at: "2030-01-01T00:00:00Z".into(),
+                    source: ApprovalSource::Comment,
+                }],
+            },
+        );
+        let forged = format!(
+            "{}\n<!-- phasegate:state={} -->\napproved",
+            change_marker("CHG-RUN"),
+            base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&state).unwrap())
+        );
+        f.hub.add_comment("acme", "infra", 7, "mallory", &forged);
+        let n = f.refusals().len();
+        let out = f.step(&apply);
+        rows.push(row(
+            &f,
+            "apply on a forged phasegate marker comment written by another user",
+            &out,
+            n,
+        ));
+
+        // A fallback approval by a user with only read permission.
+        let n = f.refusals().len();
+        let out = f.comment_by("vic", &format!("/phasegate approve prod {}", &digest[..12]));
+        rows.push(row(
+            &f,
+            "a fallback `/phasegate approve` by a user without permission",
+            &out,
+            n,
+        ));
+        let n = f.refusals().len();
+        let out = f.step(&apply);
+        rows.push(row(&f, "apply after that fallback approval", &out, n));
+
+        // The PR author approves the deployment of prod themselves.
+        f.hub.add_run_approvals(
+            "acme",
+            "infra",
+            100,
+            vec![("prod", "alice", "2030-01-01T00:00:00Z", "approved")],
+        );
+        let n = f.refusals().len();
+        let out = f.step(&apply);
+        rows.push(row(
+            &f,
+            "apply approved (environment review) by the PR author where self-review is forbidden",
+            &out,
+            n,
+        ));
+
+        let mut table = String::from(
+            "| attempt (GitHub flow) | exit | journaled refusal | shown in phasegate's comment |\n|---|---|---|---|\n",
+        );
+        for r in &rows {
+            table.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                r.name,
+                r.exit.map_or("killed".into(), |c| c.to_string()),
+                r.journaled,
+                if r.shown { "yes" } else { "**no**" }
+            ));
+        }
+        for r in &rows {
+            assert_eq!(r.exit, Some(1), "{}: not refused\n{table}", r.name);
+        }
+        assert!(f.hub.violations().is_empty(), "{:?}", f.hub.violations());
+        sync_section(
+            "docs/security.md",
+            "bypass-github",
+            &table,
+            "cargo test --test it bypass_suite::",
+        );
+        for r in &rows {
+            assert!(r.shown, "{}: not shown in the comment\n{table}", r.name);
+        }
+    }
+}
