@@ -107,6 +107,26 @@ struct Raw {
     body: String,
 }
 
+/// `value` with every string passed through the redactor. Strings, not the
+/// serialized text: a secret holding a quote or a newline is escaped in JSON
+/// and would not match there.
+fn redact_strings(value: &Value) -> Value {
+    let redactor = crate::redact::global();
+    if redactor.is_empty() {
+        return value.clone();
+    }
+    match value {
+        Value::String(s) => Value::String(redactor.apply(s)),
+        Value::Array(items) => Value::Array(items.iter().map(redact_strings).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), redact_strings(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// Whether the failure was one a retry might have cured (retries included).
 fn transient(e: &GithubError) -> bool {
     match e {
@@ -448,6 +468,12 @@ impl OctoForge {
         action: &str,
     ) -> Result<Raw, GithubError> {
         let c = if graphql { &self.graphql } else { &self.rest };
+        // Every body GitHub receives is a sink like stdout: registered
+        // secrets (a key the security gate found in plain user data, a value
+        // Terraform marks sensitive) are masked here, the one place bodies
+        // leave.
+        let redacted = body.map(redact_strings);
+        let body = redacted.as_ref();
         let transport = |e: octocrab::Error| GithubError::Transport {
             action: action.to_owned(),
             detail: e.to_string(),

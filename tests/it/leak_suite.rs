@@ -29,11 +29,20 @@ const CANARY_FAILING_APPLY: &str = "canary-failing-apply-k7p3";
 /// job's environment): phasegate must not echo its environment.
 const CANARY_PLAIN_ENV: &str = "canary-plainenv-Qw3rTy";
 
-const CANARIES: [&str; 4] = [
+/// A credential written as a literal in the provider block: Terraform puts
+/// it in the plan JSON's `configuration.provider_config` in clear.
+const CANARY_PROVIDER: &str = "canary-provider-Pv7k2L";
+/// An AWS access key id hard-coded in plain (not sensitive) user data: the
+/// security gate finds it and hands it to the redactor.
+const CANARY_PLAIN_KEY: &str = "AKIAQ7PGLEAKCANARY99";
+
+const CANARIES: [&str; 6] = [
     CANARY_TFVARS,
     CANARY_ENV,
     CANARY_FAILING_APPLY,
     CANARY_PLAIN_ENV,
+    CANARY_PROVIDER,
+    CANARY_PLAIN_KEY,
 ];
 
 /// Hooks for the commands other helpers are adding (verify, review, drift):
@@ -203,8 +212,19 @@ fn assert_no_canary(surfaces: &[(String, String)]) {
 #[test]
 fn no_canary_reaches_any_surface_through_plan_apply_failure_and_status() {
     let mut s = Suite::new();
-    let out = s.run(&["plan", "--phase", "1"]);
+    let sarif = s.dir.path().join("security.sarif");
+    let out = s.run(&[
+        "plan",
+        "--phase",
+        "1",
+        "--sarif-out",
+        sarif.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        sarif.is_file(),
+        "no SARIF was written, so that surface proves nothing"
+    );
     // The canaries were really there to leak: Terraform's own plan JSON (in
     // the testbed, not in any phasegate surface) holds them in clear.
     let planfile = s.tb.workdir().join("out/plans/app-dev.tfplan");
@@ -252,4 +272,70 @@ fn no_canary_reaches_any_surface_through_plan_apply_failure_and_status() {
     );
     assert!(!s.hub.requests().is_empty());
     assert_no_canary(&s.surfaces());
+}
+
+#[test]
+fn no_canary_from_provider_config_or_hard_coded_user_data_reaches_any_surface() {
+    let mut s = Suite::new();
+    // Terraform's plan of the fixture, then what Terraform would write for a
+    // provider block with a literal credential and plain user data holding a
+    // key (testcloud's provider takes no credential arguments).
+    let out = s.run(&["plan", "--phase", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let planfile = s.tb.workdir().join("out/plans/app-dev.tfplan");
+    let shown =
+        s.tb.terraform_command_in("infra", &["show", "-json", planfile.to_str().unwrap()])
+            .env("TF_WORKSPACE", "dev")
+            .output()
+            .unwrap();
+    assert!(shown.status.success(), "{}", describe(&shown));
+    let mut plan: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    plan["configuration"]["provider_config"]["aws"]["expressions"]["access_key"] =
+        serde_json::json!({ "constant_value": CANARY_PROVIDER });
+    let web = plan["resource_changes"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|rc| rc["address"] == "aws_instance.web")
+        .expect("the fixture has aws_instance.web");
+    web["change"]["after"]["user_data"] = serde_json::Value::String(format!(
+        "#!/bin/sh\nexport AWS_ACCESS_KEY_ID={CANARY_PLAIN_KEY}\n"
+    ));
+    web["change"]["after_sensitive"]["user_data"] = serde_json::Value::Bool(false);
+    let file = s.tb.root().join("provider-and-user-data.json");
+    std::fs::write(&file, serde_json::to_vec(&plan).unwrap()).unwrap();
+
+    let sarif = s.dir.path().join("security.sarif");
+    let out = s.run(&[
+        "plan",
+        "--phase",
+        "1",
+        "--plan-json",
+        file.to_str().unwrap(),
+        "--sarif-out",
+        sarif.to_str().unwrap(),
+    ]);
+    // The hard-coded key is a critical finding: the plan is refused.
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let comment = s
+        .hub
+        .comments("acme", "infra", 7)
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<String>();
+    assert!(
+        comment.contains("PG-AWS-024"),
+        "the key was not found, so the test proves nothing"
+    );
+    assert!(sarif.is_file());
+    for args in [&["status"][..], &["status", "--format", "json"]] {
+        s.run(args);
+    }
+    // The file we fed phasegate holds the canaries by construction.
+    let surfaces: Vec<_> = s
+        .surfaces()
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with("provider-and-user-data.json"))
+        .collect();
+    assert_no_canary(&surfaces);
 }
