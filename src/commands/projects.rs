@@ -92,8 +92,13 @@ fn ingest(phase: &ResolvedPhase, project: Option<&str>, file: &Path) -> Result<P
 pub(crate) fn parse_plan(text: &str, origin: &str) -> Result<ChangeSet> {
     let changes = plan::parse_plan_json(text, origin)?;
     let redactor = crate::redact::global();
+    // A plan exported already masked holds our own placeholders where the
+    // secrets were: masking those would rewrite every mention of them.
+    let placeholders = [plan::model::SENSITIVE_MASK, plan::model::UNKNOWN_MARK];
     for secret in &changes.sensitive_values.0 {
-        redactor.add_sensitive(secret);
+        if !placeholders.contains(&secret.as_str()) {
+            redactor.add_sensitive(secret);
+        }
     }
     Ok(changes)
 }
@@ -132,5 +137,13 @@ mod tests {
         let shown = crate::redact::global().apply(message);
         assert!(!shown.contains("CANARY"), "{shown}");
         assert!(shown.contains("for user admin"), "{shown}");
+    }
+
+    #[test]
+    fn a_plan_exported_already_masked_does_not_make_the_placeholder_a_secret() {
+        let text = include_str!("../../tests/fixtures/security/planted.json");
+        super::parse_plan(text, "planted.json").unwrap();
+        let line = "password is (sensitive value)";
+        assert_eq!(crate::redact::global().apply(line), line);
     }
 }

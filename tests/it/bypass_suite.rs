@@ -4,61 +4,25 @@
 //! the runner's steps are separate processes sharing the store. The list and
 //! the outcomes are published in docs/security.md (generated here).
 
-use std::path::PathBuf;
-use std::process::Output;
-
 use serde_json::Value;
 
 use crate::doc_sync::sync_section;
-use crate::testbed::{describe, Testbed};
+use crate::suite_support::Runner;
+use crate::testbed::describe;
 
-const PHASEGATE: &str = env!("CARGO_BIN_EXE_phasegate");
+/// The runner's change, plus what the bypass attempts need.
+struct Change(Runner);
 
-struct Change {
-    tb: Testbed,
-    store: PathBuf,
+impl std::ops::Deref for Change {
+    type Target = Runner;
+    fn deref(&self) -> &Runner {
+        &self.0
+    }
 }
 
 impl Change {
     fn new() -> Change {
-        let tb = Testbed::new("tests/fixtures/runner/two-env");
-        let store = tb.root().join("store");
-        Change { tb, store }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let (k, v) = self.tb.path_env();
-        self.tb
-            .command(PHASEGATE)
-            .env(k, v)
-            .env("NO_COLOR", "1")
-            .env("PHASEGATE_STORE_DIR", &self.store)
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_TOKEN")
-            .args(["--config", "phasegate.yml", "--change", "change.yml"])
-            .args(args)
-            .output()
-            .expect("run phasegate")
-    }
-
-    fn ok(&self, args: &[&str]) {
-        let out = self.run(args);
-        assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", describe(&out));
-    }
-
-    fn journal(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.store.join("changes/CHG-RUN/journal.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    fn refusals(&self) -> Vec<Value> {
-        self.journal()
-            .into_iter()
-            .filter(|e| e["event"] == "refusal")
-            .collect()
+        Change(Runner::new("tests/fixtures/runner/two-env"))
     }
 
     fn prod_digest(&self) -> String {
@@ -268,20 +232,13 @@ fn every_bypass_attempt_is_refused_with_exit_1_and_journaled() {
     // the first holds the lock (testcloud slowed so it is surely held).
     let c = Change::new();
     c.ok(&["plan", "--phase", "1"]);
-    let (k, v) = c.tb.path_env();
-    let first =
-        c.tb.command(PHASEGATE)
-            .env(k, v)
-            .env("PHASEGATE_STORE_DIR", &c.store)
-            .env("TESTCLOUD_DELAY_MS", "3000")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_TOKEN")
-            .args(["--config", "phasegate.yml", "--change", "change.yml"])
-            .args(["apply", "--phase", "1"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+    let first = c
+        .command(&["apply", "--phase", "1"])
+        .env("TESTCLOUD_DELAY_MS", "3000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let waited = std::time::Instant::now();
     while !c.journal().iter().any(|e| e["event"] == "lock_taken") {
         assert!(
@@ -342,13 +299,14 @@ mod github {
     use std::process::Output;
 
     use base64::Engine as _;
-    use fakehub::{EnvSpec, FakeHub, Reviewer, TokenKind};
+    use fakehub::{EnvSpec, FakeHub, Reviewer};
     use phasegate::github::comment::{
         change_marker, ApprovalSource, CommentState, PhaseState, RecordedApproval,
     };
     use serde_json::Value;
 
     use crate::doc_sync::sync_section;
+    use crate::suite_support::{as_pr_job, pr_hub, pull_request_event};
     use crate::testbed::{describe, Testbed};
 
     const TOKEN: &str = "ghs_bypassSuiteToken0123456789";
@@ -370,20 +328,7 @@ mod github {
             )
             .unwrap();
             let store = tb.root().join("store");
-            let hub = FakeHub::start();
-            hub.add_repo("acme", "infra");
-            hub.add_pull("acme", "infra", 7, "alice", HEAD);
-            hub.add_token(
-                TOKEN,
-                "",
-                TokenKind::Installation,
-                &[
-                    ("pull_requests", "write"),
-                    ("issues", "write"),
-                    ("checks", "write"),
-                    ("actions", "read"),
-                ],
-            );
+            let hub = pr_hub(TOKEN, HEAD);
             hub.set_permission("acme", "infra", "rita", "maintain");
             hub.set_permission("acme", "infra", "vic", "read");
             hub.set_permission("acme", "infra", "alice", "write");
@@ -396,37 +341,26 @@ mod github {
         }
 
         fn run(&self, event_name: &str, payload: &str, args: &[&str]) -> Output {
-            let event = self.dir.path().join("event.json");
-            std::fs::write(&event, payload).unwrap();
             let (k, v) = self.tb.path_env();
-            self.tb
-                .command(env!("CARGO_BIN_EXE_phasegate"))
-                .env(k, v)
-                .env("NO_COLOR", "1")
-                .env("PHASEGATE_STORE_DIR", &self.store)
-                .env("GITHUB_ACTIONS", "true")
-                .env("GITHUB_REPOSITORY", "acme/infra")
-                .env("GITHUB_EVENT_NAME", event_name)
-                .env("GITHUB_EVENT_PATH", &event)
-                .env("GITHUB_API_URL", self.hub.url())
-                .env("GITHUB_RUN_ID", "100")
-                .env("GITHUB_SHA", HEAD)
-                .env("GITHUB_OUTPUT", self.dir.path().join("output"))
-                .env("GITHUB_TOKEN", TOKEN)
-                .args(["--config", "phasegate.yml", "--change", "change.yml"])
+            let mut cmd = self.tb.command(env!("CARGO_BIN_EXE_phasegate"));
+            cmd.env(k, v).env("PHASEGATE_STORE_DIR", &self.store);
+            as_pr_job(
+                &mut cmd,
+                &self.hub,
+                TOKEN,
+                HEAD,
+                self.dir.path(),
+                event_name,
+                payload,
+            );
+            cmd.args(["--config", "phasegate.yml", "--change", "change.yml"])
                 .args(args)
                 .output()
                 .unwrap()
         }
 
         fn step(&self, args: &[&str]) -> Output {
-            self.run(
-                "pull_request",
-                &format!(
-                    r#"{{"number":7,"pull_request":{{"number":7,"head":{{"sha":"{HEAD}","ref":"feat"}},"base":{{"ref":"main"}},"user":{{"login":"alice"}}}}}}"#
-                ),
-                args,
-            )
+            self.run("pull_request", &pull_request_event(HEAD), args)
         }
 
         fn comment_by(&self, user: &str, text: &str) -> Output {

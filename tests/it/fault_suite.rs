@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use fakehub::{FakeHub, Fault, FaultKind, TokenKind};
+use fakehub::{FakeHub, Fault, FaultKind};
 use phasegate::error::ExitCode;
 use phasegate::github::{
     Annotation, CheckRunRequest, Forge, ForgeConfig, GithubError, OctoForge, PrTarget, RepoRef,
@@ -16,6 +16,7 @@ use phasegate::github::{
 };
 
 use crate::doc_sync::sync_section;
+use crate::suite_support::{pr_hub, saved_dev_plan_json, Runner};
 
 const TOKEN: &str = "ghs_faultSuiteToken0123456789";
 const HEAD: &str = "4444444444444444444444444444444444444444";
@@ -107,22 +108,7 @@ struct Seed {
 }
 
 fn hub() -> FakeHub {
-    let hub = FakeHub::start();
-    hub.add_repo("acme", "infra");
-    hub.add_pull("acme", "infra", 7, "alice", HEAD);
-    hub.add_token(
-        TOKEN,
-        "",
-        TokenKind::Installation,
-        &[
-            ("pull_requests", "write"),
-            ("issues", "write"),
-            ("checks", "write"),
-            ("actions", "read"),
-            ("contents", "write"),
-            ("administration", "read"),
-        ],
-    );
+    let hub = pr_hub(TOKEN, HEAD);
     hub.add_environment("acme", "infra", "prod", Default::default());
     hub.set_run("acme", "infra", 100, "in_progress", None);
     hub.add_run_approvals(
@@ -416,70 +402,17 @@ async fn every_github_call_under_every_fault_is_bounded_and_ends_in_exit_3() {
     );
 }
 
-/// The runner's two-environment change, each step its own process.
-struct Runner {
-    tb: crate::testbed::Testbed,
-    store: std::path::PathBuf,
+/// SIGKILLs the Terraform child running `subcommand` under `phasegate args`.
+trait KillsTerraform {
+    fn killing_terraform(
+        &self,
+        args: &[&str],
+        subcommand: &str,
+        env: &[(&str, &str)],
+    ) -> std::process::Output;
 }
 
-impl Runner {
-    fn new() -> Runner {
-        let tb = crate::testbed::Testbed::new("tests/fixtures/runner/two-env");
-        let store = tb.root().join("store");
-        Runner { tb, store }
-    }
-
-    fn command(&self, args: &[&str]) -> std::process::Command {
-        let (k, v) = self.tb.path_env();
-        let mut cmd = self.tb.command(env!("CARGO_BIN_EXE_phasegate"));
-        cmd.env(k, v)
-            .env("NO_COLOR", "1")
-            .env("PHASEGATE_STORE_DIR", &self.store)
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_TOKEN")
-            .args(["--config", "phasegate.yml", "--change", "change.yml"])
-            .args(args);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> std::process::Output {
-        let out = self.run(args);
-        let shown = crate::testbed::describe(&out);
-        assert_eq!(out.status.code(), Some(0), "{args:?}\n{shown}");
-        out
-    }
-
-    fn journal_text(&self) -> String {
-        std::fs::read_to_string(self.store.join("changes/CHG-RUN/journal.jsonl"))
-            .unwrap_or_default()
-    }
-
-    /// Every line parses; the kinds of the events after the first `skip`.
-    fn journal_after(&self, skip: usize) -> Vec<String> {
-        self.journal_text()
-            .lines()
-            .map(|l| {
-                let e: serde_json::Value = serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("a corrupted journal line ({e}): {l}"));
-                e["event"].as_str().unwrap_or_default().to_string()
-            })
-            .skip(skip)
-            .collect()
-    }
-
-    fn next(&self) -> String {
-        let out = self.ok(&["status", "--format", "json"]);
-        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        status["next"]["command"]
-            .as_str()
-            .unwrap_or("none")
-            .to_string()
-    }
-
+impl KillsTerraform for Runner {
     /// Runs `args` and SIGKILLs its Terraform child once one runs `subcommand`.
     fn killing_terraform(
         &self,
@@ -602,16 +535,10 @@ fn killed_terraform_a_full_disk_and_a_truncated_plan_are_clear_errors_and_leave_
     };
 
     // A plan JSON cut off halfway: bad input, nothing journaled.
-    let r = Runner::new();
+    let r = Runner::new("tests/fixtures/runner/two-env");
     r.ok(&["plan", "--phase", "1"]);
-    let planfile = r.tb.workdir().join("out/plans/app-dev.tfplan");
-    let shown =
-        r.tb.terraform_command_in("infra", &["show", "-json", planfile.to_str().unwrap()])
-            .env("TF_WORKSPACE", "dev")
-            .output()
-            .unwrap();
-    assert!(shown.status.success());
-    let half = &shown.stdout[..shown.stdout.len() / 2];
+    let shown = saved_dev_plan_json(&r.tb);
+    let half = &shown[..shown.len() / 2];
     let truncated = r.tb.root().join("truncated.json");
     std::fs::write(&truncated, half).unwrap();
     let before = r.journal_after(0).len();
@@ -639,7 +566,7 @@ fn killed_terraform_a_full_disk_and_a_truncated_plan_are_clear_errors_and_leave_
     );
 
     // The output directory is full: an external failure, nothing half-written.
-    let full = std::fs::write(r.tb.root().join("whole.json"), &shown.stdout);
+    let full = std::fs::write(r.tb.root().join("whole.json"), &shown);
     full.unwrap();
     let disk = FullDisk::mount(&r.tb.root().join("fullout"));
     let before = r.journal_after(0).len();
@@ -681,7 +608,7 @@ fn killed_terraform_a_full_disk_and_a_truncated_plan_are_clear_errors_and_leave_
     );
 
     // Terraform killed mid-plan.
-    let r = Runner::new();
+    let r = Runner::new("tests/fixtures/runner/two-env");
     let out = r.killing_terraform(&["plan", "--phase", "1"], "plan", &[]);
     assert_eq!(
         row(
@@ -696,7 +623,7 @@ fn killed_terraform_a_full_disk_and_a_truncated_plan_are_clear_errors_and_leave_
     );
 
     // Terraform killed mid-apply, while testcloud creates slowly.
-    let r = Runner::new();
+    let r = Runner::new("tests/fixtures/runner/two-env");
     r.ok(&["plan", "--phase", "1"]);
     let before = r.journal_after(0).len();
     let out = r.killing_terraform(

@@ -9,8 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use fakehub::{FakeHub, TokenKind};
+use fakehub::FakeHub;
 
+use crate::suite_support::{as_pr_job, pr_hub, pull_request_event, saved_dev_plan_json};
 use crate::testbed::{describe, files_under, Testbed};
 
 const PHASEGATE: &str = env!("CARGO_BIN_EXE_phasegate");
@@ -66,21 +67,7 @@ impl Suite {
     fn new() -> Suite {
         let tb = Testbed::new("tests/fixtures/suites/leak");
         let store = tb.root().join("store");
-        let hub = FakeHub::start();
-        hub.add_repo("acme", "infra");
-        hub.add_pull("acme", "infra", 7, "alice", HEAD);
-        hub.add_token(
-            TOKEN,
-            "",
-            TokenKind::Installation,
-            &[
-                ("pull_requests", "write"),
-                ("issues", "write"),
-                ("checks", "write"),
-                ("actions", "read"),
-                ("contents", "write"),
-            ],
-        );
+        let hub = pr_hub(TOKEN, HEAD);
         Suite {
             tb,
             hub,
@@ -92,31 +79,19 @@ impl Suite {
 
     /// Runs one step as a pull-request job would.
     fn run(&mut self, args: &[&str]) -> Output {
-        let event = self.dir.path().join("event.json");
-        std::fs::write(
-            &event,
-            format!(
-                r#"{{"number":7,"pull_request":{{"number":7,"head":{{"sha":"{HEAD}","ref":"feat"}},"base":{{"ref":"main"}},"user":{{"login":"alice"}}}}}}"#
-            ),
-        )
-        .unwrap();
         let (k, v) = self.tb.path_env();
-        let out = self
-            .tb
-            .command(PHASEGATE)
-            .env(k, v)
-            .env("NO_COLOR", "1")
-            .env("PHASEGATE_STORE_DIR", &self.store)
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_REPOSITORY", "acme/infra")
-            .env("GITHUB_EVENT_NAME", "pull_request")
-            .env("GITHUB_EVENT_PATH", &event)
-            .env("GITHUB_API_URL", self.hub.url())
-            .env("GITHUB_RUN_ID", "100")
-            .env("GITHUB_SHA", HEAD)
-            .env("GITHUB_OUTPUT", self.dir.path().join("output"))
-            .env("GITHUB_STEP_SUMMARY", self.dir.path().join("summary.md"))
-            .env("GITHUB_TOKEN", TOKEN)
+        let mut cmd = self.tb.command(PHASEGATE);
+        cmd.env(k, v).env("PHASEGATE_STORE_DIR", &self.store);
+        as_pr_job(
+            &mut cmd,
+            &self.hub,
+            TOKEN,
+            HEAD,
+            self.dir.path(),
+            "pull_request",
+            &pull_request_event(HEAD),
+        );
+        let out = cmd
             .env("TF_VAR_api_key", CANARY_ENV)
             .env("AWS_SECRET_ACCESS_KEY", CANARY_PLAIN_ENV)
             .env("RUST_LOG", "debug")
@@ -227,14 +202,8 @@ fn no_canary_reaches_any_surface_through_plan_apply_failure_and_status() {
     );
     // The canaries were really there to leak: Terraform's own plan JSON (in
     // the testbed, not in any phasegate surface) holds them in clear.
-    let planfile = s.tb.workdir().join("out/plans/app-dev.tfplan");
-    let shown =
-        s.tb.terraform_command_in("infra", &["show", "-json", planfile.to_str().unwrap()])
-            .env("TF_WORKSPACE", "dev")
-            .output()
-            .unwrap();
-    assert!(shown.status.success(), "{}", describe(&shown));
-    let plan_json = String::from_utf8_lossy(&shown.stdout);
+    let shown = saved_dev_plan_json(&s.tb);
+    let plan_json = String::from_utf8_lossy(&shown);
     for canary in [CANARY_TFVARS, CANARY_ENV, CANARY_FAILING_APPLY] {
         assert!(
             plan_json.contains(canary),
@@ -282,14 +251,8 @@ fn no_canary_from_provider_config_or_hard_coded_user_data_reaches_any_surface() 
     // key (testcloud's provider takes no credential arguments).
     let out = s.run(&["plan", "--phase", "1"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let planfile = s.tb.workdir().join("out/plans/app-dev.tfplan");
-    let shown =
-        s.tb.terraform_command_in("infra", &["show", "-json", planfile.to_str().unwrap()])
-            .env("TF_WORKSPACE", "dev")
-            .output()
-            .unwrap();
-    assert!(shown.status.success(), "{}", describe(&shown));
-    let mut plan: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let shown = saved_dev_plan_json(&s.tb);
+    let mut plan: serde_json::Value = serde_json::from_slice(&shown).unwrap();
     plan["configuration"]["provider_config"]["aws"]["expressions"]["access_key"] =
         serde_json::json!({ "constant_value": CANARY_PROVIDER });
     let web = plan["resource_changes"]

@@ -28,6 +28,7 @@ mod runner_comment;
 mod runner_e2e;
 mod runner_journal;
 mod security_gate;
+mod suite_support;
 mod testbed;
 mod testcloud;
 mod workflows;
