@@ -1,12 +1,21 @@
 //! Redaction of secrets from every byte phasegate emits.
 //!
 //! Values Terraform marks sensitive are masked by the plan model before any
-//! other module sees them. Some secrets are found later, though: the GitHub
-//! token, hard-coded credentials the security gate spots in plain attributes.
-//! Those are registered here, and every sink (log, stdout, files, posted
-//! bodies) passes its text through [`Redactor::apply`] on the way out.
+//! other module sees them, and their strings are registered here too (an
+//! engine message, such as a failed apply's error, may quote one). Other
+//! secrets are found later: the GitHub token, hard-coded credentials the
+//! security gate spots in plain attributes. Every sink (log, stdout, files,
+//! posted bodies, the journal) passes its text through [`Redactor::apply`].
+//!
+//! A plan can hold thousands of sensitive strings, so the secrets are matched
+//! in one pass by an Aho-Corasick automaton; overlapping matches are merged,
+//! so a secret that contains another, or two that overlap, are replaced whole. Adding only marks the automaton stale;
+//! the next [`Redactor::apply`] rebuilds it once.
 
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
+
+use aho_corasick::{AhoCorasick, MatchKind};
 
 /// What a registered secret is replaced with.
 pub const REDACTED: &str = "***";
@@ -15,14 +24,52 @@ pub const REDACTED: &str = "***";
 /// would mangle output without protecting anything.
 const MIN_SECRET_CHARS: usize = 4;
 
-/// A shared, growing set of secret strings.
-#[derive(Debug, Clone, Default)]
+/// Values Terraform marks sensitive shorter than this are not registered.
+/// Whole blocks get marked (a database's `port`, a flag, an engine name such
+/// as `mysql`), and masking such short words in every address, diff and
+/// message would make the output unreadable while protecting nothing a
+/// reader could not guess. Six characters keeps every value a generator or
+/// a password policy produces (random providers default to 16; cloud
+/// password rules ask for 8 or more) while dropping enum-like words.
+pub const MIN_SENSITIVE_CHARS: usize = 6;
+
+/// Words that are never secrets however they are marked: booleans, nulls and
+/// the common enum values of sensitive blocks.
+const NEVER_SECRET: &[&str] = &[
+    "true", "false", "null", "none", "enabled", "disabled", "default", "unknown",
+];
+
+/// A shared, growing set of secret strings. `Debug` shows how many, never
+/// which.
+#[derive(Clone, Default)]
 pub struct Redactor {
-    secrets: Arc<RwLock<Vec<String>>>,
+    inner: Arc<RwLock<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// In registration order, each once.
+    secrets: Vec<String>,
+    seen: HashSet<String>,
     /// Secrets the Actions runner already masks (tokens it handed us): they
     /// are redacted like the rest but never announced with `::add-mask::`,
     /// since announcing prints them.
-    known_to_runner: Arc<RwLock<Vec<String>>>,
+    known_to_runner: Vec<String>,
+    /// The automaton over `secrets`; `None` when an add made it stale.
+    matcher: Option<Arc<Matcher>>,
+}
+
+/// One pass over the text for all secrets; the per-secret loop only when the
+/// automaton could not be built (its size limits), so redaction never fails.
+enum Matcher {
+    Automaton(AhoCorasick),
+    EachInTurn(Vec<String>),
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} secrets hidden)", self.read().secrets.len())
+    }
 }
 
 impl Redactor {
@@ -30,68 +77,169 @@ impl Redactor {
         Self::default()
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Registers a secret. Each line of a multi-line secret is registered too,
     /// since logs and comments may break it across lines.
     pub fn add(&self, secret: &str) {
-        let mut secrets = self.secrets.write().unwrap_or_else(|e| e.into_inner());
+        self.add_filtered(secret, |s| s.chars().count() >= MIN_SECRET_CHARS);
+    }
+
+    /// Registers a value Terraform marks sensitive, unless it is too short
+    /// or too common to be a secret (see [`MIN_SENSITIVE_CHARS`]).
+    pub fn add_sensitive(&self, value: &str) {
+        self.add_filtered(value, |s| {
+            s.chars().count() >= MIN_SENSITIVE_CHARS
+                && !NEVER_SECRET.iter().any(|w| w.eq_ignore_ascii_case(s))
+        });
+    }
+
+    fn add_filtered(&self, secret: &str, keep: impl Fn(&str) -> bool) {
+        let mut inner = self.write();
         let mut push = |s: &str| {
             let s = s.trim();
-            if s.chars().count() >= MIN_SECRET_CHARS && !secrets.iter().any(|k| k == s) {
-                secrets.push(s.to_string());
+            if keep(s) && !inner.seen.contains(s) {
+                inner.seen.insert(s.to_string());
+                inner.secrets.push(s.to_string());
+                inner.matcher = None;
             }
         };
         push(secret);
         if secret.contains('\n') {
             secret.lines().for_each(&mut push);
         }
-        // Longest first, so that a secret containing another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
     /// Registers a token the runner already masks: redacted everywhere, but
     /// left out of [`Redactor::secrets`].
     pub fn add_token(&self, token: &str) {
         self.add(token);
-        self.known_to_runner
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(token.trim().to_string());
+        self.write().known_to_runner.push(token.trim().to_string());
     }
 
     /// The registered secrets the runner does not know yet, for `::add-mask::`.
     pub fn secrets(&self) -> Vec<String> {
-        let known = self
-            .known_to_runner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        self.secrets
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        let inner = self.read();
+        inner
+            .secrets
             .iter()
-            .filter(|s| !known.iter().any(|k| k == *s || k.contains(s.as_str())))
+            .filter(|s| {
+                !inner
+                    .known_to_runner
+                    .iter()
+                    .any(|k| k == *s || k.contains(s.as_str()))
+            })
             .cloned()
             .collect()
     }
 
-    /// Returns `text` with every registered secret replaced by [`REDACTED`].
+    /// Returns `text` with every registered secret replaced by [`REDACTED`];
+    /// where secrets overlap, their union is replaced by one mask.
     pub fn apply(&self, text: &str) -> String {
-        let secrets = self.secrets.read().unwrap_or_else(|e| e.into_inner());
-        let mut out = text.to_string();
-        for secret in secrets.iter() {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), REDACTED);
+        match self.matcher() {
+            None => text.to_string(),
+            Some(m) => match m.as_ref() {
+                Matcher::Automaton(ac) => mask_spans(text, ac),
+                Matcher::EachInTurn(secrets) => {
+                    let mut out = text.to_string();
+                    for secret in secrets {
+                        if out.contains(secret.as_str()) {
+                            out = out.replace(secret.as_str(), REDACTED);
+                        }
+                    }
+                    out
+                }
+            },
+        }
+    }
+
+    /// The current automaton, built here if an add made it stale; `None`
+    /// when nothing is registered.
+    fn matcher(&self) -> Option<Arc<Matcher>> {
+        {
+            let inner = self.read();
+            if inner.secrets.is_empty() {
+                return None;
+            }
+            if let Some(m) = &inner.matcher {
+                return Some(m.clone());
             }
         }
-        out
+        let mut inner = self.write();
+        if let Some(m) = &inner.matcher {
+            return Some(m.clone());
+        }
+        let built = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&inner.secrets)
+            .map(Matcher::Automaton)
+            .unwrap_or_else(|_| {
+                let mut longest_first = inner.secrets.clone();
+                longest_first.sort_by_key(|s| std::cmp::Reverse(s.len()));
+                Matcher::EachInTurn(longest_first)
+            });
+        let built = Arc::new(built);
+        inner.matcher = Some(built.clone());
+        Some(built)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.secrets
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
+        self.read().secrets.is_empty()
     }
+}
+
+/// `text` with every span any secret covers replaced: overlapping matches
+/// are merged first, so neither a secret containing another nor two secrets
+/// sharing a middle leave a fragment of either.
+fn mask_spans(text: &str, ac: &AhoCorasick) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut open: Option<(usize, usize)> = None;
+    // Overlapping matches come ordered by end; a later one may start earlier
+    // (a longer secret ending at the same place), so spans are merged on
+    // their start against the open span.
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for m in ac.find_overlapping_iter(text) {
+        let (start, end) = (m.start(), m.end());
+        match open {
+            Some((s, e)) if start <= e => open = Some((s.min(start), e.max(end))),
+            Some(span) => {
+                push_span(&mut spans, span);
+                open = Some((start, end));
+            }
+            None => open = Some((start, end)),
+        }
+    }
+    if let Some(span) = open {
+        push_span(&mut spans, span);
+    }
+    for (start, end) in spans {
+        out.push_str(&text[copied..start]);
+        out.push_str(REDACTED);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Appends a span, folding it into earlier ones it reaches back over.
+fn push_span(spans: &mut Vec<(usize, usize)>, (mut start, mut end): (usize, usize)) {
+    while let Some(&(s, e)) = spans.last() {
+        if start <= e {
+            start = start.min(s);
+            end = end.max(e);
+            spans.pop();
+        } else {
+            break;
+        }
+    }
+    spans.push((start, end));
 }
 
 /// The process-wide redactor used by the log writer and the output sinks.
@@ -147,6 +295,30 @@ mod tests {
         r.add("abcd");
         r.add("abcdefgh");
         assert_eq!(r.apply("xabcdefghx"), "x***x");
+        // Registered in the other order, the longer one still wins.
+        let r = Redactor::new();
+        r.add("abcdefgh");
+        r.add("abcd");
+        assert_eq!(r.apply("xabcdefghx abcd"), "x***x ***");
+    }
+
+    #[test]
+    fn overlapping_secrets_leave_no_fragment_of_either() {
+        let r = Redactor::new();
+        r.add("secret-one");
+        r.add("one-two-three");
+        let out = r.apply("[secret-one-two-three]");
+        assert!(!out.contains("secret-one"), "{out}");
+        assert!(!out.contains("two-three"), "{out}");
+    }
+
+    #[test]
+    fn a_secret_added_after_use_is_masked_from_then_on() {
+        let r = Redactor::new();
+        r.add("first-secret");
+        assert_eq!(r.apply("first-secret later-secret"), "*** later-secret");
+        r.add("later-secret");
+        assert_eq!(r.apply("first-secret later-secret"), "*** ***");
     }
 
     #[test]
@@ -164,5 +336,44 @@ mod tests {
         r.add("ab");
         assert!(r.is_empty());
         assert_eq!(r.apply("ab"), "ab");
+    }
+
+    #[test]
+    fn short_and_common_sensitive_values_are_not_registered() {
+        let r = Redactor::new();
+        for common in [
+            "", "1", "true", "5432", "mysql", "FALSE", "enabled", "disabled",
+        ] {
+            r.add_sensitive(common);
+        }
+        assert!(r.is_empty(), "{:?}", r.secrets());
+        r.add_sensitive("s3cr3t-pw");
+        assert_eq!(
+            r.apply("password s3cr3t-pw is true"),
+            "password *** is true"
+        );
+    }
+
+    #[test]
+    fn thousands_of_secrets_are_masked_in_one_pass() {
+        let r = Redactor::new();
+        for i in 0..5_000 {
+            r.add_sensitive(&format!("canary-{i:05}-value"));
+        }
+        let text: String = (0..5_000)
+            .map(|i| format!("resource {i} has canary-{i:05}-value;"))
+            .collect();
+        let out = r.apply(&text);
+        assert!(!out.contains("canary-"), "a secret survived");
+        assert_eq!(out.matches(REDACTED).count(), 5_000);
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let r = Redactor::new();
+        r.add("do-not-print-me");
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("do-not-print"), "{shown}");
+        assert!(shown.contains('1'), "{shown}");
     }
 }

@@ -458,13 +458,13 @@ async fn locked_apply<S: Store>(
         Some(file) => {
             req.plan_file = file.to_path_buf();
             let json = ctx.engine.show_json(&req)?;
-            crate::plan::parse_plan_json(&json, &format!("{name} (saved plan)"))?
+            super::projects::parse_plan(&json, &format!("{name} (saved plan)"))?
         }
         None => {
             req.plan_file = plan_file(ctx, name, ".replan")?;
             ctx.engine.plan(&req)?;
             let json = ctx.engine.show_json(&req)?;
-            let fresh = crate::plan::parse_plan_json(&json, &format!("{name} (re-plan)"))?;
+            let fresh = super::projects::parse_plan(&json, &format!("{name} (re-plan)"))?;
             if Some(fresh.digest.as_str()) != digest {
                 // The new plan goes to the journal (and so to the comment)
                 // for a new approval; it is never applied now.

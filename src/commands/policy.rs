@@ -41,7 +41,7 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<GateRun> {
         })?;
         let phase = crate::commands::workspace::local_phase(&stem(plan));
         let text = std::fs::read_to_string(plan).map_err(|e| Error::io(plan, e))?;
-        let changes = crate::plan::parse_plan_json(&text, &plan.display().to_string())?;
+        let changes = super::projects::parse_plan(&text, &plan.display().to_string())?;
         let project = ProjectPlan {
             name: stem(plan),
             dir: PathBuf::from("."),

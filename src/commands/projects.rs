@@ -76,13 +76,31 @@ fn ingest(phase: &ResolvedPhase, project: Option<&str>, file: &Path) -> Result<P
         }
     };
     let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
-    let changes = plan::parse_plan_json(&text, &file.display().to_string())?;
+    let changes = parse_plan(&text, &file.display().to_string())?;
     Ok(ProjectPlan {
         name: target.name.clone(),
         dir: target.dir.clone(),
         changes,
         plan_json: text,
     })
+}
+
+/// Parses a `show -json` text and hands the values Terraform marks sensitive
+/// to the redactor before anything else runs, so that engine output quoting
+/// one (a failed apply's error) is masked on every sink. Every command parses
+/// plans here.
+pub(crate) fn parse_plan(text: &str, origin: &str) -> Result<ChangeSet> {
+    let changes = plan::parse_plan_json(text, origin)?;
+    let redactor = crate::redact::global();
+    // A plan exported already masked holds our own placeholders where the
+    // secrets were: masking those would rewrite every mention of them.
+    let placeholders = [plan::model::SENSITIVE_MASK, plan::model::UNKNOWN_MARK];
+    for secret in &changes.sensitive_values.0 {
+        if !placeholders.contains(&secret.as_str()) {
+            redactor.add_sensitive(secret);
+        }
+    }
+    Ok(changes)
 }
 
 fn run_engine(
@@ -100,11 +118,32 @@ fn run_engine(
     ));
     let req = super::runner::plan_request(ws, phase, project, plan_file)?;
     let (_, json) = iac::plan_project(engine, &req)?;
-    let changes = plan::parse_plan_json(&json, &format!("{} (show -json)", project.name))?;
+    let changes = parse_plan(&json, &format!("{} (show -json)", project.name))?;
     Ok(ProjectPlan {
         name: project.name.clone(),
         dir: project.dir.clone(),
         changes,
         plan_json: json,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_parsed_plan_s_sensitive_values_are_masked_in_engine_messages() {
+        let text = include_str!("../../tests/fixtures/plans/sensitive-canary.json");
+        super::parse_plan(text, "sensitive-canary.json").unwrap();
+        let message = "Error: invalid password \"CANARY-7f3a-create\" for user admin";
+        let shown = crate::redact::global().apply(message);
+        assert!(!shown.contains("CANARY"), "{shown}");
+        assert!(shown.contains("for user admin"), "{shown}");
+    }
+
+    #[test]
+    fn a_plan_exported_already_masked_does_not_make_the_placeholder_a_secret() {
+        let text = include_str!("../../tests/fixtures/security/planted.json");
+        super::parse_plan(text, "planted.json").unwrap();
+        let line = "password is (sensitive value)";
+        assert_eq!(crate::redact::global().apply(line), line);
+    }
 }

@@ -5,13 +5,12 @@ use super::output::print_stdout;
 use super::plan::project_json;
 use crate::cli::{RenderArgs, RenderFormat};
 use crate::error::{Error, ExitCode, Result};
-use crate::plan;
 use crate::render::{self, PhaseView, ProjectView};
 
 pub fn run(args: RenderArgs) -> Result<ExitCode> {
     let file = &args.plan_json;
     let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
-    let changes = plan::parse_plan_json(&text, &file.display().to_string())?;
+    let changes = super::projects::parse_plan(&text, &file.display().to_string())?;
     let name = file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -485,6 +485,26 @@ pub fn journal_plan(
                     blocking: gate.verdict.stops(),
                 },
             ));
+            // A blocking gate refuses the plan: journaled as a refusal, so
+            // the journal and the comment say so where an apply's would be.
+            if gate.verdict.stops() {
+                events.push(writer.event(
+                    &phase.name,
+                    Some(&p.name),
+                    Step::Gate,
+                    digest,
+                    EventKind::Refusal {
+                        what: "gate".into(),
+                        why: format!(
+                            "the {} gate blocks plan {} of {}; fix the change or acknowledge it in the change plan",
+                            gate.key,
+                            p.changes.digest.get(..12).unwrap_or(&p.changes.digest),
+                            p.name
+                        ),
+                        command: Some(format!("phasegate plan --phase {}", phase.index)),
+                    },
+                ));
+            }
         }
     }
     runner

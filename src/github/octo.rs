@@ -107,7 +107,42 @@ struct Raw {
     body: String,
 }
 
-fn client(base: &str, token: &str) -> Result<Octocrab, GithubError> {
+/// `value` with every string passed through the redactor. Strings, not the
+/// serialized text: a secret holding a quote or a newline is escaped in JSON
+/// and would not match there.
+fn redact_strings(value: &Value) -> Value {
+    let redactor = crate::redact::global();
+    if redactor.is_empty() {
+        return value.clone();
+    }
+    match value {
+        Value::String(s) => Value::String(redactor.apply(s)),
+        Value::Array(items) => Value::Array(items.iter().map(redact_strings).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), redact_strings(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Whether the failure was one a retry might have cured (retries included).
+fn transient(e: &GithubError) -> bool {
+    match e {
+        GithubError::Exhausted { last, .. } => transient(last),
+        e => e.retry_hint().is_some(),
+    }
+}
+
+/// No single answer is awaited longer than the whole call may take: a
+/// server that stops answering is then retried or given up on within the
+/// retry policy's bound, not after a fixed minute.
+fn read_timeout(policy: &RetryPolicy) -> Duration {
+    policy.max_total.min(Duration::from_secs(60))
+}
+
+fn client(base: &str, token: &str, read_timeout: Duration) -> Result<Octocrab, GithubError> {
     Octocrab::builder()
         .base_uri(base)
         .map_err(|e| GithubError::Setup(format!("`{base}` is not a usable API URL: {e}")))?
@@ -117,7 +152,7 @@ fn client(base: &str, token: &str) -> Result<Octocrab, GithubError> {
             API_VERSION.to_owned(),
         )
         .set_connect_timeout(Some(Duration::from_secs(15)))
-        .set_read_timeout(Some(Duration::from_secs(60)))
+        .set_read_timeout(Some(read_timeout))
         .build()
         .map_err(|e| GithubError::Setup(e.to_string()))
 }
@@ -331,8 +366,8 @@ impl OctoForge {
         let (origin, path) = split_url(&config.graphql_endpoint());
         let graphql_base = format!("{origin}{path}");
         Ok(OctoForge {
-            rest: client(&config.api_url, &config.token)?,
-            graphql: client(&graphql_base, &config.token)?,
+            rest: client(&config.api_url, &config.token, read_timeout(&config.retry))?,
+            graphql: client(&graphql_base, &config.token, read_timeout(&config.retry))?,
             graphql_path: path,
             token: config.token.clone(),
             retry: config.retry,
@@ -352,7 +387,10 @@ impl OctoForge {
     /// answers user and installation tokens alike (an app's bot login for
     /// the latter), else `GET /user`, which only user tokens may read.
     async fn ask_login(&self) -> Result<ApiAnswer, GithubError> {
-        let refused = |e: &GithubError| matches!(e.status(), Some(401 | 403 | 404));
+        // A rate limit's 403 is GitHub busy, not GitHub refusing: it stays
+        // an external failure instead of an undecidable identity (exit 2).
+        let refused =
+            |e: &GithubError| matches!(e.status(), Some(401 | 403 | 404)) && !transient(e);
         let viewer_why = match self.viewer_login().await {
             Ok(Ok(login)) => {
                 return Ok(ApiAnswer::Login {
@@ -439,6 +477,12 @@ impl OctoForge {
         action: &str,
     ) -> Result<Raw, GithubError> {
         let c = if graphql { &self.graphql } else { &self.rest };
+        // Every body GitHub receives is a sink like stdout: registered
+        // secrets (a key the security gate found in plain user data, a value
+        // Terraform marks sensitive) are masked here, the one place bodies
+        // leave.
+        let redacted = body.map(redact_strings);
+        let body = redacted.as_ref();
         let transport = |e: octocrab::Error| GithubError::Transport {
             action: action.to_owned(),
             detail: e.to_string(),

@@ -330,12 +330,17 @@ fn current_phase_digest(phase: &PhaseProgress) -> Option<String> {
 
 fn apply_event(phase: &mut PhaseProgress, e: &Event) {
     if let EventKind::ApprovalRecorded {
+        environment,
         approver,
         source,
         at,
-        ..
     } = &e.kind
     {
+        // Approvals are given per environment: one recorded for another
+        // environment never counts here, whatever phase it was filed under.
+        if environment != &phase.environment {
+            return;
+        }
         phase.approvals.push(Approval {
             approver: approver.clone(),
             source: *source,

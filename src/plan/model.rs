@@ -187,4 +187,18 @@ pub struct ChangeSet {
     pub references: super::references::References,
     /// sha256 over the canonical normalized change set, hex encoded.
     pub digest: String,
+    /// The sensitive string values the plan held in clear, for the redactor
+    /// only: never serialized, never shown.
+    #[serde(skip)]
+    pub sensitive_values: SensitiveValues,
+}
+
+/// Secrets held only to be masked: `Debug` prints how many, never what.
+#[derive(Clone, Default, PartialEq)]
+pub struct SensitiveValues(pub Vec<String>);
+
+impl std::fmt::Debug for SensitiveValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SensitiveValues({} hidden)", self.0.len())
+    }
 }

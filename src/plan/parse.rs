@@ -15,10 +15,12 @@ use super::diff::{attr_diff, DiffInput, Step};
 use super::digest::{digest, DigestOutput, DigestResource};
 use super::json::{RawChange, RawMode, RawPlan, RawProviderConfig, RawResourceChange};
 use super::model::{
-    ChangeSet, DiffValue, Engine, Mode, OutputChange, ResourceChange, SENSITIVE_MASK, UNKNOWN_MARK,
+    ChangeSet, DiffValue, Engine, Mode, OutputChange, ResourceChange, SensitiveValues,
+    SENSITIVE_MASK, UNKNOWN_MARK,
 };
 use super::values::{
-    clean_marks, collapse_under, digest_form, drop_unknown, is_marked, mask, union_marks,
+    clean_marks, collapse_under, digest_form, drop_unknown, is_marked, marked_strings, mask,
+    union_marks,
 };
 use super::Action;
 
@@ -203,14 +205,15 @@ fn normalize(raw: RawPlan, origin: &str) -> Result<ChangeSet, PlanError> {
         .any(|rc| rc.change.actions == ["forget", "create"]);
     let mut digest_resources = Vec::new();
     let mut resources = Vec::new();
+    let mut secrets = Vec::new();
     for rc in raw.resource_changes.unwrap_or_default() {
-        let (change, digest_form) = resource_change(rc, origin)?;
+        let (change, digest_form) = resource_change(rc, origin, &mut secrets)?;
         resources.push(change);
         digest_resources.push(digest_form);
     }
     let mut drift = Vec::new();
     for rc in raw.resource_drift.unwrap_or_default() {
-        drift.push(resource_change(rc, origin)?.0);
+        drift.push(resource_change(rc, origin, &mut secrets)?.0);
     }
 
     let sensitive_outputs = |values: Option<&super::json::RawValues>, name: &str| {
@@ -241,6 +244,8 @@ fn normalize(raw: RawPlan, origin: &str) -> Result<ChangeSet, PlanError> {
         };
         let unknown = is_marked(&change.after_unknown);
         let after_known = drop_unknown(&change.after, &clean_marks(&change.after_unknown));
+        marked_strings(&change.before, &marks, &mut secrets);
+        marked_strings(&after_known, &marks, &mut secrets);
         outputs.push(OutputChange {
             name: name.clone(),
             action,
@@ -298,6 +303,7 @@ fn normalize(raw: RawPlan, origin: &str) -> Result<ChangeSet, PlanError> {
         provider_config,
         references,
         digest,
+        sensitive_values: SensitiveValues(secrets),
     })
 }
 
@@ -316,6 +322,7 @@ fn output_side(value: &Value, marks: &Value, unknown: bool) -> DiffValue {
 fn resource_change(
     rc: RawResourceChange,
     origin: &str,
+    secrets: &mut Vec<String>,
 ) -> Result<(ResourceChange, DigestResource), PlanError> {
     let action = action(&rc.change, origin, &rc.address)?;
     let c = rc.change;
@@ -340,6 +347,8 @@ fn resource_change(
         replace_paths: &replace_paths,
     });
     let after_known = drop_unknown(&c.after, &after_unknown);
+    marked_strings(&c.before, &sensitive, secrets);
+    marked_strings(&after_known, &sensitive, secrets);
     // The unknown marks inside a sensitive node would name its map keys.
     let kept_unknown = collapse_under(&after_unknown, &sensitive);
     // Terraform 1.12+ may import by identity instead of ID, or with an ID

@@ -114,6 +114,29 @@ pub(crate) fn mask(value: &Value, marks: &Value) -> Value {
     replace_marked(value, marks, &|_| Value::String(SENSITIVE_MASK.to_owned()))
 }
 
+/// Appends every string under a node `marks` flags to `out`: the values
+/// Terraform calls sensitive, for the caller to hand to the redactor so that
+/// an engine message quoting one (a failed apply) is masked too.
+pub(crate) fn marked_strings(value: &Value, marks: &Value, out: &mut Vec<String>) {
+    let found = std::cell::RefCell::new(Vec::new());
+    replace_marked(value, marks, &|secret| {
+        strings_in(secret, &mut found.borrow_mut());
+        Value::Null
+    });
+    out.extend(found.into_inner());
+}
+
+fn strings_in(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|v| strings_in(v, out)),
+        // Keys stay: in a wholly sensitive block they are the schema's
+        // attribute names, and masking `name` everywhere would hide nothing.
+        Value::Object(m) => m.values().for_each(|v| strings_in(v, out)),
+        _ => {}
+    }
+}
+
 /// `value` with every node `marks` flags replaced by an object naming the
 /// sha256 of its canonical JSON: changes when the secret changes, and carries
 /// no part of it. Only the digest ever sees this form.

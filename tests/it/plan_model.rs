@@ -134,6 +134,42 @@ fn sensitive_canary_never_in_change_set() {
 }
 
 #[test]
+fn sensitive_values_are_kept_for_the_redactor_alone() {
+    let plan = fixture("sensitive-canary.json");
+    let held = &plan.sensitive_values.0;
+    // Only what Terraform marked: nothing public is handed to the redactor.
+    assert!(
+        held.iter().all(|s| s.contains("CANARY-7f3a")),
+        "a public value would be masked everywhere: {held:?}"
+    );
+    for canary in [
+        "before",
+        "after",
+        "create",
+        "delete",
+        "drift-before",
+        "drift-after",
+        "list-0",
+        "list-1",
+        "map-value",
+        "nested",
+        "whole",
+        "output-before",
+        "output-after",
+    ] {
+        let value = format!("CANARY-7f3a-{canary}");
+        assert!(
+            held.contains(&value),
+            "{value} is not held for the redactor"
+        );
+    }
+    assert_eq!(
+        format!("{:?}", plan.sensitive_values),
+        format!("SensitiveValues({} hidden)", held.len())
+    );
+}
+
+#[test]
 fn sensitive_changes_are_reported_without_values() {
     let plan = fixture("sensitive-canary.json");
     let db = resource(&plan, "aws_db_instance.main");

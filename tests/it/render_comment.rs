@@ -101,6 +101,7 @@ fn change_set(resources: Vec<Res>, drift: Vec<Res>, outputs: Vec<OutputChange>) 
         provider_config: json!({}),
         references: Default::default(),
         digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
+        sensitive_values: Default::default(),
     }
 }
 

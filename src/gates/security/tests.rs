@@ -43,6 +43,7 @@ fn plan(resources: Vec<ResourceChange>) -> ChangeSet {
         provider_config: json!({}),
         references: Default::default(),
         digest: String::new(),
+        sensitive_values: Default::default(),
     }
 }
 

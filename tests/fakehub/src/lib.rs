@@ -344,6 +344,12 @@ impl FakeHub {
         self.state().faults.push(fault);
     }
 
+    /// Drops every injected fault, spent or not: the next request is
+    /// answered normally.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
     /// A repository's environments: name → id.
     pub fn environment_names(&self, owner: &str, repo: &str) -> BTreeMap<String, u64> {
         self.state().environment_names(owner, repo)
