@@ -2,6 +2,7 @@
 
 mod action_yml;
 mod blast_gate;
+mod cargo_deny;
 mod change_groups;
 mod cli;
 mod config_files;
@@ -20,6 +21,7 @@ mod plan_model;
 mod policy_gate;
 mod price_import;
 mod render_comment;
+mod reusable_workflows;
 mod runner_comment;
 mod runner_e2e;
 mod runner_journal;
