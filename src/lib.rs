@@ -19,6 +19,7 @@ pub mod redact;
 pub mod render;
 pub mod scan;
 pub mod store;
+pub mod term;
 pub mod workflows;
 
 pub use error::{Error, ExitCode};
