@@ -3,6 +3,7 @@
 //! lives with the tests (`tests/it/iac_fake.rs`), not in the library.
 
 pub mod apply_stream;
+pub mod engines;
 mod process;
 mod terraform;
 
