@@ -35,7 +35,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the config and change plan; exit 2 naming file, line and field when wrong.
-    Validate,
+    Validate(ValidateArgs),
     /// Print the JSON Schemas of the config and the change plan.
     Schema(SchemaArgs),
     /// Plan one phase (or render a given plan JSON), run the gates, write and post the results.
@@ -294,6 +294,9 @@ pub struct InitArgs {
     /// Print what would be written; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// `json`: one JSON object on stdout (what was found, what is written).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ResultFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -319,6 +322,9 @@ pub enum WorkflowsAction {
         /// Also exit 1 when the workflows drifted from what the config generates.
         #[arg(long)]
         strict: bool,
+        /// `json`: one JSON object on stdout with every finding.
+        #[arg(long, value_enum, default_value_t)]
+        format: ResultFormat,
     },
 }
 
@@ -346,6 +352,9 @@ pub struct DoctorArgs {
     /// GitHub token; default GITHUB_TOKEN. Never printed.
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// `json`: one JSON object on stdout, one entry per check.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ResultFormat,
 }
 
 #[derive(Debug, Args)]
@@ -507,4 +516,19 @@ pub struct DriftArgs {
     /// GitHub token; default GITHUB_TOKEN. Never printed.
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+}
+
+/// How a command prints its result: lines for people, or one JSON object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ResultFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// `json`: one JSON object on stdout (the config, the change and the phases).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ResultFormat,
 }

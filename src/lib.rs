@@ -21,6 +21,7 @@ pub mod render;
 pub mod report;
 pub mod scan;
 pub mod store;
+pub mod term;
 pub mod verify;
 pub mod workflows;
 

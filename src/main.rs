@@ -26,8 +26,7 @@ fn init_logging(verbose: u8) {
     };
     let filter =
         EnvFilter::try_from_env("PHASEGATE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let color = std::env::var_os("NO_COLOR").is_none()
-        && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let color = phasegate::term::colour_here();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(phasegate::redact::RedactingStderr)

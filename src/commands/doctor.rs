@@ -4,10 +4,10 @@
 
 use super::environments::{repository, requirements};
 use super::forge;
-use super::output::print_stdout;
+use super::output::{print_json, print_stdout};
 use super::workflows::{check_dir, repo_root};
 use super::workspace::Workspace;
-use crate::cli::{DoctorArgs, GlobalArgs};
+use crate::cli::{DoctorArgs, GlobalArgs, ResultFormat};
 use crate::error::{ExitCode, Result};
 use crate::github::environments::check_environments;
 use crate::github::Forge;
@@ -74,6 +74,22 @@ pub fn run(global: &GlobalArgs, args: DoctorArgs) -> Result<ExitCode> {
     items.extend(github_items(config, args.token));
 
     let failed = items.iter().filter(|i| !i.ok).count();
+    if args.format == ResultFormat::Json {
+        print_json(&serde_json::json!({
+            "ok": failed == 0,
+            "failed": failed,
+            "checks": items.iter().map(|i| serde_json::json!({
+                "ok": i.ok,
+                "what": i.what,
+                "fix": i.fix,
+            })).collect::<Vec<_>>(),
+        }));
+        return Ok(if failed == 0 {
+            ExitCode::Success
+        } else {
+            ExitCode::Refused
+        });
+    }
     let mut lines: Vec<String> = Vec::new();
     for i in &items {
         lines.push(format!("{} {}", if i.ok { "ok  " } else { "FAIL" }, i.what));

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use super::output::{print_stdout, OutputSet};
+use super::output::{print_json, print_stdout, OutputSet};
 use super::workflows::generate_options;
-use crate::cli::{GlobalArgs, InitArgs, InitMode};
+use crate::cli::{GlobalArgs, InitArgs, InitMode, ResultFormat};
 use crate::config::{self, Config};
 use crate::error::{Error, ExitCode, Result};
 use crate::scan::{self, DetectedEnv, TfDir};
@@ -69,6 +69,29 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
     }
 
     let report = report(&dirs, &roots, &names, &envs, &action, &config, &targets);
+    if args.format == ResultFormat::Json {
+        // Nothing to confirm in JSON mode: it is for scripts.
+        if !args.dry_run {
+            write(&config_path, &out, &workflow_dir, generated)?;
+        }
+        print_json(&serde_json::json!({
+            "dry_run": args.dry_run,
+            "projects": roots.iter().map(|r| serde_json::json!({
+                "name": names.get(&r.dir),
+                "dir": r.dir,
+            })).collect::<Vec<_>>(),
+            "environments": envs.iter().map(|e| serde_json::json!({
+                "name": e.name,
+                "source": e.source.describe(),
+            })).collect::<Vec<_>>(),
+            "unparsed": dirs.iter().flat_map(|d| d.unparsed.iter()).collect::<Vec<_>>(),
+            "files": targets.iter().map(|t| t.display().to_string()).collect::<Vec<_>>(),
+            "written": !args.dry_run,
+            "config": args.dry_run.then_some(&config_text),
+            "report": report,
+        }));
+        return Ok(ExitCode::Success);
+    }
     print_stdout(&report);
     if args.dry_run {
         print_stdout(&format!(
@@ -80,13 +103,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
         print_stdout("nothing written");
         return Ok(ExitCode::Success);
     }
-    let config_dir = config_path.parent().unwrap_or(Path::new("."));
-    out.write_all(config_dir)?;
-    let mut wf = OutputSet::new();
-    for w in generated {
-        wf.add(w.file, w.text);
-    }
-    wf.write_all(&workflow_dir)?;
+    write(&config_path, &out, &workflow_dir, generated)?;
     print_stdout(&format!(
         "wrote {}",
         targets
@@ -111,6 +128,23 @@ fn confirm() -> Result<bool> {
 
 /// Project names: the directory's last component, or the whole path
 /// (`/` → `-`) where two directories share a last component.
+/// Writes the config, then the workflows.
+fn write(
+    config_path: &Path,
+    config: &OutputSet,
+    workflow_dir: &Path,
+    generated: Vec<workflows::GeneratedWorkflow>,
+) -> Result<()> {
+    let config_dir = config_path.parent().unwrap_or(Path::new("."));
+    config.write_all(config_dir)?;
+    let mut wf = OutputSet::new();
+    for w in generated {
+        wf.add(w.file, w.text);
+    }
+    wf.write_all(workflow_dir)?;
+    Ok(())
+}
+
 fn project_names(roots: &[&TfDir]) -> BTreeMap<String, String> {
     let last = |d: &str| d.rsplit('/').next().unwrap_or(d).to_string();
     let mut count: BTreeMap<String, usize> = BTreeMap::new();

@@ -46,7 +46,7 @@ pub fn run(global: &GlobalArgs, args: MatrixArgs) -> Result<ExitCode> {
         projects.iter().map(|p| p.name.clone()).collect()
     } else {
         let changed = git_diff(&root, &base, &head)?;
-        let dirs = scan::scan_repo(&root)?;
+        let dirs = scan::scan_module_calls(&root)?;
         scan::affected_projects(&projects, &dirs, &changed, &[config_rel])
     };
     let matrix = json!({

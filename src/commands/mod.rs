@@ -45,7 +45,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     register_tokens(&cli);
     let global = cli.global;
     match cli.command {
-        Command::Validate => validate::run(&global),
+        Command::Validate(args) => validate::run(&global, args),
         Command::Schema(args) => schema::run(args.which),
         Command::Plan(args) => plan::run(&global, args),
         Command::Render(args) => render::run(args),

@@ -67,6 +67,12 @@ impl OutputSet {
     }
 }
 
+/// Prints `value` as one JSON object on stdout (`--format json`), through
+/// the redactor like every other output.
+pub fn print_json(value: &serde_json::Value) {
+    print_stdout(&serde_json::to_string_pretty(value).expect("a JSON value serializes"));
+}
+
 /// Prints to stdout through the redactor.
 pub fn print_stdout(text: &str) {
     let text = redact::global().apply(text);

@@ -1,15 +1,33 @@
 //! `phasegate validate`: the config and change plan are loaded and checked,
 //! and every problem is reported located (exit 2).
 
-use super::output::print_stdout;
+use serde_json::json;
+
+use super::output::{print_json, print_stdout};
 use super::workspace::Workspace;
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, ResultFormat, ValidateArgs};
 use crate::error::{ExitCode, Result};
 
-pub fn run(global: &GlobalArgs) -> Result<ExitCode> {
+pub fn run(global: &GlobalArgs, args: ValidateArgs) -> Result<ExitCode> {
     let ws = Workspace::load(global, true)?;
     let cfg = ws.config.as_ref().expect("required config is loaded");
     let phases = crate::config::resolve_phases(cfg, ws.change.as_ref());
+    if args.format == ResultFormat::Json {
+        print_json(&json!({
+            "ok": true,
+            "config": ws.config_path.as_deref().map(|p| p.display().to_string()),
+            "environments": cfg.environments.len(),
+            "projects": cfg.projects.len(),
+            "change": ws.change.as_ref().map(|c| c.id.clone()),
+            "phases": phases.iter().map(|p| json!({
+                "index": p.index,
+                "name": p.name,
+                "environment": p.environment.name,
+                "projects": p.projects.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }));
+        return Ok(ExitCode::Success);
+    }
     let mut lines = vec![format!(
         "{}: ok ({} environments, {} projects)",
         ws.config_path

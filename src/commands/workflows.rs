@@ -4,15 +4,19 @@
 
 use std::path::{Path, PathBuf};
 
-use super::output::print_stdout;
+use super::output::{print_json, print_stdout};
 use super::workspace::Workspace;
-use crate::cli::{GlobalArgs, WorkflowsAction, WorkflowsArgs};
+use crate::cli::{GlobalArgs, ResultFormat, WorkflowsAction, WorkflowsArgs};
 use crate::config::Config;
 use crate::error::{Error, ExitCode, Result};
 use crate::workflows::{self, generate::WORKFLOW_DIR, Finding};
 
 pub fn run(global: &GlobalArgs, args: WorkflowsArgs) -> Result<ExitCode> {
-    let WorkflowsAction::Check { dir, strict } = args.action;
+    let WorkflowsAction::Check {
+        dir,
+        strict,
+        format,
+    } = args.action;
     let ws = Workspace::load(global, true)?;
     let config = ws.config.as_ref().expect("required config is loaded");
     let config_path = ws
@@ -24,17 +28,35 @@ pub fn run(global: &GlobalArgs, args: WorkflowsArgs) -> Result<ExitCode> {
     let findings = check_dir(config, config_path, &root, &dir)?;
     let broken = findings.iter().filter(|f| f.code.breaks_chain()).count();
     let drift = findings.len() - broken;
+    let code = if broken > 0 || (strict && drift > 0) {
+        ExitCode::Refused
+    } else {
+        ExitCode::Success
+    };
+    if format == ResultFormat::Json {
+        print_json(&serde_json::json!({
+            "ok": code == ExitCode::Success,
+            "dir": dir.display().to_string(),
+            "breaking": broken,
+            "drifted": drift,
+            "findings": findings.iter().map(|f| serde_json::json!({
+                "code": f.code.id(),
+                "breaks_chain": f.code.breaks_chain(),
+                "file": f.file,
+                "line": f.line,
+                "job": f.job,
+                "message": f.message,
+            })).collect::<Vec<_>>(),
+        }));
+        return Ok(code);
+    }
     let mut lines: Vec<String> = findings.iter().map(Finding::to_string).collect();
     lines.push(format!(
         "{}: {broken} problem(s) breaking the promotion chain, {drift} file(s) drifted from the config",
         dir.display()
     ));
     print_stdout(&lines.join("\n"));
-    Ok(if broken > 0 || (strict && drift > 0) {
-        ExitCode::Refused
-    } else {
-        ExitCode::Success
-    })
+    Ok(code)
 }
 
 /// Every finding for the workflows in `dir`.

@@ -1,6 +1,7 @@
 //! Which phases a change runs, in promotion order, and which one a command
 //! was asked for. Pure: config and change plan in, phases out.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::load::{ConfigError, Problem};
@@ -159,16 +160,23 @@ pub fn select_phase(
 /// Projects in dependency order, stable otherwise (config order). Cycles are
 /// rejected by validation; any left over keep their config order.
 pub fn dependency_order(projects: &[Project]) -> Vec<Project> {
+    // Name sets, not scans of `done` and `projects` per dependency: those made
+    // 2,000 projects quadratic (or worse, one pass per level of the chain).
+    let known: HashSet<&str> = projects.iter().map(|p| p.name.as_str()).collect();
+    let mut placed: HashSet<&str> = HashSet::with_capacity(projects.len());
     let mut done: Vec<Project> = Vec::with_capacity(projects.len());
     let mut left: Vec<&Project> = projects.iter().collect();
     while !left.is_empty() {
         let before = left.len();
         left.retain(|p| {
-            let ready = p.depends_on.iter().all(|d| {
-                done.iter().any(|q| &q.name == d) || !projects.iter().any(|q| &q.name == d)
-            });
+            let p: &Project = p;
+            let ready = p
+                .depends_on
+                .iter()
+                .all(|d| placed.contains(d.as_str()) || !known.contains(d.as_str()));
             if ready {
-                done.push((*p).clone());
+                done.push(p.clone());
+                placed.insert(p.name.as_str());
             }
             !ready
         });

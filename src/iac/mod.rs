@@ -3,6 +3,7 @@
 //! lives with the tests (`tests/it/iac_fake.rs`), not in the library.
 
 pub mod apply_stream;
+pub mod engines;
 mod process;
 mod terraform;
 
@@ -146,11 +147,18 @@ pub fn plan_project(
     engine: &dyn IacEngine,
     req: &PlanRequest,
 ) -> Result<(PlanOutcome, String), IacError> {
-    engine.init(req)?;
-    if let Some(ws) = &req.workspace {
-        engine.select_workspace(req, ws)?;
-    }
-    let outcome = engine.plan(req)?;
-    let json = engine.show_json(req)?;
-    Ok((outcome, json))
+    // A spinner on a terminal, a start and an end line when piped or in CI.
+    let progress = crate::term::Progress::start(format!("plan in {}", req.dir.display()));
+    let run = || {
+        engine.init(req)?;
+        if let Some(ws) = &req.workspace {
+            engine.select_workspace(req, ws)?;
+        }
+        let outcome = engine.plan(req)?;
+        let json = engine.show_json(req)?;
+        Ok((outcome, json))
+    };
+    let result = run();
+    progress.finish(result.is_ok());
+    result
 }

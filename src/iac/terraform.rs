@@ -24,11 +24,7 @@ impl CliEngine {
         let binary = match &cfg.binary {
             Some(b) if b.components().count() > 1 => resolve(base, b),
             Some(b) => b.clone(),
-            None => PathBuf::from(match cfg.kind {
-                EngineKind::Terraform => "terraform",
-                EngineKind::Tofu => "tofu",
-                EngineKind::Terragrunt => "terragrunt",
-            }),
+            None => PathBuf::from(super::engines::default_binary(cfg.kind)),
         };
         CliEngine {
             kind: cfg.kind,
@@ -41,15 +37,11 @@ impl CliEngine {
     }
 
     fn spec(&self, req: &PlanRequest, args: &[&str], log_stdout: bool) -> CommandSpec {
-        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        if self.kind == EngineKind::Terragrunt {
-            all.push("--terragrunt-non-interactive".into());
-        }
         CommandSpec {
             program: self.binary.clone(),
-            args: all,
+            args: args.iter().map(|s| s.to_string()).collect(),
             dir: req.dir.clone(),
-            env: req.env.clone(),
+            env: super::engines::with_engine_env(self.kind, &req.env),
             timeout: self.timeout,
             log_stdout,
         }

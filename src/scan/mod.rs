@@ -9,4 +9,6 @@ mod modules;
 
 pub use affected::{affected_projects, ProjectDir};
 pub use envs::{detect_environments, promotion_rank, DetectedEnv, EnvSource};
-pub use modules::{join_relative, normalize, relative_to, scan_repo, ScanError, TfDir};
+pub use modules::{
+    join_relative, normalize, relative_to, scan_module_calls, scan_repo, ScanError, TfDir,
+};

@@ -59,8 +59,39 @@ const VAR_DIRS: [&str; 4] = ["env", "envs", "vars", "environments"];
 
 /// Every Terraform directory under `root`, sorted by path, with `called` set.
 pub fn scan_repo(root: &Path) -> Result<Vec<TfDir>, ScanError> {
+    scan(root, Want::Everything)
+}
+
+/// Every Terraform directory under `root` with its local module calls only:
+/// what `matrix` needs. Files that never mention `module` are not parsed,
+/// and tfvars, workspaces, backends and providers are left empty.
+pub fn scan_module_calls(root: &Path) -> Result<Vec<TfDir>, ScanError> {
+    scan(root, Want::ModuleCalls)
+}
+
+/// How much of each directory a scan reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Everything,
+    ModuleCalls,
+}
+
+impl Want {
+    /// Whether a file's text can hold anything this scan reads. A cheap
+    /// substring test before the HCL parse, which is most of a scan's time:
+    /// most `.tf` files declare only resources and variables. `init` parses
+    /// everything, so that it can name each file that does not parse.
+    fn worth_parsing(self, text: &str) -> bool {
+        match self {
+            Want::Everything => true,
+            Want::ModuleCalls => text.contains("module"),
+        }
+    }
+}
+
+fn scan(root: &Path, want: Want) -> Result<Vec<TfDir>, ScanError> {
     let mut dirs: BTreeMap<String, TfDir> = BTreeMap::new();
-    walk(root, root, &mut dirs)?;
+    walk(root, root, want, &mut dirs)?;
     let called: BTreeSet<String> = dirs.values().flat_map(|d| d.modules.clone()).collect();
     for (path, d) in dirs.iter_mut() {
         d.called = called.contains(path);
@@ -68,7 +99,12 @@ pub fn scan_repo(root: &Path) -> Result<Vec<TfDir>, ScanError> {
     Ok(dirs.into_values().collect())
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, TfDir>) -> Result<(), ScanError> {
+fn walk(
+    root: &Path,
+    dir: &Path,
+    want: Want,
+    out: &mut BTreeMap<String, TfDir>,
+) -> Result<(), ScanError> {
     let entries = entries(dir)?;
     let rel = relative(root, dir);
     let mut tf = TfDir {
@@ -76,13 +112,15 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, TfDir>) -> Result<()
         ..TfDir::default()
     };
     let mut has_tf = false;
-    for path in &entries {
+    for Entry { path, is_dir } in &entries {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if path.is_dir() {
+        if *is_dir {
             if name == "terraform.tfstate.d" {
-                tf.workspaces = subdirs(path)?;
+                if want == Want::Everything {
+                    tf.workspaces = subdirs(path)?;
+                }
             } else if !SKIP.contains(&name) && !name.starts_with('.') {
-                walk(root, path, out)?;
+                walk(root, path, want, out)?;
             }
             continue;
         }
@@ -92,15 +130,18 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, TfDir>) -> Result<()
                 path: path.clone(),
                 source,
             })?;
+            if !want.worth_parsing(&text) {
+                continue;
+            }
             match hcl_edit::parser::parse_body(&text) {
                 Ok(body) => read_body(&body, root, dir, &mut tf),
                 Err(_) => tf.unparsed.push(relative(root, path)),
             }
-        } else if is_tfvars(name) {
+        } else if want == Want::Everything && is_tfvars(name) {
             tf.tfvars.push(relative(root, path));
         }
     }
-    if has_tf {
+    if has_tf && want == Want::Everything {
         for sub in VAR_DIRS {
             let vd = dir.join(sub);
             if vd.is_dir() && !vd.join("main.tf").exists() {
@@ -114,6 +155,8 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, TfDir>) -> Result<()
                 }
             }
         }
+    }
+    if has_tf {
         out.insert(rel, tf);
     }
     Ok(())
@@ -159,26 +202,51 @@ fn read_body(body: &Body, root: &Path, dir: &Path, tf: &mut TfDir) {
 fn subdirs(dir: &Path) -> Result<Vec<String>, ScanError> {
     Ok(entries(dir)?
         .into_iter()
-        .filter(|p| p.is_dir())
-        .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
+        .filter(|e| e.is_dir)
+        .filter_map(|e| {
+            e.path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+        })
         .collect())
 }
 
 fn sorted_files(dir: &Path) -> Result<Vec<PathBuf>, ScanError> {
-    Ok(entries(dir)?.into_iter().filter(|p| p.is_file()).collect())
+    Ok(entries(dir)?
+        .into_iter()
+        .filter(|e| !e.is_dir)
+        .map(|e| e.path)
+        .collect())
 }
 
-/// The entries of `dir`, sorted by path.
-fn entries(dir: &Path) -> Result<Vec<PathBuf>, ScanError> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+/// A directory entry and whether it is (or links to) a directory.
+struct Entry {
+    path: PathBuf,
+    is_dir: bool,
+}
+
+/// The entries of `dir`, sorted by path. The entry's own type answers "is it
+/// a directory" without a `stat` per file; only symbolic links are followed.
+fn entries(dir: &Path) -> Result<Vec<Entry>, ScanError> {
+    let mut list: Vec<Entry> = std::fs::read_dir(dir)
         .map_err(|source| ScanError::Read {
             path: dir.to_path_buf(),
             source,
         })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let path = e.path();
+            let is_dir = match e.file_type() {
+                Ok(t) if t.is_symlink() => path.is_dir(),
+                Ok(t) => t.is_dir(),
+                Err(_) => path.is_dir(),
+            };
+            Entry { path, is_dir }
+        })
         .collect();
-    paths.sort();
-    Ok(paths)
+    list.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(list)
 }
 
 /// `path` relative to `root`, `/`-separated; `.` for the root.

@@ -92,7 +92,25 @@ struct Job {
     line: usize,
     value: Value,
     steps: Vec<PgStep>,
+    /// The job calls one of phasegate's reusable workflows.
+    call: Option<ReusableCall>,
 }
+
+/// A job-level `uses: <owner>/phasegate/.github/workflows/<file>@<ref>`.
+/// The reusable workflow holds the `environment:`, `needs:` and
+/// `concurrency:` chain; the caller chooses the environments and the ref.
+#[derive(Debug, Clone)]
+struct ReusableCall {
+    /// `phasegate-plan.yml`, `phasegate-promote.yml` or `phasegate-drift.yml`.
+    file: &'static str,
+    uses: String,
+    /// The `environments` input (promotion and drift), in the order given.
+    environments: Vec<String>,
+}
+
+/// Where an environment is applied: file, job, and for a reusable promotion
+/// call the environment's position in its `environments` input.
+type ApplySite = (String, String, Option<usize>);
 
 /// Checks the workflow files (`(file name, text)`) against the config.
 /// `expected` holds what the config would generate, compared for drift.
@@ -103,8 +121,10 @@ pub fn check_workflows(
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     let action_repo = action_repo(crate::workflows::generate::action_ref(config));
-    // env name → (file, apply job id) across all files.
-    let mut applies: BTreeMap<String, (String, String)> = BTreeMap::new();
+    // env name → where it is applied, across all files.
+    let mut applies: BTreeMap<String, ApplySite> = BTreeMap::new();
+    // Generated files whose job a reusable-workflow call does instead.
+    let mut covered: BTreeSet<&'static str> = BTreeSet::new();
     let mut needs_by_file: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
     for (file, text) in files {
         let doc: Value = match serde_saphyr::from_str(text) {
@@ -130,14 +150,34 @@ pub fn check_workflows(
                 if let Some(env) = &step.env {
                     applies
                         .entry(env.clone())
-                        .or_insert((file.clone(), job.id.clone()));
+                        .or_insert((file.clone(), job.id.clone(), None));
+                }
+            }
+            if let Some(call) = &job.call {
+                covered.insert(generated_counterpart(call.file));
+                if call.file == crate::workflows::generate::REUSABLE_PROMOTE_FILE {
+                    for (i, env) in call.environments.iter().enumerate() {
+                        applies.entry(env.clone()).or_insert((
+                            file.clone(),
+                            job.id.clone(),
+                            Some(i),
+                        ));
+                    }
                 }
             }
         }
         needs_by_file.insert(file.clone(), needs);
     }
     check_order(config, &applies, &needs_by_file, files, &mut findings);
-    check_drift(files, expected, &mut findings);
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .filter(|(name, _)| {
+            // A caller of the reusable workflow need not also carry the generated one.
+            !covered.contains(name.as_str()) || files.iter().any(|(f, _)| f == name)
+        })
+        .cloned()
+        .collect();
+    check_drift(files, &expected, &mut findings);
     findings.sort_by(|a, b| (&a.file, a.line, a.code).cmp(&(&b.file, b.line, b.code)));
     findings
 }
@@ -180,6 +220,10 @@ fn check_file(
                 Some(job),
                 "checks out the PR head under `pull_request_target`, running untrusted code with the base repository's token and secrets; use `pull_request`".into(),
             ));
+        }
+        if let Some(call) = &job.call {
+            check_call(call, job, fork_reachable, &finding, out);
+            continue;
         }
         if job.steps.is_empty() {
             continue;
@@ -234,9 +278,49 @@ fn check_file(
     }
 }
 
+/// A caller job of a reusable workflow: the chain inside is fixed, so what
+/// can go wrong is the ref it runs and the secrets it hands a fork's plan.
+fn check_call(
+    call: &ReusableCall,
+    job: &Job,
+    fork_reachable: bool,
+    finding: &dyn Fn(FindingCode, Option<&Job>, String) -> Finding,
+    out: &mut Vec<Finding>,
+) {
+    let reference = call.uses.split_once('@').map_or("", |(_, r)| r);
+    if !is_full_sha(reference) {
+        out.push(finding(
+            FindingCode::MutableRef,
+            Some(job),
+            format!("calls `{}`, a mutable ref: whoever moves it changes what runs with this job's token; pin the full commit SHA", call.uses),
+        ));
+    }
+    let passes_secrets = job.value.get("secrets").is_some() || mentions_secrets(&job.value);
+    if fork_reachable
+        && call.file == crate::workflows::generate::REUSABLE_PLAN_FILE
+        && passes_secrets
+    {
+        out.push(finding(
+            FindingCode::SecretsToForkPlan,
+            Some(job),
+            "passes secrets to the reusable plan workflow under a trigger forks can reach; a fork's Terraform code could read them".into(),
+        ));
+    }
+}
+
+/// The generated workflow a reusable one stands in for.
+fn generated_counterpart(reusable: &str) -> &'static str {
+    use crate::workflows::generate as g;
+    match reusable {
+        g::REUSABLE_PLAN_FILE => g::PULL_REQUEST_FILE,
+        g::REUSABLE_PROMOTE_FILE => g::PROMOTE_FILE,
+        _ => g::DRIFT_FILE,
+    }
+}
+
 fn check_order(
     config: &Config,
-    applies: &BTreeMap<String, (String, String)>,
+    applies: &BTreeMap<String, ApplySite>,
     needs: &BTreeMap<String, BTreeMap<String, Vec<String>>>,
     files: &[(String, String)],
     out: &mut Vec<Finding>,
@@ -244,7 +328,7 @@ fn check_order(
     if files.is_empty() {
         return;
     }
-    let mut prev: Option<(&str, &(String, String))> = None;
+    let mut prev: Option<(&str, &ApplySite)> = None;
     for env in &config.environments {
         let Some(this) = applies.get(&env.name) else {
             out.push(Finding {
@@ -256,11 +340,16 @@ fn check_order(
             });
             continue;
         };
-        if let Some((prev_env, (prev_file, prev_job))) = prev {
-            let reaches = prev_file == &this.0
-                && needs
-                    .get(&this.0)
-                    .is_some_and(|n| ancestors(n, &this.1).contains(prev_job.as_str()));
+        if let Some((prev_env, (prev_file, prev_job, prev_pos))) = prev {
+            // Inside one reusable promotion call the chain follows the list order.
+            let same_call = prev_file == &this.0
+                && prev_job == &this.1
+                && prev_pos.zip(this.2).is_some_and(|(a, b)| a < b);
+            let reaches = same_call
+                || prev_file == &this.0
+                    && needs
+                        .get(&this.0)
+                        .is_some_and(|n| ancestors(n, &this.1).contains(prev_job.as_str()));
             if !reaches {
                 let line = job_line(files, &this.0, &this.1);
                 out.push(Finding {
@@ -268,10 +357,17 @@ fn check_order(
                     file: this.0.clone(),
                     line,
                     job: Some(this.1.clone()),
-                    message: format!(
-                        "{} is not after {prev_env}: this apply does not need `{prev_job}` (directly or through other jobs) in `needs:`",
-                        env.name
-                    ),
+                    message: if this.2.is_some() && prev_job == &this.1 {
+                        format!(
+                            "{} is not after {prev_env}: list the environments in promotion order in this call's `environments` input",
+                            env.name
+                        )
+                    } else {
+                        format!(
+                            "{} is not after {prev_env}: this apply does not need `{prev_job}` (directly or through other jobs) in `needs:`",
+                            env.name
+                        )
+                    },
                 });
             }
         }
@@ -335,9 +431,39 @@ fn jobs(doc: &Value, text: &str, action_repo: &str, config: &Config) -> Vec<Job>
             id: id.clone(),
             line: line_of_job(text, id),
             steps: pg_steps(value, action_repo, config),
+            call: reusable_call(value, action_repo),
             value: value.clone(),
         })
         .collect()
+}
+
+/// The reusable phasegate workflow a job calls, if any.
+fn reusable_call(job: &Value, action_repo: &str) -> Option<ReusableCall> {
+    use crate::workflows::generate as g;
+    let uses = job.get("uses").and_then(Value::as_str)?;
+    let (path, _) = uses.split_once('@').unwrap_or((uses, ""));
+    let (repo, file) = path.split_once("/.github/workflows/")?;
+    if repo != action_repo && !repo.ends_with("/phasegate") {
+        return None;
+    }
+    let file = [
+        g::REUSABLE_PLAN_FILE,
+        g::REUSABLE_PROMOTE_FILE,
+        g::REUSABLE_DRIFT_FILE,
+    ]
+    .into_iter()
+    .find(|f| *f == file)?;
+    let input = job.get("with").and_then(|w| w.get("environments"));
+    let environments = match input {
+        Some(Value::String(s)) => serde_json::from_str::<Vec<String>>(s).unwrap_or_default(),
+        Some(Value::Array(a)) => a.iter().map(scalar).collect(),
+        _ => Vec::new(),
+    };
+    Some(ReusableCall {
+        file,
+        uses: uses.to_string(),
+        environments,
+    })
 }
 
 fn pg_steps(job: &Value, action_repo: &str, config: &Config) -> Vec<PgStep> {

@@ -64,7 +64,18 @@ pub const PROMOTE_FILE: &str = "phasegate-promote.yml";
 pub const APPROVE_FILE: &str = "phasegate-approve.yml";
 pub const DRIFT_FILE: &str = "phasegate-drift.yml";
 
-#[derive(Debug, Serialize)]
+/// The reusable workflows (`on: workflow_call`) committed under
+/// `.github/workflows/` of phasegate's own repository, by name.
+pub const REUSABLE_PLAN_FILE: &str = "phasegate-plan.yml";
+pub const REUSABLE_PROMOTE_FILE: &str = "phasegate-promote.yml";
+pub const REUSABLE_DRIFT_FILE: &str = "phasegate-drift.yml";
+
+/// How many environments the reusable promotion chain holds. GitHub cannot
+/// make jobs from an input, so the chain has fixed slots; a caller with more
+/// environments generates its workflows with `phasegate init` instead.
+pub const REUSABLE_SLOTS: usize = 4;
+
+#[derive(Debug, Clone, Serialize)]
 struct EnvCtx {
     name: String,
     /// The environment's name made safe for job IDs and group names.
@@ -73,10 +84,23 @@ struct EnvCtx {
     /// 1-based phase number when no change plan reorders phases.
     phase: usize,
     prev: Option<String>,
+    /// What job names show: the ID, or the name expression of a reusable slot.
+    label: String,
+    /// What concurrency groups are keyed by: the ID, or a reusable slot's
+    /// environment name (so two callers agree on the group of one environment).
+    group_key: String,
+    /// Appended to the plan job's `if:`: a reusable slot runs only when used.
+    present: String,
+    /// A reusable slot's "unused" test, for the final job's `if:`.
+    absent: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct Ctx {
+    /// Rendering a reusable workflow (`on: workflow_call`, values from `inputs`).
+    reusable: bool,
+    /// The file being rendered.
+    file: &'static str,
     version: String,
     action: String,
     config: String,
@@ -114,30 +138,109 @@ pub fn generate(config: &Config, opts: &GenerateOptions) -> Vec<GeneratedWorkflo
     let Some(ctx) = context(config, opts) else {
         return Vec::new();
     };
-    let env = templates::environment();
-    let render = |id: &str| {
-        env.get_template(id)
-            .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(&ctx))))
-            .unwrap_or_else(|e| panic!("embedded workflow template {id} failed: {e:#}"))
+    [
+        (PULL_REQUEST_FILE, templates::PULL_REQUEST),
+        (PROMOTE_FILE, templates::PROMOTE),
+        (APPROVE_FILE, templates::APPROVE),
+        (DRIFT_FILE, templates::DRIFT),
+    ]
+    .into_iter()
+    .map(|(file, id)| {
+        render(
+            id,
+            &Ctx {
+                file,
+                ..ctx.clone()
+            },
+        )
+    })
+    .collect()
+}
+
+/// The reusable workflows, from the same templates as [`generate`]: the
+/// pull-request plan (input `environment`), the promotion chain over up to
+/// [`REUSABLE_SLOTS`] environments (input `environments`, a JSON list) and
+/// drift. Config, version and output directory come from inputs too.
+pub fn generate_reusable() -> Vec<GeneratedWorkflow> {
+    let from_input = |i: usize| format!("${{{{ fromJSON(inputs.environments)[{i}] }}}}");
+    let slots: Vec<EnvCtx> = (0..REUSABLE_SLOTS)
+        .map(|i| EnvCtx {
+            name: from_input(i),
+            id: format!("env{}", i + 1),
+            github_environment: format!(
+                "${{{{ fromJSON(inputs.github_environments || inputs.environments)[{i}] }}}}"
+            ),
+            phase: i + 1,
+            prev: i.checked_sub(1).map(|p| format!("env{}", p + 1)),
+            label: from_input(i),
+            group_key: from_input(i),
+            present: format!(" && fromJSON(inputs.environments)[{i}] != null"),
+            absent: format!("fromJSON(inputs.environments)[{i}] == null"),
+        })
+        .collect();
+    let pr_env = EnvCtx {
+        name: "${{ inputs.environment }}".into(),
+        id: "${{ inputs.environment }}".into(),
+        github_environment: "${{ inputs.environment }}".into(),
+        phase: 1,
+        prev: None,
+        label: "${{ inputs.environment }}".into(),
+        group_key: "${{ inputs.environment }}".into(),
+        present: String::new(),
+        absent: String::new(),
+    };
+    let base = Ctx {
+        reusable: true,
+        file: "",
+        version: "${{ inputs.version }}".into(),
+        action: DEFAULT_ACTION.into(),
+        config: "${{ inputs.config }}".into(),
+        out_dir: "${{ inputs.output_dir }}".into(),
+        default_branch: String::new(),
+        mode: "reusable",
+        drift_schedule: String::new(),
+        env_names: Vec::new(),
+        first: slots[0].clone(),
+        last: slots[REUSABLE_SLOTS - 1].clone(),
+        envs: slots,
+        pins: PINS,
+    };
+    let pr = Ctx {
+        file: REUSABLE_PLAN_FILE,
+        first: pr_env.clone(),
+        last: pr_env.clone(),
+        envs: vec![pr_env],
+        ..base.clone()
     };
     vec![
-        GeneratedWorkflow {
-            file: PULL_REQUEST_FILE,
-            text: render(templates::PULL_REQUEST),
-        },
-        GeneratedWorkflow {
-            file: PROMOTE_FILE,
-            text: render(templates::PROMOTE),
-        },
-        GeneratedWorkflow {
-            file: APPROVE_FILE,
-            text: render(templates::APPROVE),
-        },
-        GeneratedWorkflow {
-            file: DRIFT_FILE,
-            text: render(templates::DRIFT),
-        },
+        render(templates::PULL_REQUEST, &pr),
+        render(
+            templates::PROMOTE,
+            &Ctx {
+                file: REUSABLE_PROMOTE_FILE,
+                ..base.clone()
+            },
+        ),
+        render(
+            templates::DRIFT,
+            &Ctx {
+                file: REUSABLE_DRIFT_FILE,
+                ..base
+            },
+        ),
     ]
+}
+
+fn render(id: &str, ctx: &Ctx) -> GeneratedWorkflow {
+    let env = templates::environment();
+    let text = env
+        .get_template(id)
+        .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(ctx))))
+        .unwrap_or_else(|e| panic!("embedded workflow template {id} failed: {e:#}"));
+    GeneratedWorkflow {
+        file: ctx.file,
+        text,
+    }
 }
 
 fn context(config: &Config, opts: &GenerateOptions) -> Option<Ctx> {
@@ -153,17 +256,14 @@ fn context(config: &Config, opts: &GenerateOptions) -> Option<Ctx> {
             prev: i
                 .checked_sub(1)
                 .map(|p| job_id(&config.environments[p].name)),
+            label: job_id(&e.name),
+            group_key: job_id(&e.name),
+            present: String::new(),
+            absent: String::new(),
         })
         .collect();
-    let env_ctx = |i: usize| EnvCtx {
-        name: envs[i].name.clone(),
-        id: envs[i].id.clone(),
-        github_environment: envs[i].github_environment.clone(),
-        phase: envs[i].phase,
-        prev: envs[i].prev.clone(),
-    };
-    let first = env_ctx(0);
-    let last = env_ctx(envs.len().checked_sub(1)?);
+    let first = envs.first()?.clone();
+    let last = envs.last()?.clone();
     let config_dir = opts.config_path.parent().unwrap_or(Path::new(""));
     let out = config
         .output_dir
@@ -171,6 +271,8 @@ fn context(config: &Config, opts: &GenerateOptions) -> Option<Ctx> {
         .unwrap_or_else(|| PathBuf::from(".phasegate"));
     let settings = &config.workflows;
     Some(Ctx {
+        reusable: false,
+        file: "",
         version: settings
             .version
             .clone()

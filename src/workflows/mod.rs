@@ -7,4 +7,4 @@ pub mod generate;
 mod templates;
 
 pub use check::{check_workflows, Finding, FindingCode};
-pub use generate::{generate, GenerateOptions, GeneratedWorkflow, Pins};
+pub use generate::{generate, generate_reusable, GenerateOptions, GeneratedWorkflow, Pins};

@@ -14,10 +14,14 @@ pub const APPROVE: &str = "approve.yml.j2";
 /// Scheduled drift check.
 pub const DRIFT: &str = "drift.yml.j2";
 
-const EMBEDDED: [(&str, &str); 6] = [
+const EMBEDDED: [(&str, &str); 7] = [
     (
         "_header.yml.j2",
         include_str!("../../templates/workflows/_header.yml.j2"),
+    ),
+    (
+        "_inputs.yml.j2",
+        include_str!("../../templates/workflows/_inputs.yml.j2"),
     ),
     (
         "_changes_job.yml.j2",

@@ -332,3 +332,42 @@ fn gate_cost_prices_the_quickstart_in_dollars() {
     assert!(v["monthly_after"].as_f64().unwrap() > 0.0);
     assert!(!v["unpriced"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_piped_plan_shows_progress_as_plain_start_and_end_lines_without_a_spinner() {
+    let tb = crate::testbed::Testbed::new("examples/quickstart");
+    let (k, v) = tb.path_env();
+    let out_dir = tb.root().join("out");
+    let out = tb
+        .command(PHASEGATE)
+        .env(k, v)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_TOKEN")
+        .args([
+            "--config",
+            "phasegate.yml",
+            "plan",
+            "--env",
+            "dev",
+            "--no-post",
+        ])
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run phasegate");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let start = stderr
+        .lines()
+        .find(|l| l.contains("plan in ") && l.ends_with(" ..."));
+    let end = stderr
+        .lines()
+        .find(|l| l.contains("plan in ") && l.contains(": done in "));
+    assert!(start.is_some() && end.is_some(), "{stderr}");
+    // No spinner redraws and no colour codes in a pipe.
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\u{1b}'),
+        "{stderr:?}"
+    );
+}

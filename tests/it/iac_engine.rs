@@ -114,3 +114,75 @@ fn a_missing_engine_binary_is_an_external_failure_naming_it() {
     let top: phasegate::Error = err.into();
     assert_eq!(top.exit_code(), phasegate::ExitCode::External);
 }
+
+#[test]
+fn a_recorded_tofu_show_json_parses_with_opentofu_provider_addresses() {
+    let path = crate::workflows::repo().join("tests/fixtures/engines/tofu/basic-create/show.json");
+    let json = std::fs::read_to_string(path).unwrap();
+    let cs = phasegate::plan::parse_plan_json(&json, "tofu show -json").unwrap();
+    assert_eq!(cs.counts().add, 3);
+    assert_eq!(cs.counts().destroy, 0);
+}
+
+/// A `terragrunt` that records its arguments and non-interactive settings,
+/// then runs the testbed's real Terraform with the same arguments: what
+/// Terragrunt does for one unit, minus its config processing.
+fn terragrunt_shim(tb: &Testbed, log: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let shim = tb.root().join("terragrunt");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nprintf '%s|TG_NON_INTERACTIVE=%s|TERRAGRUNT_NON_INTERACTIVE=%s\\n' \"$*\" \"$TG_NON_INTERACTIVE\" \"$TERRAGRUNT_NON_INTERACTIVE\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            tb.terraform_path().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    shim
+}
+
+#[test]
+fn terragrunt_plans_each_unit_non_interactively_with_terraform_flags_only() {
+    let tb = Testbed::new("examples/quickstart");
+    let log = tb.root().join("terragrunt.log");
+    let engine = CliEngine {
+        kind: EngineKind::Terragrunt,
+        binary: terragrunt_shim(&tb, &log),
+        timeout: Duration::from_secs(300),
+    };
+    let req = request(&tb, "unit.tfplan");
+    let (outcome, json) = plan_project(&engine, &req).unwrap();
+    assert_eq!(outcome, PlanOutcome::Changes);
+    // The unit's own plan JSON, as `show -json` printed it through Terragrunt.
+    let cs = phasegate::plan::parse_plan_json(&json, "terragrunt show -json").unwrap();
+    assert_eq!(cs.counts().add, 7);
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = calls.lines().collect();
+    assert!(lines.len() >= 3, "init, plan, show: {calls}");
+    for line in &lines {
+        assert!(
+            line.ends_with("|TG_NON_INTERACTIVE=true|TERRAGRUNT_NON_INTERACTIVE=true"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("--terragrunt-"),
+            "no flag the redesigned CLI refuses: {line}"
+        );
+    }
+    assert!(
+        lines[0].starts_with("init -input=false -no-color"),
+        "{calls}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("plan ") && l.contains("-out=")),
+        "{calls}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("show -json -no-color ")),
+        "{calls}"
+    );
+}

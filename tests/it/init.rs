@@ -239,3 +239,61 @@ fn object_table(schema: &serde_json::Value) -> String {
     }
     t
 }
+
+#[test]
+fn init_validate_workflows_check_and_doctor_print_one_json_object_with_format_json() {
+    let dir = example_repo();
+    let json = |args: &[&str], code: Option<i32>| -> serde_json::Value {
+        let out = phasegate(dir.path(), args);
+        if code.is_some() {
+            assert_eq!(out.status.code(), code, "{args:?}\n{}", text(&out));
+        }
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not one JSON object: {e}\n{}", text(&out)))
+    };
+    let init = json(&["init", "--format", "json"], Some(0));
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&init["projects"]), ["app", "dns", "network"]);
+    assert_eq!(names(&init["environments"]), ["dev", "staging", "prod"]);
+    assert_eq!(init["written"], true);
+    assert!(dir
+        .path()
+        .join(".github/workflows/phasegate-promote.yml")
+        .exists());
+
+    let validate = json(&["validate", "--format", "json"], Some(0));
+    assert_eq!(validate["projects"], 3);
+    assert_eq!(validate["phases"][2]["environment"], "prod");
+
+    let clean = json(&["workflows", "check", "--format", "json"], Some(0));
+    assert_eq!(clean["breaking"], 0, "{clean}");
+    let promote = dir.path().join(".github/workflows/phasegate-promote.yml");
+    let text_before = std::fs::read_to_string(&promote).unwrap();
+    std::fs::write(
+        &promote,
+        text_before.replace("    environment: \"prod\"\n", ""),
+    )
+    .unwrap();
+    let broken = json(&["workflows", "check", "--format", "json"], Some(1));
+    let first = &broken["findings"][0];
+    assert_eq!(first["code"], "PG-WF-001", "{broken}");
+    assert_eq!(first["job"], "apply-prod", "{broken}");
+
+    // Exit 0 or 1 depending on the machine's engine; the shape is the contract.
+    let doctor = json(&["doctor", "--format", "json"], None);
+    let checks = doctor["checks"].as_array().unwrap();
+    assert!(checks.len() >= 3, "{doctor}");
+    assert!(checks
+        .iter()
+        .all(|c| c["ok"].is_boolean() && c["what"].is_string()));
+    assert_eq!(
+        doctor["failed"],
+        checks.iter().filter(|c| c["ok"] == false).count()
+    );
+}

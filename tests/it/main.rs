@@ -3,6 +3,7 @@
 mod action_yml;
 mod blast_gate;
 mod bypass_suite;
+mod cargo_deny;
 mod change_groups;
 mod cli;
 mod config_files;
@@ -26,6 +27,7 @@ mod plan_model;
 mod policy_gate;
 mod price_import;
 mod render_comment;
+mod reusable_workflows;
 mod runner_e2e;
 mod runner_github;
 mod runner_journal;
