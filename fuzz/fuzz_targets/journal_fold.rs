@@ -1,0 +1,39 @@
+//! Journal folding: any journal bytes either parse into events or name the
+//! bad line; every prefix of the events folds into a progress view over the
+//! configured phases without a panic, and folding is deterministic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use phasegate::journal::{fold, parse_lines, PhaseRef};
+
+fn phases() -> Vec<PhaseRef> {
+    ["dev", "staging", "prod"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| PhaseRef {
+            index: i + 1,
+            name: n.to_string(),
+            environment: n.to_string(),
+            projects: vec!["app".into(), "net".into()],
+            approval_required: *n == "prod",
+        })
+        .collect()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(events) = parse_lines(data) else {
+        return;
+    };
+    let phases = phases();
+    for end in 0..=events.len() {
+        let progress = fold("CHG-1", &phases, &events[..end]);
+        assert_eq!(progress.phases.len(), phases.len());
+        for (view, phase) in progress.phases.iter().zip(&phases) {
+            assert_eq!(view.name, phase.name);
+            assert_eq!(view.projects.len(), phase.projects.len());
+        }
+    }
+    let a = fold("CHG-1", &phases, &events);
+    let b = fold("CHG-1", &phases, &events);
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+});
