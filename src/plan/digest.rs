@@ -175,16 +175,21 @@ mod tests {
                 },
             ]
         };
-        let document = json!({
-            "resources": [make().remove(1), make().remove(0)].into_iter().map(|r| json!({
-                "address": r.address, "action": r.action, "importing": r.importing,
-                "previous_address": r.previous_address, "deposed": r.deposed,
-                "before": r.before, "after": r.after, "after_unknown": r.after_unknown,
-            })).collect::<Vec<_>>(),
-            "outputs": [outputs().remove(1), outputs().remove(0)].into_iter().map(|o| json!({
-                "name": o.name, "action": o.action, "before": o.before, "after": o.after,
-            })).collect::<Vec<_>>(),
-        });
+        let resources: Vec<Value> = [make().remove(1), make().remove(0)]
+            .into_iter()
+            .map(|r| {
+                json!({
+                    "address": r.address, "action": r.action, "importing": r.importing,
+                    "previous_address": r.previous_address, "deposed": r.deposed,
+                    "before": r.before, "after": r.after, "after_unknown": r.after_unknown,
+                })
+            })
+            .collect();
+        let outputs_doc: Vec<Value> = [outputs().remove(1), outputs().remove(0)]
+            .into_iter()
+            .map(|o| json!({"name": o.name, "action": o.action, "before": o.before, "after": o.after}))
+            .collect();
+        let document = json!({"resources": resources, "outputs": outputs_doc});
         let whole = hex::encode(Sha256::digest(canonical_json(&document).as_bytes()));
         let streamed = digest(
             make().into_iter().map(DigestResource::entry).collect(),
