@@ -78,7 +78,7 @@ const KINDS: &[Kind] = &[
         provider: AWS,
         make: |r, i, v| {
             json!({
-        "ami": format!("ami-{:08x}", 0x1234 + v), "instance_type": ["t3.micro", "m5.large", "c6i.xlarge"][i % 3],
+        "ami": format!("ami-{:08x}", 0x1234 + v), "instance_type": (["t3.micro", "m5.large", "c6i.xlarge"][i % 3]),
         "subnet_id": format!("subnet-{:06x}", i % 97), "user_data": user_data(i, v, 20 + r.below(40) as usize),
         "vpc_security_group_ids": [format!("sg-{:06x}", i % 31)], "monitoring": i % 2 == 0,
         "root_block_device": [{"volume_size": 20 + (i % 5) * 10, "volume_type": "gp3", "encrypted": true}],
@@ -149,7 +149,7 @@ const KINDS: &[Kind] = &[
         provider: GOOGLE,
         make: |r, i, v| {
             json!({
-        "name": format!("vm-{i}"), "machine_type": ["e2-small", "n2-standard-4"][i % 2], "zone": "europe-west1-b",
+        "name": format!("vm-{i}"), "machine_type": (["e2-small", "n2-standard-4"][i % 2]), "zone": "europe-west1-b",
         "metadata_startup_script": user_data(i, v, 10 + r.below(30) as usize),
         "boot_disk": [{"initialize_params": [{"image": "debian-cloud/debian-12", "size": 20}]}],
         "network_interface": [{"network": "default", "access_config": []}], "labels": {"release": format!("r{v}")}})
@@ -170,7 +170,7 @@ const KINDS: &[Kind] = &[
         make: |_, i, v| {
             json!({
         "name": format!("stacct{i}"), "resource_group_name": format!("rg-{}", i % 9), "location": "westeurope",
-        "account_tier": "Standard", "account_replication_type": ["LRS", "GRS"][(v % 2) as usize],
+        "account_tier": "Standard", "account_replication_type": (["LRS", "GRS"][(v % 2) as usize]),
         "min_tls_version": "TLS1_2", "tags": tags(i, v)})
         },
     },
