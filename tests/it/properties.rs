@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use phasegate::journal::{
-    append_line, fold, parse_lines, CheckResult, CheckStatus, Event, EventKind, PhaseRef,
-    ReviewVerdict, RunRef, Step, StepState,
+    append_line, fold, parse_lines, CheckResult, CheckStatus, Event, EventKind, ReviewVerdict,
+    RunRef, Step, StepState,
 };
 use phasegate::plan::parse_plan_json;
 use phasegate::render::{self, escape, PhaseView, ProjectView, COMMENT_BUDGET, DETAILS_MARKER};
@@ -24,6 +24,8 @@ use phasegate::store::local::LocalStore;
 use phasegate::store::{update, Contention, Object, Store, StoreError, Version};
 use proptest::prelude::*;
 use serde_json::{json, Value};
+
+use crate::runner_journal::phases;
 
 const CANARY: &str = "CANARY-prop-5e1f-sensitive";
 
@@ -173,20 +175,6 @@ proptest! {
         let found = crate::inert::violations(&comment, &["github.com"]);
         prop_assert!(found.is_empty(), "{:#?}", found);
     }
-}
-
-fn phases() -> Vec<PhaseRef> {
-    ["dev", "prod"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| PhaseRef {
-            index: i + 1,
-            name: n.to_string(),
-            environment: n.to_string(),
-            projects: vec!["app".into(), "net".into()],
-            approval_required: *n == "prod",
-        })
-        .collect()
 }
 
 fn event(phase: &str, project: Option<&str>, step: Step, digest: &str, kind: EventKind) -> Event {
