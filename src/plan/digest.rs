@@ -63,28 +63,142 @@ pub(crate) struct DigestOutput {
     pub after: Value,
 }
 
-/// The hex sha256 of the canonical document of these changes.
-pub(crate) fn digest(mut resources: Vec<DigestResource>, mut outputs: Vec<DigestOutput>) -> String {
-    resources.retain(DigestResource::counts);
+/// One resource change reduced to what the digest needs once the plan is
+/// read: its sort key and its canonical JSON text. Held instead of the
+/// [`DigestResource`] values so that a large plan does not keep a third
+/// copy of every value tree until the end of parsing.
+pub(crate) struct DigestEntry {
+    address: String,
+    deposed: Option<String>,
+    counts: bool,
+    canonical: String,
+}
+
+impl DigestResource {
+    /// The resource's entry in the digest document.
+    pub(crate) fn entry(self) -> DigestEntry {
+        let counts = self.counts();
+        let canonical = canonical_json(&json!({
+            "address": self.address,
+            "action": self.action,
+            "importing": self.importing,
+            "previous_address": self.previous_address,
+            "deposed": self.deposed,
+            "before": self.before,
+            "after": self.after,
+            "after_unknown": self.after_unknown,
+        }));
+        DigestEntry {
+            address: self.address,
+            deposed: self.deposed,
+            counts,
+            canonical,
+        }
+    }
+}
+
+/// The hex sha256 of the canonical document of these changes:
+/// `{"outputs":[…],"resources":[…]}` with keys sorted, written straight into
+/// the hash piece by piece (the same bytes [`canonical_json`] would give for
+/// the whole document, without building it).
+pub(crate) fn digest(mut resources: Vec<DigestEntry>, mut outputs: Vec<DigestOutput>) -> String {
+    resources.retain(|r| r.counts);
     resources.sort_by(|a, b| (&a.address, &a.deposed).cmp(&(&b.address, &b.deposed)));
     outputs.sort_by(|a, b| a.name.cmp(&b.name));
-    let document = json!({
-        "resources": resources.into_iter().map(|r| json!({
-            "address": r.address,
-            "action": r.action,
-            "importing": r.importing,
-            "previous_address": r.previous_address,
-            "deposed": r.deposed,
-            "before": r.before,
-            "after": r.after,
-            "after_unknown": r.after_unknown,
-        })).collect::<Vec<_>>(),
-        "outputs": outputs.into_iter().map(|o| json!({
+    let mut hash = Sha256::new();
+    hash.update(b"{\"outputs\":[");
+    for (i, o) in outputs.into_iter().enumerate() {
+        if i > 0 {
+            hash.update(b",");
+        }
+        let text = canonical_json(&json!({
             "name": o.name,
             "action": o.action,
             "before": o.before,
             "after": o.after,
-        })).collect::<Vec<_>>(),
-    });
-    hex::encode(Sha256::digest(canonical_json(&document).as_bytes()))
+        }));
+        hash.update(text.as_bytes());
+    }
+    hash.update(b"],\"resources\":[");
+    for (i, r) in resources.iter().enumerate() {
+        if i > 0 {
+            hash.update(b",");
+        }
+        hash.update(r.canonical.as_bytes());
+    }
+    hash.update(b"]}");
+    hex::encode(hash.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(address: &str, action: Action, secret: &str) -> DigestResource {
+        DigestResource {
+            address: address.into(),
+            action,
+            importing: None,
+            previous_address: None,
+            deposed: None,
+            before: json!({"b": 1, "a": [1, {"z": null, "y": "é\"\n"}]}),
+            after: json!({"sensitive_sha256": secret}),
+            after_unknown: json!({"id": true}),
+        }
+    }
+
+    /// The streamed digest is the sha256 of the whole canonical document,
+    /// as it was defined before streaming: approvals recorded against
+    /// earlier digests stay valid.
+    #[test]
+    fn streamed_digest_equals_the_hash_of_the_whole_canonical_document() {
+        let make = || {
+            vec![
+                resource("b.x", Action::Update, "s1"),
+                resource("a.x", Action::Create, "s2"),
+                resource("c.noop", Action::NoOp, "s3"),
+            ]
+        };
+        let outputs = || {
+            vec![
+                DigestOutput {
+                    name: "z".into(),
+                    action: Action::Update,
+                    before: json!(1),
+                    after: json!(2),
+                },
+                DigestOutput {
+                    name: "a".into(),
+                    action: Action::Create,
+                    before: Value::Null,
+                    after: json!("x"),
+                },
+            ]
+        };
+        let resources: Vec<Value> = [make().remove(1), make().remove(0)]
+            .into_iter()
+            .map(|r| {
+                json!({
+                    "address": r.address, "action": r.action, "importing": r.importing,
+                    "previous_address": r.previous_address, "deposed": r.deposed,
+                    "before": r.before, "after": r.after, "after_unknown": r.after_unknown,
+                })
+            })
+            .collect();
+        let outputs_doc: Vec<Value> = [outputs().remove(1), outputs().remove(0)]
+            .into_iter()
+            .map(|o| json!({"name": o.name, "action": o.action, "before": o.before, "after": o.after}))
+            .collect();
+        let document = json!({"resources": resources, "outputs": outputs_doc});
+        let whole = hex::encode(Sha256::digest(canonical_json(&document).as_bytes()));
+        let streamed = digest(
+            make().into_iter().map(DigestResource::entry).collect(),
+            outputs(),
+        );
+        assert_eq!(streamed, whole);
+        assert_eq!(
+            digest(vec![], vec![]),
+            hex::encode(Sha256::digest(br#"{"outputs":[],"resources":[]}"#))
+        );
+    }
 }

@@ -12,8 +12,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::diff::{attr_diff, DiffInput, Step};
-use super::digest::{digest, DigestOutput, DigestResource};
-use super::json::{RawChange, RawMode, RawPlan, RawProviderConfig, RawResourceChange};
+use super::digest::{digest, DigestEntry, DigestOutput, DigestResource};
+use super::json::{
+    ChangeValues, RawChange, RawMode, RawPlan, RawProviderConfig, RawResourceChange,
+};
 use super::model::{
     ChangeSet, DiffValue, Engine, Mode, OutputChange, ResourceChange, SensitiveValues,
     SENSITIVE_MASK, UNKNOWN_MARK,
@@ -100,6 +102,16 @@ pub fn parse_plan_json(text: &str, origin: &str) -> Result<ChangeSet, PlanError>
         return Err(PlanError::Empty {
             origin: origin.to_owned(),
         });
+    }
+    // One pass over the bytes when the plan is well formed (the usual case):
+    // the version is checked on the typed result. Only a plan that fails to
+    // deserialize is read again, to say why in the best order: a syntax
+    // error, then an unsupported version (a future major may change shape),
+    // then the JSON path of the first shape error (path tracking costs about
+    // a third of the parse, so it is not paid on success).
+    if let Ok(raw) = serde_json::from_str::<RawPlan>(text) {
+        check_version(Some(&Value::String(raw.format_version.clone())), origin)?;
+        return normalize(raw, origin);
     }
     let probe: VersionProbe = serde_json::from_str(text).map_err(|e| located(e, origin, None))?;
     check_version(probe.format_version.as_ref(), origin)?;
@@ -188,6 +200,17 @@ pub fn action_from_list(actions: &[String]) -> Option<Action> {
     })
 }
 
+/// The parsed values of one change; an error names the change.
+fn values_of(change: &RawChange, origin: &str, address: &str) -> Result<ChangeValues, PlanError> {
+    change.values().map_err(|e| PlanError::Shape {
+        origin: origin.to_owned(),
+        path: format!("{address} (change)"),
+        line: 0,
+        column: 0,
+        message: strip_position(&e),
+    })
+}
+
 fn action(change: &RawChange, origin: &str, address: &str) -> Result<Action, PlanError> {
     action_from_list(&change.actions).ok_or_else(|| PlanError::UnknownActions {
         origin: origin.to_owned(),
@@ -224,8 +247,9 @@ fn normalize(raw: RawPlan, origin: &str) -> Result<ChangeSet, PlanError> {
     };
     let mut outputs = Vec::new();
     let mut digest_outputs = Vec::new();
-    for (name, change) in raw.output_changes.unwrap_or_default() {
-        let action = action(&change, origin, &format!("output.{name}"))?;
+    for (name, raw_change) in raw.output_changes.unwrap_or_default() {
+        let action = action(&raw_change, origin, &format!("output.{name}"))?;
+        let change = values_of(&raw_change, origin, &format!("output.{name}"))?;
         // Format 0.1 has no per-change marks: the output's own flag in
         // planned_values / prior_state then decides, for both sides.
         let declared = sensitive_outputs(raw.planned_values.as_ref(), &name)
@@ -323,17 +347,17 @@ fn resource_change(
     rc: RawResourceChange,
     origin: &str,
     secrets: &mut Vec<String>,
-) -> Result<(ResourceChange, DigestResource), PlanError> {
+) -> Result<(ResourceChange, DigestEntry), PlanError> {
     let action = action(&rc.change, origin, &rc.address)?;
-    let c = rc.change;
+    let c = values_of(&rc.change, origin, &rc.address)?;
+    let (replace_paths, importing) = (rc.change.replace_paths, rc.change.importing);
     let after_sensitive = clean_marks(&c.after_sensitive);
     // A value sensitive on one side is masked on both: a value that only now
     // became sensitive (a variable newly marked) was the same secret before,
     // and one that stops being sensitive is still judged by its old mark.
     let sensitive = union_marks(&clean_marks(&c.before_sensitive), &after_sensitive);
     let after_unknown = clean_marks(&c.after_unknown);
-    let replace_paths: Vec<Vec<Step>> = c
-        .replace_paths
+    let replace_paths: Vec<Vec<Step>> = replace_paths
         .unwrap_or_default()
         .iter()
         .map(|p| p.iter().filter_map(Step::from_json).collect())
@@ -353,7 +377,7 @@ fn resource_change(
     let kept_unknown = collapse_under(&after_unknown, &sensitive);
     // Terraform 1.12+ may import by identity instead of ID, or with an ID
     // only known after apply.
-    let importing = c.importing.map(|i| match (i.id, i.identity) {
+    let importing = importing.map(|i| match (i.id, i.identity) {
         (Some(id), _) if !id.is_empty() => id,
         (_, Some(identity)) if !identity.is_null() => super::values::canonical_json(&identity),
         _ if i.unknown => UNKNOWN_MARK.to_owned(),
@@ -392,7 +416,7 @@ fn resource_change(
         diff,
         address: rc.address,
     };
-    Ok((change, digest))
+    Ok((change, digest.entry()))
 }
 
 /// Keeps `name`, `full_name`, `alias`, `module_address` and the expressions.

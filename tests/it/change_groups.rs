@@ -343,7 +343,7 @@ fn hostile_text_in_a_grouped_value_stays_inert() {
         render::summary(&view(changes)),
     ] {
         assert!(text.contains("evil.example"), "the value is shown");
-        let found = crate::hostile_text::violations(&text, &["github.com"]);
+        let found = crate::inert::violations(&text, &["github.com"]);
         assert!(found.is_empty(), "{found:#?}\n{text}");
         assert_eq!(
             text.matches("</details>").count(),

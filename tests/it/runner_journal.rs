@@ -45,7 +45,7 @@ fn every_event_kind_validates_against_the_committed_schema() {
     }
 }
 
-fn phases() -> Vec<PhaseRef> {
+pub(crate) fn phases() -> Vec<PhaseRef> {
     ["dev", "prod"]
         .iter()
         .enumerate()
