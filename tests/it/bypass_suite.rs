@@ -53,12 +53,13 @@ impl Change {
         std::fs::write(&path, text).unwrap();
     }
 
-    /// dev planned and applied, prod planned: the point where prod needs its
-    /// reviewed approval.
+    /// dev planned, applied, verified and reviewed, prod planned: the point
+    /// where prod needs its approval.
     fn prod_awaiting_approval() -> Change {
         let c = Change::new();
-        c.ok(&["plan", "--phase", "1"]);
-        c.ok(&["apply", "--phase", "1"]);
+        for step in ["plan", "apply", "verify", "review"] {
+            c.ok(&[step, "--phase", "1"]);
+        }
         c.ok(&["plan", "--phase", "2"]);
         c
     }
@@ -170,12 +171,15 @@ fn every_bypass_attempt_is_refused_with_exit_1_and_journaled() {
         &["apply", "--phase", "2"],
     ));
 
-    // prod before the earlier environment was applied and converged (the
-    // stand-in for "reviewed" until the review step lands; it holds either
-    // way, since review comes after apply). Planning prod early is allowed:
-    // a plan changes nothing.
+    // prod before the earlier environment was reviewed: dev is applied and
+    // verified, prod planned (a plan changes nothing) and even approved.
     let fresh = Change::new();
+    for step in ["plan", "apply", "verify"] {
+        fresh.ok(&[step, "--phase", "1"]);
+    }
     fresh.ok(&["plan", "--phase", "2"]);
+    let digest = fresh.prod_digest();
+    fresh.record_approval("prod", &digest);
     attempts.push(attempt(
         "apply prod before staging (the earlier environment) was applied and reviewed",
         &fresh,
@@ -439,6 +443,8 @@ mod github {
         for args in [
             &["plan", "--phase", "1"][..],
             &["apply", "--phase", "1"],
+            &["verify", "--phase", "1"],
+            &["review", "--phase", "1"],
             &["plan", "--phase", "2"],
         ] {
             let out = f.step(args);

@@ -27,6 +27,9 @@ struct Flow {
     /// The token the binary runs with.
     token: &'static str,
     config: PathBuf,
+    /// The journal in a local directory (a test edits it) instead of the
+    /// repository's refs, the default in Actions.
+    local_store: bool,
 }
 
 /// A fake GitHub holding `acme/infra` with PR 7 by alice at `head`, and an
@@ -78,6 +81,7 @@ impl Flow {
             dir: tempfile::tempdir().unwrap(),
             token: TOKEN,
             config: repo_root().join("examples/quickstart/phasegate.yml"),
+            local_store: false,
         }
     }
 
@@ -89,7 +93,11 @@ impl Flow {
 
     fn run(&self, event_name: &str, payload: &str, args: &[&str]) -> Output {
         let event = self.event(event_name, payload);
-        let out = Command::new(PHASEGATE)
+        let mut cmd = Command::new(PHASEGATE);
+        if self.local_store {
+            cmd.env("PHASEGATE_STORE_DIR", self.dir.path().join("store"));
+        }
+        let out = cmd
             .current_dir(repo_root())
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_REPOSITORY", "acme/infra")
@@ -101,7 +109,6 @@ impl Flow {
             .env("GITHUB_OUTPUT", self.dir.path().join("output"))
             .env("GITHUB_TOKEN", self.token)
             .env("NO_COLOR", "1")
-            .env("PHASEGATE_STORE_DIR", self.dir.path().join("store"))
             .arg("--config")
             .arg(&self.config)
             .args(["--change", "examples/quickstart/change.yml"])
@@ -563,7 +570,10 @@ fn a_digest_prefix_is_completed_from_the_recorded_plan_or_refused() {
 
 #[test]
 fn approvals_check_takes_the_plan_digest_from_the_journal_not_the_comment() {
-    let f = Flow::new();
+    let f = Flow {
+        local_store: true,
+        ..Flow::new()
+    };
     assert_eq!(f.plan("dev", &quickstart_plan()).status.code(), Some(0));
     let first = plan_digest(&f);
     let out = f.approve_comment("rita", &format!("/phasegate approve dev {}", &first[..16]));

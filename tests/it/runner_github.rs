@@ -295,6 +295,10 @@ fn a_change_runs_through_the_github_store_from_the_pr_to_after_the_merge() {
     assert_eq!(c.next(pr(101, "status")), "phasegate apply --phase 1");
     let text = c.expect(0, pr(101, "apply"), &["apply", "--phase", "1"]);
     assert!(text.contains("converged"), "{text}");
+    assert_eq!(c.next(pr(101, "status")), "phasegate verify --phase 1");
+    c.expect(0, pr(101, "verify"), &["verify", "--phase", "1"]);
+    assert_eq!(c.next(pr(101, "status")), "phasegate review --phase 1");
+    c.expect(0, pr(101, "review"), &["review", "--phase", "1"]);
     assert_eq!(c.next(pr(101, "status")), "phasegate plan --phase 2");
     c.expect(0, pr(102, "plan"), &["plan", "--phase", "2"]);
     let status = c.status(pr(102, "status"));
@@ -368,6 +372,10 @@ fn a_change_runs_through_the_github_store_from_the_pr_to_after_the_merge() {
     assert!(broken[0]["reason"].as_str().unwrap().contains("stale"));
     assert_eq!(events_of(&journal, "apply_started").len(), 2);
 
+    // Done only once prod is verified and reviewed too.
+    assert_eq!(c.next(push(201, "status")), "phasegate verify --phase 2");
+    c.expect(0, push(201, "verify"), &["verify", "--phase", "2"]);
+    c.expect(0, push(201, "review"), &["review", "--phase", "2"]);
     let status = c.status(push(201, "status"));
     assert_eq!(status["overall"], "done", "{status:#}");
     assert!(status["next"].is_null());

@@ -182,7 +182,7 @@ fn a_killed_apply_that_had_finished_is_journaled_done_and_never_applied_twice() 
     );
     assert_eq!(c.creates("runner-dev-assets", "ok"), 1);
     assert_eq!(c.creates("runner-dev-web", "ok"), 1);
-    assert_eq!(c.next(), "phasegate plan --phase 2");
+    assert_eq!(c.next(), "phasegate verify --phase 1");
 
     // A finished step is never repeated.
     let out = c.ok(&["apply", "--phase", "1"]);
@@ -259,7 +259,7 @@ fn a_killed_apply_with_changes_left_is_refused_until_a_decision() {
     ] {
         assert_eq!(c.creates(name, "ok"), 1, "{name} created once");
     }
-    assert_eq!(c.status()["next"]["command"], "phasegate plan --phase 2");
+    assert_eq!(c.status()["next"]["command"], "phasegate verify --phase 1");
 }
 
 #[test]
@@ -294,5 +294,5 @@ fn a_retry_applies_the_fresh_plan_only_when_it_is_the_approved_one() {
         2,
         "the retry took its own"
     );
-    assert_eq!(c.next(), "phasegate plan --phase 2");
+    assert_eq!(c.next(), "phasegate verify --phase 1");
 }

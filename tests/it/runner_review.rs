@@ -413,3 +413,74 @@ fn the_review_block_in_the_comment_shows_hostile_evidence_only_escaped() {
     assert!(!body.contains("[x](javascript"), "{body}");
     assert!(hub.violations().is_empty(), "{:?}", hub.violations());
 }
+
+/// The change plan of the two-environment fixture with `checks` on each phase.
+fn with_checks(c: &Runner, dev: Value, prod: Value) {
+    let change = json!({"version": 1, "id": c.change, "title": "Runner end to end", "phases": [
+        {"name": "dev", "environment": "dev", "checks": dev},
+        {"name": "prod", "environment": "prod", "checks": prod}]});
+    // JSON is YAML.
+    c.tb.write_file("change.yml", &change.to_string());
+}
+
+#[test]
+fn a_real_verify_against_loopback_then_review_pass_lets_prod_apply_and_a_failing_one_refuses_it() {
+    use crate::loopback::{HttpServer, Reply};
+    let server = HttpServer::start(|path, _| match path {
+        "/health" => Reply::new(200, "healthy"),
+        _ => Reply::new(503, "down"),
+    });
+    let c = Runner::new("tests/fixtures/runner/two-env", "CHG-RUN");
+    let dev_checks = json!([
+        {"kind": "http", "name": "site", "url": server.url("/health"), "body_contains": "healthy"},
+        {"kind": "convergence"},
+    ]);
+    with_checks(&c, dev_checks, json!([{"kind": "convergence"}]));
+
+    c.code(0, &["plan", "--phase", "1"]);
+    c.code(0, &["apply", "--phase", "1"]);
+    let verified = c.json(0, &["verify", "--phase", "1", "--format", "json"]);
+    assert_eq!(verified["result"], "pass", "{verified:#}");
+    assert_eq!(server.hits("/health"), 1, "the HTTP check really asked");
+    // The fixture's security gate warns, so the review passes with a warning.
+    let review = c.json(0, &["review", "--phase", "1", "--format", "json"]);
+    assert!(
+        review["verdict"] == "pass" || review["verdict"] == "warn",
+        "{review:#}"
+    );
+    let report = validates(&c.out().join("reports/phase-1.json"));
+    let kinds: Vec<&str> = report["projects"][0]["verification"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["http", "convergence"], "{report:#}");
+
+    c.code(0, &["plan", "--phase", "2"]);
+    c.approve("prod", &c.phase_digest(1));
+    c.code(0, &["apply", "--phase", "2"]);
+
+    // The same change where dev's endpoint is down: verify fails, the review
+    // says needs-fixes, and prod's apply is refused with that reason.
+    let c = Runner::new("tests/fixtures/runner/two-env", "CHG-RUN");
+    let broken = json!([{"kind": "http", "name": "site", "url": server.url("/down"),
+                         "retries": 1, "interval": "50ms"}]);
+    with_checks(&c, broken, json!([{"kind": "convergence"}]));
+    c.code(0, &["plan", "--phase", "1"]);
+    c.code(0, &["apply", "--phase", "1"]);
+    let verified = c.json(1, &["verify", "--phase", "1", "--format", "json"]);
+    assert_eq!(verified["result"], "fail", "{verified:#}");
+    let review = c.json(1, &["review", "--phase", "1", "--format", "json"]);
+    assert_eq!(review["verdict"], "needs-fixes", "{review:#}");
+    c.code(0, &["plan", "--phase", "2"]);
+    c.approve("prod", &c.phase_digest(1));
+    let out = c.code(1, &["apply", "--phase", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("needs-fixes"), "{text}");
+    assert!(text.contains("site"), "{text}");
+    assert!(c
+        .journal()
+        .iter()
+        .any(|e| e["event"] == "refusal" && e["phase"] == "prod"));
+}
