@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use fakehub::{EnvSpec, FakeHub, Fault, FaultKind, Reviewer, TokenKind};
+use fakehub::{EnvSpec, FakeHub, Fault, FaultKind, Reviewer};
 
 use crate::cli::text;
 
@@ -32,27 +32,7 @@ struct Flow {
     local_store: bool,
 }
 
-/// A fake GitHub holding `acme/infra` with PR 7 by alice at `head`, and an
-/// installation token that may write comments, issues and check runs.
-pub(crate) fn pr_hub(token: &str, head: &str) -> FakeHub {
-    let hub = FakeHub::start();
-    hub.add_repo("acme", "infra");
-    hub.add_pull("acme", "infra", 7, "alice", head);
-    hub.add_token(
-        token,
-        "",
-        TokenKind::Installation,
-        &[
-            ("pull_requests", "write"),
-            ("issues", "write"),
-            ("checks", "write"),
-            ("actions", "read"),
-            // The journal lives in the repository's refs.
-            ("contents", "write"),
-        ],
-    );
-    hub
-}
+use crate::suite_support::pr_hub;
 
 impl Flow {
     /// The binary runs with a GitHub App's token instead of the default one.

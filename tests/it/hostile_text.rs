@@ -12,7 +12,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use fakehub::{FakeHub, TokenKind};
 use serde_json::{json, Value};
 
 use crate::inert::violations;
@@ -229,21 +228,7 @@ fn local_comment_summary_and_gate_views_are_inert() {
 
 #[test]
 fn posted_comment_check_run_summary_and_outputs_are_inert() {
-    let hub = FakeHub::start();
-    hub.add_repo("acme", "infra");
-    hub.add_pull("acme", "infra", 7, "alice", HEAD);
-    hub.add_token(
-        TOKEN,
-        "",
-        TokenKind::Installation,
-        &[
-            ("pull_requests", "write"),
-            ("issues", "write"),
-            ("checks", "write"),
-            ("actions", "read"),
-            ("contents", "write"),
-        ],
-    );
+    let hub = crate::suite_support::pr_hub(TOKEN, HEAD);
     let dir = tempfile::tempdir().unwrap();
     let (plan, sarif) = workspace(dir.path());
     let event = dir.path().join("event.json");

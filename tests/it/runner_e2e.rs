@@ -535,7 +535,7 @@ fn accepted_acknowledgements_are_journaled_with_reason_and_author() {
 fn the_check_run_follows_the_apply_through_applying_to_applied_and_failed() {
     const TOKEN: &str = "ghs_runnerCheckRunToken0123456789";
     const HEAD: &str = "1111111111111111111111111111111111111111";
-    let hub = crate::github_flow::pr_hub(TOKEN, HEAD);
+    let hub = crate::suite_support::pr_hub(TOKEN, HEAD);
     let c = Change::new();
     let event = c.tb.root().join("event.json");
     std::fs::write(
