@@ -156,7 +156,7 @@ fn finish(
     let result_text = serde_json::to_string_pretty(&result_json).unwrap_or_default();
     files.add("result.json", result_text.clone());
     let phase_file = super::gating::phase_result_path(Path::new(""), &result.phase.name);
-    files.add(phase_file, result_text);
+    files.add(phase_file, result_text.clone());
     result
         .gates
         .add_files(&mut files, args.gates.sarif_out.as_deref());
@@ -207,9 +207,9 @@ fn finish(
     }
 
     match args.format {
-        OutputFormat::Json => {
-            print_stdout(&serde_json::to_string_pretty(&result_json).unwrap_or_default())
-        }
+        // The text already written as result.json, not a second serialization
+        // of a value that can be tens of megabytes.
+        OutputFormat::Json => print_stdout(&result_text),
         OutputFormat::Markdown => print_stdout(&result.comment),
         OutputFormat::Text => print_stdout(&text_report(&result, &out_dir)),
     }
