@@ -5,6 +5,7 @@
 //! applied (or, when it is gone, a re-plan whose digest equals the approved
 //! one); per-resource results and a convergence re-plan are journaled.
 
+pub(super) use crate::journal::short_digest as short;
 use std::path::{Path, PathBuf};
 
 use super::checkpoint;
@@ -44,7 +45,14 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
     };
     let mut applying = None;
     if let Some(actions) = &actions {
-        record_approvals(&runner, &ctx, actions)?;
+        super::runner_approval::record_approvals(
+            &runner,
+            &ws,
+            &phase,
+            actions,
+            &ctx.writer,
+            |view| view.digest.clone().into_iter().collect(),
+        )?;
         applying = check_run_applying(&runner, &ctx, actions)?;
     }
     let liveness = runner.liveness(&ctx.writer);
@@ -73,45 +81,6 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
         .map(|o| o.code)
         .max_by_key(|c| *c as i32)
         .unwrap_or(ExitCode::Success))
-}
-
-/// In Actions, journals the approvals GitHub holds for the phase's current
-/// digest, so the step machine can see them.
-fn record_approvals(
-    runner: &runner::Runner,
-    ctx: &ApplyContext<'_>,
-    actions: &ActionsContext,
-) -> Result<()> {
-    let env = &ctx.phase.environment;
-    let Some(forge) = runner.forge() else {
-        return Ok(());
-    };
-    if !(env.reviewers_required || env.protected) {
-        return Ok(());
-    }
-    let progress =
-        runner
-            .rt
-            .block_on(runner::progress(&runner.store, ctx.ws, &ctx.writer.change))?;
-    let Some(phase) = progress.phase(&ctx.phase.name) else {
-        return Ok(());
-    };
-    let Some(digest) = phase.digest.clone() else {
-        return Ok(());
-    };
-    let events = runner.rt.block_on(super::runner_approval::approval_events(
-        forge,
-        runner.pr.as_ref(),
-        ctx.ws,
-        ctx.phase,
-        phase,
-        actions,
-        &ctx.writer,
-        &digest,
-    ))?;
-    runner
-        .rt
-        .block_on(runner::append(&runner.store, &ctx.writer.change, &events))
 }
 
 /// In a run that reports to a PR, the check run `phasegate / <env>` shows
@@ -695,10 +664,6 @@ fn class_word(c: ErrorClass) -> &'static str {
         ErrorClass::StateConflict => "state conflict",
         ErrorClass::Other => "engine",
     }
-}
-
-pub(super) fn short(d: &str) -> &str {
-    &d[..d.len().min(12)]
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //!   phase's apply pushed back as the state, only when the lineage matches
 //!   and the serial moved only through this phase's applies.
 
+use crate::journal::short_digest as short;
 use std::path::{Path, PathBuf};
 
 use super::checkpoint;
@@ -54,7 +55,19 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs) -> Result<ExitCode> {
     };
     let store = &runner.store;
     if let (true, Some(actions)) = (args.apply, &actions) {
-        record_approvals(&runner, &ctx, actions)?;
+        super::runner_approval::record_approvals(
+            &runner,
+            &ws,
+            &phase,
+            actions,
+            &ctx.writer,
+            |view| {
+                view.projects
+                    .iter()
+                    .filter_map(|p| p.revert.as_ref().and_then(|r| r.digest.clone()))
+                    .collect()
+            },
+        )?;
     }
     let mut outcomes = vec![];
     for project in &phase.projects {
@@ -99,40 +112,6 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs) -> Result<ExitCode> {
         .map(|o| o.code)
         .max_by_key(|c| *c as i32)
         .unwrap_or(ExitCode::Success))
-}
-
-/// In Actions, journals the approvals GitHub holds for each project's revert
-/// digest, so the step machine can see them (as `apply` does for the plan).
-fn record_approvals(runner: &Runner, ctx: &Ctx<'_>, actions: &ActionsContext) -> Result<()> {
-    let env = &ctx.phase.environment;
-    let Some(forge) = runner.forge() else {
-        return Ok(());
-    };
-    if !(env.reviewers_required || env.protected) {
-        return Ok(());
-    }
-    let (rt, store) = (&runner.rt, &runner.store);
-    let (_, progress) = rt.block_on(progress(store, ctx))?;
-    let Some(phase) = progress.phase(&ctx.phase.name) else {
-        return Ok(());
-    };
-    for p in &phase.projects {
-        let Some(digest) = p.revert.as_ref().and_then(|r| r.digest.clone()) else {
-            continue;
-        };
-        let events = rt.block_on(super::runner_approval::approval_events(
-            forge,
-            runner.pr.as_ref(),
-            ctx.ws,
-            ctx.phase,
-            phase,
-            actions,
-            &ctx.writer,
-            &digest,
-        ))?;
-        rt.block_on(runner::append(store, &ctx.writer.change, &events))?;
-    }
-    Ok(())
 }
 
 /// The revert plan's block in the change's sticky comment (key
@@ -209,10 +188,6 @@ impl Outcome {
         }
         out.join("\n")
     }
-}
-
-fn short(d: &str) -> &str {
-    &d[..d.len().min(12)]
 }
 
 async fn progress<S: Store>(store: &S, ctx: &Ctx<'_>) -> Result<(Vec<Event>, Progress)> {

@@ -5,7 +5,7 @@
 //! from the journal alone.
 
 use super::approvals::{comment_state, fallback};
-use super::runner::Writer;
+use super::runner::{self, Runner, Writer};
 use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::config::ResolvedPhase;
@@ -14,6 +14,49 @@ use crate::github::approvals::{check_approval, ApprovalCheck};
 use crate::github::comment::ApprovalSource as CommentSource;
 use crate::github::{CommentState, Forge, PrTarget};
 use crate::journal::{ApprovalSource, Event, EventKind, PhaseProgress, Step};
+
+/// In Actions, journals the approvals GitHub holds for each digest
+/// `digests` picks from the phase's progress (the plan's for `apply`, each
+/// revert plan's for `rollback --apply`), so the step machine can see them.
+/// Nothing to do without a client or where the environment needs no approval.
+pub fn record_approvals(
+    runner: &Runner,
+    ws: &Workspace,
+    phase: &ResolvedPhase,
+    actions: &ActionsContext,
+    writer: &Writer,
+    digests: impl Fn(&PhaseProgress) -> Vec<String>,
+) -> Result<()> {
+    let env = &phase.environment;
+    let Some(forge) = runner.forge() else {
+        return Ok(());
+    };
+    if !(env.reviewers_required || env.protected) {
+        return Ok(());
+    }
+    let progress = runner
+        .rt
+        .block_on(runner::progress(&runner.store, ws, &writer.change))?;
+    let Some(view) = progress.phase(&phase.name) else {
+        return Ok(());
+    };
+    for digest in digests(view) {
+        let events = runner.rt.block_on(approval_events(
+            forge,
+            runner.pr.as_ref(),
+            ws,
+            phase,
+            view,
+            actions,
+            writer,
+            &digest,
+        ))?;
+        runner
+            .rt
+            .block_on(runner::append(&runner.store, &writer.change, &events))?;
+    }
+    Ok(())
+}
 
 /// The approvals of `digest` that GitHub shows and the journal does not
 /// have yet, as events. `pr` is the PR the run reports to (after the merge,

@@ -18,6 +18,11 @@ pub use progress::{
     StepState, Verification,
 };
 
+/// The first 12 characters of a digest, as every view shows it.
+pub fn short_digest(digest: &str) -> &str {
+    &digest[..digest.len().min(12)]
+}
+
 /// The store key of a change's journal.
 pub fn journal_key(change: &str) -> String {
     format!("changes/{}/journal.jsonl", key_part(change))

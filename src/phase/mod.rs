@@ -9,6 +9,7 @@
 //! A rollback needs an apply that started; applying its revert plan needs
 //! the same gates and approval as any apply, bound to the revert digest.
 
+use crate::journal::short_digest as short;
 use crate::journal::{ApprovalSource, PhaseProgress, Progress, ProjectProgress, RunRef, StepState};
 
 /// What a job asks to do.
@@ -455,10 +456,6 @@ fn later(a: &str, b: &str) -> bool {
         (Ok(a), Ok(b)) => a > b,
         _ => true,
     }
-}
-
-fn short(digest: &str) -> &str {
-    &digest[..digest.len().min(12)]
 }
 
 #[cfg(test)]

@@ -3,31 +3,13 @@
 //! comment. Every name and message from the journal passes the one escaper
 //! before it reaches markdown.
 
+use crate::journal::short_digest as short;
 use crate::journal::{PhaseProgress, Progress, ProjectProgress, StepState};
 use crate::render::escape::{code_inline, inline};
 
-fn state_word(s: StepState) -> &'static str {
-    match s {
-        StepState::Pending => "pending",
-        StepState::InProgress => "in progress",
-        StepState::Succeeded => "succeeded",
-        StepState::Failed => "failed",
-        StepState::Skipped => "skipped",
-        StepState::RolledBack => "rolled back",
-    }
-}
-
-fn short(d: &str) -> &str {
-    &d[..d.len().min(12)]
-}
-
 /// Where one project of a phase stands, in words.
 pub fn project_line(p: &ProjectProgress) -> String {
-    let mut parts = vec![format!(
-        "plan {}, apply {}",
-        state_word(p.plan),
-        state_word(p.apply)
-    )];
+    let mut parts = vec![format!("plan {}, apply {}", p.plan.word(), p.apply.word())];
     if !p.results.is_empty() {
         let (a, f, u) = p.result_counts();
         parts.push(format!("{a} applied, {f} failed, {u} untouched"));
@@ -70,7 +52,7 @@ pub fn text(progress: &Progress) -> String {
             phase.index,
             phase.name,
             phase.environment,
-            state_word(phase.state)
+            phase.state.word()
         ));
         for p in &phase.projects {
             out.push(format!("    {}: {}", p.project, project_line(p)));
@@ -121,7 +103,7 @@ pub fn phase_headline(phase: &PhaseProgress) -> String {
     {
         "planned".into()
     } else {
-        state_word(phase.state).into()
+        phase.state.word().into()
     }
 }
 

@@ -2,9 +2,11 @@
 //! the PR comment, and `reports/change.md`. Every string from the journal,
 //! the config or a check's evidence passes the one escaper.
 
-use crate::journal::{CheckStatus, ResourceResult, ReviewVerdict};
+use crate::journal::short_digest as short;
+use crate::journal::{ResourceResult, ReviewVerdict};
 use crate::render::escape::{code_inline, inline};
 use crate::report::{ChangeReport, CostFigure, PhaseReport};
+use crate::verify::status_word;
 
 fn verdict_line(v: ReviewVerdict) -> &'static str {
     match v {
@@ -12,18 +14,6 @@ fn verdict_line(v: ReviewVerdict) -> &'static str {
         ReviewVerdict::Warn => "⚠️ warn",
         ReviewVerdict::NeedsFixes => "❌ needs-fixes",
     }
-}
-
-fn status_word(s: CheckStatus) -> &'static str {
-    match s {
-        CheckStatus::Pass => "PASS",
-        CheckStatus::Warn => "WARN",
-        CheckStatus::Fail => "FAIL",
-    }
-}
-
-fn short(d: &str) -> &str {
-    &d[..d.len().min(12)]
 }
 
 /// A cost figure in words: the amount with its currency, `≥` for a lower
