@@ -536,22 +536,12 @@ impl OctoForge {
         action: &str,
         permission: &str,
     ) -> Result<Raw, GithubError> {
-        retry::run_if(
-            &self.retry,
-            |e: &GithubError| {
-                if e.outcome_unknown() {
-                    None
-                } else {
-                    e.retry_hint()
-                }
-            },
-            || async {
-                let raw = self
-                    .exchange(false, Method::POST, path, Some(body), action)
-                    .await?;
-                check(raw, action, permission).map_err(|e| e.scrub(&self.token))
-            },
-        )
+        retry::run_if(&self.retry, retry_unless_applied, || async {
+            let raw = self
+                .exchange(false, Method::POST, path, Some(body), action)
+                .await?;
+            check(raw, action, permission).map_err(|e| e.scrub(&self.token))
+        })
         .await
     }
 
@@ -756,22 +746,12 @@ impl OctoForge {
         let started = std::time::Instant::now();
         let mut attempt = 0;
         loop {
-            let r = retry::run_if(
-                &self.retry,
-                |e: &GithubError| {
-                    if e.outcome_unknown() {
-                        None
-                    } else {
-                        e.retry_hint()
-                    }
-                },
-                || async {
-                    let raw = self
-                        .exchange(false, method.clone(), &path, Some(&body), &action)
-                        .await?;
-                    check(raw, &action, "contents: write").map_err(|e| e.scrub(&self.token))
-                },
-            )
+            let r = retry::run_if(&self.retry, retry_unless_applied, || async {
+                let raw = self
+                    .exchange(false, method.clone(), &path, Some(&body), &action)
+                    .await?;
+                check(raw, &action, "contents: write").map_err(|e| e.scrub(&self.token))
+            })
             .await;
             let err = match r {
                 Ok(_) => return Ok(RefWrite::Moved),
@@ -1542,6 +1522,17 @@ impl Forge for OctoForge {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The retry rule for writes: an answer that leaves unknown whether GitHub
+/// carried the write out is never resent here (the caller looks first);
+/// anything else follows the error's own hint.
+fn retry_unless_applied(e: &GithubError) -> Option<Option<std::time::Duration>> {
+    if e.outcome_unknown() {
+        None
+    } else {
+        e.retry_hint()
     }
 }
 
