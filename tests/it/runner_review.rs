@@ -424,7 +424,7 @@ fn with_checks(c: &Runner, dev: Value, prod: Value) {
 }
 
 #[test]
-fn a_real_verify_against_loopback_then_review_pass_lets_prod_apply_and_a_failing_one_refuses_it() {
+fn a_real_verify_against_loopback_then_a_review_lets_prod_apply_and_a_failing_one_refuses_it() {
     use crate::loopback::{HttpServer, Reply};
     let server = HttpServer::start(|path, _| match path {
         "/health" => Reply::new(200, "healthy"),
