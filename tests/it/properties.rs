@@ -159,7 +159,12 @@ proptest! {
         let changes = parse_plan_json(&plan_json(&items), "p.json").unwrap();
         let digest = changes.digest.clone();
         let destroyed: Vec<String> = changes.destroyed().map(|r| r.address.clone()).collect();
-        let counts = render::counts_line(&changes.counts());
+        // A plan with changes states its counts; one without says so instead.
+        let counts = if changes.has_changes() {
+            render::counts_line(&changes.counts())
+        } else {
+            render::NO_CHANGES.to_string()
+        };
         let comment = render::comment(&view(changes));
         prop_assert!(comment.chars().count() <= COMMENT_BUDGET, "{} chars", comment.chars().count());
         let (essentials, _) = comment.split_once(DETAILS_MARKER).expect("the details marker");
