@@ -5,8 +5,11 @@
 # Environment:
 #   PHASEGATE_VERSION    release version (`0.1.0`); default: the version in
 #                        Cargo.toml next to this script (the action's own commit)
-#   PHASEGATE_BASE_URL   where the release assets are: an https:// URL or a local
-#                        directory; default the GitHub release of PHASEGATE_REPO
+#   PHASEGATE_BASE_URL   where the release assets are: an https:// URL, an
+#                        http:// URL of this machine (127.0.0.1, localhost or
+#                        [::1]: a mirror on the runner itself, nothing crosses
+#                        a network), or a local directory; default the GitHub
+#                        release of PHASEGATE_REPO
 #   PHASEGATE_REPO       owner/name of the release; default phasegate/phasegate
 #   PHASEGATE_INSTALL_DIR  install (and cache) directory; default
 #                        $RUNNER_TOOL_CACHE/phasegate/<version>
@@ -39,11 +42,31 @@ base="${PHASEGATE_BASE_URL:-https://github.com/${PHASEGATE_REPO:-phasegate/phase
 dir="${PHASEGATE_INSTALL_DIR:-${RUNNER_TOOL_CACHE:-$HOME/.cache}/phasegate/$version}"
 mkdir -p "$dir"
 
+# Plain http only to this machine: the host must be exactly a loopback name
+# (no userinfo, so `http://127.0.0.1@evil.example/` is not loopback), and
+# redirects are not followed, so the answer cannot come from elsewhere.
+loopback_http() { # loopback_http URL
+  local authority="${1#http://}"
+  authority="${authority%%/*}"
+  case "$authority" in *@*) return 1 ;; esac
+  local host="${authority%:*}"
+  case "$authority" in
+    \[*\]) host="$authority" ;;
+    \[*\]:*) host="${authority%]:*}]" ;;
+    *:*) ;;
+    *) host="$authority" ;;
+  esac
+  case "$host" in 127.0.0.1|localhost|\[::1\]) return 0 ;; *) return 1 ;; esac
+}
+
 fetch() { # fetch NAME DEST
   case "$base" in
     https://*) curl --fail --silent --show-error --location --proto '=https' --retry 3 -o "$2" "$base/$1" \
                  || fail 3 "could not download $base/$1" ;;
-    http://*) fail 2 "refusing plain http: $base" ;;
+    http://*)
+      loopback_http "$base" || fail 2 "refusing plain http to a host other than 127.0.0.1, localhost or [::1]: $base"
+      curl --fail --silent --show-error --proto '=http' --max-redirs 0 --retry 3 -o "$2" "$base/$1" \
+        || fail 3 "could not download $base/$1" ;;
     *) cp "$base/$1" "$2" 2>/dev/null || fail 3 "no $1 in $base" ;;
   esac
 }

@@ -2,7 +2,9 @@
 //! the release's SHA256SUMS before anything runs it, a mismatching binary is
 //! refused and removed, and the action itself passes actionlint, zizmor and
 //! SchemaStore's `github-action` schema. The release is a fake directory,
-//! so nothing touches the network.
+//! read as a directory or served over plain http from 127.0.0.1 (the only
+//! hosts plain http may name are loopback ones), so nothing touches the
+//! network.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,6 +12,7 @@ use std::process::{Command, Output};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::loopback::{HttpServer, Reply};
 use crate::workflows::{lint_workflows, repo, text, tool};
 
 const ASSET: &str = "phasegate-x86_64-unknown-linux-musl";
@@ -34,7 +37,7 @@ fn fake_release(dir: &Path, marker: &Path, sum: Option<&str>) -> PathBuf {
     release
 }
 
-fn install(release: &Path, install_dir: &Path) -> Output {
+fn install(release: impl AsRef<std::ffi::OsStr>, install_dir: &Path) -> Output {
     Command::new("bash")
         .arg(repo().join("scripts/action-install.sh"))
         .env("PHASEGATE_VERSION", "9.9.9")
@@ -98,6 +101,84 @@ fn a_tampered_cached_binary_is_replaced_by_the_verified_one() {
     let out = install(&release, &target);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(std::fs::read(target.join("phasegate")).unwrap(), good);
+}
+
+/// The fake release served over plain http on 127.0.0.1 under `/rel/`.
+fn served_release(release: &Path) -> HttpServer {
+    let files: Vec<(String, String)> = ["SHA256SUMS", ASSET]
+        .iter()
+        .map(|f| {
+            let body = std::fs::read_to_string(release.join(f)).unwrap();
+            (format!("/rel/{f}"), body)
+        })
+        .collect();
+    HttpServer::start(move |path, _| match files.iter().find(|(p, _)| p == path) {
+        Some((_, body)) => Reply::new(200, body),
+        None => Reply::new(404, "not found"),
+    })
+}
+
+#[test]
+fn plain_http_is_fetched_from_a_loopback_mirror_and_still_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let release = fake_release(dir.path(), &marker, None);
+    let server = served_release(&release);
+    for (i, base) in [
+        server.url("/rel"),
+        format!("http://localhost:{}/rel", server.addr.port()),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let target = dir.path().join(format!("install-{i}"));
+        let out = install(base, &target);
+        assert_eq!(out.status.code(), Some(0), "{base}: {}", text(&out));
+        assert!(target.join("phasegate").exists(), "{base}");
+    }
+    assert_eq!(server.hits(&format!("/rel/{ASSET}")), 2);
+    assert!(!marker.exists(), "installing never runs the binary");
+
+    // Served over loopback or not, a binary the sums do not name is refused.
+    let bad = fake_release(&dir.path().join("bad"), &marker, Some(&"cd".repeat(32)));
+    let server = served_release(&bad);
+    let target = dir.path().join("install-bad");
+    let out = install(server.url("/rel"), &target);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
+    assert!(!target.join("phasegate").exists());
+}
+
+#[test]
+fn plain_http_to_any_host_but_loopback_is_refused_before_anything_is_fetched() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let release = fake_release(dir.path(), &marker, None);
+    let server = served_release(&release);
+    let port = server.addr.port();
+    // Each names a host other than this machine, however it is dressed up;
+    // none is ever contacted: the refusal comes before any download.
+    for base in [
+        "http://10.0.0.1/rel".to_string(),
+        "http://example.com/rel".to_string(),
+        "http://127.0.0.1.example.com/rel".to_string(),
+        format!("http://127.0.0.1@example.com:{port}/rel"),
+        format!("http://localhost:{port}@example.com/rel"),
+        "http://localhost.example.com/rel".to_string(),
+        "http://[::2]/rel".to_string(),
+        "http://0.0.0.0/rel".to_string(),
+    ] {
+        let target = dir.path().join("install");
+        let out = install(&base, &target);
+        assert_eq!(out.status.code(), Some(2), "{base}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("refusing plain http"),
+            "{base}: {}",
+            text(&out)
+        );
+        assert!(!target.join("phasegate").exists(), "{base}");
+    }
+    assert_eq!(server.hits("/rel/SHA256SUMS"), 0, "nothing was fetched");
 }
 
 fn action() -> Value {
