@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::net::SocketAddr;
+
 use axum::body::{Body, Bytes};
-use axum::extract::State as AxState;
+use axum::extract::{ConnectInfo, State as AxState};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -108,6 +110,7 @@ fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
 
 async fn handle(
     AxState(shared): AxState<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -202,11 +205,28 @@ async fn handle(
     let Some(tok) = token.as_deref().and_then(|t| st.tokens.get(t)) else {
         return Reply::message(401, "Bad credentials").into_response();
     };
-    let caller = Caller {
+    let mut caller = Caller {
         login: tok.login.clone(),
         kind: tok.kind,
         permissions: tok.permissions.clone(),
+        job: None,
     };
+    if tok.per_job {
+        let job = job_of_peer(&mut st, peer);
+        match job.and_then(|j| st.job_permissions.get(&j).cloned().map(|p| (j, p))) {
+            Some((job, permissions)) => {
+                caller.permissions = permissions;
+                caller.job = Some(job);
+            }
+            None => {
+                let why = "fakehub: the runner's token came from no job whose permissions were registered";
+                st.denied
+                    .push(json!({"method": method.as_str(), "path": path,
+                    "job": Value::Null, "message": why}));
+                return Reply::message(403, why).into_response();
+            }
+        }
+    }
     let q: HashMap<String, String> = query.into_iter().collect();
     let reply = endpoint(
         &mut st,
@@ -217,6 +237,19 @@ async fn handle(
         &q,
         &body,
     );
+    if let Some((_, accepted)) = reply
+        .2
+        .iter()
+        .find(|(k, _)| k == "x-accepted-github-permissions")
+        .filter(|_| reply.0 == 403)
+    {
+        let job = caller
+            .job
+            .as_ref()
+            .map(|j| format!("{}/{}", j.workflow, j.job));
+        st.denied.push(json!({"method": method.as_str(), "path": path, "job": job,
+            "accepted": accepted, "message": reply.1.as_ref().and_then(|b| b["message"].as_str())}));
+    }
     // The fake's own successful answers are held to the description too.
     if (200..300).contains(&reply.0) {
         for p in spec.check_response(op, reply.0, reply.1.as_ref()) {
@@ -297,6 +330,23 @@ struct Caller {
     login: String,
     kind: TokenKind,
     permissions: HashMap<String, String>,
+    /// The workflow job a runner token was traced to.
+    job: Option<crate::peer::JobId>,
+}
+
+/// The job the connection from `peer` comes from, cached per client port
+/// for as long as the port's socket is the same one.
+fn job_of_peer(st: &mut State, peer: SocketAddr) -> Option<crate::peer::JobId> {
+    let local: SocketAddr = st.base.trim_start_matches("http://").parse().ok()?;
+    let inode = crate::peer::inode_of(peer, local)?;
+    if let Some((known, job)) = st.peers.get(&peer.port()) {
+        if *known == inode {
+            return job.clone();
+        }
+    }
+    let job = crate::peer::job_holding(inode);
+    st.peers.insert(peer.port(), (inode, job.clone()));
+    job
 }
 
 const LEVELS: [&str; 3] = ["none", "read", "write"];

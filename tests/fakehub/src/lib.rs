@@ -15,6 +15,7 @@ mod git;
 mod handlers;
 mod history;
 mod model;
+pub mod peer;
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -112,7 +113,10 @@ impl FakeHub {
                     let listener =
                         tokio::net::TcpListener::from_std(listener).expect("fakehub: listener");
                     tokio::select! {
-                        r = axum::serve(listener, app) => r.expect("fakehub: serve"),
+                        r = axum::serve(
+                            listener,
+                            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                        ) => r.expect("fakehub: serve"),
                         _ = rx => {}
                     }
                 });
@@ -348,6 +352,88 @@ impl FakeHub {
     /// answered normally.
     pub fn clear_faults(&self) {
         self.state().faults.clear();
+    }
+
+    /// Registers the one token a runner such as nektos/act hands every job
+    /// (`github.token`). It acts as `github-actions[bot]` with the
+    /// permissions of the job the request comes from: see
+    /// [`FakeHub::set_job_permissions`] and [`peer`]. A request from no
+    /// registered job is refused (403).
+    pub fn add_runner_token(&self, token: &str) {
+        let mut st = self.state();
+        st.add_token(token, "", TokenKind::Installation, &[]);
+        if let Some(t) = st.tokens.get_mut(token) {
+            t.per_job = true;
+        }
+    }
+
+    /// The permissions GitHub would give the token of job `job` of the
+    /// workflow named `workflow`, as installation permissions
+    /// (`("pull_requests", "write")`).
+    pub fn set_job_permissions(&self, workflow: &str, job: &str, permissions: &[(&str, &str)]) {
+        self.state().job_permissions.insert(
+            peer::JobId {
+                workflow: workflow.to_owned(),
+                job: job.to_owned(),
+            },
+            permissions
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+    }
+
+    /// Requests refused with 403 for want of a permission, oldest first:
+    /// method, path, the job a runner token came from, and what GitHub
+    /// would have accepted.
+    pub fn denied(&self) -> Vec<Value> {
+        self.state().denied.clone()
+    }
+
+    /// Everything a test reads afterwards, as one JSON object: the comments
+    /// of every issue and pull request (by number), issues, check runs,
+    /// refs with the files their commits hold (the journal), environments,
+    /// refused requests and description violations.
+    pub fn dump(&self, owner: &str, repo: &str) -> Value {
+        let st = self.state();
+        let mut comments: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for c in st
+            .comments
+            .iter()
+            .filter(|c| c.owner == owner && c.repo == repo)
+        {
+            comments
+                .entry(c.issue.to_string())
+                .or_default()
+                .push(st.comment_json(c));
+        }
+        let refs: serde_json::Map<String, Value> = st
+            .refs
+            .iter()
+            .filter(|((o, r, _), _)| o == owner && r == repo)
+            .map(|((_, _, name), sha)| {
+                let files = st.commit_files(owner, repo, sha);
+                (
+                    name.clone(),
+                    serde_json::json!({"sha": sha, "files": files}),
+                )
+            })
+            .collect();
+        let environments: serde_json::Map<String, Value> = st
+            .environment_names(owner, repo)
+            .into_keys()
+            .filter_map(|n| st.environment_view(owner, repo, &n).map(|v| (n, v)))
+            .collect();
+        serde_json::json!({
+            "comments": comments,
+            "issues": st.issue_views(owner, repo),
+            "check_runs": st.check_run_views(owner, repo),
+            "refs": refs,
+            "environments": environments,
+            "denied": st.denied,
+            "violations": st.violations,
+            "requests": st.requests.len(),
+        })
     }
 
     /// A repository's environments: name → id.

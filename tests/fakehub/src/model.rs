@@ -35,6 +35,9 @@ pub(crate) struct Token {
     pub login: String,
     pub kind: TokenKind,
     pub permissions: HashMap<String, String>,
+    /// A runner's one token for every job: its permissions are those of the
+    /// job the connection comes from (`job_permissions`), not its own.
+    pub per_job: bool,
 }
 
 pub(crate) struct Comment {
@@ -99,6 +102,12 @@ pub(crate) struct State {
     pub body_limit: usize,
     /// Repository labels: (owner, repo, lower-cased name) → (id, name as created).
     pub labels: BTreeMap<(String, String, String), (u64, String)>,
+    /// Each workflow job's `permissions:`, as installation permissions.
+    pub job_permissions: BTreeMap<crate::peer::JobId, HashMap<String, String>>,
+    /// Requests refused for want of a permission (403), for tests to read.
+    pub denied: Vec<Value>,
+    /// Which job each client port was traced to, by the socket's inode.
+    pub peers: HashMap<u16, (u64, Option<crate::peer::JobId>)>,
 }
 
 pub(crate) const BOT: &str = "github-actions[bot]";
@@ -148,6 +157,9 @@ impl State {
             faults: Vec::new(),
             body_limit: 65_536,
             labels: BTreeMap::new(),
+            job_permissions: BTreeMap::new(),
+            denied: Vec::new(),
+            peers: HashMap::new(),
         }
     }
 
@@ -277,6 +289,7 @@ impl State {
                     .iter()
                     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                     .collect(),
+                per_job: false,
             },
         );
     }
@@ -427,6 +440,25 @@ impl State {
         self.refs
             .get(&(owner.into(), repo.into(), name.into()))
             .cloned()
+    }
+
+    /// The files of a commit's (flat) tree, as text, by path.
+    pub fn commit_files(&self, owner: &str, repo: &str, sha: &str) -> BTreeMap<String, String> {
+        let Some(commit) = self.git.commit(owner, repo, sha) else {
+            return BTreeMap::new();
+        };
+        self.git
+            .tree(owner, repo, &commit.tree)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| {
+                        let blob = self.git.blob(owner, repo, &e.sha)?;
+                        Some((e.path.clone(), String::from_utf8_lossy(blob).into_owned()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn user_json(&self, login: &str) -> Value {

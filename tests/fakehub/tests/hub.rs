@@ -675,3 +675,66 @@ fn a_graphql_query_other_than_the_viewer_s_login_is_a_violation() {
     send(&hub, "POST", "/graphql", "tok-user", Some(&q)).unwrap();
     assert!(!hub.take_violations().is_empty());
 }
+
+/// One request from a child process that a runner started for `job` of the
+/// workflow `phasegate promote`: the status code curl saw.
+fn from_job(hub: &FakeHub, job: &str, path: &str, body: &Value) -> u16 {
+    let out = std::process::Command::new("curl")
+        .args([
+            "--silent",
+            "--output",
+            "/dev/null",
+            "--write-out",
+            "%{http_code}",
+        ])
+        .args(["-X", "POST", "-H", "Authorization: Bearer tok-runner"])
+        .args(["-H", "X-GitHub-Api-Version: 2022-11-28"])
+        .args(["-H", "Content-Type: application/json", "--data"])
+        .arg(body.to_string())
+        .arg(format!("{}{path}", hub.url()))
+        .env("GITHUB_WORKFLOW", "phasegate promote")
+        .env("GITHUB_JOB", job)
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_runner_token_has_the_permissions_of_the_job_it_comes_from() {
+    let hub = hub();
+    hub.add_runner_token("tok-runner");
+    hub.set_job_permissions("phasegate promote", "reader", &[("contents", "read")]);
+    hub.set_job_permissions(
+        "phasegate promote",
+        "writer",
+        &[("contents", "read"), ("pull_requests", "write")],
+    );
+    let body = json!({"body": "hello"});
+    assert_eq!(from_job(&hub, "writer", COMMENTS, &body), 201);
+    assert_eq!(from_job(&hub, "reader", COMMENTS, &body), 403);
+    // A job nobody registered, and this test process (no job at all).
+    assert_eq!(from_job(&hub, "stranger", COMMENTS, &body), 403);
+    let r = send(&hub, "POST", COMMENTS, "tok-runner", Some(&body)).unwrap();
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    assert_eq!(
+        hub.comments("acme", "infra", 7).len(),
+        1,
+        "only the writer's"
+    );
+    let denied = hub.denied();
+    assert_eq!(denied.len(), 3, "{denied:?}");
+    assert_eq!(denied[0]["job"], "phasegate promote/reader");
+    assert!(denied[0]["accepted"]
+        .as_str()
+        .unwrap()
+        .contains("pull_requests=write"));
+    assert!(denied[1]["job"].is_null() && denied[2]["job"].is_null());
+    assert_eq!(
+        hub.dump("acme", "infra")["comments"]["7"][0]["user"]["login"],
+        "github-actions[bot]"
+    );
+}
