@@ -11,7 +11,7 @@
 //! Control API (JSON bodies; every answer is JSON):
 //! - `POST /seed`: `{"repo": "o/r", "runner_token": T, "permissions": {login: role},
 //!   "pulls": [{"number", "author", "head"}], "environments": {name: {"reviewers":
-//!   [login], "prevent_self_review": bool}}}`
+//!   [login], "prevent_self_review": bool}}, "tokens": [{"token", "permissions"}]}`
 //! - `POST /workflow`: `{"path": FILE}`: registers every job's `permissions:` for
 //!   the runner token (as GitHub mints one token per job); answers what it read
 //! - `POST /run`: `{"id", "status", "conclusion"}`: a workflow run's state
@@ -28,7 +28,7 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fakehub::{EnvSpec, FakeHub, Reviewer};
+use fakehub::{EnvSpec, FakeHub, Reviewer, TokenKind};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -66,6 +66,14 @@ struct Env {
     prevent_self_review: bool,
 }
 
+/// An installation token with fixed permissions (a harness's own reader).
+#[derive(Deserialize)]
+struct SeedToken {
+    token: String,
+    #[serde(default)]
+    permissions: BTreeMap<String, String>,
+}
+
 #[derive(Deserialize)]
 struct Seed {
     repo: String,
@@ -76,6 +84,8 @@ struct Seed {
     pulls: Vec<Pull>,
     #[serde(default)]
     environments: BTreeMap<String, Env>,
+    #[serde(default)]
+    tokens: Vec<SeedToken>,
 }
 
 async fn seed(State(hub): State<Hub>, Json(s): Json<Seed>) -> Answer {
@@ -85,6 +95,14 @@ async fn seed(State(hub): State<Hub>, Json(s): Json<Seed>) -> Answer {
     hub.add_repo(o, r);
     if let Some(t) = &s.runner_token {
         hub.add_runner_token(t);
+    }
+    for t in &s.tokens {
+        let perms: Vec<(&str, &str)> = t
+            .permissions
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        hub.add_token(&t.token, "", TokenKind::Installation, &perms);
     }
     for (user, role) in &s.permissions {
         hub.set_permission(o, r, user, role);
