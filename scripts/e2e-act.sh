@@ -1,0 +1,441 @@
+#!/usr/bin/env bash
+# End to end under a real workflow runner: the workflows `phasegate init`
+# generates, run by nektos/act (on the host, no Docker) from PR to prod,
+# against fakehub-server (GitHub's REST API, every request checked against
+# GitHub's OpenAPI description), real Terraform 1.0.3 and testcloud.
+# Nothing leaves 127.0.0.1. What is real and what is a stand-in:
+# tests/act/README.md.
+#
+# Steps, each one act invocation with its own event payload:
+#   install   the action installs phasegate from a loopback mirror through
+#             scripts/action-install.sh (checksum verified); a tampered
+#             binary is refused (exit 1) and deleted
+#   pr7       pull_request opened: one comment, a check run per environment
+#   push7     the merge lands: dev -> staging (approved) -> prod (approved)
+#   push8     the next merge with prod NOT approved: prod's apply refuses
+#   approve-* `/phasegate approve staging <digest>` by a maintainer, and by a
+#             user without permission
+#   drift-*   schedule after an out-of-band edit: opens, updates, closes
+#
+# Prints one JSON line on stdout (everything else goes to stderr):
+#   {"jobs": {"<step>:<workflow>/<job>": "success|failure|skipped"},
+#    "journal_state": ..., "comments": N, "check_runs": N,
+#    "drift_issues_open": N, "refusals": [...], ...}
+# Exit 0 when every step ran (the JSON says how each went), 3 when the
+# harness itself failed.
+#
+# Environment: CARGO_TARGET_DIR (shared builds), E2E_ACT_KEEP=1 keeps the
+# work directory and prints where it is.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+log() { printf 'e2e-act: %s\n' "$*" >&2; }
+die() { log "$*"; exit 3; }
+
+# --- tools and binaries, built once -----------------------------------------
+bash "$root/scripts/install-test-deps.sh" >&2 </dev/null
+act="$root/.tools/bin/act"
+[ -x "$act" ] || die "no act at $act after scripts/install-test-deps.sh"
+target="${CARGO_TARGET_DIR:-$root/target}"
+case "$target" in /*) ;; *) target="$root/$target" ;; esac
+log "building phasegate, fakehub-server and testcloud"
+(cd "$root" && cargo build --quiet -p phasegate -p fakehub -p terraform-provider-aws --bins) >&2
+phasegate="$target/debug/phasegate"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/phasegate-e2e-act.XXXXXX")"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ "${E2E_ACT_KEEP:-}" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+mkdir -p "$work"/{git/acme,action,release,tampered,artifacts,act-cache,home,logs,events,state}
+# act reads ~/.actrc (and asks for an image on a terminal without one).
+: >"$work/home/.actrc"
+
+# Terraform with testcloud as hashicorp/aws from a filesystem mirror
+# (exports TF_CLI_CONFIG_FILE, TESTCLOUD_DIR: the jobs inherit them).
+# shellcheck source=lib/testcloud-env.sh
+. "$root/scripts/lib/testcloud-env.sh"
+testcloud_env "$work/tf"
+export PATH="$root/.tools/bin:$PATH"
+
+# --- phasegate's action: the working tree, at the SHA the workflows pin ------
+action_sha="$(git -C "$root" rev-parse HEAD)"
+(cd "$root" && git ls-files -z --cached --others --exclude-standard |
+  while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+  tar --null -T - -cf -) | tar -C "$work/action" -xf -
+
+# The release the action installs: the binary named as action-install.sh
+# expects it, and SHA256SUMS. The tampered one lists the real sum for a
+# binary that differs by one byte.
+asset=phasegate-x86_64-unknown-linux-musl
+cp "$phasegate" "$work/release/$asset"
+(cd "$work/release" && sha256sum "$asset" >SHA256SUMS)
+cp "$work/release/SHA256SUMS" "$work/tampered/SHA256SUMS"
+{ cat "$phasegate"; printf '\0'; } >"$work/tampered/$asset"
+
+# --- servers on loopback ------------------------------------------------------
+serve_dir() { # serve_dir DIR: prints the URL of a static server on 127.0.0.1
+  local out="$work/logs/http-$(basename "$1").log"
+  python3 -u -m http.server --bind 127.0.0.1 --directory "$1" 0 >"$out" 2>&1 &
+  pids+=($!)
+  local i
+  for i in $(seq 100); do
+    local port
+    port="$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$out" | head -n1)"
+    if [ -n "$port" ]; then echo "http://127.0.0.1:$port"; return; fi
+    sleep 0.05
+  done
+  die "the static server for $1 did not start: $(cat "$out")"
+}
+mirror="$(serve_dir "$work/release")"
+tampered_mirror="$(serve_dir "$work/tampered")"
+
+"$target/debug/fakehub-server" --addr-file "$work/fakehub.json" >"$work/logs/fakehub.out" 2>"$work/logs/fakehub.err" &
+pids+=($!)
+for _ in $(seq 200); do [ -s "$work/fakehub.json" ] && break; sleep 0.05; done
+[ -s "$work/fakehub.json" ] || die "fakehub-server did not start: $(cat "$work/logs/fakehub.err")"
+json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$@"; }
+api="$(json_field "$work/fakehub.json" api)"
+graphql="$(json_field "$work/fakehub.json" graphql)"
+control="$(json_field "$work/fakehub.json" control)"
+
+hub() { # hub METHOD PATH [JSON]: the control API; prints the answer
+  local out
+  out="$(curl --silent --show-error --fail-with-body -X "$1" -H 'Content-Type: application/json' \
+    ${3:+--data "$3"} "$control$2")" || die "fakehub control $1 $2: $out"
+  printf '%s\n' "$out"
+}
+
+# --- the repository: tests/act/repo, configured by `phasegate init` ----------
+repo="$work/git/acme/infra"
+cp -R "$root/tests/act/repo" "$repo"
+find "$repo" -name '*.hcl' -exec sed -i "s|@STATE_DIR@|$work/state|" {} +
+"$phasegate" init --dir "$repo" --action "phasegate/phasegate@$action_sha" </dev/null >&2
+# Until `init` detects backend/<env>.hcl (branch `layouts`): one backend config
+# per environment, as terraform reads it from the project's directory.
+if ! grep -q backend_config "$repo/phasegate.yml"; then
+  sed -i 's|^\(        \)var_files: \["[^"/]*/\([^"/]*\)\.tfvars"\]$|&\n\1backend_config: ["backend/\2.hcl"]|' "$repo/phasegate.yml"
+fi
+wf="$repo/.github/workflows"
+for f in pr promote approve drift; do
+  [ -f "$wf/phasegate-$f.yml" ] || die "phasegate init wrote no $wf/phasegate-$f.yml"
+done
+
+git_() { git -C "$repo" -c user.name=e2e -c user.email=e2e@example.invalid -c commit.gpgsign=false "$@"; }
+git_ init -q -b main
+git_ add -A
+git_ commit -q -m "infrastructure with phasegate"
+base="$(git_ rev-parse HEAD)"
+
+# PR 7 changes all three projects; PR 8, opened after 7 merged, only app.
+# Each PR's merge commit is what refs/pull/<n>/merge shows and, once merged,
+# what main points at.
+pr_branch() { # pr_branch N FROM: prints "head merge"
+  git_ checkout -q -b "pr-$1" "$2"
+  cp -R "$root/tests/act/changes/pr-$1/." "$repo/"
+  git_ add -A
+  git_ commit -q -m "change $1"
+  local head
+  head="$(git_ rev-parse HEAD)"
+  git_ checkout -q --detach "$2"
+  git_ merge -q --no-ff -m "Merge pull request #$1" "pr-$1"
+  local merge
+  merge="$(git_ rev-parse HEAD)"
+  git_ update-ref "refs/pull/$1/merge" "$merge"
+  echo "$head $merge"
+}
+read -r head7 merge7 < <(pr_branch 7 "$base")
+read -r head8 merge8 < <(pr_branch 8 "$merge7")
+git_ checkout -q main
+
+runner_token="ghs_actRunnerToken$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+harness_token="ghs_harnessReader$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+hub POST /seed "$(cat <<JSON
+{"repo": "acme/infra", "runner_token": "$runner_token",
+ "permissions": {"lead-bob": "maintain", "dev-alice": "write", "outsider-eve": "read"},
+ "pulls": [{"number": 7, "author": "dev-alice", "head": "$head7"},
+           {"number": 8, "author": "dev-alice", "head": "$head8"}],
+ "environments": {"dev": {}, "staging": {"reviewers": ["lead-bob"], "prevent_self_review": true},
+                  "prod": {"reviewers": ["lead-bob"], "prevent_self_review": true}},
+ "tokens": [{"token": "$harness_token", "permissions": {"contents": "read", "pull_requests": "read", "issues": "read", "checks": "read", "actions": "read"}}]}
+JSON
+)" >/dev/null
+
+# The change's journal as the product folds it, read with a read-only token.
+status_of() { # status_of PR: `phasegate status --format json` for change PR-<n>
+  local dir="$work/status-$1"
+  mkdir -p "$dir"
+  printf '{"number": %s, "pull_request": {"number": %s, "user": {"login": "dev-alice"}, "head": {"sha": "0000000000000000000000000000000000000000"}, "base": {"ref": "main"}}}' "$1" "$1" >"$dir/event.json"
+  (cd "$repo" && env GITHUB_ACTIONS=true GITHUB_REPOSITORY=acme/infra GITHUB_EVENT_NAME=pull_request \
+    GITHUB_EVENT_PATH="$dir/event.json" GITHUB_API_URL="$api" GITHUB_GRAPHQL_URL="$graphql" \
+    GITHUB_TOKEN="$harness_token" GITHUB_RUN_ID=1 GITHUB_OUTPUT="$dir/output" GITHUB_STEP_SUMMARY="$dir/summary" \
+    NO_COLOR=1 "$phasegate" status --format json) 2>"$dir/stderr"
+}
+# --- the summary ----------------------------------------------------------------------
+summary() {
+  hub GET "/state?repo=acme/infra" >"$work/state.json"
+  status_of 7 >"$work/status-7.json" || true
+  status_of 8 >"$work/status-8.json" || true
+  python3 - "$work" "${prod_before:-}" "${prod_after:-}" <<'PY'
+import json, os, sys
+work, prod_before, prod_after = sys.argv[1:4]
+state = json.load(open(os.path.join(work, "state.json")))
+jobs = {}
+for line in open(os.path.join(work, "results.jsonl")):
+    r = json.loads(line)
+    jobs[r["key"]] = r["result"]
+
+def status(n):
+    try:
+        return json.load(open(os.path.join(work, f"status-{n}.json")))
+    except (OSError, ValueError):
+        return {}
+
+s7, s8 = status(7), status(8)
+ours = lambda c: c["user"]["login"] == "github-actions[bot]"
+comments = {n: [c for c in cs if ours(c)] for n, cs in state["comments"].items()}
+drift = [i for i in state["issues"] if any(l["name"].startswith("phasegate") or "drift" in l["name"] for l in i["labels"])]
+refusals = []
+for n, cs in sorted(comments.items()):
+    for c in cs:
+        for line in c["body"].splitlines():
+            if "refused" in line.lower() or "no approval recorded" in line.lower():
+                refusals.append(f"PR-{n}: {line.strip()[:300]}")
+refusals += [f"403 {d['method']} {d['path']} ({d.get('job')})" for d in state["denied"]]
+out = {
+    "jobs": jobs,
+    "journal_state": s7.get("overall"),
+    "journal_states": {"PR-7": s7.get("overall"), "PR-8": s8.get("overall")},
+    "comments": sum(len(cs) for cs in comments.values()),
+    "comments_per_pr": {n: len(cs) for n, cs in comments.items()},
+    "check_runs": len(state["check_runs"]),
+    "drift_issues_open": sum(1 for i in drift if i["state"] == "open"),
+    "drift_issues": len(drift),
+    "refusals": refusals,
+    "prod_cloud_unchanged_by_push8": prod_before == prod_after,
+    "install": json.load(open(os.path.join(work, "install-check.json"))),
+    "openapi_violations": state["violations"],
+    "requests": state["requests"],
+}
+print(json.dumps(out, sort_keys=True))
+PY
+}
+
+# After STEP, with E2E_ACT_UNTIL=STEP: print the summary and stop (for
+# working on one step at a time).
+until_step() { if [ "${E2E_ACT_UNTIL:-}" = "$1" ]; then summary; exit 0; fi; }
+
+# --- running one workflow -------------------------------------------------------
+pin_of() { # pin_of OWNER/NAME FILE: the SHA FILE pins the action at
+  sed -n "s|.*uses: $1@\([0-9a-f]\{40\}\).*|\1|p" "$2" | head -n1
+}
+checkout_pin="$(pin_of actions/checkout "$wf/phasegate-promote.yml")"
+upload_pin="$(pin_of actions/upload-artifact "$wf/phasegate-promote.yml")"
+download_pin="$(pin_of actions/download-artifact "$wf/phasegate-promote.yml")"
+cache_pin="$(pin_of actions/cache "$root/action.yml")"
+for p in checkout_pin upload_pin download_pin cache_pin; do
+  [ -n "${!p}" ] || die "no pinned SHA found for $p"
+done
+standins="$root/tests/act/actions"
+results="$work/results.jsonl"
+: >"$results"
+
+# run_act STEP EVENT WORKFLOW_FILE RUN_ID ACTOR [EXTRA_ACT_ARGS...]
+# The event payload is $work/events/STEP.json. Job results are appended to
+# $results as {"key": "STEP:<workflow>/<job>", "result": ...}.
+run_act() {
+  local step="$1" event="$2" file="$3" run_id="$4" actor="$5"
+  shift 5
+  hub POST /workflow "{\"path\": \"$file\"}" >/dev/null
+  hub POST /run "{\"repo\": \"acme/infra\", \"id\": $run_id, \"status\": \"in_progress\"}" >/dev/null
+  log "$step: act $event -W $(basename "$file") (run $run_id)"
+  local started=$SECONDS rc=0
+  (cd "$work" && HOME="$work/home" ACT_DISABLE_VERSION_CHECK=1 "$act" "$event" \
+    -W "$file" -e "$work/events/$step.json" -C "$repo" \
+    -P ubuntu-latest=-self-hosted --no-skip-checkout --action-offline-mode --no-cache-server \
+    --action-cache-path "$work/act-cache" --actor "$actor" \
+    --local-repository "phasegate/phasegate@$action_sha=$work/action" \
+    --local-repository "actions/checkout@$checkout_pin=$standins/checkout" \
+    --local-repository "actions/upload-artifact@$upload_pin=$standins/upload-artifact" \
+    --local-repository "actions/download-artifact@$download_pin=$standins/download-artifact" \
+    --local-repository "actions/cache@$cache_pin=$standins/cache" \
+    -s "GITHUB_TOKEN=$runner_token" \
+    --env "GITHUB_API_URL=$api" --env "GITHUB_GRAPHQL_URL=$graphql" \
+    --env "GITHUB_REPOSITORY=acme/infra" --env "GITHUB_REPOSITORY_OWNER=acme" \
+    --env "GITHUB_RUN_ID=$run_id" \
+    --env "ACT_STANDIN_GIT_DIR=$work/git" --env "ACT_STANDIN_ARTIFACTS=$work/artifacts" \
+    --env "PHASEGATE_INSTALL_BASE_URL=$mirror" \
+    --env "NO_COLOR=1" \
+    --json -v "$@" >"$work/logs/$step.jsonl" 2>&1) || rc=$?
+  local conclusion=success
+  [ "$rc" = 0 ] || conclusion=failure
+  hub POST /run "{\"repo\": \"acme/infra\", \"id\": $run_id, \"status\": \"completed\", \"conclusion\": \"$conclusion\"}" >/dev/null
+  python3 - "$work/logs/$step.jsonl" "$step" "$(basename "$file" .yml)" >>"$results" <<'PY'
+import json, sys
+log, step, workflow = sys.argv[1:4]
+rank = {"failure": 3, "cancelled": 2, "success": 1, "skipped": 0}
+jobs = {}
+for line in open(log, encoding="utf-8", errors="replace"):
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        continue
+    if not isinstance(rec, dict) or "jobResult" not in rec:
+        continue
+    key = f"{step}:{workflow}/{rec.get('jobID', rec.get('job', '?')).strip()}"
+    r = rec["jobResult"]
+    # A matrix job is as bad as its worst leg.
+    if key not in jobs or rank.get(r, 3) > rank.get(jobs[key], 3):
+        jobs[key] = r
+for key, result in jobs.items():
+    print(json.dumps({"key": key, "result": result}))
+PY
+  log "$step: act exited $rc after $((SECONDS - started))s: $(grep "\"$step:" "$results" | python3 -c 'import json,sys; rs=[json.loads(l) for l in sys.stdin]; print(", ".join(r["key"].split("/",1)[1]+"="+r["result"] for r in rs))')"
+}
+
+repository_json='{"full_name": "acme/infra", "name": "infra", "owner": {"login": "acme"}, "default_branch": "main"}'
+event() { # event STEP: writes stdin as the step's event payload
+  cat >"$work/events/$1.json"
+}
+
+# --- step: the action installs phasegate from the loopback mirror -------------
+mkdir -p "$work/install-check"
+cat >"$work/install-check/install.yml" <<YAML
+name: install check
+on: push
+permissions: {}
+jobs:
+  verified:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: phasegate/phasegate@$action_sha
+        with:
+          command: --version
+          install-base-url: $mirror
+  tampered:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: phasegate/phasegate@$action_sha
+        with:
+          command: --version
+          version: 0.0.0-tampered
+          install-base-url: $tampered_mirror
+YAML
+event install <<JSON
+{"ref": "refs/heads/main", "before": "$base", "after": "$base", "deleted": false, "repository": $repository_json}
+JSON
+run_act install push "$work/install-check/install.yml" 600 lead-bob
+# What each job's install step said: the verified binary ran, the tampered
+# one was refused with exit 1 and nothing of it is left in the tool cache.
+tampered_left="$(find "$work/act-cache/tool_cache/phasegate/0.0.0-tampered" -type f 2>/dev/null | wc -l)"
+python3 - "$work/logs/install.jsonl" "$tampered_left" >"$work/install-check.json" <<'PY'
+import json, sys
+msgs = {"verified": [], "tampered": []}
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        continue
+    if isinstance(rec, dict) and rec.get("jobID") in msgs and rec.get("level") != "debug":
+        msgs[rec["jobID"]].append(rec.get("msg", ""))
+t = "\n".join(msgs["tampered"])
+print(json.dumps({
+    "verified_binary_ran": any(m.startswith("phasegate ") for m in msgs["verified"]),
+    "tampered_refused": "checksum mismatch" in t and "exit status 1" in t,
+    "tampered_files_left": int(sys.argv[2]),
+}))
+PY
+until_step install
+
+# --- step pr7: the PR is opened -------------------------------------------------
+git_ checkout -q --detach "$merge7"
+event pr7 <<JSON
+{"action": "opened", "number": 7,
+ "pull_request": {"number": 7, "draft": false, "user": {"login": "dev-alice"},
+   "head": {"sha": "$head7", "ref": "pr-7"}, "base": {"sha": "$base", "ref": "main"}},
+ "repository": $repository_json, "sender": {"login": "dev-alice"}}
+JSON
+run_act pr7 pull_request "$wf/phasegate-pr.yml" 701 dev-alice
+until_step pr7
+
+# --- step push7: the merge lands; staging and prod are approved ------------------
+git_ checkout -q main
+git_ reset -q --hard "$merge7"
+hub POST /merge "{\"repo\": \"acme/infra\", \"number\": 7, \"merge_commit_sha\": \"$merge7\", \"base\": \"main\"}" >/dev/null
+for env in staging prod; do
+  hub POST /approval "{\"repo\": \"acme/infra\", \"run_id\": 702, \"environment\": \"$env\", \"user\": \"lead-bob\", \"state\": \"approved\"}" >/dev/null
+done
+event push7 <<JSON
+{"ref": "refs/heads/main", "before": "$base", "after": "$merge7", "deleted": false, "created": false,
+ "forced": false, "head_commit": {"id": "$merge7"}, "repository": $repository_json,
+ "pusher": {"name": "lead-bob"}, "sender": {"login": "lead-bob"}}
+JSON
+run_act push7 push "$wf/phasegate-promote.yml" 702 lead-bob
+until_step push7
+
+# --- step push8: the next merge, prod NOT approved -------------------------------
+prod_cloud() { # a fingerprint of every testcloud object of prod
+  (cd "$TESTCLOUD_DIR" && grep -rl -- '-prod-\|"prod"' --include='*.json' . 2>/dev/null | sort | xargs -r sha256sum) | sha256sum | cut -d' ' -f1
+}
+prod_before="$(prod_cloud)"
+git_ reset -q --hard "$merge8"
+hub POST /merge "{\"repo\": \"acme/infra\", \"number\": 8, \"merge_commit_sha\": \"$merge8\", \"base\": \"main\"}" >/dev/null
+hub POST /approval '{"repo": "acme/infra", "run_id": 802, "environment": "staging", "user": "lead-bob", "state": "approved"}' >/dev/null
+event push8 <<JSON
+{"ref": "refs/heads/main", "before": "$merge7", "after": "$merge8", "deleted": false, "created": false,
+ "forced": false, "head_commit": {"id": "$merge8"}, "repository": $repository_json,
+ "pusher": {"name": "lead-bob"}, "sender": {"login": "lead-bob"}}
+JSON
+run_act push8 push "$wf/phasegate-promote.yml" 802 lead-bob
+prod_after="$(prod_cloud)"
+until_step push8
+
+# --- steps approve-*: `/phasegate approve staging <digest>` on PR 8 -------------
+staging_digest="$(status_of 8 | python3 -c 'import json,sys; p=[p for p in json.load(sys.stdin)["phases"] if p["name"]=="staging"][0]; print(p.get("digest") or "")')"
+[ -n "$staging_digest" ] || die "no staging digest in PR-8's journal"
+approve_step() { # approve_step STEP USER RUN_ID
+  local body="/phasegate approve staging ${staging_digest:0:12}"
+  local made
+  made="$(hub POST /comment "{\"repo\": \"acme/infra\", \"issue\": 8, \"author\": \"$2\", \"body\": \"$body\"}")"
+  local id created
+  id="$(printf '%s' "$made" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+  created="$(printf '%s' "$made" | python3 -c 'import json,sys; print(json.load(sys.stdin)["created_at"])')"
+  event "$1" <<JSON
+{"action": "created",
+ "issue": {"number": 8, "user": {"login": "dev-alice"}, "pull_request": {"url": "$api/repos/acme/infra/pulls/8"}},
+ "comment": {"id": $id, "body": "$body", "user": {"login": "$2"}, "created_at": "$created"},
+ "repository": $repository_json, "sender": {"login": "$2"}}
+JSON
+  run_act "$1" issue_comment "$wf/phasegate-approve.yml" "$3" "$2"
+}
+approve_step approve-maintainer lead-bob 803
+approve_step approve-outsider outsider-eve 804
+until_step approve
+
+# --- steps drift-*: schedule after an out-of-band edit ----------------------------
+bucket="$(grep -rl '"acme-dev-assets"' "$TESTCLOUD_DIR" --include='*.json' | head -n1)"
+[ -n "$bucket" ] || die "no testcloud object for acme-dev-assets"
+cp "$bucket" "$work/bucket.orig"
+python3 - "$bucket" <<'PY'
+import json, sys
+path = sys.argv[1]
+obj = json.load(open(path))
+tags = obj.setdefault("tags", {}) if isinstance(obj, dict) else None
+if tags is None:
+    raise SystemExit(f"{path}: not an object")
+tags["edited_by"] = "console"
+json.dump(obj, open(path, "w"))
+PY
+drift_step() { # drift_step STEP RUN_ID
+  event "$1" <<JSON
+{"schedule": "17 3 * * *", "repository": $repository_json}
+JSON
+  run_act "$1" schedule "$wf/phasegate-drift.yml" "$2" lead-bob
+}
+drift_step drift-open 901
+drift_step drift-update 902
+cp "$work/bucket.orig" "$bucket"
+drift_step drift-close 903
+
+summary

@@ -1,0 +1,2 @@
+environment = "dev"
+region      = "eu-west-1"
