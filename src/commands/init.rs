@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use super::output::{print_json, print_stdout, OutputSet};
-use super::workflows::generate_options;
+use super::workflows::with_action;
 use crate::cli::{GlobalArgs, InitArgs, InitMode, ResultFormat};
 use crate::config::{self, Config};
 use crate::error::{Error, ExitCode, Result};
@@ -37,7 +37,21 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
     let action = args
         .action
         .clone()
-        .unwrap_or_else(|| workflows::generate::DEFAULT_ACTION.to_string());
+        .or(workflows::generate::RELEASED_ACTION.map(str::to_string))
+        .ok_or_else(|| {
+            Error::Input(
+                "this phasegate is a local build with no release to pin the workflows to: pass --action owner/phasegate@<40-hex commit>".into(),
+            )
+        })?;
+    let repo = action.split_once('@').map_or("", |(r, _)| r);
+    if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
+        return Err(Error::Input(format!(
+            "--action: `{action}` is not `owner/repo@<40-hex commit>`"
+        )));
+    }
+    if let Some(problem) = workflows::generate::pin_problem(&action) {
+        return Err(Error::Input(format!("--action: {problem}")));
+    }
     let config_text = config_yaml(&roots, &names, &envs, &action, args.mode);
     let config_name = config_path.display().to_string();
     // What we write must load and validate exactly as users will load it.
@@ -45,7 +59,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
         .map_err(|e| Error::External(format!("generated config does not load (a bug): {e}")))?;
 
     let workflow_dir = root.join(WORKFLOW_DIR);
-    let opts = generate_options(&root, &config_path)?;
+    let opts = with_action(&root, &config_path, &action)?;
     let generated = workflows::generate(&config, &opts);
     let mut out = OutputSet::new();
     out.add(
@@ -68,7 +82,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
         )));
     }
 
-    let report = report(&dirs, &roots, &names, &envs, &action, &config, &targets);
+    let report = report(&dirs, &roots, &names, &envs, &config, &targets);
     if args.format == ResultFormat::Json {
         // Nothing to confirm in JSON mode: it is for scripts.
         if !args.dry_run {
@@ -249,7 +263,6 @@ fn report(
     roots: &[&TfDir],
     names: &BTreeMap<String, String>,
     envs: &[DetectedEnv],
-    action: &str,
     config: &Config,
     targets: &[PathBuf],
 ) -> String {
@@ -317,9 +330,6 @@ fn report(
         "  - add cloud credentials to the plan, apply and review jobs (comments mark the place)"
             .into(),
     );
-    if workflows::generate::is_placeholder_action(action) {
-        r.push("  - workflows.action is a placeholder: set it to the phasegate action pinned by full commit SHA (`owner/phasegate@<sha>`) and run `phasegate init --force`".into());
-    }
     if config.workflows.mode == config::PromotionMode::ApplyBeforeMerge {
         r.push("  - make the check `phasegate promoted` required on the default branch".into());
     }

@@ -4,12 +4,14 @@
 
 use std::path::Path;
 
-use crate::workflows::{example_repo, lint_workflows, phasegate, repo, text, workflow_files};
+use crate::workflows::{
+    example_repo, init, lint_workflows, phasegate, repo, text, workflow_files, ACTION,
+};
 
 #[test]
 fn init_on_the_example_finds_three_projects_and_writes_a_valid_config_and_clean_workflows() {
     let dir = example_repo();
-    let out = phasegate(dir.path(), &["init"]);
+    let out = init(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for line in [
@@ -56,31 +58,28 @@ fn init_on_the_example_finds_three_projects_and_writes_a_valid_config_and_clean_
 #[test]
 fn init_never_overwrites_without_force() {
     let dir = example_repo();
-    assert_eq!(phasegate(dir.path(), &["init"]).status.code(), Some(0));
-    let again = phasegate(dir.path(), &["init"]);
+    assert_eq!(init(dir.path(), &[]).status.code(), Some(0));
+    let again = init(dir.path(), &[]);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     assert!(String::from_utf8_lossy(&again.stderr).contains("pass --force"));
-    assert_eq!(
-        phasegate(dir.path(), &["init", "--force"]).status.code(),
-        Some(0)
-    );
+    assert_eq!(init(dir.path(), &["--force"]).status.code(), Some(0));
 }
 
 #[test]
 fn init_without_any_root_module_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("README.md"), "no terraform here").unwrap();
-    let out = phasegate(dir.path(), &["init"]);
+    let out = init(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Terraform root module"));
 }
 
 /// The example's committed `phasegate.yml` and workflows are what init
-/// writes today: regenerate with `cd examples/infra-repo && phasegate init --force`.
+/// writes today: regenerate with `cd examples/infra-repo && phasegate init --force --action phasegate/phasegate@241f9446fe3bd6a04662034aabd6e5e5cac74724`.
 #[test]
 fn the_committed_example_is_what_init_generates() {
     let dir = example_repo();
-    assert_eq!(phasegate(dir.path(), &["init"]).status.code(), Some(0));
+    assert_eq!(init(dir.path(), &[]).status.code(), Some(0));
     let committed = repo().join("examples/infra-repo");
     let mut compared = 0;
     let fresh_files = workflow_files(dir.path());
@@ -100,7 +99,7 @@ fn the_committed_example_is_what_init_generates() {
         assert_eq!(
             read(&fresh),
             read(&golden),
-            "{} is stale: run `cd examples/infra-repo && phasegate init --force`",
+            "{} is stale: run `cd examples/infra-repo && phasegate init --force --action phasegate/phasegate@241f9446fe3bd6a04662034aabd6e5e5cac74724`",
             golden.display()
         );
         compared += 1;
@@ -251,7 +250,7 @@ fn init_validate_workflows_check_and_doctor_print_one_json_object_with_format_js
         serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{args:?}: not one JSON object: {e}\n{}", text(&out)))
     };
-    let init = json(&["init", "--format", "json"], Some(0));
+    let init = json(&["init", "--action", ACTION, "--format", "json"], Some(0));
     let names = |v: &serde_json::Value| -> Vec<String> {
         v.as_array()
             .unwrap()
