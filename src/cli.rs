@@ -332,12 +332,16 @@ pub enum WorkflowsAction {
 pub enum MatrixFormat {
     #[default]
     Text,
+    /// The matrix: `{"include":[{"project":"app"}, ...]}`.
     Json,
+    /// Each environment's matrix: `{"dev":{"include":[...]}, ...}`.
+    ByEnvJson,
 }
 
 #[derive(Debug, Args)]
 pub struct MatrixArgs {
-    /// Base commit; default the PR base (or the push's `before`) from the event.
+    /// Base commit; default the PR base (or the push's `before`) from the event,
+    /// else where HEAD left the default branch (`git merge-base`).
     #[arg(long, value_name = "REF")]
     pub base: Option<String>,
     /// Head commit; default the PR head (or the push's `after`), else HEAD.

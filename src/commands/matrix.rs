@@ -1,7 +1,11 @@
 //! `phasegate matrix`: the projects a change touches, from one
 //! `git diff --name-only base head`, as a GitHub Actions matrix
-//! (`{"include":[{"project":"net"}, ...]}`) on stdout and in `GITHUB_OUTPUT`.
+//! (`{"include":[{"project":"net"}, ...]}`) on stdout and in `GITHUB_OUTPUT`,
+//! and per environment (`by_env`: each environment's own matrix of the
+//! changed projects deployed to it), so a job per environment can run only
+//! its own projects.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::{json, Value};
@@ -10,6 +14,7 @@ use super::output::print_stdout;
 use super::workflows::repo_root;
 use super::workspace::Workspace;
 use crate::cli::{GlobalArgs, MatrixArgs, MatrixFormat};
+use crate::config::Project;
 use crate::error::{Error, ExitCode, Result};
 use crate::scan::{self, ProjectDir};
 
@@ -21,10 +26,16 @@ pub fn run(global: &GlobalArgs, args: MatrixArgs) -> Result<ExitCode> {
     let config = ws.config.as_ref().expect("required config is loaded");
     let root = repo_root(&ws.base_dir);
     let (event_base, event_head) = event_refs();
-    let base = args.base.or(event_base).ok_or_else(|| {
-        Error::Input("no base commit: pass --base REF (in a pull_request or push workflow it comes from the event)".into())
-    })?;
     let head = args.head.or(event_head).unwrap_or_else(|| "HEAD".into());
+    let default_branch = config.workflows.default_branch.as_deref().unwrap_or("main");
+    let base = match args.base.or(event_base) {
+        Some(b) => b,
+        None => merge_base(&root, &head, default_branch)?.ok_or_else(|| {
+            Error::Input(format!(
+                "no base commit: no --base, no pull_request or push event, and `{head}` shares no history with origin/{default_branch} or {default_branch} (the default branch, `workflows.default_branch`); pass --base REF"
+            ))
+        })?,
+    };
     let config_rel = scan::relative_to(
         &root,
         ws.config_path
@@ -49,25 +60,83 @@ pub fn run(global: &GlobalArgs, args: MatrixArgs) -> Result<ExitCode> {
         let dirs = scan::scan_module_calls(&root)?;
         scan::affected_projects(&projects, &dirs, &changed, &[config_rel])
     };
-    let matrix = json!({
-        "include": names.iter().map(|n| json!({"project": n})).collect::<Vec<_>>()
-    });
-    let matrix_text = serde_json::to_string(&matrix).expect("json serializes");
+    let matrix_text = serde_json::to_string(&matrix(&names)).expect("json serializes");
+    let by_name: HashMap<&str, &Project> = config
+        .projects
+        .iter()
+        .map(|p| (p.name.as_str(), p))
+        .collect();
+    let by_env: serde_json::Map<String, Value> = config
+        .environments
+        .iter()
+        .map(|env| {
+            let deployed: Vec<String> = names
+                .iter()
+                .filter(|n| {
+                    by_name
+                        .get(n.as_str())
+                        .is_some_and(|p| p.in_environment(&env.name))
+                })
+                .cloned()
+                .collect();
+            (env.name.clone(), matrix(&deployed))
+        })
+        .collect();
+    let by_env_text = serde_json::to_string(&by_env).expect("json serializes");
     if let Some(file) = std::env::var_os("GITHUB_OUTPUT") {
         crate::ci::outputs::write_outputs(
             Path::new(&file),
             &[
                 ("matrix", matrix_text.clone()),
                 ("count", names.len().to_string()),
+                ("by_env", by_env_text.clone()),
             ],
         )?;
     }
     match args.format {
         MatrixFormat::Json => print_stdout(&matrix_text),
+        MatrixFormat::ByEnvJson => print_stdout(&by_env_text),
         MatrixFormat::Text if names.is_empty() => print_stdout("no project changed"),
         MatrixFormat::Text => print_stdout(&names.join("\n")),
     }
     Ok(ExitCode::Success)
+}
+
+/// A GitHub Actions matrix over `projects`: `{"include":[{"project":..}]}`.
+fn matrix(projects: &[String]) -> Value {
+    json!({
+        "include": projects.iter().map(|n| json!({"project": n})).collect::<Vec<_>>()
+    })
+}
+
+/// Where `head` left the default branch, for a run outside Actions:
+/// `git merge-base` with `origin/<branch>`, else the local `<branch>`.
+/// None when neither exists or shares history with `head`.
+fn merge_base(root: &Path, head: &str, branch: &str) -> Result<Option<String>> {
+    if head.starts_with('-') {
+        return Err(Error::Input(format!("`{head}` is not a commit reference")));
+    }
+    for candidate in [format!("origin/{branch}"), branch.to_string()] {
+        if candidate.starts_with('-') {
+            continue;
+        }
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["merge-base", head, &candidate])
+            .output()
+            .map_err(|e| {
+                Error::External(format!("could not run git in {}: {e}", root.display()))
+            })?;
+        // Exit 1: no common ancestor; 128: no such ref. Either way, try the next.
+        if out.status.success() {
+            let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if !sha.is_empty() {
+                return Ok(Some(sha));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Base and head from the event payload: a PR's base and head, or a push's

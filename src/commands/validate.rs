@@ -18,6 +18,14 @@ pub fn run(global: &GlobalArgs, args: ValidateArgs) -> Result<ExitCode> {
             "config": ws.config_path.as_deref().map(|p| p.display().to_string()),
             "environments": cfg.environments.len(),
             "projects": cfg.projects.len(),
+            // Every project with the environments it is deployed to, in promotion order.
+            "project_environments": cfg.projects.iter().map(|p| (
+                p.name.clone(),
+                json!(cfg.environments.iter()
+                    .filter(|e| p.in_environment(&e.name))
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()),
+            )).collect::<serde_json::Map<_, _>>(),
             "change": ws.change.as_ref().map(|c| c.id.clone()),
             "phases": phases.iter().map(|p| json!({
                 "index": p.index,

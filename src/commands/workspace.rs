@@ -125,6 +125,7 @@ pub fn local_phase(project_name: &str) -> ResolvedPhase {
             name: project_name.into(),
             dir: PathBuf::from("."),
             depends_on: vec![],
+            environments: None,
         }],
         blast_radius: None,
         monthly_budget: None,

@@ -228,7 +228,11 @@ pub fn locate(text: &str, path: &str) -> Option<(u32, u32)> {
                     }
                 }
                 let Some((idx, indent)) = hit else {
-                    return found;
+                    // `key: [a, b]`: the item on the key's own line.
+                    return found.map(|(line, col)| {
+                        let text = lines[line as usize - 1];
+                        (line, flow_item_column(text, i).unwrap_or(col))
+                    });
                 };
                 found = Some((idx as u32 + 1, indent as u32 + 3));
                 end = block_end(&lines, idx, indent, end);
@@ -239,6 +243,22 @@ pub fn locate(text: &str, path: &str) -> Option<(u32, u32)> {
         }
     }
     found
+}
+
+/// The 1-based column of item `index` of a one-line flow sequence
+/// (`environments: [dev, "prod"]`), if the line holds one that long.
+fn flow_item_column(line: &str, index: usize) -> Option<u32> {
+    let open = line.find(": [")? + 3;
+    let close = line[open..].find(']')? + open;
+    let mut start = open;
+    for (n, item) in line[open..close].split(',').enumerate() {
+        if n == index {
+            let lead = item.len() - item.trim_start().len();
+            return (!item.trim().is_empty()).then_some((start + lead + 1) as u32);
+        }
+        start += item.len() + 1;
+    }
+    None
 }
 
 enum Segment<'a> {
@@ -265,15 +285,22 @@ fn split_path(path: &str) -> Option<Vec<Segment<'_>>> {
     Some(out)
 }
 
+/// The line and indent of `key` among the block's own keys: those at the
+/// indent of its first key, so a deeper key of the same name (`projects:`
+/// inside an environment) is not taken for the block's own.
 fn find_key(lines: &[&str], key: &str, min_indent: usize) -> Option<(usize, usize)> {
+    let mut own_indent = None;
     for (n, line) in lines.iter().enumerate() {
         let mut body = line.trim_start();
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
         let mut indent = line.len() - body.len();
         if let Some(rest) = body.strip_prefix("- ") {
             indent += 2;
             body = rest;
         }
-        if indent < min_indent {
+        if indent < min_indent || *own_indent.get_or_insert(indent) != indent {
             continue;
         }
         let name = body
@@ -357,5 +384,21 @@ mod tests {
         assert_eq!(locate(CFG, "environments[1]"), Some((4, 5)));
         assert_eq!(locate(CFG, "projects[0].dir"), Some((8, 5)));
         assert_eq!(locate(CFG, "projects"), Some((6, 1)));
+    }
+
+    #[test]
+    fn locate_takes_the_blocks_own_key_not_a_deeper_one_of_the_same_name() {
+        let text = "environments:\n  - name: dev\n    projects:\n      app: {}\nprojects:\n  - name: app\n    dir: app\n";
+        assert_eq!(locate(text, "projects[0].dir"), Some((7, 5)));
+        assert_eq!(locate(text, "environments[0].projects.app"), Some((4, 7)));
+    }
+
+    #[test]
+    fn locate_finds_an_item_of_a_one_line_list() {
+        let text = "projects:\n  - name: app\n    environments: [dev, \"qa\"]\n";
+        assert_eq!(locate(text, "projects[0].environments[1]"), Some((3, 25)));
+        assert_eq!(locate(text, "projects[0].environments[0]"), Some((3, 20)));
+        // Past the end: the key itself.
+        assert_eq!(locate(text, "projects[0].environments[5]"), Some((3, 5)));
     }
 }

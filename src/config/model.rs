@@ -49,7 +49,9 @@ pub struct PlanSettings {
     pub var_files: Vec<PathBuf>,
     #[serde(default)]
     pub workspace: Option<String>,
-    /// `-backend-config` entries: `key=value` pairs or file paths.
+    /// `-backend-config` entries: `key=value` pairs or file paths. The engine
+    /// runs in the project's directory, so a file path is relative to it
+    /// (`backend/dev.hcl`), as it would be on Terraform's command line.
     #[serde(default)]
     pub backend_config: Vec<String>,
     /// Extra environment variables for the engine process.
@@ -117,6 +119,20 @@ pub struct Project {
     pub dir: PathBuf,
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// The environments this project is deployed to, by name; absent means
+    /// every environment. A root module per environment directory
+    /// (`envs/dev`) belongs to its own environment only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environments: Option<Vec<String>>,
+}
+
+impl Project {
+    /// Whether the project is deployed to `environment`.
+    pub fn in_environment(&self, environment: &str) -> bool {
+        self.environments
+            .as_ref()
+            .is_none_or(|envs| envs.iter().any(|e| e == environment))
+    }
 }
 
 /// Who may approve through the fallback gate (`/phasegate approve`).

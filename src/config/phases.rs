@@ -24,7 +24,9 @@ pub struct ResolvedPhase {
 }
 
 /// The phases of a change. Without a change plan: one phase per environment,
-/// in promotion order, over every project. Expects a validated config.
+/// in promotion order, over the projects deployed to it. A change plan's
+/// phase holds the projects it names (every one when it names none) that
+/// are deployed to its environment. Expects a validated config.
 pub fn resolve_phases(config: &Config, change: Option<&ChangePlan>) -> Vec<ResolvedPhase> {
     let ordered = dependency_order(&config.projects);
     match change.filter(|c| !c.phases.is_empty()) {
@@ -36,7 +38,11 @@ pub fn resolve_phases(config: &Config, change: Option<&ChangePlan>) -> Vec<Resol
                 index: i + 1,
                 name: env.name.clone(),
                 environment: env.clone(),
-                projects: ordered.clone(),
+                projects: ordered
+                    .iter()
+                    .filter(|p| p.in_environment(&env.name))
+                    .cloned()
+                    .collect(),
                 blast_radius: None,
                 monthly_budget: None,
                 checks: env.checks.clone(),
@@ -53,6 +59,7 @@ pub fn resolve_phases(config: &Config, change: Option<&ChangePlan>) -> Vec<Resol
                     .find(|e| e.name == ph.environment)?;
                 let projects = ordered
                     .iter()
+                    .filter(|p| p.in_environment(&env.name))
                     .filter(|p| ph.projects.is_empty() || ph.projects.contains(&p.name))
                     .cloned()
                     .collect();
@@ -250,6 +257,37 @@ mod tests {
         );
         let one = select_phase(&phases, None, Some("dev"), Some("app")).unwrap();
         assert_eq!(one.projects.len(), 1);
+    }
+
+    #[test]
+    fn a_project_is_only_in_the_phases_of_its_environments() {
+        let cfg = load_config_str(
+            "version: 1\nenvironments:\n  - name: dev\n  - name: prod\nprojects:\n  - name: dev-app\n    dir: envs/dev\n    environments: [dev]\n  - name: prod-app\n    dir: envs/prod\n    environments: [prod]\n  - name: dns\n    dir: dns\n",
+            "phasegate.yml",
+        )
+        .unwrap();
+        let by_phase: Vec<(String, Vec<String>)> = resolve_phases(&cfg, None)
+            .into_iter()
+            .map(|p| (p.name, p.projects.into_iter().map(|p| p.name).collect()))
+            .collect();
+        assert_eq!(
+            by_phase,
+            [
+                ("dev".to_string(), vec!["dev-app".to_string(), "dns".into()]),
+                (
+                    "prod".to_string(),
+                    vec!["prod-app".to_string(), "dns".into()]
+                ),
+            ]
+        );
+        let change = crate::config::load_change_plan_str(
+            "version: 1\nid: CHG-1\nphases:\n  - name: prod\n    environment: prod\n",
+            "change.yml",
+        )
+        .unwrap();
+        let phases = resolve_phases(&cfg, Some(&change));
+        let names: Vec<_> = phases[0].projects.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["prod-app", "dns"]);
     }
 
     #[test]

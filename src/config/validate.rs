@@ -2,11 +2,11 @@
 //! that resolve, no dependency cycles, well-formed dates and globs. Every
 //! problem is reported, each located in its file.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::checks::check_problems;
 use super::load::{locate, ConfigError, Problem};
-use super::model::{ChangePlan, Check, Config};
+use super::model::{ChangePlan, Check, Config, Project};
 
 /// Where the two documents came from, for locating problems.
 pub struct Sources<'a> {
@@ -37,7 +37,11 @@ pub fn validate(
     let mut problems = Vec::new();
     // One set of names for every reference check: a scan of the project list
     // per reference made 2,000 projects × 3 environments quadratic.
-    let project_names: HashSet<&str> = config.projects.iter().map(|p| p.name.as_str()).collect();
+    let by_name: HashMap<&str, &Project> = config
+        .projects
+        .iter()
+        .map(|p| (p.name.as_str(), p))
+        .collect();
     let mut cfg = |path: String, message: String| {
         let (line, column) = locate(src.config_text, &path).unzip();
         problems.push(Problem {
@@ -85,19 +89,39 @@ pub fn validate(
             }
         }
         for name in env.projects.keys() {
-            if !project_names.contains(name.as_str()) {
-                cfg(
+            match by_name.get(name.as_str()) {
+                None => cfg(
                     format!("environments[{i}].projects.{name}"),
                     format!("no project named `{name}`; projects are {}", names(config)),
-                );
+                ),
+                Some(p) if !p.in_environment(&env.name) => cfg(
+                    format!("environments[{i}].projects.{name}"),
+                    not_deployed(p, &env.name),
+                ),
+                Some(_) => {}
             }
+        }
+        if !config.projects.is_empty()
+            && !env.name.trim().is_empty()
+            && !config.projects.iter().any(|p| p.in_environment(&env.name))
+        {
+            cfg(
+                format!("environments[{i}].name"),
+                format!(
+                    "no project is deployed to `{}`: add it to a project's `environments`, or remove the environment",
+                    env.name
+                ),
+            );
         }
         for (path, message) in check_problems(&env.checks, &format!("environments[{i}].checks")) {
             cfg(path, message);
         }
-        for (path, message) in
-            check_projects(config, &env.checks, &format!("environments[{i}].checks"))
-        {
+        for (path, message) in check_projects(
+            config,
+            &env.checks,
+            &env.name,
+            &format!("environments[{i}].checks"),
+        ) {
             cfg(path, message);
         }
     }
@@ -117,8 +141,33 @@ pub fn validate(
                 "must be relative to the config file".into(),
             );
         }
+        if let Some(envs) = &p.environments {
+            if envs.is_empty() {
+                cfg(
+                    format!("projects[{i}].environments"),
+                    "list at least one environment, or leave the field out to deploy to every environment".into(),
+                );
+            }
+            let mut listed = BTreeSet::new();
+            for (j, e) in envs.iter().enumerate() {
+                if !config.environments.iter().any(|env| &env.name == e) {
+                    cfg(
+                        format!("projects[{i}].environments[{j}]"),
+                        format!(
+                            "no environment named `{e}`; environments are {}",
+                            env_names(config)
+                        ),
+                    );
+                } else if !listed.insert(e.as_str()) {
+                    cfg(
+                        format!("projects[{i}].environments[{j}]"),
+                        format!("environment `{e}` is listed twice"),
+                    );
+                }
+            }
+        }
         for (j, dep) in p.depends_on.iter().enumerate() {
-            if !project_names.contains(dep.as_str()) {
+            if !by_name.contains_key(dep.as_str()) {
                 cfg(
                     format!("projects[{i}].depends_on[{j}]"),
                     format!("no project named `{dep}`; projects are {}", names(config)),
@@ -160,27 +209,28 @@ pub fn validate(
                     format!("phase `{}` is declared twice", ph.name),
                 );
             }
-            if !config.environments.iter().any(|e| e.name == ph.environment) {
+            let env_known = config.environments.iter().any(|e| e.name == ph.environment);
+            if !env_known {
                 chg(
                     format!("phases[{i}].environment"),
                     format!(
                         "no environment named `{}`; environments are {}",
                         ph.environment,
-                        config
-                            .environments
-                            .iter()
-                            .map(|e| format!("`{}`", e.name))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        env_names(config)
                     ),
                 );
             }
-            for (j, p) in ph.projects.iter().enumerate() {
-                if !project_names.contains(p.as_str()) {
-                    chg(
+            for (j, name) in ph.projects.iter().enumerate() {
+                match by_name.get(name.as_str()) {
+                    None => chg(
                         format!("phases[{i}].projects[{j}]"),
-                        format!("no project named `{p}`; projects are {}", names(config)),
-                    );
+                        format!("no project named `{name}`; projects are {}", names(config)),
+                    ),
+                    Some(p) if env_known && !p.in_environment(&ph.environment) => chg(
+                        format!("phases[{i}].projects[{j}]"),
+                        not_deployed(p, &ph.environment),
+                    ),
+                    Some(_) => {}
                 }
             }
             if let Some(b) = ph.monthly_budget {
@@ -194,9 +244,12 @@ pub fn validate(
             for (path, message) in check_problems(&ph.checks, &format!("phases[{i}].checks")) {
                 chg(path, message);
             }
-            for (path, message) in
-                check_projects(config, &ph.checks, &format!("phases[{i}].checks"))
-            {
+            for (path, message) in check_projects(
+                config,
+                &ph.checks,
+                &ph.environment,
+                &format!("phases[{i}].checks"),
+            ) {
                 chg(path, message);
             }
         }
@@ -263,21 +316,60 @@ pub fn validate(
     }
 }
 
-/// Output and convergence checks name configured projects.
-fn check_projects(config: &Config, checks: &[Check], prefix: &str) -> Vec<(String, String)> {
+/// Output and convergence checks name configured projects deployed to the
+/// checks' environment (an unknown environment is reported on its own).
+fn check_projects(
+    config: &Config,
+    checks: &[Check],
+    environment: &str,
+    prefix: &str,
+) -> Vec<(String, String)> {
+    let env_known = config.environments.iter().any(|e| e.name == environment);
     checks
         .iter()
         .enumerate()
         .filter_map(|(i, c)| {
-            let p = c.project()?;
-            (!config.projects.iter().any(|q| q.name == p)).then(|| {
-                (
-                    format!("{prefix}[{i}].project"),
-                    format!("no project named `{p}`; projects are {}", names(config)),
-                )
-            })
+            let name = c.project()?;
+            let message = match config.projects.iter().find(|q| q.name == name) {
+                None => format!("no project named `{name}`; projects are {}", names(config)),
+                Some(p) if env_known && !p.in_environment(environment) => {
+                    not_deployed(p, environment)
+                }
+                Some(_) => return None,
+            };
+            Some((format!("{prefix}[{i}].project"), message))
         })
         .collect()
+}
+
+/// Why a project cannot be used in an environment it is not deployed to.
+fn not_deployed(project: &Project, environment: &str) -> String {
+    let envs = project.environments.as_deref().unwrap_or_default();
+    format!(
+        "project `{}` is not deployed to `{environment}`; its environments are {}",
+        project.name,
+        if envs.is_empty() {
+            "none".to_string()
+        } else {
+            envs.iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    )
+}
+
+fn env_names(config: &Config) -> String {
+    let list: Vec<String> = config
+        .environments
+        .iter()
+        .map(|e| format!("`{}`", e.name))
+        .collect();
+    if list.is_empty() {
+        "none".into()
+    } else {
+        list.join(", ")
+    }
 }
 
 fn names(config: &Config) -> String {

@@ -157,3 +157,92 @@ fn quickstart_config_and_change_plan_are_valid() {
     assert_eq!(phases.len(), 3);
     assert_eq!(phases[2].environment.github_environment(), "production");
 }
+
+#[test]
+fn validate_shows_each_phase_with_only_the_projects_deployed_to_its_environment() {
+    let dir = repo().join("tests/fixtures/config/per-environment-projects");
+    let out = crate::workflows::phasegate(&dir, &["validate"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::workflows::text(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("  phase 1 dev -> dev [dev, dns]\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  phase 2 prod -> prod [prod, dns]"),
+        "{stdout}"
+    );
+
+    let out = crate::workflows::phasegate(&dir, &["validate", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::workflows::text(&out)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let phases: Vec<(String, serde_json::Value)> = json["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["environment"].as_str().unwrap().to_string(),
+                p["projects"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            ("dev".to_string(), serde_json::json!(["dev", "dns"])),
+            ("prod".to_string(), serde_json::json!(["prod", "dns"])),
+        ]
+    );
+    assert_eq!(
+        json["project_environments"],
+        serde_json::json!({"dev": ["dev"], "prod": ["prod"], "dns": ["dev", "prod"]})
+    );
+}
+
+#[test]
+fn a_change_plan_phase_holds_only_projects_of_its_environment() {
+    let dir = repo().join("tests/fixtures/config/per-environment-projects");
+    let out = crate::workflows::phasegate(&dir, &["--change", "change.yml", "validate"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::workflows::text(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The prod phase names no projects: every project deployed to prod.
+    assert!(
+        stdout.contains("  phase 1 dev -> dev [dev, dns]\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  phase 2 prod -> prod [prod, dns]"),
+        "{stdout}"
+    );
+
+    let bad = repo().join("tests/fixtures/config/phase-project-outside-environment");
+    let out = crate::workflows::phasegate(&bad, &["--change", "change.yml", "validate"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        crate::workflows::text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("phases[0].projects[1]: project `prod` is not deployed to `dev`"),
+        "{}",
+        crate::workflows::text(&out)
+    );
+}

@@ -81,3 +81,122 @@ fn base_and_head_come_from_the_pull_request_event() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "network");
 }
+
+/// A repository with a root module per environment directory (`infra/dev`,
+/// `infra/prod`, each deployed to its own environment) and `dns`, deployed
+/// everywhere; committed once on `main`.
+fn per_environment_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |file: &str, text: &str| {
+        let path = dir.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "phasegate.yml",
+        "version: 1\nenvironments:\n  - name: dev\n  - name: staging\n  - name: prod\nprojects:\n  - name: dev\n    dir: infra/dev\n    environments: [dev]\n  - name: prod\n    dir: infra/prod\n    environments: [prod]\n  - name: dns\n    dir: dns\n",
+    );
+    for d in ["infra/dev", "infra/prod", "dns"] {
+        write(
+            &format!("{d}/main.tf"),
+            "resource \"null_resource\" \"x\" {}\n",
+        );
+    }
+    git(dir.path(), &["init", "-q", "-b", "main", "."]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "base"]);
+    dir
+}
+
+fn matrix_with_outputs(dir: &std::path::Path, args: &[&str]) -> (std::process::Output, String) {
+    let outputs = dir.join("github_output");
+    let _ = std::fs::remove_file(&outputs);
+    let out = std::process::Command::new(crate::workflows::PHASEGATE)
+        .current_dir(dir)
+        .env_remove("GITHUB_EVENT_PATH")
+        .env("GITHUB_OUTPUT", &outputs)
+        .arg("matrix")
+        .args(args)
+        .output()
+        .unwrap();
+    let written = std::fs::read_to_string(outputs).unwrap_or_default();
+    (out, written)
+}
+
+#[test]
+fn by_env_gives_each_environment_the_changed_projects_deployed_to_it() {
+    let dir = per_environment_repo();
+    change_and_commit(dir.path(), "infra/dev/main.tf");
+    change_and_commit(dir.path(), "dns/main.tf");
+    let (out, written) = matrix_with_outputs(dir.path(), &["--base", "HEAD~2", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The flat matrix is unchanged: every changed project, once.
+    let flat = r#"{"include":[{"project":"dev"},{"project":"dns"}]}"#;
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), flat);
+    assert!(written.contains(&format!("matrix={flat}\n")), "{written}");
+    let by_env = concat!(
+        r#"{"dev":{"include":[{"project":"dev"},{"project":"dns"}]},"#,
+        r#""staging":{"include":[{"project":"dns"}]},"#,
+        r#""prod":{"include":[{"project":"dns"}]}}"#
+    );
+    assert!(written.contains(&format!("by_env={by_env}\n")), "{written}");
+
+    let (out, _) =
+        matrix_with_outputs(dir.path(), &["--base", "HEAD~2", "--format", "by-env-json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), by_env);
+}
+
+#[test]
+fn an_environment_none_of_whose_projects_changed_gets_an_empty_matrix() {
+    let dir = per_environment_repo();
+    change_and_commit(dir.path(), "infra/prod/main.tf");
+    let (out, written) = matrix_with_outputs(dir.path(), &["--base", "HEAD~1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "prod");
+    let by_env = r#"{"dev":{"include":[]},"staging":{"include":[]},"prod":{"include":[{"project":"prod"}]}}"#;
+    assert!(written.contains(&format!("by_env={by_env}\n")), "{written}");
+}
+
+#[test]
+fn outside_actions_the_base_is_where_head_left_the_default_branch() {
+    let dir = per_environment_repo();
+    git(dir.path(), &["checkout", "-q", "-b", "feature"]);
+    change_and_commit(dir.path(), "dns/main.tf");
+    change_and_commit(dir.path(), "infra/dev/main.tf");
+    let out = phasegate(dir.path(), &["matrix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dev\ndns");
+}
+
+#[test]
+fn the_remote_default_branch_is_preferred_to_the_local_one() {
+    // Commits made on `main` itself and not pushed: the local branch is
+    // HEAD, so only `origin/main` tells what changed.
+    let dir = per_environment_repo();
+    git(
+        dir.path(),
+        &["update-ref", "refs/remotes/origin/main", "HEAD"],
+    );
+    change_and_commit(dir.path(), "infra/prod/main.tf");
+    let out = phasegate(dir.path(), &["matrix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "prod");
+}
+
+#[test]
+fn without_a_base_anywhere_matrix_is_bad_input_saying_so() {
+    let dir = per_environment_repo();
+    let config = dir.path().join("phasegate.yml");
+    let mut text_before = std::fs::read_to_string(&config).unwrap();
+    text_before.push_str("workflows:\n  default_branch: trunk\n");
+    std::fs::write(&config, text_before).unwrap();
+    let out = phasegate(dir.path(), &["matrix"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no base commit") && stderr.contains("origin/trunk"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--base"), "{stderr}");
+}
