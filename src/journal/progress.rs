@@ -305,6 +305,29 @@ pub fn fold(change: &str, phases: &[PhaseRef], events: &[Event]) -> Progress {
             apply_event(phase, event);
         }
     }
+    // A change is the projects it touched: in Actions the changed-projects
+    // matrix plans only those, so a project no event of the change names
+    // (the config's `dns` in a change that edits only `app`) is not part of
+    // it and must neither hold up a review nor enter the phase digest.
+    // Before any project event the change has not started: every project
+    // stays listed, and a phase none of whose projects the change touched
+    // keeps its projects too.
+    let touched: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e.change == change)
+        .filter_map(|e| e.project.as_deref())
+        .collect();
+    for phase in &mut view {
+        if phase
+            .projects
+            .iter()
+            .any(|p| touched.contains(p.project.as_str()))
+        {
+            phase
+                .projects
+                .retain(|p| touched.contains(p.project.as_str()));
+        }
+    }
     for phase in &mut view {
         phase.digest = current_phase_digest(phase);
         phase.state = phase_state(phase);
