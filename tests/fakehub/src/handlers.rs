@@ -747,6 +747,7 @@ fn endpoint(
             }
             ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/approvals") => {
                 caller.need(st, &owner, &repo, &[("actions", "read")])?;
+                give_scripted_reviews(st, caller, &owner, &repo, num("run_id"));
                 let list = st
                     .approvals
                     .get(&(owner.clone(), repo.clone(), num("run_id")))
@@ -839,6 +840,29 @@ fn endpoint(
         })
     })();
     result.unwrap_or_else(|e| e)
+}
+
+/// A job under `environment: E` that asks for its run's reviews has passed
+/// E's gate: the reviews scripted for E in this run are given now, so they
+/// come after every earlier job of the run, as on GitHub where the reviewer
+/// acts while the job waits.
+fn give_scripted_reviews(st: &mut State, caller: &Caller, owner: &str, repo: &str, run: u64) {
+    let Some(env) = caller
+        .job
+        .as_ref()
+        .and_then(|j| st.job_environments.get(j))
+        .cloned()
+    else {
+        return;
+    };
+    let (due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut st.scripted_reviews)
+        .into_iter()
+        .partition(|(o, r, id, e, _, _)| o == owner && r == repo && *id == run && *e == env);
+    st.scripted_reviews = rest;
+    let at = crate::model::wall_clock();
+    for (_, _, _, env, user, state) in due {
+        st.add_run_approvals(owner, repo, run, vec![(&env, &user, &at, &state)]);
+    }
 }
 
 fn find_issue<'a>(st: &'a State, owner: &str, repo: &str, n: u64) -> Option<&'a Issue> {

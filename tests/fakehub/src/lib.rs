@@ -383,6 +383,45 @@ impl FakeHub {
         );
     }
 
+    /// The GitHub environment job `job` of workflow `workflow` deploys to
+    /// (its `environment:`), so a scripted review knows when it is due.
+    pub fn set_job_environment(&self, workflow: &str, job: &str, environment: &str) {
+        self.state().job_environments.insert(
+            peer::JobId {
+                workflow: workflow.to_owned(),
+                job: job.to_owned(),
+            },
+            environment.to_owned(),
+        );
+    }
+
+    /// A review `user` gives (`approved` or `rejected`) to environment
+    /// `environment` in run `run_id` once a job of that run deploying to it
+    /// reaches the gate: the first time such a job (traced through the
+    /// runner token) lists the run's reviews, timestamped then. A runner that
+    /// does not pause at environment gates (nektos/act) gets its reviews
+    /// after the plans they approve, as on GitHub.
+    pub fn script_review(
+        &self,
+        owner: &str,
+        repo: &str,
+        run_id: u64,
+        environment: &str,
+        user: &str,
+        state: &str,
+    ) {
+        let mut st = self.state();
+        st.user_id(user);
+        st.scripted_reviews.push((
+            owner.into(),
+            repo.into(),
+            run_id,
+            environment.into(),
+            user.into(),
+            state.into(),
+        ));
+    }
+
     /// Requests refused with 403 for want of a permission, oldest first:
     /// method, path, the job a runner token came from, and what GitHub
     /// would have accepted.
@@ -433,6 +472,7 @@ impl FakeHub {
             "denied": st.denied,
             "violations": st.violations,
             "requests": st.requests.len(),
+            "request_log": st.requests.iter().map(|r| format!("{} {}", r.method, r.path)).collect::<Vec<_>>(),
         })
     }
 

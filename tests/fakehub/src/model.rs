@@ -108,6 +108,11 @@ pub(crate) struct State {
     pub denied: Vec<Value>,
     /// Which job each client port was traced to, by the socket's inode.
     pub peers: HashMap<u16, (u64, Option<crate::peer::JobId>)>,
+    /// The GitHub environment each workflow job deploys to (`environment:`).
+    pub job_environments: BTreeMap<crate::peer::JobId, String>,
+    /// Reviews a person will give when a job of the run reaches the
+    /// environment's gate: `(owner, repo, run, environment, user, state)`.
+    pub scripted_reviews: Vec<(String, String, u64, String, String, String)>,
 }
 
 pub(crate) const BOT: &str = "github-actions[bot]";
@@ -119,6 +124,32 @@ pub(crate) fn app_of(login: &str) -> Option<String> {
         .strip_suffix("[bot]")
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
+}
+
+/// The wall clock in GitHub's form (`2026-01-01T00:00:00Z`), for what a
+/// client compares with its own clock (a review given after its plan).
+pub(crate) fn wall_clock() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // The civil date of a day count since 1970-01-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
 }
 
 /// A deterministic clock: each write moves time by one second.
@@ -160,6 +191,8 @@ impl State {
             job_permissions: BTreeMap::new(),
             denied: Vec::new(),
             peers: HashMap::new(),
+            job_environments: BTreeMap::new(),
+            scripted_reviews: Vec::new(),
         }
     }
 

@@ -738,3 +738,43 @@ fn a_runner_token_has_the_permissions_of_the_job_it_comes_from() {
         "github-actions[bot]"
     );
 }
+
+/// GET from a child process that a runner started for `job`: the body.
+fn get_from_job(hub: &FakeHub, job: &str, path: &str) -> Value {
+    let out = std::process::Command::new("curl")
+        .args(["--silent", "-H", "Authorization: Bearer tok-runner"])
+        .args(["-H", "X-GitHub-Api-Version: 2022-11-28"])
+        .arg(format!("{}{path}", hub.url()))
+        .env("GITHUB_WORKFLOW", "phasegate promote")
+        .env("GITHUB_JOB", job)
+        .output()
+        .expect("curl runs");
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+#[test]
+fn a_scripted_review_is_given_when_a_job_of_its_environment_reaches_the_gate() {
+    let hub = hub();
+    hub.add_runner_token("tok-runner");
+    hub.add_environment("acme", "infra", "prod", Default::default());
+    for job in ["plan-prod", "apply-staging", "apply-prod"] {
+        hub.set_job_permissions("phasegate promote", job, &[("actions", "read")]);
+    }
+    hub.set_job_environment("phasegate promote", "apply-staging", "staging");
+    hub.set_job_environment("phasegate promote", "apply-prod", "prod");
+    hub.script_review("acme", "infra", 42, "prod", "lead", "approved");
+    let path = "/repos/acme/infra/actions/runs/42/approvals";
+    // Neither a job without an environment nor one of another environment
+    // brings the prod review about.
+    assert_eq!(get_from_job(&hub, "plan-prod", path), json!([]));
+    assert_eq!(get_from_job(&hub, "apply-staging", path), json!([]));
+    let given = get_from_job(&hub, "apply-prod", path);
+    assert_eq!(given[0]["user"]["login"], "lead", "{given}");
+    assert_eq!(given[0]["state"], "approved");
+    assert_eq!(given[0]["environments"][0]["name"], "prod");
+    let at = given[0]["environments"][0]["created_at"].as_str().unwrap();
+    assert!(at.starts_with("20") && at.ends_with('Z'), "{at}");
+    // Given once: asking again lists the same review.
+    assert_eq!(get_from_job(&hub, "apply-prod", path), given);
+    assert!(hub.violations().is_empty(), "{:?}", hub.violations());
+}

@@ -15,8 +15,9 @@
 //! - `POST /workflow`: `{"path": FILE}`: registers every job's `permissions:` for
 //!   the runner token (as GitHub mints one token per job); answers what it read
 //! - `POST /run`: `{"id", "status", "conclusion"}`: a workflow run's state
-//! - `POST /approval`: `{"run_id", "environment", "user", "state"}`: a review of a
-//!   deployment in that run (`approved` or `rejected`), as the run's log shows it
+//! - `POST /approval`: `{"repo", "run_id", "environment", "user", "state"}`: a review
+//!   (`approved` or `rejected`) a person gives when a job of that run deploying to
+//!   the environment reaches its gate ([`fakehub::FakeHub::script_review`])
 //! - `POST /merge`: `{"number", "merge_commit_sha", "base"}`
 //! - `POST /comment`: `{"issue", "author", "body"}` → `{"id", "created_at"}`
 //! - `GET /state?repo=o/r`: [`fakehub::FakeHub::dump`]
@@ -198,7 +199,18 @@ async fn workflow(State(hub): State<Hub>, Json(w): Json<WorkflowFile>) -> Answer
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         hub.set_job_permissions(&name, &id, &pairs);
-        jobs.insert(id, json!(perms));
+        // `environment: name` or `environment: {name: ..., url: ...}`.
+        let environment = job
+            .get("environment")
+            .and_then(|e| e.as_str().or_else(|| e["name"].as_str()))
+            .map(str::to_owned);
+        if let Some(env) = &environment {
+            hub.set_job_environment(&name, &id, env);
+        }
+        jobs.insert(
+            id,
+            json!({"permissions": perms, "environment": environment}),
+        );
     }
     ok(json!({"workflow": name, "jobs": jobs}))
 }
@@ -240,19 +252,8 @@ async fn approval(State(hub): State<Hub>, Json(a): Json<Approval>) -> Answer {
     if !["approved", "rejected"].contains(&a.state.as_str()) {
         return bad("state is approved or rejected");
     }
-    let at = now_rfc3339();
-    hub.add_run_approvals(
-        o,
-        n,
-        a.run_id,
-        vec![(
-            a.environment.as_str(),
-            a.user.as_str(),
-            at.as_str(),
-            a.state.as_str(),
-        )],
-    );
-    ok(json!({"run_id": a.run_id, "environment": a.environment, "at": at}))
+    hub.script_review(o, n, a.run_id, &a.environment, &a.user, &a.state);
+    ok(json!({"run_id": a.run_id, "environment": a.environment, "scripted": true}))
 }
 
 #[derive(Deserialize)]
@@ -297,31 +298,6 @@ async fn state(State(hub): State<Hub>, Query(q): Query<RepoQuery>) -> Answer {
         return bad("repo must be owner/name");
     };
     ok(hub.dump(o, n))
-}
-
-/// UTC now as GitHub writes times (`2026-01-01T00:00:00Z`).
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
 }
 
 fn main() {
@@ -407,12 +383,5 @@ mod tests {
             "read"
         );
         assert_eq!(token_permissions(None)["contents"], "read");
-    }
-
-    #[test]
-    fn times_are_utc_in_githubs_form() {
-        let t = now_rfc3339();
-        assert_eq!(t.len(), 20, "{t}");
-        assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T', "{t}");
     }
 }
