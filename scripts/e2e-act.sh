@@ -60,19 +60,26 @@ testcloud_env "$work/tf"
 export PATH="$root/.tools/bin:$PATH"
 
 # --- phasegate's action: the working tree, at the SHA the workflows pin ------
+# Its files as they are on disk, committed or not. The test, benchmark and
+# documentation trees are left out: the action never reads them, and act
+# copies the action's whole directory for every step that uses it.
 action_sha="$(git -C "$root" rev-parse HEAD)"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard |
-  while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-  tar --null -T - -cf -) | tar -C "$work/action" -xf -
+  while IFS= read -r -d '' f; do
+    case "$f" in tests/* | fuzz/* | bench/* | benches/* | examples/* | docs/*) continue ;; esac
+    [ -e "$f" ] && printf '%s\0' "$f"
+  done | tar --null -T - -cf -) | tar -C "$work/action" -xf -
 
 # The release the action installs: the binary named as action-install.sh
 # expects it, and SHA256SUMS. The tampered one lists the real sum for a
 # binary that differs by one byte.
 asset=phasegate-x86_64-unknown-linux-musl
 cp "$phasegate" "$work/release/$asset"
+# Without debug info: every job downloads and hashes it.
+strip "$work/release/$asset" 2>/dev/null || true
 (cd "$work/release" && sha256sum "$asset" >SHA256SUMS)
 cp "$work/release/SHA256SUMS" "$work/tampered/SHA256SUMS"
-{ cat "$phasegate"; printf '\0'; } >"$work/tampered/$asset"
+{ cat "$work/release/$asset"; printf '\0'; } >"$work/tampered/$asset"
 
 # --- servers on loopback ------------------------------------------------------
 serve_dir() { # serve_dir DIR: prints the URL of a static server on 127.0.0.1
@@ -376,7 +383,7 @@ until_step push7
 
 # --- step push8: the next merge, prod NOT approved -------------------------------
 prod_cloud() { # a fingerprint of every testcloud object of prod
-  (cd "$TESTCLOUD_DIR" && grep -rl -- '-prod-\|"prod"' --include='*.json' . 2>/dev/null | sort | xargs -r sha256sum) | sha256sum | cut -d' ' -f1
+  (cd "$TESTCLOUD_DIR" && grep -rl --include='*.json' -e '-prod-' -e '"prod"' . | sort | xargs -r sha256sum) | sha256sum | cut -d' ' -f1
 }
 prod_before="$(prod_cloud)"
 git_ reset -q --hard "$merge8"
