@@ -121,6 +121,7 @@ pub async fn review_phase<S: Store>(
     let mut files = OutputSet::new();
     files.add(&relative, pretty(&report)?);
     let last = all.iter().map(|p| p.index).max() == Some(phase.index);
+    let mut change_md = None;
     if last {
         let mut reports = vec![];
         for q in progress.phases.iter().filter(|q| q.index < phase.index) {
@@ -137,10 +138,9 @@ pub async fn review_phase<S: Store>(
         reports.push(report.clone());
         let change_report = build_change_report(change, &reports, &now);
         files.add("reports/change.json", pretty(&change_report)?);
-        files.add(
-            "reports/change.md",
-            crate::render::review::change_markdown(&change_report),
-        );
+        let md = crate::render::review::change_markdown(&change_report);
+        files.add("reports/change.md", md.clone());
+        change_md = Some(md);
     }
     files.write_all(out_dir)?;
     let report_path = out_dir.join(&relative).display().to_string();
@@ -201,8 +201,29 @@ pub async fn review_phase<S: Store>(
             "change_report": last.then(|| out_dir.join("reports/change.json")),
             "concerns": judgement.concerns,
         }),
-        markdown: Some(crate::render::review::phase_markdown(&report)),
+        markdown: Some(comment_markdown(
+            &crate::render::review::phase_markdown(&report),
+            change_md.as_deref(),
+        )),
     })
+}
+
+/// The review block of the comment: the phase's review and, after the last
+/// phase, the change report under it. In Actions the report files stay in
+/// the review job's workspace, so the comment is where people read it; its
+/// `# Change <id>` title is left out (the comment's own heading names the
+/// change).
+fn comment_markdown(phase: &str, change: Option<&str>) -> String {
+    match change {
+        None => phase.to_string(),
+        Some(report) => {
+            let body = report
+                .split_once('\n')
+                .map_or(report, |(_, rest)| rest)
+                .trim_start();
+            format!("{phase}\n\n#### Change report\n\n{body}")
+        }
+    }
 }
 
 /// An earlier phase's journaled verdict, with its concerns weighed again

@@ -381,6 +381,17 @@ fn a_change_runs_through_the_github_store_from_the_pr_to_after_the_merge() {
     assert!(status["next"].is_null());
     let body = c.comment();
     assert!(body.contains("applied"), "{body}");
+    // The last review puts the change report in the comment: in Actions
+    // the report files stay behind in the review job's workspace.
+    let report = body
+        .split_once("#### Change report")
+        .map(|(_, r)| r)
+        .unwrap_or_else(|| panic!("no change report in the comment:\n{body}"));
+    assert!(
+        report.contains("| phase | environment | verdict |"),
+        "{report}"
+    );
+    assert!(report.contains("Approved by &#64;"), "{report}");
     assert!(
         c.hub
             .check_runs("acme", "infra")
