@@ -15,7 +15,7 @@ use crate::github::approvals::{
     record_fallback_approval, ApprovalCheck, FallbackApproval, FallbackPolicy, FULL_DIGEST_LEN,
     MIN_DIGEST_PREFIX,
 };
-use crate::github::comment::{change_marker, is_ours, read_state};
+use crate::github::comment::{change_marker, is_ours, read_state, RecordedApproval};
 use crate::github::{upsert_phase, CommentState, Forge, PrTarget, RepoRef};
 
 fn actions_pr() -> Result<(ActionsContext, u64)> {
@@ -309,17 +309,17 @@ pub fn approve(global: &GlobalArgs, token: Option<String>) -> Result<ExitCode> {
         },
         &mut state,
     ))?;
+    let approved = |rec: &RecordedApproval| {
+        format!(
+            "Approved by &#64;{} for `{}`, plan `{}` (comment, {}).",
+            crate::render::escape::inline(&rec.approver),
+            crate::render::escape::inline(&env.name),
+            crate::render::escape::inline(abbreviate(&rec.digest, 16)),
+            rec.at
+        )
+    };
     let (text, code) = match &outcome {
-        Ok(rec) => (
-            format!(
-                "Approved by &#64;{} for `{}`, plan `{}` (comment, {}).",
-                crate::render::escape::inline(&rec.approver),
-                crate::render::escape::inline(&env.name),
-                crate::render::escape::inline(abbreviate(&rec.digest, 16)),
-                rec.at
-            ),
-            ExitCode::Success,
-        ),
+        Ok(rec) => (approved(rec), ExitCode::Success),
         Err(why) => (
             format!(
                 "Approval by &#64;{} refused: {}",
@@ -329,6 +329,23 @@ pub fn approve(global: &GlobalArgs, token: Option<String>) -> Result<ExitCode> {
             ExitCode::Refused,
         ),
     };
+    // The block lists every approval the comment records for the current
+    // plan, then this comment's refusal if it was one: a refused attempt
+    // after an accepted one must not read as if nobody had approved.
+    let mut block: Vec<String> = state
+        .phases
+        .get(&env.name)
+        .map(|p| {
+            p.approvals
+                .iter()
+                .filter(|a| a.env == env.name && a.digest == digest)
+                .map(approved)
+                .collect()
+        })
+        .unwrap_or_default();
+    if outcome.is_err() {
+        block.push(text.clone());
+    }
     let recorded = outcome.as_ref().ok().cloned();
     rt.block_on(post_approval_block(
         &client,
@@ -336,7 +353,7 @@ pub fn approve(global: &GlobalArgs, token: Option<String>) -> Result<ExitCode> {
         &change,
         env,
         &order(&ws, cfg),
-        &text,
+        &block.join("\n\n"),
         move |s: &mut CommentState| {
             if let Some(rec) = recorded {
                 let approvals = &mut s.phases.entry(rec.env.clone()).or_default().approvals;

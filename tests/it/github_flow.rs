@@ -419,6 +419,26 @@ fn fallback_approval_without_permission_is_refused_and_a_permitted_one_counts() 
     f.assert_clean();
 }
 
+#[test]
+fn a_refused_approval_after_an_accepted_one_leaves_the_accepted_one_shown() {
+    let f = Flow::new();
+    assert_eq!(f.plan("dev", &quickstart_plan()).status.code(), Some(0));
+    let command = format!("/phasegate approve dev {}", &plan_digest(&f)[..16]);
+    assert_eq!(f.approve_comment("rita", &command).status.code(), Some(0));
+    let out = f.approve_comment("vic", &command);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let body = f.comment_bodies().concat();
+    let block = body
+        .split_once("#### Approval for `dev`")
+        .and_then(|(_, rest)| rest.split_once("<!-- phasegate:phase-end="))
+        .map(|(block, _)| block)
+        .unwrap_or_else(|| panic!("no approval block:\n{body}"));
+    assert!(block.contains("Approved by &#64;rita"), "{block}");
+    assert!(block.contains("Approval by &#64;vic refused"), "{block}");
+    assert_eq!(f.approvals_check("dev").status.code(), Some(0));
+    f.assert_clean();
+}
+
 /// A comment carrying the quickstart change's marker, posted by `author`.
 fn marker_copy(f: &Flow, author: &str) -> u64 {
     let body = format!(
