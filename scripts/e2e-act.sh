@@ -12,7 +12,8 @@
 #             binary is refused (exit 1) and deleted
 #   pr7       pull_request opened: one comment, a check run per environment
 #   push7     the merge lands: dev -> staging (approved) -> prod (approved)
-#   push8     the next merge with prod NOT approved: prod's apply refuses
+#   pr8       the next PR (app only) is opened and planned
+#   push8     its merge with prod NOT approved: prod's apply refuses
 #   approve-* `/phasegate approve staging <digest>` by a maintainer, and by a
 #             user without permission
 #   drift-*   schedule after an out-of-band edit: opens, updates, closes
@@ -155,6 +156,7 @@ pr_branch() { # pr_branch N FROM: prints "head merge"
 read -r head7 merge7 < <(pr_branch 7 "$base")
 read -r head8 merge8 < <(pr_branch 8 "$merge7")
 git_ checkout -q main
+printf '{"7": "%s", "8": "%s"}\n' "$head7" "$head8" >"$work/heads.json"
 
 runner_token="ghs_actRunnerToken$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 harness_token="ghs_harnessReader$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
@@ -201,8 +203,15 @@ def status(n):
 
 s7, s8 = status(7), status(8)
 ours = lambda c: c["user"]["login"] == "github-actions[bot]"
-comments = {n: [c for c in cs if ours(c)] for n, cs in state["comments"].items()}
-drift = [i for i in state["issues"] if any(l["name"].startswith("phasegate") or "drift" in l["name"] for l in i["labels"])]
+drift = [i for i in state["issues"] if any("drift" in l["name"] for l in i["labels"])]
+drift_numbers = {str(i["number"]) for i in drift}
+# The PRs' comments (the drift issues' own comments are counted apart).
+comments = {n: [c for c in cs if ours(c)] for n, cs in state["comments"].items() if n not in drift_numbers}
+timeline = []
+try:
+    timeline = [json.loads(l) for l in open(os.path.join(work, "drift-timeline.jsonl"))]
+except OSError:
+    pass
 refusals = []
 for n, cs in sorted(comments.items()):
     for c in cs:
@@ -210,6 +219,20 @@ for n, cs in sorted(comments.items()):
             if "refused" in line.lower() or "no approval recorded" in line.lower():
                 refusals.append(f"PR-{n}: {line.strip()[:300]}")
 refusals += [f"403 {d['method']} {d['path']} ({d.get('job')})" for d in state["denied"]]
+heads = json.load(open(os.path.join(work, "heads.json")))
+
+def journal(change):
+    for name, ref in state["refs"].items():
+        if name == f"phasegate/changes/{change}/journal.jsonl" or name.startswith(f"phasegate/changes/{change}/"):
+            for text in ref["files"].values():
+                return [json.loads(l) for l in text.splitlines() if l.strip()]
+    return []
+
+journaled_refusals = [
+    {"change": ch, "phase": e.get("phase"), "project": e.get("project"), "step": e.get("step"), "why": e.get("why")}
+    for ch in ("PR-7", "PR-8") for e in journal(ch) if e.get("event") == "refusal"
+]
+pr_comment = lambda n: "\n".join(c["body"] for c in comments.get(str(n), []))
 out = {
     "jobs": jobs,
     "journal_state": s7.get("overall"),
@@ -219,7 +242,12 @@ out = {
     "check_runs": len(state["check_runs"]),
     "drift_issues_open": sum(1 for i in drift if i["state"] == "open"),
     "drift_issues": len(drift),
+    "drift_timeline": timeline,
+    "drift_issue_comments": sum(len([c for c in cs if ours(c)]) for n, cs in state["comments"].items() if n in drift_numbers),
     "refusals": refusals,
+    "journaled_refusals": journaled_refusals,
+    "check_runs_on_head": {n: sorted({c["name"] for c in state["check_runs"] if c["head_sha"] == h}) for n, h in heads.items()},
+    "change_report_in_comment": {"PR-7": "#### Change report" in pr_comment(7), "PR-8": "#### Change report" in pr_comment(8)},
     "prod_cloud_unchanged_by_push8": prod_before == prod_after,
     "install": json.load(open(os.path.join(work, "install-check.json"))),
     "openapi_violations": state["violations"],
@@ -381,7 +409,18 @@ JSON
 run_act push7 push "$wf/phasegate-promote.yml" 702 lead-bob
 until_step push7
 
-# --- step push8: the next merge, prod NOT approved -------------------------------
+# --- step pr8: the next PR, opened after 7 merged --------------------------------
+git_ checkout -q --detach "$merge8"
+event pr8 <<JSON
+{"action": "opened", "number": 8,
+ "pull_request": {"number": 8, "draft": false, "user": {"login": "dev-alice"},
+   "head": {"sha": "$head8", "ref": "pr-8"}, "base": {"sha": "$merge7", "ref": "main"}},
+ "repository": $repository_json, "sender": {"login": "dev-alice"}}
+JSON
+run_act pr8 pull_request "$wf/phasegate-pr.yml" 801 dev-alice
+
+# --- step push8: the merge of 8 lands, prod NOT approved ---------------------------
+git_ checkout -q main
 prod_cloud() { # a fingerprint of every testcloud object of prod
   (cd "$TESTCLOUD_DIR" && grep -rl --include='*.json' -e '-prod-' -e '"prod"' . | sort | xargs -r sha256sum) | sha256sum | cut -d' ' -f1
 }
@@ -439,6 +478,13 @@ drift_step() { # drift_step STEP RUN_ID
 {"schedule": "17 3 * * *", "repository": $repository_json}
 JSON
   run_act "$1" schedule "$wf/phasegate-drift.yml" "$2" lead-bob
+  # The drift issues as this run left them.
+  hub GET "/state?repo=acme/infra" | python3 -c '
+import json, sys
+step = sys.argv[1]
+issues = [i for i in json.load(sys.stdin)["issues"] if any("drift" in l["name"] for l in i["labels"])]
+print(json.dumps({"step": step, "issues": len(issues), "open": sum(i["state"] == "open" for i in issues),
+    "numbers": sorted(i["number"] for i in issues)}))' "$1" >>"$work/drift-timeline.jsonl"
 }
 drift_step drift-open 901
 drift_step drift-update 902
