@@ -29,6 +29,27 @@ pub fn run(global: &GlobalArgs, args: ReviewArgs) -> Result<ExitCode> {
     let runner = Runner::open(&ws, actions.as_ref(), args.token.clone())?;
     let writer = runner.writer(&ws, actions.as_ref());
     let out_dir = runner::absolute(&ws.out_dir(args.out.as_deref()))?;
+    if let Some(project) = &args.select.project {
+        // One job per project runs `review --project P` after its own verify;
+        // the phase is reviewed by whichever is verified last.
+        let progress = runner
+            .rt
+            .block_on(runner::progress(&runner.store, &ws, &writer.change))?;
+        if let Some(why) = crate::phase::review_waits_for(&progress, &phase.name, project) {
+            let text = format!(
+                "review of phase {}: {project} is ready; the phase is reviewed by the job of the project verified last ({why})",
+                phase.name
+            );
+            print_stdout(&match args.format {
+                OutputFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
+                    "phase": phase.name, "result": "waiting", "project": project, "waits_for": why,
+                }))
+                .unwrap_or_default(),
+                _ => text,
+            });
+            return Ok(ExitCode::Success);
+        }
+    }
     let outcome =
         runner
             .rt

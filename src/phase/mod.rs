@@ -135,6 +135,31 @@ fn decide_review(phase: &PhaseProgress) -> Decision {
     })
 }
 
+/// For a review asked for from one project's job (`review --project P`, as
+/// the generated workflows run it, once per changed project after that
+/// project's verify): why the phase cannot be reviewed *yet*, when the only
+/// obstacle is another project whose plan, apply or verification has not
+/// finished. That project's own job reviews the phase once it is verified:
+/// the journal is written in order, so the job verified last sees every
+/// verification and no job has to wait. `None` when `project` itself is
+/// not ready, or another project failed: then the review refuses as usual.
+pub fn review_waits_for(progress: &Progress, phase: &str, project: &str) -> Option<String> {
+    let phase = progress.phase(phase)?;
+    let own = phase.project(project)?;
+    if unreviewable(phase, own).is_some() {
+        return None;
+    }
+    let failed = |p: &ProjectProgress| p.plan == StepState::Failed || p.apply == StepState::Failed;
+    if phase.projects.iter().any(failed) {
+        return None;
+    }
+    phase
+        .projects
+        .iter()
+        .filter(|p| p.project != project)
+        .find_map(|p| unreviewable(phase, p).map(|m| m.why))
+}
+
 fn unreviewable(phase: &PhaseProgress, p: &ProjectProgress) -> Option<Missing> {
     let n = phase.index;
     let name = &p.project;

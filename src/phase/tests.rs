@@ -442,3 +442,72 @@ fn a_revert_plan_is_applied_only_with_an_approval_of_its_own_digest() {
         Decision::Proceed(a) if a.digest.as_deref() == Some("r1") && a.destroys
     ));
 }
+
+#[test]
+fn a_project_s_review_waits_for_a_sibling_still_being_verified_and_the_last_one_reviews() {
+    let two = vec![PhaseRef {
+        index: 1,
+        name: "dev".into(),
+        environment: "dev".into(),
+        projects: vec!["app".into(), "net".into()],
+        approval_required: false,
+    }];
+    let of = |project: &str, events: Vec<Event>| -> Vec<Event> {
+        events
+            .into_iter()
+            .map(|mut e| {
+                e.project = Some(project.into());
+                e
+            })
+            .collect()
+    };
+    let mut events = of("app", vec![planned("dev", "d1", 1, 1)]);
+    events.extend(of("net", vec![planned("dev", "d2", 1, 1)]));
+    events.extend(of("app", applied("dev", "d1", 2)));
+    events.extend(of("net", applied("dev", "d2", 2)));
+    events.extend(of("app", vec![verified("dev", "d1", CheckStatus::Pass, 4)]));
+    let progress = fold("CHG-1", &two, &events);
+    // app's job is done with its part; net's verification is still running.
+    let why = review_waits_for(&progress, "dev", "app").expect("app waits");
+    assert!(why.contains("net") && why.contains("not verified"), "{why}");
+    // net's own job is not ready itself: its review refuses as usual.
+    assert_eq!(review_waits_for(&progress, "dev", "net"), None);
+    // net verified last: nothing left to wait for, its job reviews.
+    events.extend(of("net", vec![verified("dev", "d2", CheckStatus::Pass, 5)]));
+    let progress = fold("CHG-1", &two, &events);
+    assert_eq!(review_waits_for(&progress, "dev", "net"), None);
+    assert_eq!(review_waits_for(&progress, "dev", "app"), None);
+    assert!(matches!(
+        decide(
+            &progress,
+            &Request {
+                action: Action::Review,
+                phase: "dev",
+                project: ""
+            }
+        ),
+        Decision::Proceed(_)
+    ));
+    // A sibling that failed is not waited for: the review refuses.
+    let mut failed = of("app", vec![planned("dev", "d1", 1, 1)]);
+    failed.extend(of("app", applied("dev", "d1", 2)));
+    failed.extend(of("app", vec![verified("dev", "d1", CheckStatus::Pass, 4)]));
+    failed.extend(of(
+        "net",
+        vec![ev(
+            "dev",
+            Step::Plan,
+            None,
+            1,
+            1,
+            EventKind::StepFailed {
+                error: "boom".into(),
+                class: crate::journal::ErrorClass::Validation,
+            },
+        )],
+    ));
+    assert_eq!(
+        review_waits_for(&fold("CHG-1", &two, &failed), "dev", "app"),
+        None
+    );
+}
