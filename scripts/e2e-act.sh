@@ -25,12 +25,19 @@
 # Exit 0 when every step ran (the JSON says how each went), 3 when the
 # harness itself failed.
 #
-# Environment: CARGO_TARGET_DIR (shared builds), E2E_ACT_KEEP=1 keeps the
-# work directory and prints where it is.
+# Environment: CARGO_TARGET_DIR (shared builds), PHASEGATE_BIN (a phasegate
+# binary already built from this tree; else it is built here), E2E_ACT_KEEP=1
+# keeps the work directory and prints where it is, E2E_ACT_UNTIL=<step> stops
+# after that step (install, pr7, push7, push8, approve).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 log() { printf 'e2e-act: %s\n' "$*" >&2; }
 die() { log "$*"; exit 3; }
+
+# The runner's jobs inherit this environment: nothing of an outer CI job or
+# of the caller's phasegate settings may reach them.
+phasegate_bin="${PHASEGATE_BIN:-}"
+while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep -E '^(GITHUB_|ACTIONS_|RUNNER_|PHASEGATE_)' || true)
 
 # --- tools and binaries, built once -----------------------------------------
 bash "$root/scripts/install-test-deps.sh" >&2 </dev/null
@@ -39,8 +46,14 @@ act="$root/.tools/bin/act"
 target="${CARGO_TARGET_DIR:-$root/target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
 log "building phasegate, fakehub-server and testcloud"
-(cd "$root" && cargo build --quiet -p phasegate -p fakehub -p terraform-provider-aws --bins) >&2
-phasegate="$target/debug/phasegate"
+if [ -n "$phasegate_bin" ]; then
+  # The caller built phasegate already (the test suite passes its own).
+  (cd "$root" && cargo build --quiet -p fakehub -p terraform-provider-aws --bins) >&2
+  phasegate="$phasegate_bin"
+else
+  (cd "$root" && cargo build --quiet -p phasegate -p fakehub -p terraform-provider-aws --bins) >&2
+  phasegate="$target/debug/phasegate"
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/phasegate-e2e-act.XXXXXX")"
 pids=()
@@ -83,21 +96,23 @@ cp "$work/release/SHA256SUMS" "$work/tampered/SHA256SUMS"
 { cat "$work/release/$asset"; printf '\0'; } >"$work/tampered/$asset"
 
 # --- servers on loopback ------------------------------------------------------
-serve_dir() { # serve_dir DIR: prints the URL of a static server on 127.0.0.1
+serve_dir() { # serve_dir DIR VAR: a static server of DIR on 127.0.0.1; its URL into VAR
+  # (not run in a command substitution: its pid must reach the cleanup)
   local out="$work/logs/http-$(basename "$1").log"
   python3 -u -m http.server --bind 127.0.0.1 --directory "$1" 0 >"$out" 2>&1 &
   pids+=($!)
-  local i
+  local i port
   for i in $(seq 100); do
-    local port
     port="$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$out" | head -n1)"
-    if [ -n "$port" ]; then echo "http://127.0.0.1:$port"; return; fi
+    if [ -n "$port" ]; then printf -v "$2" 'http://127.0.0.1:%s' "$port"; return; fi
     sleep 0.05
   done
   die "the static server for $1 did not start: $(cat "$out")"
 }
-mirror="$(serve_dir "$work/release")"
-tampered_mirror="$(serve_dir "$work/tampered")"
+mirror=""
+tampered_mirror=""
+serve_dir "$work/release" mirror
+serve_dir "$work/tampered" tampered_mirror
 
 "$target/debug/fakehub-server" --addr-file "$work/fakehub.json" >"$work/logs/fakehub.out" 2>"$work/logs/fakehub.err" &
 pids+=($!)
@@ -248,6 +263,7 @@ out = {
     "journaled_refusals": journaled_refusals,
     "check_runs_on_head": {n: sorted({c["name"] for c in state["check_runs"] if c["head_sha"] == h}) for n, h in heads.items()},
     "change_report_in_comment": {"PR-7": "#### Change report" in pr_comment(7), "PR-8": "#### Change report" in pr_comment(8)},
+    "staging_approved_by_maintainer": "Approved by &#64;lead-bob for `staging`" in pr_comment(8),
     "prod_cloud_unchanged_by_push8": prod_before == prod_after,
     "install": json.load(open(os.path.join(work, "install-check.json"))),
     "openapi_violations": state["violations"],
@@ -463,16 +479,17 @@ until_step approve
 bucket="$(grep -rl '"acme-dev-assets"' "$TESTCLOUD_DIR" --include='*.json' | head -n1)"
 [ -n "$bucket" ] || die "no testcloud object for acme-dev-assets"
 cp "$bucket" "$work/bucket.orig"
-python3 - "$bucket" <<'PY'
+edit_tag() { # edit_tag KEY VALUE: a tag set on the dev bucket outside Terraform
+  python3 - "$bucket" "$1" "$2" <<'PY'
 import json, sys
-path = sys.argv[1]
+path, key, value = sys.argv[1:4]
 obj = json.load(open(path))
-tags = obj.setdefault("tags", {}) if isinstance(obj, dict) else None
-if tags is None:
+if not isinstance(obj, dict):
     raise SystemExit(f"{path}: not an object")
-tags["edited_by"] = "console"
+obj.setdefault("tags", {})[key] = value
 json.dump(obj, open(path, "w"))
 PY
+}
 drift_step() { # drift_step STEP RUN_ID
   event "$1" <<JSON
 {"schedule": "17 3 * * *", "repository": $repository_json}
@@ -484,9 +501,15 @@ import json, sys
 step = sys.argv[1]
 issues = [i for i in json.load(sys.stdin)["issues"] if any("drift" in l["name"] for l in i["labels"])]
 print(json.dumps({"step": step, "issues": len(issues), "open": sum(i["state"] == "open" for i in issues),
-    "numbers": sorted(i["number"] for i in issues)}))' "$1" >>"$work/drift-timeline.jsonl"
+    "numbers": sorted(i["number"] for i in issues),
+    # Bodies escape `_` as &#95;.
+    "mentions": {k: sum(k in (i["body"] or "").replace("&#95;", "_") for i in issues) for k in ("edited_by", "cost_center")}}))' "$1" >>"$work/drift-timeline.jsonl"
 }
+# Someone tags the dev bucket in the console: one issue opens. They tag it
+# again: the same issue is updated to show both. The tags are undone: it closes.
+edit_tag edited_by console
 drift_step drift-open 901
+edit_tag cost_center 0042
 drift_step drift-update 902
 cp "$work/bucket.orig" "$bucket"
 drift_step drift-close 903

@@ -1,5 +1,6 @@
 //! The one integration-test crate: each module is one area's specification.
 
+mod act_e2e;
 mod action_yml;
 mod blast_gate;
 mod bypass_suite;

@@ -1,0 +1,164 @@
+//! The generated workflows under a real workflow runner (issue 18):
+//! `scripts/e2e-act.sh` runs them with nektos/act on this machine from the PR
+//! to prod, against fakehub-server, Terraform 1.0.3 and testcloud, with
+//! phasegate's action from this working tree installed through its real
+//! install path. It installs what it needs itself, so this test never skips.
+//! What is real and what is a stand-in: tests/act/README.md.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::testbed::repo_root;
+
+fn run_scenario() -> Value {
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/e2e-act.sh"))
+        .env("PHASEGATE_BIN", env!("CARGO_BIN_EXE_phasegate"))
+        .env_remove("E2E_ACT_UNTIL")
+        .output()
+        .expect("bash runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let tail: String = {
+        let lines: Vec<&str> = stderr.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    };
+    assert_eq!(out.status.code(), Some(0), "e2e-act.sh failed:\n{tail}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: not one JSON line: {line}\n{tail}"))
+}
+
+fn job<'a>(summary: &'a Value, key: &str) -> &'a str {
+    summary["jobs"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no job {key} in {:#}", summary["jobs"]))
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn generated_workflows_run_under_act_from_the_pr_to_prod_drift_included() {
+    let s = run_scenario();
+    let all = format!("{s:#}");
+
+    // The action installs phasegate from a loopback mirror, checksum checked;
+    // a tampered binary is refused with exit 1 and nothing of it is left.
+    assert_eq!(job(&s, "install:install/verified"), "success", "{all}");
+    assert_eq!(job(&s, "install:install/tampered"), "failure", "{all}");
+    assert_eq!(s["install"]["verified_binary_ran"], true, "{all}");
+    assert_eq!(s["install"]["tampered_refused"], true, "{all}");
+    assert_eq!(s["install"]["tampered_files_left"], 0, "{all}");
+
+    // 1. The PR is planned for every environment: one comment, and check
+    // runs for each environment on the PR's head commit.
+    for j in ["changes", "plan-dev", "plan-staging", "plan-prod"] {
+        assert_eq!(
+            job(&s, &format!("pr7:phasegate-pr/{j}")),
+            "success",
+            "{all}"
+        );
+    }
+    let on_head = strings(&s["check_runs_on_head"]["7"]);
+    assert_eq!(
+        on_head,
+        ["phasegate / dev", "phasegate / prod", "phasegate / staging"],
+        "{all}"
+    );
+
+    // 2. The merge goes dev -> staging -> prod, each approved in fakehub;
+    // the journal in the repository's refs ends done, and the PR's one
+    // comment carries the change report.
+    for env in ["dev", "staging", "prod"] {
+        for j in ["plan", "apply", "review"] {
+            let key = format!("push7:phasegate-promote/{j}-{env}");
+            assert_eq!(job(&s, &key), "success", "{key}\n{all}");
+        }
+    }
+    assert_eq!(job(&s, "push7:phasegate-promote/promoted"), "success");
+    assert_eq!(s["journal_state"], "done", "{all}");
+    assert_eq!(s["change_report_in_comment"]["PR-7"], true, "{all}");
+
+    // 3. The next change with prod not approved: prod's apply exits 1, the
+    // refusal is journaled and shown, and prod's cloud is untouched.
+    assert_eq!(job(&s, "push8:phasegate-promote/apply-staging"), "success");
+    assert_eq!(job(&s, "push8:phasegate-promote/apply-prod"), "failure");
+    assert_eq!(job(&s, "push8:phasegate-promote/review-prod"), "skipped");
+    assert_eq!(job(&s, "push8:phasegate-promote/promoted"), "failure");
+    assert_eq!(s["journal_states"]["PR-8"], "awaiting_approval", "{all}");
+    let journaled = s["journaled_refusals"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        journaled.iter().any(|r| r["change"] == "PR-8"
+            && r["phase"] == "prod"
+            && r["step"] == "apply"
+            && r["why"].as_str().is_some_and(|w| w.contains("no approval"))),
+        "{all}"
+    );
+    assert_eq!(s["prod_cloud_unchanged_by_push8"], true, "{all}");
+
+    // 4. `/phasegate approve staging <digest>`: a maintainer's is recorded,
+    // a reader's is refused and shown.
+    assert_eq!(
+        job(&s, "approve-maintainer:phasegate-approve/approve"),
+        "success"
+    );
+    assert_eq!(
+        job(&s, "approve-outsider:phasegate-approve/approve"),
+        "failure"
+    );
+    let refusals = strings(&s["refusals"]);
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r.starts_with("PR-8:") && r.contains("outsider-eve refused")),
+        "{refusals:#?}"
+    );
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r.starts_with("PR-8:") && r.contains("phase prod (prod) has no approval")),
+        "{refusals:#?}"
+    );
+    assert_eq!(s["staging_approved_by_maintainer"], true, "{all}");
+
+    // 5. Drift: one issue opened, the same one updated, then closed.
+    let timeline = s["drift_timeline"].as_array().cloned().unwrap_or_default();
+    let steps: Vec<&str> = timeline.iter().filter_map(|t| t["step"].as_str()).collect();
+    assert_eq!(
+        steps,
+        ["drift-open", "drift-update", "drift-close"],
+        "{all}"
+    );
+    assert_eq!(timeline[0]["open"], 1, "{all}");
+    assert_eq!(timeline[0]["mentions"]["edited_by"], 1, "{all}");
+    assert_eq!(timeline[1]["numbers"], timeline[0]["numbers"], "{all}");
+    assert_eq!(timeline[1]["open"], 1, "{all}");
+    assert_eq!(timeline[1]["mentions"]["cost_center"], 1, "updated: {all}");
+    assert_eq!(timeline[2]["open"], 0, "{all}");
+    assert_eq!(s["drift_issues"], 1, "{all}");
+    assert_eq!(s["drift_issues_open"], 0, "{all}");
+    assert_eq!(job(&s, "drift-open:phasegate-drift/drift"), "failure");
+    assert_eq!(job(&s, "drift-close:phasegate-drift/drift"), "success");
+
+    // One comment per PR, every request was one GitHub's description
+    // allows, and no job's token lacked a permission it needed.
+    assert_eq!(s["comments"], 2, "{all}");
+    assert_eq!(s["comments_per_pr"]["7"], 1, "{all}");
+    assert_eq!(s["comments_per_pr"]["8"], 1, "{all}");
+    assert_eq!(s["openapi_violations"], serde_json::json!([]), "{all}");
+    assert!(
+        !refusals.iter().any(|r| r.starts_with("403 ")),
+        "{refusals:#?}"
+    );
+}
