@@ -6,6 +6,10 @@ use std::path::Path;
 
 use crate::workflows::{example_repo, lint_workflows, phasegate, repo, text, workflow_files};
 
+/// The action the tests' `init` pins: a release's `owner/repo@<commit>`.
+/// `examples/infra-repo` is generated with it too.
+pub const ACTION: &str = "phasegate/phasegate@4d2c7a9e1b3f5a6c8e0d2b4f6a8c0e1d3b5f7a9c";
+
 #[test]
 fn init_on_the_example_finds_three_projects_and_writes_a_valid_config_and_clean_workflows() {
     let dir = example_repo();

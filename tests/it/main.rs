@@ -20,6 +20,7 @@ mod iac_engine;
 mod iac_fake;
 mod inert;
 mod init;
+mod layouts;
 mod leak_suite;
 mod loopback;
 mod matrix;
