@@ -35,10 +35,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| root.join("phasegate.yml"));
     let names = project_names(&layout.projects);
-    let action = args
-        .action
-        .clone()
-        .unwrap_or_else(|| workflows::generate::DEFAULT_ACTION.to_string());
+    let action = pinned_action(args.action.as_deref())?;
     let config_text = config_yaml(&layout, &names, &action, args.mode);
     let config_name = config_path.display().to_string();
     // What we write must load and validate exactly as users will load it.
@@ -77,7 +74,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
         )));
     }
 
-    let report = report(&dirs, &layout, &names, &action, &config, &targets);
+    let report = report(&dirs, &layout, &names, &config, &targets);
     if args.format == ResultFormat::Json {
         // Nothing to confirm in JSON mode: it is for scripts.
         if !args.dry_run {
@@ -182,6 +179,64 @@ fn project_names(projects: &[DetectedProject]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The form `--action` takes, for error messages.
+const ACTION_FORM: &str = "owner/repo@<40-hex commit SHA>";
+
+/// The phasegate action this binary was released from (`owner/repo@<sha>`,
+/// baked in at build time); None for a local build, which has no release
+/// commit to pin.
+fn released_action() -> Option<&'static str> {
+    let baked = workflows::generate::DEFAULT_ACTION;
+    (!workflows::generate::is_placeholder_action(baked) && check_action(baked).is_ok())
+        .then_some(baked)
+}
+
+/// The action the workflows will run: `--action`, else the release this
+/// binary came from. Always a full commit SHA, never the all-zero one: a tag
+/// or branch can be moved to other code after review.
+fn pinned_action(given: Option<&str>) -> Result<String> {
+    match given {
+        Some(a) => {
+            check_action(a).map_err(|why| {
+                Error::Input(format!("--action {a:?}: {why}; write {ACTION_FORM}"))
+            })?;
+            Ok(a.to_string())
+        }
+        None => released_action().map(str::to_string).ok_or_else(|| {
+            Error::Input(format!(
+                "this phasegate is a local build and knows no release commit to pin the workflows to: pass --action {ACTION_FORM} (the commit of the phasegate release the workflows should run)"
+            ))
+        }),
+    }
+}
+
+/// Why `action` is not `owner/repo@<40 lowercase hex>`, if it is not.
+fn check_action(action: &str) -> std::result::Result<(), String> {
+    let Some((repo, sha)) = action.split_once('@') else {
+        return Err("no `@<commit SHA>`".into());
+    };
+    let name_ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    match repo.split_once('/') {
+        Some((owner, name)) if name_ok(owner) && name_ok(name) => {}
+        _ => return Err(format!("`{repo}` is not owner/repo")),
+    }
+    let hex = sha.len() == 40 && sha.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
+    if !hex {
+        return Err(format!(
+            "`{sha}` is not a full commit SHA (40 lowercase hex digits); a tag or branch can be moved after review"
+        ));
+    }
+    if sha.chars().all(|c| c == '0') {
+        return Err("the all-zero SHA is a placeholder, not a commit".into());
+    }
+    Ok(())
+}
+
+/// The committed schema at the pinned commit, for editor completion.
 fn schema_url(action: &str) -> String {
     let (repo, reference) = action.split_once('@').unwrap_or((action, "main"));
     format!("https://raw.githubusercontent.com/{repo}/{reference}/schemas/phasegate.schema.json")
@@ -303,7 +358,6 @@ fn report(
     dirs: &[TfDir],
     layout: &Layout,
     names: &BTreeMap<String, String>,
-    action: &str,
     config: &Config,
     targets: &[PathBuf],
 ) -> String {
@@ -402,12 +456,39 @@ fn report(
         "  - add cloud credentials to the plan, apply and review jobs (comments mark the place)"
             .into(),
     );
-    if workflows::generate::is_placeholder_action(action) {
-        r.push("  - workflows.action is a placeholder: set it to the phasegate action pinned by full commit SHA (`owner/phasegate@<sha>`) and run `phasegate init --force`".into());
-    }
     if config.workflows.mode == config::PromotionMode::ApplyBeforeMerge {
         r.push("  - make the check `phasegate promoted` required on the default branch".into());
     }
     r.push("  - then commit, open a PR, and run `phasegate doctor`".into());
     r.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_action_is_pinned_by_a_full_commit_sha_and_nothing_else() {
+        let sha = "4d2c7a9e1b3f5a6c8e0d2b4f6a8c0e1d3b5f7a9c";
+        assert_eq!(check_action(&format!("phasegate/phasegate@{sha}")), Ok(()));
+        for bad in [
+            "phasegate/phasegate@v1.2.0".to_string(),
+            "phasegate/phasegate@main".to_string(),
+            format!("phasegate/phasegate@{}", "0".repeat(40)),
+            format!("phasegate/phasegate@{}", sha.to_uppercase()),
+            format!("phasegate@{sha}"),
+            format!("a/b/c@{sha}"),
+            sha.to_string(),
+        ] {
+            assert!(check_action(&bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn the_schema_url_names_the_pinned_commit() {
+        assert_eq!(
+            schema_url("o/r@4d2c7a9e1b3f5a6c8e0d2b4f6a8c0e1d3b5f7a9c"),
+            "https://raw.githubusercontent.com/o/r/4d2c7a9e1b3f5a6c8e0d2b4f6a8c0e1d3b5f7a9c/schemas/phasegate.schema.json"
+        );
+    }
 }

@@ -5,7 +5,12 @@ use crate::workflows::{example_repo, git, phasegate, text};
 
 fn committed_example() -> tempfile::TempDir {
     let dir = example_repo();
-    assert_eq!(phasegate(dir.path(), &["init"]).status.code(), Some(0));
+    assert_eq!(
+        phasegate(dir.path(), &["init", "--action", crate::init::ACTION])
+            .status
+            .code(),
+        Some(0)
+    );
     git(dir.path(), &["add", "-A"]);
     git(dir.path(), &["commit", "-q", "-m", "base"]);
     dir

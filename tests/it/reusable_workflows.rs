@@ -84,7 +84,7 @@ fn callers(environments: &str, reference: &str) -> Vec<(&'static str, String)> {
 
 fn check_callers(environments: &str, reference: &str) -> (Option<i32>, String, Vec<PathBuf>) {
     let dir = example_repo();
-    let out = phasegate(dir.path(), &["init"]);
+    let out = phasegate(dir.path(), &["init", "--action", crate::init::ACTION]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let wf = dir.path().join(".github/workflows");
     // The caller replaces the generated pull-request, promotion and drift workflows.

@@ -172,7 +172,7 @@ fn own_workflows_pass_actionlint_zizmor_and_the_schema() {
 #[test]
 fn deleting_the_prod_apply_environment_line_fails_the_check_naming_the_job() {
     let dir = example_repo();
-    let out = phasegate(dir.path(), &["init"]);
+    let out = phasegate(dir.path(), &["init", "--action", crate::init::ACTION]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let ok = phasegate(dir.path(), &["workflows", "check"]);
     assert_eq!(
@@ -203,7 +203,12 @@ fn deleting_the_prod_apply_environment_line_fails_the_check_naming_the_job() {
 #[test]
 fn prod_planned_without_waiting_for_staging_breaks_the_order() {
     let dir = example_repo();
-    assert_eq!(phasegate(dir.path(), &["init"]).status.code(), Some(0));
+    assert_eq!(
+        phasegate(dir.path(), &["init", "--action", crate::init::ACTION])
+            .status
+            .code(),
+        Some(0)
+    );
     let promote = dir.path().join(".github/workflows/phasegate-promote.yml");
     let before = std::fs::read_to_string(&promote).unwrap();
     let after = before.replace("needs: [changes, review-staging]", "needs: [changes]");
@@ -306,7 +311,12 @@ fn completions_are_printed_for_bash_and_an_unknown_shell_is_bad_input() {
 #[test]
 fn doctor_names_each_failure_with_a_fix() {
     let dir = example_repo();
-    assert_eq!(phasegate(dir.path(), &["init"]).status.code(), Some(0));
+    assert_eq!(
+        phasegate(dir.path(), &["init", "--action", crate::init::ACTION])
+            .status
+            .code(),
+        Some(0)
+    );
     let promote = dir.path().join(".github/workflows/phasegate-promote.yml");
     let tampered = std::fs::read_to_string(&promote)
         .unwrap()
