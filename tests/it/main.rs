@@ -29,6 +29,7 @@ mod plan_model;
 mod policy_gate;
 mod price_import;
 mod properties;
+mod quickstart;
 mod render_comment;
 mod reusable_workflows;
 mod runner_e2e;
