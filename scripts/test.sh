@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-test-deps.sh
 export PATH="$PWD/.tools/bin:$PATH"
+# Every locked crate, for every platform: cargo-deny runs offline in the suite
+# and reads crates (windows-sys, android_system_properties, ...) that a build
+# on this platform never downloads.
+cargo fetch --locked
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -21,9 +25,14 @@ fi
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+# --no-fail-fast: one failing crate never hides another crate's count.
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary, so the count is not that of whichever ran last.
-awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+# Per crate (each "Running" or "Doc-tests" line names the binary), then the total.
+awk '
+  /^ *Running / { name = ($2 == "unittests") ? $3 : $2 } /^ *Doc-tests / { name = "doc-tests " $2 }
+  /^test result:/ { p += $4; f += $6; s += $8; printf "  %-60s %d passed, %d failed, %d skipped\n", name, $4, $6, $8 }
+  END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 exit "$status"

@@ -12,7 +12,7 @@ use crate::error::{ExitCode, Result};
 use crate::github::environments::check_environments;
 use crate::github::Forge;
 use crate::iac::{CliEngine, IacEngine};
-use crate::workflows::generate::WORKFLOW_DIR;
+use crate::workflows::generate::{action_ref, pin_problem, WORKFLOW_DIR};
 
 /// One line of the report.
 struct Item {
@@ -48,6 +48,7 @@ pub fn run(global: &GlobalArgs, args: DoctorArgs) -> Result<ExitCode> {
         },
     });
 
+    items.push(action_item(config));
     let root = repo_root(&ws.base_dir);
     let dir = root.join(WORKFLOW_DIR);
     items.push(match check_dir(config, config_path, &root, &dir) {
@@ -104,6 +105,29 @@ pub fn run(global: &GlobalArgs, args: DoctorArgs) -> Result<ExitCode> {
     } else {
         ExitCode::Refused
     })
+}
+
+/// The phasegate action the workflows install: pinned to a real commit.
+fn action_item(config: &crate::config::Config) -> Item {
+    match action_ref(config) {
+        None => Item {
+            ok: false,
+            what: "workflows.action: not set, and this is a local build with no release to pin".into(),
+            fix: Some("set `workflows.action: owner/phasegate@<40-hex commit>` in phasegate.yml, or `phasegate init --force --action owner/phasegate@<40-hex commit>`".into()),
+        },
+        Some(action) => match pin_problem(action) {
+            None => Item {
+                ok: true,
+                what: format!("workflows use the phasegate action {action}"),
+                fix: None,
+            },
+            Some(problem) => Item {
+                ok: false,
+                what: format!("workflows.action: {problem}"),
+                fix: Some("`phasegate init --force --action owner/phasegate@<40-hex commit>`".into()),
+            },
+        },
+    }
 }
 
 /// The token and the environments, when a token and repository are known.

@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use super::output::{print_json, print_stdout, OutputSet};
-use super::workflows::generate_options;
+use super::workflows::with_action;
 use crate::cli::{GlobalArgs, InitArgs, InitMode, ResultFormat};
 use crate::config::{self, Config, EngineKind};
 use crate::error::{Error, ExitCode, Result};
@@ -51,7 +51,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
         .map_err(|e| Error::External(format!("generated config does not load (a bug): {e}")))?;
 
     let workflow_dir = root.join(WORKFLOW_DIR);
-    let opts = generate_options(&root, &config_path)?;
+    let opts = with_action(&root, &config_path, &action)?;
     let generated = workflows::generate(&config, &opts);
     let mut out = OutputSet::new();
     out.add(
@@ -179,61 +179,27 @@ fn project_names(projects: &[DetectedProject]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The form `--action` takes, for error messages.
-const ACTION_FORM: &str = "owner/repo@<40-hex commit SHA>";
-
-/// The phasegate action this binary was released from (`owner/repo@<sha>`,
-/// baked in at build time); None for a local build, which has no release
-/// commit to pin.
-fn released_action() -> Option<&'static str> {
-    let baked = workflows::generate::DEFAULT_ACTION;
-    (!workflows::generate::is_placeholder_action(baked) && check_action(baked).is_ok())
-        .then_some(baked)
-}
-
 /// The action the workflows will run: `--action`, else the release this
-/// binary came from. Always a full commit SHA, never the all-zero one: a tag
-/// or branch can be moved to other code after review.
+/// binary was built from. Always `owner/repo@<40-hex commit>`, never the
+/// all-zero placeholder: a tag or branch can be moved after review.
 fn pinned_action(given: Option<&str>) -> Result<String> {
-    match given {
-        Some(a) => {
-            check_action(a).map_err(|why| {
-                Error::Input(format!("--action {a:?}: {why}; write {ACTION_FORM}"))
-            })?;
-            Ok(a.to_string())
-        }
-        None => released_action().map(str::to_string).ok_or_else(|| {
-            Error::Input(format!(
-                "this phasegate is a local build and knows no release commit to pin the workflows to: pass --action {ACTION_FORM} (the commit of the phasegate release the workflows should run)"
-            ))
-        }),
+    let action = given
+        .or(workflows::generate::RELEASED_ACTION)
+        .ok_or_else(|| {
+            Error::Input(
+                "this phasegate is a local build with no release to pin the workflows to: pass --action owner/phasegate@<40-hex commit>".into(),
+            )
+        })?;
+    let repo = action.split_once('@').map_or("", |(r, _)| r);
+    if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
+        return Err(Error::Input(format!(
+            "--action: `{action}` is not `owner/repo@<40-hex commit>`"
+        )));
     }
-}
-
-/// Why `action` is not `owner/repo@<40 lowercase hex>`, if it is not.
-fn check_action(action: &str) -> std::result::Result<(), String> {
-    let Some((repo, sha)) = action.split_once('@') else {
-        return Err("no `@<commit SHA>`".into());
-    };
-    let name_ok = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
-    match repo.split_once('/') {
-        Some((owner, name)) if name_ok(owner) && name_ok(name) => {}
-        _ => return Err(format!("`{repo}` is not owner/repo")),
+    if let Some(problem) = workflows::generate::pin_problem(action) {
+        return Err(Error::Input(format!("--action: {problem}")));
     }
-    let hex = sha.len() == 40 && sha.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
-    if !hex {
-        return Err(format!(
-            "`{sha}` is not a full commit SHA (40 lowercase hex digits); a tag or branch can be moved after review"
-        ));
-    }
-    if sha.chars().all(|c| c == '0') {
-        return Err("the all-zero SHA is a placeholder, not a commit".into());
-    }
-    Ok(())
+    Ok(action.to_string())
 }
 
 /// The committed schema at the pinned commit, for editor completion.
@@ -470,17 +436,18 @@ mod tests {
     #[test]
     fn an_action_is_pinned_by_a_full_commit_sha_and_nothing_else() {
         let sha = "4d2c7a9e1b3f5a6c8e0d2b4f6a8c0e1d3b5f7a9c";
-        assert_eq!(check_action(&format!("phasegate/phasegate@{sha}")), Ok(()));
+        let pinned = format!("phasegate/phasegate@{sha}");
+        assert_eq!(pinned_action(Some(&pinned)).unwrap(), pinned);
         for bad in [
             "phasegate/phasegate@v1.2.0".to_string(),
             "phasegate/phasegate@main".to_string(),
             format!("phasegate/phasegate@{}", "0".repeat(40)),
-            format!("phasegate/phasegate@{}", sha.to_uppercase()),
             format!("phasegate@{sha}"),
             format!("a/b/c@{sha}"),
             sha.to_string(),
         ] {
-            assert!(check_action(&bad).is_err(), "{bad} was accepted");
+            let err = pinned_action(Some(&bad)).unwrap_err();
+            assert!(err.to_string().contains("--action"), "{bad}: {err}");
         }
     }
 

@@ -68,17 +68,36 @@ pub(crate) fn check_dir(
 ) -> Result<Vec<Finding>> {
     let files = read_workflows(dir)?;
     let expected: Vec<(String, String)> =
-        workflows::generate(config, &generate_options(root, config_path)?)
+        workflows::generate(config, &generate_options(root, config_path, config)?)
             .into_iter()
             .map(|w| (w.file.to_string(), w.text))
             .collect();
     Ok(workflows::check_workflows(config, &files, &expected))
 }
 
-/// The generation options for a config at `config_path` in the repository at `root`.
+/// The generation options for `config` at `config_path` in the repository at
+/// `root`: the action is the config's `workflows.action`, else the release
+/// this binary was built from; a local build with neither is bad input.
 pub(crate) fn generate_options(
     root: &Path,
     config_path: &Path,
+    config: &Config,
+) -> Result<workflows::GenerateOptions> {
+    let action = workflows::generate::action_ref(config).ok_or_else(|| {
+        Error::Input(format!(
+            "{}: workflows.action is not set, and this phasegate is a local build with no release to pin; set `workflows.action: owner/phasegate@<40-hex commit>`",
+            config_path.display()
+        ))
+    })?;
+    with_action(root, config_path, action)
+}
+
+/// The generation options for a config at `config_path` in the repository
+/// at `root`, with the phasegate action `action`.
+pub(crate) fn with_action(
+    root: &Path,
+    config_path: &Path,
+    action: &str,
 ) -> Result<workflows::GenerateOptions> {
     let abs = |p: &Path| std::path::absolute(p).map_err(|e| Error::io(p, e));
     let (root, cfg) = (abs(root)?, abs(config_path)?);
@@ -92,7 +111,10 @@ pub(crate) fn generate_options(
                 root.display()
             ))
         })?;
-    Ok(workflows::GenerateOptions { config_path: rel })
+    Ok(workflows::GenerateOptions {
+        config_path: rel,
+        action: action.to_string(),
+    })
 }
 
 /// `(file name, text)` of every `.yml`/`.yaml` file in `dir`, by name.

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::permissions;
 use crate::config::Config;
 
 /// Stable finding codes; documented in docs/workflows.md.
@@ -33,6 +34,11 @@ pub enum FindingCode {
     Unreadable,
     /// No job applies some configured environment.
     MissingEnvironment,
+    /// A `branches:` filter of a phasegate workflow that the default branch
+    /// never matches (a quoted name kept as text, another branch).
+    BranchFilter,
+    /// A job whose declared `permissions:` lack what its phasegate commands need.
+    MissingPermission,
 }
 
 impl FindingCode {
@@ -48,6 +54,8 @@ impl FindingCode {
             FindingCode::Drift => "PG-WF-008",
             FindingCode::Unreadable => "PG-WF-009",
             FindingCode::MissingEnvironment => "PG-WF-010",
+            FindingCode::BranchFilter => "PG-WF-011",
+            FindingCode::MissingPermission => "PG-WF-012",
         }
     }
 
@@ -120,7 +128,10 @@ pub fn check_workflows(
     expected: &[(String, String)],
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let action_repo = action_repo(crate::workflows::generate::action_ref(config));
+    let action_repo = action_repo(
+        crate::workflows::generate::action_ref(config)
+            .unwrap_or(crate::workflows::generate::REUSABLE_ACTION),
+    );
     // env name → where it is applied, across all files.
     let mut applies: BTreeMap<String, ApplySite> = BTreeMap::new();
     // Generated files whose job a reusable-workflow call does instead.
@@ -143,6 +154,9 @@ pub fn check_workflows(
         let jobs = jobs(&doc, text, &action_repo, config);
         let triggers = triggers(&doc);
         check_file(file, &doc, &triggers, &jobs, &action_repo, &mut findings);
+        if !jobs.iter().all(|j| j.steps.is_empty() && j.call.is_none()) {
+            check_branches(file, text, &doc, config, &mut findings);
+        }
         let mut needs = BTreeMap::new();
         for job in &jobs {
             needs.insert(job.id.clone(), job_needs(&job.value));
@@ -263,19 +277,113 @@ fn check_file(
         }
         for step in &job.steps {
             let Some(uses) = &step.uses else { continue };
-            let (repo, reference) = uses.split_once('@').unwrap_or((uses, ""));
+            let repo = uses.split_once('@').map_or(uses.as_str(), |(r, _)| r);
             if repo.starts_with("./") || repo != action_repo && !repo.ends_with("/phasegate") {
                 continue;
             }
-            if !is_full_sha(reference) {
+            if let Some(problem) = crate::workflows::generate::pin_problem(uses) {
                 out.push(finding(
                     FindingCode::MutableRef,
                     Some(job),
-                    format!("runs `{uses}`, a mutable ref: whoever moves it changes what runs with this job's token; pin the full commit SHA"),
+                    format!("runs {problem}"),
                 ));
             }
         }
+        let needed = permissions::needed(job.steps.iter().map(|s| s.command.as_str()));
+        let declared = job
+            .value
+            .get("permissions")
+            .or_else(|| doc.get("permissions"));
+        let lacking = permissions::missing(declared, &needed);
+        if !lacking.is_empty() {
+            let commands: BTreeSet<&str> = job.steps.iter().map(|s| s.command.as_str()).collect();
+            out.push(finding(
+                FindingCode::MissingPermission,
+                Some(job),
+                format!(
+                    "runs {} but its `permissions:` lack {}; on GitHub these calls fail with 403",
+                    commands.into_iter().collect::<Vec<_>>().join(", "),
+                    lacking
+                        .iter()
+                        .map(|(scope, need, have)| match have {
+                            Some(h) => format!("`{scope}: {}` (has {})", need.word(), h.word()),
+                            None => format!("`{scope}: {}`", need.word()),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
     }
+}
+
+/// The `branches:` filters of `push` and `pull_request`: each entry is a
+/// branch name or glob as GitHub reads it, so a name that kept its quote
+/// marks (or spaces) matches no branch, and a filter that leaves out the
+/// default branch never runs the chain on it.
+fn check_branches(file: &str, text: &str, doc: &Value, config: &Config, out: &mut Vec<Finding>) {
+    let default = config.workflows.default_branch.as_deref().unwrap_or("main");
+    let on = doc.get("on").or_else(|| doc.get("true"));
+    let Some(Value::Object(events)) = on else {
+        return;
+    };
+    for event in ["push", "pull_request"] {
+        let Some(branches) = events
+            .get(event)
+            .and_then(|e| e.get("branches"))
+            .and_then(Value::as_array)
+        else {
+            continue;
+        };
+        let names: Vec<String> = branches.iter().map(scalar).collect();
+        let line = text
+            .lines()
+            .position(|l| l.trim_start().starts_with("branches:"))
+            .map_or(1, |i| i + 1);
+        let problem = if let Some(bad) = names
+            .iter()
+            .find(|b| b.contains(['"', '\'']) || b.trim() != b.as_str() || b.is_empty())
+        {
+            Some(format!(
+                "`on.{event}.branches` holds {bad:?}, which no branch name matches (quote marks and spaces are part of the name); write `- {default}`"
+            ))
+        } else if !names.iter().any(|b| branch_matches(b, default)) {
+            Some(format!(
+                "`on.{event}.branches` is {names:?}, which does not match the default branch `{default}` (workflows.default_branch); the chain never runs on it"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            out.push(Finding {
+                code: FindingCode::BranchFilter,
+                file: file.to_string(),
+                line,
+                job: None,
+                message,
+            });
+        }
+    }
+}
+
+/// GitHub's branch filter patterns, as far as a default branch name needs:
+/// `*` matches within a path segment, `**` across them, `!` negates (and
+/// never matches here).
+fn branch_matches(pattern: &str, branch: &str) -> bool {
+    if pattern.starts_with('!') {
+        return false;
+    }
+    let regex = pattern
+        .split("**")
+        .map(|part| {
+            part.split('*')
+                .map(regex::escape)
+                .collect::<Vec<_>>()
+                .join("[^/]*")
+        })
+        .collect::<Vec<_>>()
+        .join(".*");
+    regex::Regex::new(&format!("^{regex}$")).is_ok_and(|r| r.is_match(branch))
 }
 
 /// A caller job of a reusable workflow: the chain inside is fixed, so what
@@ -287,12 +395,36 @@ fn check_call(
     finding: &dyn Fn(FindingCode, Option<&Job>, String) -> Finding,
     out: &mut Vec<Finding>,
 ) {
-    let reference = call.uses.split_once('@').map_or("", |(_, r)| r);
-    if !is_full_sha(reference) {
+    if let Some(problem) = crate::workflows::generate::pin_problem(&call.uses) {
         out.push(finding(
             FindingCode::MutableRef,
             Some(job),
-            format!("calls `{}`, a mutable ref: whoever moves it changes what runs with this job's token; pin the full commit SHA", call.uses),
+            format!("calls {problem}"),
+        ));
+    }
+    let commands: &[&str] = match call.file {
+        crate::workflows::generate::REUSABLE_PLAN_FILE => &["matrix", "plan"],
+        crate::workflows::generate::REUSABLE_PROMOTE_FILE => {
+            &["matrix", "plan", "apply", "verify", "review"]
+        }
+        _ => &["matrix", "drift"],
+    };
+    // A called workflow's jobs get at most what the calling job grants.
+    let needed = permissions::needed(commands.iter().copied());
+    let lacking = permissions::missing(job.value.get("permissions"), &needed);
+    if !lacking.is_empty() {
+        out.push(finding(
+            FindingCode::MissingPermission,
+            Some(job),
+            format!(
+                "calls {} but its `permissions:` lack {}; the called jobs get at most these",
+                call.file,
+                lacking
+                    .iter()
+                    .map(|(scope, need, _)| format!("`{scope}: {}`", need.word()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ));
     }
     let passes_secrets = job.value.get("secrets").is_some() || mentions_secrets(&job.value);
@@ -593,10 +725,6 @@ fn mentions_secrets(job: &Value) -> bool {
 
 fn action_repo(action: &str) -> String {
     action.split('@').next().unwrap_or(action).to_string()
-}
-
-fn is_full_sha(r: &str) -> bool {
-    r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The line of `<job>:` at the first indentation under `jobs:`; 1 when not found.

@@ -6,24 +6,42 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::templates;
+use super::{permissions, templates};
 use crate::config::{Config, PromotionMode};
 
 /// Where workflows live, relative to the repository root.
 pub const WORKFLOW_DIR: &str = ".github/workflows";
 
-/// The action used when the config names none. Release builds bake in the
-/// commit they were built from (`PHASEGATE_ACTION_REF`, set by
-/// `.github/workflows/release.yml`); other builds have no commit to pin, so
-/// they write an all-zero SHA that `phasegate init` tells the user to replace.
-pub const DEFAULT_ACTION: &str = match option_env!("PHASEGATE_ACTION_REF") {
-    Some(r) => r,
-    None => "phasegate/phasegate@0000000000000000000000000000000000000000",
-};
+/// The action release builds write into the workflows they generate: the
+/// repository and commit they were built from (`PHASEGATE_ACTION_REF`, set by
+/// `.github/workflows/release.yml`). A local build has none, so `init` needs
+/// `--action` and the config needs `workflows.action`.
+pub const RELEASED_ACTION: Option<&str> = option_env!("PHASEGATE_ACTION_REF");
 
-/// True when `action` is the all-zero placeholder of a non-release build.
-pub fn is_placeholder_action(action: &str) -> bool {
-    action.ends_with("@0000000000000000000000000000000000000000")
+/// The phasegate action the reusable workflows in phasegate's own repository
+/// run: a workflow file cannot name the commit it is part of, so they pin a
+/// released commit of this repository, bumped when a release changes
+/// `action.yml`.
+pub const REUSABLE_ACTION: &str = "phasegate/phasegate@241f9446fe3bd6a04662034aabd6e5e5cac74724";
+
+/// Why `action` cannot be installed from as written, or None when it is
+/// `owner/repo@<40-hex commit>`. The message says how to fix it.
+pub fn pin_problem(action: &str) -> Option<String> {
+    let fix = "pin the phasegate action by full commit SHA: `phasegate init --force --action owner/phasegate@<40-hex commit>` (or set `workflows.action` in phasegate.yml)";
+    let Some((_, reference)) = action.split_once('@') else {
+        return Some(format!("`{action}`, which names no commit; {fix}"));
+    };
+    if reference.len() == 40 && reference.bytes().all(|b| b == b'0') {
+        return Some(format!(
+            "`{action}`, the all-zero placeholder nothing can install from; {fix}"
+        ));
+    }
+    if !(reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Some(format!(
+            "`{action}`, a mutable ref (a tag or branch): whoever moves it changes what runs with this job's token; {fix}"
+        ));
+    }
+    None
 }
 
 /// Third-party actions the generated workflows use, pinned by full commit
@@ -48,6 +66,8 @@ pub const PINS: Pins = Pins {
 pub struct GenerateOptions {
     /// The config file, relative to the repository root.
     pub config_path: PathBuf,
+    /// The phasegate action the steps use (`owner/repo@<sha>`).
+    pub action: String,
 }
 
 /// One workflow file.
@@ -83,16 +103,82 @@ struct EnvCtx {
     github_environment: String,
     /// 1-based phase number when no change plan reorders phases.
     phase: usize,
-    prev: Option<String>,
+    /// The IDs of every earlier environment, in promotion order.
+    prevs: Vec<String>,
     /// What job names show: the ID, or the name expression of a reusable slot.
     label: String,
-    /// What concurrency groups are keyed by: the ID, or a reusable slot's
-    /// environment name (so two callers agree on the group of one environment).
+    /// What concurrency groups and artifacts are keyed by: the ID, or a
+    /// reusable slot's environment name (so two callers agree on the group
+    /// of one environment).
     group_key: String,
-    /// Appended to the plan job's `if:`: a reusable slot runs only when used.
-    present: String,
-    /// A reusable slot's "unused" test, for the final job's `if:`.
-    absent: String,
+    /// Expression: this environment's matrix of changed projects.
+    matrix: String,
+    /// Expression: this environment has changed projects.
+    nonempty: String,
+    /// Expression: this environment's review passed, or it had nothing to do.
+    ok: String,
+    /// Expression: the plan job of this environment may start.
+    enter: String,
+}
+
+impl EnvCtx {
+    /// `key` is the expression naming the environment in `by_env`.
+    fn new(name: String, id: String, key: &str, prevs: &[EnvCtx]) -> EnvCtx {
+        let matrix = format!("fromJSON(needs.changes.outputs.by_env)[{key}]");
+        let nonempty = format!("{matrix}.include[0] != null");
+        let ok = format!(
+            "(needs.review-{id}.result == 'success' || (needs.review-{id}.result == 'skipped' && {matrix}.include[0] == null))"
+        );
+        let enter = std::iter::once(format!(
+            "!cancelled() && needs.changes.result == 'success' && {nonempty}"
+        ))
+        .chain(prevs.iter().map(|p| p.ok.clone()))
+        .collect::<Vec<_>>()
+        .join(" && ");
+        EnvCtx {
+            label: id.clone(),
+            group_key: id.clone(),
+            github_environment: name.clone(),
+            phase: prevs.len() + 1,
+            prevs: prevs.iter().map(|p| p.id.clone()).collect(),
+            name,
+            id,
+            matrix,
+            nonempty,
+            ok,
+            enter,
+        }
+    }
+}
+
+/// A string literal in a GitHub expression: single quotes, doubled inside.
+fn expression_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The `permissions:` blocks of each generated job, from the one table.
+#[derive(Debug, Clone, Serialize)]
+struct Perms {
+    changes: String,
+    plan: String,
+    apply: String,
+    review: String,
+    approve: String,
+    drift: String,
+}
+
+impl Perms {
+    fn from_table() -> Perms {
+        let block = |commands: &[&str]| permissions::yaml_block(commands.iter().copied(), 6);
+        Perms {
+            changes: block(&["matrix"]),
+            plan: block(&["plan"]),
+            apply: block(&["apply"]),
+            review: block(&["verify", "review"]),
+            approve: block(&["approve"]),
+            drift: block(&["drift"]),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,11 +199,13 @@ struct Ctx {
     first: EnvCtx,
     last: EnvCtx,
     pins: Pins,
+    perms: Perms,
 }
 
-/// The action reference the workflows use for this config.
-pub fn action_ref(config: &Config) -> &str {
-    config.workflows.action.as_deref().unwrap_or(DEFAULT_ACTION)
+/// The action reference the workflows use for this config: its
+/// `workflows.action`, else the release this binary was built from.
+pub fn action_ref(config: &Config) -> Option<&str> {
+    config.workflows.action.as_deref().or(RELEASED_ACTION)
 }
 
 /// Makes an environment name usable in a job ID: lowercase ASCII letters,
@@ -163,37 +251,33 @@ pub fn generate(config: &Config, opts: &GenerateOptions) -> Vec<GeneratedWorkflo
 /// drift. Config, version and output directory come from inputs too.
 pub fn generate_reusable() -> Vec<GeneratedWorkflow> {
     let from_input = |i: usize| format!("${{{{ fromJSON(inputs.environments)[{i}] }}}}");
-    let slots: Vec<EnvCtx> = (0..REUSABLE_SLOTS)
-        .map(|i| EnvCtx {
-            name: from_input(i),
-            id: format!("env{}", i + 1),
-            github_environment: format!(
-                "${{{{ fromJSON(inputs.github_environments || inputs.environments)[{i}] }}}}"
-            ),
-            phase: i + 1,
-            prev: i.checked_sub(1).map(|p| format!("env{}", p + 1)),
-            label: from_input(i),
-            group_key: from_input(i),
-            present: format!(" && fromJSON(inputs.environments)[{i}] != null"),
-            absent: format!("fromJSON(inputs.environments)[{i}] == null"),
-        })
-        .collect();
-    let pr_env = EnvCtx {
-        name: "${{ inputs.environment }}".into(),
-        id: "${{ inputs.environment }}".into(),
-        github_environment: "${{ inputs.environment }}".into(),
-        phase: 1,
-        prev: None,
-        label: "${{ inputs.environment }}".into(),
-        group_key: "${{ inputs.environment }}".into(),
-        present: String::new(),
-        absent: String::new(),
-    };
+    let mut slots: Vec<EnvCtx> = Vec::new();
+    for i in 0..REUSABLE_SLOTS {
+        let mut slot = EnvCtx::new(
+            from_input(i),
+            format!("env{}", i + 1),
+            &format!("fromJSON(inputs.environments)[{i}]"),
+            &slots,
+        );
+        slot.github_environment =
+            format!("${{{{ fromJSON(inputs.github_environments || inputs.environments)[{i}] }}}}");
+        slot.label = from_input(i);
+        slot.group_key = from_input(i);
+        slots.push(slot);
+    }
+    let mut pr_env = EnvCtx::new(
+        "${{ inputs.environment }}".into(),
+        "env".into(),
+        "inputs.environment",
+        &[],
+    );
+    pr_env.label = "${{ inputs.environment }}".into();
+    pr_env.group_key = "${{ inputs.environment }}".into();
     let base = Ctx {
         reusable: true,
         file: "",
         version: "${{ inputs.version }}".into(),
-        action: DEFAULT_ACTION.into(),
+        action: REUSABLE_ACTION.into(),
         config: "${{ inputs.config }}".into(),
         out_dir: "${{ inputs.output_dir }}".into(),
         default_branch: String::new(),
@@ -204,6 +288,7 @@ pub fn generate_reusable() -> Vec<GeneratedWorkflow> {
         last: slots[REUSABLE_SLOTS - 1].clone(),
         envs: slots,
         pins: PINS,
+        perms: Perms::from_table(),
     };
     let pr = Ctx {
         file: REUSABLE_PLAN_FILE,
@@ -244,24 +329,17 @@ fn render(id: &str, ctx: &Ctx) -> GeneratedWorkflow {
 }
 
 fn context(config: &Config, opts: &GenerateOptions) -> Option<Ctx> {
-    let envs: Vec<EnvCtx> = config
-        .environments
-        .iter()
-        .enumerate()
-        .map(|(i, e)| EnvCtx {
-            name: e.name.clone(),
-            id: job_id(&e.name),
-            github_environment: e.github_environment().to_string(),
-            phase: i + 1,
-            prev: i
-                .checked_sub(1)
-                .map(|p| job_id(&config.environments[p].name)),
-            label: job_id(&e.name),
-            group_key: job_id(&e.name),
-            present: String::new(),
-            absent: String::new(),
-        })
-        .collect();
+    let mut envs: Vec<EnvCtx> = Vec::new();
+    for e in &config.environments {
+        let mut env = EnvCtx::new(
+            e.name.clone(),
+            job_id(&e.name),
+            &expression_literal(&e.name),
+            &envs,
+        );
+        env.github_environment = e.github_environment().to_string();
+        envs.push(env);
+    }
     let first = envs.first()?.clone();
     let last = envs.last()?.clone();
     let config_dir = opts.config_path.parent().unwrap_or(Path::new(""));
@@ -277,7 +355,7 @@ fn context(config: &Config, opts: &GenerateOptions) -> Option<Ctx> {
             .version
             .clone()
             .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string()),
-        action: action_ref(config).to_string(),
+        action: opts.action.clone(),
         config: slash_path(&opts.config_path),
         out_dir: slash_path(&normalize(&config_dir.join(out))),
         default_branch: settings
@@ -297,6 +375,7 @@ fn context(config: &Config, opts: &GenerateOptions) -> Option<Ctx> {
         first,
         last,
         pins: PINS,
+        perms: Perms::from_table(),
     })
 }
 
@@ -331,6 +410,7 @@ mod tests {
     fn promote(cfg: &Config) -> String {
         let opts = GenerateOptions {
             config_path: "infra/phasegate.yml".into(),
+            action: "phasegate/phasegate@241f9446fe3bd6a04662034aabd6e5e5cac74724".into(),
         };
         generate(cfg, &opts)
             .into_iter()
@@ -345,7 +425,15 @@ mod tests {
         assert!(text.contains("  plan-dev:\n"), "{text}");
         assert!(text.contains("needs: [changes, review-dev]"), "{text}");
         assert!(text.contains("  apply-prod-eu:\n"), "{text}");
-        assert!(text.contains("needs: [changes, review-staging]"), "{text}");
+        assert!(
+            text.contains("needs: [changes, review-dev, review-staging]"),
+            "{text}"
+        );
+        // A skipped review lets the next environment in only when it had nothing to do.
+        assert!(
+            text.contains("(needs.review-dev.result == 'success' || (needs.review-dev.result == 'skipped' && fromJSON(needs.changes.outputs.by_env)['dev'].include[0] == null))"),
+            "{text}"
+        );
         assert!(text.contains("environment: \"production\""), "{text}");
     }
 
@@ -361,6 +449,25 @@ mod tests {
     fn output_dir_is_resolved_against_the_config_directory() {
         let text = promote(&config("output_dir: ../.phasegate\n"));
         assert!(text.contains("path: \".phasegate\""), "{text}");
+    }
+
+    #[test]
+    fn an_environment_name_is_a_quoted_expression_literal() {
+        assert_eq!(expression_literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn pins_are_full_commits_and_never_the_placeholder() {
+        assert_eq!(pin_problem(REUSABLE_ACTION), None);
+        assert!(pin_problem("o/phasegate@v1")
+            .unwrap()
+            .contains("mutable ref"));
+        assert!(pin_problem(&format!("o/phasegate@{}", "0".repeat(40)))
+            .unwrap()
+            .contains("all-zero placeholder"));
+        assert!(pin_problem("o/phasegate")
+            .unwrap()
+            .contains("names no commit"));
     }
 
     #[test]

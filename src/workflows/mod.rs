@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod generate;
+pub mod permissions;
 mod templates;
 
 pub use check::{check_workflows, Finding, FindingCode};

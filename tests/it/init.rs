@@ -4,16 +4,14 @@
 
 use std::path::Path;
 
-use crate::workflows::{example_repo, lint_workflows, phasegate, repo, text, workflow_files};
-
-/// The action the tests' `init` pins: a release's `owner/repo@<commit>`.
-/// `examples/infra-repo` is generated with it too.
-pub const ACTION: &str = "phasegate/phasegate@4d2c7a9e1b3f5a6c8e0d2b4f6a8c0e1d3b5f7a9c";
+use crate::workflows::{
+    example_repo, init, lint_workflows, phasegate, repo, text, workflow_files, ACTION,
+};
 
 #[test]
 fn init_on_the_example_finds_three_projects_and_writes_a_valid_config_and_clean_workflows() {
     let dir = example_repo();
-    let out = phasegate(dir.path(), &["init", "--action", ACTION]);
+    let out = init(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for line in [
@@ -60,136 +58,53 @@ fn init_on_the_example_finds_three_projects_and_writes_a_valid_config_and_clean_
 #[test]
 fn init_never_overwrites_without_force() {
     let dir = example_repo();
-    let init = |extra: &[&str]| {
-        let mut args = vec!["init", "--action", ACTION];
-        args.extend_from_slice(extra);
-        phasegate(dir.path(), &args)
-    };
-    assert_eq!(init(&[]).status.code(), Some(0));
-    let again = init(&[]);
+    assert_eq!(init(dir.path(), &[]).status.code(), Some(0));
+    let again = init(dir.path(), &[]);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     assert!(String::from_utf8_lossy(&again.stderr).contains("pass --force"));
-    assert_eq!(init(&["--force"]).status.code(), Some(0));
+    assert_eq!(init(dir.path(), &["--force"]).status.code(), Some(0));
 }
 
 #[test]
 fn init_without_any_root_module_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("README.md"), "no terraform here").unwrap();
-    let out = phasegate(dir.path(), &["init", "--action", ACTION]);
+    let out = init(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Terraform root module"));
 }
 
-/// The example's committed `phasegate.yml` is what init writes today:
-/// regenerate with `cd examples/infra-repo && phasegate init --force --action <ACTION>`.
+/// The example's committed `phasegate.yml` and workflows are what init
+/// writes today: regenerate with `cd examples/infra-repo && phasegate init --force --action phasegate/phasegate@241f9446fe3bd6a04662034aabd6e5e5cac74724`.
 #[test]
-fn the_committed_example_config_is_what_init_generates() {
+fn the_committed_example_is_what_init_generates() {
     let dir = example_repo();
-    let out = phasegate(dir.path(), &["init", "--action", ACTION]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let golden = repo().join("examples/infra-repo/phasegate.yml");
-    assert_eq!(
-        read(&dir.path().join("phasegate.yml")),
-        read(&golden),
-        "{} is stale: run `cd examples/infra-repo && phasegate init --force --action {ACTION}`",
-        golden.display()
-    );
-}
-
-/// The example's committed workflows are what init writes today, from the
-/// same command.
-#[test]
-fn the_committed_example_workflows_are_what_init_generates() {
-    let dir = example_repo();
-    let out = phasegate(dir.path(), &["init", "--action", ACTION]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let committed = repo().join("examples/infra-repo/.github/workflows");
+    assert_eq!(init(dir.path(), &[]).status.code(), Some(0));
+    let committed = repo().join("examples/infra-repo");
+    let mut compared = 0;
     let fresh_files = workflow_files(dir.path());
-    assert_eq!(fresh_files.len(), 4);
-    for fresh in fresh_files {
-        let golden = committed.join(fresh.file_name().unwrap());
+    let mut pairs = vec![(
+        dir.path().join("phasegate.yml"),
+        committed.join("phasegate.yml"),
+    )];
+    for f in &fresh_files {
+        pairs.push((
+            f.clone(),
+            committed
+                .join(".github/workflows")
+                .join(f.file_name().unwrap()),
+        ));
+    }
+    for (fresh, golden) in pairs {
         assert_eq!(
             read(&fresh),
             read(&golden),
-            "{} is stale: run `cd examples/infra-repo && phasegate init --force --action {ACTION}`",
+            "{} is stale: run `cd examples/infra-repo && phasegate init --force --action phasegate/phasegate@241f9446fe3bd6a04662034aabd6e5e5cac74724`",
             golden.display()
         );
+        compared += 1;
     }
-}
-
-#[test]
-fn init_pins_the_given_commit_in_the_action_and_the_schema_url() {
-    let dir = example_repo();
-    let out = phasegate(dir.path(), &["init", "--action", ACTION]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let (repo_name, sha) = ACTION.split_once('@').unwrap();
-    let config = read(&dir.path().join("phasegate.yml"));
-    assert!(
-        config.contains(&format!(
-            "$schema: \"https://raw.githubusercontent.com/{repo_name}/{sha}/schemas/phasegate.schema.json\"\n"
-        )),
-        "{config}"
-    );
-    assert!(
-        config.contains(&format!("  action: \"{ACTION}\"\n")),
-        "{config}"
-    );
-    for f in workflow_files(dir.path()) {
-        let wf = read(&f);
-        assert!(!wf.contains(&"0".repeat(40)), "{}: {wf}", f.display());
-    }
-    let promote = read(&dir.path().join(".github/workflows/phasegate-promote.yml"));
-    assert!(promote.contains(&format!("uses: {ACTION}")), "{promote}");
-}
-
-#[test]
-fn init_without_action_uses_the_release_it_was_built_from_and_a_local_build_has_none() {
-    let dir = example_repo();
-    let out = phasegate(dir.path(), &["init"]);
-    match option_env!("PHASEGATE_ACTION_REF") {
-        Some(released) => {
-            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-            let config = read(&dir.path().join("phasegate.yml"));
-            assert!(
-                config.contains(&format!("  action: \"{released}\"\n")),
-                "{config}"
-            );
-        }
-        None => {
-            assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                stderr.contains("--action owner/repo@<40-hex commit SHA>"),
-                "{stderr}"
-            );
-            assert!(!dir.path().join("phasegate.yml").exists());
-        }
-    }
-}
-
-#[test]
-fn init_refuses_an_action_not_pinned_by_a_full_commit_sha() {
-    let dir = example_repo();
-    let zero = format!("phasegate/phasegate@{}", "0".repeat(40));
-    for action in [
-        "phasegate/phasegate@v1",
-        "phasegate/phasegate@main",
-        zero.as_str(),
-        "phasegate/phasegate@4d2c7a9",
-    ] {
-        let out = phasegate(dir.path(), &["init", "--action", action]);
-        assert_eq!(out.status.code(), Some(2), "{action}: {}", text(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains(&format!("--action \"{action}\"")) && stderr.contains("40-hex"),
-            "{stderr}"
-        );
-        assert!(
-            !dir.path().join("phasegate.yml").exists(),
-            "{action}: nothing is written"
-        );
-    }
+    assert_eq!(compared, 5);
 }
 
 fn read(p: &Path) -> String {
@@ -380,4 +295,25 @@ fn init_validate_workflows_check_and_doctor_print_one_json_object_with_format_js
         doctor["failed"],
         checks.iter().filter(|c| c["ok"] == false).count()
     );
+}
+
+#[test]
+fn init_pins_the_given_commit_in_the_action_and_the_schema_url() {
+    let dir = example_repo();
+    let out = init(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (repo_name, sha) = ACTION.split_once('@').unwrap();
+    let config = read(&dir.path().join("phasegate.yml"));
+    assert!(
+        config.contains(&format!(
+            "$schema: \"https://raw.githubusercontent.com/{repo_name}/{sha}/schemas/phasegate.schema.json\"\n"
+        )),
+        "{config}"
+    );
+    assert!(
+        config.contains(&format!("  action: \"{ACTION}\"\n")),
+        "{config}"
+    );
+    let promote = read(&dir.path().join(".github/workflows/phasegate-promote.yml"));
+    assert!(promote.contains(&format!("uses: {ACTION}")), "{promote}");
 }

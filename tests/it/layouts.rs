@@ -10,8 +10,8 @@ use std::process::Output;
 
 use serde_json::{json, Value};
 
-use crate::init::ACTION;
 use crate::testbed::{describe, Testbed};
+use crate::workflows::ACTION;
 
 const PHASEGATE: &str = env!("CARGO_BIN_EXE_phasegate");
 

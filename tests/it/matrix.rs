@@ -1,16 +1,11 @@
 //! `phasegate matrix`: the changed projects from one `git diff`, following
 //! local module calls and `depends_on`, written as a GitHub matrix.
 
-use crate::workflows::{example_repo, git, phasegate, text};
+use crate::workflows::{example_repo, git, init, phasegate, text};
 
 fn committed_example() -> tempfile::TempDir {
     let dir = example_repo();
-    assert_eq!(
-        phasegate(dir.path(), &["init", "--action", crate::init::ACTION])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(init(dir.path(), &[]).status.code(), Some(0));
     git(dir.path(), &["add", "-A"]);
     git(dir.path(), &["commit", "-q", "-m", "base"]);
     dir

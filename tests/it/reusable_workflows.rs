@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use phasegate::workflows::generate_reusable;
 
-use crate::workflows::{example_repo, lint_workflows, phasegate, repo, text};
+use crate::workflows::{example_repo, init, lint_workflows, phasegate, repo, text};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -47,11 +47,11 @@ fn the_promotion_chain_inside_runs_plan_apply_under_environment_then_verify_and_
         .text;
     for want in [
         "  workflow_call:\n",
-        "  apply-env2:\n    name: apply ${{ matrix.project }} (${{ fromJSON(inputs.environments)[1] }})\n    needs: [changes, plan-env2]\n    runs-on: ubuntu-latest\n    environment: \"${{ fromJSON(inputs.github_environments || inputs.environments)[1] }}\"\n",
+        "  apply-env2:\n    name: apply ${{ matrix.project }} (${{ fromJSON(inputs.environments)[1] }})\n    needs: [changes, plan-env2]\n    if: ${{ !cancelled() && needs.plan-env2.result == 'success' }}\n    runs-on: ubuntu-latest\n    environment: \"${{ fromJSON(inputs.github_environments || inputs.environments)[1] }}\"\n",
         "  plan-env2:\n    name: plan ${{ matrix.project }} (${{ fromJSON(inputs.environments)[1] }})\n    needs: [changes, review-env1]\n",
         "          command: verify\n          phase: \"2\"\n",
         "          command: review\n          phase: \"2\"\n",
-        "    needs: [review-env1, review-env2, review-env3, review-env4]\n",
+        "    needs: [changes, review-env1, review-env2, review-env3, review-env4]\n",
     ] {
         assert!(promote.contains(want), "missing:\n{want}\nin:\n{promote}");
     }
@@ -67,13 +67,13 @@ fn the_promotion_chain_inside_runs_plan_apply_under_environment_then_verify_and_
 /// Caller workflows for the example repository (dev, staging, prod).
 fn callers(environments: &str, reference: &str) -> Vec<(&'static str, String)> {
     let pr = format!(
-        "name: pull request\non:\n  pull_request:\n    branches: [main]\npermissions: {{}}\njobs:\n  plan:\n    uses: phasegate/phasegate/.github/workflows/phasegate-plan.yml@{SHA}\n    permissions:\n      contents: read\n      pull-requests: write\n      checks: write\n    with:\n      environment: dev\n"
+        "name: pull request\non:\n  pull_request:\n    branches: [main]\npermissions: {{}}\njobs:\n  plan:\n    uses: phasegate/phasegate/.github/workflows/phasegate-plan.yml@{SHA}\n    permissions:\n      actions: read\n      checks: write\n      contents: write\n      pull-requests: write\n    with:\n      environment: dev\n"
     );
     let promote = format!(
         "name: promote\non:\n  push:\n    branches: [main]\npermissions: {{}}\njobs:\n  promote:\n    uses: phasegate/phasegate/.github/workflows/phasegate-promote.yml@{reference}\n    permissions:\n      contents: write\n      pull-requests: write\n      checks: write\n      actions: read\n      deployments: read\n    with:\n      environments: '{environments}'\n"
     );
     let drift = format!(
-        "name: drift\non:\n  schedule:\n    - cron: \"17 3 * * *\"\npermissions: {{}}\njobs:\n  drift:\n    uses: phasegate/phasegate/.github/workflows/phasegate-drift.yml@{SHA}\n    permissions:\n      contents: read\n      issues: write\n    with:\n      environments: '{environments}'\n"
+        "name: drift\non:\n  schedule:\n    - cron: \"17 3 * * *\"\npermissions: {{}}\njobs:\n  drift:\n    uses: phasegate/phasegate/.github/workflows/phasegate-drift.yml@{SHA}\n    permissions:\n      actions: read\n      contents: write\n      issues: write\n    with:\n      environments: '{environments}'\n"
     );
     vec![
         ("pr.yml", pr),
@@ -84,7 +84,7 @@ fn callers(environments: &str, reference: &str) -> Vec<(&'static str, String)> {
 
 fn check_callers(environments: &str, reference: &str) -> (Option<i32>, String, Vec<PathBuf>) {
     let dir = example_repo();
-    let out = phasegate(dir.path(), &["init", "--action", crate::init::ACTION]);
+    let out = init(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let wf = dir.path().join(".github/workflows");
     // The caller replaces the generated pull-request, promotion and drift workflows.

@@ -11,6 +11,17 @@ use phasegate::workflows::{check_workflows, generate, FindingCode, GenerateOptio
 
 pub const PHASEGATE: &str = env!("CARGO_BIN_EXE_phasegate");
 
+/// The phasegate action the tests pin generated workflows to: a commit of
+/// this repository (a local build has no release to pin, so `init` needs it).
+pub const ACTION: &str = "phasegate/phasegate@241f9446fe3bd6a04662034aabd6e5e5cac74724";
+
+/// `phasegate init --action ACTION` plus `extra` in `dir`.
+pub fn init(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["init", "--action", ACTION];
+    args.extend_from_slice(extra);
+    phasegate(dir, &args)
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -145,6 +156,7 @@ fn generated_workflows_of_both_modes_pass_actionlint_zizmor_and_the_schema() {
         let dir = tempfile::tempdir().unwrap();
         let opts = GenerateOptions {
             config_path: "phasegate.yml".into(),
+            action: ACTION.into(),
         };
         let mut files = vec![];
         for w in generate(&cfg, &opts) {
@@ -172,7 +184,7 @@ fn own_workflows_pass_actionlint_zizmor_and_the_schema() {
 #[test]
 fn deleting_the_prod_apply_environment_line_fails_the_check_naming_the_job() {
     let dir = example_repo();
-    let out = phasegate(dir.path(), &["init", "--action", crate::init::ACTION]);
+    let out = init(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let ok = phasegate(dir.path(), &["workflows", "check"]);
     assert_eq!(
@@ -203,15 +215,13 @@ fn deleting_the_prod_apply_environment_line_fails_the_check_naming_the_job() {
 #[test]
 fn prod_planned_without_waiting_for_staging_breaks_the_order() {
     let dir = example_repo();
-    assert_eq!(
-        phasegate(dir.path(), &["init", "--action", crate::init::ACTION])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(init(dir.path(), &[]).status.code(), Some(0));
     let promote = dir.path().join(".github/workflows/phasegate-promote.yml");
     let before = std::fs::read_to_string(&promote).unwrap();
-    let after = before.replace("needs: [changes, review-staging]", "needs: [changes]");
+    let after = before.replace(
+        "needs: [changes, review-dev, review-staging]",
+        "needs: [changes]",
+    );
     assert_ne!(before, after);
     std::fs::write(&promote, after).unwrap();
     let out = phasegate(dir.path(), &["workflows", "check"]);
@@ -311,12 +321,7 @@ fn completions_are_printed_for_bash_and_an_unknown_shell_is_bad_input() {
 #[test]
 fn doctor_names_each_failure_with_a_fix() {
     let dir = example_repo();
-    assert_eq!(
-        phasegate(dir.path(), &["init", "--action", crate::init::ACTION])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(init(dir.path(), &[]).status.code(), Some(0));
     let promote = dir.path().join(".github/workflows/phasegate-promote.yml");
     let tampered = std::fs::read_to_string(&promote)
         .unwrap()
@@ -339,4 +344,247 @@ fn doctor_names_each_failure_with_a_fix() {
     );
     assert!(stdout.contains("PG-WF-001 job `apply-prod`"), "{stdout}");
     assert!(stdout.contains("FAIL token: none"), "{stdout}");
+}
+
+/// Every `push` and `pull_request` trigger's `branches:` as a YAML parser
+/// reads it, per file.
+fn trigger_branches(text: &str) -> Vec<(String, Vec<String>)> {
+    let doc: serde_json::Value = serde_saphyr::from_str(text).expect("workflow parses");
+    let on = doc.get("on").or_else(|| doc.get("true"));
+    let mut out = Vec::new();
+    for event in ["push", "pull_request"] {
+        if let Some(list) = on
+            .and_then(|o| o.get(event))
+            .and_then(|e| e.get("branches"))
+            .and_then(|b| b.as_array())
+        {
+            let names = list
+                .iter()
+                .map(|b| b.as_str().expect("a branch name is a string").to_string())
+                .collect();
+            out.push((event.to_string(), names));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_trigger_branch_filter_is_the_default_branch_literally() {
+    for (mode, branch) in [
+        ("apply-after-merge", "main"),
+        ("apply-before-merge", "trunk"),
+    ] {
+        let cfg = load_config_str(
+            &format!("{CONFIG}workflows:\n  mode: {mode}\n  default_branch: {branch}\n"),
+            "phasegate.yml",
+        )
+        .unwrap();
+        let opts = GenerateOptions {
+            config_path: "phasegate.yml".into(),
+            action: ACTION.into(),
+        };
+        let mut filtered = 0;
+        for w in generate(&cfg, &opts) {
+            for (event, names) in trigger_branches(&w.text) {
+                assert_eq!(names, [branch], "{} on.{event}.branches", w.file);
+                filtered += 1;
+            }
+        }
+        // The pull-request workflow, and the promotion chain's push or pull_request.
+        assert_eq!(filtered, 2, "{mode}");
+    }
+    // The committed example was written by init with the default `main`.
+    let example = repo().join("examples/infra-repo/.github/workflows");
+    let mut filtered = 0;
+    for entry in std::fs::read_dir(&example).unwrap() {
+        let path = entry.unwrap().path();
+        for (event, names) in trigger_branches(&std::fs::read_to_string(&path).unwrap()) {
+            assert_eq!(names, ["main"], "{} on.{event}.branches", path.display());
+            filtered += 1;
+        }
+    }
+    assert_eq!(filtered, 2);
+}
+
+#[test]
+fn a_branch_filter_no_branch_matches_is_caught() {
+    let cfg = load_config_str(CONFIG, "phasegate.yml").unwrap();
+    let job = format!("jobs:\n  plan:\n    runs-on: ubuntu-latest\n    concurrency: x\n    permissions:\n      actions: read\n      checks: write\n      contents: write\n      pull-requests: write\n    steps:\n      - uses: {PIN}\n        with:\n          command: plan\n          env: dev\n");
+    let check = |on: &str| -> Vec<String> {
+        check_workflows(&cfg, &[("w.yml".into(), format!("{on}{job}"))], &[])
+            .into_iter()
+            .filter(|f| f.code == FindingCode::BranchFilter)
+            .map(|f| f.message)
+            .collect()
+    };
+    // What the broken template wrote: the quote marks are part of the name.
+    let quoted = check("on:\n  push:\n    branches: ['\"main\"']\n");
+    assert_eq!(quoted.len(), 1, "{quoted:?}");
+    assert!(
+        quoted[0].contains("which no branch name matches"),
+        "{quoted:?}"
+    );
+    let other = check("on:\n  pull_request:\n    branches: [develop]\n");
+    assert_eq!(other.len(), 1, "{other:?}");
+    assert!(other[0].contains("does not match the default branch `main`"));
+    assert_eq!(
+        check("on:\n  push:\n    branches: [main]\n"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        check("on:\n  push:\n    branches: ['**']\n"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn the_zero_sha_placeholder_fails_the_check_and_doctor_even_without_strict() {
+    let dir = example_repo();
+    assert_eq!(init(dir.path(), &[]).status.code(), Some(0));
+    let zero = "phasegate/phasegate@0000000000000000000000000000000000000000";
+    for file in ["phasegate.yml", ".github/workflows/phasegate-promote.yml"] {
+        let path = dir.path().join(file);
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace(ACTION, zero);
+        std::fs::write(&path, text).unwrap();
+    }
+    let out = phasegate(dir.path(), &["workflows", "check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("PG-WF-007 job `plan-dev`: runs `phasegate/phasegate@0000000000000000000000000000000000000000`, the all-zero placeholder nothing can install from; pin the phasegate action by full commit SHA: `phasegate init --force --action owner/phasegate@<40-hex commit>`"),
+        "{stdout}"
+    );
+    let doctor = phasegate(dir.path(), &["doctor"]);
+    assert_eq!(doctor.status.code(), Some(1), "{}", text(&doctor));
+    let stdout = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        stdout.contains("FAIL workflows.action: `phasegate/phasegate@0000000000000000000000000000000000000000`, the all-zero placeholder"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fix: `phasegate init --force --action owner/phasegate@<40-hex commit>`"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn init_on_a_local_build_needs_an_action_pinned_by_commit() {
+    let dir = example_repo();
+    let bare = phasegate(dir.path(), &["init"]);
+    assert_eq!(bare.status.code(), Some(2), "{}", text(&bare));
+    assert!(
+        String::from_utf8_lossy(&bare.stderr)
+            .contains("pass --action owner/phasegate@<40-hex commit>"),
+        "{}",
+        text(&bare)
+    );
+    for bad in [
+        "phasegate/phasegate@v1",
+        "phasegate/phasegate@0000000000000000000000000000000000000000",
+        "phasegate@0123456789012345678901234567890123456789",
+    ] {
+        let out = phasegate(dir.path(), &["init", "--action", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--action"),
+            "{}",
+            text(&out)
+        );
+    }
+    assert!(
+        !dir.path().join("phasegate.yml").exists(),
+        "nothing is written on bad input"
+    );
+}
+
+/// The phasegate commands each job of a workflow runs.
+fn job_commands(text: &str) -> Vec<(String, Vec<String>, serde_json::Value)> {
+    let doc: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+    let jobs = doc["jobs"].as_object().unwrap();
+    jobs.iter()
+        .map(|(id, job)| {
+            let commands = job["steps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| {
+                    s["uses"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with("phasegate/phasegate@"))
+                })
+                .map(|s| s["with"]["command"].as_str().unwrap().to_string())
+                .collect();
+            (id.clone(), commands, job["permissions"].clone())
+        })
+        .collect()
+}
+
+#[test]
+fn every_generated_job_has_the_permissions_its_commands_need_by_the_table() {
+    use phasegate::workflows::permissions::{needed, Level};
+    let cfg = load_config_str(CONFIG, "phasegate.yml").unwrap();
+    let opts = GenerateOptions {
+        config_path: "phasegate.yml".into(),
+        action: ACTION.into(),
+    };
+    let mut jobs_checked = 0;
+    for w in generate(&cfg, &opts) {
+        for (job, commands, declared) in job_commands(&w.text) {
+            let declared = declared
+                .as_object()
+                .unwrap_or_else(|| panic!("{} job {job} declares its permissions", w.file));
+            let need = needed(commands.iter().map(String::as_str));
+            for (scope, level) in &need {
+                let have = declared.get(*scope).and_then(|v| v.as_str());
+                let enough = match level {
+                    Level::Read => matches!(have, Some("read" | "write")),
+                    Level::Write => have == Some("write"),
+                };
+                assert!(
+                    enough,
+                    "{} job {job} ({commands:?}) needs {scope}: {level:?}, has {have:?}",
+                    w.file
+                );
+            }
+            // Nothing beyond the table: least privilege.
+            assert_eq!(
+                declared.len(),
+                need.len(),
+                "{} job {job}: {declared:?}",
+                w.file
+            );
+            jobs_checked += 1;
+        }
+    }
+    // changes + 3 plans; changes + 3 × (plan, apply, review) + promoted; approve; drift.
+    assert_eq!(jobs_checked, 4 + 11 + 1 + 1);
+    // And PR planning needs `contents: write`: the journal lives in refs.
+    assert_eq!(needed(["plan"])["contents"], Level::Write);
+}
+
+#[test]
+fn a_plan_job_without_contents_write_lacks_a_permission() {
+    let w = format!("on: push\njobs:\n  plan:\n    runs-on: ubuntu-latest\n    concurrency: x\n    permissions:\n      contents: read\n      pull-requests: write\n      checks: write\n      actions: read\n    steps:\n      - uses: {PIN}\n        with:\n          command: plan\n          env: dev\n");
+    let cfg = load_config_str(CONFIG, "phasegate.yml").unwrap();
+    let found: Vec<_> = check_workflows(&cfg, &[("w.yml".into(), w)], &[])
+        .into_iter()
+        .filter(|f| f.code == FindingCode::MissingPermission)
+        .map(|f| f.to_string())
+        .collect();
+    assert_eq!(
+        found,
+        ["w.yml:3: PG-WF-012 job `plan`: runs plan but its `permissions:` lack `contents: write` (has read); on GitHub these calls fail with 403"]
+    );
+}
+
+#[test]
+fn the_readme_permissions_table_is_the_code_table() {
+    crate::doc_sync::sync_section(
+        "README.md",
+        "permissions",
+        &phasegate::workflows::permissions::markdown_table(),
+        "cargo test --test it workflows::the_readme_permissions_table_is_the_code_table",
+    );
 }
