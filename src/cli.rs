@@ -285,7 +285,8 @@ pub struct InitArgs {
     /// Overwrite an existing phasegate.yml and workflows.
     #[arg(long)]
     pub force: bool,
-    /// The phasegate action pinned by full commit SHA (`owner/repo@<sha>`).
+    /// The phasegate action pinned by full commit SHA (`owner/repo@<40-hex sha>`);
+    /// default the release this binary was built from. Required for a local build.
     #[arg(long, value_name = "REF")]
     pub action: Option<String>,
     /// Promotion mode of the generated workflows.

@@ -1,7 +1,9 @@
-//! `phasegate init`: scans the repository for Terraform root modules and the
-//! environments its tfvars, workspaces or directory names suggest, writes
-//! `phasegate.yml` (with a `$schema` reference) and the GitHub workflows, and
-//! prints what it found and what to check. Asks nothing unless stdin is a terminal.
+//! `phasegate init`: scans the repository for Terraform root modules (or
+//! Terragrunt units) and the environments each one is deployed to, from its
+//! directory (`envs/dev`), tfvars, backend config files or workspaces;
+//! writes `phasegate.yml` (with a `$schema` reference) and the GitHub
+//! workflows, and prints what it found and what to check. Asks nothing
+//! unless stdin is a terminal.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -10,9 +12,9 @@ use std::path::{Path, PathBuf};
 use super::output::{print_json, print_stdout, OutputSet};
 use super::workflows::with_action;
 use crate::cli::{GlobalArgs, InitArgs, InitMode, ResultFormat};
-use crate::config::{self, Config};
+use crate::config::{self, Config, EngineKind};
 use crate::error::{Error, ExitCode, Result};
-use crate::scan::{self, DetectedEnv, TfDir};
+use crate::scan::{self, DetectedProject, Layout, TfDir};
 use crate::workflows::{self, generate::WORKFLOW_DIR};
 
 /// Environments written when the repository names none.
@@ -21,41 +23,31 @@ const DEFAULT_ENVS: [&str; 3] = ["dev", "staging", "prod"];
 pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
     let root = args.dir.clone();
     let dirs = scan::scan_repo(&root)?;
-    let roots: Vec<&TfDir> = dirs.iter().filter(|d| d.is_root()).collect();
-    if roots.is_empty() {
+    let layout = scan::detect_layout(&dirs);
+    if layout.projects.is_empty() {
         return Err(Error::Input(format!(
-            "no Terraform root module under {}: no directory declares a backend, providers or required_providers outside a called module",
+            "no Terraform root module under {}: no directory declares a backend, providers, required_providers or resources outside a called module, and none holds a terragrunt.hcl",
             root.display()
         )));
     }
-    let envs = scan::detect_environments(&roots);
     let config_path = global
         .config
         .clone()
         .unwrap_or_else(|| root.join("phasegate.yml"));
-    let names = project_names(&roots);
-    let action = args
-        .action
-        .clone()
-        .or(workflows::generate::RELEASED_ACTION.map(str::to_string))
-        .ok_or_else(|| {
-            Error::Input(
-                "this phasegate is a local build with no release to pin the workflows to: pass --action owner/phasegate@<40-hex commit>".into(),
-            )
-        })?;
-    let repo = action.split_once('@').map_or("", |(r, _)| r);
-    if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
-        return Err(Error::Input(format!(
-            "--action: `{action}` is not `owner/repo@<40-hex commit>`"
-        )));
-    }
-    if let Some(problem) = workflows::generate::pin_problem(&action) {
-        return Err(Error::Input(format!("--action: {problem}")));
-    }
-    let config_text = config_yaml(&roots, &names, &envs, &action, args.mode);
+    let names = project_names(&layout.projects);
+    let action = pinned_action(args.action.as_deref())?;
+    let config_text = config_yaml(&layout, &names, &action, args.mode);
     let config_name = config_path.display().to_string();
     // What we write must load and validate exactly as users will load it.
     let config: Config = config::load_config_str(&config_text, &config_name)
+        .and_then(|c| {
+            let sources = config::Sources {
+                config_name: &config_name,
+                config_text: &config_text,
+                ..config::Sources::unnamed()
+            };
+            config::validate(&c, None, &sources).map(|()| c)
+        })
         .map_err(|e| Error::External(format!("generated config does not load (a bug): {e}")))?;
 
     let workflow_dir = root.join(WORKFLOW_DIR);
@@ -82,7 +74,7 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
         )));
     }
 
-    let report = report(&dirs, &roots, &names, &envs, &config, &targets);
+    let report = report(&dirs, &layout, &names, &config, &targets);
     if args.format == ResultFormat::Json {
         // Nothing to confirm in JSON mode: it is for scripts.
         if !args.dry_run {
@@ -90,13 +82,20 @@ pub fn run(global: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
         }
         print_json(&serde_json::json!({
             "dry_run": args.dry_run,
-            "projects": roots.iter().map(|r| serde_json::json!({
-                "name": names.get(&r.dir),
-                "dir": r.dir,
+            "engine": config.engine.kind,
+            "projects": config.projects.iter().map(|p| serde_json::json!({
+                "name": p.name,
+                "dir": p.dir,
+                "environments": config
+                    .environments
+                    .iter()
+                    .filter(|e| p.in_environment(&e.name))
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
-            "environments": envs.iter().map(|e| serde_json::json!({
+            "environments": layout.environments.iter().map(|e| serde_json::json!({
                 "name": e.name,
-                "source": e.source.describe(),
+                "source": sources(e),
             })).collect::<Vec<_>>(),
             "unparsed": dirs.iter().flat_map(|d| d.unparsed.iter()).collect::<Vec<_>>(),
             "files": targets.iter().map(|t| t.display().to_string()).collect::<Vec<_>>(),
@@ -140,8 +139,6 @@ fn confirm() -> Result<bool> {
     Ok(!line.trim().to_ascii_lowercase().starts_with('n'))
 }
 
-/// Project names: the directory's last component, or the whole path
-/// (`/` → `-`) where two directories share a last component.
 /// Writes the config, then the workflows.
 fn write(
     config_path: &Path,
@@ -159,52 +156,95 @@ fn write(
     Ok(())
 }
 
-fn project_names(roots: &[&TfDir]) -> BTreeMap<String, String> {
+/// Project names: the directory's last component, or the whole path
+/// (`/` → `-`) where two directories share a last component.
+fn project_names(projects: &[DetectedProject]) -> BTreeMap<String, String> {
     let last = |d: &str| d.rsplit('/').next().unwrap_or(d).to_string();
     let mut count: BTreeMap<String, usize> = BTreeMap::new();
-    for r in roots {
-        *count.entry(last(&r.dir)).or_default() += 1;
+    for p in projects {
+        *count.entry(last(&p.dir)).or_default() += 1;
     }
-    roots
+    projects
         .iter()
-        .map(|r| {
-            let name = if r.dir == "." {
+        .map(|p| {
+            let name = if p.dir == "." {
                 "root".to_string()
-            } else if count[&last(&r.dir)] > 1 {
-                r.dir.replace('/', "-")
+            } else if count[&last(&p.dir)] > 1 {
+                p.dir.replace('/', "-")
             } else {
-                last(&r.dir)
+                last(&p.dir)
             };
-            (r.dir.clone(), name)
+            (p.dir.clone(), name)
         })
         .collect()
 }
 
+/// The action the workflows will run: `--action`, else the release this
+/// binary was built from. Always `owner/repo@<40-hex commit>`, never the
+/// all-zero placeholder: a tag or branch can be moved after review.
+fn pinned_action(given: Option<&str>) -> Result<String> {
+    let action = given
+        .or(workflows::generate::RELEASED_ACTION)
+        .ok_or_else(|| {
+            Error::Input(
+                "this phasegate is a local build with no release to pin the workflows to: pass --action owner/phasegate@<40-hex commit>".into(),
+            )
+        })?;
+    let repo = action.split_once('@').map_or("", |(r, _)| r);
+    if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
+        return Err(Error::Input(format!(
+            "--action: `{action}` is not `owner/repo@<40-hex commit>`"
+        )));
+    }
+    if let Some(problem) = workflows::generate::pin_problem(action) {
+        return Err(Error::Input(format!("--action: {problem}")));
+    }
+    Ok(action.to_string())
+}
+
+/// The committed schema at the pinned commit, for editor completion.
 fn schema_url(action: &str) -> String {
     let (repo, reference) = action.split_once('@').unwrap_or((action, "main"));
     format!("https://raw.githubusercontent.com/{repo}/{reference}/schemas/phasegate.schema.json")
 }
 
+/// The environment names written: the layout's, else a usual start.
+fn environment_names(layout: &Layout) -> Vec<String> {
+    if layout.environments.is_empty() {
+        DEFAULT_ENVS.iter().map(|s| s.to_string()).collect()
+    } else {
+        layout.environments.iter().map(|e| e.name.clone()).collect()
+    }
+}
+
 /// The config, written by hand rather than serialized so it carries comments.
 /// Every user-derived string is JSON-quoted (a JSON string is valid YAML).
 fn config_yaml(
-    roots: &[&TfDir],
+    layout: &Layout,
     names: &BTreeMap<String, String>,
-    envs: &[DetectedEnv],
     action: &str,
     mode: InitMode,
 ) -> String {
     let q = |s: &str| serde_json::to_string(s).expect("strings serialize");
+    let list = |items: &[String]| {
+        format!(
+            "[{}]",
+            items.iter().map(|i| q(i)).collect::<Vec<_>>().join(", ")
+        )
+    };
     let mut y = String::new();
     y.push_str("# phasegate config, written by `phasegate init`. Reference: docs/config.md.\n");
     y.push_str(&format!("$schema: {}\n", q(&schema_url(action))));
-    y.push_str("version: 1\nengine:\n  kind: terraform\n");
+    y.push_str(&format!(
+        "version: 1\nengine:\n  kind: {}\n",
+        match layout.engine {
+            EngineKind::Terraform => "terraform",
+            EngineKind::Tofu => "tofu",
+            EngineKind::Terragrunt => "terragrunt",
+        }
+    ));
     y.push_str("# In promotion order: each environment is applied only after the previous one.\nenvironments:\n");
-    let env_names: Vec<String> = if envs.is_empty() {
-        DEFAULT_ENVS.iter().map(|s| s.to_string()).collect()
-    } else {
-        envs.iter().map(|e| e.name.clone()).collect()
-    };
+    let env_names = environment_names(layout);
     let last = env_names.len() - 1;
     for (i, name) in env_names.iter().enumerate() {
         y.push_str(&format!("  - name: {}\n", q(name)));
@@ -214,24 +254,28 @@ fn config_yaml(
         if i == last && env_names.len() > 1 {
             y.push_str("    protected: true\n");
         }
-        let Some(env) = envs.iter().find(|e| &e.name == name) else {
-            continue;
-        };
         let mut per_project: Vec<String> = Vec::new();
-        for r in roots {
+        for p in &layout.projects {
+            let Some(settings) = p.environments.get(name).filter(|s| !s.is_empty()) else {
+                continue;
+            };
             let mut lines = String::new();
-            if let Some(files) = env.var_files.get(&r.dir) {
+            if !settings.var_files.is_empty() {
                 lines.push_str(&format!(
-                    "        var_files: [{}]\n",
-                    files.iter().map(|f| q(f)).collect::<Vec<_>>().join(", ")
+                    "        var_files: {}\n",
+                    list(&settings.var_files)
                 ));
             }
-            if env.workspaces.contains(&r.dir) {
+            if !settings.backend_config.is_empty() {
+                lines.push_str(&format!(
+                    "        backend_config: {}\n",
+                    list(&settings.backend_config)
+                ));
+            }
+            if settings.workspace {
                 lines.push_str(&format!("        workspace: {}\n", q(name)));
             }
-            if !lines.is_empty() {
-                per_project.push(format!("      {}:\n{lines}", q(&names[&r.dir])));
-            }
+            per_project.push(format!("      {}:\n{lines}", q(&names[&p.dir])));
         }
         if !per_project.is_empty() {
             y.push_str("    projects:\n");
@@ -239,12 +283,21 @@ fn config_yaml(
         }
     }
     y.push_str("projects:\n");
-    for r in roots {
+    for p in &layout.projects {
         y.push_str(&format!(
             "  - name: {}\n    dir: {}\n",
-            q(&names[&r.dir]),
-            q(&r.dir)
+            q(&names[&p.dir]),
+            q(&p.dir)
         ));
+        // Only where the project is not in every environment: absent means all.
+        let own: Vec<String> = env_names
+            .iter()
+            .filter(|e| p.environments.contains_key(*e))
+            .cloned()
+            .collect();
+        if !own.is_empty() && own.len() < env_names.len() {
+            y.push_str(&format!("    environments: {}\n", list(&own)));
+        }
     }
     y.push_str("workflows:\n");
     y.push_str(&format!(
@@ -258,50 +311,89 @@ fn config_yaml(
     y
 }
 
+/// How an environment was found: `tfvars files and workspaces`.
+fn sources(env: &scan::DetectedEnv) -> String {
+    env.sources
+        .iter()
+        .map(|s| s.describe())
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
 fn report(
     dirs: &[TfDir],
-    roots: &[&TfDir],
+    layout: &Layout,
     names: &BTreeMap<String, String>,
-    envs: &[DetectedEnv],
     config: &Config,
     targets: &[PathBuf],
 ) -> String {
     let mut r = vec!["Found:".to_string()];
-    for d in roots {
-        let why = match (d.backend, d.providers) {
-            (true, _) => "declares a backend",
-            _ => "declares providers and no module calls it",
-        };
-        r.push(format!("  project {} in {} ({why})", names[&d.dir], d.dir));
+    for p in &layout.projects {
+        let mut line = format!(
+            "  project {} in {} ({})",
+            names[&p.dir],
+            p.dir,
+            p.reason.describe()
+        );
+        if !p.environments.is_empty() {
+            let own: Vec<&str> = config
+                .environments
+                .iter()
+                .map(|e| e.name.as_str())
+                .filter(|e| p.environments.contains_key(*e))
+                .collect();
+            line.push_str(&format!(", deployed to {}", own.join(", ")));
+        }
+        r.push(line);
     }
-    for d in dirs.iter().filter(|d| !d.is_root()) {
+    let is_project = |d: &TfDir| layout.projects.iter().any(|p| p.dir == d.dir);
+    // Directories above units hold the configuration the units include.
+    for d in dirs.iter().filter(|d| !is_project(d) && !d.terragrunt) {
         let users: Vec<&str> = dirs
             .iter()
             .filter(|u| u.modules.contains(&d.dir))
             .map(|u| u.dir.as_str())
             .collect();
-        if users.is_empty() {
+        if !users.is_empty() {
+            r.push(format!("  module {} (used by {})", d.dir, users.join(", ")));
+        } else if layout.engine == EngineKind::Terragrunt {
             r.push(format!(
-                "  skipped {}: no backend or providers, and no module calls it",
+                "  skipped {}: the repository is planned through Terragrunt units, and none uses it",
                 d.dir
             ));
         } else {
-            r.push(format!("  module {} (used by {})", d.dir, users.join(", ")));
+            r.push(format!(
+                "  skipped {}: no backend, providers or resources outside modules/, and no module calls it",
+                d.dir
+            ));
         }
     }
-    match envs.first() {
-        Some(e) => r.push(format!(
+    if layout.environments.is_empty() {
+        r.push(format!(
+            "  no environment named by directories, tfvars, backend config files or workspaces: wrote {} as a start",
+            DEFAULT_ENVS.join(" -> ")
+        ));
+    } else {
+        let mut all: Vec<_> = layout
+            .environments
+            .iter()
+            .flat_map(|e| e.sources.iter().copied())
+            .collect();
+        all.sort();
+        all.dedup();
+        r.push(format!(
             "  environments from {}: {}",
-            e.source.describe(),
-            envs.iter()
+            all.iter()
+                .map(|s| s.describe())
+                .collect::<Vec<_>>()
+                .join(" and "),
+            layout
+                .environments
+                .iter()
                 .map(|e| e.name.as_str())
                 .collect::<Vec<_>>()
                 .join(" -> ")
-        )),
-        None => r.push(format!(
-            "  no environment named by tfvars, workspaces or directories: wrote {} as a start",
-            DEFAULT_ENVS.join(" -> ")
-        )),
+        ));
     }
     for d in dirs {
         for f in &d.unparsed {
@@ -313,7 +405,7 @@ fn report(
     r.push("Will write:".into());
     r.extend(targets.iter().map(|t| format!("  {}", t.display())));
     r.push("Check:".into());
-    r.push("  - the promotion order of `environments:` and each project's var_files".into());
+    r.push("  - the promotion order of `environments:`, each project's `environments:` and its per-environment settings (var_files, backend_config, workspace)".into());
     let gated: Vec<&str> = config
         .environments
         .iter()
@@ -335,4 +427,35 @@ fn report(
     }
     r.push("  - then commit, open a PR, and run `phasegate doctor`".into());
     r.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_action_is_pinned_by_a_full_commit_sha_and_nothing_else() {
+        let sha = "4d2c7a9e1b3f5a6c8e0d2b4f6a8c0e1d3b5f7a9c";
+        let pinned = format!("phasegate/phasegate@{sha}");
+        assert_eq!(pinned_action(Some(&pinned)).unwrap(), pinned);
+        for bad in [
+            "phasegate/phasegate@v1.2.0".to_string(),
+            "phasegate/phasegate@main".to_string(),
+            format!("phasegate/phasegate@{}", "0".repeat(40)),
+            format!("phasegate@{sha}"),
+            format!("a/b/c@{sha}"),
+            sha.to_string(),
+        ] {
+            let err = pinned_action(Some(&bad)).unwrap_err();
+            assert!(err.to_string().contains("--action"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_schema_url_names_the_pinned_commit() {
+        assert_eq!(
+            schema_url("o/r@4d2c7a9e1b3f5a6c8e0d2b4f6a8c0e1d3b5f7a9c"),
+            "https://raw.githubusercontent.com/o/r/4d2c7a9e1b3f5a6c8e0d2b4f6a8c0e1d3b5f7a9c/schemas/phasegate.schema.json"
+        );
+    }
 }

@@ -141,11 +141,13 @@ pub async fn review_phase<S: Store>(
     let relative = format!("reports/phase-{}.json", phase.index);
     let mut files = OutputSet::new();
     files.add(&relative, pretty(&report)?);
-    let last = all.iter().map(|p| p.index).max() == Some(phase.index);
+    // The change ends with the last phase it touches.
+    let in_change = || progress.phases.iter().filter(|q| q.in_change());
+    let last = in_change().map(|p| p.index).max().unwrap_or(0) <= phase.index;
     let mut change_md = None;
     if last {
         let mut reports = vec![];
-        for q in progress.phases.iter().filter(|q| q.index < phase.index) {
+        for q in in_change().filter(|q| q.index < phase.index) {
             let j = recorded(q);
             reports.push(build_phase_report(
                 change,

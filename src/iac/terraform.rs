@@ -106,6 +106,12 @@ impl IacEngine for CliEngine {
             .collect();
         let mut args = vec!["init", "-input=false", "-no-color"];
         args.extend(backend.iter().map(String::as_str));
+        // One directory planned against one backend per environment: without
+        // -reconfigure, Terraform takes the next environment's backend
+        // settings for a migration of the last one's state and refuses.
+        if !backend.is_empty() {
+            args.push("-reconfigure");
+        }
         self.spec(req, &args, true).run_expecting(&[0])?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! step stands, an overall state, and the next command to run. Nothing here
 //! is stored; every reader folds the same events and gets the same view.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -236,6 +236,12 @@ impl PhaseProgress {
             .is_some_and(|r| r.verdict.lets_through() && r.digest == self.digest)
     }
 
+    /// Whether the change touches any of this phase's projects: a phase it
+    /// does not touch has nothing to do and holds no later phase back.
+    pub fn in_change(&self) -> bool {
+        !self.projects.is_empty()
+    }
+
     /// Applied, verified and reviewed `pass` or `warn`: the step machine
     /// may enter the next environment.
     pub fn complete(&self) -> bool {
@@ -305,28 +311,19 @@ pub fn fold(change: &str, phases: &[PhaseRef], events: &[Event]) -> Progress {
             apply_event(phase, event);
         }
     }
-    // A change is the projects it touched: in Actions the changed-projects
-    // matrix plans only those, so a project no event of the change names
-    // (the config's `dns` in a change that edits only `app`) is not part of
-    // it and must neither hold up a review nor enter the phase digest.
-    // Before any project event the change has not started: every project
-    // stays listed, and a phase none of whose projects the change touched
-    // keeps its projects too.
-    let touched: std::collections::BTreeSet<&str> = events
+    // The change's projects are those it planned somewhere: a project the
+    // change never touched is no part of any phase (it must not hold a phase
+    // open, nor enter its digest), and a phase none of whose projects the
+    // change touched is not in the change at all (an environment's own root
+    // module, changed in another environment's PR).
+    let touched: BTreeSet<String> = view
         .iter()
-        .filter(|e| e.change == change)
-        .filter_map(|e| e.project.as_deref())
+        .flat_map(|p| &p.projects)
+        .filter(|p| p.plan != StepState::Pending)
+        .map(|p| p.project.clone())
         .collect();
     for phase in &mut view {
-        if phase
-            .projects
-            .iter()
-            .any(|p| touched.contains(p.project.as_str()))
-        {
-            phase
-                .projects
-                .retain(|p| touched.contains(p.project.as_str()));
-        }
+        phase.projects.retain(|p| touched.contains(&p.project));
     }
     for phase in &mut view {
         phase.digest = current_phase_digest(phase);
@@ -639,8 +636,18 @@ fn phase_state(phase: &PhaseProgress) -> StepState {
 /// The first phase that is not done decides the overall state and the next
 /// step: environments are entered in order.
 fn overall_and_next(phases: &[PhaseProgress], empty: bool) -> (Overall, Option<NextStep>) {
-    let Some(phase) = phases.iter().find(|p| !p.complete()) else {
-        return (Overall::Done, None);
+    let in_change = || phases.iter().filter(|p| p.in_change());
+    let Some(phase) = in_change().find(|p| !p.complete()) else {
+        return match in_change().next() {
+            Some(_) => (Overall::Done, None),
+            None => (
+                Overall::NotStarted,
+                phases.first().map(|p| NextStep {
+                    command: format!("phasegate plan --phase {}", p.index),
+                    reason: format!("plan phase {} ({})", p.name, p.environment),
+                }),
+            ),
+        };
     };
     let n = phase.index;
     let plan = NextStep {

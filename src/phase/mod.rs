@@ -281,14 +281,10 @@ fn refuse(what: &'static str, why: String, command: String) -> Decision {
 fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> Decision {
     let n = phase.index;
     let plan_cmd = format!("phasegate plan --phase {n}");
-    let Some(p) = phase.project(project) else {
-        return refuse(
-            "plan",
-            format!("project {project} has no plan in phase {}", phase.name),
-            plan_cmd,
-        );
-    };
-    if p.plan != StepState::Succeeded || p.digest.is_none() {
+    let planned = phase
+        .project(project)
+        .filter(|p| p.plan == StepState::Succeeded && p.digest.is_some());
+    let Some(p) = planned else {
         return refuse(
             "plan",
             format!(
@@ -297,7 +293,7 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
             ),
             plan_cmd,
         );
-    }
+    };
     let digest = p.digest.clone().unwrap_or_default();
     let planned = p.planned.clone().unwrap_or_default();
     if !planned.has_changes {
@@ -323,7 +319,14 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
             plan_cmd,
         );
     }
-    if let Some(prev) = progress.phases.iter().rev().find(|q| q.index < n) {
+    // The nearest earlier phase the change touches: one it does not touch
+    // (another environment's own root module) has nothing to wait for.
+    if let Some(prev) = progress
+        .phases
+        .iter()
+        .rev()
+        .find(|q| q.index < n && q.in_change())
+    {
         if prev.environment != phase.environment && !prev.complete() {
             return Decision::Refuse(previous_phase(prev, &phase.environment));
         }

@@ -511,3 +511,84 @@ fn a_project_s_review_waits_for_a_sibling_still_being_verified_and_the_last_one_
         None
     );
 }
+
+/// dev, staging and prod, each with its own root module (`infra/<env>`)
+/// beside a project `shared` that every environment has.
+fn per_environment_phases() -> Vec<PhaseRef> {
+    ["dev", "staging", "prod"]
+        .iter()
+        .enumerate()
+        .map(|(i, env)| PhaseRef {
+            index: i + 1,
+            name: env.to_string(),
+            environment: env.to_string(),
+            projects: vec![env.to_string(), "shared".into()],
+            approval_required: i > 0,
+        })
+        .collect()
+}
+
+fn for_project(mut e: Event, project: &str) -> Event {
+    e.project = Some(project.into());
+    e
+}
+
+#[test]
+fn a_phase_the_change_never_touched_holds_no_later_phase_back() {
+    // A PR that changes only infra/prod: dev and staging have nothing to do.
+    let mut events = vec![for_project(planned("prod", "p1", 1, 1), "prod")];
+    let mut approve = approval("p1", ApprovalSource::Comment, 1, 2);
+    approve.phase = "prod".into();
+    events.push(approve);
+    let progress = fold("CHG-1", &per_environment_phases(), &events);
+    assert!(!progress.phases[0].in_change() && !progress.phases[1].in_change());
+    let prod = progress.phase("prod").unwrap();
+    assert_eq!(
+        prod.projects
+            .iter()
+            .map(|p| p.project.as_str())
+            .collect::<Vec<_>>(),
+        ["prod"],
+        "a project the change never planned is no part of the phase"
+    );
+    assert_eq!(prod.digest.as_deref(), Some("p1"));
+    let req = Request {
+        action: Action::Apply,
+        phase: "prod",
+        project: "prod",
+    };
+    assert!(matches!(decide(&progress, &req), Decision::Proceed(_)));
+}
+
+#[test]
+fn a_project_the_change_touches_must_pass_every_earlier_phase_that_has_it() {
+    // `shared` planned in dev and prod only: staging has it too and was never
+    // planned, and dev never applied it. Prod waits for staging, staging for dev.
+    let events = vec![
+        for_project(planned("dev", "d1", 1, 1), "shared"),
+        for_project(planned("prod", "p1", 1, 2), "shared"),
+    ];
+    let progress = fold("CHG-1", &per_environment_phases(), &events);
+    let req = Request {
+        action: Action::Apply,
+        phase: "prod",
+        project: "shared",
+    };
+    let m = missing(decide(&progress, &req));
+    assert_eq!(m.what, "previous-phase");
+    assert_eq!(m.command, "phasegate plan --phase 2");
+    assert_eq!(
+        progress.next.as_ref().map(|n| n.command.as_str()),
+        Some("phasegate apply --phase 1")
+    );
+}
+
+#[test]
+fn a_journal_without_plans_has_not_started_and_names_the_first_plan() {
+    let progress = fold("CHG-1", &per_environment_phases(), &[]);
+    assert_eq!(progress.overall, crate::journal::Overall::NotStarted);
+    assert_eq!(
+        progress.next.map(|n| n.command),
+        Some("phasegate plan --phase 1".into())
+    );
+}

@@ -1,6 +1,7 @@
-//! What a repository holds, read from its files alone: Terraform directories,
-//! which of them are root modules, the local modules each one calls, and the
-//! environments its tfvars, workspaces and directory names suggest. Used by
+//! What a repository holds, read from its files alone: Terraform directories
+//! and Terragrunt units, which of them are projects, the local modules each
+//! one calls, and the environments each project's directory, tfvars, backend
+//! config files and workspaces suggest. Used by
 //! `init` (what to configure) and `matrix` (what a change touches).
 
 mod affected;
@@ -8,7 +9,10 @@ mod envs;
 mod modules;
 
 pub use affected::{affected_projects, ProjectDir};
-pub use envs::{detect_environments, promotion_rank, DetectedEnv, EnvSource};
+pub use envs::{
+    detect_layout, environment_of_dir, promotion_rank, DetectedEnv, DetectedProject, EnvSettings,
+    EnvSource, Layout, ProjectReason,
+};
 pub use modules::{
     join_relative, normalize, relative_to, scan_module_calls, scan_repo, ScanError, TfDir,
 };

@@ -14,7 +14,19 @@ pub struct TfDir {
     pub backend: bool,
     /// Declares providers (`provider` blocks or `required_providers`).
     pub providers: bool,
-    /// Local module directories it calls (`source = "./..."`), relative to the root.
+    /// Declares infrastructure: `resource`, `data` or `module` blocks.
+    pub resources: bool,
+    /// Holds a `terragrunt.hcl`.
+    pub terragrunt: bool,
+    /// Holds a `terragrunt.hcl` and no directory below it does: a unit
+    /// Terragrunt plans, rather than configuration its units include.
+    pub terragrunt_unit: bool,
+    /// Per-environment backend configuration files, as (environment, path
+    /// relative to this directory): `backend/<env>.hcl`, `<env>.backend.hcl`,
+    /// `backend-<env>.hcl`, `<env>.tfbackend`.
+    pub backend_files: Vec<(String, String)>,
+    /// Local module directories it calls (`source = "./..."`, or a
+    /// Terragrunt unit's local `terraform { source }`), relative to the root.
     pub modules: BTreeSet<String>,
     /// `.tfvars` files in the directory and its `env/`, `envs/`, `vars/`
     /// subdirectories, relative to the root.
@@ -28,10 +40,18 @@ pub struct TfDir {
 }
 
 impl TfDir {
-    /// A root module: declares a backend, or providers without being a
-    /// module some other directory calls.
+    /// A Terraform root module: declares a backend; or, without being a
+    /// module some other directory calls, declares providers, or declares
+    /// resources outside a `modules/` directory (a bare `main.tf` is a root
+    /// module too; a module library's unused modules are not).
     pub fn is_root(&self) -> bool {
-        self.backend || (self.providers && !self.called)
+        self.backend
+            || (!self.called && (self.providers || (self.resources && !self.in_module_library())))
+    }
+
+    /// Under a directory named `modules`.
+    pub fn in_module_library(&self) -> bool {
+        self.dir.split('/').any(|c| c == "modules")
     }
 }
 
@@ -87,14 +107,34 @@ impl Want {
             Want::ModuleCalls => text.contains("module"),
         }
     }
+
+    /// The same for a `terragrunt.hcl`, whose module call is its `source`.
+    fn worth_parsing_terragrunt(self, text: &str) -> bool {
+        match self {
+            Want::Everything => true,
+            Want::ModuleCalls => text.contains("source"),
+        }
+    }
 }
+
+/// The Terragrunt configuration file of a unit.
+const TERRAGRUNT_FILE: &str = "terragrunt.hcl";
+/// Directories holding one backend configuration file per environment.
+const BACKEND_DIRS: [&str; 2] = ["backend", "backends"];
 
 fn scan(root: &Path, want: Want) -> Result<Vec<TfDir>, ScanError> {
     let mut dirs: BTreeMap<String, TfDir> = BTreeMap::new();
     walk(root, root, want, &mut dirs)?;
     let called: BTreeSet<String> = dirs.values().flat_map(|d| d.modules.clone()).collect();
+    // Every directory above a terragrunt.hcl: one there is included, not planned.
+    let above_terragrunt: BTreeSet<String> = dirs
+        .values()
+        .filter(|d| d.terragrunt)
+        .flat_map(|d| ancestors(&d.dir))
+        .collect();
     for (path, d) in dirs.iter_mut() {
         d.called = called.contains(path);
+        d.terragrunt_unit = d.terragrunt && !above_terragrunt.contains(path);
     }
     Ok(dirs.into_values().collect())
 }
@@ -124,6 +164,22 @@ fn walk(
             }
             continue;
         }
+        if name == TERRAGRUNT_FILE {
+            has_tf = true;
+            tf.terragrunt = true;
+            let text = std::fs::read_to_string(path).map_err(|source| ScanError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            if !want.worth_parsing_terragrunt(&text) {
+                continue;
+            }
+            match hcl_edit::parser::parse_body(&text) {
+                Ok(body) => read_terragrunt(&body, root, dir, &mut tf),
+                Err(_) => tf.unparsed.push(relative(root, path)),
+            }
+            continue;
+        }
         if name.ends_with(".tf") {
             has_tf = true;
             let text = std::fs::read_to_string(path).map_err(|source| ScanError::Read {
@@ -139,6 +195,26 @@ fn walk(
             }
         } else if want == Want::Everything && is_tfvars(name) {
             tf.tfvars.push(relative(root, path));
+        } else if want == Want::Everything {
+            if let Some(env) = backend_file_env(name, false) {
+                tf.backend_files.push((env.to_string(), name.to_string()));
+            }
+        }
+    }
+    if has_tf && want == Want::Everything {
+        for sub in BACKEND_DIRS {
+            let bd = dir.join(sub);
+            if bd.is_dir() {
+                for f in sorted_files(&bd)? {
+                    let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
+                        continue;
+                    };
+                    if let Some(env) = backend_file_env(name, true) {
+                        tf.backend_files
+                            .push((env.to_string(), format!("{sub}/{name}")));
+                    }
+                }
+            }
         }
     }
     if has_tf && want == Want::Everything {
@@ -171,10 +247,48 @@ fn is_tfvars(name: &str) -> bool {
     stem.is_some_and(|s| s != "terraform" && !s.ends_with(".auto") && !s.is_empty())
 }
 
+/// The environment a backend configuration file is for, from its name:
+/// `<env>.hcl` or `<env>.tfbackend` inside a backend directory;
+/// `<env>.backend.hcl`, `backend-<env>.hcl` or `<env>.tfbackend` beside the
+/// module.
+fn backend_file_env(name: &str, in_backend_dir: bool) -> Option<&str> {
+    let env = if in_backend_dir {
+        name.strip_suffix(".hcl")
+            .or_else(|| name.strip_suffix(".tfbackend"))
+    } else {
+        name.strip_suffix(".backend.hcl")
+            .or_else(|| name.strip_prefix("backend-")?.strip_suffix(".hcl"))
+            .or_else(|| name.strip_suffix(".tfbackend"))
+    }?;
+    let plain = !env.is_empty()
+        && env
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    plain.then_some(env)
+}
+
+/// A Terragrunt unit's `terraform { source = "../modules//vpc" }`, when
+/// local, is the module it plans: a change there changes the unit.
+fn read_terragrunt(body: &Body, root: &Path, dir: &Path, tf: &mut TfDir) {
+    for block in body.blocks().filter(|b| b.ident.as_str() == "terraform") {
+        let source = block
+            .body
+            .get_attribute("source")
+            .and_then(|a| a.value.as_str().map(str::to_string));
+        if let Some(src) = source.filter(|s| s.starts_with("./") || s.starts_with("../")) {
+            // `//` separates what Terragrunt copies from the module inside it.
+            let src = src.split('?').next().unwrap_or(&src).replace("//", "/");
+            tf.modules
+                .insert(relative(root, &normalize(&dir.join(src))));
+        }
+    }
+}
+
 fn read_body(body: &Body, root: &Path, dir: &Path, tf: &mut TfDir) {
     for block in body.blocks() {
         match block.ident.as_str() {
             "provider" => tf.providers = true,
+            "resource" | "data" => tf.resources = true,
             "terraform" => {
                 for inner in block.body.blocks() {
                     match inner.ident.as_str() {
@@ -185,6 +299,7 @@ fn read_body(body: &Body, root: &Path, dir: &Path, tf: &mut TfDir) {
                 }
             }
             "module" => {
+                tf.resources = true;
                 let source = block
                     .body
                     .get_attribute("source")
@@ -247,6 +362,20 @@ fn entries(dir: &Path) -> Result<Vec<Entry>, ScanError> {
         .collect();
     list.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(list)
+}
+
+/// The directories above `dir` (root-relative), up to and including `.`.
+fn ancestors(dir: &str) -> Vec<String> {
+    if dir == "." {
+        return Vec::new();
+    }
+    let mut out = vec![".".to_string()];
+    let mut at = 0;
+    while let Some(i) = dir[at..].find('/') {
+        out.push(dir[..at + i].to_string());
+        at += i + 1;
+    }
+    out
 }
 
 /// `path` relative to `root`, `/`-separated; `.` for the root.
@@ -313,6 +442,74 @@ mod tests {
             .collect();
         assert_eq!(roots, ["app", "tool"]);
         assert_eq!(dirs[0].modules.iter().collect::<Vec<_>>(), ["modules/tags"]);
+    }
+
+    #[test]
+    fn a_bare_main_tf_nobody_calls_is_a_root_but_an_unused_library_module_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let bucket = "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \"b\"\n}\n";
+        write(r, "infra/dev/main.tf", bucket);
+        write(r, "modules/unused/main.tf", bucket);
+        write(r, "vars-only/variables.tf", "variable \"x\" {}\n");
+        let dirs = scan_repo(r).unwrap();
+        let roots: Vec<_> = dirs
+            .iter()
+            .filter(|d| d.is_root())
+            .map(|d| d.dir.as_str())
+            .collect();
+        assert_eq!(roots, ["infra/dev"]);
+    }
+
+    #[test]
+    fn backend_files_are_found_beside_the_module_and_in_a_backend_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        write(r, "app/main.tf", "terraform {\n  backend \"s3\" {}\n}\n");
+        for f in [
+            "app/backend/dev.hcl",
+            "app/staging.backend.hcl",
+            "app/backend-prod.hcl",
+            "app/qa.tfbackend",
+            "app/providers.hcl",
+        ] {
+            write(r, f, "bucket = \"b\"\n");
+        }
+        let dirs = scan_repo(r).unwrap();
+        let mut found = dirs[0].backend_files.clone();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                ("dev", "backend/dev.hcl"),
+                ("prod", "backend-prod.hcl"),
+                ("qa", "qa.tfbackend"),
+                ("staging", "staging.backend.hcl"),
+            ]
+            .map(|(e, f)| (e.to_string(), f.to_string()))
+        );
+    }
+
+    #[test]
+    fn a_terragrunt_unit_calls_its_local_source_and_the_parent_config_is_no_unit() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        write(r, "live/terragrunt.hcl", "inputs = {}\n");
+        write(
+            r,
+            "live/dev/app/terragrunt.hcl",
+            "include \"root\" {\n  path = find_in_parent_folders()\n}\nterraform {\n  source = \"../../../modules//app\"\n}\n",
+        );
+        write(r, "modules/app/main.tf", "provider \"aws\" {}\n");
+        for dirs in [scan_repo(r).unwrap(), scan_module_calls(r).unwrap()] {
+            let unit = dirs.iter().find(|d| d.dir == "live/dev/app").unwrap();
+            assert!(unit.terragrunt_unit);
+            assert_eq!(unit.modules.iter().collect::<Vec<_>>(), ["modules/app"]);
+            let parent = dirs.iter().find(|d| d.dir == "live").unwrap();
+            assert!(parent.terragrunt && !parent.terragrunt_unit);
+            let module = dirs.iter().find(|d| d.dir == "modules/app").unwrap();
+            assert!(module.called && !module.is_root());
+        }
     }
 
     #[test]

@@ -296,3 +296,24 @@ fn init_validate_workflows_check_and_doctor_print_one_json_object_with_format_js
         checks.iter().filter(|c| c["ok"] == false).count()
     );
 }
+
+#[test]
+fn init_pins_the_given_commit_in_the_action_and_the_schema_url() {
+    let dir = example_repo();
+    let out = init(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (repo_name, sha) = ACTION.split_once('@').unwrap();
+    let config = read(&dir.path().join("phasegate.yml"));
+    assert!(
+        config.contains(&format!(
+            "$schema: \"https://raw.githubusercontent.com/{repo_name}/{sha}/schemas/phasegate.schema.json\"\n"
+        )),
+        "{config}"
+    );
+    assert!(
+        config.contains(&format!("  action: \"{ACTION}\"\n")),
+        "{config}"
+    );
+    let promote = read(&dir.path().join(".github/workflows/phasegate-promote.yml"));
+    assert!(promote.contains(&format!("uses: {ACTION}")), "{promote}");
+}

@@ -200,3 +200,51 @@ fn without_a_base_anywhere_matrix_is_bad_input_saying_so() {
     );
     assert!(stderr.contains("--base"), "{stderr}");
 }
+
+/// Terragrunt units `live/<env>/app` over one local module.
+fn terragrunt_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |file: &str, text: &str| {
+        let path = dir.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "phasegate.yml",
+        "version: 1\nengine:\n  kind: terragrunt\nenvironments:\n  - name: dev\n  - name: prod\nprojects:\n  - name: dev-app\n    dir: live/dev/app\n    environments: [dev]\n  - name: prod-app\n    dir: live/prod/app\n    environments: [prod]\n",
+    );
+    for env in ["dev", "prod"] {
+        write(
+            &format!("live/{env}/app/terragrunt.hcl"),
+            "terraform {\n  source = \"../../../modules//app\"\n}\n",
+        );
+    }
+    write(
+        "modules/app/main.tf",
+        "resource \"null_resource\" \"x\" {}\n",
+    );
+    git(dir.path(), &["init", "-q", "-b", "main", "."]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "base"]);
+    dir
+}
+
+#[test]
+fn a_module_a_terragrunt_unit_sources_changes_the_unit() {
+    let dir = terragrunt_repo();
+    change_and_commit(dir.path(), "modules/app/main.tf");
+    let (out, written) = matrix_with_outputs(dir.path(), &["--base", "HEAD~1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "dev-app\nprod-app"
+    );
+    assert!(
+        written.contains(r#"by_env={"dev":{"include":[{"project":"dev-app"}]},"prod":{"include":[{"project":"prod-app"}]}}"#),
+        "{written}"
+    );
+
+    change_and_commit(dir.path(), "live/prod/app/terragrunt.hcl");
+    let out = phasegate(dir.path(), &["matrix", "--base", "HEAD~1"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "prod-app");
+}

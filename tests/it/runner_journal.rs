@@ -224,59 +224,6 @@ fn arb_event() -> impl Strategy<Value = Event> {
         })
 }
 
-#[test]
-fn projects_a_change_never_touched_are_not_part_of_its_phases() {
-    let planned = |phase: &str, project: &str, change: &str| Event {
-        change: change.into(),
-        ..event(
-            phase,
-            Some(project),
-            Step::Plan,
-            Some(&format!("d-{project}")),
-            1,
-            EventKind::StepSucceeded {
-                plan: Some(PlanRecord {
-                    has_changes: true,
-                    ..PlanRecord::default()
-                }),
-            },
-        )
-    };
-    let names = |p: &phasegate::journal::Progress, phase: &str| -> Vec<String> {
-        p.phase(phase)
-            .unwrap()
-            .projects
-            .iter()
-            .map(|x| x.project.clone())
-            .collect()
-    };
-    // Before any event, the phase lists every project of the config.
-    let fresh = fold("CHG-1", &phases(), &[]);
-    assert_eq!(names(&fresh, "dev"), ["app", "net"]);
-
-    // The change edits only `app` (another change's `net` does not count):
-    // `net` is in no phase, the phase digest is app's, and nothing waits
-    // for a plan of `net`.
-    let p = fold(
-        "CHG-1",
-        &phases(),
-        &[
-            planned("dev", "app", "CHG-1"),
-            planned("dev", "net", "CHG-2"),
-        ],
-    );
-    assert_eq!(names(&p, "dev"), ["app"]);
-    assert_eq!(
-        names(&p, "prod"),
-        ["app"],
-        "the change's projects, everywhere"
-    );
-    assert_eq!(p.phase("dev").unwrap().digest.as_deref(), Some("d-app"));
-    let next = p.next.expect("a next step");
-    assert!(!next.reason.contains("net"), "{next:?}");
-    assert!(next.command.ends_with("--phase 1"), "{next:?}");
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
