@@ -32,7 +32,11 @@ set -e
 # One closing line over every test binary, so the count is not that of whichever ran last.
 # Per crate (each "Running" or "Doc-tests" line names the binary), then the total.
 awk '
-  /^ *Running / { name = ($2 == "unittests") ? $3 : $2 } /^ *Doc-tests / { name = "doc-tests " $2 }
+  /^ *Running / {
+    bin = $NF; gsub(/[()]/, "", bin); sub(/.*\//, "", bin); sub(/-[0-9a-f]+$/, "", bin)
+    name = bin " " (($2 == "unittests") ? $3 : $2)
+  }
+  /^ *Doc-tests / { name = "doc-tests " $2 }
   /^test result:/ { p += $4; f += $6; s += $8; printf "  %-60s %d passed, %d failed, %d skipped\n", name, $4, $6, $8 }
   END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 exit "$status"
