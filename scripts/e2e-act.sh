@@ -135,11 +135,8 @@ repo="$work/git/acme/infra"
 cp -R "$root/tests/act/repo" "$repo"
 find "$repo" -name '*.hcl' -exec sed -i "s|@STATE_DIR@|$work/state|" {} +
 "$phasegate" init --dir "$repo" --action "phasegate/phasegate@$action_sha" </dev/null >&2
-# Until `init` detects backend/<env>.hcl (branch `layouts`): one backend config
-# per environment, as terraform reads it from the project's directory.
-if ! grep -q backend_config "$repo/phasegate.yml"; then
-  sed -i 's|^\(        \)var_files: \["[^"/]*/\([^"/]*\)\.tfvars"\]$|&\n\1backend_config: ["backend/\2.hcl"]|' "$repo/phasegate.yml"
-fi
+grep -q 'backend_config: \["backend/dev.hcl"\]' "$repo/phasegate.yml" ||
+  die "phasegate init gave the projects no per-environment backend config: $(cat "$repo/phasegate.yml")"
 wf="$repo/.github/workflows"
 for f in pr promote approve drift; do
   [ -f "$wf/phasegate-$f.yml" ] || die "phasegate init wrote no $wf/phasegate-$f.yml"
