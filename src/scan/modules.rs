@@ -167,31 +167,22 @@ fn walk(
         if name == TERRAGRUNT_FILE {
             has_tf = true;
             tf.terragrunt = true;
-            let text = std::fs::read_to_string(path).map_err(|source| ScanError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            if !want.worth_parsing_terragrunt(&text) {
-                continue;
-            }
-            match hcl_edit::parser::parse_body(&text) {
-                Ok(body) => read_terragrunt(&body, root, dir, &mut tf),
-                Err(_) => tf.unparsed.push(relative(root, path)),
+            let text = read_text(path)?;
+            if want.worth_parsing_terragrunt(&text) {
+                if let Some(body) = parse(&text, root, path, &mut tf) {
+                    read_terragrunt(&body, root, dir, &mut tf);
+                }
             }
             continue;
         }
         if name.ends_with(".tf") {
             has_tf = true;
-            let text = std::fs::read_to_string(path).map_err(|source| ScanError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let text = read_text(path)?;
             if !want.worth_parsing(&text) {
                 continue;
             }
-            match hcl_edit::parser::parse_body(&text) {
-                Ok(body) => read_body(&body, root, dir, &mut tf),
-                Err(_) => tf.unparsed.push(relative(root, path)),
+            if let Some(body) = parse(&text, root, path, &mut tf) {
+                read_body(&body, root, dir, &mut tf);
             }
         } else if want == Want::Everything && is_tfvars(name) {
             tf.tfvars.push(relative(root, path));
@@ -240,6 +231,25 @@ fn walk(
 
 /// Environment tfvars: not `terraform.tfvars` or `*.auto.tfvars`, which
 /// Terraform loads on its own in every environment.
+fn read_text(path: &Path) -> Result<String, ScanError> {
+    std::fs::read_to_string(path).map_err(|source| ScanError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The file's HCL body; a file that does not parse is recorded in
+/// `tf.unparsed` (reported, not fatal).
+fn parse(text: &str, root: &Path, path: &Path, tf: &mut TfDir) -> Option<Body> {
+    match hcl_edit::parser::parse_body(text) {
+        Ok(body) => Some(body),
+        Err(_) => {
+            tf.unparsed.push(relative(root, path));
+            None
+        }
+    }
+}
+
 fn is_tfvars(name: &str) -> bool {
     let stem = name
         .strip_suffix(".tfvars")
