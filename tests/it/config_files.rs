@@ -158,17 +158,22 @@ fn quickstart_config_and_change_plan_are_valid() {
     assert_eq!(phases[2].environment.github_environment(), "production");
 }
 
-#[test]
-fn validate_shows_each_phase_with_only_the_projects_deployed_to_its_environment() {
-    let dir = repo().join("tests/fixtures/config/per-environment-projects");
-    let out = crate::workflows::phasegate(&dir, &["validate"]);
+/// `phasegate <args>` in `dir`, which must exit 0; its stdout.
+fn validated(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = crate::workflows::phasegate(dir, args);
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         crate::workflows::text(&out)
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn validate_shows_each_phase_with_only_the_projects_deployed_to_its_environment() {
+    let dir = repo().join("tests/fixtures/config/per-environment-projects");
+    let stdout = validated(&dir, &["validate"]);
     assert!(
         stdout.contains("  phase 1 dev -> dev [dev, dns]\n"),
         "{stdout}"
@@ -178,14 +183,8 @@ fn validate_shows_each_phase_with_only_the_projects_deployed_to_its_environment(
         "{stdout}"
     );
 
-    let out = crate::workflows::phasegate(&dir, &["validate", "--format", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        crate::workflows::text(&out)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&validated(&dir, &["validate", "--format", "json"])).unwrap();
     let phases: Vec<(String, serde_json::Value)> = json["phases"]
         .as_array()
         .unwrap()
@@ -213,14 +212,7 @@ fn validate_shows_each_phase_with_only_the_projects_deployed_to_its_environment(
 #[test]
 fn a_change_plan_phase_holds_only_projects_of_its_environment() {
     let dir = repo().join("tests/fixtures/config/per-environment-projects");
-    let out = crate::workflows::phasegate(&dir, &["--change", "change.yml", "validate"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        crate::workflows::text(&out)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = validated(&dir, &["--change", "change.yml", "validate"]);
     // The prod phase names no projects: every project deployed to prod.
     assert!(
         stdout.contains("  phase 1 dev -> dev [dev, dns]\n"),
