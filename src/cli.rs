@@ -48,7 +48,7 @@ pub enum Command {
     Environments(EnvironmentsArgs),
     /// The pre-apply approval check.
     Approvals(ApprovalsArgs),
-    /// Record a fallback approval from a `/phasegate approve <env> <digest>` PR comment.
+    /// Record a fallback approval from a `/phasegate approve <env> <digest>` PR comment, or with --local an approval in a local store.
     Approve(ApproveArgs),
     /// Maintain the price book from the providers' machine-readable price lists.
     Prices(PricesArgs),
@@ -240,6 +240,18 @@ pub enum ApprovalsAction {
 pub struct ApproveArgs {
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Record an approval in a local store, outside GitHub (with --env, --digest and --as).
+    #[arg(long, requires_all = ["env", "digest", "approver"])]
+    pub local: bool,
+    /// The environment approved (with --local).
+    #[arg(long, value_name = "ENV", requires = "local")]
+    pub env: Option<String>,
+    /// The plan digest approved, or its first 12 or more characters (with --local).
+    #[arg(long, value_name = "DIGEST", requires = "local")]
+    pub digest: Option<String>,
+    /// Who approves (with --local).
+    #[arg(long = "as", value_name = "NAME", requires = "local")]
+    pub approver: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod redact;
 pub mod render;
 pub mod report;
+pub mod runner;
 pub mod scan;
 pub mod store;
 pub mod term;

@@ -68,7 +68,18 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
             posted?;
             outcomes
         }
-        None => result?,
+        None => {
+            let mut outcomes = result?;
+            for o in &mut outcomes {
+                if let Some(c) = &o.command {
+                    o.command = Some(crate::runner::approvals::local_command(
+                        c,
+                        &ctx.writer.actor,
+                    ));
+                }
+            }
+            outcomes
+        }
     };
     report(&outcomes, args.format);
     if let Some(file) = actions.as_ref().and_then(|a| a.summary_file.as_deref()) {
@@ -411,65 +422,112 @@ async fn locked_apply<S: Store>(
     project: &Project,
     approved: &Approved,
 ) -> Result<Outcome> {
-    let w = &ctx.writer;
-    let phase = &ctx.phase.name;
     let name = project.name.as_str();
     let digest = approved.digest.as_deref();
     let mut req = prepare(ctx, project)?;
     checkpoint(store, ctx, &req, name, digest).await?;
 
     // Only the reviewed plan: the saved file whose hash the journal holds,
-    // else a fresh plan whose normalized digest equals the approved one.
-    let recorded = approved.plan_file.as_deref().map(Path::new).filter(|f| {
-        f.is_file() && approved.plan_sha256.as_deref() == runner::file_sha256(f).ok().as_deref()
-    });
-    let changes = match recorded {
+    // else a fresh plan whose normalized digest equals the approved one. A
+    // saved file that is there but not the one planned is never re-planned
+    // around: someone replaced it.
+    let saved = approved
+        .plan_file
+        .as_deref()
+        .map(Path::new)
+        .filter(|f| f.is_file());
+    let changes = match saved {
         Some(file) => {
+            let sha = runner::file_sha256(file)?;
+            if approved.plan_sha256.as_deref() != Some(sha.as_str()) {
+                let why = format!(
+                    "the saved plan {} is not the file planned for {}: its sha256 differs from the one the journal recorded when it was planned; it was replaced (tampered with, or overwritten by another plan) and is never applied",
+                    file.file_name().unwrap_or_default().to_string_lossy(),
+                    short(digest.unwrap_or_default()),
+                );
+                let command = format!("phasegate plan --phase {}", ctx.phase.index);
+                return refuse(store, ctx, name, digest, "tampered", why, command).await;
+            }
             req.plan_file = file.to_path_buf();
             let json = ctx.engine.show_json(&req)?;
             super::projects::parse_plan(&json, &format!("{name} (saved plan)"))?
         }
         None => {
             req.plan_file = plan_file(ctx, name, ".replan")?;
-            ctx.engine.plan(&req)?;
-            let json = ctx.engine.show_json(&req)?;
-            let fresh = super::projects::parse_plan(&json, &format!("{name} (re-plan)"))?;
-            if Some(fresh.digest.as_str()) != digest {
-                // The new plan goes to the journal (and so to the comment)
-                // for a new approval; it is never applied now.
-                let record = runner::plan_record(&fresh, Some(&req.plan_file))?;
-                let e = w.event(
-                    phase,
-                    Some(name),
-                    Step::Plan,
-                    Some(&fresh.digest),
-                    EventKind::StepSucceeded { plan: Some(record) },
-                );
-                runner::append(store, &w.change, &[e]).await?;
-                let why = format!(
-                    "plan changed since approval: the saved plan is gone and a new plan has digest {}, not the approved {}",
-                    short(&fresh.digest),
-                    short(digest.unwrap_or_default())
-                );
-                let command = format!(
-                    "phasegate status (then approve plan {})",
-                    short(&fresh.digest)
-                );
-                return refuse(
-                    store,
-                    ctx,
-                    name,
-                    Some(&fresh.digest),
-                    "plan-changed",
-                    why,
-                    command,
-                )
-                .await;
+            let fresh = crate::runner::gated::initialized_plan(ctx.engine, &req, name, "re-plan")?;
+            if Some(fresh.changes.digest.as_str()) != digest {
+                return replanned(store, ctx, &req, fresh, digest).await;
             }
-            fresh
+            fresh.changes
         }
     };
     apply_changes(store, ctx, name, digest, req, &changes).await
+}
+
+/// A re-plan whose digest is not the approved one: gated and journaled like
+/// any plan (so its verdicts stand beside its digest and the comment shows
+/// them), and never applied now. The refusal names the next step the
+/// journal now gives.
+async fn replanned<S: Store>(
+    store: &S,
+    ctx: &ApplyContext<'_>,
+    req: &PlanRequest,
+    fresh: super::projects::ProjectPlan,
+    approved: Option<&str>,
+) -> Result<Outcome> {
+    use crate::runner::gated;
+    let w = &ctx.writer;
+    let name = fresh.name.clone();
+    let projects = [fresh];
+    let gates = gated::gate(
+        ctx.ws,
+        ctx.phase,
+        &projects,
+        &crate::cli::GateInputs::default(),
+        &ctx.out_dir,
+    )?;
+    let [fresh] = projects;
+    let base = gated::change_base(ctx.ws);
+    let events = gated::plan_events(
+        w,
+        ctx.ws,
+        ctx.phase,
+        &fresh,
+        &gates,
+        Some(&req.plan_file),
+        base.as_deref(),
+    )?;
+    runner::append(store, &w.change, &events).await?;
+    let progress = fold(
+        &w.change,
+        &runner::phase_refs(&runner::all_phases(ctx.ws)),
+        &runner::read_journal(store, &w.change).await?,
+    );
+    let command = progress
+        .next
+        .map(|n| n.command)
+        .unwrap_or_else(|| "phasegate status".into());
+    let fate = if gates.verdict().stops() {
+        "a gate blocks it, so it cannot be applied until the change is fixed"
+    } else {
+        "it is applied only once it is allowed in its own right (its approval, where the environment needs one)"
+    };
+    let why = format!(
+        "plan changed since it was reviewed: the saved plan is gone and a new plan has digest {}, not the reviewed {}; the new plan was gated ({}) and journaled: {fate}",
+        short(&fresh.changes.digest),
+        short(approved.unwrap_or_default()),
+        gates.text_line().trim_start_matches("gates: "),
+    );
+    refuse(
+        store,
+        ctx,
+        &name,
+        Some(&fresh.changes.digest),
+        "plan-changed",
+        why,
+        command,
+    )
+    .await
 }
 
 /// init and workspace selection: what every engine call of an apply needs.

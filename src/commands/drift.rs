@@ -20,7 +20,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::github::issues::{self, Desired, IssueOutcome, IssueTarget};
 use crate::iac::{CliEngine, IacEngine, PlanRequest};
 use crate::journal::{ErrorClass, Event, EventKind, Step};
-use crate::plan::{self, ChangeSet};
+use crate::plan::ChangeSet;
 use crate::render::drift::{closed_comment, issue_body, issue_title, RunInfo};
 
 /// The label drift issues carry unless the config names another.
@@ -224,7 +224,7 @@ fn detect(
 
 fn show(engine: &dyn IacEngine, req: &PlanRequest, project: &str, kind: &str) -> Result<ChangeSet> {
     let json = engine.show_json(req)?;
-    let cs = plan::parse_plan_json(&json, &format!("{project} ({kind} show -json)"))?;
+    let cs = super::projects::parse_plan(&json, &format!("{project} ({kind} show -json)"))?;
     if cs.plan_failed() {
         return Err(Error::External(format!(
             "{project}: Terraform reported errors in the {kind} plan; drift cannot be judged"

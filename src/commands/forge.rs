@@ -79,7 +79,16 @@ pub fn awaiting_approval_section(
         .and_then(render::escape::link_target)
         .map(|u| format!(" in [the workflow run]({u})"))
         .unwrap_or_default();
-    let essentials = if verdict.stops() {
+    let needs_approval = env.reviewers_required || env.protected;
+    let essentials = if verdict.stops() && !needs_approval {
+        "Not ready to apply: a gate above must pass (or be acknowledged in the change plan) first."
+            .to_string()
+    } else if !needs_approval {
+        format!(
+            "No approval needed: `{}` has no required reviewers, so the plan with the digest above is applied once the gates pass and the earlier environments are done.",
+            render::escape::inline(&env.name)
+        )
+    } else if verdict.stops() {
         format!(
             "Not ready for approval: a gate above must pass (or be acknowledged in the change plan) before `{}` can be approved.",
             render::escape::inline(env.github_environment())

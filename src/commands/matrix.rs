@@ -112,7 +112,7 @@ fn matrix(projects: &[String]) -> Value {
 /// Where `head` left the default branch, for a run outside Actions:
 /// `git merge-base` with `origin/<branch>`, else the local `<branch>`.
 /// None when neither exists or shares history with `head`.
-fn merge_base(root: &Path, head: &str, branch: &str) -> Result<Option<String>> {
+pub(crate) fn merge_base(root: &Path, head: &str, branch: &str) -> Result<Option<String>> {
     if head.starts_with('-') {
         return Err(Error::Input(format!("`{head}` is not a commit reference")));
     }
@@ -141,7 +141,7 @@ fn merge_base(root: &Path, head: &str, branch: &str) -> Result<Option<String>> {
 
 /// Base and head from the event payload: a PR's base and head, or a push's
 /// `before` and `after`.
-fn event_refs() -> (Option<String>, Option<String>) {
+pub(crate) fn event_refs() -> (Option<String>, Option<String>) {
     let Some(path) = std::env::var_os("GITHUB_EVENT_PATH") else {
         return (None, None);
     };

@@ -3,7 +3,7 @@
 
 mod actions;
 mod apply;
-mod approvals;
+pub(crate) mod approvals;
 mod checkpoint;
 mod environments;
 mod forge;
@@ -29,13 +29,13 @@ mod completions;
 mod doctor;
 mod drift;
 mod init;
-mod matrix;
+pub(crate) mod matrix;
 mod resume;
 mod workflows;
 
 pub mod review;
 mod rollback;
-mod rollback_tree;
+pub(crate) mod rollback_tree;
 
 use crate::cli::{Cli, Command};
 use crate::error::{ExitCode, Result};
@@ -54,6 +54,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Approvals(crate::cli::ApprovalsArgs {
             action: crate::cli::ApprovalsAction::Check { env, digest, token },
         }) => approvals::check(&global, &env, digest.as_deref(), token),
+        Command::Approve(args) if args.local => {
+            crate::runner::approvals::approve_local(&global, args)
+        }
         Command::Approve(args) => approvals::approve(&global, args.token),
         Command::Prices(args) => prices::run(args),
         Command::Init(args) => init::run(&global, args),

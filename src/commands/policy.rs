@@ -40,7 +40,7 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<GateRun> {
             Error::Input("gate policy --policy DIR needs --plan-json FILE (the `terraform show -json` output)".into())
         })?;
         let phase = crate::commands::workspace::local_phase(&stem(plan));
-        let text = std::fs::read_to_string(plan).map_err(|e| Error::io(plan, e))?;
+        let text = super::projects::read_plan_file(plan)?;
         let changes = super::projects::parse_plan(&text, &plan.display().to_string())?;
         let project = ProjectPlan {
             name: stem(plan),

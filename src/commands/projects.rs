@@ -75,13 +75,44 @@ fn ingest(phase: &ResolvedPhase, project: Option<&str>, file: &Path) -> Result<P
             )))
         }
     };
-    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let text = read_plan_file(file)?;
     let changes = parse_plan(&text, &file.display().to_string())?;
     Ok(ProjectPlan {
         name: target.name.clone(),
         dir: target.dir.clone(),
         changes,
         plan_json: text,
+    })
+}
+
+/// A plan JSON file's text. Terraform writes UTF-8; anything else (a UTF-16
+/// file from PowerShell's `>`, a binary plan given by mistake) is bad input
+/// naming the file and where the first undecodable byte is.
+pub(crate) fn read_plan_file(file: &Path) -> Result<String> {
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    decode_plan(bytes, &file.display().to_string())
+}
+
+fn decode_plan(bytes: Vec<u8>, origin: &str) -> Result<String> {
+    let utf16 = bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]);
+    if utf16 {
+        return Err(Error::Input(format!(
+            "{origin}:1:1: the plan JSON is UTF-16 (it starts with a UTF-16 byte order mark); `terraform show -json` writes UTF-8, so write it with a redirect that keeps UTF-8 (PowerShell: `| Out-File -Encoding utf8`)"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..at];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = at - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+        let hint = if e.as_bytes().starts_with(b"PK") {
+            " (it looks like a binary plan file: pass the output of `terraform show -json PLANFILE`)"
+        } else {
+            ""
+        };
+        Error::Input(format!(
+            "{origin}:{line}:{column}: the plan JSON is not UTF-8 (byte {at} cannot be decoded){hint}"
+        ))
     })
 }
 
@@ -129,6 +160,21 @@ fn run_engine(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_plan_that_is_not_utf8_is_bad_input_naming_the_line_and_column() {
+        let err = super::decode_plan(b"{\n  \"a\": \"\xff\"}".to_vec(), "p.json").unwrap_err();
+        assert!(matches!(err, crate::Error::Input(_)), "{err}");
+        assert!(err.to_string().starts_with("p.json:2:9: "), "{err}");
+        let utf16: Vec<u8> = [0xFF, 0xFE, b'{', 0, b'}', 0].to_vec();
+        let err = super::decode_plan(utf16, "p.json").unwrap_err();
+        assert!(err.to_string().contains("UTF-16"), "{err}");
+        let zip = b"PK\x03\x04\x14\x00\x08\x00\x08\x00\xa5".to_vec();
+        assert!(super::decode_plan(zip, "p.tfplan")
+            .unwrap_err()
+            .to_string()
+            .contains("binary plan"));
+    }
+
     #[test]
     fn a_parsed_plan_s_sensitive_values_are_masked_in_engine_messages() {
         let text = include_str!("../../tests/fixtures/plans/sensitive-canary.json");

@@ -4,12 +4,12 @@
 use super::output::print_stdout;
 use super::plan::project_json;
 use crate::cli::{RenderArgs, RenderFormat};
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{ExitCode, Result};
 use crate::render::{self, PhaseView, ProjectView};
 
 pub fn run(args: RenderArgs) -> Result<ExitCode> {
     let file = &args.plan_json;
-    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let text = super::projects::read_plan_file(file)?;
     let changes = super::projects::parse_plan(&text, &file.display().to_string())?;
     let name = file
         .file_stem()

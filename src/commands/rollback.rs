@@ -13,9 +13,7 @@ use crate::journal::short_digest as short;
 use std::path::{Path, PathBuf};
 
 use super::checkpoint;
-use super::gating::{self, GateSet};
 use super::output::{print_stdout, OutputSet};
-use super::projects::ProjectPlan;
 use super::rollback_tree as tree;
 use super::runner::{self, Runner, Writer};
 use super::workspace::Workspace;
@@ -86,6 +84,16 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs) -> Result<ExitCode> {
             break;
         }
     }
+    if actions.is_none() {
+        for o in &mut outcomes {
+            if let Some(c) = &o.command {
+                o.command = Some(crate::runner::approvals::local_command(
+                    c,
+                    &ctx.writer.actor,
+                ));
+            }
+        }
+    }
     for o in &outcomes {
         if let (Some(view), Some(digest)) = (&o.view, &o.digest) {
             post_revert(&runner, &ws, view, digest)?;
@@ -142,6 +150,9 @@ struct Ctx<'a> {
     writer: Writer,
     out_dir: PathBuf,
     engine: &'a dyn IacEngine,
+    /// `--base`, else the pull request's base sha: the commit a revert
+    /// plan goes back to when given; else the base the phase's plan
+    /// recorded.
     base: Option<String>,
 }
 
@@ -233,6 +244,23 @@ async fn refuse<S: Store>(
     Ok(o)
 }
 
+/// No commit to go back to: neither `--base`, nor a pull request's base,
+/// nor a base recorded with the phase's plan. Journaled, before any lock.
+async fn no_base<S: Store>(store: &S, ctx: &Ctx<'_>, project: &str) -> Result<Outcome> {
+    refuse(
+        store,
+        ctx,
+        project,
+        "rollback-base",
+        format!(
+            "which commit does the revert of {project} go back to? The plan of phase {} recorded no base commit (it was not planned in a git repository), and no --base was given",
+            ctx.phase.name
+        ),
+        format!("phasegate rollback --phase {} --base REV", ctx.phase.index),
+    )
+    .await
+}
+
 async fn decided<S: Store>(
     store: &S,
     ctx: &Ctx<'_>,
@@ -259,12 +287,12 @@ async fn decided<S: Store>(
 
 /// The base commit's tree for `project`, with the local state linked in,
 /// and the request that plans there.
-fn revert_request(ctx: &Ctx<'_>, project: &Project, plan_file: PathBuf) -> Result<PlanRequest> {
-    let rev = ctx.base.as_deref().ok_or_else(|| {
-        Error::Input(
-            "which commit does the revert go back to? pass --base REV (in a pull-request run it defaults to the PR's base sha)".into(),
-        )
-    })?;
+fn revert_request(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    rev: &str,
+    plan_file: PathBuf,
+) -> Result<PlanRequest> {
     let mut req = runner::plan_request(ctx.ws, ctx.phase, project, plan_file)?;
     let project_dir = runner::absolute(&req.dir)?;
     let root = tree::repo_root(&project_dir)?;
@@ -297,14 +325,22 @@ async fn plan_revert<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> R
     if let Err(o) = decided(store, ctx, name, Action::Rollback).await? {
         return Ok(o);
     }
+    let (_, progress) = progress(store, ctx).await?;
+    let recorded = progress
+        .phase(&ctx.phase.name)
+        .and_then(|p| p.project(name))
+        .and_then(|p| p.planned.as_ref())
+        .and_then(|r| r.base.clone());
+    let Some(base) = ctx.base.clone().or(recorded) else {
+        return no_base(store, ctx, name).await;
+    };
     journal(store, ctx, name, None, vec![EventKind::StepStarted]).await?;
     let planned = (|| {
-        let req = revert_request(ctx, project, revert_plan_file(ctx, name)?)?;
-        let (_, json) = crate::iac::plan_project(ctx.engine, &req)?;
-        let changes = crate::plan::parse_plan_json(&json, &format!("{name} (revert plan)"))?;
-        Ok::<_, Error>((req, json, changes))
+        let req = revert_request(ctx, project, &base, revert_plan_file(ctx, name)?)?;
+        let plan = crate::runner::gated::engine_plan(ctx.engine, &req, name, "revert plan")?;
+        Ok::<_, Error>((req, plan))
     })();
-    let (req, json, changes) = match planned {
+    let (req, plan) = match planned {
         Ok(p) => p,
         Err(e) => {
             let failed = EventKind::StepFailed {
@@ -315,19 +351,13 @@ async fn plan_revert<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> R
             return Err(e);
         }
     };
-    let plans = vec![ProjectPlan {
-        name: name.to_string(),
-        dir: req.dir.clone(),
-        changes,
-        plan_json: json,
-    }];
-    let gates = gating::evaluate(
+    let plans = vec![plan];
+    let gates = crate::runner::gated::gate(
         ctx.ws,
         ctx.phase,
         &plans,
         &GateInputs::default(),
         &ctx.out_dir,
-        GateSet::All,
     )?;
     let changes = &plans[0].changes;
     let digest = changes.digest.clone();
@@ -336,7 +366,7 @@ async fn plan_revert<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> R
         change_title: Some(format!(
             "Revert plan of phase {} (base {})",
             ctx.phase.name,
-            ctx.base.as_deref().unwrap_or_default()
+            short(&base)
         )),
         phase_name: format!("{} (rollback)", ctx.phase.name),
         phase_index: ctx.phase.index.saturating_sub(1),
@@ -353,16 +383,24 @@ async fn plan_revert<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> R
     files.add(&comment, crate::render::comment(&view));
     files.write_all(&ctx.out_dir)?;
 
-    let record = runner::plan_record(changes, Some(&req.plan_file))?;
-    let mut kinds = vec![EventKind::StepSucceeded { plan: Some(record) }];
-    for gate in &gates.runs {
-        kinds.push(EventKind::GateEvaluated {
-            gate: gate.key.to_string(),
-            verdict: crate::render::verdict::words(gate.verdict).key.to_string(),
-            blocking: gate.verdict.stops(),
-        });
-    }
-    journal(store, ctx, name, Some(&digest), kinds).await?;
+    let mut record = runner::plan_record(changes, Some(&req.plan_file))?;
+    record.base = Some(base.clone());
+    let mut events = vec![ctx.writer.event(
+        &ctx.phase.name,
+        Some(name),
+        Step::Rollback,
+        Some(&digest),
+        EventKind::StepSucceeded { plan: Some(record) },
+    )];
+    events.extend(crate::runner::gated::gate_events(
+        &ctx.writer,
+        ctx.ws,
+        ctx.phase,
+        &plans[0],
+        &gates,
+        Step::Rollback,
+    ));
+    runner::append(store, &ctx.writer.change, &events).await?;
 
     let n = ctx.phase.index;
     let env = &ctx.phase.environment;
@@ -462,11 +500,22 @@ async fn apply_revert<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> 
         Ok(a) => a,
         Err(o) => return Ok(o),
     };
+    // The tree the revert was planned from, so the reviewed plan applies
+    // in the same configuration.
+    let (_, progress) = progress(store, ctx).await?;
+    let recorded = progress
+        .phase(&ctx.phase.name)
+        .and_then(|p| p.project(name))
+        .and_then(|p| p.revert.as_ref())
+        .and_then(|r| r.planned.base.clone());
+    let Some(base) = recorded.or_else(|| ctx.base.clone()) else {
+        return no_base(store, ctx, name).await;
+    };
     let held = match take_lock(store, ctx, name).await? {
         Ok(h) => h,
         Err(o) => return Ok(o),
     };
-    let result = locked_revert(store, ctx, project, &approved).await;
+    let result = locked_revert(store, ctx, project, &approved, &base).await;
     release(store, ctx, name, &held).await?;
     result
 }
@@ -476,6 +525,7 @@ async fn locked_revert<S: Store>(
     ctx: &Ctx<'_>,
     project: &Project,
     approved: &Approved,
+    base: &str,
 ) -> Result<Outcome> {
     let name = project.name.as_str();
     let digest = approved.digest.clone().unwrap_or_default();
@@ -496,11 +546,11 @@ async fn locked_revert<S: Store>(
         )
         .await;
     };
-    let req = revert_request(ctx, project, saved.to_path_buf())?;
+    let req = revert_request(ctx, project, base, saved.to_path_buf())?;
     let cp = checkpointed(ctx, &req, name)?;
     journal(store, ctx, name, Some(&digest), vec![cp.event()]).await?;
     let json = ctx.engine.show_json(&req)?;
-    let changes = crate::plan::parse_plan_json(&json, &format!("{name} (revert plan)"))?;
+    let changes = super::projects::parse_plan(&json, &format!("{name} (revert plan)"))?;
     let planned: Vec<(String, String)> = changes
         .resources
         .iter()
@@ -555,7 +605,7 @@ async fn locked_revert<S: Store>(
         reason: format!(
             "revert plan {} (base {}) applied: {applied} resources changed",
             short(&digest),
-            ctx.base.as_deref().map(short).unwrap_or("unknown")
+            short(base)
         ),
     });
     kinds.push(EventKind::StepSucceeded { plan: None });

@@ -67,6 +67,26 @@ pub fn resolve(root: &Path, rev: &str) -> Result<String> {
     })
 }
 
+/// The commit the change in `dir` started from, recorded with each plan so
+/// a rollback knows where to go back to without being told: the event's
+/// base (a pull request's base, a push's `before`), else the merge-base of
+/// `HEAD` with the default branch. `None` outside a git repository.
+pub fn change_base(dir: &Path, default_branch: &str) -> Option<String> {
+    let root = repo_root(dir).ok()?;
+    let from_event = super::matrix::event_refs()
+        .0
+        .filter(|b| b.chars().any(|c| c != '0'));
+    if let Some(base) = from_event {
+        return resolve(&root, &base).ok();
+    }
+    // On a branch of its own, where it left the default branch; on the
+    // default branch (or with none), the commit the work tree sits on.
+    super::matrix::merge_base(&root, "HEAD", default_branch)
+        .ok()
+        .flatten()
+        .or_else(|| resolve(&root, "HEAD").ok())
+}
+
 /// The pull request's base sha from the Actions event payload.
 pub fn base_from_event() -> Option<String> {
     let path = std::env::var_os("GITHUB_EVENT_PATH")?;

@@ -424,6 +424,7 @@ pub fn plan_record(
         plan_file: file,
         plan_sha256: sha,
         destroys: destroys(cs),
+        base: None,
     })
 }
 
@@ -452,60 +453,20 @@ pub fn journal_plan(
     };
     let writer = runner.writer(ws, actions);
     let phase = &result.phase;
+    let base = crate::runner::gated::change_base(ws);
     let mut events = vec![];
     for p in &result.projects {
         let file =
             plan_files.map(|d| d.join(format!("{}-{}.tfplan", p.name, phase.environment.name)));
-        let record = plan_record(&p.changes, file.as_deref())?;
-        let digest = Some(p.changes.digest.as_str());
-        events.push(writer.event(
-            &phase.name,
-            Some(&p.name),
-            Step::Plan,
-            digest,
-            EventKind::StepSucceeded { plan: Some(record) },
-        ));
-        events.extend(super::approvals::acknowledgement_events(
+        events.extend(crate::runner::gated::plan_events(
             &writer,
-            &phase.name,
-            &p.name,
-            digest,
+            ws,
+            phase,
+            p,
             &result.gates,
-            ws.change.as_ref(),
-        ));
-        for gate in &result.gates.runs {
-            events.push(writer.event(
-                &phase.name,
-                Some(&p.name),
-                Step::Gate,
-                digest,
-                EventKind::GateEvaluated {
-                    gate: gate.key.to_string(),
-                    verdict: crate::render::verdict::words(gate.verdict).key.to_string(),
-                    blocking: gate.verdict.stops(),
-                },
-            ));
-            // A blocking gate refuses the plan: journaled as a refusal, so
-            // the journal and the comment say so where an apply's would be.
-            if gate.verdict.stops() {
-                events.push(writer.event(
-                    &phase.name,
-                    Some(&p.name),
-                    Step::Gate,
-                    digest,
-                    EventKind::Refusal {
-                        what: "gate".into(),
-                        why: format!(
-                            "the {} gate blocks plan {} of {}; fix the change or acknowledge it in the change plan",
-                            gate.key,
-                            p.changes.digest.get(..12).unwrap_or(&p.changes.digest),
-                            p.name
-                        ),
-                        command: Some(format!("phasegate plan --phase {}", phase.index)),
-                    },
-                ));
-            }
-        }
+            file.as_deref(),
+            base.as_deref(),
+        )?);
     }
     runner
         .rt

@@ -14,9 +14,17 @@ pub fn run(global: &GlobalArgs, format: OutputFormat) -> Result<ExitCode> {
     let actions = ActionsContext::from_process_env()?;
     let runner = Runner::open(&ws, actions.as_ref(), None)?;
     let change = runner.writer(&ws, actions.as_ref()).change;
-    let progress = runner
+    let mut progress = runner
         .rt
         .block_on(runner::progress(&runner.store, &ws, &change))?;
+    // Outside Actions an approval is given with `approve --local`, not in a
+    // pull-request comment.
+    if actions.is_none() {
+        let actor = runner.writer(&ws, None).actor;
+        if let Some(next) = progress.next.as_mut() {
+            next.command = crate::runner::approvals::local_command(&next.command, &actor);
+        }
+    }
     print_stdout(&show(&progress, format));
     Ok(ExitCode::Success)
 }

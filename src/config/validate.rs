@@ -53,6 +53,12 @@ pub fn validate(
         });
     };
 
+    if config.engine.timeout_seconds == Some(0) {
+        cfg(
+            "engine.timeout_seconds".into(),
+            "must be at least 1: a limit of 0 seconds stops every engine command before it starts (leave it out for the default)".into(),
+        );
+    }
     if config.environments.is_empty() {
         cfg(
             "environments".into(),

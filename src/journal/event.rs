@@ -60,6 +60,9 @@ pub enum ApprovalSource {
     EnvironmentReview,
     /// A `/phasegate approve <env> <digest>` comment on the PR.
     Comment,
+    /// `phasegate approve --local` with a local store, outside GitHub: the
+    /// approver's name is theirs to give, as everything on that machine is.
+    Local,
 }
 
 /// What a successful plan left behind.
@@ -76,6 +79,12 @@ pub struct PlanRecord {
     /// The plan destroys (or replaces) something.
     #[serde(default)]
     pub destroys: bool,
+    /// The commit the change started from (a pull request's base, a push's
+    /// `before`, else the merge-base with the default branch): where a
+    /// rollback goes back to. For a revert plan, the commit it was planned
+    /// from, so its apply checks out the same tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
 }
 
 /// The class of an engine error, which decides what happens next.

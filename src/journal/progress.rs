@@ -159,6 +159,11 @@ pub struct Revert {
 }
 
 impl ProjectProgress {
+    /// Every required gate gave a verdict for the current digest.
+    pub fn gated(&self) -> bool {
+        REQUIRED_GATES.iter().all(|g| self.gates.contains_key(*g))
+    }
+
     /// Applied and shown converged by a re-plan, or nothing to apply.
     pub fn done(&self) -> bool {
         match self.apply {
@@ -471,7 +476,7 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
             verdict,
             blocking,
         } => {
-            if e.digest.is_none() || e.digest == p.digest {
+            if e.digest.is_some() && e.digest == p.digest {
                 p.gates.insert(gate.clone(), verdict.clone());
                 p.blocking_gates.retain(|g| g != gate);
                 if *blocking {
@@ -633,6 +638,10 @@ fn phase_state(phase: &PhaseProgress) -> StepState {
     }
 }
 
+/// The gates every applied plan must have been through, whatever else the
+/// configuration adds (the policy gate runs only where policies are set).
+pub const REQUIRED_GATES: [&str; 3] = ["security", "cost", "blast"];
+
 /// The first phase that is not done decides the overall state and the next
 /// step: environments are entered in order.
 fn overall_and_next(phases: &[PhaseProgress], empty: bool) -> (Overall, Option<NextStep>) {
@@ -686,6 +695,24 @@ fn overall_and_next(phases: &[PhaseProgress], empty: bool) -> (Overall, Option<N
                     "the {} gate blocks {}: fix the change (or acknowledge it in the change plan), then plan again",
                     p.blocking_gates.join(", "),
                     p.project
+                ),
+            ),
+        );
+    }
+    if let Some(p) = phase
+        .projects
+        .iter()
+        .find(|p| p.apply == StepState::Pending && !p.gated())
+    {
+        return (
+            Overall::Blocked,
+            with(
+                plan.command,
+                format!(
+                    "plan {} of {} has no verdict of every required gate ({}): plan again so it is gated",
+                    crate::journal::short_digest(p.digest.as_deref().unwrap_or_default()),
+                    p.project,
+                    REQUIRED_GATES.join(", ")
                 ),
             ),
         );

@@ -245,6 +245,9 @@ fn decide_rollback_apply(phase: &PhaseProgress, project: &str) -> Decision {
             short(&digest)
         ));
     }
+    if let Some(m) = ungated(&r.gates, &digest, project, &plan_cmd, "the revert plan") {
+        return Decision::Refuse(m);
+    }
     if !r.blocking_gates.is_empty() {
         return refuse(
             "gate",
@@ -261,6 +264,7 @@ fn decide_rollback_apply(phase: &PhaseProgress, project: &str) -> Decision {
             digest: &digest,
             plan_run: Some(&r.plan_run),
             plan_time: Some(&r.plan_time),
+            after_review: None,
         };
         if let Some(m) = approval_missing(phase, &bound, "the revert plan") {
             return Decision::Refuse(m);
@@ -271,6 +275,37 @@ fn decide_rollback_apply(phase: &PhaseProgress, project: &str) -> Decision {
         plan_file: r.planned.plan_file.clone(),
         plan_sha256: r.planned.plan_sha256.clone(),
         destroys: r.planned.destroys,
+    })
+}
+
+pub use crate::journal::progress::REQUIRED_GATES;
+
+/// A plan whose digest lacks a verdict of a required gate was never gated
+/// (the journal holds only verdicts given for the current digest): it is
+/// never applied, however it got into the journal.
+fn ungated(
+    gates: &std::collections::BTreeMap<String, String>,
+    digest: &str,
+    project: &str,
+    plan_cmd: &str,
+    what: &str,
+) -> Option<Missing> {
+    let missing: Vec<&str> = REQUIRED_GATES
+        .into_iter()
+        .filter(|g| !gates.contains_key(*g))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(Missing {
+        what: "gate",
+        why: format!(
+            "{what} {} of {project} has no verdict of the {} gate{}: it was never gated, and an ungated plan is never applied",
+            short(digest),
+            missing.join(", "),
+            if missing.len() == 1 { "" } else { "s" },
+        ),
+        command: plan_cmd.to_string(),
     })
 }
 
@@ -308,6 +343,9 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
             short(&digest)
         ));
     }
+    if let Some(m) = ungated(&p.gates, &digest, project, &plan_cmd, "plan") {
+        return Decision::Refuse(m);
+    }
     if !p.blocking_gates.is_empty() {
         return refuse(
             "gate",
@@ -321,18 +359,19 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
     }
     // The nearest earlier phase the change touches: one it does not touch
     // (another environment's own root module) has nothing to wait for.
-    if let Some(prev) = progress
+    let prev = progress
         .phases
         .iter()
         .rev()
         .find(|q| q.index < n && q.in_change())
-    {
-        if prev.environment != phase.environment && !prev.complete() {
+        .filter(|prev| prev.environment != phase.environment);
+    if let Some(prev) = prev {
+        if !prev.complete() {
             return Decision::Refuse(previous_phase(prev, &phase.environment));
         }
     }
     if phase.approval_required {
-        if let Some(refusal) = approval_refusal(phase, p) {
+        if let Some(refusal) = approval_refusal(phase, p, prev) {
             return Decision::Refuse(refusal);
         }
     }
@@ -403,17 +442,30 @@ struct Bound<'a> {
     digest: &'a str,
     plan_run: Option<&'a RunRef>,
     plan_time: Option<&'a str>,
+    /// The previous environment's phase (name, environment) and the time of
+    /// its review: an approval given before it does not count, as nobody
+    /// approving then could know how that environment went.
+    after_review: Option<(&'a str, &'a str, &'a str)>,
 }
 
 /// Approval evidence bound to the phase digest. An environment review counts
 /// only in the run whose plan recorded the digest, and only when the review
 /// came after that plan.
-fn approval_refusal(phase: &PhaseProgress, project: &ProjectProgress) -> Option<Missing> {
+fn approval_refusal(
+    phase: &PhaseProgress,
+    project: &ProjectProgress,
+    prev: Option<&PhaseProgress>,
+) -> Option<Missing> {
     let digest = phase.digest.clone().unwrap_or_default();
     let bound = Bound {
         digest: &digest,
         plan_run: project.plan_run.as_ref(),
         plan_time: project.plan_time.as_deref(),
+        after_review: prev.and_then(|p| {
+            p.review
+                .as_ref()
+                .map(|r| (p.name.as_str(), p.environment.as_str(), r.time.as_str()))
+        }),
     };
     approval_missing(phase, &bound, "plan")
 }
@@ -425,48 +477,53 @@ fn approval_missing(phase: &PhaseProgress, bound: &Bound<'_>, what: &str) -> Opt
         phase.environment,
         short(&digest)
     );
-    let valid = phase
-        .approvals
-        .iter()
-        .filter(|a| a.digest.as_deref() == Some(bound.digest))
-        .any(|a| match a.source {
-            ApprovalSource::Comment => true,
-            ApprovalSource::EnvironmentReview => {
-                let same_run = a.run.id.is_some() && bound.plan_run.and_then(|r| r.id) == a.run.id;
-                let after_plan = bound.plan_time.is_some_and(|t| !later(t, &a.at));
-                same_run && after_plan
+    let mut reasons = vec![];
+    for a in &phase.approvals {
+        let by = format!("@{}", a.approver);
+        let Some(approved) = a.digest.as_deref() else {
+            continue;
+        };
+        if approved != bound.digest {
+            reasons.push(format!(
+                "{by} approved plan {}, an older plan, which does not count",
+                short(approved)
+            ));
+            continue;
+        }
+        if a.source == ApprovalSource::EnvironmentReview {
+            let same_run = a.run.id.is_some() && bound.plan_run.and_then(|r| r.id) == a.run.id;
+            if !same_run {
+                reasons.push(format!(
+                    "{by}'s environment review belongs to another run than the one that planned it"
+                ));
+                continue;
             }
-        });
-    if valid {
+            if bound.plan_time.is_none_or(|t| later(t, &a.at)) {
+                reasons.push(format!("{by} reviewed before the plan was made"));
+                continue;
+            }
+        }
+        if let Some((prev, env, reviewed)) = bound.after_review {
+            if later(reviewed, &a.at) {
+                reasons.push(format!(
+                    "{by} approved at {} before phase {prev} ({env}) was reviewed at {reviewed}, which does not count",
+                    a.at
+                ));
+                continue;
+            }
+        }
         return None;
     }
-    let stale: Vec<String> = phase
-        .approvals
-        .iter()
-        .filter(|a| a.digest.is_some() && a.digest.as_deref() != Some(bound.digest))
-        .map(|a| {
-            format!(
-                "@{} approved plan {}",
-                a.approver,
-                short(a.digest.as_deref().unwrap_or_default())
-            )
-        })
-        .collect();
-    let why = if stale.is_empty() {
-        format!(
-            "{what} {} of phase {} ({}) has no approval",
-            short(&digest),
-            phase.name,
-            phase.environment
-        )
+    let head = format!(
+        "{what} {} of phase {} ({}) has no approval",
+        short(&digest),
+        phase.name,
+        phase.environment
+    );
+    let why = if reasons.is_empty() {
+        head
     } else {
-        format!(
-            "{what} {} of phase {} ({}) has no approval; {} — an older plan, which does not count",
-            short(&digest),
-            phase.name,
-            phase.environment,
-            stale.join(", ")
-        )
+        format!("{head}; {}", reasons.join("; "))
     };
     Some(Missing {
         what: "approval",

@@ -43,6 +43,32 @@ fn ev(phase: &str, step: Step, digest: Option<&str>, run: u64, t: u32, kind: Eve
     }
 }
 
+/// `events` with a passing verdict of every required gate after each plan
+/// (and revert plan), as the runner journals them.
+fn with_gates(events: &[Event]) -> Vec<Event> {
+    let mut out = vec![];
+    for e in events {
+        out.push(e.clone());
+        if matches!(e.kind, EventKind::StepSucceeded { plan: Some(_) }) {
+            for gate in REQUIRED_GATES {
+                let mut g = e.clone();
+                g.step = if e.step == Step::Rollback {
+                    Step::Rollback
+                } else {
+                    Step::Gate
+                };
+                g.kind = EventKind::GateEvaluated {
+                    gate: gate.into(),
+                    verdict: "pass".into(),
+                    blocking: false,
+                };
+                out.push(g);
+            }
+        }
+    }
+    out
+}
+
 fn planned(phase: &str, digest: &str, run: u64, t: u32) -> Event {
     ev(
         phase,
@@ -56,6 +82,7 @@ fn planned(phase: &str, digest: &str, run: u64, t: u32) -> Event {
                 plan_file: Some(format!("/tmp/{phase}.tfplan")),
                 plan_sha256: Some("f".repeat(64)),
                 destroys: false,
+                base: None,
             }),
         },
     )
@@ -160,7 +187,7 @@ fn apply(events: &[Event], phase: &str) -> Decision {
 }
 
 fn act(events: &[Event], action: Action, phase: &str) -> Decision {
-    let progress = fold("CHG-1", &phases(), events);
+    let progress = fold("CHG-1", &phases(), &with_gates(events));
     decide(
         &progress,
         &Request {
@@ -283,7 +310,7 @@ fn an_applied_digest_is_not_applied_twice() {
 
 #[test]
 fn next_step_walks_apply_verify_review_then_the_next_phase() {
-    let progress = |events: &[Event]| fold("CHG-1", &phases(), events);
+    let progress = |events: &[Event]| fold("CHG-1", &phases(), &with_gates(events));
     let next = |events: &[Event]| progress(events).next.unwrap().command;
     assert_eq!(next(&[]), "phasegate plan --phase 1");
     let mut events = vec![planned("dev", "d1", 1, 1)];
@@ -316,7 +343,7 @@ fn a_needs_fixes_review_blocks_the_change_and_names_its_reasons() {
     events.extend(applied("dev", "d1", 2));
     events.push(verified("dev", "d1", CheckStatus::Fail, 4));
     events.push(reviewed("dev", "d1", ReviewVerdict::NeedsFixes, 5));
-    let p = fold("CHG-1", &phases(), &events);
+    let p = fold("CHG-1", &phases(), &with_gates(&events));
     assert_eq!(p.overall, crate::journal::Overall::Blocked);
     let next = p.next.unwrap();
     assert_eq!(next.command, "phasegate plan --phase 1");
@@ -341,6 +368,18 @@ fn entering_prod_needs_dev_verified_then_reviewed_for_its_current_digest() {
     let m = missing(apply(&events, "prod"));
     assert!(m.why.contains("older plan"), "{}", m.why);
     events.push(reviewed("dev", "d1", ReviewVerdict::Pass, 8));
+    // The approval came before dev was reviewed: it does not count.
+    let m = missing(apply(&events, "prod"));
+    assert_eq!(m.what, "approval");
+    assert!(
+        m.why.contains(
+            "@reviewer approved at 2026-12-01T10:00:05Z before phase dev (dev) was reviewed"
+        ),
+        "{}",
+        m.why
+    );
+    assert!(!m.why.contains("older plan"), "{}", m.why);
+    events.push(approval("p1", ApprovalSource::Comment, 1, 9));
     assert!(matches!(apply(&events, "prod"), Decision::Proceed(_)));
 }
 
@@ -392,6 +431,7 @@ fn revert_planned(digest: &str, run: u64, t: u32) -> Event {
                 plan_file: Some("/tmp/prod.revert.tfplan".into()),
                 plan_sha256: Some("e".repeat(64)),
                 destroys: true,
+                base: None,
             }),
         },
     )
@@ -466,7 +506,7 @@ fn a_project_s_review_waits_for_a_sibling_still_being_verified_and_the_last_one_
     events.extend(of("app", applied("dev", "d1", 2)));
     events.extend(of("net", applied("dev", "d2", 2)));
     events.extend(of("app", vec![verified("dev", "d1", CheckStatus::Pass, 4)]));
-    let progress = fold("CHG-1", &two, &events);
+    let progress = fold("CHG-1", &two, &with_gates(&events));
     // app's job is done with its part; net's verification is still running.
     let why = review_waits_for(&progress, "dev", "app").expect("app waits");
     assert!(why.contains("net") && why.contains("not verified"), "{why}");
@@ -474,7 +514,7 @@ fn a_project_s_review_waits_for_a_sibling_still_being_verified_and_the_last_one_
     assert_eq!(review_waits_for(&progress, "dev", "net"), None);
     // net verified last: nothing left to wait for, its job reviews.
     events.extend(of("net", vec![verified("dev", "d2", CheckStatus::Pass, 5)]));
-    let progress = fold("CHG-1", &two, &events);
+    let progress = fold("CHG-1", &two, &with_gates(&events));
     assert_eq!(review_waits_for(&progress, "dev", "net"), None);
     assert_eq!(review_waits_for(&progress, "dev", "app"), None);
     assert!(matches!(
@@ -507,7 +547,7 @@ fn a_project_s_review_waits_for_a_sibling_still_being_verified_and_the_last_one_
         )],
     ));
     assert_eq!(
-        review_waits_for(&fold("CHG-1", &two, &failed), "dev", "app"),
+        review_waits_for(&fold("CHG-1", &two, &with_gates(&failed)), "dev", "app"),
         None
     );
 }
@@ -540,7 +580,7 @@ fn a_phase_the_change_never_touched_holds_no_later_phase_back() {
     let mut approve = approval("p1", ApprovalSource::Comment, 1, 2);
     approve.phase = "prod".into();
     events.push(approve);
-    let progress = fold("CHG-1", &per_environment_phases(), &events);
+    let progress = fold("CHG-1", &per_environment_phases(), &with_gates(&events));
     assert!(!progress.phases[0].in_change() && !progress.phases[1].in_change());
     let prod = progress.phase("prod").unwrap();
     assert_eq!(
@@ -568,7 +608,7 @@ fn a_project_the_change_touches_must_pass_every_earlier_phase_that_has_it() {
         for_project(planned("dev", "d1", 1, 1), "shared"),
         for_project(planned("prod", "p1", 1, 2), "shared"),
     ];
-    let progress = fold("CHG-1", &per_environment_phases(), &events);
+    let progress = fold("CHG-1", &per_environment_phases(), &with_gates(&events));
     let req = Request {
         action: Action::Apply,
         phase: "prod",
@@ -591,4 +631,177 @@ fn a_journal_without_plans_has_not_started_and_names_the_first_plan() {
         progress.next.map(|n| n.command),
         Some("phasegate plan --phase 1".into())
     );
+}
+
+fn gate_event(phase: &str, digest: Option<&str>, gate: &str, blocking: bool, t: u32) -> Event {
+    ev(
+        phase,
+        Step::Gate,
+        digest,
+        1,
+        t,
+        EventKind::GateEvaluated {
+            gate: gate.into(),
+            verdict: if blocking { "block" } else { "pass" }.into(),
+            blocking,
+        },
+    )
+}
+
+#[test]
+fn a_plan_journaled_without_its_gates_is_never_applied() {
+    // The journal an apply's re-plan used to leave: a plan, no gate verdict.
+    let events = vec![planned("dev", "d1", 1, 1)];
+    let progress = fold("CHG-1", &phases(), &events);
+    let req = Request {
+        action: Action::Apply,
+        phase: "dev",
+        project: "app",
+    };
+    let m = missing(decide(&progress, &req));
+    assert_eq!(m.what, "gate");
+    assert!(m.why.contains("never gated"), "{}", m.why);
+    assert!(m.why.contains("security, cost, blast"), "{}", m.why);
+    assert_eq!(m.command, "phasegate plan --phase 1");
+    // Status names the same step.
+    assert_eq!(progress.next.map(|n| n.command), Some(m.command));
+}
+
+#[test]
+fn gate_verdicts_count_only_for_the_digest_they_name() {
+    // Verdicts of an earlier digest, or of none, never gate a later plan.
+    let mut events = vec![planned("dev", "d1", 1, 1)];
+    for g in REQUIRED_GATES {
+        events.push(gate_event("dev", Some("d0"), g, false, 2));
+        events.push(gate_event("dev", None, g, false, 3));
+    }
+    let progress = fold("CHG-1", &phases(), &events);
+    let req = Request {
+        action: Action::Apply,
+        phase: "dev",
+        project: "app",
+    };
+    assert_eq!(missing(decide(&progress, &req)).what, "gate");
+    // With one required gate missing, it is still refused, naming it.
+    let mut events = vec![planned("dev", "d1", 1, 1)];
+    events.push(gate_event("dev", Some("d1"), "security", false, 2));
+    events.push(gate_event("dev", Some("d1"), "cost", false, 3));
+    let m = missing(decide(&fold("CHG-1", &phases(), &events), &req));
+    assert!(m.why.contains("the blast gate"), "{}", m.why);
+}
+
+mod no_ungated_apply {
+    //! The property: whatever the journal holds, the step machine lets an
+    //! apply (or a revert's apply) through only for a digest whose latest
+    //! plan was followed by a verdict of every required gate for that same
+    //! digest, none of them blocking at the end.
+    use super::*;
+    use proptest::prelude::*;
+
+    const DIGESTS: [&str; 3] = ["d1", "d2", "d3"];
+    const GATES: [&str; 4] = ["security", "cost", "blast", "policy"];
+
+    fn event() -> impl Strategy<Value = Event> {
+        let phase = prop::sample::select(vec!["dev", "prod"]);
+        let digest = prop::option::weighted(0.9, prop::sample::select(DIGESTS.to_vec()));
+        let step = prop::sample::select(vec![Step::Plan, Step::Gate, Step::Rollback, Step::Apply]);
+        (
+            phase,
+            digest,
+            step,
+            0u8..8,
+            any::<bool>(),
+            0usize..4,
+            0u32..60,
+        )
+            .prop_map(|(phase, digest, step, kind, flag, gate, t)| {
+                let kind = match kind {
+                    0 | 1 => EventKind::StepSucceeded {
+                        plan: Some(PlanRecord {
+                            has_changes: flag || kind == 0,
+                            plan_file: None,
+                            plan_sha256: None,
+                            destroys: false,
+                            base: None,
+                        }),
+                    },
+                    2..=4 => EventKind::GateEvaluated {
+                        gate: GATES[gate].into(),
+                        verdict: if flag { "block" } else { "pass" }.into(),
+                        blocking: flag,
+                    },
+                    5 => EventKind::ApprovalRecorded {
+                        environment: phase.into(),
+                        approver: "alice".into(),
+                        source: ApprovalSource::Comment,
+                        at: format!("2026-12-01T10:00:{:02}Z", t),
+                    },
+                    6 => EventKind::ApplyFinished {
+                        results: vec![],
+                        error: None,
+                        class: None,
+                    },
+                    _ => EventKind::Reviewed {
+                        verdict: ReviewVerdict::Pass,
+                        reasons: vec![],
+                        report: None,
+                    },
+                };
+                ev(phase, step, digest, 1, t, kind)
+            })
+    }
+
+    /// Independent of the fold: is `digest` the latest plan of `phase` (in
+    /// the revert's steps when `revert`), with every required gate's last
+    /// verdict since that plan, for that digest, not blocking?
+    fn gated(events: &[Event], phase: &str, digest: &str, revert: bool) -> bool {
+        let is_plan = |e: &Event| {
+            e.phase == phase
+                && matches!(e.kind, EventKind::StepSucceeded { plan: Some(_) })
+                && ((e.step == Step::Rollback) == revert)
+                && (revert || e.step == Step::Plan)
+        };
+        let Some(last) = events.iter().rposition(is_plan) else {
+            return false;
+        };
+        if events[last].digest.as_deref() != Some(digest) {
+            return false;
+        }
+        REQUIRED_GATES.iter().all(|gate| {
+            let verdicts: Vec<bool> = events[last + 1..]
+                .iter()
+                .filter(|e| e.phase == phase && e.digest.as_deref() == Some(digest))
+                .filter(|e| (e.step == Step::Rollback) == revert)
+                .filter_map(|e| match &e.kind {
+                    EventKind::GateEvaluated {
+                        gate: g, blocking, ..
+                    } if g == gate => Some(*blocking),
+                    _ => None,
+                })
+                .collect();
+            verdicts.last() == Some(&false)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn no_digest_is_applied_without_allowing_gate_verdicts(
+            events in prop::collection::vec(event(), 0..24)
+        ) {
+            let progress = fold("CHG-1", &phases(), &events);
+            for phase in ["dev", "prod"] {
+                for (action, revert) in [(Action::Apply, false), (Action::RollbackApply, true)] {
+                    let req = Request { action, phase, project: "app" };
+                    if let Decision::Proceed(a) = decide(&progress, &req) {
+                        let digest = a.digest.clone().unwrap_or_default();
+                        prop_assert!(
+                            gated(&events, phase, &digest, revert),
+                            "{action:?} of {digest} in {phase} proceeded without allowing gates"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -171,6 +171,71 @@ fn every_bypass_attempt_is_refused_with_exit_1_and_journaled() {
         &["apply", "--phase", "2"],
     ));
 
+    // The code gains a critical finding (a secret key in user data) after the
+    // plan, and the saved plan is deleted: apply re-plans, and that plan is
+    // gated and journaled like any other. Neither this apply nor the next
+    // applies it.
+    let c = Change::new();
+    c.ok(&["plan", "--phase", "1"]);
+    c.tb.write_file("infra/web.tf", KEY_IN_USER_DATA);
+    std::fs::remove_file(c.tb.workdir().join("out/plans/app-dev.tfplan")).unwrap();
+    attempts.push(attempt(
+        "apply after a critical finding was added and the saved plan deleted",
+        &c,
+        &["apply", "--phase", "1"],
+    ));
+    attempts.push(attempt(
+        "the same apply again, once the re-plan is journaled",
+        &c,
+        &["apply", "--phase", "1"],
+    ));
+    let journal = c.journal();
+    let replan = journal
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "step_succeeded" && e["step"] == "plan")
+        .and_then(|e| e["digest"].as_str())
+        .unwrap()
+        .to_string();
+    let security = journal
+        .iter()
+        .find(|e| {
+            e["event"] == "gate_evaluated"
+                && e["gate"] == "security"
+                && e["digest"] == replan.as_str()
+        })
+        .unwrap_or_else(|| panic!("the re-plan {replan} has no security verdict"));
+    assert_eq!(security["blocking"], true, "{security}");
+    assert!(
+        c.tb.resource_ids("aws_instance").is_empty(),
+        "the instance with the key was created: {:?}",
+        c.tb.resource_ids("aws_instance")
+    );
+
+    // The saved plan replaced by another file: refused as tampering, not
+    // silently planned again.
+    let c = Change::new();
+    c.ok(&["plan", "--phase", "1"]);
+    let saved = c.tb.workdir().join("out/plans/app-dev.tfplan");
+    let mut bytes = std::fs::read(&saved).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(&saved, bytes).unwrap();
+    attempts.push(attempt(
+        "apply with a replaced saved plan file",
+        &c,
+        &["apply", "--phase", "1"],
+    ));
+    assert_eq!(
+        c.refusals().last().unwrap()["what"],
+        "tampered",
+        "{:?}",
+        c.refusals()
+    );
+    assert!(
+        !c.journal().iter().any(|e| e["event"] == "apply_started"),
+        "a replaced plan was applied"
+    );
+
     // prod before the earlier environment was reviewed: dev is applied and
     // verified, prod planned (a plan changes nothing) and even approved.
     let fresh = Change::new();

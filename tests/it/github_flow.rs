@@ -187,7 +187,13 @@ fn first_plan_creates_one_comment_and_a_second_updates_it() {
     let bodies = f.comment_bodies();
     assert_eq!(bodies.len(), 1);
     assert!(bodies[0].contains("Plan: 7 to add"));
-    assert!(bodies[0].contains("Awaiting approval for"));
+    // dev needs no reviewer: the comment does not ask for one.
+    assert!(
+        !bodies[0].contains("Awaiting approval for"),
+        "{}",
+        bodies[0]
+    );
+    assert!(bodies[0].contains("No approval needed"), "{}", bodies[0]);
     let outputs = std::fs::read_to_string(f.dir.path().join("output")).unwrap();
     assert!(outputs.contains("comment_url=http"), "{outputs}");
     let checks = f.hub.check_runs("acme", "infra");

@@ -29,6 +29,7 @@ mod plan_e2e;
 mod plan_model;
 mod policy_gate;
 mod price_import;
+mod printed_steps;
 mod properties;
 mod quickstart;
 mod render_comment;

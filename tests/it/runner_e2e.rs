@@ -239,9 +239,10 @@ fn a_change_runs_dev_then_prod_only_as_reviewed() {
     let status = c.status();
     assert_eq!(status["overall"], "awaiting_approval", "{status:#}");
     let first = c.prod_digest();
-    assert!(c
-        .next()
-        .starts_with(&format!("/phasegate approve prod {}", &first[..12])));
+    assert!(c.next().starts_with(&format!(
+        "phasegate approve --local --env prod --digest {} --as ",
+        &first[..12]
+    )));
     let out = c.refused(&["apply", "--phase", "2"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("has no approval"));
     let status = c.status();
@@ -265,7 +266,7 @@ fn a_change_runs_dev_then_prod_only_as_reviewed() {
     c.tb.write_file("infra/extra.tf", &bucket("audit", "audit"));
     let out = c.refused(&["apply", "--phase", "2"]);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("plan changed since approval"),
+        String::from_utf8_lossy(&out.stdout).contains("plan changed since it was reviewed"),
         "{}",
         describe(&out)
     );

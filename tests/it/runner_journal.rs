@@ -99,6 +99,7 @@ fn kinds() -> Vec<EventKind> {
                 plan_file: Some("/p.tfplan".into()),
                 plan_sha256: Some("ab".into()),
                 destroys: false,
+                base: None,
             }),
         },
         EventKind::StepSucceeded {

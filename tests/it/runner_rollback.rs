@@ -145,21 +145,34 @@ fn a_partial_apply_is_reverted_through_the_same_approval_to_the_checkpoints_reso
 
     // No revert plan yet.
     c.code(1, &["rollback", "--phase", "1", "--apply"]);
-    let planned = c.json(
-        0,
-        &[
-            "rollback", "--phase", "1", "--base", &base, "--format", "json",
-        ],
+    // No --base: the plan recorded the commit the change started from.
+    let recorded: Vec<String> = c
+        .journal()
+        .iter()
+        .filter(|e| e["step"] == "plan" && e["event"] == "step_succeeded")
+        .map(|e| e["plan"]["base"].as_str().unwrap_or("none").to_string())
+        .collect();
+    assert_eq!(
+        recorded,
+        std::slice::from_ref(&base),
+        "the plan's recorded base"
     );
+    let planned = c.json(0, &["rollback", "--phase", "1", "--format", "json"]);
     let revert = planned["projects"][0]["digest"]
         .as_str()
         .unwrap()
         .to_string();
-    assert!(
-        planned["projects"][0]["command"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("/phasegate approve staging {}", &revert[..12])),
+    let next = planned["projects"][0]["command"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        next,
+        format!(
+            "phasegate approve --local --env staging --digest {} --as {}, then phasegate rollback --phase 1 --apply",
+            &revert[..12],
+            c.journal().last().unwrap()["actor"].as_str().unwrap()
+        ),
         "{planned:#}"
     );
     let comment = std::fs::read_to_string(c.out().join("rollback/app-staging.comment.md")).unwrap();
@@ -181,15 +194,14 @@ fn a_partial_apply_is_reverted_through_the_same_approval_to_the_checkpoints_reso
         .as_str()
         .unwrap()
         .contains("the revert plan"));
-    // The change's own approval does not approve the revert.
-    c.approve("staging", &revert);
-    let done = c.json(
-        0,
-        &[
-            "rollback", "--phase", "1", "--apply", "--base", &base, "--format", "json",
-        ],
-    );
-    assert_eq!(done["projects"][0]["result"], "rolled back", "{done:#}");
+    // The approval and the apply, each exactly as printed.
+    let (approve, apply) = next.split_once(", then ").unwrap();
+    let mut said = vec![];
+    for printed in [approve, apply] {
+        let words: Vec<&str> = printed.split_whitespace().skip(1).collect();
+        said.push(String::from_utf8_lossy(&c.code(0, &words).stdout).into_owned());
+    }
+    assert!(said[1].contains("app: rolled back"), "{}", said[1]);
     assert_eq!(addresses(&terraform(&c, &["state", "pull"])), before);
 
     let journal = c.journal();

@@ -1,0 +1,8 @@
+//! The operations the runner commands share, apart from the commands that
+//! parse arguments and map results to exit codes (`crate::commands`).
+//! - `gated`: the one path a plan takes into a change: planned, parsed with
+//!   its sensitive strings registered, gated, rendered and journaled;
+//! - `approvals`: approvals recorded outside GitHub (`approve --local`).
+
+pub mod approvals;
+pub mod gated;
