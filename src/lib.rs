@@ -22,6 +22,7 @@ pub mod report;
 pub mod runner;
 pub mod scan;
 pub mod store;
+pub mod surface;
 pub mod term;
 pub mod verify;
 pub mod workflows;

@@ -11,9 +11,8 @@ use crate::cli::GlobalArgs;
 use crate::config::{Config, Environment};
 use crate::error::{Error, ExitCode, Result};
 use crate::github::approvals::{
-    abbreviate, approval_section_md, check_approval, parse_approve_command, parse_digest_arg,
-    record_fallback_approval, ApprovalCheck, FallbackApproval, FallbackPolicy, FULL_DIGEST_LEN,
-    MIN_DIGEST_PREFIX,
+    abbreviate, check_approval, parse_approve_command, parse_digest_arg, record_fallback_approval,
+    ApprovalCheck, FallbackApproval, FallbackPolicy, FULL_DIGEST_LEN, MIN_DIGEST_PREFIX,
 };
 use crate::github::comment::{change_marker, is_ours, read_state, RecordedApproval};
 use crate::github::{upsert_phase, CommentState, Forge, PrTarget, RepoRef};
@@ -241,7 +240,7 @@ pub fn check(
         },
     ))?;
     let run_url = ctx.run_url().unwrap_or_default();
-    let section = approval_section_md(&decision, &run_url);
+    let section = crate::render::approval::approval_section_md(&decision, &run_url);
     rt.block_on(post_approval_block(
         &client,
         &target,

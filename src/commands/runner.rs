@@ -9,7 +9,7 @@ use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::config::{ResolvedPhase, StoreBackend};
 use crate::error::{Error, Result};
-use crate::github::runs::{pr_for_push, RunsLiveness};
+use crate::github::runs::pr_for_push;
 use crate::github::{OctoForge, PrTarget, RepoRef};
 use crate::journal::{
     self, append_with, fold, parse_lines, Event, EventKind, LockOwner, PhaseRef, Progress, RunRef,
@@ -19,6 +19,7 @@ use crate::store::any::AnyStore;
 use crate::store::github::GitRefStore;
 use crate::store::local::LocalStore;
 use crate::store::lock::{LocalLiveness, RunLiveness};
+use crate::store::runs::RunsLiveness;
 use crate::store::{update, Contention, Store, StoreError};
 
 /// Which backend, and where.

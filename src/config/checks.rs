@@ -71,10 +71,7 @@ impl Check {
     /// The name results show: the declared one, else kind and target.
     pub fn display_name(&self) -> String {
         let (declared, default) = match self {
-            Check::Http(c) => (
-                &c.name,
-                format!("http {}", crate::verify::http::shown_url(&c.url)),
-            ),
+            Check::Http(c) => (&c.name, format!("http {}", shown_url(&c.url))),
             Check::Tls(c) => (&c.name, format!("tls {}", c.host)),
             Check::Dns(c) => (
                 &c.name,
@@ -289,6 +286,37 @@ pub fn split_host_port(text: &str, default_port: u16) -> Option<(String, u16)> {
         }
         Some(_) => None,
         None => Some((t.to_string(), default_port)),
+    }
+}
+
+/// The URL as evidence shows it: no user info, no query string.
+pub fn shown_url(url: &str) -> String {
+    match http::Uri::try_from(url) {
+        Ok(uri) => {
+            let host = uri.host().unwrap_or_default();
+            let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+            let query = if uri.query().is_some() { "?…" } else { "" };
+            format!(
+                "{}://{host}{port}{}{query}",
+                uri.scheme_str().unwrap_or("http"),
+                uri.path()
+            )
+        }
+        Err(_) => {
+            // Unparseable: up to 80 characters of what precedes any query or
+            // user info, on one line.
+            let head = url.split(['?', '@']).next().unwrap_or_default();
+            let line: String = head
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            let line = line.trim();
+            if line.chars().count() <= 80 {
+                line.to_string()
+            } else {
+                format!("{}…", line.chars().take(80).collect::<String>())
+            }
+        }
     }
 }
 

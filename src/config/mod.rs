@@ -18,6 +18,17 @@ pub use model::*;
 pub use phases::{dependency_order, discover_config, resolve_phases, select_phase, ResolvedPhase};
 pub use validate::{find_cycle, validate, Sources};
 
+/// Whether `login` could be a GitHub account name: letters, digits and
+/// inner hyphens, at most 39 characters, optionally an app's `[bot]`.
+pub fn is_valid_login(login: &str) -> bool {
+    let name = login.strip_suffix("[bot]").unwrap_or(login);
+    !name.is_empty()
+        && name.len() <= 39
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 /// Reads, parses and validates a config and an optional change plan,
 /// reporting every problem located in its file.
 pub fn load_checked(

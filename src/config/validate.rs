@@ -66,7 +66,7 @@ pub fn validate(
         );
     }
     if let Some(login) = &config.github.bot_login {
-        if !crate::github::identity::is_valid_login(login) {
+        if !super::is_valid_login(login) {
             cfg(
                 "github.bot_login".into(),
                 format!("{login:?} is not a GitHub login: letters, digits and inner hyphens, with `[bot]` for an app (e.g. `github-actions[bot]`)"),

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::identity::{authored_by, confirm_author};
 use super::{Comment, Forge, GithubError, Identity, PrTarget};
-use crate::render::{split_block, COMMENT_BUDGET, DETAILS_MARKER};
+use crate::surface::{split_block, COMMENT_BUDGET, DETAILS_MARKER};
 
 /// The version of [`CommentState`] this build writes.
 pub const STATE_VERSION: u32 = 1;

@@ -56,16 +56,7 @@ pub fn app_slug(login: &str) -> Option<&str> {
     login.strip_suffix(BOT_SUFFIX).filter(|s| !s.is_empty())
 }
 
-/// Whether `login` could be a GitHub account name: letters, digits and
-/// inner hyphens, at most 39 characters, optionally an app's `[bot]`.
-pub fn is_valid_login(login: &str) -> bool {
-    let name = login.strip_suffix(BOT_SUFFIX).unwrap_or(login);
-    !name.is_empty()
-        && name.len() <= 39
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
+pub use crate::config::is_valid_login;
 
 fn identity(login: String, source: IdentitySource) -> Identity {
     Identity {

@@ -11,7 +11,7 @@
 use super::comment::escape_id;
 use super::identity::wrote;
 use super::{Forge, GithubError, Identity, Issue, IssueUpdate, PrTarget, RepoRef};
-use crate::render::COMMENT_BUDGET;
+use crate::surface::COMMENT_BUDGET;
 
 /// Bound on list/write rounds in one sync (unknown outcomes, too-long bodies).
 const MAX_ROUNDS: usize = 6;

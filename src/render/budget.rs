@@ -10,8 +10,7 @@
 
 use std::cmp::Reverse;
 
-/// The line that separates the essentials of a phase block from its details.
-pub const DETAILS_MARKER: &str = "<!-- phasegate:details -->";
+pub use crate::surface::DETAILS_MARKER;
 
 /// How a budget is counted: GitHub limits comment bodies in characters and
 /// step summaries in bytes.

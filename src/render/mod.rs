@@ -25,6 +25,7 @@
 //! saying how many more are in the job summary; the counts and digests stay.
 
 pub mod applied;
+pub mod approval;
 pub mod blast;
 pub mod budget;
 mod context;
@@ -56,10 +57,7 @@ use context::{
 };
 pub use templates::{TemplateError, Templates};
 
-/// GitHub's limit on an issue or PR comment body, in characters.
-pub const COMMENT_BUDGET: usize = 65_536;
-/// GitHub's limit on one step's job summary, in bytes.
-pub const SUMMARY_BUDGET: usize = 1_048_576;
+pub use crate::surface::{split_block, COMMENT_BUDGET, SUMMARY_BUDGET};
 
 /// Everything one phase shows: the change, the plans of its projects, and
 /// sections produced elsewhere (gates, approvals, apply and verify results).
@@ -251,17 +249,6 @@ impl Renderer {
         }
         parts
     }
-}
-
-/// Splits a phase block at [`DETAILS_MARKER`] into its essentials and its
-/// details (both without the marker line); `None` when `block` has no marker.
-pub fn split_block(block: &str) -> Option<(&str, &str)> {
-    let at = block
-        .match_indices(DETAILS_MARKER)
-        .find(|(at, _)| *at == 0 || block[..*at].ends_with('\n'))?
-        .0;
-    let details = &block[at + DETAILS_MARKER.len()..];
-    Some((&block[..at], details.strip_prefix('\n').unwrap_or(details)))
 }
 
 fn default_renderer() -> &'static Renderer {

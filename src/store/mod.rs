@@ -12,6 +12,7 @@ pub mod any;
 pub mod github;
 pub mod local;
 pub mod lock;
+pub mod runs;
 
 use std::future::Future;
 use std::time::Duration;

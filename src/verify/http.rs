@@ -13,7 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::{snippet, Attempt, Probe};
-use crate::config::checks::parse_duration;
+use crate::config::checks::{parse_duration, shown_url};
 use crate::config::{HttpCheck, HttpMethod};
 
 /// At most this much of a body is read.
@@ -200,23 +200,6 @@ fn error_chain(e: impl std::error::Error) -> String {
         source = s.source();
     }
     parts.join(": ")
-}
-
-/// The URL as evidence shows it: no user info, no query string.
-pub fn shown_url(url: &str) -> String {
-    match http::Uri::try_from(url) {
-        Ok(uri) => {
-            let host = uri.host().unwrap_or_default();
-            let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
-            let query = if uri.query().is_some() { "?…" } else { "" };
-            format!(
-                "{}://{host}{port}{}{query}",
-                uri.scheme_str().unwrap_or("http"),
-                uri.path()
-            )
-        }
-        Err(_) => snippet(url.split(['?', '@']).next().unwrap_or_default(), 80),
-    }
 }
 
 #[cfg(test)]

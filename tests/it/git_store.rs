@@ -8,11 +8,12 @@
 use std::collections::BTreeSet;
 
 use fakehub::{FakeHub, Fault, FaultKind, TokenKind};
-use phasegate::github::runs::{pr_for_push, run_completed, RunsLiveness};
+use phasegate::github::runs::{pr_for_push, run_completed};
 use phasegate::github::{Forge, ForgeConfig, OctoForge, PrTarget, RepoRef, RetryPolicy};
 use phasegate::journal::{LockOwner, RunRef};
 use phasegate::store::github::GitRefStore;
 use phasegate::store::lock::{self, Holder, LockError};
+use phasegate::store::runs::RunsLiveness;
 use phasegate::store::{update, Contention, Store, StoreError};
 
 const TOKEN: &str = "ghs_fake_store_token_0123456789";

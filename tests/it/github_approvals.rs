@@ -3,8 +3,8 @@
 
 use fakehub::{EnvSpec, FakeHub, Reviewer, TokenKind};
 use phasegate::github::approvals::{
-    approval_section_md, check_approval, parse_approve_command, record_fallback_approval,
-    ApprovalCheck, ApprovalDecision, FallbackApproval, FallbackPolicy,
+    check_approval, parse_approve_command, record_fallback_approval, ApprovalCheck,
+    ApprovalDecision, FallbackApproval, FallbackPolicy,
 };
 use phasegate::github::comment::{ApprovalSource, CommentState};
 use phasegate::github::environments::{
@@ -12,6 +12,7 @@ use phasegate::github::environments::{
     ReviewerSpec, SyncAction,
 };
 use phasegate::github::{BranchPolicy, ForgeConfig, OctoForge, RepoRef, RetryPolicy};
+use phasegate::render::approval::approval_section_md;
 
 const BOT: &str = "ghs_bot_token";
 const ADMIN: &str = "ghp_admin_token";

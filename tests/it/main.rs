@@ -25,6 +25,7 @@ mod layouts;
 mod leak_suite;
 mod loopback;
 mod matrix;
+mod module_boundaries;
 mod plan_e2e;
 mod plan_model;
 mod policy_gate;
