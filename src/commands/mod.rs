@@ -2,6 +2,7 @@
 //! a request, drives the domain core and the adapters, and returns an exit code.
 
 mod actions;
+mod applied_gate;
 mod apply;
 mod approvals;
 mod checkpoint;

@@ -506,6 +506,15 @@ pub fn journal_plan(
                 ));
             }
         }
+        // What the gates found, for `verify` to check again after apply.
+        events.extend(super::applied_gate::plan_events(
+            &writer,
+            &phase.name,
+            &p.name,
+            digest,
+            &p.changes,
+            &result.gates,
+        ));
     }
     runner
         .rt

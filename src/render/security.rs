@@ -147,6 +147,7 @@ mod tests {
             title: "t".into(),
             source: "phasegate".into(),
             outcome,
+            attribute: None,
         }
     }
 
