@@ -39,7 +39,7 @@ impl GateSet {
 /// only acknowledgements that could have been meant for it.
 const OTHER_GATES_ACKS: [&str; 2] = [cost::ACK_ID, blast::ACK_ID];
 
-fn security_acknowledgements(all: &[Acknowledgement]) -> Vec<Acknowledgement> {
+pub(super) fn security_acknowledgements(all: &[Acknowledgement]) -> Vec<Acknowledgement> {
     all.iter()
         .filter(|a| {
             !OTHER_GATES_ACKS.contains(&a.id.as_str())

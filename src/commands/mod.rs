@@ -2,6 +2,7 @@
 //! a request, drives the domain core and the adapters, and returns an exit code.
 
 mod actions;
+pub(crate) mod applied_gate;
 mod apply;
 pub(crate) mod approvals;
 mod checkpoint;

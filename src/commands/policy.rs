@@ -106,6 +106,35 @@ pub fn gate_run(
     run_sets(ws, phase, projects, &sets, acknowledgements, today).map(Some)
 }
 
+/// The config's sets for this phase and `project` over `input` (the applied
+/// state, as `gates::policy::applied::state_input` shapes it): `None` when
+/// no set applies. Acknowledgements are judged by the caller.
+pub(super) fn applied_findings(
+    ws: &Workspace,
+    phase: &ResolvedPhase,
+    project: &str,
+    input: &policy::PolicyInput,
+) -> Result<Option<Vec<policy::PolicyFinding>>> {
+    let sets: Vec<(PolicySet, PathBuf)> = configured_sets(ws, phase, None)
+        .into_iter()
+        .filter(|(s, _)| s.projects.is_empty() || s.projects.iter().any(|p| p == project))
+        .collect();
+    if sets.is_empty() {
+        return Ok(None);
+    }
+    let mut findings = Vec::new();
+    for (set, base) in &sets {
+        let loaded = load(set, base, false)?;
+        findings.extend(policy::findings(
+            &loaded.compiled,
+            &loaded.severity,
+            input,
+            project,
+        )?);
+    }
+    Ok(Some(findings))
+}
+
 /// The config's sets that apply to this phase's environment, each with the
 /// directory its paths are relative to.
 fn configured_sets(

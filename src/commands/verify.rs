@@ -76,6 +76,9 @@ pub trait ProjectIacJournal: ProjectIac {
     fn take_convergence(&self) -> Vec<(String, bool)>;
     /// The engine errors met, drained.
     fn take_failures(&self) -> Vec<String>;
+    /// `show -json` of the project's state, for the gates on the applied
+    /// state; an engine error is also recorded as a failure.
+    fn state_json(&self, project: &str) -> std::result::Result<String, String>;
 }
 
 /// The result of the command, printed and mapped to the exit code.
@@ -204,6 +207,28 @@ pub async fn verify_phase<S: Store>(store: &S, ctx: &VerifyContext<'_>) -> Resul
     for (project, digest) in ctx.phase.projects.iter().zip(digests) {
         let mut checks = env_results.clone();
         checks.extend(verify::run_project_checks(&ctx.phase.checks, &project.name, ctx.iac).await);
+        // The gates again on what was applied.
+        let applied = view.and_then(|v| v.project(&project.name));
+        let state = || ctx.iac.state_json(&project.name);
+        match super::applied_gate::verify_checks(ctx.ws, ctx.phase, applied, state) {
+            Ok(found) => checks.extend(found),
+            Err(e) => {
+                let error = crate::redact::global().apply(&e.to_string());
+                let kind = EventKind::StepFailed {
+                    error,
+                    class: ErrorClass::Validation,
+                };
+                let failed = w.event(
+                    phase,
+                    Some(&project.name),
+                    Step::Verify,
+                    digest.as_deref(),
+                    kind,
+                );
+                runner::append(store, &w.change, &[failed]).await?;
+                return Err(e);
+            }
+        }
         let status = verify::overall(&checks);
         worst = worst.max(status);
         let d = digest.as_deref();
@@ -385,6 +410,13 @@ impl ProjectIac for EngineIac<'_> {
 }
 
 impl ProjectIacJournal for EngineIac<'_> {
+    fn state_json(&self, project: &str) -> std::result::Result<String, String> {
+        let req = self.request(project, PathBuf::new())?;
+        self.engine
+            .show_state_json(&req)
+            .map_err(|e| self.failed(e))
+    }
+
     fn take_convergence(&self) -> Vec<(String, bool)> {
         std::mem::take(&mut *self.seen.lock().unwrap_or_else(|e| e.into_inner()))
     }

@@ -104,6 +104,16 @@ pub trait IacEngine {
     /// `show -json <planfile>`: the machine-readable plan. Holds sensitive
     /// values in clear, so it is never logged.
     fn show_json(&self, req: &PlanRequest) -> Result<String, IacError>;
+    /// `show -json` without a plan file: the current state, each resource's
+    /// values beside its `sensitive_values` marks. Holds sensitive values in
+    /// clear, so it is never logged. Engines that cannot show it say so.
+    fn show_state_json(&self, req: &PlanRequest) -> Result<String, IacError> {
+        Err(IacError::BadOutput {
+            command: "show -json".into(),
+            dir: req.dir.clone(),
+            message: "this engine cannot show its state as JSON".into(),
+        })
+    }
     fn apply(&self, req: &PlanRequest) -> Result<(), IacError>;
     /// `apply -json <planfile>`: the exit code and the machine-readable
     /// stream, whatever the outcome, so a partial apply can be reported.

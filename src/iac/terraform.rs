@@ -142,6 +142,13 @@ impl IacEngine for CliEngine {
         Ok(out.stdout)
     }
 
+    fn show_state_json(&self, req: &PlanRequest) -> Result<String, IacError> {
+        let out = self
+            .spec(req, &["show", "-json", "-no-color"], false)
+            .run_expecting(&[0])?;
+        Ok(out.stdout)
+    }
+
     fn apply(&self, req: &PlanRequest) -> Result<(), IacError> {
         // Only ever a saved plan file: applying it needs no approval flag and
         // cannot re-plan.

@@ -139,7 +139,8 @@ pub enum CheckStatus {
 pub struct CheckResult {
     /// The check's name in the config.
     pub name: String,
-    /// `http`, `tls`, `dns`, `output`, `convergence` or `command`.
+    /// `http`, `tls`, `dns`, `output`, `convergence` or `command`; `security`
+    /// and `policy` for a gate's rule checked again on the applied state.
     pub kind: String,
     pub status: CheckStatus,
     /// What was seen, in words (already redacted).
@@ -147,6 +148,35 @@ pub struct CheckResult {
     /// How many attempts the check took.
     pub attempts: u32,
     pub duration_ms: u64,
+}
+
+/// The check kinds of a gate run again on the applied state.
+pub const APPLIED_GATE_KINDS: [&str; 2] = ["security", "policy"];
+
+impl CheckResult {
+    /// A gate's rule checked again on the applied state, rather than a
+    /// configured check of the running system.
+    pub fn is_applied_gate(&self) -> bool {
+        APPLIED_GATE_KINDS.contains(&self.kind.as_str())
+    }
+}
+
+/// One finding of a gate on a plan, as much as a later step needs: which
+/// rule, where, and whether the plan failed it or could not tell until apply.
+/// `verify` checks the unknown ones again on the applied state, and tells a
+/// finding new after apply from one the plan already had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateFinding {
+    /// The finding's stable id (`PG-AWS-035`, `POL-<namespace>-<rule>-<hash>`).
+    pub id: String,
+    /// The resource it is about; absent when a policy message names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Set when the rule could not be checked until apply: the attribute it
+    /// needs, known only after apply. Absent: the plan failed the rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
 }
 
 /// A phase review's verdict.
@@ -210,6 +240,12 @@ pub enum EventKind {
         /// `pass`, `warn`, `ack_required` or `block`.
         verdict: String,
         blocking: bool,
+    },
+    /// A gate's findings on the plan (after its `gate_evaluated`, only when
+    /// it found any), for `verify` to compare the applied state with.
+    GateFindings {
+        gate: String,
+        findings: Vec<GateFinding>,
     },
     AcknowledgementApplied {
         id: String,

@@ -10,8 +10,8 @@ pub mod schema;
 
 pub use codec::{append_line, append_with, parse_lines, JournalError};
 pub use event::{
-    ApprovalSource, CheckResult, CheckStatus, ErrorClass, Event, EventKind, LockOwner, PlanRecord,
-    ResourceOutcome, ResourceResult, ReviewVerdict, RunRef, Step,
+    ApprovalSource, CheckResult, CheckStatus, ErrorClass, Event, EventKind, GateFinding, LockOwner,
+    PlanRecord, ResourceOutcome, ResourceResult, ReviewVerdict, RunRef, Step,
 };
 pub use progress::{
     fold, NextStep, Overall, PhaseProgress, PhaseRef, Progress, ProjectProgress, Revert, Review,

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::event::{
-    ApprovalSource, CheckResult, CheckStatus, Event, EventKind, LockOwner, PlanRecord,
+    ApprovalSource, CheckResult, CheckStatus, Event, EventKind, GateFinding, LockOwner, PlanRecord,
     ResourceOutcome, ResourceResult, ReviewVerdict, RunRef, Step,
 };
 
@@ -125,6 +125,9 @@ pub struct ProjectProgress {
     /// Gate verdicts for the latest plan.
     pub gates: BTreeMap<String, String>,
     pub blocking_gates: Vec<String>,
+    /// Gate findings on the latest plan, by gate (`security`, `policy`):
+    /// what `verify` checks again on the applied state.
+    pub gate_findings: BTreeMap<String, Vec<GateFinding>>,
     pub acknowledgements: Vec<String>,
     pub checkpoint: Option<Checkpoint>,
     pub applied_digest: Option<String>,
@@ -190,6 +193,28 @@ impl ProjectProgress {
             }),
             _ => false,
         }
+    }
+
+    /// The security findings the latest plan could not check until apply.
+    pub fn unknown_at_plan(&self) -> Vec<&GateFinding> {
+        self.gate_findings
+            .get("security")
+            .into_iter()
+            .flatten()
+            .filter(|f| f.unknown.is_some())
+            .collect()
+    }
+
+    /// The checks of the applied digest's verification that ran a gate
+    /// again on the applied state.
+    pub fn applied_gate_checks(&self) -> Vec<&CheckResult> {
+        self.verification
+            .as_ref()
+            .filter(|_| self.verified())
+            .into_iter()
+            .flat_map(|v| &v.checks)
+            .filter(|c| c.is_applied_gate())
+            .collect()
     }
 
     pub fn result_counts(&self) -> (usize, usize, usize) {
@@ -442,6 +467,7 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
             p.plan_time = Some(e.time.clone());
             p.gates.clear();
             p.blocking_gates.clear();
+            p.gate_findings.clear();
             p.last_error = None;
             if record.has_changes {
                 p.apply = StepState::Pending;
@@ -482,6 +508,11 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
                 if *blocking {
                     p.blocking_gates.push(gate.clone());
                 }
+            }
+        }
+        EventKind::GateFindings { gate, findings } => {
+            if e.digest.is_none() || e.digest == p.digest {
+                p.gate_findings.insert(gate.clone(), findings.clone());
             }
         }
         EventKind::AcknowledgementApplied { id, .. } => {
@@ -835,5 +866,86 @@ fn overall_and_next(phases: &[PhaseProgress], empty: bool) -> (Overall, Option<N
                 ),
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(digest: &str, kind: EventKind) -> Event {
+        Event {
+            time: "2026-12-01T10:00:00Z".into(),
+            run: RunRef::default(),
+            actor: "octocat".into(),
+            change: "CHG-1".into(),
+            phase: "dev".into(),
+            project: Some("app".into()),
+            step: Step::Gate,
+            digest: Some(digest.into()),
+            kind,
+        }
+    }
+
+    fn plan(digest: &str) -> Event {
+        Event {
+            step: Step::Plan,
+            ..ev(
+                digest,
+                EventKind::StepSucceeded {
+                    plan: Some(PlanRecord {
+                        has_changes: true,
+                        ..Default::default()
+                    }),
+                },
+            )
+        }
+    }
+
+    fn found(digest: &str, id: &str) -> Event {
+        ev(
+            digest,
+            EventKind::GateFindings {
+                gate: "security".into(),
+                findings: vec![GateFinding {
+                    id: id.into(),
+                    address: Some("aws_iam_policy.p".into()),
+                    unknown: Some("policy".into()),
+                }],
+            },
+        )
+    }
+
+    fn project(events: &[Event]) -> ProjectProgress {
+        let refs = [PhaseRef {
+            index: 1,
+            name: "dev".into(),
+            environment: "dev".into(),
+            projects: vec!["app".into()],
+            approval_required: false,
+        }];
+        fold("CHG-1", &refs, events).phases[0].projects[0].clone()
+    }
+
+    #[test]
+    fn gate_findings_belong_to_the_current_plan_only() {
+        let p = project(&[plan("d1"), found("d1", "PG-AWS-035")]);
+        assert_eq!(p.unknown_at_plan()[0].id, "PG-AWS-035");
+        // A late event of an older plan does not count; a new plan clears.
+        let p = project(&[
+            plan("d1"),
+            found("d1", "PG-AWS-035"),
+            plan("d2"),
+            found("d1", "PG-AWS-020"),
+        ]);
+        assert!(p.unknown_at_plan().is_empty(), "{:?}", p.gate_findings);
+        let p = project(&[
+            plan("d1"),
+            found("d1", "PG-AWS-035"),
+            plan("d2"),
+            found("d2", "PG-AWS-036"),
+        ]);
+        let ids: Vec<&str> = p.unknown_at_plan().iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["PG-AWS-036"]);
     }
 }

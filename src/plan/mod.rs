@@ -16,6 +16,9 @@
 //! any other major is refused with a message naming the file and the version.
 //! `variables`, `planned_values`, `prior_state` and `configuration` (but its
 //! `provider_config`) are never held: they repeat sensitive values in clear.
+//!
+//! `state.rs` reads the other document `show -json` writes, the state (no
+//! plan file), masked by the same walkers, for the gates on the applied state.
 
 mod counts;
 mod diff;
@@ -25,12 +28,14 @@ pub mod json;
 pub mod model;
 mod parse;
 pub mod references;
+pub mod state;
 #[doc(hidden)]
 pub mod synthetic;
 mod values;
 
 pub use model::*;
 pub use parse::{action_from_list, parse_plan_json, PlanError, SUPPORTED_FORMATS};
+pub use state::{parse_state_json, AppliedState, StateResource};
 pub use synthetic::{fleet_plan_json, synthetic_plan_json};
 pub use values::canonical_json;
 /// The mark-tree walkers, for the policy gate's masked copy of the raw plan.

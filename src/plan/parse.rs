@@ -124,7 +124,7 @@ pub fn parse_plan_json(text: &str, origin: &str) -> Result<ChangeSet, PlanError>
     normalize(raw, origin)
 }
 
-fn located(e: serde_json::Error, origin: &str, path: Option<String>) -> PlanError {
+pub(super) fn located(e: serde_json::Error, origin: &str, path: Option<String>) -> PlanError {
     use serde_json::error::Category;
     match e.classify() {
         Category::Data => PlanError::Shape {
@@ -153,7 +153,7 @@ fn strip_position(e: &serde_json::Error) -> String {
     }
 }
 
-fn check_version(found: Option<&Value>, origin: &str) -> Result<(), PlanError> {
+pub(super) fn check_version(found: Option<&Value>, origin: &str) -> Result<(), PlanError> {
     let Some(found) = found else {
         return Err(PlanError::Shape {
             origin: origin.to_owned(),
@@ -523,7 +523,11 @@ fn looks_like_credential(name: &str) -> bool {
 /// (`terraform_version`) and the same format version. It is told apart by its
 /// registry host in provider addresses (or its `["forget","create"]` action);
 /// Terraform versions before 1.6 predate the fork.
-fn detect_engine(version: Option<&str>, resources: &[ResourceChange], providers: &Value) -> Engine {
+pub(super) fn detect_engine(
+    version: Option<&str>,
+    resources: &[ResourceChange],
+    providers: &Value,
+) -> Engine {
     const TOFU_REGISTRY: &str = "registry.opentofu.org/";
     const TERRAFORM_REGISTRY: &str = "registry.terraform.io/";
     let mut names = resources.iter().map(|r| r.provider.as_str()).chain(

@@ -4,7 +4,7 @@
 //! before it reaches markdown.
 
 use crate::journal::short_digest as short;
-use crate::journal::{PhaseProgress, Progress, ProjectProgress, StepState};
+use crate::journal::{CheckResult, PhaseProgress, Progress, ProjectProgress, StepState};
 use crate::render::escape::{code_inline, inline};
 
 /// Where one project of a phase stands, in words.
@@ -66,6 +66,23 @@ pub fn text(progress: &Progress) -> String {
             if let Some(r) = &p.last_refusal {
                 out.push(format!("      last refusal ({}): {}", r.what, r.why));
             }
+            let rechecked = p.applied_gate_checks();
+            let pending = p.unknown_at_plan().len();
+            if !rechecked.is_empty() {
+                for c in rechecked {
+                    out.push(format!(
+                        "      after apply {} {} ({}): {}",
+                        crate::verify::status_word(c.status),
+                        c.name,
+                        c.kind,
+                        c.evidence
+                    ));
+                }
+            } else if pending > 0 && !p.verified() {
+                out.push(format!(
+                    "      could not be checked until apply: {pending} (checked again after apply by verify)"
+                ));
+            }
         }
     }
     match &progress.next {
@@ -107,6 +124,51 @@ pub fn phase_headline(phase: &PhaseProgress) -> String {
     }
 }
 
+/// At most this many findings are listed as waiting for apply.
+const PENDING_LISTED: usize = 20;
+
+/// The security findings the plan could not check until apply: listed as
+/// waiting until `verify` journals them, then replaced by their results
+/// (and any finding new after apply) in a table of their own.
+fn applied_gate_markdown(p: &ProjectProgress) -> Vec<String> {
+    let mut out = vec![];
+    let rechecked: Vec<CheckResult> = p.applied_gate_checks().into_iter().cloned().collect();
+    if let Some(worst) = rechecked.iter().map(|c| c.status).max() {
+        out.push(String::new());
+        out.push(format!(
+            "Gates checked again after apply, {}: {}",
+            inline(&p.project),
+            crate::verify::status_word(worst)
+        ));
+        out.push(String::new());
+        out.push(crate::render::verify::table_markdown(&rechecked));
+        return out;
+    }
+    let pending = p.unknown_at_plan();
+    if pending.is_empty() || p.verified() {
+        return out;
+    }
+    out.push(String::new());
+    out.push(format!(
+        "Could not be checked until apply, {}: {} (checked again after apply by `verify`)",
+        inline(&p.project),
+        pending.len()
+    ));
+    out.push(String::new());
+    for f in pending.iter().take(PENDING_LISTED) {
+        out.push(format!(
+            "- {} {}: {} is known only after apply",
+            code_inline(&f.id),
+            code_inline(f.address.as_deref().unwrap_or_default()),
+            code_inline(f.unknown.as_deref().unwrap_or_default())
+        ));
+    }
+    if pending.len() > PENDING_LISTED {
+        out.push(format!("- …and {} more", pending.len() - PENDING_LISTED));
+    }
+    out
+}
+
 /// The journal-driven block of one phase in the PR comment.
 pub fn phase_markdown(progress: &Progress, phase: &PhaseProgress, approvers: &[String]) -> String {
     let mut out = vec![format!(
@@ -140,6 +202,12 @@ pub fn phase_markdown(progress: &Progress, phase: &PhaseProgress, approvers: &[S
     }
     for p in &phase.projects {
         if let Some(v) = &p.verification {
+            let checks: Vec<CheckResult> = v
+                .checks
+                .iter()
+                .filter(|c| !c.is_applied_gate())
+                .cloned()
+                .collect();
             out.push(String::new());
             out.push(format!(
                 "Verification of {}: {}",
@@ -147,8 +215,9 @@ pub fn phase_markdown(progress: &Progress, phase: &PhaseProgress, approvers: &[S
                 crate::verify::status_word(v.status)
             ));
             out.push(String::new());
-            out.push(crate::render::verify::table_markdown(&v.checks));
+            out.push(crate::render::verify::table_markdown(&checks));
         }
+        out.extend(applied_gate_markdown(p));
     }
     if phase_headline(phase) == "awaiting approval" {
         let who = if approvers.is_empty() {
@@ -175,4 +244,197 @@ pub fn phase_markdown(progress: &Progress, phase: &PhaseProgress, approvers: &[S
         ));
     }
     out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{
+        fold, CheckStatus, Event, EventKind, GateFinding, PhaseRef, PlanRecord, ResourceOutcome,
+        ResourceResult, RunRef, Step,
+    };
+
+    fn ev(step: Step, kind: EventKind) -> Event {
+        Event {
+            time: "2026-12-01T10:00:00Z".into(),
+            run: RunRef::default(),
+            actor: "octocat".into(),
+            change: "CHG-1".into(),
+            phase: "dev".into(),
+            project: Some("app".into()),
+            step,
+            digest: Some("d1".into()),
+            kind,
+        }
+    }
+
+    fn planned() -> Vec<Event> {
+        vec![
+            ev(
+                Step::Plan,
+                EventKind::StepSucceeded {
+                    plan: Some(PlanRecord {
+                        has_changes: true,
+                        ..Default::default()
+                    }),
+                },
+            ),
+            ev(
+                Step::Gate,
+                EventKind::GateFindings {
+                    gate: "security".into(),
+                    findings: vec![
+                        GateFinding {
+                            id: "PG-AWS-035".into(),
+                            address: Some("aws_iam_policy.a_b".into()),
+                            unknown: Some("policy".into()),
+                        },
+                        GateFinding {
+                            id: "PG-AWS-011".into(),
+                            address: Some("aws_s3_bucket.logs".into()),
+                            unknown: None,
+                        },
+                    ],
+                },
+            ),
+        ]
+    }
+
+    fn block(events: &[Event]) -> String {
+        let refs = [PhaseRef {
+            index: 1,
+            name: "dev".into(),
+            environment: "dev".into(),
+            projects: vec!["app".into()],
+            approval_required: false,
+        }];
+        let progress = fold("CHG-1", &refs, events);
+        phase_markdown(&progress, &progress.phases[0], &[])
+    }
+
+    #[test]
+    fn unknowns_wait_for_apply_then_give_way_to_their_results() {
+        let mut events = planned();
+        let before = block(&events);
+        assert!(
+            before.contains("Could not be checked until apply, app: 1"),
+            "{before}"
+        );
+        assert!(
+            before.contains("<code>PG-AWS-035</code> <code>aws&#95;iam&#95;policy.a&#95;b</code>"),
+            "{before}"
+        );
+        assert!(
+            !before.contains("PG-AWS-011"),
+            "failures are the gate's own: {before}"
+        );
+
+        events.push(ev(
+            Step::Apply,
+            EventKind::ApplyFinished {
+                results: vec![ResourceResult {
+                    address: "aws_iam_policy.a_b".into(),
+                    action: "create".into(),
+                    outcome: ResourceOutcome::Applied,
+                    error: None,
+                }],
+                error: None,
+                class: None,
+            },
+        ));
+        events.push(ev(
+            Step::Verify,
+            EventKind::VerificationFinished {
+                status: CheckStatus::Fail,
+                checks: vec![
+                    CheckResult {
+                        name: "convergence".into(),
+                        kind: "convergence".into(),
+                        status: CheckStatus::Pass,
+                        evidence: "no changes".into(),
+                        attempts: 1,
+                        duration_ms: 9,
+                    },
+                    CheckResult {
+                        name: "PG-AWS-035 aws_iam_policy.a_b".into(),
+                        kind: "security".into(),
+                        status: CheckStatus::Fail,
+                        evidence: "`policy` after apply: {\"Action\":\"*\"} | <b>".into(),
+                        attempts: 1,
+                        duration_ms: 0,
+                    },
+                ],
+            },
+        ));
+        let after = block(&events);
+        assert!(
+            !after.contains("Could not be checked until apply"),
+            "{after}"
+        );
+        assert!(
+            after.contains("Gates checked again after apply, app: FAIL"),
+            "{after}"
+        );
+        let row = after
+            .lines()
+            .find(|l| l.contains("PG-AWS-035"))
+            .expect("the result row");
+        assert!(
+            row.starts_with("| FAIL | PG-AWS-035 aws&#95;iam&#95;policy.a&#95;b (security) |"),
+            "{row}"
+        );
+        assert!(
+            !row.contains("<b>") && !row.contains(" | <"),
+            "escaped: {row}"
+        );
+        // The verification table holds the configured checks only.
+        let verification = after
+            .split("Gates checked again after apply")
+            .next()
+            .unwrap();
+        assert!(
+            verification.contains("| PASS | convergence (convergence)"),
+            "{after}"
+        );
+        assert!(!verification.contains("PG-AWS-035 aws"), "{after}");
+        let text = text(&fold(
+            "CHG-1",
+            &[PhaseRef {
+                index: 1,
+                name: "dev".into(),
+                environment: "dev".into(),
+                projects: vec!["app".into()],
+                approval_required: false,
+            }],
+            &events,
+        ));
+        assert!(
+            text.contains("after apply FAIL PG-AWS-035 aws_iam_policy.a_b (security)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_long_list_of_unknowns_is_cut() {
+        let mut events = planned();
+        if let EventKind::GateFindings { findings, .. } = &mut events[1].kind {
+            *findings = (0..25)
+                .map(|i| GateFinding {
+                    id: "PG-AWS-035".into(),
+                    address: Some(format!("aws_iam_policy.p{i}")),
+                    unknown: Some("policy".into()),
+                })
+                .collect();
+        }
+        let shown = block(&events);
+        assert!(
+            shown.contains("Could not be checked until apply, app: 25"),
+            "{shown}"
+        );
+        assert_eq!(
+            shown.matches("is known only after apply").count(),
+            PENDING_LISTED
+        );
+        assert!(shown.contains("- …and 5 more"), "{shown}");
+    }
 }

@@ -81,7 +81,10 @@ pub fn section(report: &SecurityReport) -> Section {
     );
     let unknown = report.unknown_count();
     if unknown > 0 {
-        let _ = writeln!(essentials, "\nCould not be checked until apply: {unknown}");
+        let _ = writeln!(
+            essentials,
+            "\nCould not be checked until apply: {unknown} (checked again after apply by `verify`)"
+        );
     }
     let deciding: Vec<&Finding> = report
         .findings
@@ -147,6 +150,7 @@ mod tests {
             title: "t".into(),
             source: "phasegate".into(),
             outcome,
+            attribute: None,
         }
     }
 

@@ -7,14 +7,17 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::journal::{CheckStatus, PhaseProgress, ProjectProgress, ReviewVerdict, StepState};
+use crate::journal::{
+    CheckResult, CheckStatus, PhaseProgress, ProjectProgress, ReviewVerdict, StepState,
+};
 
 /// One weighed concern.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Concern {
     /// `security`, `cost`, `blast`, `policy`, `checkpoint`, `approval`,
-    /// `apply` or `verification`.
+    /// `apply` or `verification` (`security` and `policy` also for their
+    /// rules checked again on the applied state, detail "after apply: …").
     pub name: String,
     /// The project it is about; absent for the phase as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,7 +55,7 @@ pub fn judge(phase: &PhaseProgress) -> Judgement {
             concerns.push(checkpoint(p));
         }
         if p.apply == StepState::Succeeded {
-            concerns.push(verification(p));
+            concerns.extend(verification(p));
         }
     }
     let worst = concerns.iter().map(|c| c.status).max();
@@ -222,19 +225,80 @@ fn checkpoint(p: &ProjectProgress) -> Concern {
 }
 
 /// The verification of the applied plan: a FAIL fails the review; a WARN,
-/// no verification, or only convergence checks warn.
-fn verification(p: &ProjectProgress) -> Concern {
+/// no verification, or only convergence checks warn. The gates' rules
+/// checked again on the applied state are weighed apart, as `security` and
+/// `policy` concerns "after apply", with the same FAIL and WARN.
+fn verification(p: &ProjectProgress) -> Vec<Concern> {
     let name = Some(p.project.as_str());
     let Some(v) = p.verification.as_ref().filter(|_| p.verified()) else {
-        return concern(
+        return vec![concern(
             "verification",
             name,
             CheckStatus::Fail,
             "the applied plan was not verified".into(),
-        );
+        )];
     };
-    let failing: Vec<String> = v
-        .checks
+    let (gate_checks, checks): (Vec<&CheckResult>, Vec<&CheckResult>) =
+        v.checks.iter().partition(|c| c.is_applied_gate());
+    let mut out = vec![];
+    for kind in crate::journal::event::APPLIED_GATE_KINDS {
+        let these: Vec<&CheckResult> = gate_checks
+            .iter()
+            .copied()
+            .filter(|c| c.kind == kind)
+            .collect();
+        let Some(worst) = these.iter().map(|c| c.status).max() else {
+            continue;
+        };
+        let detail = match worst {
+            CheckStatus::Pass => format!("after apply: {} checks passed", these.len()),
+            _ => format!("after apply: {}", not_passing(&these).join("; ")),
+        };
+        out.push(concern(kind, name, worst, detail));
+    }
+    // Without gate checks the journaled status is the checks' own.
+    let status = if gate_checks.is_empty() {
+        v.status
+    } else {
+        checks
+            .iter()
+            .map(|c| c.status)
+            .max()
+            .unwrap_or(CheckStatus::Pass)
+    };
+    let failing = not_passing(&checks);
+    out.push(match status {
+        CheckStatus::Fail => concern("verification", name, CheckStatus::Fail, failing.join("; ")),
+        CheckStatus::Warn => concern("verification", name, CheckStatus::Warn, failing.join("; ")),
+        CheckStatus::Pass if checks.iter().all(|c| c.kind == "convergence") => concern(
+            "verification",
+            name,
+            CheckStatus::Warn,
+            "no checks are configured beyond convergence: nothing shows the change works".into(),
+        ),
+        CheckStatus::Pass
+            if p.converged == Some(false) && !checks.iter().any(|c| c.kind == "convergence") =>
+        {
+            concern(
+                "verification",
+                name,
+                CheckStatus::Warn,
+                "the re-plan after the apply still showed changes".into(),
+            )
+        }
+        CheckStatus::Pass => concern(
+            "verification",
+            name,
+            CheckStatus::Pass,
+            format!("{} checks passed", checks.len()),
+        ),
+    });
+    out
+}
+
+/// `name FAIL (evidence)` for every check that did not pass.
+fn not_passing(checks: &[&CheckResult]) -> Vec<String> {
+    checks
         .iter()
         .filter(|c| c.status != CheckStatus::Pass)
         .map(|c| {
@@ -244,36 +308,5 @@ fn verification(p: &ProjectProgress) -> Concern {
             };
             format!("{} {word} ({})", c.name, c.evidence)
         })
-        .collect();
-    match v.status {
-        CheckStatus::Fail => {
-            return concern("verification", name, CheckStatus::Fail, failing.join("; "))
-        }
-        CheckStatus::Warn => {
-            return concern("verification", name, CheckStatus::Warn, failing.join("; "))
-        }
-        CheckStatus::Pass => {}
-    }
-    if v.checks.iter().all(|c| c.kind == "convergence") {
-        return concern(
-            "verification",
-            name,
-            CheckStatus::Warn,
-            "no checks are configured beyond convergence: nothing shows the change works".into(),
-        );
-    }
-    if p.converged == Some(false) && !v.checks.iter().any(|c| c.kind == "convergence") {
-        return concern(
-            "verification",
-            name,
-            CheckStatus::Warn,
-            "the re-plan after the apply still showed changes".into(),
-        );
-    }
-    concern(
-        "verification",
-        name,
-        CheckStatus::Pass,
-        format!("{} checks passed", v.checks.len()),
-    )
+        .collect()
 }

@@ -240,3 +240,72 @@ fn hostile_evidence_reaches_the_markdown_only_escaped() {
     let change = crate::render::review::change_markdown(&build_change_report("CHG-1", &[r], "now"));
     assert!(!change.contains("<!--"), "{change}");
 }
+
+#[test]
+fn a_rule_failing_on_the_applied_state_needs_fixes_as_a_security_concern() {
+    let mut star = check(
+        "security",
+        CheckStatus::Fail,
+        "`policy` after apply: {\"Action\":\"*\"}",
+    );
+    star.name = "PG-AWS-035 aws_iam_policy.app".into();
+    let events = journal(vec![
+        check("http", CheckStatus::Pass, "HTTP 200 in 3 ms"),
+        check("convergence", CheckStatus::Pass, "no changes"),
+        star,
+        check("security", CheckStatus::Pass, "passes"),
+    ]);
+    let p = phase(&events, false);
+    let j = judge(&p);
+    assert_eq!(j.verdict, ReviewVerdict::NeedsFixes, "{:?}", j.reasons);
+    // The journal's fold says the same: the verification failed.
+    assert_eq!(p.projects[0].verify, crate::journal::StepState::Failed);
+    assert_eq!(
+        j.reasons,
+        ["security (app): after apply: PG-AWS-035 aws_iam_policy.app FAIL (`policy` after apply: {\"Action\":\"*\"})"]
+    );
+    // The configured checks are weighed on their own, and passed.
+    let verification = j
+        .concerns
+        .iter()
+        .find(|c| c.name == "verification")
+        .unwrap();
+    assert_eq!(verification.status, CheckStatus::Pass);
+    assert_eq!(verification.detail, "2 checks passed");
+}
+
+#[test]
+fn rules_passing_and_warning_after_apply_pass_and_warn() {
+    let events = journal(vec![
+        check("http", CheckStatus::Pass, "HTTP 200 in 3 ms"),
+        check("security", CheckStatus::Pass, "passes"),
+        check("policy", CheckStatus::Warn, "after apply: tags are missing"),
+    ]);
+    let j = judge(&phase(&events, false));
+    assert_eq!(j.verdict, ReviewVerdict::Warn, "{:?}", j.reasons);
+    assert_eq!(
+        j.reasons,
+        ["policy (app): after apply: policy-check WARN (after apply: tags are missing)"]
+    );
+    let security = j
+        .concerns
+        .iter()
+        .find(|c| c.name == "security" && c.detail.starts_with("after apply"))
+        .unwrap();
+    assert_eq!(security.detail, "after apply: 1 checks passed");
+}
+
+#[test]
+fn gate_checks_alone_do_not_show_the_change_works() {
+    let events = journal(vec![
+        check("convergence", CheckStatus::Pass, "no changes"),
+        check("security", CheckStatus::Pass, "passes"),
+    ]);
+    let j = judge(&phase(&events, false));
+    assert_eq!(j.verdict, ReviewVerdict::Warn);
+    assert!(
+        j.reasons[0].contains("no checks are configured beyond convergence"),
+        "{:?}",
+        j.reasons
+    );
+}

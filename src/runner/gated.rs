@@ -128,6 +128,15 @@ pub fn plan_events(
         EventKind::StepSucceeded { plan: Some(record) },
     )];
     events.extend(gate_events(writer, ws, phase, project, gates, Step::Gate));
+    // What the gates found, for `verify` to check again after apply.
+    events.extend(crate::commands::applied_gate::plan_events(
+        writer,
+        &phase.name,
+        &project.name,
+        Some(&project.changes.digest),
+        &project.changes,
+        gates,
+    ));
     Ok(events)
 }
 

@@ -12,6 +12,8 @@ use phasegate::iac::{plan_project, EngineVersion, IacEngine, IacError, PlanOutco
 pub struct FakeEngine {
     /// `show -json` output, returned for every project.
     pub plan_json: String,
+    /// `show -json` of the state (no plan file), returned for every project.
+    pub state_json: String,
     pub outcome: Option<PlanOutcome>,
     /// When set, `plan` fails with this stderr.
     pub fail_plan: Option<String>,
@@ -23,6 +25,14 @@ impl FakeEngine {
         FakeEngine {
             plan_json: plan_json.into(),
             outcome: Some(PlanOutcome::Changes),
+            ..Self::default()
+        }
+    }
+
+    /// A fake whose `show -json` of the state returns `state_json`.
+    pub fn with_state(state_json: impl Into<String>) -> Self {
+        FakeEngine {
+            state_json: state_json.into(),
             ..Self::default()
         }
     }
@@ -71,6 +81,10 @@ impl IacEngine for FakeEngine {
     fn show_json(&self, req: &PlanRequest) -> Result<String, IacError> {
         self.record("show", &req.dir);
         Ok(self.plan_json.clone())
+    }
+    fn show_state_json(&self, req: &PlanRequest) -> Result<String, IacError> {
+        self.record("show-state", &req.dir);
+        Ok(self.state_json.clone())
     }
     fn apply(&self, req: &PlanRequest) -> Result<(), IacError> {
         self.record("apply", &req.dir);

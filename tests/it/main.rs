@@ -2,6 +2,7 @@
 
 mod act_e2e;
 mod action_yml;
+mod applied_gate;
 mod blast_gate;
 mod bypass_suite;
 mod cargo_deny;

@@ -121,6 +121,21 @@ fn kinds() -> Vec<EventKind> {
             verdict: "pass".into(),
             blocking: false,
         },
+        EventKind::GateFindings {
+            gate: "security".into(),
+            findings: vec![
+                phasegate::journal::GateFinding {
+                    id: "PG-AWS-035".into(),
+                    address: Some("aws_iam_policy.app".into()),
+                    unknown: Some("policy".into()),
+                },
+                phasegate::journal::GateFinding {
+                    id: "POL-main-deny".into(),
+                    address: None,
+                    unknown: None,
+                },
+            ],
+        },
         EventKind::AcknowledgementApplied {
             id: "cost-budget".into(),
             reason: "r".into(),

@@ -10,6 +10,7 @@
 /// policy acknowledgements from their own.
 pub const ID_PREFIX: &str = "POL-";
 
+pub mod applied;
 pub mod engine;
 pub mod input;
 pub mod message;
@@ -281,14 +282,7 @@ pub fn report(
     }
     let verdict = findings
         .iter()
-        .map(|f| match f.severity {
-            Severity::Critical => Verdict::Block,
-            Severity::High if !f.acknowledged => Verdict::AckRequired,
-            Severity::High => Verdict::Warn,
-            Severity::Info => Verdict::Pass,
-            _ if f.acknowledged => Verdict::Pass,
-            _ => Verdict::Warn,
-        })
+        .map(finding_verdict)
         .max()
         .unwrap_or(Verdict::Pass);
     PolicyReport {
@@ -298,6 +292,18 @@ pub fn report(
         policy_sets: sets,
         expired_acknowledgements: expired,
         unmatched_acknowledgements: unmatched,
+    }
+}
+
+/// What one finding (acknowledged or not) does to the gate's verdict.
+pub fn finding_verdict(f: &PolicyFinding) -> Verdict {
+    match f.severity {
+        Severity::Critical => Verdict::Block,
+        Severity::High if !f.acknowledged => Verdict::AckRequired,
+        Severity::High => Verdict::Warn,
+        Severity::Info => Verdict::Pass,
+        _ if f.acknowledged => Verdict::Pass,
+        _ => Verdict::Warn,
     }
 }
 

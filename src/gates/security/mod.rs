@@ -4,6 +4,7 @@
 //! Findings are data with stable ids; JSON and SARIF are views here, the
 //! markdown view is `render::security`.
 
+pub mod applied;
 mod iam;
 mod node;
 pub mod rules;
@@ -61,6 +62,10 @@ pub struct Finding {
     /// Failed, or not checkable until apply (imported findings are failures).
     #[serde(default)]
     pub outcome: FindingOutcome,
+    /// For an unknown: the attribute the rule needs, known only after apply
+    /// (`verify` checks the rule again on its applied value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
 }
 
 impl Finding {
@@ -202,6 +207,7 @@ fn finding(rule: &Rule, severity: Severity, address: &str, message: String) -> F
         title: rule.title.to_string(),
         source: "phasegate".to_string(),
         outcome: FindingOutcome::Fail,
+        attribute: None,
     }
 }
 
@@ -212,6 +218,7 @@ fn unknown_finding(rule: &Rule, address: &str, attr: &str) -> Finding {
     Finding {
         crosswalk: Crosswalk::default(),
         outcome: FindingOutcome::Unknown,
+        attribute: Some(attr.to_string()),
         ..finding(rule, Severity::Info, address, message)
     }
 }

@@ -310,6 +310,7 @@ pub fn import_sarif(text: &str, origin: &str) -> Result<Vec<Finding>, SecurityEr
                 title,
                 source: tool.clone(),
                 outcome: FindingOutcome::Fail,
+                attribute: None,
                 id,
             });
         }
