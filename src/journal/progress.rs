@@ -534,6 +534,8 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
         EventKind::LockReleased { .. } | EventKind::LockBroken { .. } => p.lock = None,
         // Drift runs have their own pseudo-change; nothing to fold into a phase.
         EventKind::DriftChecked { .. } => {}
+        // About the journal itself (phase empty, so never folded here).
+        EventKind::JournalOpened { .. } | EventKind::TornLineSetAside { .. } => {}
         EventKind::Refusal { what, why, command } => {
             p.last_refusal = Some(Refusal {
                 what: what.clone(),
