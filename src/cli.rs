@@ -64,6 +64,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Where the change stands, folded from the journal, and the next step to run.
     Status(StatusArgs),
+    /// Check a change's journal: its hash chain, a torn last line, and in the `github` store the ref's history and witness.
+    Journal(JournalArgs),
     /// Apply exactly the reviewed plan of one phase: checkpoint, lock, apply, journal.
     Apply(ApplyArgs),
     /// Release a lock on an environment and project, recording who and why.
@@ -378,6 +380,30 @@ pub struct DoctorArgs {
 pub struct StatusArgs {
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    #[command(subcommand)]
+    pub action: JournalAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalAction {
+    /// Print the chain's state (events, head, first broken link, torn last line); exit 0 intact, 1 broken.
+    Verify(JournalVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JournalVerifyArgs {
+    /// The change id; default the current one (the change plan's, else `PR-<n>`, else `local`).
+    #[arg(long, value_name = "ID")]
+    pub change_id: Option<String>,
+    /// `github` store: how many of the ref's newest commits to read back (three reads each).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub depth: usize,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ResultFormat,
 }
 
 #[derive(Debug, Args)]

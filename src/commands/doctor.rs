@@ -1,6 +1,7 @@
 //! `phasegate doctor`: checks what a run needs before it starts (the engine
 //! binary and version, the token, the environments' protection, the
-//! workflows in sync) and prints a fix for each failure.
+//! workflows in sync, the current change's journal intact) and prints a fix
+//! for each failure.
 
 use super::environments::{repository, requirements};
 use super::forge;
@@ -72,6 +73,7 @@ pub fn run(global: &GlobalArgs, args: DoctorArgs) -> Result<ExitCode> {
         },
     });
 
+    items.push(journal_item(&ws, args.token.clone()));
     items.extend(github_items(config, args.token));
 
     let failed = items.iter().filter(|i| !i.ok).count();
@@ -105,6 +107,27 @@ pub fn run(global: &GlobalArgs, args: DoctorArgs) -> Result<ExitCode> {
     } else {
         ExitCode::Refused
     })
+}
+
+/// The current change's journal, as `phasegate journal verify` checks it.
+fn journal_item(ws: &Workspace, token: Option<String>) -> Item {
+    match super::journal::doctor_check(ws, token.filter(|t| !t.is_empty())) {
+        Ok(report) if report.intact() => Item {
+            ok: true,
+            what: report.summary(),
+            fix: None,
+        },
+        Ok(report) => Item {
+            ok: false,
+            what: report.summary(),
+            fix: Some("`phasegate journal verify` shows the chain and the first broken link; docs/journal.md says how to restore the journal".into()),
+        },
+        Err(e) => Item {
+            ok: false,
+            what: format!("journal: cannot be read: {e}"),
+            fix: Some("check the store (`store:` in phasegate.yml, PHASEGATE_STORE_DIR, or the token for the `github` store)".into()),
+        },
+    }
 }
 
 /// The phasegate action the workflows install: pinned to a real commit.

@@ -30,6 +30,7 @@ mod completions;
 mod doctor;
 mod drift;
 mod init;
+mod journal;
 pub(crate) mod matrix;
 mod resume;
 mod workflows;
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor(args) => doctor::run(&global, args),
         Command::Completions(args) => completions::run(&args.shell),
         Command::Status(args) => status::run(&global, args.format),
+        Command::Journal(args) => journal::run(&global, args),
         Command::Apply(args) => apply::run(&global, args),
         Command::Unlock(args) => unlock::run(&global, args),
         Command::Policy(args) => policy::run(args),

@@ -12,8 +12,7 @@ use crate::error::{Error, Result};
 use crate::github::runs::pr_for_push;
 use crate::github::{OctoForge, PrTarget, RepoRef};
 use crate::journal::{
-    self, append_with, fold, parse_lines, Event, EventKind, LockOwner, PhaseRef, Progress, RunRef,
-    Step,
+    self, chain, fold, Event, EventKind, JournalError, LockOwner, PhaseRef, Progress, RunRef, Step,
 };
 use crate::store::any::AnyStore;
 use crate::store::github::GitRefStore;
@@ -133,6 +132,7 @@ impl Runner {
                 )
             }
         };
+        remember_config(ws);
         let mut runner = Runner {
             rt,
             store,
@@ -267,6 +267,7 @@ impl Writer {
             project: project.map(str::to_string),
             step,
             digest: digest.map(str::to_string),
+            prev: None,
             kind,
         }
     }
@@ -321,26 +322,77 @@ pub fn all_phases(ws: &Workspace) -> Vec<ResolvedPhase> {
         .unwrap_or_default()
 }
 
-/// The change's journal, parsed.
+/// The config this process's commands loaded, as a new journal records it
+/// in its `journal_opened` line. Process-wide because [`append`] is called
+/// from every runner command with only the store and the change at hand;
+/// [`Runner::open`] sets it.
+static CONFIG_DIGEST: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn remember_config(ws: &Workspace) {
+    let digest = ws.config_path.as_deref().and_then(|p| file_sha256(p).ok());
+    *CONFIG_DIGEST.lock().unwrap_or_else(|p| p.into_inner()) = digest;
+}
+
+fn opening() -> journal::Opening {
+    journal::Opening {
+        config_digest: CONFIG_DIGEST
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+    }
+}
+
+/// The change's journal, its chain checked: a deleted, reordered or edited
+/// line is refused (exit 1) naming the first broken link. A torn last line
+/// is set aside with a warning; the next [`append`] journals it.
 pub async fn read_journal<S: Store>(store: &S, change: &str) -> Result<Vec<Event>> {
     match store.read(&journal::journal_key(change)).await? {
-        Some(obj) => Ok(parse_lines(&obj.bytes)?),
+        Some(obj) => {
+            let journal = chain::read(&obj.bytes, change)?;
+            if let Some(torn) = &journal.torn {
+                warn_torn(change, torn, "the next append journals it and continues");
+            }
+            Ok(journal.events)
+        }
         None => Ok(vec![]),
     }
 }
 
+fn warn_torn(change: &str, torn: &journal::Torn, what_next: &str) {
+    tracing::warn!(
+        "journal of change {change}: line {} is torn ({} bytes without a newline, not JSON, sha256 {}): a write was cut off; it is set aside, {what_next} from line {}",
+        torn.line,
+        torn.length,
+        torn.sha256,
+        torn.line - 1
+    );
+}
+
 /// Appends events by compare-and-swap; concurrent appenders lose nothing.
-/// Every line passes the redactor first.
+/// Every line passes the redactor first and is linked to the line before
+/// it as stored; each retry links to the bytes it actually appends to.
 pub async fn append<S: Store>(store: &S, change: &str, events: &[Event]) -> Result<()> {
     let redactor = crate::redact::global();
+    let opening = opening();
+    let mut set_aside = None;
     update(
         store,
         &journal::journal_key(change),
         Contention::default(),
-        |cur| Ok::<_, std::convert::Infallible>(append_with(cur, events, |l| redactor.apply(&l))),
+        |cur| {
+            let appended = chain::append(cur, change, &opening, events, |l| redactor.apply(&l))?;
+            set_aside = appended.set_aside;
+            Ok::<_, JournalError>(appended.bytes)
+        },
     )
-    .await?
-    .unwrap_or_else(|never| match never {});
+    .await??;
+    if let Some(torn) = &set_aside {
+        warn_torn(
+            change,
+            torn,
+            "journaled as torn_line_set_aside; the chain continues",
+        );
+    }
     Ok(())
 }
 

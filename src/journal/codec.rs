@@ -1,6 +1,7 @@
 //! Journal lines in and out: one JSON object per line, appended, never
 //! rewritten. A line that does not parse is an error naming its number,
-//! because a silently skipped event could hide an apply.
+//! because a silently skipped event could hide an apply. Which lines may
+//! follow which is the chain's business (`super::chain`).
 
 use super::event::Event;
 
@@ -8,16 +9,31 @@ use super::event::Event;
 pub enum JournalError {
     #[error("journal line {line}: {message}")]
     BadLine { line: usize, message: String },
+    /// A link of the hash chain does not hold: the journal was edited.
+    #[error("{0}")]
+    Broken(#[from] super::chain::Break),
+    /// The redactor masked part of a line's link, so the line could not be
+    /// stored without breaking the chain.
+    #[error("journal line {line}: the redactor masked part of its chain link `prev`; a registered secret occurs in a sha256")]
+    MaskedLink { line: usize },
 }
 
 impl From<JournalError> for crate::Error {
     fn from(e: JournalError) -> Self {
-        crate::Error::External(e.to_string())
+        match e {
+            // A journal that is not what phasegate wrote is a check that
+            // said no: nothing is decided from it.
+            JournalError::BadLine { .. } | JournalError::Broken(_) => {
+                crate::Error::Refused(e.to_string())
+            }
+            JournalError::MaskedLink { .. } => crate::Error::External(e.to_string()),
+        }
     }
 }
 
-/// Every event of a journal, in order. Blank lines are allowed (a trailing
-/// newline is).
+/// Every event of a journal, in order, without checking the chain (tools
+/// and fuzzing; commands read through [`super::chain::read`]). Blank lines
+/// are allowed (a trailing newline is).
 pub fn parse_lines(bytes: &[u8]) -> Result<Vec<Event>, JournalError> {
     let text = String::from_utf8_lossy(bytes);
     text.lines()
@@ -32,26 +48,19 @@ pub fn parse_lines(bytes: &[u8]) -> Result<Vec<Event>, JournalError> {
         .collect()
 }
 
-/// The journal with `events` appended; existing bytes are kept as they are.
-pub fn append_line(current: Option<&[u8]>, events: &[Event]) -> Vec<u8> {
-    append_with(current, events, |line| line)
+/// One event as one line, without its newline.
+pub fn encode(event: &Event) -> String {
+    serde_json::to_string(event).expect("journal events serialize")
 }
 
-/// Like [`append_line`], passing each line through `mask` (the face hands in
-/// the redactor, so no secret reaches the store).
-pub fn append_with(
+/// The journal with `events` appended by the chain rules (see
+/// [`super::chain::append`]), without masking and without a config digest:
+/// for tools and tests that write a journal the way phasegate does.
+pub fn append_line(
     current: Option<&[u8]>,
+    change: &str,
     events: &[Event],
-    mask: impl Fn(String) -> String,
-) -> Vec<u8> {
-    let mut out = current.unwrap_or_default().to_vec();
-    if !out.is_empty() && !out.ends_with(b"\n") {
-        out.push(b'\n');
-    }
-    for e in events {
-        let line = serde_json::to_string(e).expect("journal events serialize");
-        out.extend_from_slice(mask(line).as_bytes());
-        out.push(b'\n');
-    }
-    out
+) -> Result<Vec<u8>, JournalError> {
+    let opening = super::chain::Opening::default();
+    super::chain::append(current, change, &opening, events, |l| l).map(|a| a.bytes)
 }

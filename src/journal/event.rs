@@ -34,6 +34,8 @@ pub enum Step {
     Review,
     Rollback,
     Lock,
+    /// The journal itself (opened, a torn line set aside): in no phase.
+    Journal,
 }
 
 impl Step {
@@ -48,6 +50,7 @@ impl Step {
             Step::Review => "review",
             Step::Rollback => "rollback",
             Step::Lock => "lock",
+            Step::Journal => "journal",
         }
     }
 }
@@ -325,6 +328,25 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         issue: Option<u64>,
     },
+    /// The first line of every journal (phase empty, step `journal`): its
+    /// `prev` is the change's genesis value (see `journal::chain`).
+    JournalOpened {
+        /// sha256 of the config file the journal was opened under; absent
+        /// when the writer had none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config_digest: Option<String>,
+    },
+    /// A torn last line (no newline, not JSON: a write cut off) was set
+    /// aside; the chain continues from the line before it. The torn bytes
+    /// are not kept, only their size and hash.
+    TornLineSetAside {
+        /// The torn line's number in the journal as it was read.
+        line: usize,
+        /// Its length in bytes.
+        length: usize,
+        /// sha256 of its bytes.
+        sha256: String,
+    },
 }
 
 /// One line of the journal.
@@ -342,6 +364,11 @@ pub struct Event {
     /// The plan digest the event is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// The hash chain: sha256 (hex) of the line before this one exactly as
+    /// stored; on the first line, the change's genesis value. Set when the
+    /// line is appended (`journal::chain::append`), never by the caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
     #[serde(flatten)]
     pub kind: EventKind,
 }

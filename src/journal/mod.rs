@@ -1,14 +1,16 @@
 //! The journal: every step of a change as an append-only stream of events
-//! (JSON Lines), and the progress view folded from it. Pure: no clock, no
-//! I/O; callers supply the time and decide where the lines are kept
-//! (`crate::store`).
+//! (JSON Lines) held together by a hash chain, and the progress view folded
+//! from it. Pure: no clock, no I/O; callers supply the time and decide where
+//! the lines are kept (`crate::store`).
 
+pub mod chain;
 pub mod codec;
 pub mod event;
 pub mod progress;
 pub mod schema;
 
-pub use codec::{append_line, append_with, parse_lines, JournalError};
+pub use chain::{Break, Journal, Opening, Torn};
+pub use codec::{append_line, parse_lines, JournalError};
 pub use event::{
     ApprovalSource, CheckResult, CheckStatus, ErrorClass, Event, EventKind, GateFinding, LockOwner,
     PlanRecord, ResourceOutcome, ResourceResult, ReviewVerdict, RunRef, Step,

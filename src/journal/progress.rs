@@ -570,6 +570,8 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
         EventKind::LockReleased { .. } | EventKind::LockBroken { .. } => p.lock = None,
         // Drift runs have their own pseudo-change; nothing to fold into a phase.
         EventKind::DriftChecked { .. } => {}
+        // About the journal itself (phase empty, so never folded here).
+        EventKind::JournalOpened { .. } | EventKind::TornLineSetAside { .. } => {}
         EventKind::Refusal { what, why, command } => {
             p.last_refusal = Some(Refusal {
                 what: what.clone(),
@@ -884,6 +886,7 @@ mod tests {
             step: Step::Gate,
             digest: Some(digest.into()),
             kind,
+            prev: None,
         }
     }
 

@@ -39,6 +39,7 @@ fn ev(phase: &str, step: Step, digest: Option<&str>, run: u64, t: u32, kind: Eve
         project: Some("app".into()),
         step,
         digest: digest.map(str::to_string),
+        prev: None,
         kind,
     }
 }

@@ -265,6 +265,7 @@ mod tests {
             step,
             digest: Some("d1".into()),
             kind,
+            prev: None,
         }
     }
 

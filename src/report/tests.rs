@@ -17,6 +17,7 @@ fn ev(step: Step, t: u32, kind: EventKind) -> Event {
         project: Some("app".into()),
         step,
         digest: Some("d1".into()),
+        prev: None,
         kind,
     }
 }

@@ -9,6 +9,15 @@
 //! are not branches: branch protection and rulesets do not match them, `git
 //! clone` does not fetch them, and commits made with `GITHUB_TOKEN` trigger
 //! no workflow anyway.
+//!
+//! Line logs (`.jsonl` keys, the journals) only ever grow, and a ref can be
+//! reset or force-pushed where the journal's hash chain cannot tell (a
+//! dropped tail still chains). So each write of one also fast-forwards a
+//! second ref, the witness (`refs/<namespace>-witness/<key>`), to the commit
+//! it wrote, and every read checks that the ref descends from the witness
+//! and keeps its content: a reset, or a force-push that drops or changes a
+//! line, is refused until a person points one of the two refs at the
+//! other. Whoever rewrites both refs alike is not caught (docs/journal.md).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,6 +27,15 @@ use crate::github::{Forge, GithubError, RefWrite, RepoRef, TreeEntry};
 
 /// The ref namespace objects live under unless configured otherwise.
 pub const DEFAULT_NAMESPACE: &str = "phasegate";
+
+/// How many commits a witness may trail its ref (writers that died between
+/// moving the ref and the witness) and still be found.
+const WITNESS_LAG: usize = 64;
+
+/// Keys that hold line logs, which only grow: the journals.
+fn witnessed(key: &str) -> bool {
+    key.ends_with(".jsonl")
+}
 
 /// A [`Store`] over a repository's refs.
 pub struct GitRefStore<F: Forge> {
@@ -70,6 +88,12 @@ impl<F: Forge> GitRefStore<F> {
         Ok(format!("{}/{}", self.namespace, encode_key(key)))
     }
 
+    /// The witness of `key`, without `refs/`: `phasegate-witness/changes/...`.
+    pub fn witness_name(&self, key: &str) -> Result<String, StoreError> {
+        check_key(key)?;
+        Ok(format!("{}-witness/{}", self.namespace, encode_key(key)))
+    }
+
     fn cached(&self, key: &str, commit: &str) -> Option<Vec<u8>> {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache
@@ -84,24 +108,35 @@ impl<F: Forge> GitRefStore<F> {
     }
 }
 
-impl<F: Forge> Store for GitRefStore<F> {
-    async fn read(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        let name = self.ref_name(key)?;
-        let Some(commit) = self
-            .forge
-            .get_ref(&self.repo, &name)
-            .await
-            .map_err(remote)?
-        else {
-            return Ok(None);
-        };
-        let version = Version(commit.clone());
-        if let Some(bytes) = self.cached(key, &commit) {
-            return Ok(Some(Object { bytes, version }));
-        }
+/// What a line log's ref history and witness say, for `journal verify`.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// The ref and the witness, without `refs/`.
+    pub ref_name: String,
+    pub witness_name: String,
+    pub head: Option<String>,
+    pub witness: Option<String>,
+    /// Why the ref does not stand against its witness, when it does not.
+    pub witness_problem: Option<String>,
+    /// The ref's commits, newest first, with the content each holds.
+    pub versions: Vec<(String, Vec<u8>)>,
+    /// Whether `versions` reaches the first commit.
+    pub complete: bool,
+    /// The oldest commit of `versions` whose content does not extend its
+    /// parent's, and how.
+    pub rewrite: Option<String>,
+}
+
+impl<F: Forge> GitRefStore<F> {
+    async fn get_ref(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.forge.get_ref(&self.repo, name).await.map_err(remote)
+    }
+
+    /// The object `commit` holds under the ref `name`, and its parents.
+    async fn fetch(&self, name: &str, commit: &str) -> Result<(Vec<u8>, Vec<String>), StoreError> {
         let c = self
             .forge
-            .get_commit(&self.repo, &commit)
+            .get_commit(&self.repo, commit)
             .await
             .map_err(remote)?;
         let tree = self
@@ -109,7 +144,7 @@ impl<F: Forge> Store for GitRefStore<F> {
             .get_tree(&self.repo, &c.tree)
             .await
             .map_err(remote)?;
-        let file = leaf(&name);
+        let file = leaf(name);
         let entry = tree
             .iter()
             .find(|e| e.path == file && e.kind == "blob")
@@ -124,8 +159,192 @@ impl<F: Forge> Store for GitRefStore<F> {
             .get_blob(&self.repo, &entry.sha)
             .await
             .map_err(remote)?;
-        self.remember(key, &commit, &bytes);
-        Ok(Some(Object { bytes, version }))
+        Ok((bytes, c.parents))
+    }
+
+    fn rewritten(&self, key: &str, head: Option<&str>, witness: &str, why: &str) -> StoreError {
+        let name = self.ref_name(key).unwrap_or_default();
+        let witness_ref = self.witness_name(key).unwrap_or_default();
+        let now = match head {
+            Some(h) => format!("refs/{name} points at {h}"),
+            None => format!("refs/{name} does not exist"),
+        };
+        let deliberate = match head {
+            Some(h) => {
+                format!("if the rewrite was deliberate, point refs/{witness_ref} at {h} instead")
+            }
+            None => format!("if the removal was deliberate, delete refs/{witness_ref} too"),
+        };
+        StoreError::Rewritten(format!(
+            "{key} was rewritten outside phasegate: {now}, but phasegate last wrote commit \
+             {witness} (its witness, refs/{witness_ref}), and {why}. Nothing is read from it \
+             until a person decides: to restore what phasegate wrote, point refs/{name} back \
+             at {witness} (`git push --force origin {witness}:refs/{name}`); {deliberate}"
+        ))
+    }
+
+    /// `head` (holding `bytes`) must descend from `witness` within
+    /// [`WITNESS_LAG`] first parents and keep every line it held.
+    async fn check_witness(
+        &self,
+        key: &str,
+        head: &str,
+        bytes: &[u8],
+        witness: &str,
+    ) -> Result<(), StoreError> {
+        let name = self.ref_name(key)?;
+        let mut at = head.to_owned();
+        for _ in 0..WITNESS_LAG {
+            let c = self
+                .forge
+                .get_commit(&self.repo, &at)
+                .await
+                .map_err(remote)?;
+            match c.parents.into_iter().next() {
+                Some(p) if p == witness => {
+                    let (older, _) = self.fetch(&name, witness).await?;
+                    return match first_dropped_line(&older, bytes) {
+                        None => Ok(()),
+                        Some(line) => Err(self.rewritten(
+                            key,
+                            Some(head),
+                            witness,
+                            &format!("line {line} of what it wrote is missing or changed"),
+                        )),
+                    };
+                }
+                Some(p) => at = p,
+                None => break,
+            }
+        }
+        Err(self.rewritten(
+            key,
+            Some(head),
+            witness,
+            &format!(
+                "that commit is not among the ref's last {WITNESS_LAG} ancestors: the ref was \
+                 reset or force-pushed"
+            ),
+        ))
+    }
+
+    /// Fast-forwards the witness to `commit`, just written. A failure is
+    /// only logged: the object is written, and the witness catches up with
+    /// the next write (a lagging witness still finds its ref).
+    async fn advance_witness(&self, key: &str, commit: &str, first: bool) {
+        let Ok(name) = self.witness_name(key) else {
+            return;
+        };
+        let moved = match first {
+            true => self.forge.create_ref(&self.repo, &name, commit).await,
+            false => match self.forge.update_ref(&self.repo, &name, commit).await {
+                // Not there yet (its ref was written before witnesses were),
+                // or a later writer moved it on: creating settles which.
+                Ok(RefWrite::Lost) => self.forge.create_ref(&self.repo, &name, commit).await,
+                other => other,
+            },
+        };
+        if let Err(e) = moved {
+            tracing::warn!(
+                "refs/{name} not moved to {commit} ({e}); it catches up with the next write"
+            );
+        }
+    }
+
+    /// The ref's last `depth` versions of the line log `key`, whether each
+    /// extends its parent, and whether the ref stands against its witness.
+    /// Reads three objects per commit: for `journal verify`, not every read.
+    pub async fn history(&self, key: &str, depth: usize) -> Result<History, StoreError> {
+        let depth = depth.max(1);
+        let name = self.ref_name(key)?;
+        let witness_name = self.witness_name(key)?;
+        let witness = self.get_ref(&witness_name).await?;
+        let head = self.get_ref(&name).await?;
+        let mut h = History {
+            ref_name: name.clone(),
+            witness_name,
+            head: head.clone(),
+            witness: witness.clone(),
+            ..History::default()
+        };
+        let Some(head) = head else {
+            h.complete = true;
+            if let Some(w) = &witness {
+                h.witness_problem =
+                    Some(self.rewritten(key, None, w, "the ref is gone").to_string());
+            }
+            return Ok(h);
+        };
+        let mut next = Some(head.clone());
+        while let Some(commit) = next.take() {
+            if h.versions.len() == depth {
+                next = Some(commit);
+                break;
+            }
+            let (bytes, parents) = self.fetch(&name, &commit).await?;
+            h.versions.push((commit, bytes));
+            next = parents.into_iter().next();
+        }
+        h.complete = next.is_none();
+        h.rewrite = h.versions.windows(2).rev().find_map(|pair| {
+            let ((child, newer), (parent, older)) = (&pair[0], &pair[1]);
+            first_dropped_line(older, newer).map(|line| {
+                format!("commit {child} does not extend its parent {parent}: line {line} of the parent is missing or changed")
+            })
+        });
+        if let Some(w) = witness.filter(|w| *w != head) {
+            let bytes = &h.versions[0].1;
+            if let Err(e) = self.check_witness(key, &head, bytes, &w).await {
+                h.witness_problem = Some(e.to_string());
+            }
+        }
+        Ok(h)
+    }
+}
+
+/// The first line of `older` that `newer` does not keep byte for byte, if
+/// any: a line log only grows. Bytes after `older`'s last newline (a torn
+/// line, which an append sets aside) need not be kept.
+fn first_dropped_line(older: &[u8], newer: &[u8]) -> Option<usize> {
+    let complete = older.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let kept = older[..complete]
+        .iter()
+        .zip(newer)
+        .take_while(|(a, b)| a == b)
+        .count();
+    (kept < complete).then(|| older[..kept].iter().filter(|&&b| b == b'\n').count() + 1)
+}
+
+impl<F: Forge> Store for GitRefStore<F> {
+    async fn read(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        let name = self.ref_name(key)?;
+        // The witness first: a writer moves the ref before the witness, so a
+        // witness read before the ref is never ahead of it.
+        let witness = match witnessed(key) {
+            true => self.get_ref(&self.witness_name(key)?).await?,
+            false => None,
+        };
+        let Some(commit) = self.get_ref(&name).await? else {
+            return match witness {
+                Some(w) => Err(self.rewritten(key, None, &w, "the ref is gone")),
+                None => Ok(None),
+            };
+        };
+        let bytes = match self.cached(key, &commit) {
+            Some(bytes) => bytes,
+            None => {
+                let (bytes, _) = self.fetch(&name, &commit).await?;
+                self.remember(key, &commit, &bytes);
+                bytes
+            }
+        };
+        if let Some(w) = witness.filter(|w| *w != commit) {
+            self.check_witness(key, &commit, &bytes, &w).await?;
+        }
+        Ok(Some(Object {
+            bytes,
+            version: Version(commit),
+        }))
     }
 
     async fn write(
@@ -171,6 +390,9 @@ impl<F: Forge> Store for GitRefStore<F> {
         match outcome {
             RefWrite::Moved => {
                 self.remember(key, &commit, bytes);
+                if witnessed(key) {
+                    self.advance_witness(key, &commit, expected.is_none()).await;
+                }
                 Ok(Version(commit))
             }
             RefWrite::Lost => Err(StoreError::Conflict {

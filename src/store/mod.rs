@@ -49,12 +49,17 @@ pub enum StoreError {
     /// The remote backend failed (network, API); the message says how.
     #[error("{0}")]
     Remote(String),
+    /// An append-only object was rewritten behind the store's back (a ref
+    /// reset or force-pushed); the message says what and how to recover.
+    #[error("{0}")]
+    Rewritten(String),
 }
 
 impl From<StoreError> for crate::Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::InvalidKey(_) => crate::Error::Input(e.to_string()),
+            StoreError::Rewritten(_) => crate::Error::Refused(e.to_string()),
             _ => crate::Error::External(e.to_string()),
         }
     }

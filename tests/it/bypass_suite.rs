@@ -47,10 +47,7 @@ impl Change {
             "source": "comment",
             "at": "2030-01-01T00:00:00Z",
         });
-        let path = self.store.join("changes/CHG-RUN/journal.jsonl");
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(&format!("{line}\n"));
-        std::fs::write(&path, text).unwrap();
+        crate::journal_chain::append_event(&self.store.join("changes/CHG-RUN/journal.jsonl"), line);
     }
 
     /// dev planned, applied, verified and reviewed, prod planned: the point

@@ -215,18 +215,20 @@ fn first_plan_creates_one_comment_and_a_second_updates_it() {
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
-    // The journal appended in the repository's refs (read the ref and its
-    // object, write blob, tree, commit, move the ref); who the token is
-    // (GitHub's GraphQL viewer names the default token's github-actions[bot]),
-    // list the comments, patch ours, create the check run; then the journal
-    // block: re-read the journal, patch, and check that neither the journal
-    // nor the comment moved since.
+    // The journal appended in the repository's refs (read its witness, the
+    // ref and its object, write blob, tree, commit, move the ref, then the
+    // witness); who the token is (GitHub's GraphQL viewer names the default
+    // token's github-actions[bot]), list the comments, patch ours, create the
+    // check run; then the journal block: re-read the journal, patch, and
+    // check that neither the journal nor the comment moved since.
     let journal_ref = "/repos/acme/infra/git/ref/phasegate/changes/CHG-1/journal.jsonl";
+    let witness_ref = "/repos/acme/infra/git/ref/phasegate-witness/changes/CHG-1/journal.jsonl";
     let patch = format!(
         "PATCH /repos/acme/infra/issues/comments/{}",
         f.hub.comments("acme", "infra", 7)[0]["id"]
     );
     let expected: Vec<String> = [
+        format!("GET {witness_ref}"),
         format!("GET {journal_ref}"),
         "GET /repos/acme/infra/git/commits/".into(),
         "GET /repos/acme/infra/git/trees/".into(),
@@ -235,13 +237,16 @@ fn first_plan_creates_one_comment_and_a_second_updates_it() {
         "POST /repos/acme/infra/git/trees".into(),
         "POST /repos/acme/infra/git/commits".into(),
         "PATCH /repos/acme/infra/git/refs/phasegate/changes/CHG-1/journal.jsonl".into(),
+        "PATCH /repos/acme/infra/git/refs/phasegate-witness/changes/CHG-1/journal.jsonl".into(),
         "POST /graphql".into(),
         "GET /repos/acme/infra/issues/7/comments".into(),
         patch.clone(),
         "POST /repos/acme/infra/check-runs".into(),
+        format!("GET {witness_ref}"),
         format!("GET {journal_ref}"),
         "GET /repos/acme/infra/issues/7/comments".into(),
         patch,
+        format!("GET {witness_ref}"),
         format!("GET {journal_ref}"),
         "GET /repos/acme/infra/issues/7/comments".into(),
     ]
@@ -591,17 +596,14 @@ fn approvals_check_takes_the_plan_digest_from_the_journal_not_the_comment() {
     // the journal and refuses.
     let newer = "ab".repeat(32);
     let journal = f.dir.path().join("store/changes/CHG-1/journal.jsonl");
-    let mut lines = std::fs::read_to_string(&journal).unwrap();
-    lines.push_str(
-        &serde_json::json!({
+    crate::journal_chain::append_event(
+        &journal,
+        serde_json::json!({
             "time": "2030-01-01T00:00:00Z", "run": {"id": 101}, "actor": "ci",
             "change": "CHG-1", "phase": "dev", "project": "app", "step": "plan",
             "digest": newer, "event": "step_succeeded", "plan": {"has_changes": true},
-        })
-        .to_string(),
+        }),
     );
-    lines.push('\n');
-    std::fs::write(&journal, lines).unwrap();
     refused_for_older_plan(&f, &first);
 }
 

@@ -22,6 +22,7 @@ mod iac_engine;
 mod iac_fake;
 mod inert;
 mod init;
+mod journal_chain;
 mod layouts;
 mod leak_suite;
 mod loopback;

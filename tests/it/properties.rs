@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use phasegate::journal::{
-    append_line, fold, parse_lines, CheckResult, CheckStatus, Event, EventKind, ReviewVerdict,
-    RunRef, Step, StepState,
+    append_line, chain, fold, parse_lines, CheckResult, CheckStatus, Event, EventKind,
+    ReviewVerdict, RunRef, Step, StepState,
 };
 use phasegate::plan::parse_plan_json;
 use phasegate::render::{self, escape, PhaseView, ProjectView, COMMENT_BUDGET, DETAILS_MARKER};
@@ -192,6 +192,7 @@ fn event(phase: &str, project: Option<&str>, step: Step, digest: &str, kind: Eve
         project: project.map(str::to_string),
         step,
         digest: Some(digest.into()),
+        prev: None,
         kind,
     }
 }
@@ -375,7 +376,7 @@ proptest! {
                         for n in 0..per_writer {
                             let e = appended(w, n);
                             update(&store, "changes/CHG-1/journal.jsonl", contention, |cur| {
-                                Ok::<_, ()>(append_line(cur, std::slice::from_ref(&e)))
+                                append_line(cur, "CHG-1", std::slice::from_ref(&e))
                             })
                             .await
                             .unwrap()
@@ -389,11 +390,15 @@ proptest! {
             t.join().unwrap();
         }
         let bytes = std::fs::read(dir.path().join("changes/CHG-1/journal.jsonl")).unwrap();
-        let events = parse_lines(&bytes).unwrap();
+        // Each append linked to the bytes it actually appended to: the
+        // chain holds, opened once by whichever writer came first.
+        let events = chain::read(&bytes, "CHG-1").unwrap().events;
+        prop_assert_eq!(&events, &parse_lines(&bytes).unwrap());
+        let events = &events[1..];
         prop_assert_eq!(events.len(), writers * per_writer, "every append landed exactly once");
         // Each writer's events appear once and in the order it wrote them.
         let mut by_writer: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for e in &events {
+        for e in events {
             let d = e.digest.clone().unwrap();
             let (w, n) = d.split_once('-').unwrap();
             by_writer.entry(w.to_string()).or_default().push(n.to_string());

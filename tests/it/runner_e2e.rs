@@ -129,10 +129,7 @@ impl Change {
             "source": "comment",
             "at": "2030-01-01T00:00:00Z",
         });
-        let path = self.store.join("changes/CHG-RUN/journal.jsonl");
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(&format!("{line}\n"));
-        std::fs::write(&path, text).unwrap();
+        crate::journal_chain::append_event(&self.store.join("changes/CHG-RUN/journal.jsonl"), line);
     }
 
     /// How many create calls testcloud logged for the resource named
@@ -159,10 +156,7 @@ impl Change {
             "checks": [{"name": "site", "kind": "http", "status": "pass",
                         "evidence": "HTTP 200 in 3 ms", "attempts": 1, "duration_ms": 3}],
         });
-        let path = self.store.join("changes/CHG-RUN/journal.jsonl");
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(&format!("{line}\n"));
-        std::fs::write(&path, text).unwrap();
+        crate::journal_chain::append_event(&self.store.join("changes/CHG-RUN/journal.jsonl"), line);
     }
 
     pub(crate) fn prod_digest(&self) -> String {

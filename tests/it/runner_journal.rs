@@ -80,6 +80,7 @@ fn event(
         project: project.map(str::to_string),
         step,
         digest: digest.map(str::to_string),
+        prev: None,
         kind,
     }
 }
@@ -212,6 +213,17 @@ fn kinds() -> Vec<EventKind> {
             pending: 1,
             issue_action: Some("opened".into()),
             issue: Some(7),
+        },
+        EventKind::JournalOpened {
+            config_digest: Some("ab".into()),
+        },
+        EventKind::JournalOpened {
+            config_digest: None,
+        },
+        EventKind::TornLineSetAside {
+            line: 4,
+            length: 17,
+            sha256: "ab".into(),
         },
     ]
 }

@@ -78,10 +78,7 @@ impl Runner {
 
     /// Appends one event as another job would.
     pub fn append(&self, event: Value) {
-        let path = self.journal_path();
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str(&format!("{event}\n"));
-        std::fs::write(&path, text).unwrap();
+        crate::journal_chain::append_event(&self.journal_path(), event);
     }
 
     /// What the approve job journals once GitHub reports an approval.
