@@ -6,15 +6,24 @@ use clap::Parser;
 fn main() {
     let cli = phasegate::cli::Cli::parse();
     init_logging(cli.global.verbose);
+    if let Err(e) = phasegate::iac::interrupt::install() {
+        eprintln!("warning: cannot handle SIGINT and SIGTERM: {e}");
+    }
     let code = match phasegate::commands::run(cli) {
-        Ok(code) => code,
+        Ok(code) => code as i32,
         Err(err) => {
             let text = phasegate::redact::global().apply(&format!("error: {err}"));
             eprintln!("{text}");
-            err.exit_code()
+            err.exit_code() as i32
         }
     };
-    std::process::exit(code as i32);
+    // A signal passed on to a running engine ends the command early; the
+    // exit code says which signal, as a shell's would (130, 143).
+    let code = match phasegate::iac::interrupt::global().received() {
+        Some(signal) => signal.exit_code(),
+        None => code,
+    };
+    std::process::exit(code);
 }
 
 fn init_logging(verbose: u8) {

@@ -17,7 +17,9 @@ use crate::ci::ActionsContext;
 use crate::cli::{ApplyArgs, GlobalArgs, OutputFormat};
 use crate::config::{Project, ResolvedPhase};
 use crate::error::{Error, ExitCode, Result};
-use crate::iac::{apply_stream, CliEngine, IacEngine, PlanOutcome, PlanRequest};
+use crate::iac::{
+    apply_stream, ApplyRun, CliEngine, IacEngine, IacError, Interruption, PlanOutcome, PlanRequest,
+};
 use crate::journal::{fold, ErrorClass, EventKind, ResourceOutcome, ResourceResult, Step};
 use crate::phase::{decide, Action, Approved, Decision, Request};
 use crate::store::lock::{self, Holder, LockError, RunLiveness};
@@ -604,7 +606,11 @@ pub(super) async fn apply_changes<S: Store>(
         EventKind::ApplyStarted,
     );
     runner::append(store, &w.change, &[started]).await?;
-    let (results, error) = run_apply(ctx, &req, &planned, TRANSIENT_BACKOFF)?;
+    let applied = run_apply_journaled(store, ctx, name, digest, &req, &planned).await?;
+    if let Some(stop) = applied.interrupted {
+        return interrupted(store, ctx, name, digest, stop, applied.results).await;
+    }
+    let (results, error) = (applied.results, applied.error);
     let class = error.as_ref().map(|e| apply_stream::classify(e));
     let finished = w.event(
         phase,
@@ -661,9 +667,68 @@ pub(super) async fn apply_changes<S: Store>(
     Ok(o)
 }
 
-/// Runs `apply -json`; a transient failure where nothing was applied is
-/// retried once after a back-off. Returns the per-resource results and the
-/// error text when the apply failed.
+/// What an `apply -json` (and its one retry) ended with.
+pub(super) struct Applied {
+    pub results: Vec<ResourceResult>,
+    /// The error text when the apply failed.
+    pub error: Option<String>,
+    /// phasegate received a signal and stopped the engine.
+    pub interrupted: Option<Interruption>,
+}
+
+/// Runs `apply -json`, journaling its engine process as soon as it runs
+/// (so a later command can tell whether it outlived this one); a transient
+/// failure where nothing was applied is retried once after a back-off.
+async fn run_apply_journaled<S: Store>(
+    store: &S,
+    ctx: &ApplyContext<'_>,
+    name: &str,
+    digest: Option<&str>,
+    req: &PlanRequest,
+    planned: &[(String, String)],
+) -> Result<Applied> {
+    let mut retried = false;
+    loop {
+        let started = match ctx.engine.start_apply_json(req) {
+            Err(IacError::Interrupted { signal, .. }) => {
+                return Ok(not_started(planned, signal));
+            }
+            other => other?,
+        };
+        let journaled = match started.process() {
+            Some(engine) => {
+                let e = ctx.writer.event(
+                    &ctx.phase.name,
+                    Some(name),
+                    Step::Apply,
+                    digest,
+                    EventKind::EngineStarted {
+                        engine: engine.clone(),
+                    },
+                );
+                runner::append(store, &ctx.writer.change, &[e]).await
+            }
+            None => Ok(()),
+        };
+        // The engine runs whether or not the journal took the line: follow
+        // it to its end first.
+        let run = started.wait();
+        journaled?;
+        match judge(run?, planned, retried) {
+            Some(applied) => return Ok(applied),
+            None => {
+                tracing::warn!("transient apply failure, nothing changed: retrying once");
+                std::thread::sleep(TRANSIENT_BACKOFF);
+                retried = true;
+            }
+        }
+    }
+}
+
+/// Runs `apply -json` as [`run_apply_journaled`] does, without journaling
+/// its engine (the rollback's revert apply). Returns the per-resource
+/// results and the error text when the apply failed; an interrupted apply
+/// failed, saying so.
 pub(super) fn run_apply(
     ctx: &ApplyContext<'_>,
     req: &PlanRequest,
@@ -672,33 +737,117 @@ pub(super) fn run_apply(
 ) -> Result<(Vec<ResourceResult>, Option<String>)> {
     let mut retried = false;
     loop {
-        let run = ctx.engine.apply_json(req)?;
-        let stream = apply_stream::parse(&run.stdout);
-        let results = apply_stream::results(planned, &stream);
-        if run.code == 0 {
-            return Ok((results, None));
-        }
-        let text = stream
-            .errors
-            .iter()
-            .map(|(_, t)| t.clone())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let text = if text.is_empty() {
-            run.stderr_tail.clone()
-        } else {
-            text
+        let applied = match ctx.engine.start_apply_json(req) {
+            Err(IacError::Interrupted { signal, .. }) => not_started(planned, signal),
+            started => match judge(started?.wait()?, planned, retried) {
+                Some(applied) => applied,
+                None => {
+                    tracing::warn!("transient apply failure, nothing changed: retrying once");
+                    std::thread::sleep(backoff);
+                    retried = true;
+                    continue;
+                }
+            },
         };
-        let text = crate::redact::global().apply(&text);
-        let nothing_changed = stream.completed.is_empty();
-        if retries(retried, nothing_changed, apply_stream::classify(&text)) {
-            tracing::warn!("transient apply failure, nothing changed: retrying once");
-            std::thread::sleep(backoff);
-            retried = true;
-            continue;
-        }
-        return Ok((results, Some(text)));
+        let error = match &applied.interrupted {
+            Some(stop) => Some(format!(
+                "interrupted: phasegate received {}; {}",
+                stop.signal.name(),
+                stop.engine_words()
+            )),
+            None => applied.error,
+        };
+        return Ok((applied.results, error));
     }
+}
+
+/// Nothing ran: a signal came before the engine started.
+fn not_started(planned: &[(String, String)], signal: crate::iac::interrupt::Signal) -> Applied {
+    Applied {
+        results: apply_stream::results(planned, &Default::default()),
+        error: None,
+        interrupted: Some(Interruption {
+            signal,
+            engine: crate::journal::EngineExit::NotStarted,
+            exit_code: None,
+            process: None,
+        }),
+    }
+}
+
+/// One run's outcome, or `None` when it is retried (a first transient
+/// failure that changed nothing).
+fn judge(run: ApplyRun, planned: &[(String, String)], retried: bool) -> Option<Applied> {
+    let stream = apply_stream::parse(&run.stdout);
+    let results = apply_stream::results(planned, &stream);
+    if run.interrupted.is_some() || run.code == Some(0) {
+        return Some(Applied {
+            results,
+            error: None,
+            interrupted: run.interrupted,
+        });
+    }
+    let text = stream
+        .errors
+        .iter()
+        .map(|(_, t)| t.clone())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let text = if text.is_empty() {
+        run.stderr_tail.clone()
+    } else {
+        text
+    };
+    let text = crate::redact::global().apply(&text);
+    let nothing_changed = stream.completed.is_empty();
+    if retries(retried, nothing_changed, apply_stream::classify(&text)) {
+        return None;
+    }
+    Some(Applied {
+        results,
+        error: Some(text),
+        interrupted: None,
+    })
+}
+
+/// The apply was interrupted by a signal: journaled with how the engine
+/// ended and what it reported; the apply stays in progress, for the next
+/// `apply` to re-verify against the state the engine saved.
+async fn interrupted<S: Store>(
+    store: &S,
+    ctx: &ApplyContext<'_>,
+    name: &str,
+    digest: Option<&str>,
+    stop: Interruption,
+    results: Vec<ResourceResult>,
+) -> Result<Outcome> {
+    let e = ctx.writer.event(
+        &ctx.phase.name,
+        Some(name),
+        Step::Apply,
+        digest,
+        EventKind::Interrupted {
+            signal: stop.signal.name().to_string(),
+            engine: stop.engine,
+            exit_code: stop.exit_code,
+            results: results.clone(),
+        },
+    );
+    runner::append(store, &ctx.writer.change, &[e]).await?;
+    let mut o = outcome(
+        name,
+        ExitCode::External,
+        "interrupted",
+        format!(
+            "phasegate received {} during the apply of plan {}: {}; the next apply re-verifies what was done against the state the engine saved",
+            stop.signal.name(),
+            short(digest.unwrap_or_default()),
+            stop.engine_words()
+        ),
+    );
+    o.command = Some(format!("phasegate apply --phase {}", ctx.phase.index));
+    o.resources = results;
+    Ok(o)
 }
 
 /// Whether a failed apply is tried again: once, only for a transient error,

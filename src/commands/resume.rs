@@ -5,14 +5,20 @@
 //! or the partial result is reported and a person decides: `--retry`,
 //! `phasegate rollback`, or `--abort`. Nothing here applies a plan that was
 //! not approved: a retry applies the fresh plan only when its digest equals
-//! the approved one.
+//! the approved one, and the refusal names `--retry` only then.
+//!
+//! The engine of the interrupted apply may have outlived its phasegate
+//! (it runs in its own process group, `iac/process.rs`): one still running
+//! on this host is waited for before anything is re-verified.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::apply::{self, ApplyContext, Outcome};
 use super::runner;
 use crate::config::Project;
 use crate::error::{ExitCode, Result};
+use crate::iac::orphan::{self, Seen};
 use crate::iac::PlanRequest;
 use crate::journal::{
     EventKind, ProjectProgress, ResourceOutcome, ResourceResult, Step, StepState,
@@ -57,11 +63,74 @@ pub fn interrupted(project: Option<&ProjectProgress>) -> bool {
     project.is_some_and(|p| p.apply == StepState::InProgress)
 }
 
-/// The decisions open after an interrupted apply, as commands to copy.
-pub fn decisions(phase: usize) -> String {
-    format!(
-        "phasegate apply --phase {phase} --retry (or `phasegate rollback --phase {phase}`, or `phasegate apply --phase {phase} --abort`)"
-    )
+/// How long an `apply` waits for the engine of an interrupted apply that
+/// still runs on this host before it refuses (the engine may still be
+/// changing the state; nothing is re-verified until it ends).
+pub const ORPHAN_WAIT: Duration = Duration::from_secs(600);
+
+/// The decision after a re-verification that found changes left, as one
+/// command to run, and the other ways on. `--retry` only when the fresh
+/// plan is the approved one (nothing of it was applied): it applies only
+/// that digest, so anything else needs a new plan, gates and approval.
+pub fn decision(phase: usize, retry_works: bool) -> (String, String) {
+    let next = if retry_works {
+        format!("phasegate apply --phase {phase} --retry")
+    } else {
+        format!("phasegate plan --phase {phase}")
+    };
+    let why = if retry_works {
+        "the fresh plan is the approved one: `--retry` applies it"
+    } else {
+        "part of the plan was applied, so what remains needs a new plan, its gates and an approval"
+    };
+    let others = format!(
+        "{why}; or roll it back with `phasegate rollback --phase {phase}`, or abort it with `phasegate apply --phase {phase} --abort`"
+    );
+    (next, others)
+}
+
+/// An engine of the interrupted apply still running on this host is waited
+/// for (at most [`ORPHAN_WAIT`]); one still running after that is a
+/// journaled refusal. On another host nothing can be seen: Terraform's
+/// state lock, if its backend has one, stops the re-verify's plan.
+async fn wait_for_engine<S: Store>(
+    store: &S,
+    ctx: &ApplyContext<'_>,
+    name: &str,
+    progress: &ProjectProgress,
+) -> Result<Option<Outcome>> {
+    let Some(engine) = progress.in_flight.as_ref().and_then(|f| f.engine.clone()) else {
+        return Ok(None);
+    };
+    let pid = engine.pid;
+    match orphan::seen(&engine) {
+        Seen::Gone => Ok(None),
+        Seen::Elsewhere => {
+            tracing::info!(
+                "the engine of the interrupted apply of {name} ran on {} (pid {pid}); if it still runs there, Terraform's state lock holds the re-verify off",
+                engine.host.as_deref().unwrap_or("an unrecorded host")
+            );
+            Ok(None)
+        }
+        Seen::Running => {
+            tracing::warn!(
+                "the engine of the interrupted apply of {name} (pid {pid}) still runs on this host: waiting up to {} min for it to end, then re-verifying what it did",
+                ORPHAN_WAIT.as_secs() / 60
+            );
+            if orphan::wait_gone(&engine, ORPHAN_WAIT) {
+                tracing::info!("the engine (pid {pid}) ended");
+                return Ok(None);
+            }
+            let why = format!(
+                "the engine of the interrupted apply of {name} (pid {pid}) still runs on this host after {} min; nothing is re-verified while it may change the state (stop it with `kill -INT {pid}` if it hangs)",
+                ORPHAN_WAIT.as_secs() / 60
+            );
+            let command = format!("phasegate apply --phase {}", ctx.phase.index);
+            let digest = progress.digest.as_deref();
+            let o = apply::refuse(store, ctx, name, digest, "engine-running", why, command).await?;
+            Ok(Some(o))
+        }
+    }
 }
 
 /// Resources of a state file by address (`module.x.type.name[key]`), with
@@ -185,6 +254,9 @@ pub async fn resume<S: Store>(
     let n = ctx.phase.index;
     let name = project.name.as_str();
     let digest = progress.digest.as_deref();
+    if let Some(refused) = wait_for_engine(store, ctx, name, progress).await? {
+        return Ok(refused);
+    }
     if ctx.mode == Mode::Abort {
         let e = w.event(
             phase,
@@ -213,9 +285,31 @@ pub async fn resume<S: Store>(
     let mut req = apply::prepare(ctx, project)?;
     let evidence = gather(ctx, &req, progress)?;
     req.plan_file = apply::plan_file(ctx, name, ".resume")?;
-    ctx.engine.plan(&req)?;
+    if let Err(e) = ctx.engine.plan(&req) {
+        let text = e.to_string();
+        if !text.to_ascii_lowercase().contains("state lock") {
+            return Err(e.into());
+        }
+        let holder = progress
+            .in_flight
+            .as_ref()
+            .and_then(|f| f.engine.as_ref())
+            .map(|e| {
+                format!(
+                    "; the engine of the interrupted apply (pid {} on {}) may still hold it",
+                    e.pid,
+                    e.host.as_deref().unwrap_or("an unrecorded host")
+                )
+            })
+            .unwrap_or_default();
+        let why = format!(
+            "the state of {name} is locked{holder}: wait for it to end (or, once it is surely gone, `terraform force-unlock <ID>`), then re-verify"
+        );
+        let command = format!("phasegate apply --phase {n}");
+        return apply::refuse(store, ctx, name, digest, "state-locked", why, command).await;
+    }
     let json = ctx.engine.show_json(&req)?;
-    let fresh = crate::plan::parse_plan_json(&json, &format!("{name} (re-verify)"))?;
+    let fresh = super::projects::parse_plan(&json, &format!("{name} (re-verify)"))?;
     if !fresh.has_changes() {
         // The apply got to the end before the job died: journal the step
         // done with what the states show, and the convergence it proves.
@@ -261,7 +355,7 @@ pub async fn resume<S: Store>(
             apply::short(approved.digest.as_deref().unwrap_or_default()),
             serials(&evidence)
         );
-        let command = format!("phasegate plan --phase {n}");
+        let (command, _) = decision(n, false);
         return apply::refuse(store, ctx, name, digest, "retry", why, command).await;
     }
     let mut resources = evidence.applied.clone();
@@ -280,8 +374,10 @@ pub async fn resume<S: Store>(
     };
     let applied: Vec<String> = evidence.applied.iter().map(|r| r.address.clone()).collect();
     let left: Vec<String> = remaining.iter().map(|(a, _)| a.clone()).collect();
+    let retry_works = Some(fresh.digest.as_str()) == approved.digest.as_deref();
+    let (command, others) = decision(n, retry_works);
     let why = format!(
-        "the apply of plan {} was interrupted ({}); applied{}: {}; still to change: {}",
+        "the apply of plan {} was interrupted ({}); applied{}: {}; still to change: {}. {others}",
         apply::short(digest.unwrap_or_default()),
         serials(&evidence),
         if evidence.derived {
@@ -292,7 +388,7 @@ pub async fn resume<S: Store>(
         shown(&applied),
         shown(&left)
     );
-    let mut o = apply::refuse(store, ctx, name, digest, "interrupted", why, decisions(n)).await?;
+    let mut o = apply::refuse(store, ctx, name, digest, "interrupted", why, command).await?;
     o.resources = resources;
     Ok(o)
 }

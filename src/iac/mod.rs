@@ -1,16 +1,21 @@
 //! The IaC engine adapters: Terraform, OpenTofu and Terragrunt run as child
 //! processes behind the narrow [`IacEngine`] trait. Its scripted test double
 //! lives with the tests (`tests/it/iac_fake.rs`), not in the library.
+//! The engine outlives a killed phasegate and is stopped gently on a signal
+//! (`process.rs`, `interrupt.rs`); `orphan.rs` tells whether a recorded
+//! engine still runs.
 
 pub mod apply_stream;
 pub mod engines;
+pub mod interrupt;
+pub mod orphan;
 mod process;
 mod terraform;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use process::{CommandSpec, ProcessOutput};
+pub use process::{CommandSpec, Finished, Interruption, ProcessOutput, Running, STOP_WAIT};
 pub use terraform::CliEngine;
 
 /// What went wrong running the engine. Every variant names the command and
@@ -42,6 +47,14 @@ pub enum IacError {
         command: String,
         dir: PathBuf,
         limit: Duration,
+    },
+    #[error("`{command}` in {dir} was stopped: phasegate received {}; {engine}", signal.name())]
+    Interrupted {
+        command: String,
+        dir: PathBuf,
+        signal: interrupt::Signal,
+        /// How the engine ended, in words.
+        engine: String,
     },
     #[error("`{command}` in {dir} printed output phasegate cannot read: {message}")]
     BadOutput {
@@ -88,10 +101,55 @@ pub enum PlanOutcome {
 /// One `apply -json` run as the engine ended it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyRun {
-    pub code: i32,
+    /// The exit code; `None` only when an interruption left it unknown.
+    pub code: Option<i32>,
     /// JSON Lines (see [`apply_stream::parse`]).
     pub stdout: String,
     pub stderr_tail: String,
+    /// phasegate received a signal while the engine applied.
+    pub interrupted: Option<Interruption>,
+}
+
+/// An `apply -json` started: the engine (when it runs as a process of its
+/// own) to journal before waiting for the end.
+#[derive(Debug)]
+pub enum StartedApply {
+    Running(Running),
+    /// Engines that apply in one call: already done.
+    Done(ApplyRun),
+}
+
+impl StartedApply {
+    pub fn process(&self) -> Option<&crate::journal::EngineProcess> {
+        match self {
+            StartedApply::Running(r) => Some(r.process()),
+            StartedApply::Done(_) => None,
+        }
+    }
+
+    /// Follows the apply to its end. A signal that ended the engine is an
+    /// error unless phasegate sent it (an interruption).
+    pub fn wait(self) -> Result<ApplyRun, IacError> {
+        let running = match self {
+            StartedApply::Done(run) => return Ok(run),
+            StartedApply::Running(r) => r,
+        };
+        let (command, dir) = running.describe();
+        let f = running.wait()?;
+        if f.code.is_none() && f.interrupted.is_none() {
+            return Err(IacError::Killed {
+                command,
+                dir,
+                stderr_tail: f.stderr_tail,
+            });
+        }
+        Ok(ApplyRun {
+            code: f.code,
+            stdout: f.stdout,
+            stderr_tail: f.stderr_tail,
+            interrupted: f.interrupted,
+        })
+    }
 }
 
 /// The narrow seam between phasegate and an IaC engine.
@@ -121,10 +179,16 @@ pub trait IacEngine {
     fn apply_json(&self, req: &PlanRequest) -> Result<ApplyRun, IacError> {
         self.apply(req)?;
         Ok(ApplyRun {
-            code: 0,
+            code: Some(0),
             stdout: String::new(),
             stderr_tail: String::new(),
+            interrupted: None,
         })
+    }
+    /// [`IacEngine::apply_json`] in two halves: started, so the caller can
+    /// journal the engine process, then waited for.
+    fn start_apply_json(&self, req: &PlanRequest) -> Result<StartedApply, IacError> {
+        Ok(StartedApply::Done(self.apply_json(req)?))
     }
     /// `state pull`: the raw state. Holds sensitive values; never logged.
     fn state_pull(&self, req: &PlanRequest) -> Result<String, IacError>;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::process::{resolve, CommandSpec};
-use super::{ApplyRun, EngineVersion, IacEngine, IacError, PlanOutcome, PlanRequest};
+use super::{ApplyRun, EngineVersion, IacEngine, IacError, PlanOutcome, PlanRequest, StartedApply};
 use crate::config::{EngineConfig, EngineKind};
 
 /// Default time limit for one engine command.
@@ -159,17 +159,15 @@ impl IacEngine for CliEngine {
     }
 
     fn apply_json(&self, req: &PlanRequest) -> Result<ApplyRun, IacError> {
+        self.start_apply_json(req)?.wait()
+    }
+
+    fn start_apply_json(&self, req: &PlanRequest) -> Result<StartedApply, IacError> {
         // The saved plan only, as in `apply`; the stream goes unlogged since
         // its diagnostics may quote values.
         let file = req.plan_file.display().to_string();
-        let out = self
-            .spec(req, &["apply", "-json", "-input=false", &file], false)
-            .run()?;
-        Ok(ApplyRun {
-            code: out.code,
-            stdout: out.stdout,
-            stderr_tail: out.stderr_tail,
-        })
+        let spec = self.spec(req, &["apply", "-json", "-input=false", &file], false);
+        Ok(StartedApply::Running(spec.start()?))
     }
 
     fn state_pull(&self, req: &PlanRequest) -> Result<String, IacError> {

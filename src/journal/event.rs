@@ -219,6 +219,34 @@ pub struct LockOwner {
     pub host: Option<String>,
 }
 
+/// One engine process: its pid, its start time and the host it runs on.
+/// A pid alone is reused; with the start time it names one process.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngineProcess {
+    pub pid: u32,
+    /// When the process started, in clock ticks since boot (`/proc/<pid>/stat`
+    /// field 22); absent where it cannot be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// How the engine ended after phasegate passed a signal on to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineExit {
+    /// The signal came before the engine was started; nothing ran.
+    NotStarted,
+    /// It exited by itself (see `exit_code`).
+    Exited,
+    /// It was ended by a signal.
+    Killed,
+    /// It still ran when phasegate stopped waiting; it ends on its own.
+    StillRunning,
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case", deny_unknown_fields)]
@@ -272,6 +300,26 @@ pub enum EventKind {
         lineage: Option<String>,
     },
     ApplyStarted,
+    /// The engine of the apply just started (journaled after it was
+    /// spawned): enough to tell later, on the same host, whether that very
+    /// process still runs after phasegate died (`iac/orphan.rs`).
+    EngineStarted {
+        engine: EngineProcess,
+    },
+    /// phasegate received SIGINT or SIGTERM during the apply, passed one
+    /// SIGINT on to the engine so it stopped gracefully and saved its state,
+    /// and waited (bounded) for it. The apply stays in progress: the next
+    /// `apply` re-verifies it against the state.
+    Interrupted {
+        /// `SIGINT` or `SIGTERM`.
+        signal: String,
+        engine: EngineExit,
+        /// The engine's exit code, when it exited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        /// What the engine's stream reported before it stopped.
+        results: Vec<ResourceResult>,
+    },
     ApplyFinished {
         results: Vec<ResourceResult>,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,12 +12,13 @@ pub mod schema;
 pub use chain::{Break, Journal, Opening, Torn};
 pub use codec::{append_line, parse_lines, JournalError};
 pub use event::{
-    ApprovalSource, CheckResult, CheckStatus, ErrorClass, Event, EventKind, GateFinding, LockOwner,
-    PlanRecord, ResourceOutcome, ResourceResult, ReviewVerdict, RunRef, Step,
+    ApprovalSource, CheckResult, CheckStatus, EngineExit, EngineProcess, ErrorClass, Event,
+    EventKind, GateFinding, LockOwner, PlanRecord, ResourceOutcome, ResourceResult, ReviewVerdict,
+    RunRef, Step,
 };
 pub use progress::{
-    fold, NextStep, Overall, PhaseProgress, PhaseRef, Progress, ProjectProgress, Revert, Review,
-    StepState, Verification,
+    fold, fold_seeing, InFlight, NextStep, Overall, PhaseProgress, PhaseRef, Progress,
+    ProjectProgress, Revert, Review, Seen, StepState, Stopped, Verification,
 };
 
 /// The first 12 characters of a digest, as every view shows it.

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::event::{
-    ApprovalSource, CheckResult, CheckStatus, Event, EventKind, GateFinding, LockOwner, PlanRecord,
-    ResourceOutcome, ResourceResult, ReviewVerdict, RunRef, Step,
+    ApprovalSource, CheckResult, CheckStatus, EngineExit, EngineProcess, Event, EventKind,
+    GateFinding, LockOwner, PlanRecord, ResourceOutcome, ResourceResult, ReviewVerdict, RunRef,
+    Step,
 };
 
 /// One phase of the change as the config resolves it: what the fold walks.
@@ -92,6 +93,39 @@ pub struct Refusal {
     pub command: Option<String>,
 }
 
+/// An apply that started and has not finished: its engine, how a signal
+/// stopped it, and what its re-verification decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct InFlight {
+    pub engine: Option<EngineProcess>,
+    pub stopped: Option<Stopped>,
+    /// The latest refusal of the re-verification (`interrupted`, `retry`,
+    /// `engine-running`, `state-locked`): its command is the next step.
+    pub decision: Option<Refusal>,
+}
+
+/// phasegate received a signal during the apply and stopped its engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stopped {
+    pub signal: String,
+    pub engine: EngineExit,
+    pub exit_code: Option<i32>,
+}
+
+/// The refusals of a re-verification after an interrupted apply: each names
+/// the decision to make, and status names the same command.
+pub const REVERIFY_REFUSALS: [&str; 4] = ["interrupted", "retry", "engine-running", "state-locked"];
+
+/// What the reader of the journal can see of a process it names: status
+/// looks on its own host; the fold itself never looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    Running,
+    Gone,
+    /// On another host, or not looked at.
+    Unknown,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verification {
     pub status: CheckStatus,
@@ -141,6 +175,8 @@ pub struct ProjectProgress {
     pub last_refusal: Option<Refusal>,
     /// The latest revert plan (`phasegate rollback`) and what became of it.
     pub revert: Option<Revert>,
+    /// The apply in progress, while it is.
+    pub in_flight: Option<InFlight>,
 }
 
 /// A revert plan: the change's base configuration planned against the
@@ -315,6 +351,18 @@ pub fn phase_digest<'a>(projects: impl IntoIterator<Item = (&'a str, &'a str)>) 
 /// Folds `events` of change `change` over the phases the config resolves.
 /// Events of phases the config no longer has are counted but not shown.
 pub fn fold(change: &str, phases: &[PhaseRef], events: &[Event]) -> Progress {
+    fold_seeing(change, phases, events, &|_| Seen::Unknown)
+}
+
+/// [`fold`], with what the reader sees of the processes the journal names
+/// (an apply's engine, a lock's holder): the next step then says whether an
+/// apply in progress still runs, and never that a gone process does.
+pub fn fold_seeing(
+    change: &str,
+    phases: &[PhaseRef],
+    events: &[Event],
+    seen: &dyn Fn(&EngineProcess) -> Seen,
+) -> Progress {
     let mut view: Vec<PhaseProgress> = phases
         .iter()
         .map(|p| PhaseProgress {
@@ -359,7 +407,7 @@ pub fn fold(change: &str, phases: &[PhaseRef], events: &[Event]) -> Progress {
         phase.digest = current_phase_digest(phase);
         phase.state = phase_state(phase);
     }
-    let (overall, next) = overall_and_next(&view, events.is_empty());
+    let (overall, next) = overall_and_next(&view, events.is_empty(), seen);
     Progress {
         change: change.to_string(),
         overall,
@@ -453,10 +501,36 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
     if e.step == Step::Rollback && apply_to_revert(p, e) {
         return;
     }
+    if ends_in_flight(e) {
+        p.in_flight = None;
+    }
     match &e.kind {
         EventKind::StepStarted | EventKind::ApplyStarted => {
             if let Some(s) = step_state(p, e.step) {
                 *s = StepState::InProgress;
+            }
+            if e.step == Step::Apply {
+                p.in_flight = Some(InFlight::default());
+            }
+        }
+        EventKind::EngineStarted { engine } => {
+            if let Some(f) = p.in_flight.as_mut() {
+                f.engine = Some(engine.clone());
+            }
+        }
+        EventKind::Interrupted {
+            signal,
+            engine,
+            exit_code,
+            results,
+        } => {
+            p.results = results.clone();
+            if let Some(f) = p.in_flight.as_mut() {
+                f.stopped = Some(Stopped {
+                    signal: signal.clone(),
+                    engine: *engine,
+                    exit_code: *exit_code,
+                });
             }
         }
         EventKind::StepSucceeded { plan } if e.step == Step::Plan => {
@@ -573,12 +647,30 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
         // About the journal itself (phase empty, so never folded here).
         EventKind::JournalOpened { .. } | EventKind::TornLineSetAside { .. } => {}
         EventKind::Refusal { what, why, command } => {
-            p.last_refusal = Some(Refusal {
+            let refusal = Refusal {
                 what: what.clone(),
                 why: why.clone(),
                 command: command.clone(),
-            })
+            };
+            if let Some(f) = p
+                .in_flight
+                .as_mut()
+                .filter(|_| REVERIFY_REFUSALS.contains(&what.as_str()))
+            {
+                f.decision = Some(refusal.clone());
+            }
+            p.last_refusal = Some(refusal);
         }
+    }
+}
+
+/// Events after which no apply of the project is in progress any more.
+fn ends_in_flight(e: &Event) -> bool {
+    match &e.kind {
+        EventKind::ApplyFinished { .. } | EventKind::RolledBack { .. } => true,
+        EventKind::StepSucceeded { .. } => e.step == Step::Plan || e.step == Step::Apply,
+        EventKind::StepFailed { .. } | EventKind::StepSkipped { .. } => e.step == Step::Apply,
+        _ => false,
     }
 }
 
@@ -677,7 +769,11 @@ pub const REQUIRED_GATES: [&str; 3] = ["security", "cost", "blast"];
 
 /// The first phase that is not done decides the overall state and the next
 /// step: environments are entered in order.
-fn overall_and_next(phases: &[PhaseProgress], empty: bool) -> (Overall, Option<NextStep>) {
+fn overall_and_next(
+    phases: &[PhaseProgress],
+    empty: bool,
+    seen: &dyn Fn(&EngineProcess) -> Seen,
+) -> (Overall, Option<NextStep>) {
     let in_change = || phases.iter().filter(|p| p.in_change());
     let Some(phase) = in_change().find(|p| !p.complete()) else {
         return match in_change().next() {
@@ -768,27 +864,8 @@ fn overall_and_next(phases: &[PhaseProgress], empty: bool) -> (Overall, Option<N
         .iter()
         .find(|p| p.apply == StepState::InProgress)
     {
-        // Re-verified after a crash and refused: a person decides.
-        let undecided = p.lock.is_none()
-            && p.last_refusal
-                .as_ref()
-                .is_some_and(|r| r.what == "interrupted" || r.what == "retry");
-        if undecided {
-            return (
-                Overall::InProgress,
-                with(
-                    format!("{apply} --retry"),
-                    format!(
-                        "the apply of {} was interrupted and changes remain: retry it, roll it back (`phasegate rollback --phase {n}`) or abort it (`{apply} --abort`)",
-                        p.project
-                    ),
-                ),
-            );
-        }
-        return (
-            Overall::InProgress,
-            with(apply, format!("an apply of {} is running", p.project)),
-        );
+        let (command, reason) = in_progress_next(p, &apply, seen);
+        return (Overall::InProgress, with(command, reason));
     }
     if let Some(p) = phase
         .projects
@@ -869,6 +946,84 @@ fn overall_and_next(phases: &[PhaseProgress], empty: bool) -> (Overall, Option<N
             ),
         ),
     }
+}
+
+/// The next step while an apply of `p` is in progress. The command is the
+/// one the re-verification itself names: a journaled decision's, else
+/// `apply`, which re-verifies (waiting first for an engine still running on
+/// its host). The reason says "running" only of a process seen running.
+fn in_progress_next(
+    p: &ProjectProgress,
+    apply: &str,
+    seen: &dyn Fn(&EngineProcess) -> Seen,
+) -> (String, String) {
+    let name = &p.project;
+    let flight = p.in_flight.clone().unwrap_or_default();
+    let engine = flight.engine.as_ref().map(|e| (e.pid, seen(e)));
+    let job = p.lock.as_ref().and_then(|o| {
+        let pid = o.pid.filter(|_| o.run.id.is_none())?;
+        let process = EngineProcess {
+            pid,
+            start_time: None,
+            host: o.host.clone(),
+        };
+        Some((pid, seen(&process)))
+    });
+    if let Some((pid, Seen::Running)) = engine {
+        let whose = match job {
+            Some((job, Seen::Running)) => format!("its phasegate (pid {job}) runs too"),
+            _ => "its phasegate is gone".into(),
+        };
+        return (
+            apply.to_string(),
+            format!(
+                "the engine of the apply of {name} (pid {pid}) still runs on this host and {whose}; `{apply}` waits for it to end, then re-verifies what it did"
+            ),
+        );
+    }
+    if let Some((pid, Seen::Running)) = job {
+        return (
+            apply.to_string(),
+            format!("an apply of {name} is running (phasegate pid {pid} on this host); wait for it to end"),
+        );
+    }
+    if p.lock.is_none() {
+        if let Some(d) = &flight.decision {
+            if let Some(command) = &d.command {
+                return (command.clone(), d.why.clone());
+            }
+        }
+        if let Some(s) = &flight.stopped {
+            let how = match (s.engine, s.exit_code) {
+                (EngineExit::NotStarted, _) => "before its engine started".to_string(),
+                (EngineExit::Exited, Some(code)) => {
+                    format!("its engine stopped gracefully, exit code {code}")
+                }
+                (EngineExit::StillRunning, _) => {
+                    "its engine was still stopping when phasegate ended".to_string()
+                }
+                _ => "its engine ended".to_string(),
+            };
+            return (
+                apply.to_string(),
+                format!(
+                    "the apply of {name} was stopped by {} ({how}); `{apply}` re-verifies what it did against the state",
+                    s.signal
+                ),
+            );
+        }
+    }
+    let gone = matches!(engine, Some((_, Seen::Gone))) || matches!(job, Some((_, Seen::Gone)));
+    let reason = if gone {
+        format!(
+            "the apply of {name} was interrupted (its job is gone); `{apply}` re-verifies what it did against the state"
+        )
+    } else {
+        format!(
+            "an apply of {name} started and has not finished; if its job still runs, let it end; else `{apply}` re-verifies what it did against the state"
+        )
+    };
+    (apply.to_string(), reason)
 }
 
 #[cfg(test)]

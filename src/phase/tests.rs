@@ -634,6 +634,174 @@ fn a_journal_without_plans_has_not_started_and_names_the_first_plan() {
     );
 }
 
+/// The journal of a dev apply that started, whose engine and job are named.
+fn apply_in_flight() -> Vec<Event> {
+    let owner = crate::journal::LockOwner {
+        run: RunRef::default(),
+        actor: "octocat".into(),
+        pid: Some(7),
+        host: Some("runner-1".into()),
+    };
+    vec![
+        planned("dev", "d1", 1, 1),
+        ev(
+            "dev",
+            Step::Lock,
+            Some("d1"),
+            1,
+            2,
+            EventKind::LockTaken {
+                environment: "dev".into(),
+                owner,
+            },
+        ),
+        ev(
+            "dev",
+            Step::Apply,
+            Some("d1"),
+            1,
+            3,
+            EventKind::ApplyStarted,
+        ),
+        ev(
+            "dev",
+            Step::Apply,
+            Some("d1"),
+            1,
+            4,
+            EventKind::EngineStarted {
+                engine: crate::journal::EngineProcess {
+                    pid: 4242,
+                    start_time: Some(99),
+                    host: Some("runner-1".into()),
+                },
+            },
+        ),
+    ]
+}
+
+fn next_seeing(
+    events: &[Event],
+    seen: &dyn Fn(&crate::journal::EngineProcess) -> crate::journal::Seen,
+) -> (String, String) {
+    let next = crate::journal::fold_seeing("CHG-1", &phases(), events, seen)
+        .next
+        .unwrap();
+    (next.command, next.reason)
+}
+
+#[test]
+fn an_apply_in_flight_is_called_running_only_while_its_process_is_seen_running() {
+    use crate::journal::{EngineProcess, Seen};
+    let events = apply_in_flight();
+    let engine_only = |p: &EngineProcess| match p.pid {
+        4242 => Seen::Running,
+        _ => Seen::Gone,
+    };
+    let (command, reason) = next_seeing(&events, &engine_only);
+    assert_eq!(command, "phasegate apply --phase 1");
+    assert!(reason.contains("(pid 4242) still runs"), "{reason}");
+    assert!(reason.contains("its phasegate is gone"), "{reason}");
+    let (command, reason) = next_seeing(&events, &|p| match p.pid {
+        7 => Seen::Running,
+        _ => Seen::Gone,
+    });
+    assert_eq!(command, "phasegate apply --phase 1");
+    assert!(reason.contains("is running (phasegate pid 7"), "{reason}");
+    for seen in [Seen::Gone, Seen::Unknown] {
+        let (command, reason) = next_seeing(&events, &|_| seen);
+        assert_eq!(command, "phasegate apply --phase 1", "{seen:?}");
+        assert!(!reason.contains("running"), "{seen:?}: {reason}");
+        assert!(
+            !reason.contains("(pid 4242) still runs"),
+            "{seen:?}: {reason}"
+        );
+    }
+}
+
+#[test]
+fn after_an_interrupted_apply_status_names_what_the_re_verification_names() {
+    use crate::journal::Seen;
+    let gone = |_: &crate::journal::EngineProcess| Seen::Gone;
+    let mut events = apply_in_flight();
+    let released = |t| {
+        ev(
+            "dev",
+            Step::Lock,
+            Some("d1"),
+            1,
+            t,
+            EventKind::LockReleased {
+                environment: "dev".into(),
+            },
+        )
+    };
+    // Stopped by a signal: re-verify with a plain apply.
+    events.push(ev(
+        "dev",
+        Step::Apply,
+        Some("d1"),
+        1,
+        5,
+        EventKind::Interrupted {
+            signal: "SIGINT".into(),
+            engine: crate::journal::EngineExit::Exited,
+            exit_code: Some(1),
+            results: vec![],
+        },
+    ));
+    events.push(released(6));
+    let (command, reason) = next_seeing(&events, &gone);
+    assert_eq!(command, "phasegate apply --phase 1");
+    assert!(reason.contains("stopped by SIGINT"), "{reason}");
+    assert!(reason.contains("exit code 1"), "{reason}");
+    // Re-verified: the refusal's command is the next step, whichever it is.
+    for next in [
+        "phasegate plan --phase 1",
+        "phasegate apply --phase 1 --retry",
+    ] {
+        let mut decided = events.clone();
+        decided.push(ev(
+            "dev",
+            Step::Apply,
+            Some("d1"),
+            1,
+            7,
+            EventKind::Refusal {
+                what: "interrupted".into(),
+                why: "the apply of plan d1 was interrupted".into(),
+                command: Some(next.into()),
+            },
+        ));
+        assert_eq!(next_seeing(&decided, &gone).0, next);
+        // A later attempt's refusal counts, not an earlier attempt's.
+        decided.push(ev(
+            "dev",
+            Step::Apply,
+            Some("d1"),
+            1,
+            8,
+            EventKind::ApplyStarted,
+        ));
+        assert_eq!(next_seeing(&decided, &gone).0, "phasegate apply --phase 1");
+    }
+    // An abort ends the apply in flight: plan again.
+    events.push(ev(
+        "dev",
+        Step::Apply,
+        Some("d1"),
+        1,
+        9,
+        EventKind::StepFailed {
+            error: "aborted".into(),
+            class: crate::journal::ErrorClass::Other,
+        },
+    ));
+    let p = fold("CHG-1", &phases(), &events);
+    assert_eq!(p.next.unwrap().command, "phasegate plan --phase 1");
+    assert!(p.phases[0].projects[0].in_flight.is_none());
+}
+
 fn gate_event(phase: &str, digest: Option<&str>, gate: &str, blocking: bool, t: u32) -> Event {
     ev(
         phase,

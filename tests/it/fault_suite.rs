@@ -16,6 +16,7 @@ use phasegate::github::{
 };
 
 use crate::doc_sync::sync_section;
+use crate::engine_cancel;
 use crate::suite_support::{pr_hub, saved_dev_plan_json, Runner};
 
 const TOKEN: &str = "ghs_faultSuiteToken0123456789";
@@ -449,6 +450,16 @@ impl KillsTerraform for Runner {
     }
 }
 
+/// `phasegate apply --phase 1` started, each create taking 1.5 s.
+fn slow_apply(r: &Runner) -> std::process::Child {
+    r.command(&["apply", "--phase", "1"])
+        .env("TESTCLOUD_DELAY_MS", "1500")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The pid of a `terraform <subcommand>` process whose parent is `parent`.
 fn terraform_child(parent: u32, subcommand: &str) -> Option<u32> {
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
@@ -648,6 +659,43 @@ fn killed_terraform_a_full_disk_and_a_truncated_plan_are_clear_errors_and_leave_
         kinds.iter().filter(|k| *k == "lock_released").count(),
         "the lock was left held: {kinds:?}"
     );
+
+    // phasegate itself killed mid-apply: its Terraform runs on to the end.
+    let r = Runner::new("tests/fixtures/runner/two-env");
+    r.ok(&["plan", "--phase", "1"]);
+    let before = r.journal_after(0).len();
+    let job = slow_apply(&r);
+    let engine = engine_cancel::engine_mid_apply(&r.store);
+    engine_cancel::kill("-KILL", &job.id().to_string());
+    let out = job.wait_with_output().unwrap();
+    engine_cancel::wait_until("terraform ends", Duration::from_secs(60), || {
+        !engine_cancel::alive(engine)
+    });
+    assert_eq!(
+        row(
+            "phasegate killed (SIGKILL) during `terraform apply`; Terraform runs on to the end",
+            &out,
+            &r,
+            before
+        ),
+        None
+    );
+
+    // The job cancelled: one SIGINT reaches Terraform, which saves its state.
+    let r = Runner::new("tests/fixtures/runner/two-env");
+    r.ok(&["plan", "--phase", "1"]);
+    let before = r.journal_after(0).len();
+    let mut job = slow_apply(&r);
+    let engine = engine_cancel::engine_mid_apply(&r.store);
+    let (sent, code) = engine_cancel::cancel_as_actions_does(&mut job, engine);
+    let out = job.wait_with_output().unwrap();
+    assert_eq!(sent, ["INT"]);
+    table.push_str(&format!(
+        "| the job cancelled as GitHub Actions does (SIGINT; SIGTERM 7.5 s later; SIGKILL 2.5 s after that) | {code} | every line parses; added {} | `{}` |\n",
+        r.journal_after(before).join(", "),
+        r.next()
+    ));
+    assert_eq!(code, 130, "{}", crate::testbed::describe(&out));
 
     sync_section(
         "docs/reliability.md",

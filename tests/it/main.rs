@@ -12,6 +12,7 @@ mod config_files;
 mod cost_gate;
 mod doc_sync;
 mod drift;
+mod engine_cancel;
 mod fault_suite;
 mod git_store;
 mod github_approvals;

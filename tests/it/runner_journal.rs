@@ -2,8 +2,8 @@
 //! and any prefix of any journal folds into a consistent progress view.
 
 use phasegate::journal::{
-    fold, schema, ApprovalSource, Event, EventKind, Overall, PhaseRef, PlanRecord, ResourceOutcome,
-    ResourceResult, RunRef, Step, StepState,
+    fold, schema, ApprovalSource, EngineExit, EngineProcess, Event, EventKind, Overall, PhaseRef,
+    PlanRecord, ResourceOutcome, ResourceResult, RunRef, Step, StepState,
 };
 use proptest::prelude::*;
 
@@ -155,6 +155,19 @@ fn kinds() -> Vec<EventKind> {
             lineage: Some("l".into()),
         },
         EventKind::ApplyStarted,
+        EventKind::EngineStarted {
+            engine: EngineProcess {
+                pid: 4242,
+                start_time: Some(987_654),
+                host: Some("runner-1".into()),
+            },
+        },
+        EventKind::Interrupted {
+            signal: "SIGINT".into(),
+            engine: EngineExit::Exited,
+            exit_code: Some(1),
+            results: vec![],
+        },
         EventKind::ApplyFinished {
             results: vec![result(ResourceOutcome::Applied)],
             error: None,

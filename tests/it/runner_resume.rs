@@ -60,9 +60,18 @@ fn signal(sig: &str, target: &str) {
     assert!(status.success(), "kill {sig} {target}");
 }
 
-/// SIGKILL to every process of the job.
+/// SIGKILL to every process of the job, as a runner tearing it down does:
+/// phasegate's process group, and its engine's (the engine runs in a group
+/// of its own, so that it outlives phasegate alone).
 fn kill_job(child: &mut Child) {
-    signal("-KILL", &format!("-{}", child.id()));
+    let pid = child.id();
+    signal("-STOP", &pid.to_string());
+    for engine in children(pid) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{engine}")])
+            .status();
+    }
+    signal("-KILL", &format!("-{pid}"));
     let _ = child.wait();
 }
 
@@ -219,25 +228,35 @@ fn a_killed_apply_with_changes_left_is_refused_until_a_decision() {
         said.contains("untouched aws_security_group.after (create)"),
         "{said}"
     );
-    assert!(said.contains("phasegate apply --phase 1 --retry"), "{said}");
+    // Part of the plan is applied, so a retry (which applies only the
+    // approved digest) cannot work: the refusal and status both name a new
+    // plan of what remains; rollback and abort are the other ways.
+    assert!(said.contains("next: phasegate plan --phase 1"), "{said}");
     assert!(said.contains("phasegate rollback --phase 1"), "{said}");
+    assert!(said.contains("phasegate apply --phase 1 --abort"), "{said}");
     let status = c.status();
     let project = &status["phases"][0]["projects"][0];
     assert_eq!(project["apply"], "in_progress", "{status:#}");
     assert_eq!(project["last_refusal"]["what"], "interrupted", "{status:#}");
     assert_eq!(
-        status["next"]["command"], "phasegate apply --phase 1 --retry",
+        status["next"]["command"], "phasegate plan --phase 1",
         "{status:#}"
     );
 
-    // The fresh plan is only what is left: not the approved plan, so a
-    // retry refuses to apply it and asks for a new plan.
+    // A retry anyway: the fresh plan is only what is left, not the approved
+    // plan, so it refuses to apply it and names the same new plan.
     let out = c.refused(&["apply", "--phase", "1", "--retry"]);
     assert!(
         text(&out).contains("is not the approved plan"),
         "{}",
         describe(&out)
     );
+    assert!(
+        text(&out).contains("next: phasegate plan --phase 1"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(c.next(), "phasegate plan --phase 1");
     assert_eq!(events_of(&c.journal(), "apply_started").len(), 1);
 
     // Abort: journaled, the lock released; then the normal way on.
@@ -283,6 +302,14 @@ fn a_retry_applies_the_fresh_plan_only_when_it_is_the_approved_one() {
 
     let out = c.refused(&["apply", "--phase", "1"]);
     assert!(text(&out).contains("applied: none"), "{}", describe(&out));
+    // Nothing of the plan applied: the fresh plan is the approved one, and
+    // the refusal and status name the retry.
+    assert!(
+        text(&out).contains("next: phasegate apply --phase 1 --retry"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(c.next(), "phasegate apply --phase 1 --retry");
     let out = c.ok(&["apply", "--phase", "1", "--retry"]);
     assert!(text(&out).contains("converged"), "{}", describe(&out));
     assert_eq!(c.creates("runner-dev-assets", "ok"), 1);
