@@ -46,7 +46,20 @@ pub fn take(
         .map(|n| dir.join(format!("{project}-{env}-{n}.tfstate")))
         .find(|f| !f.exists())
         .expect("some number is free");
-    std::fs::write(&file, &state).map_err(|e| Error::io(&file, e))?;
+    // The state holds every secret Terraform knows: readable by the job's
+    // user only, and never created over an existing checkpoint.
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+            .map_err(|e| Error::io(&file, e))?;
+        f.write_all(state.as_bytes())
+            .map_err(|e| Error::io(&file, e))?;
+    }
     let parsed: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
     Ok(Checkpoint {
         sha256: hex::encode(Sha256::digest(state.as_bytes())),

@@ -84,6 +84,32 @@ fn journal_of(store: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// The pid of the engine an apply of change `change` started, once the
+/// journal in `store` names it.
+pub(crate) fn engine_started(store: &Path, change: &str) -> u32 {
+    let path = store.join(format!("changes/{change}/journal.jsonl"));
+    let mut pid = 0;
+    wait_until(
+        "the journal names the engine",
+        Duration::from_secs(120),
+        || {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let started = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|e| e["event"] == "engine_started");
+            match started {
+                Some(e) => {
+                    pid = e["engine"]["pid"].as_u64().unwrap() as u32;
+                    true
+                }
+                None => false,
+            }
+        },
+    );
+    pid
+}
+
 /// The pid of the apply's engine, once the journal in `store` names it and
 /// its stream shows the bucket and the web group being created.
 pub(crate) fn engine_mid_apply(store: &Path) -> u32 {

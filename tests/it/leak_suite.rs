@@ -61,6 +61,8 @@ struct Suite {
     dir: tempfile::TempDir,
     /// (surface, text) of everything printed so far.
     printed: Vec<(String, String)>,
+    /// The workflow run the next step belongs to.
+    run_id: u64,
 }
 
 impl Suite {
@@ -74,11 +76,27 @@ impl Suite {
             store,
             dir: tempfile::tempdir().unwrap(),
             printed: vec![],
+            run_id: 100,
         }
     }
 
     /// Runs one step as a pull-request job would.
     fn run(&mut self, args: &[&str]) -> Output {
+        let out = self.command(args).output().unwrap();
+        self.record(args, &out);
+        out
+    }
+
+    fn record(&mut self, args: &[&str], out: &Output) {
+        let name = args.join(" ");
+        self.printed
+            .push((format!("stdout of `{name}`"), without_masks(&out.stdout)));
+        self.printed
+            .push((format!("stderr of `{name}`"), without_masks(&out.stderr)));
+    }
+
+    /// One step as a pull-request job would run it, not started yet.
+    fn command(&self, args: &[&str]) -> std::process::Command {
         let (k, v) = self.tb.path_env();
         let mut cmd = self.tb.command(PHASEGATE);
         cmd.env(k, v).env("PHASEGATE_STORE_DIR", &self.store);
@@ -91,20 +109,13 @@ impl Suite {
             "pull_request",
             &pull_request_event(HEAD),
         );
-        let out = cmd
+        cmd.env("GITHUB_RUN_ID", self.run_id.to_string())
             .env("TF_VAR_api_key", CANARY_ENV)
             .env("AWS_SECRET_ACCESS_KEY", CANARY_PLAIN_ENV)
             .env("RUST_LOG", "debug")
             .args(["--config", "phasegate.yml", "--change", "change.yml"])
-            .args(args)
-            .output()
-            .unwrap();
-        let name = args.join(" ");
-        self.printed
-            .push((format!("stdout of `{name}`"), without_masks(&out.stdout)));
-        self.printed
-            .push((format!("stderr of `{name}`"), without_masks(&out.stderr)));
-        out
+            .args(args);
+        cmd
     }
 
     /// Every surface: what was printed, the journal and every other file in
@@ -155,14 +166,31 @@ fn without_masks(bytes: &[u8]) -> String {
         .join("\n")
 }
 
-/// Files phasegate wrote, except Terraform's binary plan: it holds the
-/// secrets by design, as the artifact apply consumes, and is never shown.
+/// Files phasegate wrote, except what holds the secrets by design and is
+/// never shown: Terraform's binary plan (the artifact apply consumes), the
+/// state checkpoints (a backup of the state, readable by the job's user
+/// only), and a revert plan's checkout of the base commit (the repository's
+/// own files at that commit, with the state linked in).
 fn readable_files(root: &Path) -> Vec<(String, String)> {
     files_under(root)
         .into_iter()
         .filter(|f| {
             let name = f.file_name().unwrap_or_default().to_string_lossy();
-            !(name.ends_with(".tfplan") || name.contains("replan"))
+            let under = |dir: &str| f.components().any(|c| c.as_os_str() == dir);
+            if under("checkpoints") && name.ends_with(".tfstate") {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{} is readable by others", f.display());
+                return false;
+            }
+            let checkout = f
+                .parent()
+                .and_then(|p| {
+                    p.ancestors()
+                        .find(|a| a.parent().is_some_and(|g| g.ends_with("rollback")))
+                })
+                .is_some_and(|dir| dir.is_dir());
+            !(name.ends_with(".tfplan") || name.contains("replan") || checkout)
         })
         .map(|f| {
             let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
@@ -301,4 +329,88 @@ fn no_canary_from_provider_config_or_hard_coded_user_data_reaches_any_surface() 
         .filter(|(name, _)| !name.ends_with("provider-and-user-data.json"))
         .collect();
     assert_no_canary(&surfaces);
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=leak", "-c", "user.email=leak@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", describe(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The plans other than `plan`'s own, each made in a process of its own so
+/// that only its own parse can have told the redactor the plan's secrets:
+/// the re-verify of an apply whose phasegate was killed, the drift check's
+/// plans, and a revert plan whose apply fails with an error quoting a
+/// sensitive bucket name.
+#[test]
+fn no_canary_reaches_any_surface_through_resume_drift_and_rollback_plans() {
+    let mut s = Suite::new();
+    let work = s.tb.workdir().to_path_buf();
+    git(&work, &["init", "-q"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-qm", "base"]);
+    let base = git(&work, &["rev-parse", "HEAD"]);
+    let out = s.run(&["plan", "--phase", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+
+    // phasegate killed while Terraform applies: Terraform runs on and fails
+    // on the bucket; the next apply re-verifies from a fresh plan.
+    let mut job = s
+        .command(&["apply", "--phase", "1"])
+        .env("TESTCLOUD_DELAY_MS", "1500")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let engine = crate::engine_cancel::engine_started(&s.store, "CHG-LEAK");
+    crate::engine_cancel::kill("-KILL", &job.id().to_string());
+    let killed = job.wait_with_output().unwrap();
+    s.record(&["apply (killed)"], &killed);
+    crate::engine_cancel::wait_until(
+        "the orphaned terraform ends",
+        std::time::Duration::from_secs(120),
+        || !crate::engine_cancel::alive(engine),
+    );
+    // The killed job's run is over; the next steps are a run of their own.
+    s.hub
+        .set_run("acme", "infra", 100, "completed", Some("cancelled"));
+    s.run_id = 101;
+    let out = s.run(&["apply", "--phase", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("interrupted"),
+        "the re-verify did not run: {said}"
+    );
+
+    let out = s.run(&["drift", "--env", "dev", "--all"]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        describe(&out)
+    );
+
+    // The revert of the base (the same configuration) creates what is
+    // missing, the bucket included, and fails on it in a process that only
+    // parsed the saved revert plan.
+    let out = s.run(&["rollback", "--phase", "1", "--base", &base]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let out = s.run(&["rollback", "--phase", "1", "--apply", "--base", &base]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let journal = std::fs::read_to_string(s.store.join("changes/CHG-LEAK/journal.jsonl")).unwrap();
+    let revert_failure = journal
+        .lines()
+        .filter(|l| l.contains(r#""step":"rollback""#))
+        .any(|l| l.contains("testcloud refuses to create aws_s3_bucket"));
+    assert!(
+        revert_failure,
+        "the revert's failure was not journaled, so the test proves nothing"
+    );
+    assert_no_canary(&s.surfaces());
 }
