@@ -361,7 +361,7 @@ fn no_canary_reaches_any_surface_through_resume_drift_and_rollback_plans() {
 
     // phasegate killed while Terraform applies: Terraform runs on and fails
     // on the bucket; the next apply re-verifies from a fresh plan.
-    let mut job = s
+    let job = s
         .command(&["apply", "--phase", "1"])
         .env("TESTCLOUD_DELAY_MS", "1500")
         .stdout(std::process::Stdio::piped())
