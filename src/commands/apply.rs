@@ -22,7 +22,7 @@ use crate::iac::{
 };
 use crate::journal::{fold, ErrorClass, EventKind, ResourceOutcome, ResourceResult, Step};
 use crate::phase::{decide, Action, Approved, Decision, Request};
-use crate::store::lock::{self, Holder, LockError, RunLiveness};
+use crate::store::lock::RunLiveness;
 use crate::store::Store;
 
 /// How long to wait before the one retry of a transient failure.
@@ -295,90 +295,22 @@ async fn apply_project<S: Store, L: RunLiveness>(
         }
     };
     let digest = approved.digest.clone();
-    let env = ctx.phase.environment.name.clone();
-    let held = match take_lock(store, liveness, ctx, name, digest.as_deref()).await? {
-        Ok(held) => held,
-        Err(refused) => return Ok(refused),
-    };
+    let held =
+        match crate::runner::lock::take(store, liveness, w, ctx.phase, name, digest.as_deref())
+            .await?
+        {
+            Ok(held) => held,
+            Err(busy) => {
+                let digest = digest.as_deref();
+                return refuse(store, ctx, name, digest, "lock", busy.why, busy.command).await;
+            }
+        };
     let result = match current.filter(|_| interrupted) {
         Some(p) => resume::resume(store, ctx, project, &p, &approved).await,
         None => locked_apply(store, ctx, project, &approved).await,
     };
-    let _ = lock::release(store, &held).await;
-    let released = w.event(
-        phase,
-        Some(name),
-        Step::Lock,
-        digest.as_deref(),
-        EventKind::LockReleased { environment: env },
-    );
-    runner::append(store, &w.change, &[released]).await?;
+    crate::runner::lock::release(store, w, ctx.phase, name, digest.as_deref(), &held).await?;
     result
-}
-
-/// Takes the (environment, project) lock, breaking a stale one, and
-/// journals it; a live holder makes a journaled refusal.
-async fn take_lock<S: Store, L: RunLiveness>(
-    store: &S,
-    liveness: &L,
-    ctx: &ApplyContext<'_>,
-    name: &str,
-    digest: Option<&str>,
-) -> Result<std::result::Result<lock::Held, Outcome>> {
-    let w = &ctx.writer;
-    let phase = &ctx.phase.name;
-    let env = ctx.phase.environment.name.clone();
-    let holder = Holder {
-        owner: w.owner(),
-        change: w.change.clone(),
-        since: runner::now(),
-    };
-    let held = match lock::acquire(store, liveness, &env, name, holder).await {
-        Ok(h) => h,
-        Err(LockError::Held { holder, .. }) => {
-            let why = format!(
-                "{env}/{name} is locked by {} since {}; it is applied by one job at a time",
-                lock::describe(&holder.owner),
-                holder.since
-            );
-            let command = format!(
-                "phasegate unlock --env {env} --project {name} --reason \"...\" (only once that job is surely gone)"
-            );
-            return Ok(Err(
-                refuse(store, ctx, name, digest, "lock", why, command).await?
-            ));
-        }
-        Err(e) => return Err(Error::External(e.to_string())),
-    };
-    let mut taken = vec![];
-    if let Some(broken) = &held.broken {
-        taken.push(w.event(
-            phase,
-            Some(name),
-            Step::Lock,
-            digest,
-            EventKind::LockBroken {
-                environment: env.clone(),
-                owner: broken.owner.clone(),
-                reason: format!(
-                    "stale: {} is no longer running",
-                    lock::describe(&broken.owner)
-                ),
-            },
-        ));
-    }
-    taken.push(w.event(
-        phase,
-        Some(name),
-        Step::Lock,
-        digest,
-        EventKind::LockTaken {
-            environment: env,
-            owner: w.owner(),
-        },
-    ));
-    runner::append(store, &w.change, &taken).await?;
-    Ok(Ok(held))
 }
 
 pub(super) async fn refuse<S: Store>(

@@ -24,7 +24,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::iac::{apply_stream, CliEngine, IacEngine, PlanRequest};
 use crate::journal::{fold, ErrorClass, Event, EventKind, Progress, ResourceOutcome, Step};
 use crate::phase::{decide, Action, Approved, Decision, Request};
-use crate::store::lock::{self, Held, Holder, LockError};
+use crate::store::lock::Held;
 use crate::store::Store;
 
 pub fn run(global: &GlobalArgs, args: RollbackArgs) -> Result<ExitCode> {
@@ -443,54 +443,24 @@ async fn take_lock<S: Store>(
     ctx: &Ctx<'_>,
     project: &str,
 ) -> Result<std::result::Result<Held, Outcome>> {
-    let env = ctx.phase.environment.name.clone();
-    let holder = Holder {
-        owner: ctx.writer.owner(),
-        change: ctx.writer.change.clone(),
-        since: runner::now(),
-    };
-    match lock::acquire(store, &ctx.liveness, &env, project, holder).await {
-        Ok(held) => {
-            let taken = ctx.writer.event(
-                &ctx.phase.name,
-                Some(project),
-                Step::Lock,
-                None,
-                EventKind::LockTaken {
-                    environment: env,
-                    owner: ctx.writer.owner(),
-                },
-            );
-            runner::append(store, &ctx.writer.change, &[taken]).await?;
-            Ok(Ok(held))
-        }
-        Err(LockError::Held { holder, .. }) => {
-            let why = format!(
-                "{env}/{project} is locked by {} since {}",
-                lock::describe(&holder.owner),
-                holder.since
-            );
-            let command = format!(
-                "phasegate unlock --env {env} --project {project} --reason \"...\" (only once that job is surely gone)"
-            );
-            Ok(Err(refuse(store, ctx, project, "lock", why, command).await?))
-        }
-        Err(e) => Err(Error::External(e.to_string())),
+    match crate::runner::lock::take(store, &ctx.liveness, &ctx.writer, ctx.phase, project, None)
+        .await?
+    {
+        Ok(held) => Ok(Ok(held)),
+        Err(busy) => Ok(Err(refuse(
+            store,
+            ctx,
+            project,
+            "lock",
+            busy.why,
+            busy.command,
+        )
+        .await?)),
     }
 }
 
 async fn release<S: Store>(store: &S, ctx: &Ctx<'_>, project: &str, held: &Held) -> Result<()> {
-    let _ = lock::release(store, held).await;
-    let released = ctx.writer.event(
-        &ctx.phase.name,
-        Some(project),
-        Step::Lock,
-        None,
-        EventKind::LockReleased {
-            environment: ctx.phase.environment.name.clone(),
-        },
-    );
-    runner::append(store, &ctx.writer.change, &[released]).await
+    crate::runner::lock::release(store, &ctx.writer, ctx.phase, project, None, held).await
 }
 
 /// Applies the journaled revert plan under the lock, after a checkpoint.

@@ -421,6 +421,9 @@ fn previous_phase(prev: &PhaseProgress, entering: &str) -> Missing {
             "its review judged an older plan; review the current one".into(),
             review,
         ),
+        // A needs-fixes verdict of the current plan stands until the change
+        // is fixed and planned again (or rolled back): reviewing again would
+        // only repeat it.
         Some(r) => missing(
             format!(
                 "its review said {}: {}",
@@ -431,7 +434,11 @@ fn previous_phase(prev: &PhaseProgress, entering: &str) -> Missing {
                     r.reasons.join("; ")
                 }
             ),
-            review,
+            if r.verdict.lets_through() {
+                review
+            } else {
+                format!("phasegate plan --phase {n}")
+            },
         ),
     }
 }

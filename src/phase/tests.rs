@@ -396,7 +396,11 @@ fn a_needs_fixes_review_refuses_the_next_environment_with_its_reasons() {
     assert_eq!(m.what, "previous-phase");
     assert!(m.why.contains("needs-fixes"), "{}", m.why);
     assert!(m.why.contains("site FAIL"), "{}", m.why);
-    assert_eq!(m.command, "phasegate review --phase 1");
+    // Reviewing again would repeat the verdict: the way on is a new plan,
+    // the step status names too.
+    assert_eq!(m.command, "phasegate plan --phase 1");
+    let progress = fold("CHG-1", &phases(), &with_gates(&events));
+    assert_eq!(progress.next.map(|n| n.command), Some(m.command));
 }
 
 #[test]
