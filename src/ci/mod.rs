@@ -25,3 +25,23 @@ pub(crate) fn append(file: &std::path::Path, text: &str) -> Result<(), CiError> 
         source,
     })
 }
+
+/// Base and head from the event payload: a PR's base and head, or a push's
+/// `before` and `after`.
+pub fn event_refs() -> (Option<String>, Option<String>) {
+    let Some(path) = std::env::var_os("GITHUB_EVENT_PATH") else {
+        return (None, None);
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return (None, None);
+    };
+    let Ok(payload) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return (None, None);
+    };
+    let s = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let pr = &payload["pull_request"];
+    if !pr.is_null() {
+        return (s(&pr["base"]["sha"]), s(&pr["head"]["sha"]));
+    }
+    (s(&payload["before"]), s(&payload["after"]))
+}

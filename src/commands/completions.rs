@@ -17,6 +17,6 @@ pub fn run(shell: &str) -> Result<ExitCode> {
     // Into memory first: clap_complete panics when stdout closes early (`| head`).
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "phasegate", &mut script);
-    super::output::print_stdout(&String::from_utf8_lossy(&script));
+    crate::runner::output::print_stdout(&String::from_utf8_lossy(&script));
     Ok(ExitCode::Success)
 }

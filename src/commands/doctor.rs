@@ -3,16 +3,16 @@
 //! workflows in sync, the current change's journal intact) and prints a fix
 //! for each failure.
 
-use super::environments::{repository, requirements};
-use super::forge;
-use super::output::{print_json, print_stdout};
-use super::workflows::{check_dir, repo_root};
-use super::workspace::Workspace;
 use crate::cli::{DoctorArgs, GlobalArgs, ResultFormat};
+use crate::commands::environments::{repository, requirements};
+use crate::commands::workflows::{check_dir, repo_root};
 use crate::error::{ExitCode, Result};
 use crate::github::environments::check_environments;
 use crate::github::Forge;
 use crate::iac::{CliEngine, IacEngine};
+use crate::runner::forge;
+use crate::runner::output::{print_json, print_stdout};
+use crate::runner::workspace::Workspace;
 use crate::workflows::generate::{action_ref, pin_problem, WORKFLOW_DIR};
 
 /// One line of the report.
@@ -111,7 +111,7 @@ pub fn run(global: &GlobalArgs, args: DoctorArgs) -> Result<ExitCode> {
 
 /// The current change's journal, as `phasegate journal verify` checks it.
 fn journal_item(ws: &Workspace, token: Option<String>) -> Item {
-    match super::journal::doctor_check(ws, token.filter(|t| !t.is_empty())) {
+    match crate::runner::journal::doctor_check(ws, token.filter(|t| !t.is_empty())) {
         Ok(report) if report.intact() => Item {
             ok: true,
             what: report.summary(),

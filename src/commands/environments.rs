@@ -1,15 +1,15 @@
 //! `phasegate environments check|sync`: the GitHub environments that gate
 //! applies, compared with (or made to match) the config.
 
-use super::forge;
-use super::output::print_stdout;
-use super::workspace::Workspace;
 use crate::cli::{EnvironmentsAction, EnvironmentsArgs, GlobalArgs};
 use crate::error::{Error, ExitCode, Result};
 use crate::github::environments::{
     check_environments, sync_environments, EnvRequirement, EnvironmentSpec, ReviewerSpec,
 };
 use crate::github::{BranchPolicy, RepoRef};
+use crate::runner::forge;
+use crate::runner::output::print_stdout;
+use crate::runner::workspace::Workspace;
 
 pub fn run(global: &GlobalArgs, args: EnvironmentsArgs) -> Result<ExitCode> {
     let ws = Workspace::load(global, true)?;

@@ -2,17 +2,17 @@
 //! the engine, or `--plan-json`), printed as JSON or markdown; exit 1 when
 //! the gate blocks or needs an acknowledgement that is missing.
 
-use super::gating::{self, GateRun};
-use super::output::print_stdout;
-use super::projects::collect_projects;
-use super::workspace::Workspace;
 use crate::cli::{GateArgs, GateFormat, GateKind, GlobalArgs};
 use crate::error::{Error, ExitCode, Result};
+use crate::runner::gating::{self, GateRun};
+use crate::runner::output::print_stdout;
+use crate::runner::projects::collect_projects;
+use crate::runner::workspace::Workspace;
 
 pub fn run(global: &GlobalArgs, args: GateArgs) -> Result<ExitCode> {
     // The policy gate also runs without a config, as `conftest test` does.
     if args.gate == GateKind::Policy {
-        return show(&args, &super::policy::gate(global, &args)?);
+        return show(&args, &crate::runner::policy::gate(global, &args)?);
     }
     let key = match args.gate {
         GateKind::Security => "security",

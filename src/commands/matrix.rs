@@ -10,12 +10,14 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::output::print_stdout;
-use super::workflows::repo_root;
-use super::workspace::Workspace;
+use crate::ci::event_refs;
 use crate::cli::{GlobalArgs, MatrixArgs, MatrixFormat};
+use crate::commands::workflows::repo_root;
 use crate::config::Project;
 use crate::error::{Error, ExitCode, Result};
+use crate::runner::output::print_stdout;
+use crate::runner::rollback::tree::merge_base;
+use crate::runner::workspace::Workspace;
 use crate::scan::{self, ProjectDir};
 
 /// A push's `before` when the branch is new: nothing to diff against.
@@ -107,56 +109,6 @@ fn matrix(projects: &[String]) -> Value {
     json!({
         "include": projects.iter().map(|n| json!({"project": n})).collect::<Vec<_>>()
     })
-}
-
-/// Where `head` left the default branch, for a run outside Actions:
-/// `git merge-base` with `origin/<branch>`, else the local `<branch>`.
-/// None when neither exists or shares history with `head`.
-pub(crate) fn merge_base(root: &Path, head: &str, branch: &str) -> Result<Option<String>> {
-    if head.starts_with('-') {
-        return Err(Error::Input(format!("`{head}` is not a commit reference")));
-    }
-    for candidate in [format!("origin/{branch}"), branch.to_string()] {
-        if candidate.starts_with('-') {
-            continue;
-        }
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(root)
-            .args(["merge-base", head, &candidate])
-            .output()
-            .map_err(|e| {
-                Error::External(format!("could not run git in {}: {e}", root.display()))
-            })?;
-        // Exit 1: no common ancestor; 128: no such ref. Either way, try the next.
-        if out.status.success() {
-            let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if !sha.is_empty() {
-                return Ok(Some(sha));
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// Base and head from the event payload: a PR's base and head, or a push's
-/// `before` and `after`.
-pub(crate) fn event_refs() -> (Option<String>, Option<String>) {
-    let Some(path) = std::env::var_os("GITHUB_EVENT_PATH") else {
-        return (None, None);
-    };
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return (None, None);
-    };
-    let Ok(payload) = serde_json::from_str::<Value>(&text) else {
-        return (None, None);
-    };
-    let s = |v: &Value| v.as_str().map(str::to_string);
-    let pr = &payload["pull_request"];
-    if !pr.is_null() {
-        return (s(&pr["base"]["sha"]), s(&pr["head"]["sha"]));
-    }
-    (s(&payload["before"]), s(&payload["after"]))
 }
 
 /// One `git diff --name-only` for the whole repository: no per-project calls.

@@ -1,46 +1,25 @@
 //! The application layer: each command turns its arguments plus config into
 //! a request, drives the domain core and the adapters, and returns an exit code.
 
-mod actions;
-pub(crate) mod applied_gate;
-mod apply;
-pub(crate) mod approvals;
-mod checkpoint;
+mod completions;
+mod doctor;
 mod environments;
-mod forge;
 mod gate;
-pub mod gating;
-pub mod output;
-pub mod plan;
-pub mod policy;
+mod init;
+pub(crate) mod matrix;
 mod prices;
-pub mod projects;
 mod render;
-pub mod runner;
-mod runner_approval;
-pub mod runner_post;
 mod schema;
 mod status;
 mod unlock;
 mod validate;
-mod verify;
-pub mod workspace;
-
-mod completions;
-mod doctor;
-mod drift;
-mod init;
-mod journal;
-pub(crate) mod matrix;
-mod resume;
 mod workflows;
-
-pub mod review;
-mod rollback;
-pub(crate) mod rollback_tree;
 
 use crate::cli::{Cli, Command};
 use crate::error::{ExitCode, Result};
+use crate::runner::{
+    apply, approve as approvals, drift, journal, plan, policy, review, rollback, verify,
+};
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -57,7 +36,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             action: crate::cli::ApprovalsAction::Check { env, digest, token },
         }) => approvals::check(&global, &env, digest.as_deref(), token),
         Command::Approve(args) if args.local => {
-            crate::runner::approvals::approve_local(&global, args)
+            crate::runner::approvals::local::approve_local(&global, args)
         }
         Command::Approve(args) => approvals::approve(&global, args.token),
         Command::Prices(args) => prices::run(args),

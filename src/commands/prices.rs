@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use crate::cli::{PriceListFormat, PricesAction, PricesArgs, PricesImportArgs};
-use crate::commands::output::{print_stdout, OutputSet};
 use crate::error::{Error, ExitCode, Result};
 use crate::gates::cost::import::{self, Format};
+use crate::runner::output::{print_stdout, OutputSet};
 
 /// Runs `prices <action>`.
 pub fn run(args: PricesArgs) -> Result<ExitCode> {

@@ -1,16 +1,16 @@
 //! `phasegate render`: one plan JSON rendered as the PR comment or as JSON,
 //! with no side effects at all.
 
-use super::output::print_stdout;
-use super::plan::project_json;
 use crate::cli::{RenderArgs, RenderFormat};
 use crate::error::{ExitCode, Result};
 use crate::render::{self, PhaseView, ProjectView};
+use crate::runner::output::print_stdout;
+use crate::runner::plan::project_json;
 
 pub fn run(args: RenderArgs) -> Result<ExitCode> {
     let file = &args.plan_json;
-    let text = super::projects::read_plan_file(file)?;
-    let changes = super::projects::parse_plan(&text, &file.display().to_string())?;
+    let text = crate::runner::projects::read_plan_file(file)?;
+    let changes = crate::runner::projects::parse_plan(&text, &file.display().to_string())?;
     let name = file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

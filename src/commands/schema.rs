@@ -1,9 +1,9 @@
 //! `phasegate schema`: prints the JSON Schemas generated from the config types.
 
-use super::output::print_stdout;
 use crate::cli::SchemaKind;
 use crate::config::schema;
 use crate::error::{ExitCode, Result};
+use crate::runner::output::print_stdout;
 
 pub fn run(which: Option<SchemaKind>) -> Result<ExitCode> {
     let value = match which {

@@ -2,14 +2,14 @@
 //! the next command to run. Reads only; it looks on this host whether the
 //! processes the journal names (an apply's engine, a lock's holder) still run.
 
-use super::output::print_stdout;
-use super::runner::{self, Runner};
-use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::error::{ExitCode, Result};
 use crate::iac::orphan;
 use crate::journal::{fold_seeing, EngineProcess, Progress, Seen};
+use crate::runner::output::print_stdout;
+use crate::runner::session::{self as runner, Runner};
+use crate::runner::workspace::Workspace;
 
 pub fn run(global: &GlobalArgs, format: OutputFormat) -> Result<ExitCode> {
     let ws = Workspace::load(global, true)?;
@@ -26,7 +26,7 @@ pub fn run(global: &GlobalArgs, format: OutputFormat) -> Result<ExitCode> {
     if actions.is_none() {
         let actor = runner.writer(&ws, None).actor;
         if let Some(next) = progress.next.as_mut() {
-            next.command = crate::runner::approvals::local_command(&next.command, &actor);
+            next.command = crate::runner::approvals::local::local_command(&next.command, &actor);
         }
     }
     print_stdout(&show(&progress, format));

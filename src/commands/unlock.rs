@@ -1,13 +1,13 @@
 //! `phasegate unlock`: releases the lock on an environment and project by
 //! hand, and journals who released it, whose lock it was, and why.
 
-use super::output::print_stdout;
-use super::runner::{self, Runner, Writer};
-use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, UnlockArgs};
 use crate::error::{Error, ExitCode, Result};
 use crate::journal::{EventKind, Step};
+use crate::runner::output::print_stdout;
+use crate::runner::session::{self as runner, Runner, Writer};
+use crate::runner::workspace::Workspace;
 use crate::store::lock::{self, describe};
 use crate::store::Store;
 

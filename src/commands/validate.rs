@@ -3,10 +3,10 @@
 
 use serde_json::json;
 
-use super::output::{print_json, print_stdout};
-use super::workspace::Workspace;
 use crate::cli::{GlobalArgs, ResultFormat, ValidateArgs};
 use crate::error::{ExitCode, Result};
+use crate::runner::output::{print_json, print_stdout};
+use crate::runner::workspace::Workspace;
 
 pub fn run(global: &GlobalArgs, args: ValidateArgs) -> Result<ExitCode> {
     let ws = Workspace::load(global, true)?;

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::output::{print_json, print_stdout};
-use super::workspace::Workspace;
 use crate::cli::{GlobalArgs, ResultFormat, WorkflowsAction, WorkflowsArgs};
 use crate::config::Config;
 use crate::error::{Error, ExitCode, Result};
+use crate::runner::output::{print_json, print_stdout};
+use crate::runner::workspace::Workspace;
 use crate::workflows::{self, generate::WORKFLOW_DIR, Finding};
 
 pub fn run(global: &GlobalArgs, args: WorkflowsArgs) -> Result<ExitCode> {

@@ -9,14 +9,14 @@
 use std::path::Path;
 
 use crate::cli::GateInputs;
-use crate::commands::gating::{self, GateOutcome, GateSet};
-use crate::commands::projects::{parse_plan, ProjectPlan};
-use crate::commands::runner::{plan_record, Writer};
-use crate::commands::workspace::Workspace;
 use crate::config::ResolvedPhase;
 use crate::error::Result;
 use crate::iac::{self, IacEngine, PlanRequest};
 use crate::journal::{Event, EventKind, Step};
+use crate::runner::gating::{self, GateOutcome, GateSet};
+use crate::runner::projects::{parse_plan, ProjectPlan};
+use crate::runner::session::{plan_record, Writer};
+use crate::runner::workspace::Workspace;
 
 /// Plans `req` with the engine (init, workspace, `plan -out`, `show -json`)
 /// and parses the plan, registering its sensitive strings with the redactor.
@@ -60,7 +60,7 @@ pub fn gate_events(
 ) -> Vec<Event> {
     let digest = Some(project.changes.digest.as_str());
     let name = project.name.as_str();
-    let mut events = crate::commands::approvals::acknowledgement_events(
+    let mut events = crate::runner::approve::acknowledgement_events(
         writer,
         &phase.name,
         name,
@@ -129,7 +129,7 @@ pub fn plan_events(
     )];
     events.extend(gate_events(writer, ws, phase, project, gates, Step::Gate));
     // What the gates found, for `verify` to check again after apply.
-    events.extend(crate::commands::applied_gate::plan_events(
+    events.extend(crate::runner::applied_gate::plan_events(
         writer,
         &phase.name,
         &project.name,
@@ -167,6 +167,6 @@ pub fn change_base(ws: &Workspace) -> Option<String> {
         .as_ref()
         .and_then(|c| c.workflows.default_branch.as_deref())
         .unwrap_or("main");
-    let dir = crate::commands::runner::absolute(&ws.base_dir).ok()?;
-    crate::commands::rollback_tree::change_base(&dir, branch)
+    let dir = crate::runner::session::absolute(&ws.base_dir).ok()?;
+    crate::runner::rollback::tree::change_base(&dir, branch)
 }

@@ -4,10 +4,10 @@
 //! taking and the release are journaled, and a live holder is a refusal
 //! naming who holds it and the command that frees it.
 
-use crate::commands::runner::{self, Writer};
 use crate::config::ResolvedPhase;
 use crate::error::{Error, Result};
 use crate::journal::{EventKind, Step};
+use crate::runner::session::{self as runner, Writer};
 use crate::store::lock::{self, Held, Holder, LockError, RunLiveness};
 use crate::store::Store;
 
@@ -150,7 +150,7 @@ mod tests {
     fn a_stale_lock_is_broken_and_journaled_and_a_live_one_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path());
-        let phase = crate::commands::workspace::local_phase("app");
+        let phase = crate::runner::workspace::local_phase("app");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

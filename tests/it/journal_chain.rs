@@ -10,9 +10,9 @@ use std::path::Path;
 use std::process::Output;
 
 use fakehub::{FakeHub, TokenKind};
-use phasegate::commands::runner;
 use phasegate::github::{Forge, ForgeConfig, OctoForge, RepoRef, RetryPolicy, TreeEntry};
 use phasegate::journal::{append_line, chain, Event};
+use phasegate::runner::session as runner;
 use phasegate::store::github::GitRefStore;
 use phasegate::store::Store;
 use proptest::prelude::*;

@@ -389,15 +389,15 @@ fn the_annotation_lands_on_the_resource_block_and_the_section_is_escaped() {
         config: Some(d.join("phasegate.yml")),
         ..Default::default()
     };
-    let ws = phasegate::commands::workspace::Workspace::load(&global, true).unwrap();
+    let ws = phasegate::runner::workspace::Workspace::load(&global, true).unwrap();
     let select = phasegate::cli::PhaseSelector {
         env: Some("prod".into()),
         ..Default::default()
     };
     let (phase, projects) =
-        phasegate::commands::plan::collect_projects(&ws, &select, Some(&plan), None).unwrap();
+        phasegate::runner::plan::collect_projects(&ws, &select, Some(&plan), None).unwrap();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-    let run = phasegate::commands::policy::gate_run(&ws, &phase, &projects, &[], today)
+    let run = phasegate::runner::policy::gate_run(&ws, &phase, &projects, &[], today)
         .unwrap()
         .expect("the prod policies apply");
     let main_tf = std::fs::read_to_string(d.join("stack/main.tf")).unwrap();
@@ -424,13 +424,13 @@ fn the_annotation_lands_on_the_resource_block_and_the_section_is_escaped() {
         run.section.details_md
     );
     // The whole plan's gates include the policy run.
-    let outcome = phasegate::commands::gating::evaluate(
+    let outcome = phasegate::runner::gating::evaluate(
         &ws,
         &phase,
         &projects,
         &Default::default(),
         &d.join(".phasegate"),
-        phasegate::commands::gating::GateSet::All,
+        phasegate::runner::gating::GateSet::All,
     )
     .unwrap();
     assert_eq!(

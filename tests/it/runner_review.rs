@@ -282,15 +282,15 @@ fn a_failing_verification_needs_fixes_and_prod_apply_is_refused_with_the_reason(
 
 #[test]
 fn the_review_block_in_the_comment_shows_hostile_evidence_only_escaped() {
-    use phasegate::commands::review::{post_review, review_phase};
-    use phasegate::commands::runner::{append, Writer};
-    use phasegate::commands::workspace::Workspace;
     use phasegate::config::{load_config_str, resolve_phases};
     use phasegate::github::{ForgeConfig, OctoForge, PrTarget, RepoRef, RetryPolicy};
     use phasegate::journal::{
         CheckResult, CheckStatus, EventKind, PlanRecord, ResourceOutcome, ResourceResult, RunRef,
         Step,
     };
+    use phasegate::runner::review::{post_review, review_phase};
+    use phasegate::runner::session::{append, Writer};
+    use phasegate::runner::workspace::Workspace;
 
     const TOKEN: &str = "ghs_review_token";
     let hub = fakehub::FakeHub::start();

@@ -685,12 +685,12 @@ fn verify_after_a_real_apply_journals_every_check_with_its_evidence() {
 #[test]
 fn verification_results_reach_the_pr_comment_escaped() {
     use fakehub::{FakeHub, TokenKind};
-    use phasegate::commands::runner::{append, Writer};
-    use phasegate::commands::runner_post::post_progress;
-    use phasegate::commands::workspace::Workspace;
     use phasegate::config::{load_config_str, resolve_phases};
     use phasegate::github::{ForgeConfig, OctoForge, PrTarget, RepoRef, RetryPolicy};
     use phasegate::journal::{EventKind, PlanRecord, RunRef, Step};
+    use phasegate::runner::post::post_progress;
+    use phasegate::runner::session::{append, Writer};
+    use phasegate::runner::workspace::Workspace;
     use phasegate::store::local::LocalStore;
 
     const TOKEN: &str = "ghs_verify_token";

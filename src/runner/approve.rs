@@ -3,9 +3,6 @@
 //! fallback `/phasegate approve <env> <digest>` comment, for repositories
 //! whose plan offers no environment reviewers).
 
-use super::forge;
-use super::output::print_stdout;
-use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::GlobalArgs;
 use crate::config::{Config, Environment};
@@ -16,6 +13,9 @@ use crate::github::approvals::{
 };
 use crate::github::comment::{change_marker, is_ours, read_state, RecordedApproval};
 use crate::github::{upsert_phase, CommentState, Forge, PrTarget, RepoRef};
+use crate::runner::forge;
+use crate::runner::output::print_stdout;
+use crate::runner::workspace::Workspace;
 
 fn actions_pr() -> Result<(ActionsContext, u64)> {
     let ctx = ActionsContext::from_process_env()?.ok_or_else(|| {
@@ -203,7 +203,8 @@ pub fn check(
     let (ctx, pr) = actions_pr()?;
     // The plan about to be applied is the one the journal recorded, never
     // a digest read from the comment.
-    let recorded = super::runner::journal_digest(&ws, Some(&ctx), &env.name, token.clone())?;
+    let recorded =
+        crate::runner::session::journal_digest(&ws, Some(&ctx), &env.name, token.clone())?;
     let PrSession {
         rt,
         client,
@@ -376,7 +377,7 @@ pub(super) fn unallowed_destroys(
     project: &str,
     changes: &crate::plan::ChangeSet,
 ) -> Option<String> {
-    if !super::runner::destroys(changes) {
+    if !crate::runner::session::destroys(changes) {
         return None;
     }
     let report = crate::gates::blast::evaluate(
@@ -407,7 +408,7 @@ pub(super) fn unallowed_destroys(
 /// The acknowledgement ids the gates accepted for a plan: security and
 /// policy findings marked acknowledged, and the cost and blast gates'
 /// acknowledged overruns.
-fn accepted_ids(gates: &super::gating::GateOutcome) -> Vec<String> {
+fn accepted_ids(gates: &crate::runner::gating::GateOutcome) -> Vec<String> {
     fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
         match v {
             serde_json::Value::Object(m) => {
@@ -444,11 +445,11 @@ fn accepted_ids(gates: &super::gating::GateOutcome) -> Vec<String> {
 /// acknowledgement of the change plan a gate accepted, with its reason and
 /// who gave it, bound to the plan's digest.
 pub fn acknowledgement_events(
-    writer: &super::runner::Writer,
+    writer: &crate::runner::session::Writer,
     phase: &str,
     project: &str,
     digest: Option<&str>,
-    gates: &super::gating::GateOutcome,
+    gates: &crate::runner::gating::GateOutcome,
     change: Option<&crate::config::ChangePlan>,
 ) -> Vec<crate::journal::Event> {
     let acks = change.map(|c| c.acknowledgements.as_slice()).unwrap_or(&[]);

@@ -8,9 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use super::gating::{security_acknowledgements, GateOutcome};
-use super::runner::Writer;
-use super::workspace::Workspace;
 use crate::config::ResolvedPhase;
 use crate::error::Result;
 use crate::gates::{policy, security};
@@ -18,6 +15,9 @@ use crate::journal::{
     CheckResult, Event, EventKind, GateFinding, ProjectProgress, ResourceOutcome, Step, StepState,
 };
 use crate::plan::{self, Action, ChangeSet};
+use crate::runner::gating::{security_acknowledgements, GateOutcome};
+use crate::runner::session::Writer;
+use crate::runner::workspace::Workspace;
 
 /// The `gate_findings` events of one project's plan: one per gate that
 /// found anything on it.
@@ -129,7 +129,9 @@ pub fn checks(
         .collect();
 
     let input = policy::applied::state_input(&state, &touched);
-    if let Some(found) = super::policy::applied_findings(ws, phase, &project.project, &input)? {
+    if let Some(found) =
+        crate::runner::policy::applied_findings(ws, phase, &project.project, &input)?
+    {
         out.extend(policy::applied::recheck(
             found,
             &planned("policy"),

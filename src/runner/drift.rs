@@ -9,9 +9,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::runner::{self, Writer};
-use super::workspace::Workspace;
-use super::{forge, runner::absolute};
 use crate::ci::ActionsContext;
 use crate::cli::{DriftArgs, GlobalArgs, OutputFormat};
 use crate::config::{Config, ResolvedPhase};
@@ -22,6 +19,10 @@ use crate::iac::{CliEngine, IacEngine, PlanRequest};
 use crate::journal::{ErrorClass, Event, EventKind, Step};
 use crate::plan::ChangeSet;
 use crate::render::drift::{closed_comment, issue_body, issue_title, RunInfo};
+use crate::runner::forge;
+use crate::runner::session::absolute;
+use crate::runner::session::{self as runner, Writer};
+use crate::runner::workspace::Workspace;
 
 /// The label drift issues carry unless the config names another.
 pub const DEFAULT_LABEL: &str = "phasegate-drift";
@@ -224,7 +225,7 @@ fn detect(
 
 fn show(engine: &dyn IacEngine, req: &PlanRequest, project: &str, kind: &str) -> Result<ChangeSet> {
     let json = engine.show_json(req)?;
-    let cs = super::projects::parse_plan(&json, &format!("{project} ({kind} show -json)"))?;
+    let cs = crate::runner::projects::parse_plan(&json, &format!("{project} ({kind} show -json)"))?;
     if cs.plan_failed() {
         return Err(Error::External(format!(
             "{project}: Terraform reported errors in the {kind} plan; drift cannot be judged"

@@ -73,7 +73,7 @@ pub fn resolve(root: &Path, rev: &str) -> Result<String> {
 /// `HEAD` with the default branch. `None` outside a git repository.
 pub fn change_base(dir: &Path, default_branch: &str) -> Option<String> {
     let root = repo_root(dir).ok()?;
-    let from_event = super::matrix::event_refs()
+    let from_event = crate::ci::event_refs()
         .0
         .filter(|b| b.chars().any(|c| c != '0'));
     if let Some(base) = from_event {
@@ -81,7 +81,7 @@ pub fn change_base(dir: &Path, default_branch: &str) -> Option<String> {
     }
     // On a branch of its own, where it left the default branch; on the
     // default branch (or with none), the commit the work tree sits on.
-    super::matrix::merge_base(&root, "HEAD", default_branch)
+    merge_base(&root, "HEAD", default_branch)
         .ok()
         .flatten()
         .or_else(|| resolve(&root, "HEAD").ok())
@@ -168,4 +168,33 @@ pub fn relative_to(root: &Path, project_dir: &Path) -> Result<PathBuf> {
             root.display()
         ))
     })
+}
+/// Where `head` left the default branch, for a run outside Actions:
+/// `git merge-base` with `origin/<branch>`, else the local `<branch>`.
+/// None when neither exists or shares history with `head`.
+pub fn merge_base(root: &Path, head: &str, branch: &str) -> Result<Option<String>> {
+    if head.starts_with('-') {
+        return Err(Error::Input(format!("`{head}` is not a commit reference")));
+    }
+    for candidate in [format!("origin/{branch}"), branch.to_string()] {
+        if candidate.starts_with('-') {
+            continue;
+        }
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["merge-base", head, &candidate])
+            .output()
+            .map_err(|e| {
+                Error::External(format!("could not run git in {}: {e}", root.display()))
+            })?;
+        // Exit 1: no common ancestor; 128: no such ref. Either way, try the next.
+        if out.status.success() {
+            let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if !sha.is_empty() {
+                return Ok(Some(sha));
+            }
+        }
+    }
+    Ok(None)
 }

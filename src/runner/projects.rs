@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::runner::absolute;
-use super::workspace::{local_phase, Workspace};
 use crate::config::ResolvedPhase;
 use crate::error::{Error, Result};
 use crate::iac::{self, CliEngine, IacEngine};
 use crate::plan::{self, ChangeSet};
+use crate::runner::session::absolute;
+use crate::runner::workspace::{local_phase, Workspace};
 
 /// One project's plan in this phase.
 pub struct ProjectPlan {
@@ -147,7 +147,7 @@ fn run_engine(
         "{}-{}.tfplan",
         project.name, phase.environment.name
     ));
-    let req = super::runner::plan_request(ws, phase, project, plan_file)?;
+    let req = crate::runner::session::plan_request(ws, phase, project, plan_file)?;
     let (_, json) = iac::plan_project(engine, &req)?;
     let changes = parse_plan(&json, &format!("{} (show -json)", project.name))?;
     Ok(ProjectPlan {

@@ -6,15 +6,15 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::output::OutputSet;
-use super::projects::ProjectPlan;
-use super::workspace::Workspace;
 use crate::cli::GateInputs;
 use crate::config::{Acknowledgement, ResolvedPhase};
 use crate::error::{Error, Result};
 use crate::gates::{blast, cost, security, Severity, Verdict};
 use crate::plan::ChangeSet;
 use crate::render::{self, escape, Section};
+use crate::runner::output::OutputSet;
+use crate::runner::projects::ProjectPlan;
+use crate::runner::workspace::Workspace;
 
 /// Which gates a command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +186,7 @@ pub fn evaluate(
         });
     }
     if which.runs("policy") {
-        runs.extend(super::policy::gate_run(
+        runs.extend(crate::runner::policy::gate_run(
             ws,
             phase,
             projects,

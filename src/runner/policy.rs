@@ -9,10 +9,6 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use super::gating::GateRun;
-use super::output::print_stdout;
-use super::plan::{collect_projects, ProjectPlan};
-use super::workspace::Workspace;
 use crate::cli::{GateArgs, GateFormat, GlobalArgs, PolicyAction, PolicyCommandArgs};
 use crate::config::{Acknowledgement, PolicySet, ResolvedPhase};
 use crate::error::{Error, ExitCode, Result};
@@ -20,6 +16,10 @@ use crate::gates::policy::{
     self, Namespaces, PolicyError, PolicyReport, PolicySource, SetSeverity,
 };
 use crate::gates::Severity;
+use crate::runner::gating::GateRun;
+use crate::runner::output::print_stdout;
+use crate::runner::plan::{collect_projects, ProjectPlan};
+use crate::runner::workspace::Workspace;
 
 /// Default time limit for one set over one plan.
 const DEFAULT_TIMEOUT_MS: u64 = 5_000;
@@ -39,9 +39,9 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<GateRun> {
         let plan = args.plan_json.as_deref().ok_or_else(|| {
             Error::Input("gate policy --policy DIR needs --plan-json FILE (the `terraform show -json` output)".into())
         })?;
-        let phase = crate::commands::workspace::local_phase(&stem(plan));
-        let text = super::projects::read_plan_file(plan)?;
-        let changes = super::projects::parse_plan(&text, &plan.display().to_string())?;
+        let phase = crate::runner::workspace::local_phase(&stem(plan));
+        let text = crate::runner::projects::read_plan_file(plan)?;
+        let changes = crate::runner::projects::parse_plan(&text, &plan.display().to_string())?;
         let project = ProjectPlan {
             name: stem(plan),
             dir: PathBuf::from("."),

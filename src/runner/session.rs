@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::config::{ResolvedPhase, StoreBackend};
 use crate::error::{Error, Result};
@@ -14,6 +13,7 @@ use crate::github::{OctoForge, PrTarget, RepoRef};
 use crate::journal::{
     self, chain, fold, Event, EventKind, JournalError, LockOwner, PhaseRef, Progress, RunRef, Step,
 };
+use crate::runner::workspace::Workspace;
 use crate::store::any::AnyStore;
 use crate::store::github::GitRefStore;
 use crate::store::local::LocalStore;
@@ -95,7 +95,7 @@ impl Runner {
         let token = token
             .or_else(|| std::env::var("GITHUB_TOKEN").ok())
             .filter(|t| !t.trim().is_empty());
-        let repo = actions.map(super::forge::repo_of).or_else(|| {
+        let repo = actions.map(crate::runner::forge::repo_of).or_else(|| {
             std::env::var("GITHUB_REPOSITORY")
                 .ok()
                 .and_then(|r| RepoRef::parse(&r))
@@ -109,10 +109,10 @@ impl Runner {
                 ))
             }
             (StoreChoice::Local(_), token) if actions.is_none() || token.is_none() => {
-                (super::forge::runtime()?, None)
+                (crate::runner::forge::runtime()?, None)
             }
             (_, token) => {
-                let (rt, client) = super::forge::connect_as(token, ws.config.as_ref())?;
+                let (rt, client) = crate::runner::forge::connect_as(token, ws.config.as_ref())?;
                 (rt, Some(client))
             }
         };
@@ -180,7 +180,7 @@ impl Runner {
     /// The event's PR, or for a push to the default branch the merged PR
     /// that produced the pushed commit.
     fn report_target(&self, ws: &Workspace, ctx: &ActionsContext) -> Result<Option<PrTarget>> {
-        let repo = super::forge::repo_of(ctx);
+        let repo = crate::runner::forge::repo_of(ctx);
         if let Some(number) = ctx.pull_request() {
             return Ok(Some(PrTarget { repo, number }));
         }
@@ -489,7 +489,7 @@ pub fn plan_record(
 pub fn journal_plan(
     ws: &Workspace,
     actions: Option<&ActionsContext>,
-    result: &super::plan::PlanResult,
+    result: &crate::runner::plan::PlanResult,
     plan_files: Option<&std::path::Path>,
     token: Option<String>,
 ) -> Result<Option<Runner>> {

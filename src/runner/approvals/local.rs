@@ -5,11 +5,11 @@
 //! previous environment was reviewed.
 
 use crate::cli::{ApproveArgs, GlobalArgs};
-use crate::commands::output::print_stdout;
-use crate::commands::runner::{self, Runner, StoreChoice};
-use crate::commands::workspace::Workspace;
 use crate::error::{Error, ExitCode, Result};
 use crate::journal::{short_digest as short, ApprovalSource, EventKind, Step};
+use crate::runner::output::print_stdout;
+use crate::runner::session::{self as runner, Runner, StoreChoice};
+use crate::runner::workspace::Workspace;
 
 /// The shortest digest prefix accepted, as for `/phasegate approve`.
 const MIN_PREFIX: usize = 12;

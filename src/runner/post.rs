@@ -7,8 +7,6 @@
 //! again. After the merge the PR a push came from gets the block; a run that
 //! belongs to no PR reports to the job summary alone.
 
-use super::runner::{self, Runner};
-use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::config::ResolvedPhase;
 use crate::error::Result;
@@ -16,6 +14,8 @@ use crate::github::comment::{change_marker, is_ours};
 use crate::github::{upsert_phase, CheckRunRequest, Forge, PrTarget};
 use crate::journal::Progress;
 use crate::render::progress::{phase_headline, phase_markdown};
+use crate::runner::session::{self as runner, Runner};
+use crate::runner::workspace::Workspace;
 use crate::store::Store;
 
 /// At most this many render-and-write rounds; each round is caused by a
@@ -29,7 +29,7 @@ pub fn progress_key(env: &str) -> String {
 
 /// Every block key in promotion order: plan, approval, progress per phase.
 pub fn block_order(ws: &Workspace) -> Vec<String> {
-    super::forge::phase_order(&runner::all_phases(ws))
+    crate::runner::forge::phase_order(&runner::all_phases(ws))
         .into_iter()
         .flat_map(|k| [k.clone(), format!("{k}-approval"), progress_key(&k)])
         .collect()

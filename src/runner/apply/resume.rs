@@ -14,8 +14,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::apply::{self, ApplyContext, Outcome};
-use super::runner;
 use crate::config::Project;
 use crate::error::{ExitCode, Result};
 use crate::iac::orphan::{self, Seen};
@@ -24,6 +22,8 @@ use crate::journal::{
     EventKind, ProjectProgress, ResourceOutcome, ResourceResult, Step, StepState,
 };
 use crate::phase::Approved;
+use crate::runner::apply::{self, ApplyContext, Outcome};
+use crate::runner::session as runner;
 use crate::store::Store;
 
 /// What the person running `apply` asked for.
@@ -309,7 +309,7 @@ pub async fn resume<S: Store>(
         return apply::refuse(store, ctx, name, digest, "state-locked", why, command).await;
     }
     let json = ctx.engine.show_json(&req)?;
-    let fresh = super::projects::parse_plan(&json, &format!("{name} (re-verify)"))?;
+    let fresh = crate::runner::projects::parse_plan(&json, &format!("{name} (re-verify)"))?;
     if !fresh.has_changes() {
         // The apply got to the end before the job died: journal the step
         // done with what the states show, and the convergence it proves.

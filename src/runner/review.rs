@@ -8,9 +8,6 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::output::{print_stdout, OutputSet};
-use super::runner::{self, Runner, Writer};
-use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, OutputFormat, ReviewArgs};
 use crate::config::ResolvedPhase;
@@ -18,6 +15,9 @@ use crate::error::{Error, ExitCode, Result};
 use crate::journal::{fold, ErrorClass, EventKind, PhaseProgress, ReviewVerdict, Step};
 use crate::phase::{decide, Action, Decision, Request};
 use crate::report::{build_change_report, build_phase_report, judge, CostFigure, Judgement};
+use crate::runner::output::{print_stdout, OutputSet};
+use crate::runner::session::{self as runner, Runner, Writer};
+use crate::runner::workspace::Workspace;
 use crate::store::Store;
 
 pub fn run(global: &GlobalArgs, args: ReviewArgs) -> Result<ExitCode> {
@@ -273,7 +273,7 @@ fn pretty<T: serde::Serialize>(v: &T) -> Result<String> {
 /// (`phases/<name>.json`), only when that result is of the plans the journal
 /// holds; otherwise unknown, saying why.
 fn cost_figure(out_dir: &Path, phase: &PhaseProgress) -> CostFigure {
-    let path = super::gating::phase_result_path(out_dir, &phase.name);
+    let path = crate::runner::gating::phase_result_path(out_dir, &phase.name);
     let unknown = |why: String| CostFigure {
         source: format!("unknown: {why}"),
         ..CostFigure::default()
@@ -336,7 +336,7 @@ pub async fn post_review<F: crate::github::Forge>(
 /// Every block key of the sticky comment in promotion order: per
 /// environment its plan, approval, journal, review and rollback blocks.
 pub fn comment_order(ws: &Workspace) -> Vec<String> {
-    super::runner_post::block_order(ws)
+    crate::runner::post::block_order(ws)
         .into_iter()
         .flat_map(|k| {
             let env = k.strip_suffix("-progress").map(str::to_string);

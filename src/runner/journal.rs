@@ -5,14 +5,14 @@
 
 use serde_json::json;
 
-use super::output::{print_json, print_stdout};
-use super::runner::Runner;
-use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, JournalAction, JournalArgs, JournalVerifyArgs, ResultFormat};
 use crate::error::{ExitCode, Result};
 use crate::journal::chain::{self, Torn};
 use crate::journal::{journal_key, short_digest, EventKind, JournalError};
+use crate::runner::output::{print_json, print_stdout};
+use crate::runner::session::Runner;
+use crate::runner::workspace::Workspace;
 use crate::store::any::AnyStore;
 use crate::store::github::History;
 use crate::store::Store;
@@ -55,13 +55,13 @@ pub(super) fn check_change(
 }
 
 /// What `doctor` shows: the current change's journal, checked.
-pub(super) fn doctor_check(ws: &Workspace, token: Option<String>) -> Result<Report> {
+pub fn doctor_check(ws: &Workspace, token: Option<String>) -> Result<Report> {
     check_change(ws, token, None, DOCTOR_DEPTH)
 }
 
 /// One journal, checked.
 #[derive(Debug)]
-pub(super) struct Report {
+pub struct Report {
     change: String,
     key: String,
     store: String,
@@ -114,7 +114,7 @@ async fn check(store: &AnyStore, change: &str, depth: usize) -> Result<Report> {
 }
 
 impl Report {
-    pub(super) fn intact(&self) -> bool {
+    pub fn intact(&self) -> bool {
         self.broken.is_none()
             && self
                 .history
@@ -123,7 +123,7 @@ impl Report {
     }
 
     /// One line, for `doctor`.
-    pub(super) fn summary(&self) -> String {
+    pub fn summary(&self) -> String {
         let change = &self.change;
         let mut problems: Vec<String> = self.broken.iter().map(|(_, m)| m.clone()).collect();
         if let Some(h) = &self.history {

@@ -6,13 +6,10 @@
 //! one); per-resource results and a convergence re-plan are journaled.
 
 pub(super) use crate::journal::short_digest as short;
+pub mod resume;
+
 use std::path::{Path, PathBuf};
 
-use super::checkpoint;
-use super::output::print_stdout;
-use super::resume::{self, Mode};
-use super::runner::{self, Writer};
-use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::{ApplyArgs, GlobalArgs, OutputFormat};
 use crate::config::{Project, ResolvedPhase};
@@ -22,8 +19,13 @@ use crate::iac::{
 };
 use crate::journal::{fold, ErrorClass, EventKind, ResourceOutcome, ResourceResult, Step};
 use crate::phase::{decide, Action, Approved, Decision, Request};
+use crate::runner::checkpoint;
+use crate::runner::output::print_stdout;
+use crate::runner::session::{self as runner, Writer};
+use crate::runner::workspace::Workspace;
 use crate::store::lock::RunLiveness;
 use crate::store::Store;
+use resume::Mode;
 
 /// How long to wait before the one retry of a transient failure.
 pub(super) const TRANSIENT_BACKOFF: std::time::Duration = std::time::Duration::from_secs(2);
@@ -47,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
     };
     let mut applying = None;
     if let Some(actions) = &actions {
-        super::runner_approval::record_approvals(
+        crate::runner::approvals::record_approvals(
             &runner,
             &ws,
             &phase,
@@ -74,7 +76,7 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
             let mut outcomes = result?;
             for o in &mut outcomes {
                 if let Some(c) = &o.command {
-                    o.command = Some(crate::runner::approvals::local_command(
+                    o.command = Some(crate::runner::approvals::local::local_command(
                         c,
                         &ctx.writer.actor,
                     ));
@@ -139,13 +141,13 @@ fn post(
     actions: &ActionsContext,
     applying: Option<u64>,
 ) -> Result<()> {
-    super::runner_post::publish_progress(
+    crate::runner::post::publish_progress(
         runner,
         ctx.ws,
         actions,
         &ctx.writer.change,
         ctx.phase,
-        super::runner_post::CheckRunPost::Complete(applying),
+        crate::runner::post::CheckRunPost::Complete(applying),
     )
 }
 
@@ -384,7 +386,7 @@ async fn locked_apply<S: Store>(
             }
             req.plan_file = file.to_path_buf();
             let json = ctx.engine.show_json(&req)?;
-            super::projects::parse_plan(&json, &format!("{name} (saved plan)"))?
+            crate::runner::projects::parse_plan(&json, &format!("{name} (saved plan)"))?
         }
         None => {
             req.plan_file = plan_file(ctx, name, ".replan")?;
@@ -406,7 +408,7 @@ async fn replanned<S: Store>(
     store: &S,
     ctx: &ApplyContext<'_>,
     req: &PlanRequest,
-    fresh: super::projects::ProjectPlan,
+    fresh: crate::runner::projects::ProjectPlan,
     approved: Option<&str>,
 ) -> Result<Outcome> {
     use crate::runner::gated;
@@ -522,7 +524,8 @@ pub(super) async fn apply_changes<S: Store>(
 ) -> Result<Outcome> {
     let w = &ctx.writer;
     let phase = &ctx.phase.name;
-    if let Some(why) = super::approvals::unallowed_destroys(ctx.ws, ctx.phase, name, changes) {
+    if let Some(why) = crate::runner::approve::unallowed_destroys(ctx.ws, ctx.phase, name, changes)
+    {
         let command = format!(
             "add an `allow_destroy` entry to the change plan, then phasegate plan --phase {}",
             ctx.phase.index

@@ -6,11 +6,6 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::forge;
-use super::gating::{self, GateOutcome};
-use super::output::{print_stdout, OutputSet};
-use super::runner::absolute;
-use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::config::ResolvedPhase;
@@ -18,8 +13,13 @@ use crate::error::{Error, ExitCode, Result};
 use crate::github::PrTarget;
 use crate::plan::{self, ChangeSet};
 use crate::render::{self, PhaseView, ProjectView};
+use crate::runner::forge;
+use crate::runner::gating::{self, GateOutcome};
+use crate::runner::output::{print_stdout, OutputSet};
+use crate::runner::session::absolute;
+use crate::runner::workspace::Workspace;
 // Kept reachable from here for the commands that plan and then act.
-pub use super::projects::{collect_projects, ProjectPlan};
+pub use crate::runner::projects::{collect_projects, ProjectPlan};
 
 /// Everything `plan` produced, before it is written anywhere.
 pub struct PlanResult {
@@ -155,7 +155,7 @@ fn finish(
     }
     let result_text = serde_json::to_string_pretty(&result_json).unwrap_or_default();
     files.add("result.json", result_text.clone());
-    let phase_file = super::gating::phase_result_path(Path::new(""), &result.phase.name);
+    let phase_file = crate::runner::gating::phase_result_path(Path::new(""), &result.phase.name);
     files.add(phase_file, result_text.clone());
     result
         .gates
@@ -163,7 +163,7 @@ fn finish(
     files.write_all(&out_dir)?;
     let runner = journal(ws, args, actions, &result, &out_dir)?;
 
-    super::actions::mask_secrets(actions);
+    crate::runner::actions::mask_secrets(actions);
     let comment_url = match actions {
         Some(ctx) => post(ws, args, ctx, &result, &digest, runner.as_ref())?,
         None => None,
@@ -172,13 +172,13 @@ fn finish(
     // must not be followed by this job's own plan-block write.
     if let (Some(runner), Some(ctx), false) = (&runner, actions, args.no_post) {
         let change = runner.writer(ws, actions).change;
-        super::runner_post::publish_progress(
+        crate::runner::post::publish_progress(
             runner,
             ws,
             ctx,
             &change,
             &result.phase,
-            super::runner_post::CheckRunPost::None,
+            crate::runner::post::CheckRunPost::None,
         )?;
     }
     if let Some(ctx) = actions {
@@ -203,7 +203,7 @@ fn finish(
             ("cost_verdict", verdict_of("cost")),
             ("comment_url", comment_url.clone().unwrap_or_default()),
         ];
-        super::actions::publish_step(ctx, &step_outputs, &result.summary)?;
+        crate::runner::actions::publish_step(ctx, &step_outputs, &result.summary)?;
     }
 
     match args.format {
@@ -243,12 +243,12 @@ fn journal(
     actions: Option<&ActionsContext>,
     result: &PlanResult,
     out_dir: &Path,
-) -> Result<Option<super::runner::Runner>> {
+) -> Result<Option<crate::runner::session::Runner>> {
     let plans = match &args.plan_json {
         None => Some(absolute(&out_dir.join("plans"))?),
         Some(_) => None,
     };
-    super::runner::journal_plan(ws, actions, result, plans.as_deref(), args.token.clone())
+    crate::runner::session::journal_plan(ws, actions, result, plans.as_deref(), args.token.clone())
 }
 
 fn text_report(result: &PlanResult, out_dir: &Path) -> String {
@@ -291,7 +291,7 @@ fn post(
     ctx: &ActionsContext,
     result: &PlanResult,
     digest: &str,
-    runner: Option<&super::runner::Runner>,
+    runner: Option<&crate::runner::session::Runner>,
 ) -> Result<Option<String>> {
     let Some(number) = ctx.pull_request() else {
         tracing::info!("not a pull-request run: nothing to post");

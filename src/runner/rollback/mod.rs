@@ -9,14 +9,11 @@
 //!   phase's apply pushed back as the state, only when the lineage matches
 //!   and the serial moved only through this phase's applies.
 
+pub mod tree;
+
 use crate::journal::short_digest as short;
 use std::path::{Path, PathBuf};
 
-use super::checkpoint;
-use super::output::{print_stdout, OutputSet};
-use super::rollback_tree as tree;
-use super::runner::{self, Runner, Writer};
-use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::{GateInputs, GlobalArgs, OutputFormat, RollbackArgs};
 use crate::config::{Project, ResolvedPhase};
@@ -24,6 +21,10 @@ use crate::error::{Error, ExitCode, Result};
 use crate::iac::{apply_stream, CliEngine, IacEngine, PlanRequest};
 use crate::journal::{fold, ErrorClass, Event, EventKind, Progress, ResourceOutcome, Step};
 use crate::phase::{decide, Action, Approved, Decision, Request};
+use crate::runner::checkpoint;
+use crate::runner::output::{print_stdout, OutputSet};
+use crate::runner::session::{self as runner, Runner, Writer};
+use crate::runner::workspace::Workspace;
 use crate::store::lock::Held;
 use crate::store::Store;
 
@@ -53,7 +54,7 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs) -> Result<ExitCode> {
     };
     let store = &runner.store;
     if let (true, Some(actions)) = (args.apply, &actions) {
-        super::runner_approval::record_approvals(
+        crate::runner::approvals::record_approvals(
             &runner,
             &ws,
             &phase,
@@ -87,7 +88,7 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs) -> Result<ExitCode> {
     if actions.is_none() {
         for o in &mut outcomes {
             if let Some(c) = &o.command {
-                o.command = Some(crate::runner::approvals::local_command(
+                o.command = Some(crate::runner::approvals::local::local_command(
                     c,
                     &ctx.writer.actor,
                 ));
@@ -134,9 +135,9 @@ fn post_revert(
     let (Some(client), Some(target)) = (runner.forge(), &runner.pr) else {
         return Ok(());
     };
-    let order = super::review::comment_order(ws);
+    let order = crate::runner::review::comment_order(ws);
     let key = format!("{}-rollback", view.environment);
-    runner.rt.block_on(super::forge::post_phase(
+    runner.rt.block_on(crate::runner::forge::post_phase(
         client, target, view, &key, &order, digest,
     ))?;
     Ok(())
@@ -520,27 +521,36 @@ async fn locked_revert<S: Store>(
     let cp = checkpointed(ctx, &req, name)?;
     journal(store, ctx, name, Some(&digest), vec![cp.event()]).await?;
     let json = ctx.engine.show_json(&req)?;
-    let changes = super::projects::parse_plan(&json, &format!("{name} (revert plan)"))?;
+    let changes = crate::runner::projects::parse_plan(&json, &format!("{name} (revert plan)"))?;
     let planned: Vec<(String, String)> = changes
         .resources
         .iter()
         .filter(|r| r.action != crate::plan::Action::NoOp && r.action != crate::plan::Action::Read)
-        .map(|r| (r.address.clone(), super::apply::action_word(&r.action)))
+        .map(|r| {
+            (
+                r.address.clone(),
+                crate::runner::apply::action_word(&r.action),
+            )
+        })
         .collect();
     let started = vec![EventKind::ApplyStarted];
     journal(store, ctx, name, Some(&digest), started).await?;
     // The same apply as `phasegate apply`: the saved plan only, one retry
     // of a transient failure that changed nothing.
-    let apply_ctx = super::apply::ApplyContext {
+    let apply_ctx = crate::runner::apply::ApplyContext {
         ws: ctx.ws,
         phase: ctx.phase,
         writer: ctx.writer.clone(),
         out_dir: ctx.out_dir.clone(),
         engine: ctx.engine,
-        mode: super::resume::Mode::Apply,
+        mode: crate::runner::apply::resume::Mode::Apply,
     };
-    let (results, error) =
-        super::apply::run_apply(&apply_ctx, &req, &planned, super::apply::TRANSIENT_BACKOFF)?;
+    let (results, error) = crate::runner::apply::run_apply(
+        &apply_ctx,
+        &req,
+        &planned,
+        crate::runner::apply::TRANSIENT_BACKOFF,
+    )?;
     let class = error.as_deref().map(apply_stream::classify);
     let mut kinds = vec![EventKind::ApplyFinished {
         results: results.clone(),

@@ -8,15 +8,15 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use super::output::print_stdout;
-use super::runner::{self, Writer};
-use super::workspace::Workspace;
 use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, OutputFormat, VerifyArgs};
 use crate::config::ResolvedPhase;
 use crate::error::{Error, ExitCode, Result};
 use crate::iac::{CliEngine, IacEngine, PlanOutcome};
 use crate::journal::{CheckResult, CheckStatus, ErrorClass, EventKind, Step, StepState};
+use crate::runner::output::print_stdout;
+use crate::runner::session::{self as runner, Writer};
+use crate::runner::workspace::Workspace;
 use crate::store::Store;
 use crate::verify::{self, ProjectIac};
 
@@ -47,13 +47,13 @@ pub fn run(global: &GlobalArgs, args: VerifyArgs) -> Result<ExitCode> {
     let report = runner.rt.block_on(verify_phase(&runner.store, &ctx))?;
     if let Some(actions) = &actions {
         // The comment's journal block (or the job summary) shows the checks.
-        super::runner_post::publish_progress(
+        crate::runner::post::publish_progress(
             &runner,
             &ws,
             actions,
             &ctx.writer.change,
             &phase,
-            super::runner_post::CheckRunPost::None,
+            crate::runner::post::CheckRunPost::None,
         )?;
     }
     print_report(&report, args.format);
@@ -210,7 +210,7 @@ pub async fn verify_phase<S: Store>(store: &S, ctx: &VerifyContext<'_>) -> Resul
         // The gates again on what was applied.
         let applied = view.and_then(|v| v.project(&project.name));
         let state = || ctx.iac.state_json(&project.name);
-        match super::applied_gate::verify_checks(ctx.ws, ctx.phase, applied, state) {
+        match crate::runner::applied_gate::verify_checks(ctx.ws, ctx.phase, applied, state) {
             Ok(found) => checks.extend(found),
             Err(e) => {
                 let error = crate::redact::global().apply(&e.to_string());

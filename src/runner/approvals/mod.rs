@@ -4,9 +4,8 @@
 //! checked by `github::approvals` and journaled, so the step machine decides
 //! from the journal alone.
 
-use super::approvals::{comment_state, fallback};
-use super::runner::{self, Runner, Writer};
-use super::workspace::Workspace;
+pub mod local;
+
 use crate::ci::ActionsContext;
 use crate::config::ResolvedPhase;
 use crate::error::{Error, Result};
@@ -14,6 +13,9 @@ use crate::github::approvals::{check_approval, ApprovalCheck};
 use crate::github::comment::ApprovalSource as CommentSource;
 use crate::github::{CommentState, Forge, PrTarget};
 use crate::journal::{ApprovalSource, Event, EventKind, PhaseProgress, Step};
+use crate::runner::approve::{comment_state, fallback};
+use crate::runner::session::{self as runner, Runner, Writer};
+use crate::runner::workspace::Workspace;
 
 /// In Actions, journals the approvals GitHub holds for each digest
 /// `digests` picks from the phase's progress (the plan's for `apply`, each
@@ -77,7 +79,7 @@ pub async fn approval_events<F: Forge>(
         .config
         .as_ref()
         .ok_or_else(|| Error::Input("approvals need a config".into()))?;
-    let repo = super::forge::repo_of(ctx);
+    let repo = crate::runner::forge::repo_of(ctx);
     let (state, author) = match pr {
         Some(target) => {
             let state = comment_state(forge, target, &writer.change).await?;
