@@ -8,6 +8,7 @@ pub mod codec;
 pub mod event;
 pub mod progress;
 pub mod schema;
+pub mod writer;
 
 pub use chain::{Break, Journal, Opening, Torn};
 pub use codec::{append_line, parse_lines, JournalError};
@@ -20,6 +21,7 @@ pub use progress::{
     fold, fold_seeing, InFlight, NextStep, Overall, PhaseProgress, PhaseRef, Progress,
     ProjectProgress, Revert, Review, Seen, StepState, Stopped, Verification,
 };
+pub use writer::Writer;
 
 /// The first 12 characters of a digest, as every view shows it.
 pub fn short_digest(digest: &str) -> &str {

@@ -10,7 +10,9 @@
 //! the same gates and approval as any apply, bound to the revert digest.
 
 use crate::journal::short_digest as short;
-use crate::journal::{ApprovalSource, PhaseProgress, Progress, ProjectProgress, RunRef, StepState};
+use crate::journal::{
+    ApprovalSource, ErrorClass, PhaseProgress, Progress, ProjectProgress, RunRef, StepState,
+};
 
 /// What a job asks to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -547,6 +549,33 @@ fn later(a: &str, b: &str) -> bool {
     ) {
         (Ok(a), Ok(b)) => a > b,
         _ => true,
+    }
+}
+
+/// Whether a failed apply is tried again: once, only for a transient error,
+/// and only when the engine reports that nothing changed.
+pub fn retries_apply(already_retried: bool, nothing_changed: bool, class: ErrorClass) -> bool {
+    !already_retried && nothing_changed && class == ErrorClass::Transient
+}
+
+/// What may be done with the saved plan an apply was allowed: the file the
+/// journal recorded, seen on disk with sha256 `on_disk` (`None`: gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavedPlan {
+    /// It is the file that was planned and reviewed: apply it.
+    Apply,
+    /// It is gone: only a fresh plan with the same digest may be applied.
+    Replan,
+    /// A different file stands where it was: never applied, never planned
+    /// around; the refusal names the tampering.
+    Tampered,
+}
+
+pub fn saved_plan(approved: &Approved, on_disk: Option<&str>) -> SavedPlan {
+    match on_disk {
+        None => SavedPlan::Replan,
+        Some(sha) if approved.plan_sha256.as_deref() == Some(sha) => SavedPlan::Apply,
+        Some(_) => SavedPlan::Tampered,
     }
 }
 

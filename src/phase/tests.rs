@@ -978,3 +978,53 @@ mod no_ungated_apply {
         }
     }
 }
+
+#[test]
+fn only_a_first_transient_failure_that_changed_nothing_is_retried() {
+    use crate::journal::ErrorClass;
+    assert!(retries_apply(false, true, ErrorClass::Transient));
+    assert!(
+        !retries_apply(true, true, ErrorClass::Transient),
+        "never twice"
+    );
+    assert!(
+        !retries_apply(false, false, ErrorClass::Transient),
+        "something changed"
+    );
+    for class in [
+        ErrorClass::Validation,
+        ErrorClass::Permission,
+        ErrorClass::StateConflict,
+        ErrorClass::Other,
+    ] {
+        assert!(!retries_apply(false, true, class), "{class:?}");
+    }
+}
+
+#[test]
+fn only_the_saved_plan_the_journal_recorded_is_applied() {
+    let approved = Approved {
+        digest: Some("d1".into()),
+        plan_file: Some("/tmp/app-dev.tfplan".into()),
+        plan_sha256: Some("aa".repeat(32)),
+        destroys: false,
+    };
+    assert_eq!(
+        saved_plan(&approved, Some(&"aa".repeat(32))),
+        SavedPlan::Apply
+    );
+    assert_eq!(saved_plan(&approved, None), SavedPlan::Replan);
+    assert_eq!(
+        saved_plan(&approved, Some(&"bb".repeat(32))),
+        SavedPlan::Tampered
+    );
+    // A plan recorded without a hash (from a plan JSON) has no file to trust.
+    let unhashed = Approved {
+        plan_sha256: None,
+        ..approved
+    };
+    assert_eq!(
+        saved_plan(&unhashed, Some(&"aa".repeat(32))),
+        SavedPlan::Tampered
+    );
+}

@@ -153,6 +153,16 @@ pub enum Engine {
 }
 
 impl ChangeSet {
+    /// The plan destroys or replaces something.
+    pub fn destroys(&self) -> bool {
+        self.resources.iter().any(|r| {
+            matches!(
+                r.action,
+                Action::Delete | Action::ReplaceDestroyFirst | Action::ReplaceCreateFirst
+            )
+        })
+    }
+
     /// Terraform reported errors while planning (`errored: true`): the plan
     /// is partial, its lack of changes means nothing, and it must never be
     /// applied. Every view says so first, and the phase result records it.

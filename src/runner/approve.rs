@@ -377,7 +377,7 @@ pub(super) fn unallowed_destroys(
     project: &str,
     changes: &crate::plan::ChangeSet,
 ) -> Option<String> {
-    if !crate::runner::session::destroys(changes) {
+    if !changes.destroys() {
         return None;
     }
     let report = crate::gates::blast::evaluate(

@@ -53,7 +53,7 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> Result<ExitCode> {
     let phase = environment_phase(cfg, &args)?;
     let writer = Writer {
         change: format!("drift-{}", phase.environment.name),
-        ..Writer::new(&ws, actions.as_ref())
+        ..crate::runner::session::new_writer(&ws, actions.as_ref())
     };
     let run = RunInfo {
         checked_at: runner::now(),

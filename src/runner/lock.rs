@@ -135,6 +135,9 @@ mod tests {
             },
             actor: "octocat".into(),
             change: "CHG-1".into(),
+            pid: None,
+            host: None,
+            clock: crate::runner::session::now,
         }
     }
 

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::github::runs::pr_for_push;
 use crate::github::{OctoForge, PrTarget, RepoRef};
 use crate::journal::{
-    self, chain, fold, Event, EventKind, JournalError, LockOwner, PhaseRef, Progress, RunRef, Step,
+    self, chain, fold, Event, JournalError, LockOwner, PhaseRef, Progress, RunRef,
 };
 use crate::runner::workspace::Workspace;
 use crate::store::any::AnyStore;
@@ -170,7 +170,7 @@ impl Runner {
     /// The writer of this run's events; after the merge, a change without a
     /// change plan keeps the id of the PR it came from.
     pub fn writer(&self, ws: &Workspace, actions: Option<&ActionsContext>) -> Writer {
-        let mut writer = Writer::new(ws, actions);
+        let mut writer = new_writer(ws, actions);
         if let (None, Some(pr)) = (ws.change_id(), &self.pr) {
             writer.change = format!("PR-{}", pr.number);
         }
@@ -223,63 +223,28 @@ impl RunLiveness for Liveness<'_> {
     }
 }
 
-/// Who writes: the workflow run, or the local user and process.
-#[derive(Debug, Clone)]
-pub struct Writer {
-    pub run: RunRef,
-    pub actor: String,
-    pub change: String,
-}
+pub use crate::journal::Writer;
 
-impl Writer {
-    pub fn new(ws: &Workspace, actions: Option<&ActionsContext>) -> Writer {
-        let run = RunRef {
-            id: actions.and_then(|c| c.run_id),
-            attempt: actions.and_then(|c| c.run_attempt),
-            job: actions.and_then(|c| c.job.clone()),
-        };
-        let actor = actions
-            .and_then(|c| c.actor.clone())
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "unknown".into());
-        Writer {
-            run,
-            actor,
-            change: change_id(ws, actions),
-        }
-    }
-
-    /// An event stamped now.
-    pub fn event(
-        &self,
-        phase: &str,
-        project: Option<&str>,
-        step: Step,
-        digest: Option<&str>,
-        kind: EventKind,
-    ) -> Event {
-        Event {
-            time: now(),
-            run: self.run.clone(),
-            actor: self.actor.clone(),
-            change: self.change.clone(),
-            phase: phase.to_string(),
-            project: project.map(str::to_string),
-            step,
-            digest: digest.map(str::to_string),
-            prev: None,
-            kind,
-        }
-    }
-
-    /// The lock owner this writer is.
-    pub fn owner(&self) -> LockOwner {
-        LockOwner {
-            run: self.run.clone(),
-            actor: self.actor.clone(),
-            pid: self.run.id.is_none().then(std::process::id),
-            host: crate::store::lock::hostname(),
-        }
+/// Who writes, from the Actions context (the workflow run and its actor) or
+/// outside Actions the local user and this process on this host, with the
+/// clock at the edge.
+pub fn new_writer(ws: &Workspace, actions: Option<&ActionsContext>) -> Writer {
+    let run = RunRef {
+        id: actions.and_then(|c| c.run_id),
+        attempt: actions.and_then(|c| c.run_attempt),
+        job: actions.and_then(|c| c.job.clone()),
+    };
+    let actor = actions
+        .and_then(|c| c.actor.clone())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    Writer {
+        pid: run.id.is_none().then(std::process::id),
+        host: crate::store::lock::hostname(),
+        run,
+        actor,
+        change: change_id(ws, actions),
+        clock: now,
     }
 }
 
@@ -452,17 +417,6 @@ pub fn file_sha256(path: &std::path::Path) -> Result<String> {
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
-/// Whether a plan destroys or replaces anything.
-pub fn destroys(cs: &crate::plan::ChangeSet) -> bool {
-    use crate::plan::Action;
-    cs.resources.iter().any(|r| {
-        matches!(
-            r.action,
-            Action::Delete | Action::ReplaceDestroyFirst | Action::ReplaceCreateFirst
-        )
-    })
-}
-
 /// The plan's record for the journal: changes, the saved file and its hash.
 pub fn plan_record(
     cs: &crate::plan::ChangeSet,
@@ -476,7 +430,7 @@ pub fn plan_record(
         has_changes: cs.has_changes(),
         plan_file: file,
         plan_sha256: sha,
-        destroys: destroys(cs),
+        destroys: cs.destroys(),
         base: None,
     })
 }

@@ -223,3 +223,46 @@ fn readme_quickstart_command_prints_the_comment_without_terraform_or_token() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains(CANARY_PASSWORD));
     assert!(out_dir.path().join("comment.md").is_file());
 }
+
+/// A plan JSON in UTF-16 (PowerShell's `>` writes it) or with a byte that is
+/// not UTF-8 is bad input naming the file, line and column: exit 2, and
+/// nothing written.
+#[test]
+fn a_plan_json_that_is_not_utf8_is_bad_input_naming_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string(crate::testbed::repo_root().join("examples/quickstart/plan.json"))
+            .unwrap();
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let latin1 = b"{\n  \"a\": \"caf\xe9\"}\n".to_vec();
+    for (name, bytes, shown) in [
+        (
+            "utf16.json",
+            utf16,
+            "utf16.json:1:1: the plan JSON is UTF-16",
+        ),
+        (
+            "latin1.json",
+            latin1,
+            "latin1.json:2:12: the plan JSON is not UTF-8",
+        ),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let out_dir = dir.path().join(format!("out-{name}"));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_phasegate"))
+            .args(["plan", "--plan-json"])
+            .arg(&file)
+            .arg("--out")
+            .arg(&out_dir)
+            .env_remove("GITHUB_ACTIONS")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(shown), "{}", describe(&out));
+        assert!(!out_dir.exists(), "something was written for {name}");
+    }
+}

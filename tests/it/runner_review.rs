@@ -316,6 +316,9 @@ fn the_review_block_in_the_comment_shows_hostile_evidence_only_escaped() {
         run: RunRef::default(),
         actor: "alice".into(),
         change: "PR-7".into(),
+        pid: None,
+        host: None,
+        clock: phasegate::runner::session::now,
     };
     let hostile = "<!-- phasegate:x --> @admin | [x](javascript:alert(1))";
     let d = Some("d".repeat(64));

@@ -722,6 +722,9 @@ fn verification_results_reach_the_pr_comment_escaped() {
         run: RunRef::default(),
         actor: "alice".into(),
         change: "PR-9".into(),
+        pid: None,
+        host: None,
+        clock: phasegate::runner::session::now,
     };
     let digest = "d".repeat(64);
     let hostile = "<!-- phasegate:end --> @octocat </details> | x";

@@ -372,23 +372,27 @@ async fn locked_apply<S: Store>(
         .as_deref()
         .map(Path::new)
         .filter(|f| f.is_file());
-    let changes = match saved {
-        Some(file) => {
-            let sha = runner::file_sha256(file)?;
-            if approved.plan_sha256.as_deref() != Some(sha.as_str()) {
-                let why = format!(
-                    "the saved plan {} is not the file planned for {}: its sha256 differs from the one the journal recorded when it was planned; it was replaced (tampered with, or overwritten by another plan) and is never applied",
-                    file.file_name().unwrap_or_default().to_string_lossy(),
-                    short(digest.unwrap_or_default()),
-                );
-                let command = format!("phasegate plan --phase {}", ctx.phase.index);
-                return refuse(store, ctx, name, digest, "tampered", why, command).await;
-            }
+    let on_disk = saved.map(runner::file_sha256).transpose()?;
+    let changes = match (
+        crate::phase::saved_plan(approved, on_disk.as_deref()),
+        saved,
+    ) {
+        (crate::phase::SavedPlan::Tampered, Some(file)) => {
+            let why = format!(
+                "the saved plan {} is not the file planned for {}: its sha256 differs from the one the journal recorded when it was planned; it was replaced (tampered with, or overwritten by another plan) and is never applied",
+                file.file_name().unwrap_or_default().to_string_lossy(),
+                short(digest.unwrap_or_default()),
+            );
+            let command = format!("phasegate plan --phase {}", ctx.phase.index);
+            return refuse(store, ctx, name, digest, "tampered", why, command).await;
+        }
+        (crate::phase::SavedPlan::Apply, Some(file)) => {
             req.plan_file = file.to_path_buf();
             let json = ctx.engine.show_json(&req)?;
             crate::runner::projects::parse_plan(&json, &format!("{name} (saved plan)"))?
         }
-        None => {
+        // Gone: a fresh plan, applied only when its digest is the allowed one.
+        _ => {
             req.plan_file = plan_file(ctx, name, ".replan")?;
             let fresh = crate::runner::gated::initialized_plan(ctx.engine, &req, name, "re-plan")?;
             if Some(fresh.changes.digest.as_str()) != digest {
@@ -735,7 +739,7 @@ fn judge(run: ApplyRun, planned: &[(String, String)], retried: bool) -> Option<A
     };
     let text = crate::redact::global().apply(&text);
     let nothing_changed = stream.completed.is_empty();
-    if retries(retried, nothing_changed, apply_stream::classify(&text)) {
+    if crate::phase::retries_apply(retried, nothing_changed, apply_stream::classify(&text)) {
         return None;
     }
     Some(Applied {
@@ -785,12 +789,6 @@ async fn interrupted<S: Store>(
     Ok(o)
 }
 
-/// Whether a failed apply is tried again: once, only for a transient error,
-/// and only when the engine reports that nothing changed.
-fn retries(already_retried: bool, nothing_changed: bool, class: ErrorClass) -> bool {
-    !already_retried && nothing_changed && class == ErrorClass::Transient
-}
-
 pub(super) fn action_word(a: &crate::plan::Action) -> String {
     serde_json::to_value(a)
         .ok()
@@ -805,28 +803,5 @@ fn class_word(c: ErrorClass) -> &'static str {
         ErrorClass::Permission => "permission",
         ErrorClass::StateConflict => "state conflict",
         ErrorClass::Other => "engine",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_first_transient_failure_that_changed_nothing_is_retried() {
-        assert!(retries(false, true, ErrorClass::Transient));
-        assert!(!retries(true, true, ErrorClass::Transient), "never twice");
-        assert!(
-            !retries(false, false, ErrorClass::Transient),
-            "something changed"
-        );
-        for class in [
-            ErrorClass::Validation,
-            ErrorClass::Permission,
-            ErrorClass::StateConflict,
-            ErrorClass::Other,
-        ] {
-            assert!(!retries(false, true, class), "{class:?}");
-        }
     }
 }

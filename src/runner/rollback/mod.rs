@@ -500,10 +500,15 @@ async fn locked_revert<S: Store>(
 ) -> Result<Outcome> {
     let name = project.name.as_str();
     let digest = approved.digest.clone().unwrap_or_default();
-    let saved = approved.plan_file.as_deref().map(Path::new).filter(|f| {
-        f.is_file() && approved.plan_sha256.as_deref() == runner::file_sha256(f).ok().as_deref()
-    });
-    let Some(saved) = saved else {
+    let saved = approved
+        .plan_file
+        .as_deref()
+        .map(Path::new)
+        .filter(|f| f.is_file());
+    let on_disk = saved.map(runner::file_sha256).transpose()?;
+    let usable =
+        crate::phase::saved_plan(approved, on_disk.as_deref()) == crate::phase::SavedPlan::Apply;
+    let Some(saved) = saved.filter(|_| usable) else {
         return refuse(
             store,
             ctx,
