@@ -43,6 +43,9 @@ struct Output<'a> {
     drifted: bool,
     drifted_resources: usize,
     projects: Vec<ProjectOut<'a>>,
+    /// The gates over what an apply would now change (the normal plans),
+    /// run as for any plan: `security pass, cost pass, ...`.
+    gates: String,
     exit_code: i32,
 }
 
@@ -77,9 +80,13 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> Result<ExitCode> {
     let plan_dir = absolute(&ws.out_dir(None).join("drift"))?;
     std::fs::create_dir_all(&plan_dir).map_err(|e| Error::io(&plan_dir, e))?;
     let mut results = Vec::new();
+    let mut plans = Vec::new();
     for project in &phase.projects {
         match detect(&ws, &phase, project, &engine, &plan_dir) {
-            Ok(d) => results.push(d),
+            Ok((d, plan)) => {
+                results.push(d);
+                plans.push(plan);
+            }
             Err(e) => {
                 let failed = event(
                     &writer,
@@ -113,7 +120,26 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> Result<ExitCode> {
         (_, false) => vec![None; results.len()],
     };
 
+    // The plans drift makes are gated like every other plan: what an apply
+    // would change now is judged, and the verdicts are journaled.
+    let gates = crate::runner::gated::gate(
+        &ws,
+        &phase,
+        &plans,
+        &crate::cli::GateInputs::default(),
+        &absolute(&ws.out_dir(None))?,
+    )?;
     let mut done = Vec::new();
+    for plan in &plans {
+        done.extend(crate::runner::gated::gate_events(
+            &writer,
+            &ws,
+            &phase,
+            plan,
+            &gates,
+            Step::Plan,
+        ));
+    }
     for (d, issue) in results.iter().zip(&outcomes) {
         done.push(event(
             &writer,
@@ -160,6 +186,7 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> Result<ExitCode> {
                 issue: i.as_ref(),
             })
             .collect(),
+        gates: gates.text_line(),
         exit_code: code,
     };
     if let Some(file) = actions.as_ref().and_then(|c| c.output_file.as_deref()) {
@@ -197,14 +224,14 @@ fn environment_phase(cfg: &Config, args: &DriftArgs) -> Result<ResolvedPhase> {
     Ok(phase)
 }
 
-/// Both plans of one project, folded.
+/// Both plans of one project, folded, and the normal plan for the gates.
 fn detect(
     ws: &Workspace,
     phase: &ResolvedPhase,
     project: &crate::config::Project,
     engine: &dyn IacEngine,
     plan_dir: &Path,
-) -> Result<ProjectDrift> {
+) -> Result<(ProjectDrift, crate::runner::projects::ProjectPlan)> {
     let env = &phase.environment.name;
     let file = |kind: &str| plan_dir.join(format!("{}-{env}-{kind}.tfplan", project.name));
     let refresh_req = runner::plan_request(ws, phase, project, file("refresh"))?;
@@ -213,17 +240,30 @@ fn detect(
         engine.select_workspace(&refresh_req, w)?;
     }
     engine.plan_refresh_only(&refresh_req)?;
-    let refresh = show(engine, &refresh_req, &project.name, "refresh-only")?;
+    let (refresh, _) = show(engine, &refresh_req, &project.name, "refresh-only")?;
     let plan_req = PlanRequest {
         plan_file: file("plan"),
         ..refresh_req
     };
     engine.plan(&plan_req)?;
-    let planned = show(engine, &plan_req, &project.name, "plan")?;
-    Ok(drift::summarize(&project.name, env, refresh, planned))
+    let (planned, json) = show(engine, &plan_req, &project.name, "plan")?;
+    let plan = crate::runner::projects::ProjectPlan {
+        name: project.name.clone(),
+        dir: plan_req.dir.clone(),
+        changes: planned.clone(),
+        plan_json: json,
+    };
+    Ok((drift::summarize(&project.name, env, refresh, planned), plan))
 }
 
-fn show(engine: &dyn IacEngine, req: &PlanRequest, project: &str, kind: &str) -> Result<ChangeSet> {
+/// A plan's `show -json`, parsed through the one parse that registers its
+/// sensitive strings, with the text for the policy gate.
+fn show(
+    engine: &dyn IacEngine,
+    req: &PlanRequest,
+    project: &str,
+    kind: &str,
+) -> Result<(ChangeSet, String)> {
     let json = engine.show_json(req)?;
     let cs = crate::runner::projects::parse_plan(&json, &format!("{project} ({kind} show -json)"))?;
     if cs.plan_failed() {
@@ -231,7 +271,7 @@ fn show(engine: &dyn IacEngine, req: &PlanRequest, project: &str, kind: &str) ->
             "{project}: Terraform reported errors in the {kind} plan; drift cannot be judged"
         )));
     }
-    Ok(cs)
+    Ok((cs, json))
 }
 
 /// Opens, updates or closes each project's issue.
@@ -379,6 +419,7 @@ fn print(out: &Output<'_>, format: OutputFormat) -> Result<()> {
             ));
         }
     }
+    text.push_str(&format!("{}\n", out.gates));
     print!("{}", crate::redact::global().apply(&text));
     Ok(())
 }

@@ -157,6 +157,24 @@ fn drift_opens_one_issue_updates_it_and_closes_it_when_fixed() {
         project["pending_counts"]["change"], 1,
         "an apply would put it back"
     );
+    // The plan drift made is gated like any plan, and its verdicts journaled.
+    let gates = json["gates"].as_str().unwrap();
+    assert!(
+        gates.contains("security") && gates.contains("cost") && gates.contains("blast"),
+        "{gates}"
+    );
+    let gated: Vec<String> = bed
+        .journal()
+        .iter()
+        .filter(|e| e["event"] == "gate_evaluated")
+        .map(|e| e["gate"].as_str().unwrap().to_string())
+        .collect();
+    for gate in ["security", "cost", "blast"] {
+        assert!(
+            gated.iter().any(|g| g == gate),
+            "{gate} not journaled: {gated:?}"
+        );
+    }
     assert_eq!(project["issue"]["action"], "opened");
     let issues = bed.issues();
     assert_eq!(issues.len(), 1, "{issues:#?}");
