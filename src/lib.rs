@@ -21,6 +21,7 @@ pub mod render;
 pub mod report;
 pub mod runner;
 pub mod scan;
+pub mod setup;
 pub mod store;
 pub mod surface;
 pub mod term;

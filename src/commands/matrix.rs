@@ -12,12 +12,12 @@ use serde_json::{json, Value};
 
 use crate::ci::event_refs;
 use crate::cli::{GlobalArgs, MatrixArgs, MatrixFormat};
-use crate::commands::workflows::repo_root;
 use crate::config::Project;
 use crate::error::{Error, ExitCode, Result};
 use crate::runner::output::print_stdout;
 use crate::runner::rollback::tree::merge_base;
 use crate::runner::workspace::Workspace;
+use crate::scan::repo_root;
 use crate::scan::{self, ProjectDir};
 
 /// A push's `before` when the branch is new: nothing to diff against.

@@ -2,10 +2,7 @@
 //! a request, drives the domain core and the adapters, and returns an exit code.
 
 mod completions;
-mod doctor;
-mod environments;
 mod gate;
-mod init;
 pub(crate) mod matrix;
 mod prices;
 mod render;
@@ -13,13 +10,13 @@ mod schema;
 mod status;
 mod unlock;
 mod validate;
-mod workflows;
 
 use crate::cli::{Cli, Command};
 use crate::error::{ExitCode, Result};
 use crate::runner::{
     apply, approve as approvals, drift, journal, plan, policy, review, rollback, verify,
 };
+use crate::setup::{doctor, environments, init, workflows};
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {

@@ -16,3 +16,12 @@ pub use envs::{
 pub use modules::{
     join_relative, normalize, relative_to, scan_module_calls, scan_repo, ScanError, TfDir,
 };
+
+/// The git repository root above `dir` (a `.git` entry), else `dir` itself.
+pub fn repo_root(dir: &std::path::Path) -> std::path::PathBuf {
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    abs.ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(abs)
+}

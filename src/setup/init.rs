@@ -10,11 +10,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{GlobalArgs, InitArgs, InitMode, ResultFormat};
-use crate::commands::workflows::with_action;
 use crate::config::{self, Config, EngineKind};
 use crate::error::{Error, ExitCode, Result};
 use crate::runner::output::{print_json, print_stdout, OutputSet};
 use crate::scan::{self, DetectedProject, Layout, TfDir};
+use crate::setup::workflows::with_action;
 use crate::workflows::{self, generate::WORKFLOW_DIR};
 
 /// Environments written when the repository names none.

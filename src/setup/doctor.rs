@@ -4,8 +4,6 @@
 //! for each failure.
 
 use crate::cli::{DoctorArgs, GlobalArgs, ResultFormat};
-use crate::commands::environments::{repository, requirements};
-use crate::commands::workflows::{check_dir, repo_root};
 use crate::error::{ExitCode, Result};
 use crate::github::environments::check_environments;
 use crate::github::Forge;
@@ -13,6 +11,9 @@ use crate::iac::{CliEngine, IacEngine};
 use crate::runner::forge;
 use crate::runner::output::{print_json, print_stdout};
 use crate::runner::workspace::Workspace;
+use crate::scan::repo_root;
+use crate::setup::environments::{repository, requirements};
+use crate::setup::workflows::check_dir;
 use crate::workflows::generate::{action_ref, pin_problem, WORKFLOW_DIR};
 
 /// One line of the report.

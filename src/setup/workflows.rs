@@ -2,6 +2,7 @@
 //! workflow no longer enforces the promotion chain; drift from what the
 //! config generates is reported (and fails with `--strict`).
 
+use crate::scan::repo_root;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{GlobalArgs, ResultFormat, WorkflowsAction, WorkflowsArgs};
@@ -146,13 +147,4 @@ fn read_workflows(dir: &Path) -> Result<Vec<(String, String)>> {
             Ok((name, text))
         })
         .collect()
-}
-
-/// The git repository root above `dir` (a `.git` entry), else `dir` itself.
-pub(crate) fn repo_root(dir: &Path) -> PathBuf {
-    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    abs.ancestors()
-        .find(|d| d.join(".git").exists())
-        .map(Path::to_path_buf)
-        .unwrap_or(abs)
 }
