@@ -94,8 +94,13 @@ fn the_domain_core_and_the_adapters_import_only_what_their_layer_may() {
     let rules: [(&str, &[&str], &str); 9] = [
         (
             "runner",
-            &["commands"],
+            &["commands", "setup"],
             "the operations never see how a command line was parsed",
+        ),
+        (
+            "setup",
+            &["commands"],
+            "setting a repository up never sees how a command line was parsed",
         ),
         (
             "github",
