@@ -101,12 +101,22 @@ pub fn phase_headline(phase: &PhaseProgress) -> String {
         .projects
         .iter()
         .any(|p| p.apply == StepState::InProgress);
+    // Stopped by a signal, or re-verified after its job died: no longer
+    // running, and waiting for a decision.
+    let interrupted = phase.projects.iter().any(|p| {
+        p.apply == StepState::InProgress
+            && p.in_flight
+                .as_ref()
+                .is_some_and(|f| f.stopped.is_some() || f.decision.is_some())
+    });
     let failed = phase.projects.iter().any(|p| p.apply == StepState::Failed);
     let awaiting = phase.approval_required
         && phase.approvals_of_current().is_empty()
         && phase.projects.iter().any(|p| p.apply == StepState::Pending);
     if failed {
         "failed".into()
+    } else if interrupted {
+        "interrupted".into()
     } else if applying {
         "applying".into()
     } else if phase.done() {
@@ -311,6 +321,31 @@ mod tests {
         }];
         let progress = fold("CHG-1", &refs, events);
         phase_markdown(&progress, &progress.phases[0], &[])
+    }
+
+    #[test]
+    fn an_apply_re_verified_after_its_job_died_reads_interrupted_not_applying() {
+        let refs = [PhaseRef {
+            index: 1,
+            name: "dev".into(),
+            environment: "dev".into(),
+            projects: vec!["app".into()],
+            approval_required: false,
+        }];
+        let mut events = planned();
+        events.push(ev(Step::Apply, EventKind::ApplyStarted));
+        let progress = fold("CHG-1", &refs, &events);
+        assert_eq!(phase_headline(&progress.phases[0]), "applying");
+        events.push(ev(
+            Step::Apply,
+            EventKind::Refusal {
+                what: "interrupted".into(),
+                why: "the apply of plan d1 was interrupted".into(),
+                command: Some("phasegate apply --phase 1 --retry".into()),
+            },
+        ));
+        let progress = fold("CHG-1", &refs, &events);
+        assert_eq!(phase_headline(&progress.phases[0]), "interrupted");
     }
 
     #[test]

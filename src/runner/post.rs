@@ -157,7 +157,10 @@ pub fn check_run(
         "applying" => ("in_progress", None),
         "applied" => ("completed", Some("success")),
         "failed" => ("completed", Some("failure")),
-        "awaiting approval" if details_url.is_some() => ("completed", Some("action_required")),
+        // Someone decides: retry, roll back or abort; never left "in progress".
+        "awaiting approval" | "interrupted" if details_url.is_some() => {
+            ("completed", Some("action_required"))
+        }
         _ => ("completed", Some("neutral")),
     };
     Some(CheckRunRequest {
