@@ -23,6 +23,9 @@ pub struct RunInfo {
     /// RFC 3339, from the command's clock.
     pub checked_at: String,
     pub run_url: Option<String>,
+    /// The gates' verdicts over what an apply would change now
+    /// (`security pass, cost pass, blast pass`), when they ran.
+    pub gates: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -46,6 +49,7 @@ struct EssentialsCtx<'a> {
     checked_at: &'a str,
     run_url: Option<String>,
     command: &'a str,
+    gates: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -116,6 +120,7 @@ pub fn issue_body(d: &ProjectDrift, run: &RunInfo, budget: usize) -> String {
                 checked_at: &checked_at,
                 run_url: run_url.clone(),
                 command: &command,
+                gates: run.gates.as_deref().map(escape::inline),
             },
         )
     };

@@ -58,9 +58,10 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> Result<ExitCode> {
         change: format!("drift-{}", phase.environment.name),
         ..crate::runner::session::new_writer(&ws, actions.as_ref())
     };
-    let run = RunInfo {
+    let mut run = RunInfo {
         checked_at: runner::now(),
         run_url: actions.as_ref().and_then(ActionsContext::run_url),
+        gates: None,
     };
 
     let started: Vec<Event> = phase
@@ -110,6 +111,16 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> Result<ExitCode> {
         }
     }
 
+    // The plans drift makes are gated like every other plan: what an apply
+    // would change now is judged, and the verdicts are journaled.
+    let gates = crate::runner::gated::gate(
+        &ws,
+        &phase,
+        &plans,
+        &crate::cli::GateInputs::default(),
+        &absolute(&ws.out_dir(None))?,
+    )?;
+    run.gates = Some(gates.text_line().trim_start_matches("gates: ").to_string());
     let issues_on = !args.no_issues && cfg.drift.issues.unwrap_or(true);
     let outcomes = match (&actions, issues_on) {
         (Some(ctx), true) => sync_issues(ctx, cfg, &args, &results, &run)?,
@@ -120,15 +131,6 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> Result<ExitCode> {
         (_, false) => vec![None; results.len()],
     };
 
-    // The plans drift makes are gated like every other plan: what an apply
-    // would change now is judged, and the verdicts are journaled.
-    let gates = crate::runner::gated::gate(
-        &ws,
-        &phase,
-        &plans,
-        &crate::cli::GateInputs::default(),
-        &absolute(&ws.out_dir(None))?,
-    )?;
     let mut done = Vec::new();
     for plan in &plans {
         done.extend(crate::runner::gated::gate_events(

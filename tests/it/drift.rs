@@ -178,6 +178,8 @@ fn drift_opens_one_issue_updates_it_and_closes_it_when_fixed() {
     assert_eq!(project["issue"]["action"], "opened");
     let issues = bed.issues();
     assert_eq!(issues.len(), 1, "{issues:#?}");
+    let body = issues[0]["body"].as_str().unwrap_or_default();
+    assert!(body.contains("**Its gates:** security "), "{body}");
     let number = issues[0]["number"].as_u64().unwrap();
     assert_ne!(number, foreign);
     assert_eq!(issues[0]["state"], "open");
@@ -351,6 +353,7 @@ fn huge_drift() -> phasegate::drift::ProjectDrift {
 fn a_huge_drift_fits_githubs_limit_and_says_what_it_left_out() {
     let d = huge_drift();
     let run = phasegate::render::drift::RunInfo {
+        gates: None,
         checked_at: "2026-12-02T03:00:00Z".into(),
         run_url: None,
     };
