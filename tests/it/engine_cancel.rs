@@ -251,7 +251,14 @@ fn assert_cloud_equals_state(c: &Change) {
             }
         }
     }
-    assert_eq!(in_cloud, in_state, "the cloud and the state differ");
+    assert_eq!(
+        in_cloud,
+        in_state,
+        "the cloud and the state differ\n--- phasegate's log ---\n{}\n--- testcloud's calls ---\n{}\n--- journal ---\n{:#?}",
+        apply_log(c),
+        std::fs::read_to_string(c.tb.cloud_dir().join("calls.log")).unwrap_or_default(),
+        c.journal()
+    );
 }
 
 fn text(out: &std::process::Output) -> String {
