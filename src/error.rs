@@ -15,6 +15,17 @@ pub enum ExitCode {
     External = 3,
 }
 
+impl ExitCode {
+    /// The gravest of several outcomes' codes (external over bad input over
+    /// refused over success); success when there are none.
+    pub fn worst(codes: impl IntoIterator<Item = ExitCode>) -> ExitCode {
+        codes
+            .into_iter()
+            .max_by_key(|c| *c as i32)
+            .unwrap_or(ExitCode::Success)
+    }
+}
+
 /// The top-level error. Each module has its own typed error; they convert into
 /// one of these classes so that `main` can pick the exit code.
 #[derive(Debug, thiserror::Error)]
@@ -61,3 +72,16 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::ExitCode;
+
+    #[test]
+    fn the_worst_code_wins_and_none_is_success() {
+        use ExitCode::*;
+        assert_eq!(ExitCode::worst([Success, Refused, Success]), Refused);
+        assert_eq!(ExitCode::worst([Refused, External, BadInput]), External);
+        assert_eq!(ExitCode::worst([]), Success);
+    }
+}

@@ -91,11 +91,7 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
         crate::ci::summary::append_summary(file, &md)
             .map_err(|e| Error::External(format!("job summary: {e}")))?;
     }
-    Ok(outcomes
-        .iter()
-        .map(|o| o.code)
-        .max_by_key(|c| *c as i32)
-        .unwrap_or(ExitCode::Success))
+    Ok(ExitCode::worst(outcomes.iter().map(|o| o.code)))
 }
 
 /// In a run that reports to a PR, the check run `phasegate / <env>` shows

@@ -116,11 +116,7 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs) -> Result<ExitCode> {
                 .join("\n"),
         ),
     }
-    Ok(outcomes
-        .iter()
-        .map(|o| o.code)
-        .max_by_key(|c| *c as i32)
-        .unwrap_or(ExitCode::Success))
+    Ok(ExitCode::worst(outcomes.iter().map(|o| o.code)))
 }
 
 /// The revert plan's block in the change's sticky comment (key
