@@ -373,6 +373,53 @@ fn the_actions_cancel_sequence_stops_terraform_gracefully_and_the_named_recovery
     assert_eq!(next(&c).0, "phasegate verify --phase 1");
 }
 
+/// A group testcloud creates and then answers with an error, as a provider
+/// whose answer is lost after the cloud acted.
+const LOST_ANSWER: &str = r#"resource "aws_security_group" "lost" {
+  name        = "runner-lost-answer"
+  description = "created, its answer lost"
+}
+"#;
+
+#[test]
+fn a_create_cut_off_by_the_stop_is_named_uncertain_by_the_re_verify() {
+    let c = Change::new();
+    c.tb.write_file("infra/after.tf", AFTER_ASSETS);
+    c.tb.write_file("infra/lost.tf", LOST_ANSWER);
+    c.ok(&["plan", "--phase", "1"]);
+    let mut job = spawn_apply(&c, 1500);
+    let engine = engine_mid_apply(&c.store);
+    let (sent, code) = cancel_as_actions_does(&mut job, engine);
+    assert_eq!((sent, code), (vec!["INT"], 130), "{}", apply_log(&c));
+    // The cloud holds the group, the state does not: nothing can tell this
+    // apart from a create the cloud refused.
+    assert_eq!(c.creates("runner-lost-answer", "lost"), 1);
+    let state = c.state_pull();
+    let in_state = state["resources"].as_array().unwrap();
+    assert!(!in_state.iter().any(|r| r["name"] == "lost"), "{state:#}");
+
+    let (command, reason) = next(&c);
+    assert_eq!(command, "phasegate apply --phase 1", "{reason}");
+    let out = run_verbatim(&c, &command);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("Uncertain: aws_security_group.lost (its create failed while the apply stopped: the object may exist outside the state"),
+        "{said}"
+    );
+    // Only the cut-off create is uncertain: the finished ones and the one
+    // never started are not.
+    let uncertain = said.split("Uncertain:").nth(1).unwrap_or_default();
+    let uncertain = uncertain.split('(').next().unwrap_or_default();
+    for sure in [
+        "aws_s3_bucket.assets",
+        "aws_security_group.web",
+        "aws_security_group.after",
+    ] {
+        assert!(!uncertain.contains(sure), "{sure} in {uncertain}");
+    }
+}
+
 #[test]
 fn a_second_signal_while_terraform_stops_is_not_passed_on() {
     let c = change();

@@ -374,10 +374,11 @@ pub async fn resume<S: Store>(
     };
     let applied: Vec<String> = evidence.applied.iter().map(|r| r.address.clone()).collect();
     let left: Vec<String> = remaining.iter().map(|(a, _)| a.clone()).collect();
+    let uncertain = cut_off_creates(progress, &remaining);
     let retry_works = Some(fresh.digest.as_str()) == approved.digest.as_deref();
     let (command, others) = decision(n, retry_works);
     let why = format!(
-        "the apply of plan {} was interrupted ({}); applied{}: {}; still to change: {}. {others}",
+        "the apply of plan {} was interrupted ({}); applied{}: {}; still to change: {}.{} {others}",
         apply::short(digest.unwrap_or_default()),
         serials(&evidence),
         if evidence.derived {
@@ -386,11 +387,45 @@ pub async fn resume<S: Store>(
             " (unknown: the checkpoint file cannot be read)"
         },
         shown(&applied),
-        shown(&left)
+        shown(&left),
+        uncertain_note(&uncertain)
     );
     let mut o = apply::refuse(store, ctx, name, digest, "interrupted", why, command).await?;
     o.resources = resources;
     Ok(o)
+}
+
+/// Creates the stopped apply started and saw fail, and the state still lacks: the engine
+/// cannot tell a create the cloud refused from one whose answer was lost while it stopped.
+fn cut_off_creates(progress: &ProjectProgress, remaining: &[(String, String)]) -> Vec<String> {
+    let stopped = progress
+        .in_flight
+        .as_ref()
+        .is_some_and(|f| f.stopped.is_some());
+    if !stopped {
+        return vec![];
+    }
+    progress
+        .results
+        .iter()
+        .filter(|r| r.outcome == ResourceOutcome::Failed && r.action == "create")
+        .filter(|r| {
+            remaining
+                .iter()
+                .any(|(a, action)| a == &r.address && action == "create")
+        })
+        .map(|r| r.address.clone())
+        .collect()
+}
+
+fn uncertain_note(uncertain: &[String]) -> String {
+    if uncertain.is_empty() {
+        return String::new();
+    }
+    format!(
+        " Uncertain: {} (its create failed while the apply stopped: the object may exist outside the state; look for it before a new plan, and import it if it is there).",
+        uncertain.join(", ")
+    )
 }
 
 #[cfg(test)]

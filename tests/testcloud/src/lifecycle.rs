@@ -76,6 +76,16 @@ pub fn injected_failure(spec: &TypeSpec, object: &Object) -> Option<String> {
     })
 }
 
+/// Names containing this marker are created, then answered with an error, as when a
+/// provider's answer is lost after the cloud acted (a dropped connection, a cancelled call):
+/// the object exists and the state does not know it.
+pub const LOST_ANSWER_MARKER: &str = "lost-answer";
+
+/// Whether this resource's create is answered with an error after the object is stored.
+pub fn loses_answer(spec: &TypeSpec, object: &Object) -> bool {
+    display_name(spec, object).is_some_and(|n| n.contains(LOST_ANSWER_MARKER))
+}
+
 /// The resource's name when it carries [`TRANSIENT_MARKER`]: its first create is throttled.
 pub fn transient_name(spec: &TypeSpec, object: &Object) -> Option<String> {
     display_name(spec, object).filter(|n| n.contains(TRANSIENT_MARKER))

@@ -3,7 +3,8 @@
 //!
 //! Each resource is a JSON file at `$TESTCLOUD_DIR/<type>/<id>.json`. Names containing
 //! `fail-apply` fail on create, names containing `transient-once` are throttled on their first
-//! create; `TESTCLOUD_DELAY_MS` slows every create, update and delete. Create calls are logged
+//! create, names containing `lost-answer` are created and then answered with an error;
+//! `TESTCLOUD_DELAY_MS` slows every create, update and delete. Create calls are logged
 //! in `$TESTCLOUD_DIR/calls.log`. SIGINT is ignored, as go-plugin providers do.
 //!
 //! After a SIGINT the process outlives its server (see [`linger_after_interrupt`]): tf-provider

@@ -314,6 +314,18 @@ impl Resource for CloudResource {
             }
         };
         self.save(diags, &store, &id, &planned)?;
+        if lifecycle::loses_answer(&self.spec, &planned) {
+            self.log_call(diags, &store, &name, "lost")?;
+            diags.root_error(
+                "Request cancelled",
+                format!(
+                    "testcloud created {type_name} {id} and dropped its answer: names containing \"{}\" \
+                     do so on purpose, as a provider whose answer is lost after the cloud acted.",
+                    lifecycle::LOST_ANSWER_MARKER
+                ),
+            );
+            return None;
+        }
         self.log_call(diags, &store, &name, "ok")?;
         Some((ValueAny::Map(planned), private_state))
     }
