@@ -214,11 +214,15 @@ pub fn locate(text: &str, path: &str) -> Option<(u32, u32)> {
             Segment::Index(i) => {
                 let mut count = 0usize;
                 let mut hit = None;
+                // The list's items sit at the first item's indentation; deeper
+                // `- ` lines belong to lists nested in an item.
+                let mut item_indent = None;
                 for (n, line) in lines[start..end].iter().enumerate() {
                     let trimmed = line.trim_start();
                     let indent = line.len() - trimmed.len();
                     if indent >= min_indent.saturating_sub(1)
                         && (trimmed.starts_with("- ") || trimmed == "-")
+                        && *item_indent.get_or_insert(indent) == indent
                     {
                         if count == i {
                             hit = Some((start + n, indent));

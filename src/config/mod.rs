@@ -6,6 +6,7 @@ mod load;
 pub mod model;
 mod phases;
 pub mod schema;
+pub mod steps;
 mod validate;
 
 use std::path::Path;

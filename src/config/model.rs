@@ -547,6 +547,10 @@ pub struct Phase {
     pub monthly_budget: Option<f64>,
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// The phase's steps, in order: its Terraform apply (`kind: terraform`) and operations.
+    /// Absent: one Terraform apply of the phase's projects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<super::steps::Step>,
 }
 
 /// What an acknowledgement covers.

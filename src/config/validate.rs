@@ -259,6 +259,21 @@ pub fn validate(
                 chg(path, message);
             }
         }
+        let step_problems = super::steps::step_problems(plan);
+        let steps_clean = step_problems.is_empty();
+        for (path, message) in step_problems {
+            chg(path, message);
+        }
+        // Steps are parsed and checked, not yet run: accepting them would
+        // promise operations that never happen.
+        if steps_clean {
+            if let Some(i) = plan.phases.iter().position(|p| !p.steps.is_empty()) {
+                chg(
+                    format!("phases[{i}].steps"),
+                    "steps are checked but not yet run by this version of phasegate: leave `steps` out (the phase then applies its projects) until a release runs them".into(),
+                );
+            }
+        }
         let phase_known = |name: &Option<String>| {
             name.as_ref()
                 .is_none_or(|n| plan.phases.iter().any(|p| &p.name == n))
@@ -403,6 +418,12 @@ pub fn find_cycle(config: &Config) -> Option<Vec<String>> {
             )
         })
         .collect();
+    cycle_in(&deps)
+}
+
+/// A cycle in a dependency map, as the names along it, first repeated last.
+/// Names a map entry does not declare are ignored (reported elsewhere).
+pub(super) fn cycle_in(deps: &BTreeMap<&str, Vec<&str>>) -> Option<Vec<String>> {
     // 0 unvisited, 1 on the stack, 2 done.
     let mut state: BTreeMap<&str, u8> = BTreeMap::new();
     fn visit<'a>(
@@ -436,7 +457,7 @@ pub fn find_cycle(config: &Config) -> Option<Vec<String>> {
     }
     for n in deps.keys() {
         let mut stack = Vec::new();
-        if let Some(c) = visit(n, &deps, &mut state, &mut stack) {
+        if let Some(c) = visit(n, deps, &mut state, &mut stack) {
             return Some(c);
         }
     }
