@@ -36,6 +36,8 @@ pub enum Step {
     Lock,
     /// The journal itself (opened, a torn line set aside): in no phase.
     Journal,
+    /// An operation step of the phase (see `config::steps`).
+    Operation,
 }
 
 impl Step {
@@ -51,6 +53,7 @@ impl Step {
             Step::Rollback => "rollback",
             Step::Lock => "lock",
             Step::Journal => "journal",
+            Step::Operation => "operation",
         }
     }
 }
@@ -383,6 +386,11 @@ pub enum EventKind {
         /// when the writer had none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         config_digest: Option<String>,
+    },
+    /// Something happened to an operation step of the phase (its id).
+    Operation {
+        step_id: String,
+        record: super::operation::OperationRecord,
     },
     /// A torn last line (no newline, not JSON: a write cut off) was set
     /// aside; the chain continues from the line before it. The torn bytes

@@ -6,6 +6,7 @@
 pub mod chain;
 pub mod codec;
 pub mod event;
+pub mod operation;
 pub mod progress;
 pub mod schema;
 pub mod writer;

@@ -646,6 +646,8 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
         EventKind::DriftChecked { .. } => {}
         // About the journal itself (phase empty, so never folded here).
         EventKind::JournalOpened { .. } | EventKind::TornLineSetAside { .. } => {}
+        // Operation steps are folded per step by `phase::operation`.
+        EventKind::Operation { .. } => {}
         EventKind::Refusal { what, why, command } => {
             let refusal = Refusal {
                 what: what.clone(),

@@ -9,6 +9,8 @@
 //! A rollback needs an apply that started; applying its revert plan needs
 //! the same gates and approval as any apply, bound to the revert digest.
 
+pub mod operation;
+
 use crate::journal::short_digest as short;
 use crate::journal::{
     ApprovalSource, ErrorClass, PhaseProgress, Progress, ProjectProgress, RunRef, StepState,
