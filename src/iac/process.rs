@@ -58,6 +58,9 @@ pub struct CommandSpec {
     /// Stream stdout lines to the log. Off for commands whose stdout holds
     /// sensitive values (`show -json`, `state pull`, `output -json`).
     pub log_stdout: bool,
+    /// Start from an empty environment (plus `env`): for commands a change
+    /// plan names, which must not see the job's tokens.
+    pub clear_env: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -196,7 +199,11 @@ impl CommandSpec {
         };
         let (capture, stdout, stderr) = Capture::create().map_err(spawn_error)?;
         tracing::info!(command = %command, dir = %self.dir.display(), "running");
-        let child = Command::new(&self.program)
+        let mut command_line = Command::new(&self.program);
+        if self.clear_env {
+            command_line.env_clear();
+        }
+        let child = command_line
             .args(&self.args)
             .current_dir(&self.dir)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -538,6 +545,7 @@ mod tests {
             env: vec![],
             timeout,
             log_stdout: false,
+            clear_env: false,
         }
     }
 

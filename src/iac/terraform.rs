@@ -44,6 +44,7 @@ impl CliEngine {
             env: super::engines::with_engine_env(self.kind, &req.env),
             timeout: self.timeout,
             log_stdout,
+            clear_env: false,
         }
     }
 

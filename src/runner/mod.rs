@@ -32,6 +32,7 @@ pub mod gated;
 pub mod gating;
 pub mod journal;
 pub mod lock;
+pub mod operations;
 pub mod output;
 pub mod plan;
 pub mod policy;

@@ -41,6 +41,7 @@ impl Probe for CommandProbe {
             env: vec![],
             timeout,
             log_stdout: false,
+            clear_env: false,
         };
         let shown = spec.display();
         let started = Instant::now();
