@@ -352,6 +352,14 @@ fn operation_problems(step: &Step, at: &dyn Fn(&str) -> String, out: &mut Vec<(S
         for (path, message) in check_problems(&verify.checks, &at("verify.checks")) {
             out.push((path, message));
         }
+        for (k, check) in verify.checks.iter().enumerate() {
+            if check.per_project() {
+                out.push((
+                    at(&format!("verify.checks[{k}]")),
+                    format!("a `{}` check looks at a project's Terraform: put it in the phase's `checks`; a step's verify takes http, tls, dns and command checks", check.kind()),
+                ));
+            }
+        }
     }
     if let Some(poll) = &step.poll {
         let mut interval = None;

@@ -209,6 +209,15 @@ pub fn next(step: &Step, s: &OperationState, mode: Mode) -> Next {
                     offers: vec![Offer::Abort],
                 },
                 (Some(_), Some(Ended::RolledBack { ok: true })) => Next::Done,
+                (Some(_), Some(Ended::RolledBack { ok: false })) if !s.rolling_back => {
+                    Next::Refuse {
+                        why: format!(
+                            "the rollback of step `{}` failed: see its log, and finish it by hand",
+                            step.id
+                        ),
+                        offers: vec![Offer::Abort],
+                    }
+                }
                 (Some(_), None) if s.attempts == 0 && !s.rolling_back => Next::Refuse {
                     why: format!(
                         "step `{}` never ran: there is nothing to roll back",

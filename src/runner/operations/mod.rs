@@ -3,3 +3,4 @@
 //! `apply` is still to come; a change plan with steps is refused until then.
 
 pub mod command;
+pub mod execute;
