@@ -48,7 +48,7 @@ pub fn plan_phase(
     args: &PlanArgs,
     actions: Option<&ActionsContext>,
 ) -> Result<PlanResult> {
-    let (phase, projects) = collect_projects(
+    let (phase, mut projects) = collect_projects(
         ws,
         &args.select,
         args.plan_json.as_deref(),
@@ -62,6 +62,11 @@ pub fn plan_phase(
         &ws.out_dir(args.out.as_deref()),
         gating::GateSet::All,
     )?;
+    // The plan's text served the policy gate; rendering and writing need only
+    // the change sets, so a large plan is not held through them.
+    for p in &mut projects {
+        p.plan_json = String::new();
+    }
     // Without a change plan, a pull request is its own change.
     let change_id = ws
         .change_id()

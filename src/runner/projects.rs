@@ -17,7 +17,8 @@ pub struct ProjectPlan {
     pub dir: PathBuf,
     /// Shared with the view the comment and summary render (no copy).
     pub changes: std::sync::Arc<ChangeSet>,
-    /// The `show -json` text, for the policy gate's input.
+    /// The `show -json` text, for the policy gate's input (`plan` empties it
+    /// once the gates ran).
     pub plan_json: String,
 }
 
