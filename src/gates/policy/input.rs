@@ -274,4 +274,24 @@ mod tests {
             format!("pw is {SENSITIVE_MASK}")
         );
     }
+
+    /// The Rego input moved out of the masked plan is the one converted from
+    /// it in place: the same masked values, with nothing else kept.
+    #[test]
+    fn the_rego_tree_moved_out_equals_the_one_converted_in_place() {
+        let plan = json!({"resource_changes": [{"address": "a.b", "change": {
+            "before": null, "after": {"pw": "new-secret", "port": 2},
+            "after_unknown": {}, "before_sensitive": {}, "after_sensitive": {"pw": true}
+        }}]});
+        let in_place = mask_plan(plan.clone());
+        let expected = in_place.rego().clone();
+        let moved = mask_plan(plan).into_rego();
+        assert!(moved.plan.is_null());
+        assert_eq!(moved.rego(), &expected);
+        assert_eq!(
+            moved.rego()["resource_changes"][0]["change"]["after"]["pw"],
+            regorus::Value::from(SENSITIVE_MASK)
+        );
+        assert_eq!(moved.masked, vec!["new-secret".to_string()]);
+    }
 }
