@@ -73,7 +73,7 @@ fn main() {
         environment: "dev".into(),
         projects: vec![ProjectView {
             name: "app".into(),
-            changes,
+            changes: changes.into(),
         }],
         sections: vec![],
         run_url: None,

@@ -27,7 +27,10 @@ pub fn run(args: RenderArgs) -> Result<ExitCode> {
                 phase_name: "local".into(),
                 phase_index: 0,
                 environment: "local".into(),
-                projects: vec![ProjectView { name, changes }],
+                projects: vec![ProjectView {
+                    name,
+                    changes: changes.into(),
+                }],
                 sections: vec![],
                 run_url: None,
             };

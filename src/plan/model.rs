@@ -201,6 +201,33 @@ pub struct ChangeSet {
     /// only: never serialized, never shown.
     #[serde(skip)]
     pub sensitive_values: SensitiveValues,
+    /// The change groups, computed once on first use by [`ChangeSet::groups`]
+    /// and shared by every surface (comment, summary, `result.json`).
+    #[serde(skip)]
+    pub groups: GroupCache,
+}
+
+impl ChangeSet {
+    /// The change groups of [`super::group::group_changes`], computed once:
+    /// the comment, the summary and `result.json` all read these. A change
+    /// set is not changed once read; one that is (a test building a plan by
+    /// hand) must do so before the first call, or call `group_changes`.
+    pub fn groups(&self) -> &[super::group::ChangeGroup] {
+        self.groups
+            .0
+            .get_or_init(|| super::group::group_changes(self))
+    }
+}
+
+/// The cache behind [`ChangeSet::groups`]: derived data, so it never makes
+/// two change sets differ, and it is never serialized.
+#[derive(Debug, Clone, Default)]
+pub struct GroupCache(std::sync::OnceLock<Vec<super::group::ChangeGroup>>);
+
+impl PartialEq for GroupCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Secrets held only to be masked: `Debug` prints how many, never what.

@@ -328,6 +328,7 @@ fn normalize(raw: RawPlan, origin: &str) -> Result<ChangeSet, PlanError> {
         references,
         digest,
         sensitive_values: SensitiveValues(secrets),
+        groups: Default::default(),
     })
 }
 

@@ -219,6 +219,7 @@ impl AppliedState {
             references: Default::default(),
             digest: String::new(),
             sensitive_values: self.sensitive_values.clone(),
+            groups: Default::default(),
         }
     }
 

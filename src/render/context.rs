@@ -220,7 +220,7 @@ struct PreparedProject {
 
 impl Prepared {
     /// `groups` holds each project's change groups, in project order.
-    pub fn new(view: &PhaseView, groups: &[Vec<ChangeGroup>]) -> Prepared {
+    pub fn new(view: &PhaseView, groups: &[&[ChangeGroup]]) -> Prepared {
         let run_url = view.run_url.as_deref().and_then(escape::link_target);
         Prepared {
             header: Header {

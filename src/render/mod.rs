@@ -47,7 +47,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use crate::gates::Verdict;
-use crate::plan::group::{group_changes, ChangeGroup};
+use crate::plan::group::ChangeGroup;
 use crate::plan::ChangeSet;
 pub use budget::DETAILS_MARKER;
 use budget::{EssentialsLevel, Measure, Part, Shape, ShedClass};
@@ -76,11 +76,21 @@ pub struct PhaseView {
     pub run_url: Option<String>,
 }
 
-/// One project's plan within a phase.
+/// One project's plan within a phase. The change set is shared with the
+/// gates and the runner that read it (`ProjectPlan::changes`), never copied
+/// for the view.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProjectView {
     pub name: String,
-    pub changes: ChangeSet,
+    #[serde(serialize_with = "shared_changes")]
+    pub changes: std::sync::Arc<ChangeSet>,
+}
+
+fn shared_changes<S: serde::Serializer>(
+    changes: &std::sync::Arc<ChangeSet>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    changes.as_ref().serialize(s)
 }
 
 /// Content produced elsewhere, as already-safe markdown: shown with a badge,
@@ -139,11 +149,9 @@ impl Renderer {
         budget: usize,
         marker: bool,
     ) -> String {
-        let groups: Vec<Vec<ChangeGroup>> = view
-            .projects
-            .iter()
-            .map(|p| group_changes(&p.changes))
-            .collect();
+        // One grouping per change set, shared by every surface.
+        let groups: Vec<&[ChangeGroup]> =
+            view.projects.iter().map(|p| p.changes.groups()).collect();
         let prepared = Prepared::new(view, &groups);
         let parts = self.detail_parts(view, &groups, target);
         let essentials = |level: EssentialsLevel| {
@@ -178,7 +186,7 @@ impl Renderer {
     fn detail_parts(
         &self,
         view: &PhaseView,
-        groups: &[Vec<ChangeGroup>],
+        groups: &[&[ChangeGroup]],
         target: Target,
     ) -> Vec<Part> {
         let t = &self.templates;
@@ -212,7 +220,7 @@ impl Renderer {
                 );
             }
             // One part per change group, so shedding takes whole groups.
-            for group in change_groups {
+            for group in change_groups.iter() {
                 if let Some(ctx) = GroupDetailsCtx::new(&pctx, group, changes) {
                     push_labelled(
                         ShedClass::AttributeDiff,

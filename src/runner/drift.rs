@@ -252,7 +252,7 @@ fn detect(
     let plan = crate::runner::projects::ProjectPlan {
         name: project.name.clone(),
         dir: plan_req.dir.clone(),
-        changes: planned.clone(),
+        changes: planned.clone().into(),
         plan_json: json,
     };
     Ok((drift::summarize(&project.name, env, refresh, planned), plan))

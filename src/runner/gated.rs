@@ -31,7 +31,7 @@ pub fn engine_plan(
     Ok(ProjectPlan {
         name: project.to_string(),
         dir: req.dir.clone(),
-        changes,
+        changes: changes.into(),
         plan_json: json,
     })
 }
@@ -154,7 +154,7 @@ pub fn initialized_plan(
     Ok(ProjectPlan {
         name: project.to_string(),
         dir: req.dir.clone(),
-        changes,
+        changes: changes.into(),
         plan_json: json,
     })
 }

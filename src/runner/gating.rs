@@ -144,7 +144,7 @@ pub fn evaluate(
     let phase_name = Some(phase.name.clone());
     let pairs: Vec<(String, &ChangeSet)> = projects
         .iter()
-        .map(|p| (p.name.clone(), &p.changes))
+        .map(|p| (p.name.clone(), p.changes.as_ref()))
         .collect();
 
     let mut runs = Vec::new();
@@ -343,7 +343,7 @@ fn annotations(
     let locators: Vec<_> = projects
         .iter()
         .map(|p| {
-            let resources: Vec<&str> = p
+            let resources: std::collections::HashSet<&str> = p
                 .changes
                 .resources
                 .iter()

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::ci::ActionsContext;
 use crate::cli::{GlobalArgs, OutputFormat, PlanArgs};
@@ -48,7 +48,7 @@ pub fn plan_phase(
     args: &PlanArgs,
     actions: Option<&ActionsContext>,
 ) -> Result<PlanResult> {
-    let (phase, projects) = collect_projects(
+    let (phase, mut projects) = collect_projects(
         ws,
         &args.select,
         args.plan_json.as_deref(),
@@ -62,6 +62,11 @@ pub fn plan_phase(
         &ws.out_dir(args.out.as_deref()),
         gating::GateSet::All,
     )?;
+    // The plan's text served the policy gate; rendering and writing need only
+    // the change sets, so a large plan is not held through them.
+    for p in &mut projects {
+        p.plan_json = String::new();
+    }
     // Without a change plan, a pull request is its own change.
     let change_id = ws
         .change_id()
@@ -82,7 +87,7 @@ pub fn plan_phase(
             .iter()
             .map(|p| ProjectView {
                 name: p.name.clone(),
-                changes: p.changes.clone(),
+                changes: std::sync::Arc::clone(&p.changes),
             })
             .collect(),
         sections: gates.sections(),
@@ -109,18 +114,82 @@ pub fn plan_phase(
 
 /// The machine-readable view of one project's plan, shared with `render`.
 pub fn project_json(name: &str, cs: &ChangeSet) -> serde_json::Value {
-    json!({
-        "name": name,
-        "counts": cs.counts(),
-        "has_changes": cs.has_changes(),
-        "errored": cs.plan_failed(),
-        "resources": cs.resources.iter()
-            .filter(|r| r.action != plan::Action::NoOp || r.is_import() || r.is_move())
-            .map(|r| json!({"address": r.address, "action": r.action}))
-            .collect::<Vec<_>>(),
-        "groups": plan::group::group_changes(cs),
-        "digest": cs.digest,
-    })
+    serde_json::to_value(ProjectJson::new(name, cs)).unwrap_or_default()
+}
+
+/// One project in `result.json`: serialized straight from the change set and
+/// its one grouping, without an intermediate `Value` tree.
+#[derive(Serialize)]
+struct ProjectJson<'a> {
+    name: &'a str,
+    counts: plan::Counts,
+    has_changes: bool,
+    errored: bool,
+    resources: Vec<ResourceJson<'a>>,
+    groups: &'a [plan::group::ChangeGroup],
+    digest: &'a str,
+}
+
+#[derive(Serialize)]
+struct ResourceJson<'a> {
+    address: &'a str,
+    action: plan::Action,
+}
+
+impl<'a> ProjectJson<'a> {
+    fn new(name: &'a str, cs: &'a ChangeSet) -> Self {
+        ProjectJson {
+            name,
+            counts: cs.counts(),
+            has_changes: cs.has_changes(),
+            errored: cs.plan_failed(),
+            resources: cs
+                .resources
+                .iter()
+                .filter(|r| r.action != plan::Action::NoOp || r.is_import() || r.is_move())
+                .map(|r| ResourceJson {
+                    address: &r.address,
+                    action: r.action,
+                })
+                .collect(),
+            groups: cs.groups(),
+            digest: &cs.digest,
+        }
+    }
+}
+
+/// `result.json`, in the order its keys have always been written.
+#[derive(Serialize)]
+struct ResultJson<'a> {
+    change_id: &'a str,
+    phase: PhaseRef<'a>,
+    environment: &'a str,
+    projects: Vec<ProjectJson<'a>>,
+    gates: GatesJson<'a>,
+    verdict: crate::gates::Verdict,
+    /// An errored plan is partial: the runner refuses to apply the phase.
+    errored: bool,
+    comment: std::path::PathBuf,
+}
+
+#[derive(Serialize)]
+struct PhaseRef<'a> {
+    index: usize,
+    name: &'a str,
+}
+
+/// The gates' JSON by key, borrowed from their runs (no copy of a report).
+struct GatesJson<'a>(&'a GateOutcome);
+
+impl Serialize for GatesJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.runs.len()))?;
+        for run in &self.0.runs {
+            map.serialize_entry(run.key, &run.json)?;
+        }
+        map.end()
+    }
 }
 
 fn finish(
@@ -130,37 +199,50 @@ fn finish(
     result: PlanResult,
 ) -> Result<ExitCode> {
     let out_dir = ws.out_dir(args.out.as_deref());
-    let result_json = json!({
-        "change_id": result.change_id,
-        "phase": {"index": result.phase.index, "name": result.phase.name},
-        "environment": result.phase.environment.name,
-        "projects": result.projects.iter().map(|p| project_json(&p.name, &p.changes)).collect::<Vec<_>>(),
-        "gates": result.gates.to_json(),
-        "verdict": result.gates.verdict(),
-        // An errored plan is partial: the runner refuses to apply the phase.
-        "errored": result.projects.iter().any(|p| p.changes.plan_failed()),
-        "comment": out_dir.join("comment.md"),
-    });
+    let result_json = ResultJson {
+        change_id: &result.change_id,
+        phase: PhaseRef {
+            index: result.phase.index,
+            name: &result.phase.name,
+        },
+        environment: &result.phase.environment.name,
+        projects: result
+            .projects
+            .iter()
+            .map(|p| ProjectJson::new(&p.name, &p.changes))
+            .collect(),
+        gates: GatesJson(&result.gates),
+        verdict: result.gates.verdict(),
+        errored: result.projects.iter().any(|p| p.changes.plan_failed()),
+        comment: out_dir.join("comment.md"),
+    };
     let digest = phase_digest(&result.projects);
     let mut files = OutputSet::new();
     files.add("comment.md", result.comment.clone());
     files.add("summary.md", result.summary.clone());
+    // Files for machines are compact: they are read by `phasegate` and by
+    // scripts, and a large plan's would otherwise be tens of megabytes.
     for p in &result.projects {
-        let normalized = serde_json::to_string_pretty(&p.changes)
+        let normalized = serde_json::to_string(p.changes.as_ref())
             .map_err(|e| Error::External(format!("serializing the plan of {}: {e}", p.name)))?;
         files.add(
             format!("plans/{}-{}.json", p.name, result.phase.environment.name),
             normalized,
         );
     }
-    let result_text = serde_json::to_string_pretty(&result_json).unwrap_or_default();
-    files.add("result.json", result_text.clone());
-    let phase_file = crate::runner::gating::phase_result_path(Path::new(""), &result.phase.name);
-    files.add(phase_file, result_text.clone());
+    let result_text = serde_json::to_string(&result_json)
+        .map_err(|e| Error::External(format!("serializing the result: {e}")))?;
+    drop(result_json);
     result
         .gates
         .add_files(&mut files, args.gates.sarif_out.as_deref());
+    files.add("result.json", result_text);
     files.write_all(&out_dir)?;
+    // The phase's result is the same file under the name later phases look
+    // for: linked, not written twice.
+    let result_file = out_dir.join("result.json");
+    let phase_file = crate::runner::gating::phase_result_path(&out_dir, &result.phase.name);
+    link_or_copy(&result_file, &phase_file)?;
     let runner = journal(ws, args, actions, &result, &out_dir)?;
 
     crate::runner::actions::mask_secrets(actions);
@@ -209,7 +291,7 @@ fn finish(
     match args.format {
         // The text already written as result.json, not a second serialization
         // of a value that can be tens of megabytes.
-        OutputFormat::Json => print_stdout(&result_text),
+        OutputFormat::Json => print_written(&result_file)?,
         OutputFormat::Markdown => print_stdout(&result.comment),
         OutputFormat::Text => print_stdout(&text_report(&result, &out_dir)),
     }
@@ -233,6 +315,35 @@ fn finish(
     } else {
         ExitCode::Success
     })
+}
+
+/// `to` made the same file as `from` (a hard link, or a copy where links
+/// are not possible), replacing what was there.
+fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    match std::fs::remove_file(to) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(to, e)),
+    }
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to).map_err(|e| Error::io(to, e))?;
+    }
+    Ok(())
+}
+
+/// Prints a file already written (and already redacted on its way out) to
+/// stdout as it is: the same bytes, not a second serialization.
+fn print_written(file: &Path) -> Result<()> {
+    use std::io::Write;
+    let mut from = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut out = std::io::stdout().lock();
+    let _ = std::io::copy(&mut from, &mut out);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+    Ok(())
 }
 
 /// The plan and its gates go into the change's journal; the saved plan

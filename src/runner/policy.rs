@@ -45,7 +45,7 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<GateRun> {
         let project = ProjectPlan {
             name: stem(plan),
             dir: PathBuf::from("."),
-            changes,
+            changes: changes.into(),
             plan_json: text,
         };
         (phase, vec![project])
@@ -180,7 +180,9 @@ fn run_sets(
         }
         let plan: serde_json::Value = serde_json::from_str(&project.plan_json)
             .map_err(|e| Error::Input(format!("{}: the plan is not JSON: {e}", project.name)))?;
-        let input = policy::mask_plan(plan);
+        // One tree of the plan while the policies run: the masked
+        // `serde_json` value is moved into regorus's, not copied per set.
+        let input = policy::mask_plan(plan).into_rego();
         for set in relevant {
             findings.extend(policy::findings(
                 &set.compiled,

@@ -15,8 +15,10 @@ use crate::runner::workspace::{local_phase, Workspace};
 pub struct ProjectPlan {
     pub name: String,
     pub dir: PathBuf,
-    pub changes: ChangeSet,
-    /// The `show -json` text, for the policy gate's input.
+    /// Shared with the view the comment and summary render (no copy).
+    pub changes: std::sync::Arc<ChangeSet>,
+    /// The `show -json` text, for the policy gate's input (`plan` empties it
+    /// once the gates ran).
     pub plan_json: String,
 }
 
@@ -80,7 +82,7 @@ fn ingest(phase: &ResolvedPhase, project: Option<&str>, file: &Path) -> Result<P
     Ok(ProjectPlan {
         name: target.name.clone(),
         dir: target.dir.clone(),
-        changes,
+        changes: changes.into(),
         plan_json: text,
     })
 }
@@ -153,7 +155,7 @@ fn run_engine(
     Ok(ProjectPlan {
         name: project.name.clone(),
         dir: project.dir.clone(),
-        changes,
+        changes: changes.into(),
         plan_json: json,
     })
 }

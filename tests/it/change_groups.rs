@@ -19,7 +19,7 @@ fn view(changes: ChangeSet) -> PhaseView {
         environment: "prod".into(),
         projects: vec![ProjectView {
             name: "fleet".into(),
-            changes,
+            changes: changes.into(),
         }],
         sections: vec![],
         run_url: Some("https://github.com/acme/infra/actions/runs/1".into()),

@@ -177,6 +177,38 @@ fn plan_json_without_config_needs_no_phase_and_writes_every_file() {
     }
 }
 
+/// `result.json` is for machines: written once, compactly; the phase's copy
+/// that later phases read is the same file, and `--format json` prints the
+/// bytes written, not a second serialization (issue 20).
+#[test]
+fn plan_result_is_written_once_and_printed_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = repo().join("examples/quickstart/plan.json");
+    let out = phasegate(
+        dir.path(),
+        &[
+            "plan",
+            "--plan-json",
+            plan.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out_dir = dir.path().join(".phasegate");
+    let written = std::fs::read(out_dir.join("result.json")).unwrap();
+    assert!(!written.contains(&b'\n'), "result.json is one compact line");
+    let parsed: serde_json::Value = serde_json::from_slice(&written).unwrap();
+    assert!(parsed["projects"][0]["digest"].is_string(), "{parsed}");
+    assert_eq!(out.stdout, [written.as_slice(), b"\n"].concat());
+    let phases: Vec<_> = std::fs::read_dir(out_dir.join("phases"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(phases.len(), 1, "{phases:?}");
+    assert_eq!(std::fs::read(&phases[0]).unwrap(), written);
+}
+
 #[test]
 fn sensitive_canary_reaches_no_output_file_stdout_or_stderr() {
     let canary_plan = repo().join("tests/fixtures/plans/sensitive-canary.json");

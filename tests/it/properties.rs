@@ -142,7 +142,7 @@ fn view(changes: phasegate::plan::ChangeSet) -> PhaseView {
         environment: "prod".into(),
         projects: vec![ProjectView {
             name: "app".into(),
-            changes,
+            changes: changes.into(),
         }],
         sections: vec![],
         run_url: Some("https://github.com/o/r/actions/runs/1".into()),

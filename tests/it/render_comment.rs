@@ -102,6 +102,7 @@ fn change_set(resources: Vec<Res>, drift: Vec<Res>, outputs: Vec<OutputChange>) 
         references: Default::default(),
         digest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
         sensitive_values: Default::default(),
+        groups: Default::default(),
     }
 }
 
@@ -218,7 +219,7 @@ fn every_action_view() -> PhaseView {
         vec![
             ProjectView {
                 name: "network".to_owned(),
-                changes: change_set(resources, drift, outputs),
+                changes: change_set(resources, drift, outputs).into(),
             },
             ProjectView {
                 name: "dns".to_owned(),
@@ -226,7 +227,8 @@ fn every_action_view() -> PhaseView {
                     vec![Res::new("aws_route53_record.a", Action::NoOp)],
                     vec![],
                     vec![],
-                ),
+                )
+                .into(),
             },
         ],
         sections,
@@ -321,7 +323,7 @@ fn big_view(n: usize, attrs: usize) -> (PhaseView, Vec<String>) {
     let v = view(
         vec![ProjectView {
             name: "app".to_owned(),
-            changes: change_set(resources, vec![], vec![]),
+            changes: change_set(resources, vec![], vec![]).into(),
         }],
         vec![],
     );
@@ -338,7 +340,7 @@ fn five_thousand_resource_plan_fits_comment_budget() {
     let view = view(
         vec![ProjectView {
             name: "app".to_owned(),
-            changes,
+            changes: changes.into(),
         }],
         vec![section(
             "blast",
@@ -401,7 +403,7 @@ fn hostile_view() -> PhaseView {
         environment: HOSTILE.to_owned(),
         projects: vec![ProjectView {
             name: HOSTILE.to_owned(),
-            changes: change_set(resources, drift, outputs),
+            changes: change_set(resources, drift, outputs).into(),
         }],
         sections: vec![section(
             "security",
@@ -527,7 +529,7 @@ fn an_override_directory_replaces_a_template() {
 #[test]
 fn an_errored_plan_is_flagged_in_the_essentials() {
     let mut view = every_action_view();
-    view.projects[0].changes.errored = Some(true);
+    std::sync::Arc::make_mut(&mut view.projects[0].changes).errored = Some(true);
     let block = render::comment(&view);
     let essentials = essentials_of(&block);
     assert!(essentials.contains("> [!WARNING]"));
@@ -547,7 +549,7 @@ fn sensitive_values_of_a_real_plan_never_reach_comment_or_summary() {
     let v = view(
         vec![ProjectView {
             name: "db".to_owned(),
-            changes: fixture_plan("sensitive-canary.json"),
+            changes: fixture_plan("sensitive-canary.json").into(),
         }],
         vec![],
     );
@@ -576,7 +578,7 @@ fn every_fixture_plan_renders_balanced_within_budget() {
         let v = view(
             vec![ProjectView {
                 name: name.clone(),
-                changes,
+                changes: changes.into(),
             }],
             vec![],
         );
@@ -599,7 +601,7 @@ fn a_real_terraform_plan_matches_snapshot() {
     let v = view(
         vec![ProjectView {
             name: "testcloud".to_owned(),
-            changes: fixture_plan("terraform-1.0.3-outputs.json"),
+            changes: fixture_plan("terraform-1.0.3-outputs.json").into(),
         }],
         vec![],
     );

@@ -206,7 +206,10 @@ impl CompiledSet {
     /// nothing. The set's time limit covers the whole plan: regorus checks it
     /// between steps, and a watchdog stops waiting for a builtin that runs
     /// long inside one step (its thread is left to finish on its own).
-    pub fn evaluate(&self, input: &Value) -> Result<Vec<RuleValue>, PolicyError> {
+    ///
+    /// `input` is the one Rego tree of the plan ([`super::PolicyInput::rego`]),
+    /// shared with the evaluating thread, never copied.
+    pub fn evaluate(&self, input: &regorus::Value) -> Result<Vec<RuleValue>, PolicyError> {
         if self.rules.is_empty() {
             return Ok(vec![]);
         }
@@ -231,11 +234,12 @@ impl CompiledSet {
 
     fn evaluate_here(
         &self,
-        input: &Value,
+        input: &regorus::Value,
         current: &std::sync::atomic::AtomicUsize,
     ) -> Result<Vec<RuleValue>, PolicyError> {
         let mut engine = self.engine.clone();
-        engine.set_input(regorus::Value::from(input.clone()));
+        // A reference-counted handle on the same tree.
+        engine.set_input(input.clone());
         let started = std::time::Instant::now();
         let mut out = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {

@@ -24,9 +24,36 @@ use crate::plan::{clean_marks, collapse_under, mask, union_marks, SENSITIVE_MASK
 /// The masked plan and the secrets taken out of it.
 #[derive(Debug, Clone)]
 pub struct PolicyInput {
+    /// The masked plan; `Null` once [`PolicyInput::into_rego`] moved it into
+    /// the Rego tree.
     pub plan: Value,
     /// Every string leaf that was masked, longest first.
     pub masked: Vec<String>,
+    /// The plan as regorus holds it, built once and shared by every set.
+    rego: std::sync::OnceLock<regorus::Value>,
+}
+
+impl PolicyInput {
+    /// The masked plan as the policies' `input`: converted from [`Self::plan`]
+    /// on first use, once for every set and rule that reads it.
+    pub fn rego(&self) -> &regorus::Value {
+        self.rego.get_or_init(|| {
+            use serde::Deserialize;
+            regorus::Value::deserialize(&self.plan).unwrap_or(regorus::Value::Undefined)
+        })
+    }
+
+    /// Moves the masked plan into its Rego tree, so that a large plan is not
+    /// held twice (as `serde_json` and as regorus values) while the policies
+    /// run. [`Self::plan`] is `Null` afterwards.
+    pub fn into_rego(mut self) -> PolicyInput {
+        if self.rego.get().is_none() {
+            let plan = std::mem::take(&mut self.plan);
+            let _ = self.rego.set(regorus::Value::from(plan));
+        }
+        self.plan = Value::Null;
+        self
+    }
 }
 
 /// Masks `plan` (a parsed `show -json` document) for the policies.
@@ -83,7 +110,11 @@ pub fn mask_plan(mut plan: Value) -> PolicyInput {
     }
     masked.sort_by_key(|s| std::cmp::Reverse(s.len()));
     masked.dedup();
-    PolicyInput { plan, masked }
+    PolicyInput {
+        plan,
+        masked,
+        rego: std::sync::OnceLock::new(),
+    }
 }
 
 /// `text` with every masked string replaced by the mask. Short strings are
@@ -242,5 +273,25 @@ mod tests {
             scrub("pw is hunter22", &input.masked),
             format!("pw is {SENSITIVE_MASK}")
         );
+    }
+
+    /// The Rego input moved out of the masked plan is the one converted from
+    /// it in place: the same masked values, with nothing else kept.
+    #[test]
+    fn the_rego_tree_moved_out_equals_the_one_converted_in_place() {
+        let plan = json!({"resource_changes": [{"address": "a.b", "change": {
+            "before": null, "after": {"pw": "new-secret", "port": 2},
+            "after_unknown": {}, "before_sensitive": {}, "after_sensitive": {"pw": true}
+        }}]});
+        let in_place = mask_plan(plan.clone());
+        let expected = in_place.rego().clone();
+        let moved = mask_plan(plan).into_rego();
+        assert!(moved.plan.is_null());
+        assert_eq!(moved.rego(), &expected);
+        assert_eq!(
+            moved.rego()["resource_changes"][0]["change"]["after"]["pw"],
+            regorus::Value::from(SENSITIVE_MASK)
+        );
+        assert_eq!(moved.masked, vec!["new-secret".to_string()]);
     }
 }

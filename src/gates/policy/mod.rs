@@ -171,7 +171,7 @@ pub fn findings(
     project: &str,
 ) -> Result<Vec<PolicyFinding>, PolicyError> {
     let mut out = Vec::new();
-    for rv in set.evaluate(&input.plan)? {
+    for rv in set.evaluate(input.rego())? {
         let rule = &rv.rule;
         let msgs = message::messages(&rule.name, &rv.value).map_err(|e| PolicyError::Message {
             set: set.name.clone(),

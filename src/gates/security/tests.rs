@@ -44,6 +44,7 @@ fn plan(resources: Vec<ResourceChange>) -> ChangeSet {
         references: Default::default(),
         digest: String::new(),
         sensitive_values: Default::default(),
+        groups: Default::default(),
     }
 }
 

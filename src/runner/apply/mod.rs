@@ -394,7 +394,7 @@ async fn locked_apply<S: Store>(
             if Some(fresh.changes.digest.as_str()) != digest {
                 return replanned(store, ctx, &req, fresh, digest).await;
             }
-            fresh.changes
+            std::sync::Arc::unwrap_or_clone(fresh.changes)
         }
     };
     apply_changes(store, ctx, name, digest, req, &changes).await
