@@ -11,6 +11,7 @@ use super::event::{
     GateFinding, LockOwner, PlanRecord, ResourceOutcome, ResourceResult, ReviewVerdict, RunRef,
     Step,
 };
+use super::operation::OperationRecord;
 
 /// One phase of the change as the config resolves it: what the fold walks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,6 +277,10 @@ pub struct PhaseProgress {
     /// The latest review of the phase.
     pub review: Option<Review>,
     pub projects: Vec<ProjectProgress>,
+    /// Each operation step's digest, as its latest preview journaled it
+    /// (`config::steps::step_digest`): part of the phase digest.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub step_digests: BTreeMap<String, String>,
 }
 
 impl PhaseProgress {
@@ -336,15 +341,10 @@ impl Progress {
 /// The digest an approval of a phase names: the project's plan digest, or
 /// for several projects a sha256 over their sorted `name:digest` lines.
 pub fn phase_digest<'a>(projects: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    use sha2::{Digest, Sha256};
     let pairs: Vec<(&str, &str)> = projects.into_iter().collect();
     match pairs.as_slice() {
         [(_, one)] => one.to_string(),
-        many => {
-            let mut lines: Vec<String> = many.iter().map(|(n, d)| format!("{n}:{d}\n")).collect();
-            lines.sort();
-            hex::encode(Sha256::digest(lines.concat().as_bytes()))
-        }
+        many => hashed_digest(many),
     }
 }
 
@@ -374,6 +374,7 @@ pub fn fold_seeing(
             digest: None,
             approvals: vec![],
             review: None,
+            step_digests: BTreeMap::new(),
             projects: p
                 .projects
                 .iter()
@@ -417,13 +418,37 @@ pub fn fold_seeing(
     }
 }
 
+/// The phase's digest: its projects' plans and, when it has operation
+/// steps, each step's digest under `step:<id>`, so approving the phase
+/// approves exactly those commands and previews. `None` until every
+/// project of the phase has a plan.
 fn current_phase_digest(phase: &PhaseProgress) -> Option<String> {
-    let pairs: Option<Vec<(&str, &str)>> = phase
+    let projects: Option<Vec<(&str, &str)>> = phase
         .projects
         .iter()
         .map(|p| p.digest.as_deref().map(|d| (p.project.as_str(), d)))
         .collect();
-    pairs.filter(|p| !p.is_empty()).map(phase_digest)
+    let projects = projects?;
+    if phase.step_digests.is_empty() {
+        return (!projects.is_empty()).then(|| phase_digest(projects));
+    }
+    let steps: Vec<(String, &str)> = phase
+        .step_digests
+        .iter()
+        .map(|(id, d)| (format!("step:{id}"), d.as_str()))
+        .collect();
+    let mut pairs = projects;
+    pairs.extend(steps.iter().map(|(k, d)| (k.as_str(), *d)));
+    // Hashed even for one entry: a phase of one step must not share its
+    // digest with the step's own.
+    Some(hashed_digest(&pairs))
+}
+
+fn hashed_digest(pairs: &[(&str, &str)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut lines: Vec<String> = pairs.iter().map(|(n, d)| format!("{n}:{d}\n")).collect();
+    lines.sort();
+    hex::encode(Sha256::digest(lines.concat().as_bytes()))
 }
 
 fn apply_event(phase: &mut PhaseProgress, e: &Event) {
@@ -446,6 +471,16 @@ fn apply_event(phase: &mut PhaseProgress, e: &Event) {
             at: at.clone(),
             run: e.run.clone(),
         });
+        return;
+    }
+    if let EventKind::Operation {
+        step_id,
+        record: OperationRecord::Previewed { step_digest, .. },
+    } = &e.kind
+    {
+        phase
+            .step_digests
+            .insert(step_id.clone(), step_digest.clone());
         return;
     }
     if let EventKind::Reviewed {
@@ -1085,6 +1120,57 @@ mod tests {
             approval_required: false,
         }];
         fold("CHG-1", &refs, events).phases[0].projects[0].clone()
+    }
+
+    fn previewed(step: &str, step_digest: &str) -> Event {
+        Event {
+            step: Step::Operation,
+            project: None,
+            digest: None,
+            ..ev(
+                "",
+                EventKind::Operation {
+                    step_id: step.into(),
+                    record: OperationRecord::Previewed {
+                        step_digest: step_digest.into(),
+                        run: Default::default(),
+                    },
+                },
+            )
+        }
+    }
+
+    fn phase_digest_of(events: &[Event]) -> Option<String> {
+        let refs = [PhaseRef {
+            index: 1,
+            name: "dev".into(),
+            environment: "dev".into(),
+            projects: vec!["app".into()],
+            approval_required: true,
+        }];
+        fold("CHG-1", &refs, events).phases[0].digest.clone()
+    }
+
+    #[test]
+    fn a_step_s_preview_is_bound_into_the_phase_digest() {
+        let plain = phase_digest_of(&[plan("d1")]);
+        assert_eq!(
+            plain.as_deref(),
+            Some("d1"),
+            "no steps: the plan's digest, as before"
+        );
+        let with_swap = phase_digest_of(&[plan("d1"), previewed("swap", "s1")]);
+        assert_ne!(with_swap, plain);
+        // A changed argv or preview output is a new step digest, so a new phase digest.
+        let changed = phase_digest_of(&[plan("d1"), previewed("swap", "s2")]);
+        assert_ne!(changed, with_swap);
+        // The latest preview counts; the same inputs give the same digest.
+        let again =
+            phase_digest_of(&[plan("d1"), previewed("swap", "s2"), previewed("swap", "s1")]);
+        assert_eq!(again, with_swap);
+        // A step's digest never collides with a project's of the same text.
+        let project_named_like_a_step = phase_digest_of(&[plan("s1")]);
+        assert_ne!(project_named_like_a_step, with_swap);
     }
 
     #[test]
