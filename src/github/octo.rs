@@ -535,7 +535,12 @@ impl OctoForge {
             headers,
             body,
         };
-        if method == Method::GET && !graphql && status == 200 {
+        // Git objects never change (the store keeps what it read of them):
+        // only answers that can change are worth a conditional re-read.
+        let immutable = ["/git/blobs/", "/git/trees/", "/git/commits/"]
+            .iter()
+            .any(|k| path.contains(k));
+        if method == Method::GET && !graphql && status == 200 && !immutable {
             if let Some(etag) = raw
                 .headers
                 .get(http::header::ETAG)

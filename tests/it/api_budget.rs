@@ -458,3 +458,95 @@ fn bench_api_budget() {
         std::env::var("PHASEGATE_BENCH_OUT").unwrap_or_else(|_| "target/api-budget.json".into());
     std::fs::write(&out, serde_json::to_string_pretty(&all).unwrap()).unwrap();
 }
+
+/// With the budget nearly spent, the journal is still written in full, and
+/// the journal block is written once, with no convergence rounds.
+#[test]
+fn a_low_budget_writes_the_journal_and_the_block_once() {
+    let hub = FakeHub::start();
+    hub.add_repo("acme", "infra");
+    hub.add_pull("acme", "infra", PR, "alice", HEAD);
+    register_tokens(&hub, 1);
+    // 50 of an hour's 1,000 remain: below the reserve of 100.
+    hub.set_rate_limit(1_000, false);
+    let ws = workspace(1);
+    let phase = resolve_phases(ws.config.as_ref().unwrap(), None).remove(0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // Spend 950 requests of the budget first.
+        let warm = forge(&hub, &token("dev", StepKind::Plan, "p000"));
+        for _ in 0..95 {
+            for _ in 0..10 {
+                warm.get_ref(&RepoRef::new("acme", "infra"), "phasegate/none")
+                    .await
+                    .unwrap();
+            }
+        }
+        hub.clear_requests();
+        let tok = token("dev", StepKind::Verify, "p000");
+        let store = GitRefStore::new(forge(&hub, &tok), RepoRef::new("acme", "infra"));
+        let w = writer("verify-dev");
+        for batch in appends(&w, "dev", "p000", StepKind::Verify) {
+            append(&store, CHANGE, &batch).await.unwrap();
+        }
+        let budget = store.forge().budget();
+        assert!(budget.low(), "{budget:?}");
+        assert_eq!(budget.remaining, Some(1_000 - 950 - 14));
+        let target = PrTarget {
+            repo: RepoRef::new("acme", "infra"),
+            number: PR,
+        };
+        let shown = post_progress(&store, store.forge(), &target, &ws, CHANGE, &phase)
+            .await
+            .unwrap();
+        assert_eq!(shown.events, 3, "journal_opened and both events");
+    });
+    let calls: Vec<String> = hub
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let journal_writes = calls
+        .iter()
+        .filter(|c| c.starts_with("PATCH /repos/acme/infra/git/refs/phasegate/changes/"))
+        .count();
+    assert_eq!(
+        journal_writes, 1,
+        "the second append moved the ref: {calls:#?}"
+    );
+    let comment_writes = calls
+        .iter()
+        .filter(|c| c.starts_with("POST /repos/acme/infra/issues/9/comments"))
+        .count();
+    assert_eq!(comment_writes, 1, "{calls:#?}");
+    // No convergence round after the write: the journal is not read again
+    // (the comment is listed once more only to confirm its creation).
+    let written = calls
+        .iter()
+        .position(|c| c.starts_with("POST /repos/acme/infra/issues/9/comments"))
+        .unwrap();
+    assert!(
+        calls[written..].iter().all(|c| !c.contains("/git/")),
+        "{calls:#?}"
+    );
+    let comments = hub.comments("acme", "infra", PR);
+    assert_eq!(comments.len(), 1);
+}
+
+#[test]
+fn the_deferred_note_says_why_and_that_the_journal_is_written() {
+    let note = phasegate::runner::post::deferred_note(&phasegate::github::budget::BudgetState {
+        remaining: Some(42),
+        limit: Some(1_000),
+        secondary_hits: 1,
+    });
+    assert!(
+        note.contains("42 of the token's 1000 requests this hour remain"),
+        "{note}"
+    );
+    assert!(note.contains("secondary rate limit"), "{note}");
+    assert!(note.contains("The journal is written in full"), "{note}");
+}
