@@ -22,6 +22,8 @@ pub struct Budget {
     limit: AtomicU64,
     /// Answers that were a secondary rate limit (403/429 with `retry-after`).
     secondary: AtomicU64,
+    /// Until when (Unix seconds) the last one asked to wait, plus a minute.
+    secondary_until: AtomicU64,
 }
 
 impl Default for Budget {
@@ -30,6 +32,7 @@ impl Default for Budget {
             remaining: AtomicU64::new(UNKNOWN),
             limit: AtomicU64::new(UNKNOWN),
             secondary: AtomicU64::new(0),
+            secondary_until: AtomicU64::new(0),
         }
     }
 }
@@ -41,19 +44,22 @@ pub struct BudgetState {
     pub limit: Option<u64>,
     /// Secondary-limit answers this client got.
     pub secondary_hits: u64,
+    /// Whether the last one's `retry-after` (plus a minute) has not passed.
+    pub secondary_recent: bool,
 }
 
 impl BudgetState {
     /// Whether comment updates should be coalesced or deferred: fewer than
     /// a tenth of the hour's requests (and at most 100) remain, or GitHub
-    /// already answered with a secondary limit. Unknown is not low.
+    /// answered with a secondary limit within its `retry-after` and a
+    /// minute. Unknown is not low.
     pub fn low(&self) -> bool {
         let primary = match (self.remaining, self.limit) {
             (Some(r), Some(l)) => r < (l / 10).clamp(1, 100),
             (Some(r), None) => r < 100,
             _ => false,
         };
-        primary || self.secondary_hits > 0
+        primary || self.secondary_recent
     }
 
     /// Why it is low, in words for the job summary.
@@ -76,6 +82,12 @@ impl BudgetState {
     }
 }
 
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn header(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
@@ -94,6 +106,9 @@ impl Budget {
             && header(headers, "x-ratelimit-remaining") != Some(0);
         if secondary {
             self.secondary.fetch_add(1, Ordering::Relaxed);
+            let wait = header(headers, "retry-after").unwrap_or(60);
+            self.secondary_until
+                .fetch_max(now() + wait + 60, Ordering::Relaxed);
         }
     }
 
@@ -103,6 +118,7 @@ impl Budget {
             remaining: known(self.remaining.load(Ordering::Relaxed)),
             limit: known(self.limit.load(Ordering::Relaxed)),
             secondary_hits: self.secondary.load(Ordering::Relaxed),
+            secondary_recent: now() < self.secondary_until.load(Ordering::Relaxed),
         }
     }
 }
@@ -152,6 +168,14 @@ mod tests {
         b.observe(403, &headers(&[("retry-after", "60")]));
         assert!(b.state().low(), "a secondary limit makes it low");
         assert!(b.state().describe().contains("secondary rate limit"));
+        let waited = BudgetState {
+            secondary_recent: false,
+            ..b.state()
+        };
+        assert!(
+            !waited.low(),
+            "once its wait and a minute have passed, it is not"
+        );
     }
 
     #[test]

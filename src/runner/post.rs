@@ -167,8 +167,8 @@ pub fn publish_progress(
 pub fn deferred_note(budget: &crate::github::budget::BudgetState) -> String {
     format!(
         "> [!NOTE]\n> The PR comment was not updated by this job: GitHub's API budget is low \
-         ({}). The journal is written in full; the next job with budget to spare, or the \
-         workflow's final comment job, shows it in the comment.",
+         ({}). The journal is written in full; the next job with budget to spare shows it in the \
+         comment.",
         crate::render::escape::plain(&budget.describe())
     )
 }

@@ -542,6 +542,7 @@ fn the_deferred_note_says_why_and_that_the_journal_is_written() {
         remaining: Some(42),
         limit: Some(1_000),
         secondary_hits: 1,
+        secondary_recent: true,
     });
     assert!(
         note.contains("42 of the token's 1000 requests this hour remain"),
