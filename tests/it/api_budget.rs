@@ -325,7 +325,15 @@ fn run_change(projects: usize, comment: Comment) -> Vec<StepFigures> {
     hub.set_rate_limit(1_000_000, false);
     register_tokens(&hub, projects);
     let ws = workspace(projects);
-    let phases = resolve_phases(ws.config.as_ref().unwrap(), None);
+    let mut phases = resolve_phases(ws.config.as_ref().unwrap(), None);
+    // PHASEGATE_BENCH_ENVS=1: only the first environments, for a bench
+    // that must fit its time.
+    if let Some(n) = std::env::var("PHASEGATE_BENCH_ENVS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        phases.truncate(n);
+    }
     let names: Vec<String> = (0..projects).map(|i| format!("p{i:03}")).collect();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -360,6 +368,20 @@ fn run_change(projects: usize, comment: Comment) -> Vec<StepFigures> {
                 }
             });
             let by = hub.usage_by_token();
+            if std::env::var_os("PHASEGATE_BENCH_OUT").is_some() {
+                let u = hub.usage();
+                eprintln!(
+                    "  {projects} projects {comment:?} {} {}: {} requests, {} counted, {} content-creating, {} CAS retries, {} failed, {:.0} s",
+                    phase.environment.name,
+                    step.name(),
+                    u.total,
+                    u.counted(),
+                    u.content_creating,
+                    cas_retries(&hub),
+                    failed.borrow().len(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
             out.push(StepFigures {
                 env: phase.environment.name.clone(),
                 step: step.name(),
