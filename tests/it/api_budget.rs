@@ -1,5 +1,6 @@
 //! The GitHub API budget of one change: N project jobs of one change run
-//! concurrently, each with its own token (GitHub mints one per job), against
+//! concurrently (apply one at a time, as the generated promote workflow's
+//! `max-parallel: 1` runs it), each with its own token (GitHub mints one per job), against
 //! fakehub, step by step (plan, apply, verify, review) through every
 //! environment. Each job makes the GitHub calls its step makes through
 //! phasegate's own code: the journal appends of the step
@@ -359,8 +360,17 @@ fn run_change(projects: usize, comment: Comment) -> Vec<StepFigures> {
                         })
                             as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>
                     })
-                    .collect();
-                join_all(jobs).await;
+                    .collect::<Vec<_>>();
+                // The generated promote workflow applies one project at a
+                // time (`max-parallel: 1`); every other step's matrix runs
+                // at once.
+                if step == StepKind::Apply {
+                    for job in jobs {
+                        job.await;
+                    }
+                } else {
+                    join_all(jobs).await;
+                }
                 if comment == Comment::FinalJob {
                     if let Err(e) = final_job(&hub, &ws, phase, step).await {
                         failed.borrow_mut().push(format!("final: {e}"));
