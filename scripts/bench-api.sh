@@ -5,7 +5,9 @@
 # phasegate's own journal, lock and comment code (tests/it/api_budget.rs).
 # Counts are requests, not times: a debug build measures the same.
 #
-#   scripts/bench-api.sh [--projects 10,50,200] [--layout per-job|final-job|both] [--out FILE]
+#   scripts/bench-api.sh [--projects 10,50,200] [--layout per-job|final-job|both] [--envs 1|2|3] [--out FILE]
+#
+# --envs N runs only the first N environments (bench/API-BUDGET.md's 50-project row is --envs 1).
 #
 # Writes the figures as JSON to FILE (default target/api-budget.json) and a
 # markdown table to stdout.
@@ -14,17 +16,20 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 projects="10,50,200"
 layout="both"
+envs=""
 out="$root/target/api-budget.json"
 while [ $# -gt 0 ]; do
   case "$1" in
     --projects) projects="$2"; shift ;;
     --layout) layout="$2"; shift ;;
+    --envs) envs="$2"; shift ;;
     --out) out="$2"; shift ;;
     *) echo "bench-api.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
 mkdir -p "$(dirname "$out")"
+if [ -n "$envs" ]; then export PHASEGATE_BENCH_ENVS="$envs"; fi
 PHASEGATE_BENCH_PROJECTS="$projects" PHASEGATE_BENCH_LAYOUT="$layout" PHASEGATE_BENCH_OUT="$out" \
   cargo test --locked --test it -- --ignored --exact api_budget::bench_api_budget --nocapture >&2
 python3 - "$out" <<'PY'
