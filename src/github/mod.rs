@@ -7,6 +7,7 @@
 
 pub mod annotate;
 pub mod approvals;
+pub mod budget;
 pub mod comment;
 pub mod environments;
 mod error;
@@ -274,6 +275,11 @@ pub struct CommitPull {
 /// over it (no trait objects), and the one runtime is current-thread-safe.
 #[allow(async_fn_in_trait)]
 pub trait Forge {
+    /// What is left of the token's API budget, as the last answers said
+    /// (unknown by default).
+    fn budget(&self) -> budget::BudgetState {
+        budget::BudgetState::default()
+    }
     /// Who the token acts as, decided as [`identity`] describes.
     async fn identity(&self) -> Result<Identity, GithubError>;
     /// Every comment on the PR, oldest first, across all pages.

@@ -91,6 +91,12 @@ pub struct OctoForge {
     identity: tokio::sync::OnceCell<Identity>,
     /// `github.bot_login` from the config, when set.
     bot_login: Option<String>,
+    /// What GitHub's answers said is left of the token's budget.
+    budget: super::budget::Budget,
+    /// The last answer to each GET path with its `ETag`: the same GET is
+    /// sent again with `If-None-Match`, and a `304` (which GitHub does not
+    /// count against the primary limit) is answered from here.
+    etags: std::sync::Mutex<std::collections::HashMap<String, (String, Raw)>>,
 }
 
 impl std::fmt::Debug for OctoForge {
@@ -101,6 +107,7 @@ impl std::fmt::Debug for OctoForge {
     }
 }
 
+#[derive(Clone)]
 struct Raw {
     status: u16,
     headers: HeaderMap,
@@ -373,6 +380,8 @@ impl OctoForge {
             retry: config.retry,
             identity: tokio::sync::OnceCell::new(),
             bot_login: None,
+            budget: Default::default(),
+            etags: Default::default(),
         })
     }
 
@@ -487,8 +496,24 @@ impl OctoForge {
             action: action.to_owned(),
             detail: e.to_string(),
         };
+        let cached = match (&method, graphql) {
+            (&Method::GET, false) => self
+                .etags
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(path)
+                .cloned(),
+            _ => None,
+        };
         let resp = match method {
-            Method::GET => c._get(path).await,
+            Method::GET => {
+                let conditional = cached.as_ref().and_then(|(etag, _)| {
+                    let mut h = HeaderMap::new();
+                    h.insert(http::header::IF_NONE_MATCH, etag.parse().ok()?);
+                    Some(h)
+                });
+                c._get_with_headers(path, conditional).await
+            }
             Method::POST => c._post(path, body).await,
             Method::PATCH => c._patch(path, body).await,
             Method::PUT => c._put(path, body).await,
@@ -501,11 +526,33 @@ impl OctoForge {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = c.body_to_string(resp).await.map_err(transport)?;
-        Ok(Raw {
+        self.budget.observe(status, &headers);
+        if let (304, Some((_, raw))) = (status, &cached) {
+            return Ok(raw.clone());
+        }
+        let raw = Raw {
             status,
             headers,
             body,
-        })
+        };
+        // Git objects never change (the store keeps what it read of them):
+        // only answers that can change are worth a conditional re-read.
+        let immutable = ["/git/blobs/", "/git/trees/", "/git/commits/"]
+            .iter()
+            .any(|k| path.contains(k));
+        if method == Method::GET && !graphql && status == 200 && !immutable {
+            if let Some(etag) = raw
+                .headers
+                .get(http::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+            {
+                self.etags
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(path.to_owned(), (etag.to_owned(), raw.clone()));
+            }
+        }
+        Ok(raw)
     }
 
     /// A call that is safe to repeat, retried per the policy.
@@ -803,6 +850,10 @@ const VIEWER: &str = "query { viewer { login } }";
 const MINIMIZE: &str = "mutation($input: MinimizeCommentInput!) { minimizeComment(input: $input) { minimizedComment { isMinimized } } }";
 
 impl Forge for OctoForge {
+    fn budget(&self) -> super::budget::BudgetState {
+        self.budget.state()
+    }
+
     async fn identity(&self) -> Result<Identity, GithubError> {
         self.identity
             .get_or_try_init(|| async {

@@ -64,6 +64,15 @@ pub async fn post_progress<S: Store, F: Forge>(
             |_| {},
         )
         .await?;
+        if forge.budget().low() {
+            // Coalesce: one write, no convergence rounds; a later job's
+            // write (or the final job's) shows what came after.
+            tracing::warn!(
+                "API budget low ({}): the journal block was written once, without re-reading",
+                forge.budget().describe()
+            );
+            break;
+        }
         let now = runner::progress(store, ws, change).await?;
         if now.events == progress.events && shows(forge, target, change, &block).await? {
             break;
@@ -98,14 +107,34 @@ pub fn publish_progress(
     check: CheckRunPost,
 ) -> Result<()> {
     if let (Some(forge), Some(target)) = (runner.forge(), &runner.pr) {
-        let progress = runner.rt.block_on(post_progress(
-            &runner.store,
-            forge,
-            target,
-            ws,
-            change,
-            phase,
-        ))?;
+        let budget = forge.budget();
+        let progress = if budget.low() {
+            // The journal is written; the comment waits for a job with
+            // budget to spare, and the job summary says so and shows the
+            // block. The check run is still reported: it gates the merge.
+            let progress = runner
+                .rt
+                .block_on(runner::progress(&runner.store, ws, change))?;
+            let note = deferred_note(&budget);
+            tracing::warn!("{note}");
+            if let Some(file) = &ctx.summary_file {
+                let block = progress
+                    .phase(&phase.name)
+                    .map(|view| phase_markdown(&progress, view, &phase.environment.reviewers))
+                    .unwrap_or_default();
+                crate::ci::summary::append_summary(file, &format!("{note}\n\n{block}"))?;
+            }
+            progress
+        } else {
+            runner.rt.block_on(post_progress(
+                &runner.store,
+                forge,
+                target,
+                ws,
+                change,
+                phase,
+            ))?
+        };
         if let (CheckRunPost::Complete(applying), Some(sha)) = (check, ctx.head_sha()) {
             if let Some(run) = check_run(&progress, phase, sha, ctx.run_url()) {
                 match applying {
@@ -132,6 +161,16 @@ pub fn publish_progress(
         crate::ci::summary::append_summary(file, &block)?;
     }
     Ok(())
+}
+
+/// The job summary's line when the comment update is deferred.
+pub fn deferred_note(budget: &crate::github::budget::BudgetState) -> String {
+    format!(
+        "> [!NOTE]\n> The PR comment was not updated by this job: GitHub's API budget is low \
+         ({}). The journal is written in full; the next job with budget to spare shows it in the \
+         comment.",
+        crate::render::escape::plain(&budget.describe())
+    )
 }
 
 /// Whether [`publish_progress`] also reports the phase's check run.

@@ -270,6 +270,24 @@ fn first_plan_creates_one_comment_and_a_second_updates_it() {
         calls, expected,
         "a plan on a PR that has its comment makes exactly these requests"
     );
+    // Re-reads are conditional (If-None-Match): the journal's refs read a
+    // last time, unchanged, are answered 304, which GitHub does not count
+    // against the hour's budget (README).
+    let not_modified: Vec<String> = requests
+        .iter()
+        .filter(|r| r.status == 304)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        not_modified,
+        vec![format!("GET {witness_ref}"), format!("GET {journal_ref}"),],
+        "{calls:#?}"
+    );
+    assert_eq!(
+        f.hub.usage().content_creating,
+        8,
+        "blob, tree, commit, the ref and its witness, the comment twice, the check run"
+    );
     f.assert_clean();
 }
 

@@ -2,6 +2,7 @@
 
 mod act_e2e;
 mod action_yml;
+mod api_budget;
 mod applied_gate;
 mod blast_gate;
 mod bypass_suite;

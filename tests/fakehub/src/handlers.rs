@@ -108,6 +108,7 @@ fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Records the request, answers it, and records the status answered.
 async fn handle(
     AxState(shared): AxState<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -115,6 +116,28 @@ async fn handle(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+) -> Response {
+    let seq = {
+        let mut st = lock(&shared);
+        st.request_seq += 1;
+        st.request_seq
+    };
+    let resp = answer(shared.clone(), peer, method, uri, headers, body, seq).await;
+    let mut st = lock(&shared);
+    if let Some(r) = st.requests.iter_mut().rev().find(|r| r.seq == seq) {
+        r.status = resp.status().as_u16();
+    }
+    resp
+}
+
+async fn answer(
+    shared: Shared,
+    peer: SocketAddr,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    seq: u64,
 ) -> Response {
     // GitHub Enterprise Server serves REST under /api/v3 and GraphQL at
     // /api/graphql; accept both layouts so clients can be tested with either.
@@ -139,6 +162,9 @@ async fn handle(
             body: String::from_utf8_lossy(&body).into_owned(),
             api_version,
             authorization: auth.clone(),
+            status: 0,
+            conditional: headers.contains_key("if-none-match"),
+            seq,
         });
         let hit = st.faults.iter_mut().find(|f| {
             f.times > 0
@@ -227,6 +253,11 @@ async fn handle(
             }
         }
     }
+    if st.enforce_rate_limit && st.rate_used >= st.rate_limit {
+        let mut r = Reply::message(403, "API rate limit exceeded for installation.");
+        rate_headers(&st, &mut r.2);
+        return r.into_response();
+    }
     let q: HashMap<String, String> = query.into_iter().collect();
     let reply = endpoint(
         &mut st,
@@ -260,7 +291,61 @@ async fn handle(
     if let Some(status) = applied_then {
         return Reply::message(status, "Server Error").into_response();
     }
+    let mut reply = conditional(&method, &headers, reply);
+    if reply.0 != 304 {
+        st.rate_used += 1;
+    }
+    rate_headers(&st, &mut reply.2);
     reply.into_response()
+}
+
+/// GitHub's conditional requests: a successful GET answers with an `ETag`
+/// of its body; the same GET sent with that tag in `If-None-Match` gets
+/// `304 Not Modified` and no body while the answer is unchanged, and a 304
+/// is not counted against the primary rate limit.
+fn conditional(method: &Method, headers: &HeaderMap, reply: Reply) -> Reply {
+    if *method != Method::GET || reply.0 != 200 {
+        return reply;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    reply.1.as_ref().map(Value::to_string).hash(&mut h);
+    let etag = format!("\"{:016x}\"", h.finish());
+    let sent = headers
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
+    let mut extra = reply.2;
+    extra.push(("etag".into(), etag));
+    match sent {
+        true => Reply(304, None, extra),
+        false => Reply(reply.0, reply.1, extra),
+    }
+}
+
+/// The primary limit's headers, as GitHub sends them on every answer.
+fn rate_headers(st: &State, extra: &mut Vec<(String, String)>) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let remaining = st.rate_limit.saturating_sub(st.rate_used);
+    for (k, v) in [
+        ("x-ratelimit-limit", st.rate_limit.to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        (
+            "x-ratelimit-used",
+            st.rate_used.min(st.rate_limit).to_string(),
+        ),
+        ("x-ratelimit-reset", (now + 3600).to_string()),
+        ("x-ratelimit-resource", "core".to_owned()),
+    ] {
+        if !extra.iter().any(|(name, _)| name == k) {
+            extra.push((k.to_owned(), v));
+        }
+    }
 }
 
 fn fault_response(kind: FaultKind) -> Response {

@@ -49,6 +49,62 @@ pub struct Request {
     pub api_version: bool,
     /// The `Authorization` header, so tests can check how a token travelled.
     pub authorization: Option<String>,
+    /// The status answered (0 until answered, or when the connection was dropped).
+    pub status: u16,
+    /// Whether `If-None-Match` was sent (a conditional request).
+    pub conditional: bool,
+    /// The hub's sequence number of this request.
+    pub seq: u64,
+}
+
+impl Request {
+    /// Whether GitHub counts this request against the secondary limit on
+    /// content creation: a `POST`, `PATCH`, `PUT` or `DELETE` (GraphQL
+    /// queries are not; `minimizeComment`, a mutation, is).
+    pub fn content_creating(&self) -> bool {
+        match self.method.as_str() {
+            "POST" if self.path.ends_with("/graphql") => self.body.contains("mutation"),
+            "POST" | "PATCH" | "PUT" | "DELETE" => true,
+            _ => false,
+        }
+    }
+
+    /// Whether GitHub counts it against the primary (hourly) limit: every
+    /// request but a `304 Not Modified` answer to a conditional one.
+    pub fn counted(&self) -> bool {
+        self.status != 304
+    }
+
+    /// The token sent, without its scheme.
+    pub fn token(&self) -> Option<&str> {
+        let a = self.authorization.as_deref()?;
+        a.strip_prefix("Bearer ")
+            .or_else(|| a.strip_prefix("token "))
+    }
+}
+
+/// What one token (one job: GitHub mints a token per job) cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Every request sent.
+    pub total: u64,
+    /// `POST`/`PATCH`/`PUT`/`DELETE`: the secondary limit's content creation.
+    pub content_creating: u64,
+    /// `304 Not Modified` answers, which the primary limit does not count.
+    pub not_modified: u64,
+}
+
+impl Usage {
+    /// What the primary limit counts: every request but the 304s.
+    pub fn counted(&self) -> u64 {
+        self.total - self.not_modified
+    }
+
+    pub fn add(&mut self, other: Usage) {
+        self.total += other.total;
+        self.content_creating += other.content_creating;
+        self.not_modified += other.not_modified;
+    }
 }
 
 /// A failure to inject into matching requests.
@@ -324,6 +380,37 @@ impl FakeHub {
         self.state().requests.clone()
     }
 
+    /// What each token's requests cost, by token: on GitHub each job has
+    /// its own token, so this is the cost per job.
+    pub fn usage_by_token(&self) -> BTreeMap<String, Usage> {
+        let mut out: BTreeMap<String, Usage> = BTreeMap::new();
+        for r in &self.state().requests {
+            let u = out.entry(r.token().unwrap_or("").to_owned()).or_default();
+            u.add(usage_of(r));
+        }
+        out
+    }
+
+    /// What every request recorded cost, together.
+    pub fn usage(&self) -> Usage {
+        let mut u = Usage::default();
+        for r in &self.state().requests {
+            u.add(usage_of(r));
+        }
+        u
+    }
+
+    /// Answers as GitHub does once a token's primary budget is spent: each
+    /// answer carries `x-ratelimit-limit`/`-remaining`/`-used`/`-reset`
+    /// (always, this only sets the limit), and with `enforce` a request past
+    /// it gets 403 with `x-ratelimit-remaining: 0`. The budget is shared by
+    /// every token of the hub, as `GITHUB_TOKEN`'s is per repository.
+    pub fn set_rate_limit(&self, limit: u64, enforce: bool) {
+        let mut st = self.state();
+        st.rate_limit = limit;
+        st.enforce_rate_limit = enforce;
+    }
+
     pub fn violations(&self) -> Vec<String> {
         self.state().violations.clone()
     }
@@ -479,6 +566,14 @@ impl FakeHub {
     /// A repository's environments: name → id.
     pub fn environment_names(&self, owner: &str, repo: &str) -> BTreeMap<String, u64> {
         self.state().environment_names(owner, repo)
+    }
+}
+
+fn usage_of(r: &Request) -> Usage {
+    Usage {
+        total: 1,
+        content_creating: u64::from(r.content_creating()),
+        not_modified: u64::from(r.status == 304),
     }
 }
 

@@ -96,6 +96,14 @@ pub(crate) struct State {
     pub git: crate::git::GitDb,
     pub history: crate::history::History,
     pub requests: Vec<Request>,
+    /// The sequence number of the last request received.
+    pub request_seq: u64,
+    /// The primary budget (per hour) every answer reports; see `set_rate_limit`.
+    pub rate_limit: u64,
+    /// Whether a request past `rate_limit` is refused.
+    pub enforce_rate_limit: bool,
+    /// Requests counted against `rate_limit` (304s are not).
+    pub rate_used: u64,
     pub violations: Vec<String>,
     pub faults: Vec<Fault>,
     /// Longest comment or issue body accepted, in characters.
@@ -184,6 +192,10 @@ impl State {
             git: Default::default(),
             history: Default::default(),
             requests: Vec::new(),
+            request_seq: 0,
+            rate_limit: 5_000,
+            enforce_rate_limit: false,
+            rate_used: 0,
             violations: Vec::new(),
             faults: Vec::new(),
             body_limit: 65_536,

@@ -34,6 +34,18 @@ fn send(
     token: &str,
     body: Option<&Value>,
 ) -> std::io::Result<Reply> {
+    send_with(hub, method, path, token, body, "")
+}
+
+/// [`send`] with extra header lines, each ending in `\r\n`.
+fn send_with(
+    hub: &FakeHub,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+    extra: &str,
+) -> std::io::Result<Reply> {
     let addr = hub.url().trim_start_matches("http://").to_owned();
     let mut s = TcpStream::connect(&addr)?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -41,7 +53,7 @@ fn send(
     write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         X-GitHub-Api-Version: 2022-11-28\r\nContent-Type: application/json\r\n\
+         X-GitHub-Api-Version: 2022-11-28\r\nContent-Type: application/json\r\n{extra}\
          Content-Length: {}\r\nConnection: close\r\n\r\n{payload}",
         payload.len()
     )?;
@@ -71,7 +83,7 @@ fn send(
         if body.len() < len {
             return Err(std::io::Error::other("truncated body"));
         }
-    } else if status != 204 && body.is_empty() {
+    } else if status != 204 && status != 304 && body.is_empty() {
         return Err(std::io::Error::other("connection closed without a body"));
     }
     Ok(Reply {
@@ -777,4 +789,103 @@ fn a_scripted_review_is_given_when_a_job_of_its_environment_reaches_the_gate() {
     // Given once: asking again lists the same review.
     assert_eq!(get_from_job(&hub, "apply-prod", path), given);
     assert!(hub.violations().is_empty(), "{:?}", hub.violations());
+}
+
+#[test]
+fn usage_counts_each_token_apart_and_a_304_is_not_counted() {
+    let hub = hub();
+    hub.add_token(
+        "tok-job2",
+        "",
+        TokenKind::Installation,
+        &[("pull_requests", "write")],
+    );
+    let made = send(
+        &hub,
+        "POST",
+        COMMENTS,
+        "tok-bot",
+        Some(&json!({"body": "a"})),
+    )
+    .unwrap();
+    assert_eq!(made.status, 201);
+    let first = send(&hub, "GET", COMMENTS, "tok-job2", None).unwrap();
+    assert_eq!(first.status, 200);
+    let etag = first
+        .header("etag")
+        .expect("a GET answers with an ETag")
+        .to_owned();
+    let used: u64 = first.header("x-ratelimit-used").unwrap().parse().unwrap();
+    let again = send_with(
+        &hub,
+        "GET",
+        COMMENTS,
+        "tok-job2",
+        None,
+        &format!("If-None-Match: {etag}\r\n"),
+    )
+    .unwrap();
+    assert_eq!(again.status, 304, "unchanged: not modified");
+    assert!(again.body.is_empty());
+    assert_eq!(
+        again
+            .header("x-ratelimit-used")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap(),
+        used,
+        "a 304 is not counted"
+    );
+    send(
+        &hub,
+        "POST",
+        COMMENTS,
+        "tok-bot",
+        Some(&json!({"body": "b"})),
+    )
+    .unwrap();
+    let changed = send_with(
+        &hub,
+        "GET",
+        COMMENTS,
+        "tok-job2",
+        None,
+        &format!("If-None-Match: {etag}\r\n"),
+    )
+    .unwrap();
+    assert_eq!(changed.status, 200, "changed since: the new list");
+    let by = hub.usage_by_token();
+    assert_eq!(
+        by["tok-bot"],
+        fakehub::Usage {
+            total: 2,
+            content_creating: 2,
+            not_modified: 0
+        }
+    );
+    assert_eq!(
+        by["tok-job2"],
+        fakehub::Usage {
+            total: 3,
+            content_creating: 0,
+            not_modified: 1
+        }
+    );
+    assert_eq!(hub.usage().counted(), 4);
+    assert!(hub.requests().iter().all(|r| r.status != 0));
+}
+
+#[test]
+fn an_enforced_budget_refuses_once_spent_and_says_so_in_headers() {
+    let hub = hub();
+    hub.set_rate_limit(2, true);
+    let a = send(&hub, "GET", COMMENTS, "tok-bot", None).unwrap();
+    assert_eq!(a.header("x-ratelimit-remaining"), Some("1"));
+    let b = send(&hub, "GET", COMMENTS, "tok-bot", None).unwrap();
+    assert_eq!(b.header("x-ratelimit-remaining"), Some("0"));
+    assert_eq!(b.status, 200);
+    let c = send(&hub, "GET", COMMENTS, "tok-bot", None).unwrap();
+    assert_eq!(c.status, 403);
+    assert_eq!(c.header("x-ratelimit-remaining"), Some("0"));
+    assert!(c.header("x-ratelimit-reset").is_some());
 }
