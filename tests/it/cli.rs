@@ -157,12 +157,11 @@ fn schema_prints_the_committed_schemas() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
 }
 
-#[test]
-fn plan_json_without_config_needs_no_phase_and_writes_every_file() {
-    let dir = tempfile::tempdir().unwrap();
+/// `plan --plan-json` of the quickstart's plan, no config, `--format json`, run in `dir`.
+fn plan_quickstart_json(dir: &Path) -> Output {
     let plan = repo().join("examples/quickstart/plan.json");
-    let out = phasegate(
-        dir.path(),
+    phasegate(
+        dir,
         &[
             "plan",
             "--plan-json",
@@ -170,7 +169,13 @@ fn plan_json_without_config_needs_no_phase_and_writes_every_file() {
             "--format",
             "json",
         ],
-    );
+    )
+}
+
+#[test]
+fn plan_json_without_config_needs_no_phase_and_writes_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = plan_quickstart_json(dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     for file in ["comment.md", "summary.md", "result.json"] {
         assert!(dir.path().join(".phasegate").join(file).is_file(), "{file}");
@@ -183,17 +188,7 @@ fn plan_json_without_config_needs_no_phase_and_writes_every_file() {
 #[test]
 fn plan_result_is_written_once_and_printed_as_written() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = repo().join("examples/quickstart/plan.json");
-    let out = phasegate(
-        dir.path(),
-        &[
-            "plan",
-            "--plan-json",
-            plan.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
+    let out = plan_quickstart_json(dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out_dir = dir.path().join(".phasegate");
     let written = std::fs::read(out_dir.join("result.json")).unwrap();
