@@ -13,8 +13,10 @@ use crate::store::Store;
 
 /// The lock is held by a live job: why, and what frees it.
 pub struct Busy {
+    /// Who holds it since when, and how to release it should that job be
+    /// surely gone: breaking a live job's lock is a person's call, so it is
+    /// advice in the reason, never the next step.
     pub why: String,
-    pub command: String,
 }
 
 /// Takes the lock of `project` in `phase`'s environment for `writer`,
@@ -38,12 +40,9 @@ pub async fn take<S: Store, L: RunLiveness>(
         Err(LockError::Held { holder, .. }) => {
             return Ok(Err(Busy {
                 why: format!(
-                    "{env}/{project} is locked by {} since {}; it is applied by one job at a time",
+                    "{env}/{project} is locked by {} since {}; it is applied by one job at a time. Run this again once that job ends; if it is surely gone, `phasegate unlock --env {env} --project {project} --reason <why>` releases the lock",
                     lock::describe(&holder.owner),
                     holder.since
-                ),
-                command: format!(
-                    "phasegate unlock --env {env} --project {project} --reason \"...\" (only once that job is surely gone)"
                 ),
             }))
         }
@@ -171,9 +170,12 @@ mod tests {
                 panic!("a live holder's lock was taken");
             };
             assert!(busy.why.contains("local/app is locked by"), "{}", busy.why);
-            assert!(busy
-                .command
-                .starts_with("phasegate unlock --env local --project app"));
+            assert!(
+                busy.why
+                    .contains("`phasegate unlock --env local --project app --reason <why>`"),
+                "{}",
+                busy.why
+            );
             // Its job is gone: the lock is broken, and the break journaled.
             let Ok(held) = take(&store, &AllGone, &writer("rollback"), &phase, "app", None)
                 .await

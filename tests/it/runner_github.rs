@@ -353,10 +353,24 @@ fn a_change_runs_through_the_github_store_from_the_pr_to_after_the_merge() {
     c.lock_prod_as_run(150);
     let text = c.expect(1, push(201, "apply"), &["apply", "--phase", "2"]);
     assert!(text.contains("is locked by run 150"), "{text}");
-    // ... until that run completes: then the lock is stale and broken.
+    // The next step is the apply again, never breaking a live job's lock;
+    // how to release a lock whose job is surely gone is advice in the reason.
+    let next = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("next: "))
+        .unwrap_or_else(|| panic!("no next line: {text}"))
+        .to_string();
+    assert_eq!(next, "phasegate apply --phase 2", "{text}");
+    assert!(
+        text.contains("`phasegate unlock --env prod --project"),
+        "{text}"
+    );
+    // ... until that run completes: then the lock is stale and broken, and
+    // the printed step, run word for word, applies.
     c.hub
         .set_run("acme", "infra", 150, "completed", Some("cancelled"));
-    let text = c.expect(0, push(201, "apply"), &["apply", "--phase", "2"]);
+    let words: Vec<&str> = next.split_whitespace().skip(1).collect();
+    let text = c.expect(0, push(201, "apply"), &words);
     assert!(text.contains("applied"), "{text}");
 
     let journal = c.journal();

@@ -300,7 +300,9 @@ async fn apply_project<S: Store, L: RunLiveness>(
             Ok(held) => held,
             Err(busy) => {
                 let digest = digest.as_deref();
-                return refuse(store, ctx, name, digest, "lock", busy.why, busy.command).await;
+                // The next step is this apply again, once the holder ends.
+                let again = format!("phasegate apply --phase {}", ctx.phase.index);
+                return refuse(store, ctx, name, digest, "lock", busy.why, again).await;
             }
         };
     let result = match current.filter(|_| interrupted) {

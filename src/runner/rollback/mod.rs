@@ -435,24 +435,21 @@ async fn plan_revert<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> R
     Ok(o)
 }
 
+/// Takes the project's lock; when a job holds it, refuses naming `again`
+/// (the refused command) as the next step.
 async fn take_lock<S: Store>(
     store: &S,
     ctx: &Ctx<'_>,
     project: &str,
+    again: String,
 ) -> Result<std::result::Result<Held, Outcome>> {
     match crate::runner::lock::take(store, &ctx.liveness, &ctx.writer, ctx.phase, project, None)
         .await?
     {
         Ok(held) => Ok(Ok(held)),
-        Err(busy) => Ok(Err(refuse(
-            store,
-            ctx,
-            project,
-            "lock",
-            busy.why,
-            busy.command,
-        )
-        .await?)),
+        Err(busy) => Ok(Err(
+            refuse(store, ctx, project, "lock", busy.why, again).await?
+        )),
     }
 }
 
@@ -478,7 +475,8 @@ async fn apply_revert<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -> 
     let Some(base) = recorded.or_else(|| ctx.base.clone()) else {
         return no_base(store, ctx, name).await;
     };
-    let held = match take_lock(store, ctx, name).await? {
+    let again = format!("phasegate rollback --phase {} --apply", ctx.phase.index);
+    let held = match take_lock(store, ctx, name, again).await? {
         Ok(h) => h,
         Err(o) => return Ok(o),
     };
@@ -633,7 +631,11 @@ async fn restore_state<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) ->
     if let Err(o) = decided(store, ctx, name, Action::Rollback).await? {
         return Ok(o);
     }
-    let held = match take_lock(store, ctx, name).await? {
+    let again = format!(
+        "phasegate rollback --phase {} --restore-state --confirm-restore",
+        ctx.phase.index
+    );
+    let held = match take_lock(store, ctx, name, again).await? {
         Ok(h) => h,
         Err(o) => return Ok(o),
     };
