@@ -267,6 +267,19 @@ fn a_state_restore_needs_confirmation_and_refuses_another_lineage() {
         terraform(&c, &["state", "pull"])["lineage"],
         "00000000-0000-0000-0000-000000000000"
     );
+    // The step it names instead, a revert plan, runs as printed.
+    let next = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("next: "))
+        .unwrap_or_else(|| panic!("no next line: {text}"));
+    assert_eq!(next, "phasegate rollback --phase 1", "{text}");
+    let words: Vec<&str> = next.split_whitespace().skip(1).collect();
+    let planned = c.code(0, &words);
+    assert!(
+        String::from_utf8_lossy(&planned.stdout).contains("revert"),
+        "{}",
+        describe(&planned)
+    );
 }
 
 #[test]

@@ -230,30 +230,43 @@ async fn refuse<S: Store>(
     why: String,
     command: String,
 ) -> Result<Outcome> {
+    refuse_naming(store, ctx, project, what, why, Some(command)).await
+}
+
+/// A journaled refusal; `command` is the next step, run as printed, or
+/// `None` when only a person can supply what is missing (the reason says what).
+async fn refuse_naming<S: Store>(
+    store: &S,
+    ctx: &Ctx<'_>,
+    project: &str,
+    what: &str,
+    why: String,
+    command: Option<String>,
+) -> Result<Outcome> {
     let kind = EventKind::Refusal {
         what: what.into(),
         why: why.clone(),
-        command: Some(command.clone()),
+        command: command.clone(),
     };
     journal(store, ctx, project, None, vec![kind]).await?;
     let mut o = Outcome::new(project, ExitCode::Refused, "refused", why);
-    o.command = Some(command);
+    o.command = command;
     Ok(o)
 }
 
 /// No commit to go back to: neither `--base`, nor a pull request's base,
 /// nor a base recorded with the phase's plan. Journaled, before any lock.
 async fn no_base<S: Store>(store: &S, ctx: &Ctx<'_>, project: &str) -> Result<Outcome> {
-    refuse(
+    refuse_naming(
         store,
         ctx,
         project,
         "rollback-base",
         format!(
-            "which commit does the revert of {project} go back to? The plan of phase {} recorded no base commit (it was not planned in a git repository), and no --base was given",
-            ctx.phase.name
+            "which commit does the revert of {project} go back to? The plan of phase {} recorded no base commit (it was not planned in a git repository), and no --base was given: name it, `phasegate rollback --phase {} --base <commit>`",
+            ctx.phase.name, ctx.phase.index
         ),
-        format!("phasegate rollback --phase {} --base REV", ctx.phase.index),
+        None,
     )
     .await
 }
@@ -659,10 +672,10 @@ async fn locked_restore<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -
             name,
             "checkpoint",
             format!(
-                "no checkpoint of {name} is journaled in phase {}",
+                "no checkpoint of {name} is journaled in phase {}; a revert plan undoes the change without one",
                 ctx.phase.name
             ),
-            format!("phasegate rollback --phase {n} (a revert plan)"),
+            format!("phasegate rollback --phase {n}"),
         )
         .await;
     };
@@ -674,14 +687,12 @@ async fn locked_restore<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -
             name,
             "checkpoint",
             format!(
-                "the checkpoint {} is missing or not the journaled one (sha256 {})",
+                "the checkpoint {} is missing or not the journaled one (sha256 {}): download the checkpoint artifact to {}, then run this again",
                 cp.file,
-                short(&cp.sha256)
-            ),
-            format!(
-                "download the checkpoint artifact to {}, then run this again",
+                short(&cp.sha256),
                 cp.file
             ),
+            format!("phasegate rollback --phase {n} --restore-state --confirm-restore"),
         )
         .await;
     }
@@ -698,11 +709,11 @@ async fn locked_restore<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -
             name,
             "lineage",
             format!(
-                "the state's lineage {} is not the checkpoint's {}: it is another state, which a restore would overwrite",
+                "the state's lineage {} is not the checkpoint's {}: it is another state, which a restore would overwrite; a revert plan works from the state as it is",
                 lineage.as_deref().unwrap_or("(none)"),
                 cp.lineage.as_deref().unwrap_or("(none)")
             ),
-            format!("phasegate rollback --phase {n} (a revert plan)"),
+            format!("phasegate rollback --phase {n}"),
         )
         .await;
     }
@@ -712,8 +723,8 @@ async fn locked_restore<S: Store>(store: &S, ctx: &Ctx<'_>, project: &Project) -
             ctx,
             name,
             "serial",
-            why,
-            format!("phasegate rollback --phase {n} (a revert plan)"),
+            format!("{why}; a revert plan works from the state as it is"),
+            format!("phasegate rollback --phase {n}"),
         )
         .await;
     }
