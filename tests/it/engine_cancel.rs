@@ -113,6 +113,11 @@ pub(crate) fn engine_started(store: &Path, change: &str) -> u32 {
 /// The pid of the apply's engine, once the journal in `store` names it and
 /// its stream shows the bucket and the web group being created.
 pub(crate) fn engine_mid_apply(store: &Path) -> u32 {
+    engine_creating(store, &["aws_s3_bucket.assets", "aws_security_group.web"])
+}
+
+/// The pid of the apply's engine, once its stream shows each of `addresses` being created.
+fn engine_creating(store: &Path, addresses: &[&str]) -> u32 {
     let mut pid = 0;
     wait_until(
         "the journal names the engine",
@@ -129,17 +134,15 @@ pub(crate) fn engine_mid_apply(store: &Path) -> u32 {
         },
     );
     wait_until(
-        "terraform starts creating the bucket and the web group",
+        "terraform starts creating each resource awaited",
         Duration::from_secs(60),
         || {
             let stream = std::fs::read_to_string(format!("/proc/{pid}/fd/1")).unwrap_or_default();
-            ["aws_s3_bucket.assets", "aws_security_group.web"]
-                .iter()
-                .all(|addr| {
-                    stream.lines().any(|l| {
-                        l.contains(r#""type":"apply_start""#) && l.contains(&format!("\"{addr}\""))
-                    })
+            addresses.iter().all(|addr| {
+                stream.lines().any(|l| {
+                    l.contains(r#""type":"apply_start""#) && l.contains(&format!("\"{addr}\""))
                 })
+            })
         },
     );
     pid
@@ -388,7 +391,15 @@ fn a_create_cut_off_by_the_stop_is_named_uncertain_by_the_re_verify() {
     c.tb.write_file("infra/lost.tf", LOST_ANSWER);
     c.ok(&["plan", "--phase", "1"]);
     let mut job = spawn_apply(&c, 1500);
-    let engine = engine_mid_apply(&c.store);
+    // The signal must find the lost group's create in flight, not yet to start.
+    let engine = engine_creating(
+        &c.store,
+        &[
+            "aws_s3_bucket.assets",
+            "aws_security_group.web",
+            "aws_security_group.lost",
+        ],
+    );
     let (sent, code) = cancel_as_actions_does(&mut job, engine);
     assert_eq!((sent, code), (vec!["INT"], 130), "{}", apply_log(&c));
     // The cloud holds the group, the state does not: nothing can tell this
