@@ -1111,15 +1111,20 @@ mod tests {
         )
     }
 
-    fn project(events: &[Event]) -> ProjectProgress {
+    /// `events` folded over one phase, `dev`, of one project, `app`.
+    fn dev_phase(events: &[Event], approval_required: bool) -> PhaseProgress {
         let refs = [PhaseRef {
             index: 1,
             name: "dev".into(),
             environment: "dev".into(),
             projects: vec!["app".into()],
-            approval_required: false,
+            approval_required,
         }];
-        fold("CHG-1", &refs, events).phases[0].projects[0].clone()
+        fold("CHG-1", &refs, events).phases.remove(0)
+    }
+
+    fn project(events: &[Event]) -> ProjectProgress {
+        dev_phase(events, false).projects.remove(0)
     }
 
     fn previewed(step: &str, step_digest: &str) -> Event {
@@ -1141,14 +1146,7 @@ mod tests {
     }
 
     fn phase_digest_of(events: &[Event]) -> Option<String> {
-        let refs = [PhaseRef {
-            index: 1,
-            name: "dev".into(),
-            environment: "dev".into(),
-            projects: vec!["app".into()],
-            approval_required: true,
-        }];
-        fold("CHG-1", &refs, events).phases[0].digest.clone()
+        dev_phase(events, true).digest
     }
 
     #[test]
