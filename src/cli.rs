@@ -68,6 +68,8 @@ pub enum Command {
     Journal(JournalArgs),
     /// Apply exactly the reviewed plan of one phase: checkpoint, lock, apply, journal.
     Apply(ApplyArgs),
+    /// Run a phase's operation steps (preview shown at plan time, approved with the phase): execute, poll, verify; or retry, roll back or abort a failed one.
+    Steps(StepsArgs),
     /// Release a lock on an environment and project, recording who and why.
     Unlock(UnlockArgs),
     /// Work with Rego policies (the policy gate's).
@@ -425,6 +427,34 @@ pub struct ApplyArgs {
     /// After an interrupted apply: journal the abort and release the lock; nothing is applied.
     #[arg(long)]
     pub abort: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StepsArgs {
+    #[command(flatten)]
+    pub select: PhaseSelector,
+    /// Output directory (step logs under `steps/`); default from config, else .phasegate.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// GitHub token; default GITHUB_TOKEN. Never printed.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Run the failed step ID again (at most 3 times).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["rollback", "abort"])]
+    pub retry: Option<String>,
+    /// Run the rollback command of step ID.
+    #[arg(long, value_name = "ID", conflicts_with = "abort")]
+    pub rollback: Option<String>,
+    /// Give step ID up; the phase then needs a new plan.
+    #[arg(long, value_name = "ID")]
+    pub abort: Option<String>,
+    /// How long this job may run steps (`30s`, `45m`, `5h`): a poll that would outlast it is
+    /// journaled as waiting and continued by the next run. Default 330m, inside GitHub's
+    /// 6-hour job limit.
+    #[arg(long, value_name = "DURATION", default_value = "330m")]
+    pub job_time: String,
 }
 
 #[derive(Debug, Args)]

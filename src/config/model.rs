@@ -548,8 +548,8 @@ pub struct Phase {
     #[serde(default)]
     pub checks: Vec<Check>,
     /// The phase's steps, in order: its Terraform apply (`kind: terraform`) and operations.
-    /// Absent: one Terraform apply of the phase's projects. Checked, not yet run: this version
-    /// refuses a change plan that declares steps.
+    /// Absent: one Terraform apply of the phase's projects. Operations run through
+    /// `phasegate steps`, under the phase's approval.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<super::steps::Step>,
 }

@@ -21,6 +21,8 @@ pub struct ResolvedPhase {
     pub monthly_budget: Option<f64>,
     /// The environment's checks, then the phase's own.
     pub checks: Vec<Check>,
+    /// The change plan's steps for the phase; empty: one Terraform apply.
+    pub steps: Vec<super::steps::Step>,
 }
 
 /// The phases of a change. Without a change plan: one phase per environment,
@@ -46,6 +48,7 @@ pub fn resolve_phases(config: &Config, change: Option<&ChangePlan>) -> Vec<Resol
                 blast_radius: None,
                 monthly_budget: None,
                 checks: env.checks.clone(),
+                steps: vec![],
             })
             .collect(),
         Some(plan) => plan
@@ -71,6 +74,7 @@ pub fn resolve_phases(config: &Config, change: Option<&ChangePlan>) -> Vec<Resol
                     blast_radius: Some(ph.blast_radius),
                     monthly_budget: ph.monthly_budget,
                     checks: env.checks.iter().chain(&ph.checks).cloned().collect(),
+                    steps: ph.steps.clone(),
                 })
             })
             .collect(),

@@ -448,6 +448,27 @@ pub fn run_order(steps: &[Step]) -> Option<Vec<&Step>> {
     Some(order)
 }
 
+/// The ids of the operation steps a phase's Terraform step requires, directly or through
+/// other steps of the phase: they run before the apply; every other operation runs after it
+/// or beside it.
+pub fn before_apply(steps: &[Step]) -> BTreeSet<String> {
+    let by_id: BTreeMap<&str, &Step> = steps.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut out = BTreeSet::new();
+    let mut todo: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.kind == StepKind::Terraform)
+        .flat_map(|s| s.requires.iter().map(String::as_str))
+        .collect();
+    while let Some(id) = todo.pop() {
+        if let Some(step) = by_id.get(id) {
+            if out.insert(id.to_string()) {
+                todo.extend(step.requires.iter().map(String::as_str));
+            }
+        }
+    }
+    out
+}
+
 /// The digest that binds a step to an approval: its kind, requirements, every command's argv,
 /// its literal environment, its working directory, whether it is irreversible, and the output
 /// its preview showed. A changed argv or preview is a new digest, so a new approval. Secret

@@ -19,8 +19,8 @@ pub use event::{
     RunRef, Step,
 };
 pub use progress::{
-    fold, fold_seeing, InFlight, NextStep, Overall, PhaseProgress, PhaseRef, Progress,
-    ProjectProgress, Revert, Review, Seen, StepState, Stopped, Verification,
+    fold, fold_seeing, InFlight, NextStep, OperationProgress, Overall, PhaseProgress, PhaseRef,
+    Progress, ProjectProgress, Revert, Review, Seen, StepRef, StepState, Stopped, Verification,
 };
 pub use writer::Writer;
 

@@ -11,18 +11,54 @@ use super::event::{
     GateFinding, LockOwner, PlanRecord, ResourceOutcome, ResourceResult, ReviewVerdict, RunRef,
     Step,
 };
-use super::operation::OperationRecord;
+use super::operation::{Ended, OperationRecord, OperationState};
 
 /// One phase of the change as the config resolves it: what the fold walks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PhaseRef {
     /// 1-based position.
     pub index: usize,
     pub name: String,
     pub environment: String,
     pub projects: Vec<String>,
-    /// The environment needs a recorded approval before an apply.
+    /// The environment needs a recorded approval before an apply (or the
+    /// phase has an irreversible step).
     pub approval_required: bool,
+    /// The phase's operation steps, in the order they run.
+    pub steps: Vec<StepRef>,
+}
+
+/// One operation step of a phase, as the fold needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StepRef {
+    pub id: String,
+    /// It declares a rollback command.
+    pub has_rollback: bool,
+    /// The phase's Terraform apply requires it (directly or through other
+    /// steps): it runs before the apply.
+    pub before_apply: bool,
+    pub irreversible: bool,
+}
+
+/// Where one operation step of a phase stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperationProgress {
+    pub id: String,
+    #[serde(skip)]
+    pub has_rollback: bool,
+    pub before_apply: bool,
+    pub irreversible: bool,
+    #[serde(flatten)]
+    pub state: OperationState,
+    /// The step's records, oldest first (not shown: `state` folds them).
+    #[serde(skip)]
+    pub records: Vec<OperationRecord>,
+}
+
+impl OperationProgress {
+    pub fn succeeded(&self) -> bool {
+        matches!(self.state.ended, Some(Ended::Succeeded { .. }))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -281,6 +317,9 @@ pub struct PhaseProgress {
     /// (`config::steps::step_digest`): part of the phase digest.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub step_digests: BTreeMap<String, String>,
+    /// The phase's operation steps, in the order they run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<OperationProgress>,
 }
 
 impl PhaseProgress {
@@ -318,7 +357,17 @@ impl PhaseProgress {
     pub fn complete(&self) -> bool {
         !self.projects.is_empty()
             && self.projects.iter().all(|p| p.applied() && p.verified())
+            && self.operations.iter().all(OperationProgress::succeeded)
             && self.reviewed_ok()
+    }
+
+    /// The first operation step not yet succeeded, among those before the
+    /// apply (`before_apply`) or all of them.
+    pub fn open_step(&self, before_apply_only: bool) -> Option<&OperationProgress> {
+        self.operations
+            .iter()
+            .filter(|o| o.before_apply || !before_apply_only)
+            .find(|o| !o.succeeded())
     }
 }
 
@@ -375,6 +424,18 @@ pub fn fold_seeing(
             approvals: vec![],
             review: None,
             step_digests: BTreeMap::new(),
+            operations: p
+                .steps
+                .iter()
+                .map(|s| OperationProgress {
+                    id: s.id.clone(),
+                    has_rollback: s.has_rollback,
+                    before_apply: s.before_apply,
+                    irreversible: s.irreversible,
+                    state: OperationState::default(),
+                    records: vec![],
+                })
+                .collect(),
             projects: p
                 .projects
                 .iter()
@@ -405,6 +466,9 @@ pub fn fold_seeing(
         phase.projects.retain(|p| touched.contains(&p.project));
     }
     for phase in &mut view {
+        for op in &mut phase.operations {
+            op.state = super::operation::fold(&op.records);
+        }
         phase.digest = current_phase_digest(phase);
         phase.state = phase_state(phase);
     }
@@ -429,11 +493,24 @@ fn current_phase_digest(phase: &PhaseProgress) -> Option<String> {
         .map(|p| p.digest.as_deref().map(|d| (p.project.as_str(), d)))
         .collect();
     let projects = projects?;
-    if phase.step_digests.is_empty() {
-        return (!projects.is_empty()).then(|| phase_digest(projects));
+    if phase.step_digests.is_empty() && projects.is_empty() {
+        return None;
     }
-    let steps: Vec<(String, &str)> = phase
-        .step_digests
+    Some(phase_digest_with_steps(projects, &phase.step_digests))
+}
+
+/// [`phase_digest`] with the phase's operation steps, each step's digest
+/// (`config::steps::step_digest`) under `step:<id>`. Without steps it is
+/// exactly [`phase_digest`].
+pub fn phase_digest_with_steps<'a>(
+    projects: impl IntoIterator<Item = (&'a str, &'a str)>,
+    step_digests: &BTreeMap<String, String>,
+) -> String {
+    let projects: Vec<(&str, &str)> = projects.into_iter().collect();
+    if step_digests.is_empty() {
+        return phase_digest(projects);
+    }
+    let steps: Vec<(String, &str)> = step_digests
         .iter()
         .map(|(id, d)| (format!("step:{id}"), d.as_str()))
         .collect();
@@ -441,7 +518,7 @@ fn current_phase_digest(phase: &PhaseProgress) -> Option<String> {
     pairs.extend(steps.iter().map(|(k, d)| (k.as_str(), *d)));
     // Hashed even for one entry: a phase of one step must not share its
     // digest with the step's own.
-    Some(hashed_digest(&pairs))
+    hashed_digest(&pairs)
 }
 
 fn hashed_digest(pairs: &[(&str, &str)]) -> String {
@@ -473,14 +550,15 @@ fn apply_event(phase: &mut PhaseProgress, e: &Event) {
         });
         return;
     }
-    if let EventKind::Operation {
-        step_id,
-        record: OperationRecord::Previewed { step_digest, .. },
-    } = &e.kind
-    {
-        phase
-            .step_digests
-            .insert(step_id.clone(), step_digest.clone());
+    if let EventKind::Operation { step_id, record } = &e.kind {
+        if let OperationRecord::Previewed { step_digest, .. } = record {
+            phase
+                .step_digests
+                .insert(step_id.clone(), step_digest.clone());
+        }
+        if let Some(op) = phase.operations.iter_mut().find(|o| &o.id == step_id) {
+            op.records.push(record.clone());
+        }
         return;
     }
     if let EventKind::Reviewed {
@@ -939,6 +1017,9 @@ fn overall_and_next(
                 ),
             );
         }
+        if let Some(op) = phase.open_step(true) {
+            return step_next(phase, op);
+        }
         return (
             Overall::InProgress,
             with(
@@ -946,6 +1027,9 @@ fn overall_and_next(
                 format!("apply phase {} ({})", phase.name, phase.environment),
             ),
         );
+    }
+    if let Some(op) = phase.open_step(false) {
+        return step_next(phase, op);
     }
     if let Some(p) = phase.projects.iter().find(|p| !p.verified()) {
         return (
@@ -980,6 +1064,87 @@ fn overall_and_next(
                     "phase {} is applied and verified; review it before the next environment",
                     phase.name
                 ),
+            ),
+        ),
+    }
+}
+
+/// The next step for an operation step that has not succeeded: run it (or
+/// continue it), or, once it failed, the first thing a person may do about
+/// it (retry, its rollback, or abort), the others named in the reason.
+fn step_next(phase: &PhaseProgress, op: &OperationProgress) -> (Overall, Option<NextStep>) {
+    let n = phase.index;
+    let id = &op.id;
+    let steps = format!("phasegate steps --phase {n}");
+    let next = |command: String, reason: String| Some(NextStep { command, reason });
+    let irreversible = if op.irreversible {
+        " (irreversible: it cannot be undone)"
+    } else {
+        ""
+    };
+    match &op.state.ended {
+        Some(Ended::Failed { reason }) => {
+            let mut offers = vec![];
+            if op.state.attempts <= super::operation::MAX_RETRIES {
+                offers.push(format!("`{steps} --retry {id}`"));
+            }
+            if op.has_rollback {
+                offers.push(format!("`{steps} --rollback {id}`"));
+            }
+            offers.push(format!("`{steps} --abort {id}`"));
+            let first = offers[0].trim_matches('`').to_string();
+            (
+                Overall::Failed,
+                next(
+                    first,
+                    format!(
+                        "step {id}{irreversible} of phase {} failed ({reason}); one of: {}",
+                        phase.name,
+                        offers.join(", ")
+                    ),
+                ),
+            )
+        }
+        Some(Ended::RolledBack { .. } | Ended::Aborted { .. }) => (
+            Overall::Failed,
+            next(
+                format!("phasegate plan --phase {n}"),
+                format!(
+                    "step {id} of phase {} was {}: fix the change and plan again",
+                    phase.name,
+                    if matches!(op.state.ended, Some(Ended::Aborted { .. })) {
+                        "aborted"
+                    } else {
+                        "rolled back"
+                    }
+                ),
+            ),
+        ),
+        _ if op.state.waiting => (
+            Overall::InProgress,
+            next(
+                steps,
+                format!(
+                    "the poll of step {id} goes on ({} answers so far): run this to continue it",
+                    op.state.ticks
+                ),
+            ),
+        ),
+        _ if op.state.executing || op.state.attempts > 0 => (
+            Overall::InProgress,
+            next(
+                steps,
+                format!(
+                    "step {id} of phase {} started and has no result yet: this checks it (poll or verify) before anything runs again",
+                    phase.name
+                ),
+            ),
+        ),
+        _ => (
+            Overall::InProgress,
+            next(
+                steps,
+                format!("run step {id}{irreversible} of phase {}", phase.name),
             ),
         ),
     }
@@ -1119,6 +1284,7 @@ mod tests {
             environment: "dev".into(),
             projects: vec!["app".into()],
             approval_required,
+            steps: vec![],
         }];
         fold("CHG-1", &refs, events).phases.remove(0)
     }

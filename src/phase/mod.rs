@@ -133,6 +133,9 @@ fn decide_review(phase: &PhaseProgress) -> Decision {
             return Decision::Refuse(m);
         }
     }
+    if let Some(m) = steps_open(phase) {
+        return Decision::Refuse(m);
+    }
     Decision::Proceed(Approved {
         digest: phase.digest.clone(),
         ..Approved::default()
@@ -162,6 +165,110 @@ pub fn review_waits_for(progress: &Progress, phase: &str, project: &str) -> Opti
         .iter()
         .filter(|p| p.project != project)
         .find_map(|p| unreviewable(phase, p).map(|m| m.why))
+        .or_else(|| steps_open(phase).map(|m| m.why))
+}
+
+/// An operation step of the phase that has not succeeded: the phase is not
+/// reviewed before its steps ran (`phasegate steps` reviews it after them).
+fn steps_open(phase: &PhaseProgress) -> Option<Missing> {
+    let op = phase.open_step(false)?;
+    Some(Missing {
+        what: "steps",
+        why: format!(
+            "step {} of phase {} has not succeeded ({})",
+            op.id,
+            phase.name,
+            op_word(op)
+        ),
+        command: format!("phasegate steps --phase {}", phase.index),
+    })
+}
+
+fn op_word(op: &crate::journal::OperationProgress) -> &'static str {
+    match &op.state.ended {
+        Some(operation::Ended::Failed { .. }) => "failed",
+        Some(operation::Ended::RolledBack { .. }) => "rolled back",
+        Some(operation::Ended::Aborted { .. }) => "aborted",
+        Some(operation::Ended::Succeeded { .. }) => "succeeded",
+        None if op.state.waiting => "its poll goes on",
+        None if op.state.attempts > 0 => "running",
+        None => "not run yet",
+    }
+}
+
+/// May the phase's operation steps run? The phase is planned and gated, the
+/// previous environment is complete, and where the phase needs an approval
+/// (its environment does, or a step is irreversible) its current digest,
+/// which binds every step's commands and preview, is approved.
+pub fn decide_steps(progress: &Progress, phase_name: &str) -> Decision {
+    let Some(phase) = progress.phase(phase_name) else {
+        return refuse(
+            "phase",
+            format!("phase {phase_name} is not in this change"),
+            "phasegate status".into(),
+        );
+    };
+    let n = phase.index;
+    let plan_cmd = format!("phasegate plan --phase {n}");
+    let (Some(digest), Some(first)) = (phase.digest.clone(), phase.projects.first()) else {
+        return refuse(
+            "plan",
+            format!("phase {} has no plan", phase.name),
+            plan_cmd,
+        );
+    };
+    for p in &phase.projects {
+        let d = p.digest.clone().unwrap_or_default();
+        if p.apply == StepState::Pending {
+            if let Some(m) = ungated(&p.gates, &d, &p.project, &plan_cmd, "plan") {
+                return Decision::Refuse(m);
+            }
+        }
+        if !p.blocking_gates.is_empty() {
+            return refuse(
+                "gate",
+                format!(
+                    "the {} gate blocks plan {} of {}",
+                    p.blocking_gates.join(", "),
+                    short(&d),
+                    p.project
+                ),
+                plan_cmd,
+            );
+        }
+    }
+    for op in &phase.operations {
+        if !phase.step_digests.contains_key(&op.id) {
+            return refuse(
+                "plan",
+                format!(
+                    "step {} has no preview in the plan of phase {}",
+                    op.id, phase.name
+                ),
+                plan_cmd,
+            );
+        }
+    }
+    let prev = progress
+        .phases
+        .iter()
+        .rev()
+        .find(|q| q.index < n && q.in_change())
+        .filter(|prev| prev.environment != phase.environment);
+    if let Some(prev) = prev {
+        if !prev.complete() {
+            return Decision::Refuse(previous_phase(prev, &phase.environment));
+        }
+    }
+    if phase.approval_required {
+        if let Some(refusal) = approval_refusal(phase, first, prev) {
+            return Decision::Refuse(refusal);
+        }
+    }
+    Decision::Proceed(Approved {
+        digest: Some(digest),
+        ..Approved::default()
+    })
 }
 
 fn unreviewable(phase: &PhaseProgress, p: &ProjectProgress) -> Option<Missing> {
@@ -378,6 +485,16 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
         if let Some(refusal) = approval_refusal(phase, p, prev) {
             return Decision::Refuse(refusal);
         }
+    }
+    if let Some(op) = phase.open_step(true) {
+        return refuse(
+            "steps",
+            format!(
+                "the apply of phase {} requires step {}, which has not succeeded",
+                phase.name, op.id
+            ),
+            format!("phasegate steps --phase {n}"),
+        );
     }
     Decision::Proceed(Approved {
         digest: Some(digest),

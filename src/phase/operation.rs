@@ -12,116 +12,11 @@
 //! polled or verified first.
 
 use crate::config::steps::Step;
-use crate::journal::operation::{OperationRecord, PollOutcome};
-
-/// How many times a failed step may be run again.
-pub const MAX_RETRIES: u32 = 3;
+use crate::journal::operation::PollOutcome;
+pub use crate::journal::operation::{fold, Ended, OperationState, MAX_RETRIES};
 
 /// The note of a step whose verify passed before it ran.
 pub const ALREADY_DONE: &str = "target already existed; execute skipped";
-
-/// How an operation step ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ended {
-    Succeeded { note: Option<String> },
-    Failed { reason: String },
-    RolledBack { ok: bool },
-    Aborted { by: String },
-}
-
-/// One operation step, folded from its records.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct OperationState {
-    /// The step digest its preview journaled.
-    pub preview_digest: Option<String>,
-    /// Executions started (`executing` records).
-    pub attempts: u32,
-    /// An execution started and not recorded as finished: its job died.
-    pub executing: bool,
-    /// The latest execution finished with exit 0.
-    pub executed_ok: bool,
-    /// Whether verify ran before the first execution, and how it went.
-    pub verified_first: Option<bool>,
-    /// Poll answers since the latest execution.
-    pub ticks: u32,
-    pub poll_ended: Option<PollOutcome>,
-    /// A job ran out of time while polling; the next run continues.
-    pub waiting: bool,
-    /// The verify after the latest execution.
-    pub verified: Option<bool>,
-    pub ended: Option<Ended>,
-    /// A rollback started and not recorded as finished.
-    pub rolling_back: bool,
-}
-
-/// Folds a step's records, oldest first.
-pub fn fold<'a>(records: impl IntoIterator<Item = &'a OperationRecord>) -> OperationState {
-    let mut s = OperationState::default();
-    for r in records {
-        match r {
-            OperationRecord::Previewed { step_digest, .. } => {
-                s.preview_digest = Some(step_digest.clone())
-            }
-            OperationRecord::Executing { attempt } => {
-                s.attempts = s.attempts.max(*attempt);
-                s.executing = true;
-                s.executed_ok = false;
-                s.ticks = 0;
-                s.poll_ended = None;
-                s.waiting = false;
-                s.verified = None;
-                s.ended = None;
-            }
-            OperationRecord::Executed { run, .. } => {
-                s.executing = false;
-                s.executed_ok = run.ok();
-            }
-            OperationRecord::PollTick { tick, .. } => {
-                // A poll after a dead job proves the execution happened.
-                s.executing = false;
-                s.executed_ok = true;
-                s.ticks = s.ticks.max(*tick);
-                s.waiting = false;
-            }
-            OperationRecord::PollEnded { outcome, .. } => {
-                s.executing = false;
-                s.poll_ended = Some(*outcome);
-            }
-            OperationRecord::Waiting { .. } => s.waiting = true,
-            OperationRecord::Verified {
-                passed,
-                before_execute,
-                ..
-            } => {
-                if *before_execute {
-                    s.verified_first = Some(*passed);
-                } else {
-                    s.executing = false;
-                    s.verified = Some(*passed);
-                }
-            }
-            OperationRecord::Succeeded { note } => {
-                s.ended = Some(Ended::Succeeded { note: note.clone() })
-            }
-            OperationRecord::Failed { reason } => {
-                s.executing = false;
-                s.ended = Some(Ended::Failed {
-                    reason: reason.clone(),
-                })
-            }
-            OperationRecord::RollbackStarted { .. } => s.rolling_back = true,
-            OperationRecord::RolledBack { run } => {
-                s.rolling_back = false;
-                s.ended = Some(Ended::RolledBack { ok: run.ok() });
-            }
-            OperationRecord::Aborted { by } => {
-                s.executing = false;
-                s.ended = Some(Ended::Aborted { by: by.clone() })
-            }
-        }
-    }
-    s
-}
 
 /// What the job asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,7 +240,7 @@ pub fn next(step: &Step, s: &OperationState, mode: Mode) -> Next {
 mod tests {
     use super::*;
     use crate::config::steps::{Argv, Poll, StepKind, StepVerify};
-    use crate::journal::operation::CommandRun;
+    use crate::journal::operation::{CommandRun, OperationRecord};
 
     fn argv(a: &[&str]) -> Argv {
         Argv(a.iter().map(|s| s.to_string()).collect())

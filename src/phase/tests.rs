@@ -14,6 +14,7 @@ fn phases() -> Vec<PhaseRef> {
             environment: "dev".into(),
             projects: vec!["app".into()],
             approval_required: false,
+            steps: vec![],
         },
         PhaseRef {
             index: 2,
@@ -21,6 +22,7 @@ fn phases() -> Vec<PhaseRef> {
             environment: "prod".into(),
             projects: vec!["app".into()],
             approval_required: true,
+            steps: vec![],
         },
     ]
 }
@@ -496,6 +498,7 @@ fn a_project_s_review_waits_for_a_sibling_still_being_verified_and_the_last_one_
         environment: "dev".into(),
         projects: vec!["app".into(), "net".into()],
         approval_required: false,
+        steps: vec![],
     }];
     let of = |project: &str, events: Vec<Event>| -> Vec<Event> {
         events
@@ -569,6 +572,7 @@ fn per_environment_phases() -> Vec<PhaseRef> {
             environment: env.to_string(),
             projects: vec![env.to_string(), "shared".into()],
             approval_required: i > 0,
+            steps: vec![],
         })
         .collect()
 }

@@ -318,6 +318,7 @@ mod tests {
             environment: "dev".into(),
             projects: vec!["app".into()],
             approval_required: false,
+            steps: vec![],
         }];
         let progress = fold("CHG-1", &refs, events);
         phase_markdown(&progress, &progress.phases[0], &[])
@@ -331,6 +332,7 @@ mod tests {
             environment: "dev".into(),
             projects: vec!["app".into()],
             approval_required: false,
+            steps: vec![],
         }];
         let mut events = planned();
         events.push(ev(Step::Apply, EventKind::ApplyStarted));
@@ -441,6 +443,7 @@ mod tests {
                 environment: "dev".into(),
                 projects: vec!["app".into()],
                 approval_required: false,
+                steps: vec![],
             }],
             &events,
         ));

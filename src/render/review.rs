@@ -94,6 +94,7 @@ pub fn phase_markdown(r: &PhaseReport) -> String {
             }
         }
     }
+    out.extend(steps_lines(&r.steps));
     for rb in &r.rollbacks {
         out.push(format!(
             "- Rolled back{} by {} at {}: {}",
@@ -107,6 +108,46 @@ pub fn phase_markdown(r: &PhaseReport) -> String {
         ));
     }
     out.join("\n")
+}
+
+/// The phase's operation steps: verdict, duration, attempts and log files.
+fn steps_lines(steps: &[crate::report::StepEntry]) -> Vec<String> {
+    if steps.is_empty() {
+        return vec![];
+    }
+    let mut out = vec![
+        String::new(),
+        "| step | verdict | attempts | duration | logs |".into(),
+        "|---|---|---|---|---|".into(),
+    ];
+    for s in steps {
+        out.push(format!(
+            "| {}{} | {}{} | {} | {} | {} |",
+            code_inline(&s.id),
+            if s.irreversible {
+                " **irreversible**"
+            } else {
+                ""
+            },
+            inline(&s.verdict),
+            s.detail
+                .as_deref()
+                .map(|d| format!(": {}", inline(d)))
+                .unwrap_or_default(),
+            s.attempts,
+            duration_words(s.duration_seconds),
+            if s.logs.is_empty() {
+                "—".to_string()
+            } else {
+                s.logs
+                    .iter()
+                    .map(|l| code_inline(l))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ));
+    }
+    out
 }
 
 fn resources_words(rs: &[ResourceResult]) -> String {
@@ -171,6 +212,7 @@ pub fn change_markdown(r: &ChangeReport) -> String {
             inline(&p.phase.name)
         ));
         out.push(format!("Resources: {}", resources_words(&p.resources)));
+        out.extend(steps_lines(&p.steps));
         for reason in &p.reasons {
             out.push(format!("- {}", inline(reason)));
         }

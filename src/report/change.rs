@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::phase::{CostFigure, PhaseId, PhaseReport, RollbackEntry, REPORT_VERSION};
+use super::phase::{CostFigure, PhaseId, PhaseReport, RollbackEntry, StepEntry, REPORT_VERSION};
 use crate::journal::{ResourceOutcome, ResourceResult, ReviewVerdict};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -44,6 +44,9 @@ pub struct ChangePhase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<i64>,
     pub rollbacks: Vec<RollbackEntry>,
+    /// The phase's operation steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepEntry>,
 }
 
 /// The change report over every phase's report, in phase order.
@@ -69,6 +72,7 @@ pub fn build_change_report(
             approvers: r.approvals.iter().map(|a| a.approver.clone()).collect(),
             duration_seconds: r.timing.total_seconds,
             rollbacks: r.rollbacks.clone(),
+            steps: r.steps.clone(),
         })
         .collect();
     let mut approvers: Vec<String> = rows.iter().flat_map(|p| p.approvers.clone()).collect();

@@ -8,7 +8,7 @@ pub mod phase;
 pub mod review;
 
 pub use change::{build_change_report, ChangeReport};
-pub use phase::{build_phase_report, CostFigure, PhaseReport, SCHEMA_FILE};
+pub use phase::{build_phase_report, CostFigure, PhaseReport, StepEntry, SCHEMA_FILE};
 pub use review::{judge, Concern, Judgement};
 
 /// The JSON Schema of a phase report, committed as

@@ -36,10 +36,33 @@ pub struct PhaseReport {
     pub approvals: Vec<ApprovalEntry>,
     pub projects: Vec<ProjectEntry>,
     pub rollbacks: Vec<RollbackEntry>,
+    /// The phase's operation steps, in the order they run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepEntry>,
     pub cost: CostFigure,
     pub timing: Timing,
     /// When the review ran (RFC 3339).
     pub reviewed_at: String,
+}
+
+/// One operation step of the phase: how it ended, how long it took, where its logs are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepEntry {
+    pub id: String,
+    pub irreversible: bool,
+    /// `succeeded`, `failed`, `rolled back`, `aborted`, `waiting`, `running` or `not run`.
+    pub verdict: String,
+    /// Why it failed, or a note on its success ("target already existed; execute skipped").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Executions (the first run and retries).
+    pub attempts: u32,
+    /// From the step's first record after its preview to its last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
+    /// Its commands' log files, relative to the output directory's `steps/`.
+    pub logs: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -212,9 +235,63 @@ pub fn build_phase_report(
                 _ => None,
             })
             .collect(),
+        steps: phase
+            .operations
+            .iter()
+            .map(|o| step_entry(o, &mine))
+            .collect(),
         cost,
         timing: timing(&mine),
         reviewed_at: reviewed_at.to_string(),
+    }
+}
+
+fn step_entry(o: &crate::journal::OperationProgress, events: &[&Event]) -> StepEntry {
+    use crate::journal::operation::{Ended, OperationRecord};
+    let (verdict, detail) = match &o.state.ended {
+        Some(Ended::Succeeded { note }) => ("succeeded", note.clone()),
+        Some(Ended::Failed { reason }) => ("failed", Some(reason.clone())),
+        Some(Ended::RolledBack { ok }) => (
+            "rolled back",
+            (!ok).then(|| "its rollback command failed".to_string()),
+        ),
+        Some(Ended::Aborted { by }) => ("aborted", Some(format!("by {by}"))),
+        None if o.state.waiting => ("waiting", None),
+        None if o.state.attempts > 0 => ("running", None),
+        None => ("not run", None),
+    };
+    let times: Vec<&str> = events
+        .iter()
+        .filter(|e| match &e.kind {
+            EventKind::Operation { step_id, record } => {
+                step_id == &o.id && !matches!(record, OperationRecord::Previewed { .. })
+            }
+            _ => false,
+        })
+        .map(|e| e.time.as_str())
+        .collect();
+    let duration_seconds = match (times.iter().min(), times.iter().max()) {
+        (Some(a), Some(b)) => super::seconds_between(a, b),
+        _ => None,
+    };
+    let logs = o
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            OperationRecord::Previewed { run, .. }
+            | OperationRecord::Executed { run, .. }
+            | OperationRecord::RolledBack { run } => run.log.clone(),
+            _ => None,
+        })
+        .collect();
+    StepEntry {
+        id: o.id.clone(),
+        irreversible: o.irreversible,
+        verdict: verdict.into(),
+        detail,
+        attempts: o.state.attempts,
+        duration_seconds,
+        logs,
     }
 }
 

@@ -100,6 +100,7 @@ fn phase(events: &[Event], approval_required: bool) -> crate::journal::PhaseProg
         environment: "prod".into(),
         projects: vec!["app".into()],
         approval_required,
+        steps: vec![],
     }];
     fold("CHG-1", &refs, events).phases.remove(0)
 }

@@ -72,6 +72,7 @@ pub fn awaiting_approval_section(
     view: &PhaseView,
     env: &Environment,
     verdict: Verdict,
+    irreversible: bool,
 ) -> render::Section {
     let run = view
         .run_url
@@ -79,7 +80,7 @@ pub fn awaiting_approval_section(
         .and_then(render::escape::link_target)
         .map(|u| format!(" in [the workflow run]({u})"))
         .unwrap_or_default();
-    let needs_approval = env.reviewers_required || env.protected;
+    let needs_approval = env.reviewers_required || env.protected || irreversible;
     let essentials = if verdict.stops() && !needs_approval {
         "Not ready to apply: a gate above must pass (or be acknowledged in the change plan) first."
             .to_string()
@@ -92,6 +93,12 @@ pub fn awaiting_approval_section(
         format!(
             "Not ready for approval: a gate above must pass (or be acknowledged in the change plan) before `{}` can be approved.",
             render::escape::inline(env.github_environment())
+        )
+    } else if !(env.reviewers_required || env.protected) {
+        format!(
+            "**Awaiting approval for `{}`**: the phase has an irreversible step, which always needs an approval, even where the environment has no required reviewers. Approve it by commenting `/phasegate approve {} <digest>` with the digest above. Only this plan and these steps can then be run.",
+            render::escape::inline(&env.name),
+            render::escape::inline(&env.name)
         )
     } else {
         format!(

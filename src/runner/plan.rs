@@ -15,6 +15,7 @@ use crate::plan::{self, ChangeSet};
 use crate::render::{self, PhaseView, ProjectView};
 use crate::runner::forge;
 use crate::runner::gating::{self, GateOutcome};
+use crate::runner::operations::preview::{self, StepPreview};
 use crate::runner::output::{print_stdout, OutputSet};
 use crate::runner::session::absolute;
 use crate::runner::workspace::Workspace;
@@ -33,6 +34,8 @@ pub struct PlanResult {
     pub view: PhaseView,
     pub comment: String,
     pub summary: String,
+    /// The phase's operation steps, each previewed and digested.
+    pub steps: Vec<StepPreview>,
 }
 
 pub fn run(global: &GlobalArgs, args: PlanArgs) -> Result<ExitCode> {
@@ -94,8 +97,22 @@ pub fn plan_phase(
         run_url: actions.and_then(ActionsContext::run_url),
     };
     let mut view = view;
+    let steps = preview::preview_steps(
+        &phase.steps,
+        &ws.base_dir,
+        &ws.out_dir(args.out.as_deref()).join("steps"),
+    );
+    if !steps.is_empty() {
+        view.sections.push(steps_section(&phase.name, &steps));
+    }
     if ws.config.is_some() {
-        let approval = forge::awaiting_approval_section(&view, &phase.environment, gates.verdict());
+        let irreversible = steps.iter().any(|s| s.step.irreversible);
+        let approval = forge::awaiting_approval_section(
+            &view,
+            &phase.environment,
+            gates.verdict(),
+            irreversible,
+        );
         view.sections.push(approval);
     }
     let comment = render::comment(&view);
@@ -109,7 +126,29 @@ pub fn plan_phase(
         view,
         comment,
         summary,
+        steps,
     })
+}
+
+/// The comment's section of the phase's operation steps: what each would
+/// do, as its preview showed it, and which cannot be undone.
+fn steps_section(phase: &str, steps: &[StepPreview]) -> render::Section {
+    let fresh = crate::journal::operation::OperationState::default();
+    let views: Vec<render::operations::StepView<'_>> = steps
+        .iter()
+        .map(|p| render::operations::StepView {
+            step: &p.step,
+            preview: p.run.as_ref(),
+            state: &fresh,
+        })
+        .collect();
+    render::Section {
+        key: "steps".into(),
+        title: "Steps".into(),
+        badge: None,
+        essentials_md: render::operations::steps_markdown(phase, &views),
+        details_md: String::new(),
+    }
 }
 
 /// The machine-readable view of one project's plan, shared with `render`.
@@ -170,6 +209,20 @@ struct ResultJson<'a> {
     /// An errored plan is partial: the runner refuses to apply the phase.
     errored: bool,
     comment: std::path::PathBuf,
+    /// The phase's digest: what an approval names.
+    digest: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    steps: Vec<StepJson<'a>>,
+}
+
+/// One operation step in `result.json`.
+#[derive(Serialize)]
+struct StepJson<'a> {
+    id: &'a str,
+    irreversible: bool,
+    digest: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preview: Option<&'a crate::journal::operation::CommandRun>,
 }
 
 #[derive(Serialize)]
@@ -199,6 +252,7 @@ fn finish(
     result: PlanResult,
 ) -> Result<ExitCode> {
     let out_dir = ws.out_dir(args.out.as_deref());
+    let digest = phase_digest(&result.projects, &result.steps);
     let result_json = ResultJson {
         change_id: &result.change_id,
         phase: PhaseRef {
@@ -215,8 +269,18 @@ fn finish(
         verdict: result.gates.verdict(),
         errored: result.projects.iter().any(|p| p.changes.plan_failed()),
         comment: out_dir.join("comment.md"),
+        digest: &digest,
+        steps: result
+            .steps
+            .iter()
+            .map(|p| StepJson {
+                id: &p.step.id,
+                irreversible: p.step.irreversible,
+                digest: &p.digest,
+                preview: p.run.as_ref(),
+            })
+            .collect(),
     };
-    let digest = phase_digest(&result.projects);
     let mut files = OutputSet::new();
     files.add("comment.md", result.comment.clone());
     files.add("summary.md", result.summary.clone());
@@ -301,6 +365,20 @@ fn finish(
         .filter(|p| p.changes.plan_failed())
         .map(|p| p.name.as_str())
         .collect();
+    let previews_failed: Vec<&str> = result
+        .steps
+        .iter()
+        .filter(|p| p.failed())
+        .map(|p| p.step.id.as_str())
+        .collect();
+    if !previews_failed.is_empty() {
+        tracing::error!(
+            "the preview of step {} failed: its output is in the comment and in {}; this phase cannot run its steps until a plan previews them",
+            previews_failed.join(", "),
+            out_dir.join("steps").display()
+        );
+        return Ok(ExitCode::External);
+    }
     if !failed.is_empty() {
         // Everything is written and posted so the failure is visible; the
         // exit says the IaC tool failed, as a failing `terraform plan` would.
@@ -379,18 +457,48 @@ fn text_report(result: &PlanResult, out_dir: &Path) -> String {
             &p.changes.digest
         ));
     }
+    for p in &result.steps {
+        lines.push(format!(
+            "  step {}{}: {}  digest {}",
+            p.step.id,
+            if p.step.irreversible {
+                " (IRREVERSIBLE)"
+            } else {
+                ""
+            },
+            match &p.run {
+                None => "no preview".to_string(),
+                Some(r) if r.ok() => "previewed".to_string(),
+                Some(r) => format!(
+                    "PREVIEW FAILED ({})",
+                    r.error
+                        .clone()
+                        .unwrap_or_else(|| format!("exit {:?}", r.exit_code))
+                ),
+            },
+            crate::journal::short_digest(&p.digest)
+        ));
+    }
+    if !result.steps.is_empty() {
+        lines.push(format!(
+            "phase digest {}",
+            phase_digest(&result.projects, &result.steps)
+        ));
+    }
     lines.push(result.gates.text_line());
     lines.push(format!("comment: {}", out_dir.join("comment.md").display()));
     lines.join("\n")
 }
 
 /// The digest an approval of this phase names: the project's plan digest, or
-/// for several projects a sha256 over their names and digests.
-pub fn phase_digest(projects: &[ProjectPlan]) -> String {
-    crate::journal::progress::phase_digest(
+/// for several projects (or any operation step) a sha256 over their names
+/// and digests, as the journal's fold computes it.
+pub fn phase_digest(projects: &[ProjectPlan], steps: &[StepPreview]) -> String {
+    crate::journal::progress::phase_digest_with_steps(
         projects
             .iter()
             .map(|p| (p.name.as_str(), p.changes.digest.as_str())),
+        &preview::digests(steps),
     )
 }
 

@@ -274,7 +274,28 @@ pub fn phase_refs(phases: &[ResolvedPhase]) -> Vec<PhaseRef> {
             name: p.name.clone(),
             environment: p.environment.name.clone(),
             projects: p.projects.iter().map(|x| x.name.clone()).collect(),
-            approval_required: p.environment.reviewers_required || p.environment.protected,
+            approval_required: p.environment.reviewers_required
+                || p.environment.protected
+                || p.steps.iter().any(|s| s.irreversible),
+            steps: step_refs(&p.steps),
+        })
+        .collect()
+}
+
+/// A phase's operation steps as the journal's fold needs them, in the order
+/// they run.
+pub fn step_refs(steps: &[crate::config::steps::Step]) -> Vec<crate::journal::StepRef> {
+    use crate::config::steps::{before_apply, run_order, StepKind};
+    let before = before_apply(steps);
+    run_order(steps)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.kind == StepKind::Operation)
+        .map(|s| crate::journal::StepRef {
+            id: s.id.clone(),
+            has_rollback: s.rollback.is_some(),
+            before_apply: before.contains(&s.id),
+            irreversible: s.irreversible,
         })
         .collect()
 }
@@ -474,6 +495,19 @@ pub fn journal_plan(
             file.as_deref(),
             base.as_deref(),
         )?);
+    }
+    // Each operation step's preview, whose digest is part of the phase's.
+    for p in &result.steps {
+        events.push(writer.event(
+            &phase.name,
+            None,
+            crate::journal::Step::Operation,
+            Some(&p.digest),
+            crate::journal::EventKind::Operation {
+                step_id: p.step.id.clone(),
+                record: p.record(),
+            },
+        ));
     }
     runner
         .rt

@@ -130,5 +130,6 @@ pub fn local_phase(project_name: &str) -> ResolvedPhase {
         blast_radius: None,
         monthly_budget: None,
         checks: vec![],
+        steps: vec![],
     }
 }

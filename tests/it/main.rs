@@ -45,6 +45,7 @@ mod runner_journal;
 mod runner_resume;
 mod runner_review;
 mod runner_rollback;
+mod runner_steps;
 mod security_gate;
 mod suite_support;
 mod testbed;

@@ -55,6 +55,7 @@ pub(crate) fn phases() -> Vec<PhaseRef> {
             environment: n.to_string(),
             projects: vec!["app".into(), "net".into()],
             approval_required: *n == "prod",
+            steps: vec![],
         })
         .collect()
 }

@@ -51,23 +51,42 @@ pub fn max_polls(poll: &Poll) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX).max(1)
 }
 
+/// Where a step's records go, each before the next action starts.
+#[allow(async_fn_in_trait)]
+pub trait Recorder {
+    type Error;
+    async fn record(&mut self, record: &OperationRecord) -> Result<(), Self::Error>;
+}
+
+/// A [`Recorder`] from a closure (tests, and journals already at hand).
+pub struct FnRecorder<F>(pub F);
+
+impl<E, F: FnMut(&OperationRecord) -> Result<(), E>> Recorder for FnRecorder<F> {
+    type Error = E;
+    async fn record(&mut self, record: &OperationRecord) -> Result<(), E> {
+        (self.0)(record)
+    }
+}
+
 /// Runs `step` from the state its `records` give until it settles,
 /// journaling every new record through `journal` first (an error there
 /// stops the step: nothing runs that the journal does not know of).
-pub async fn drive<E>(
+pub async fn drive<R: Recorder>(
     step: &Step,
     mut records: Vec<OperationRecord>,
     mut mode: Mode,
     actor: &str,
     commands: &StepCommands<'_>,
     clock: &JobClock,
-    journal: &mut dyn FnMut(&OperationRecord) -> Result<(), E>,
-) -> Result<Settled, E> {
-    let mut record = |r: OperationRecord, records: &mut Vec<OperationRecord>| {
-        journal(&r)?;
-        records.push(r);
-        Ok::<(), E>(())
-    };
+    journal: &mut R,
+) -> Result<Settled, R::Error> {
+    macro_rules! record {
+        ($r:expr, $records:expr) => {{
+            let r = $r;
+            journal.record(&r).await?;
+            $records.push(r);
+        }};
+    }
     loop {
         let decision = next(step, &fold(&records), mode);
         // What the job asked for is the first action; then the step runs on.
@@ -79,20 +98,20 @@ pub async fn drive<E>(
             Next::Refuse { why, offers } => return Ok(Settled::Refused { why, offers }),
             Next::VerifyFirst => {
                 let (passed, detail) = verify(step, commands, 0, clock).await;
-                record(
+                record!(
                     OperationRecord::Verified {
                         passed,
                         before_execute: true,
                         detail,
                     },
-                    &mut records,
-                )?;
+                    records
+                );
             }
             Next::Execute { attempt } => {
-                record(OperationRecord::Executing { attempt }, &mut records)?;
+                record!(OperationRecord::Executing { attempt }, records);
                 let argv = step.execute.as_ref().cloned().unwrap_or(Argv(vec![]));
                 let run = commands.run(step, "execute", attempt, &argv, clock.left());
-                record(OperationRecord::Executed { attempt, run }, &mut records)?;
+                record!(OperationRecord::Executed { attempt, run }, records);
             }
             Next::Poll { ticks } => {
                 let Some(poll) = &step.poll else {
@@ -104,7 +123,7 @@ pub async fn drive<E>(
                 let interval = parse_poll_duration(&poll.interval).unwrap_or(Duration::ZERO);
                 if ticks > 0 {
                     if clock.left() <= interval {
-                        record(OperationRecord::Waiting { ticks }, &mut records)?;
+                        record!(OperationRecord::Waiting { ticks }, records);
                         return Ok(Settled::Waiting { ticks });
                     }
                     (clock.sleep)(interval);
@@ -128,13 +147,13 @@ pub async fn drive<E>(
                             .unwrap_or_else(|| format!("exit {:?}", run.exit_code))
                     )
                 };
-                record(
+                record!(
                     OperationRecord::PollTick {
                         tick,
                         state: state.clone(),
                     },
-                    &mut records,
-                )?;
+                    records
+                );
                 let outcome = if poll.terminal.contains(&state) {
                     Some(PollOutcome::Succeeded)
                 } else if poll.failure.contains(&state) {
@@ -145,42 +164,39 @@ pub async fn drive<E>(
                     None
                 };
                 if let Some(outcome) = outcome {
-                    record(OperationRecord::PollEnded { state, outcome }, &mut records)?;
+                    record!(OperationRecord::PollEnded { state, outcome }, records);
                 }
             }
             Next::Verify => {
                 let attempt = fold(&records).attempts;
                 let (passed, detail) = verify(step, commands, attempt, clock).await;
-                record(
+                record!(
                     OperationRecord::Verified {
                         passed,
                         before_execute: false,
                         detail,
                     },
-                    &mut records,
-                )?;
+                    records
+                );
             }
-            Next::Succeed { note } => record(OperationRecord::Succeeded { note }, &mut records)?,
-            Next::Fail { reason } => record(OperationRecord::Failed { reason }, &mut records)?,
+            Next::Succeed { note } => record!(OperationRecord::Succeeded { note }, records),
+            Next::Fail { reason } => record!(OperationRecord::Failed { reason }, records),
             Next::Rollback { irreversible } => {
-                record(
-                    OperationRecord::RollbackStarted { irreversible },
-                    &mut records,
-                )?;
+                record!(OperationRecord::RollbackStarted { irreversible }, records);
                 let argv = step.rollback.as_ref().cloned().unwrap_or(Argv(vec![]));
                 let n = records
                     .iter()
                     .filter(|r| matches!(r, OperationRecord::RollbackStarted { .. }))
                     .count() as u32;
                 let run = commands.run(step, "rollback", n, &argv, clock.left());
-                record(OperationRecord::RolledBack { run }, &mut records)?;
+                record!(OperationRecord::RolledBack { run }, records);
             }
-            Next::Abort => record(
+            Next::Abort => record!(
                 OperationRecord::Aborted {
                     by: actor.to_string(),
                 },
-                &mut records,
-            )?,
+                records
+            ),
         }
     }
 }
@@ -335,10 +351,10 @@ mod tests {
                 "ops-lead",
                 &commands,
                 &clock,
-                &mut |r: &OperationRecord| {
+                &mut FnRecorder(|r: &OperationRecord| {
                     all.push(r.clone());
                     Ok::<(), ()>(())
-                },
+                }),
             )
             .await
             .unwrap();
@@ -451,10 +467,10 @@ mod tests {
             "ops-lead",
             &commands,
             &clock,
-            &mut |r: &OperationRecord| match r {
+            &mut FnRecorder(|r: &OperationRecord| match r {
                 OperationRecord::Executing { .. } => Err("the store is down"),
                 _ => Ok(()),
-            },
+            }),
         )
         .await;
         assert_eq!(got, Err("the store is down"));

@@ -1,6 +1,7 @@
-//! Operation steps of a phase: running their commands (`command.rs`) for
-//! the decisions of `phase::operation`. Wiring them into `plan` and
-//! `apply` is still to come; a change plan with steps is refused until then.
+//! Operation steps: running their commands and driving them to where they
+//! settle.
 
 pub mod command;
 pub mod execute;
+pub mod preview;
+pub mod run;
