@@ -453,8 +453,17 @@ pub struct StepsArgs {
     /// How long this job may run steps (`30s`, `45m`, `5h`): a poll that would outlast it is
     /// journaled as waiting and continued by the next run. Default 330m, inside GitHub's
     /// 6-hour job limit.
-    #[arg(long, value_name = "DURATION", default_value = "330m")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "PHASEGATE_STEPS_JOB_TIME",
+        default_value = "330m"
+    )]
     pub job_time: String,
+    /// Only continue a step a previous job left waiting (a poll past its job's time) or
+    /// cut off mid-step; start nothing new. What the continuation workflow runs.
+    #[arg(long, conflicts_with_all = ["retry", "rollback", "abort"])]
+    pub waiting: bool,
 }
 
 #[derive(Debug, Args)]

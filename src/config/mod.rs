@@ -45,6 +45,15 @@ pub fn load_checked(
     let config_text = read(config_path)?;
     let config_name = config_path.display().to_string();
     let config = load_config_str(&config_text, &config_name)?;
+    // Without --change, the change plan the config names, when it is there.
+    let named = match (change_path, &config.change_plan) {
+        (None, Some(rel)) => {
+            let p = config_path.parent().unwrap_or(Path::new(".")).join(rel);
+            p.is_file().then_some(p)
+        }
+        _ => None,
+    };
+    let change_path = change_path.or(named.as_deref());
     let (change, change_text, change_name) = match change_path {
         Some(p) => {
             let text = read(p)?;

@@ -184,6 +184,12 @@ pub struct Config {
     /// How `phasegate drift` reports drift.
     #[serde(default)]
     pub drift: DriftSettings,
+    /// The change plan every command reads when `--change` is not given, relative to this
+    /// file (for example `change.yml`): a PR that edits it declares its change's phases,
+    /// steps and acknowledgements, and the generated workflows read it without an input.
+    /// A missing file means no change plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_plan: Option<PathBuf>,
 }
 
 /// How `phasegate drift` reports drift.

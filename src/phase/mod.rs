@@ -165,11 +165,12 @@ pub fn review_waits_for(progress: &Progress, phase: &str, project: &str) -> Opti
         .iter()
         .filter(|p| p.project != project)
         .find_map(|p| unreviewable(phase, p).map(|m| m.why))
-        .or_else(|| steps_open(phase).map(|m| m.why))
 }
 
 /// An operation step of the phase that has not succeeded: the phase is not
-/// reviewed before its steps ran (`phasegate steps` reviews it after them).
+/// reviewed before its steps ran. A review waiting for them refuses (it does
+/// not wait as for another project's job): the steps may be waiting for a
+/// later run, and the chain must not move on meanwhile.
 fn steps_open(phase: &PhaseProgress) -> Option<Missing> {
     let op = phase.open_step(false)?;
     Some(Missing {

@@ -83,6 +83,7 @@ pub const PULL_REQUEST_FILE: &str = "phasegate-pr.yml";
 pub const PROMOTE_FILE: &str = "phasegate-promote.yml";
 pub const APPROVE_FILE: &str = "phasegate-approve.yml";
 pub const DRIFT_FILE: &str = "phasegate-drift.yml";
+pub const CONTINUE_FILE: &str = "phasegate-continue.yml";
 
 /// The reusable workflows (`on: workflow_call`) committed under
 /// `.github/workflows/` of phasegate's own repository, by name.
@@ -165,6 +166,7 @@ struct Perms {
     review: String,
     approve: String,
     drift: String,
+    steps: String,
 }
 
 impl Perms {
@@ -173,10 +175,11 @@ impl Perms {
         Perms {
             changes: block(&["matrix"]),
             plan: block(&["plan"]),
-            apply: block(&["apply"]),
+            apply: block(&["apply", "steps"]),
             review: block(&["verify", "review"]),
             approve: block(&["approve"]),
             drift: block(&["drift"]),
+            steps: block(&["steps", "verify", "review"]),
         }
     }
 }
@@ -231,6 +234,7 @@ pub fn generate(config: &Config, opts: &GenerateOptions) -> Vec<GeneratedWorkflo
         (PROMOTE_FILE, templates::PROMOTE),
         (APPROVE_FILE, templates::APPROVE),
         (DRIFT_FILE, templates::DRIFT),
+        (CONTINUE_FILE, templates::CONTINUE),
     ]
     .into_iter()
     .map(|(file, id)| {

@@ -85,6 +85,10 @@ pub const TABLE: &[(&str, &[Need])] = &[
         "apply",
         &[JOURNAL, COMMENT, CHECKS, RUNS, APPROVALS, DEPLOYMENTS],
     ),
+    (
+        "steps",
+        &[JOURNAL, COMMENT, CHECKS, RUNS, APPROVALS, DEPLOYMENTS],
+    ),
     ("approvals check", &[CONTENTS_READ, APPROVALS, DEPLOYMENTS]),
     ("verify", &[JOURNAL, COMMENT, CHECKS, RUNS]),
     ("review", &[JOURNAL, COMMENT, CHECKS, RUNS]),

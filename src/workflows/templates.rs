@@ -13,8 +13,10 @@ pub const PROMOTE: &str = "promote.yml.j2";
 pub const APPROVE: &str = "approve.yml.j2";
 /// Scheduled drift check.
 pub const DRIFT: &str = "drift.yml.j2";
+/// Continues operation steps a promote job left waiting.
+pub const CONTINUE: &str = "continue.yml.j2";
 
-const EMBEDDED: [(&str, &str); 7] = [
+const EMBEDDED: [(&str, &str); 8] = [
     (
         "_header.yml.j2",
         include_str!("../../templates/workflows/_header.yml.j2"),
@@ -42,6 +44,10 @@ const EMBEDDED: [(&str, &str); 7] = [
     (
         DRIFT,
         include_str!("../../templates/workflows/drift.yml.j2"),
+    ),
+    (
+        CONTINUE,
+        include_str!("../../templates/workflows/continue.yml.j2"),
     ),
 ];
 

@@ -47,6 +47,7 @@ fn init_on_the_example_finds_three_projects_and_writes_a_valid_config_and_clean_
         names,
         [
             "phasegate-approve.yml",
+            "phasegate-continue.yml",
             "phasegate-drift.yml",
             "phasegate-pr.yml",
             "phasegate-promote.yml"
@@ -104,7 +105,7 @@ fn the_committed_example_is_what_init_generates() {
         );
         compared += 1;
     }
-    assert_eq!(compared, 5);
+    assert_eq!(compared, 6);
 }
 
 fn read(p: &Path) -> String {

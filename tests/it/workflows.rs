@@ -164,7 +164,7 @@ fn generated_workflows_of_both_modes_pass_actionlint_zizmor_and_the_schema() {
             std::fs::write(&path, w.text).unwrap();
             files.push(path);
         }
-        assert_eq!(files.len(), 4);
+        assert_eq!(files.len(), 5);
         lint_workflows(&files);
     }
 }
@@ -558,8 +558,9 @@ fn every_generated_job_has_the_permissions_its_commands_need_by_the_table() {
             jobs_checked += 1;
         }
     }
-    // changes + 3 plans; changes + 3 × (plan, apply, review) + promoted; approve; drift.
-    assert_eq!(jobs_checked, 4 + 11 + 1 + 1);
+    // changes + 3 plans; changes + 3 × (plan, apply, review) + promoted; approve; drift;
+    // continue.
+    assert_eq!(jobs_checked, 4 + 11 + 1 + 1 + 1);
     // And PR planning needs `contents: write`: the journal lives in refs.
     assert_eq!(needed(["plan"])["contents"], Level::Write);
 }

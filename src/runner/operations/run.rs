@@ -113,6 +113,7 @@ pub fn run(global: &GlobalArgs, args: StepsArgs) -> Result<ExitCode> {
         &ctx,
         mode,
         only.as_deref(),
+        args.waiting,
     ))?;
     let progress = runner
         .rt
@@ -130,7 +131,10 @@ pub fn run(global: &GlobalArgs, args: StepsArgs) -> Result<ExitCode> {
         let summary = summary(&phase, &progress);
         crate::runner::actions::publish_step(
             actions,
-            &[("waiting", waiting.to_string())],
+            &[
+                ("waiting", waiting.to_string()),
+                ("continued", (!outcomes.is_empty()).to_string()),
+            ],
             &summary,
         )?;
     }
@@ -195,8 +199,26 @@ async fn run_steps<S: Store, L: RunLiveness>(
     ctx: &StepsContext<'_>,
     mode: Mode,
     only: Option<&str>,
+    waiting_only: bool,
 ) -> Result<Vec<StepOutcome>> {
     let progress = ctx.progress(store).await?;
+    // The continuation: only a step a job left behind, else nothing.
+    let left_behind = |p: &Progress| {
+        p.phase(&ctx.phase.name).and_then(|ph| {
+            ph.operations
+                .iter()
+                .find(|o| o.state.ended.is_none() && (o.state.waiting || o.state.attempts > 0))
+                .map(|o| o.id.clone())
+        })
+    };
+    let only: Option<String> = match (waiting_only, only) {
+        (true, _) => match left_behind(&progress) {
+            Some(id) => Some(id),
+            None => return Ok(vec![]),
+        },
+        (false, only) => only.map(str::to_string),
+    };
+    let only = only.as_deref();
     if let Decision::Refuse(m) = decide_steps(&progress, &ctx.phase.name) {
         return Ok(vec![StepOutcome {
             step: only.unwrap_or("*").to_string(),
@@ -210,11 +232,19 @@ async fn run_steps<S: Store, L: RunLiveness>(
     }
     let order = run_order(&ctx.phase.steps).unwrap_or_default();
     let mut outcomes = vec![];
+    // A continued step runs on into the steps after it; a flag's step alone.
+    let from = if waiting_only { only } else { None };
+    let only = if waiting_only { None } else { only };
+    let mut reached = from.is_none();
     for step in order
         .into_iter()
         .filter(|s| s.kind == StepKind::Operation)
         .filter(|s| only.is_none_or(|id| id == s.id))
     {
+        reached = reached || from == Some(step.id.as_str());
+        if !reached {
+            continue;
+        }
         // Fresh for each step: the one before may have just succeeded.
         let progress = ctx.progress(store).await?;
         let o = run_one(store, liveness, ctx, &progress, step, mode).await?;
@@ -544,6 +574,9 @@ fn report(
         for (i, n) in o.next.iter().enumerate() {
             lines.push(format!("  {}: {n}", if i == 0 { "next" } else { "or" }));
         }
+    }
+    if outcomes.is_empty() {
+        lines.push("no step was left waiting or cut off: nothing to continue".into());
     }
     let settled = outcomes
         .iter()
