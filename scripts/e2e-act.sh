@@ -17,6 +17,8 @@
 #   approve-* `/phasegate approve staging <digest>` by a maintainer, and by a
 #             user without permission
 #   drift-*   schedule after an out-of-band edit: opens, updates, closes
+#   ops-*     PR 9's change plan: an operation step outlives its apply job
+#             (waiting) and the continuation workflow finishes it
 #
 # Prints one JSON line on stdout (everything else goes to stderr):
 #   {"jobs": {"<step>:<workflow>/<job>": "success|failure|skipped"},
@@ -28,7 +30,7 @@
 # Environment: CARGO_TARGET_DIR (shared builds), PHASEGATE_BIN (a phasegate
 # binary already built from this tree; else it is built here), E2E_ACT_KEEP=1
 # keeps the work directory and prints where it is, E2E_ACT_UNTIL=<step> stops
-# after that step (install, pr7, push7, push8, approve).
+# after that step (install, pr7, push7, push8, approve, drift).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 log() { printf 'e2e-act: %s\n' "$*" >&2; }
@@ -154,6 +156,15 @@ base="$(git_ rev-parse HEAD)"
 pr_branch() { # pr_branch N FROM: prints "head merge"
   git_ checkout -q -b "pr-$1" "$2"
   cp -R "$root/tests/act/changes/pr-$1/." "$repo/"
+  # A PR that brings a change plan names it in the config and carries the
+  # fixture operation its steps run.
+  if [ -f "$repo/phasegate.yml.append" ]; then
+    cat "$repo/phasegate.yml.append" >>"$repo/phasegate.yml"
+    rm "$repo/phasegate.yml.append"
+    mkdir -p "$repo/ops"
+    cp "$root/tests/fixtures/operations/op.sh" "$repo/ops/op.sh"
+    sed -i "s|@OPS_STATE@|$work/ops-state|" "$repo/change.yml"
+  fi
   git_ add -A
   git_ commit -q -m "change $1"
   local head
@@ -167,8 +178,9 @@ pr_branch() { # pr_branch N FROM: prints "head merge"
 }
 read -r head7 merge7 < <(pr_branch 7 "$base")
 read -r head8 merge8 < <(pr_branch 8 "$merge7")
+read -r head9 merge9 < <(pr_branch 9 "$merge8")
 git_ checkout -q main
-printf '{"7": "%s", "8": "%s"}\n' "$head7" "$head8" >"$work/heads.json"
+printf '{"7": "%s", "8": "%s", "9": "%s"}\n' "$head7" "$head8" "$head9" >"$work/heads.json"
 
 runner_token="ghs_actRunnerToken$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 harness_token="ghs_harnessReader$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
@@ -176,7 +188,8 @@ hub POST /seed "$(cat <<JSON
 {"repo": "acme/infra", "runner_token": "$runner_token",
  "permissions": {"lead-bob": "maintain", "dev-alice": "write", "outsider-eve": "read"},
  "pulls": [{"number": 7, "author": "dev-alice", "head": "$head7"},
-           {"number": 8, "author": "dev-alice", "head": "$head8"}],
+           {"number": 8, "author": "dev-alice", "head": "$head8"},
+           {"number": 9, "author": "dev-alice", "head": "$head9"}],
  "environments": {"dev": {}, "staging": {"reviewers": ["lead-bob"], "prevent_self_review": true},
                   "prod": {"reviewers": ["lead-bob"], "prevent_self_review": true}},
  "tokens": [{"token": "$harness_token", "permissions": {"contents": "read", "pull_requests": "read", "issues": "read", "checks": "read", "actions": "read"}}]}
@@ -196,8 +209,11 @@ status_of() { # status_of PR: `phasegate status --format json` for change PR-<n>
 # --- the summary ----------------------------------------------------------------------
 summary() {
   hub GET "/state?repo=acme/infra" >"$work/state.json"
-  status_of 7 >"$work/status-7.json" || true
-  status_of 8 >"$work/status-8.json" || true
+  # PR 7 and 8 are read before main carries PR 9's change plan (which names
+  # the change every command reads from then on).
+  [ -s "$work/status-7.json" ] || status_of 7 >"$work/status-7.json" || true
+  [ -s "$work/status-8.json" ] || status_of 8 >"$work/status-8.json" || true
+  if [ -f "$repo/change.yml" ]; then status_of 9 >"$work/status-9.json" || true; fi
   python3 - "$work" "${prod_before:-}" "${prod_after:-}" <<'PY'
 import json, os, sys
 work, prod_before, prod_after = sys.argv[1:4]
@@ -263,6 +279,15 @@ out = {
     "staging_approved_by_maintainer": "Approved by &#64;lead-bob for `staging`" in pr_comment(8),
     "prod_cloud_unchanged_by_push8": prod_before == prod_after,
     "install": json.load(open(os.path.join(work, "install-check.json"))),
+    "operations": {
+        "status": status(9).get("phases", [{}])[0] if status(9).get("phases") else {},
+        "change": status(9).get("change"),
+        "counters": {name: int(open(os.path.join(work, "ops-state", "dev-db", name)).read().strip())
+                     for name in ("executions", "polls")
+                     if os.path.exists(os.path.join(work, "ops-state", "dev-db", name))},
+        "waiting_after_push9": json.load(open(os.path.join(work, "ops-after-push9.json")))
+            if os.path.exists(os.path.join(work, "ops-after-push9.json")) else None,
+    },
     "openapi_violations": state["violations"],
     "requests": state["requests"],
 }
@@ -510,5 +535,32 @@ edit_tag cost_center 0042
 drift_step drift-update 902
 cp "$work/bucket.orig" "$bucket"
 drift_step drift-close 903
+until_step drift
+
+# --- steps ops-*: PR 9's change plan runs an operation step after dev's apply ---
+# The merge of 9 lands with a job time of 1s for `steps`: the replication's
+# poll outlasts the apply job and is journaled waiting; dev's review refuses
+# while the step is open. The continuation workflow, on its schedule, polls
+# it to COMPLETED, verifies and reviews dev. The operation counts its runs.
+status_of 7 >"$work/status-7.json" || true
+status_of 8 >"$work/status-8.json" || true
+git_ checkout -q main
+git_ reset -q --hard "$merge9"
+hub POST /merge "{\"repo\": \"acme/infra\", \"number\": 9, \"merge_commit_sha\": \"$merge9\", \"base\": \"main\"}" >/dev/null
+event ops-push9 <<JSON
+{"ref": "refs/heads/main", "before": "$merge8", "after": "$merge9", "deleted": false, "created": false,
+ "forced": false, "head_commit": {"id": "$merge9"}, "repository": $repository_json,
+ "pusher": {"name": "lead-bob"}, "sender": {"login": "lead-bob"}}
+JSON
+run_act ops-push9 push "$wf/phasegate-promote.yml" 905 lead-bob --env PHASEGATE_STEPS_JOB_TIME=1s
+status_of 9 | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+ops = s["phases"][0].get("operations", [])
+print(json.dumps({"next": s.get("next"), "operations": ops}))' >"$work/ops-after-push9.json" || true
+event ops-continue <<JSON
+{"schedule": "*/30 * * * *", "repository": $repository_json}
+JSON
+run_act ops-continue schedule "$wf/phasegate-continue.yml" 906 lead-bob
 
 summary

@@ -151,11 +151,61 @@ fn generated_workflows_run_under_act_from_the_pr_to_prod_drift_included() {
     assert_eq!(job(&s, "drift-open:phasegate-drift/drift"), "failure");
     assert_eq!(job(&s, "drift-close:phasegate-drift/drift"), "success");
 
+    // 6. Operation steps (issue 21): PR 9's change plan runs a replication
+    // after dev's apply. Its poll outlasts the apply job (a 1 s job time):
+    // journaled waiting, dev's review refuses while it is open, the chain
+    // stops. The continuation workflow polls it to COMPLETED, verifies and
+    // reviews dev. The operation ran once.
+    assert_eq!(
+        job(&s, "ops-push9:phasegate-promote/apply-dev"),
+        "success",
+        "{all}"
+    );
+    assert_eq!(
+        job(&s, "ops-push9:phasegate-promote/review-dev"),
+        "failure",
+        "{all}"
+    );
+    assert_eq!(
+        job(&s, "ops-push9:phasegate-promote/plan-staging"),
+        "skipped",
+        "{all}"
+    );
+    let waiting = &s["operations"]["waiting_after_push9"];
+    assert_eq!(waiting["operations"][0]["id"], "dev-replicate", "{all}");
+    assert_eq!(waiting["operations"][0]["waiting"], true, "{all}");
+    assert_eq!(
+        waiting["next"]["command"], "phasegate steps --phase 1",
+        "{all}"
+    );
+    assert_eq!(
+        job(&s, "ops-continue:phasegate-continue/continue"),
+        "success",
+        "{all}"
+    );
+    let ops = &s["operations"];
+    assert_eq!(ops["change"], "CHG-9", "{all}");
+    let replicate = &ops["status"]["operations"][0];
+    assert_eq!(replicate["ended"]["how"], "succeeded", "{all}");
+    assert_eq!(ops["counters"]["executions"], 1, "executed once: {all}");
+    assert_eq!(
+        ops["counters"]["polls"], 4,
+        "RUNNING three times, then COMPLETED: {all}"
+    );
+    let verdict = ops["status"]["review"]["verdict"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        verdict == "pass" || verdict == "warn",
+        "dev reviewed: {all}"
+    );
+
     // One comment per PR, every request was one GitHub's description
     // allows, and no job's token lacked a permission it needed.
-    assert_eq!(s["comments"], 2, "{all}");
+    assert_eq!(s["comments"], 3, "{all}");
     assert_eq!(s["comments_per_pr"]["7"], 1, "{all}");
     assert_eq!(s["comments_per_pr"]["8"], 1, "{all}");
+    assert_eq!(s["comments_per_pr"]["9"], 1, "{all}");
     assert_eq!(s["openapi_violations"], serde_json::json!([]), "{all}");
     assert!(
         !refusals.iter().any(|r| r.starts_with("403 ")),
