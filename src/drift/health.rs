@@ -1,11 +1,17 @@
 //! Health: the environment's declared checks, probed again by the drift
-//! run, per project. Pure: which checks a scheduled run probes, what their
-//! results mean for the issue (open while one fails or warns) and for the
-//! exit code (1 while one fails).
+//! run. Pure: which checks a scheduled run probes, which project's issue
+//! carries them, what their results mean for the issue (open while one
+//! fails or warns) and for the exit code (1 while one fails).
+//!
+//! The environment-wide kinds (http, tls, dns, command) belong to no
+//! project, and drift issues are per project: they are reported in one
+//! issue only, the one of the environment's first project in the config's
+//! dependency order (the anchor), so one outage opens one issue whichever
+//! projects the environment holds. `output` checks go to their project's.
 
 use serde::Serialize;
 
-use crate::config::Check;
+use crate::config::{Check, Config};
 use crate::journal::{CheckResult, CheckStatus};
 
 /// One project's checks in one scheduled run.
@@ -14,6 +20,8 @@ pub struct ProjectHealth {
     pub project: String,
     /// The worst result; `pass` when every check passed.
     pub status: CheckStatus,
+    /// This project's issue carries the environment-wide checks.
+    pub environment_checks: bool,
     pub checks: Vec<CheckResult>,
 }
 
@@ -43,6 +51,15 @@ pub fn scheduled(checks: &[Check]) -> Vec<Check> {
         .collect()
 }
 
+/// The project whose issue carries the environment-wide checks: the
+/// environment's first, whichever projects one run was asked for.
+pub fn anchor(config: &Config, environment: &str) -> Option<String> {
+    crate::config::resolve_phases(config, None)
+        .into_iter()
+        .find(|p| p.environment.name == environment)
+        .and_then(|p| p.projects.first().map(|p| p.name.clone()))
+}
+
 /// The exit code health adds to a drift run: 1 when a check failed (a
 /// warning is reported, not failed), whatever `drift.on_drift` says: it
 /// speaks of drift, and a failing check is an outage.
@@ -70,6 +87,7 @@ mod tests {
         ProjectHealth {
             project: "app".into(),
             status: checks.iter().map(|c| c.status).max().unwrap(),
+            environment_checks: true,
             checks,
         }
     }
@@ -85,6 +103,22 @@ mod tests {
         let pass = project(&[CheckStatus::Pass]);
         assert!(!pass.needs_attention());
         assert_eq!(exit_code(&[pass]), 0);
+    }
+
+    #[test]
+    fn the_environment_checks_go_to_its_first_project_in_dependency_order() {
+        let cfg: Config = serde_json::from_value(serde_json::json!({
+            "version": 1,
+            "environments": [{"name": "dev"}, {"name": "prod"}],
+            "projects": [
+                {"name": "app", "dir": "app", "depends_on": ["network"]},
+                {"name": "network", "dir": "network"},
+                {"name": "edge", "dir": "edge", "environments": ["prod"]}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(anchor(&cfg, "dev").as_deref(), Some("network"));
+        assert_eq!(anchor(&cfg, "staging"), None);
     }
 
     #[test]

@@ -60,8 +60,16 @@ fn row(c: &CheckResult) -> String {
 pub fn issue_section(h: &ProjectHealth, environment: &str, run: &RunInfo, budget: usize) -> String {
     let mut ordered: Vec<&CheckResult> = h.checks.iter().collect();
     ordered.sort_by_key(|c| std::cmp::Reverse(c.status));
+    let whose = if h.environment_checks {
+        format!(
+            "The checks of {} (this issue carries them for all of its projects)",
+            escape::code_inline(environment)
+        )
+    } else {
+        "This project's output checks".to_string()
+    };
     let head = format!(
-        "## Health: {} in {}\n\nThe environment's checks, probed again by the scheduled run ({}{}): **{}**.\n\n| result | check | evidence |\n|---|---|---|\n",
+        "## Health: {} in {}\n\n{whose}, probed again by the scheduled run ({}{}): **{}**.\n\n| result | check | evidence |\n|---|---|---|\n",
         escape::code_inline(&h.project),
         escape::code_inline(environment),
         escape::inline(&run.checked_at),
@@ -200,6 +208,7 @@ mod tests {
         ProjectHealth {
             project: "app".into(),
             status: crate::verify::overall(&checks),
+            environment_checks: true,
             checks,
         }
     }

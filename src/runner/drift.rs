@@ -131,7 +131,8 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> Result<ExitCode> {
         &absolute(&ws.out_dir(None))?,
     )?;
     run.gates = Some(gates.text_line().trim_start_matches("gates: ").to_string());
-    let health = crate::runner::health::probe(&ws, &phase, &engine)?;
+    let anchor = drift::health::anchor(cfg, &phase.environment.name);
+    let health = crate::runner::health::probe(&ws, &phase, &engine, anchor.as_deref())?;
     let healths: Vec<Option<&ProjectHealth>> =
         results.iter().map(|d| health.of(&d.project)).collect();
     let issues_on = !args.no_issues && cfg.drift.issues.unwrap_or(true);

@@ -1,9 +1,10 @@
 //! Scheduled health: the drift run probes the environment's declared checks
 //! again, so a dead endpoint, a wrong DNS answer or a certificate near its
-//! end is reported between changes, in the same per-project issue as drift.
-//! The environment-wide kinds (http, tls, dns, command) run once and count
-//! for every project, as in `verify`; `output` checks run per project.
-//! Convergence is left out: the drift run's own plans already are it.
+//! end is reported between changes, in the same issue as drift. The
+//! environment-wide kinds (http, tls, dns, command) run once, for the
+//! environment's anchor project (`drift::health::anchor`), when the run
+//! includes it; `output` checks run per project. Convergence is left out:
+//! the drift run's own plans already are it.
 
 use std::path::PathBuf;
 
@@ -34,14 +35,25 @@ impl Health {
     }
 }
 
-/// Probes the environment's checks for every project of `phase`.
-pub fn probe(ws: &Workspace, phase: &ResolvedPhase, engine: &dyn IacEngine) -> Result<Health> {
+/// Probes the environment's checks for the projects of `phase`; the
+/// environment-wide ones only when `anchor` is among them, and for it.
+pub fn probe(
+    ws: &Workspace,
+    phase: &ResolvedPhase,
+    engine: &dyn IacEngine,
+    anchor: Option<&str>,
+) -> Result<Health> {
     let checks = scheduled(&phase.checks);
     if checks.is_empty() {
         return Ok(Health::default());
     }
     let rt = crate::runner::forge::runtime()?;
-    let env_results = rt.block_on(environment_checks(&checks, ws));
+    let anchored = |p: &str| anchor == Some(p);
+    let env_results = if phase.projects.iter().any(|p| anchored(&p.name)) {
+        rt.block_on(environment_checks(&checks, ws))
+    } else {
+        vec![]
+    };
     let iac = EngineOutputs {
         ws,
         phase,
@@ -50,7 +62,8 @@ pub fn probe(ws: &Workspace, phase: &ResolvedPhase, engine: &dyn IacEngine) -> R
     };
     let mut projects = vec![];
     for project in &phase.projects {
-        let mut results = env_results.clone();
+        let carries = anchored(&project.name);
+        let mut results = if carries { env_results.clone() } else { vec![] };
         // Never empty here, so no implicit convergence check stands in.
         let own: Vec<Check> = checks.iter().filter(|c| c.per_project()).cloned().collect();
         if !own.is_empty() {
@@ -62,6 +75,7 @@ pub fn probe(ws: &Workspace, phase: &ResolvedPhase, engine: &dyn IacEngine) -> R
         projects.push(ProjectHealth {
             project: project.name.clone(),
             status: verify::overall(&results),
+            environment_checks: carries && !env_results.is_empty(),
             checks: results,
         });
     }

@@ -232,6 +232,7 @@ fn failing_checks_share_the_drift_issue_warn_before_expiry_and_close_when_health
         body.contains("## Health: <code>app</code> in <code>dev</code>"),
         "{body}"
     );
+    assert!(body.contains("The checks of <code>dev</code>"), "{body}");
     assert!(body.contains("2 failing of 3 checks"), "{body}");
     assert!(body.contains("| FAIL | web certificate (tls) |"), "{body}");
     assert!(body.contains("→ 503"), "{body}");
