@@ -243,7 +243,13 @@ mod tests {
         let h = health((0..50).map(|_| check(CheckStatus::Fail, &long)).collect());
         let text = issue_section(&h, "dev", &RunInfo::default(), 4_000);
         assert!(text.chars().count() <= 4_000, "{}", text.chars().count());
-        assert!(text.contains("more: run "), "{text}");
+        // The command named is the one tests/it/health.rs runs word for word.
+        assert!(
+            text.contains(
+                "more: run <code>phasegate drift --env dev --project app --format json</code>"
+            ),
+            "{text}"
+        );
         // Evidence is cut per row.
         assert!(!text.contains(&"x".repeat(EVIDENCE_CHARS + 1)), "{text}");
     }

@@ -109,6 +109,13 @@ output_dir: out
 
     /// One scheduled run, as the drift workflow runs it.
     fn drift(&self) -> (Output, Value) {
+        self.run("phasegate drift --env dev --all --format json")
+    }
+
+    /// `command` (a `phasegate ...` line) word for word, in Actions.
+    fn run(&self, command: &str) -> (Output, Value) {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        assert_eq!(words[0], "phasegate", "not a command: {command}");
         std::fs::write(&self.outputs, "").unwrap();
         std::fs::write(&self.summary, "").unwrap();
         let (k, v) = self.tb.path_env();
@@ -128,15 +135,8 @@ output_dir: out
             .env("GITHUB_OUTPUT", &self.outputs)
             .env("GITHUB_STEP_SUMMARY", &self.summary)
             .env_remove("GITHUB_EVENT_PATH")
-            .args([
-                "--config",
-                "phasegate.yml",
-                "drift",
-                "--env",
-                "dev",
-                "--all",
-            ])
-            .args(["--format", "json"])
+            .args(["--config", "phasegate.yml"])
+            .args(&words[1..])
             .output()
             .expect("run phasegate drift");
         let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -357,6 +357,17 @@ fn failing_checks_share_the_drift_issue_warn_before_expiry_and_close_when_health
         .map(|e| e["issue_action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["opened", "updated", "updated", "closed"]);
+
+    // The command the issue names when it cuts rows shows every check.
+    let (out, json) = bed.run("phasegate drift --env dev --project app --format json");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(
+        json["projects"][0]["health"]["checks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     assert!(
         bed.hub.violations().is_empty(),
         "{:?}",
