@@ -16,7 +16,9 @@
 #   push8     its merge with prod NOT approved: prod's apply refuses
 #   approve-* `/phasegate approve staging <digest>` by a maintainer, and by a
 #             user without permission
-#   drift-*   schedule after an out-of-band edit: opens, updates, closes
+#   drift-*   schedule after an out-of-band edit: opens, updates, closes;
+#             dev's health check (a status page on loopback) is probed by the
+#             same runs and keeps the issue open while it fails
 #   ops-*     PR 9's change plan: an operation step outlives its apply job
 #             (waiting) and the continuation workflow finishes it
 #
@@ -139,6 +141,18 @@ find "$repo" -name '*.hcl' -exec sed -i "s|@STATE_DIR@|$work/state|" {} +
 "$phasegate" init --dir "$repo" --action "phasegate/phasegate@$action_sha" </dev/null >&2
 grep -q 'backend_config: \["backend/dev.hcl"\]' "$repo/phasegate.yml" ||
   die "phasegate init gave the projects no per-environment backend config: $(cat "$repo/phasegate.yml")"
+# dev's one health check: a status page the harness serves (and breaks).
+printf 'ok\n' >"$work/release/status.txt"
+python3 - "$repo/phasegate.yml" "$mirror/status.txt" <<'PY'
+import sys
+path, url = sys.argv[1:3]
+text = open(path).read()
+dev = '  - name: "dev"\n'
+if dev not in text:
+    raise SystemExit(f"{path}: no dev environment")
+check = f'    checks:\n      - kind: http\n        name: status page\n        url: "{url}"\n        body_contains: ok\n'
+open(path, "w").write(text.replace(dev, dev + check, 1))
+PY
 wf="$repo/.github/workflows"
 for f in pr promote approve drift; do
   [ -f "$wf/phasegate-$f.yml" ] || die "phasegate init wrote no $wf/phasegate-$f.yml"
@@ -524,17 +538,27 @@ step = sys.argv[1]
 issues = [i for i in json.load(sys.stdin)["issues"] if any("drift" in l["name"] for l in i["labels"])]
 print(json.dumps({"step": step, "issues": len(issues), "open": sum(i["state"] == "open" for i in issues),
     "numbers": sorted(i["number"] for i in issues),
+    "titles": sorted(i["title"] for i in issues if i["state"] == "open"),
+    "health_failing": sum("| FAIL | status page (http) |" in (i["body"] or "") for i in issues if i["state"] == "open"),
     # Bodies escape `_` as &#95;.
     "mentions": {k: sum(k in (i["body"] or "").replace("&#95;", "_") for i in issues) for k in ("edited_by", "cost_center")}}))' "$1" >>"$work/drift-timeline.jsonl"
 }
-# Someone tags the dev bucket in the console: one issue opens. They tag it
-# again: the same issue is updated to show both. The tags are undone: it closes.
+# Someone tags the dev bucket in the console while the status page is down:
+# one issue opens for both. They tag it again and the page comes back: the
+# same issue is updated to show the drift alone. The tags are undone but the
+# page is down again: the issue stays open for health. The page comes back:
+# it closes.
 edit_tag edited_by console
+printf 'down\n' >"$work/release/status.txt"
 drift_step drift-open 901
 edit_tag cost_center 0042
+printf 'ok\n' >"$work/release/status.txt"
 drift_step drift-update 902
 cp "$work/bucket.orig" "$bucket"
-drift_step drift-close 903
+printf 'down\n' >"$work/release/status.txt"
+drift_step drift-health 903
+printf 'ok\n' >"$work/release/status.txt"
+drift_step drift-close 904
 until_step drift
 
 # --- steps ops-*: PR 9's change plan runs an operation step after dev's apply ---

@@ -100,7 +100,8 @@ pub struct Environment {
     /// Per-project overrides, by project name.
     #[serde(default)]
     pub projects: BTreeMap<String, PlanSettings>,
-    /// Verification checks of every phase in this environment, run before the phase's own.
+    /// Verification checks of every phase in this environment, run before the
+    /// phase's own; the scheduled `phasegate drift` runs them again (health).
     #[serde(default)]
     pub checks: Vec<Check>,
 }
@@ -336,8 +337,9 @@ pub enum BlastRadius {
     Critical,
 }
 
-/// A verification check run after apply by `phasegate verify`. Durations
-/// are written `500ms`, `10s` or `2m`.
+/// A verification check run after apply by `phasegate verify`, and (all but
+/// `convergence`) again by every `phasegate drift` run of the environment it
+/// is declared for. Durations are written `500ms`, `10s` or `2m`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Check {
@@ -422,7 +424,9 @@ pub struct TlsCheck {
     /// Fewer days of validity left fails the check; default 14.
     #[serde(default)]
     pub min_days_valid: Option<u32>,
-    /// Fewer days left (but at least `min_days_valid`) passes with a warning.
+    /// Fewer days left (but at least `min_days_valid`) passes with a warning,
+    /// so a certificate nearing its end is reported before it fails; default
+    /// 30, or `min_days_valid` + 14 when that is more.
     #[serde(default)]
     pub warn_days_valid: Option<u32>,
     /// Names the certificate must cover (subject alternative names; `*.` wildcards count).

@@ -5,6 +5,9 @@
 //! normal plan, whose changes say what an apply would do now (put the drift
 //! back, and anything in the code not applied yet). [`summarize`] folds the
 //! two into one [`ProjectDrift`]; `drift.on_drift` in the config decides the exit code.
+//! [`health`] judges the environment's checks the same run probes again.
+
+pub mod health;
 
 use serde::Serialize;
 

@@ -3,7 +3,9 @@
 //! an apply would do now), folded by `drift::summarize`; then one GitHub
 //! issue per project and environment is opened, updated, reopened or closed
 //! (`github::issues`), the run is journaled under the pseudo-change
-//! `drift-<env>`, and the exit code follows `drift.on_drift`.
+//! `drift-<env>`, and the exit code follows `drift.on_drift`. The same run
+//! probes the environment's checks again (`runner::health`): a failing or
+//! warning check keeps the same issue open, and a failing one exits 1.
 
 use std::path::Path;
 
@@ -12,13 +14,14 @@ use serde::Serialize;
 use crate::ci::ActionsContext;
 use crate::cli::{DriftArgs, GlobalArgs, OutputFormat};
 use crate::config::{Config, ResolvedPhase};
-use crate::drift::{self, ProjectDrift};
+use crate::drift::{self, health::ProjectHealth, ProjectDrift};
 use crate::error::{Error, ExitCode, Result};
 use crate::github::issues::{self, Desired, IssueOutcome, IssueTarget};
 use crate::iac::{CliEngine, IacEngine, PlanRequest};
-use crate::journal::{ErrorClass, Event, EventKind, Step};
+use crate::journal::{CheckStatus, ErrorClass, Event, EventKind, Step};
 use crate::plan::ChangeSet;
-use crate::render::drift::{closed_comment, issue_body, issue_title, RunInfo};
+use crate::render::drift::{closed_comment, issue_body, RunInfo};
+use crate::render::health as render_health;
 use crate::runner::forge;
 use crate::runner::session::absolute;
 use crate::runner::session::{self as runner, Writer};
@@ -33,6 +36,9 @@ struct ProjectOut<'a> {
     #[serde(flatten)]
     drift: &'a ProjectDrift,
     is_drifted: bool,
+    /// The environment's checks probed again; absent when it declares none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health: Option<&'a ProjectHealth>,
     #[serde(skip_serializing_if = "Option::is_none")]
     issue: Option<&'a IssueOutcome>,
 }
@@ -42,6 +48,10 @@ struct Output<'a> {
     environment: &'a str,
     drifted: bool,
     drifted_resources: usize,
+    /// No check failed or warned (true when none is declared).
+    healthy: bool,
+    failing_checks: usize,
+    warning_checks: usize,
     projects: Vec<ProjectOut<'a>>,
     /// The gates over what an apply would now change (the normal plans),
     /// run as for any plan: `security pass, cost pass, ...`.
@@ -121,9 +131,13 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> Result<ExitCode> {
         &absolute(&ws.out_dir(None))?,
     )?;
     run.gates = Some(gates.text_line().trim_start_matches("gates: ").to_string());
+    let anchor = drift::health::anchor(cfg, &phase.environment.name);
+    let health = crate::runner::health::probe(&ws, &phase, &engine, anchor.as_deref())?;
+    let healths: Vec<Option<&ProjectHealth>> =
+        results.iter().map(|d| health.of(&d.project)).collect();
     let issues_on = !args.no_issues && cfg.drift.issues.unwrap_or(true);
     let outcomes = match (&actions, issues_on) {
-        (Some(ctx), true) => sync_issues(ctx, cfg, &args, &results, &run)?,
+        (Some(ctx), true) => sync_issues(ctx, cfg, &args, &results, &healths, &run)?,
         (None, true) => {
             tracing::info!("not in GitHub Actions: no drift issues are opened or closed");
             vec![None; results.len()]
@@ -142,7 +156,19 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> Result<ExitCode> {
             Step::Plan,
         ));
     }
-    for (d, issue) in results.iter().zip(&outcomes) {
+    for ((d, issue), h) in results.iter().zip(&outcomes).zip(&healths) {
+        if let Some(h) = h {
+            done.push(writer.event(
+                &phase.name,
+                Some(&d.project),
+                Step::Verify,
+                Some(&d.digest),
+                EventKind::VerificationFinished {
+                    status: h.status,
+                    checks: h.checks.clone(),
+                },
+            ));
+        }
         done.push(event(
             &writer,
             &phase,
@@ -174,32 +200,54 @@ pub fn run(global: &GlobalArgs, args: DriftArgs) -> Result<ExitCode> {
         &done,
     )?;
 
-    let code = drift::exit_code(&results, cfg.drift.on_drift);
+    let code = drift::exit_code(&results, cfg.drift.on_drift)
+        .max(drift::health::exit_code(&health.projects));
+    let code = match code {
+        // The checks ran, but an output could not be read: the engine failed.
+        _ if !health.engine_failures.is_empty() => ExitCode::External,
+        1 => ExitCode::Refused,
+        _ => ExitCode::Success,
+    };
+    let count = |s: CheckStatus| health.projects.iter().map(|h| h.count(s)).sum();
     let out = Output {
         environment: &phase.environment.name,
         drifted: results.iter().any(ProjectDrift::is_drifted),
         drifted_resources: results.iter().map(|d| d.drifted.len()).sum(),
+        healthy: !health.projects.iter().any(ProjectHealth::needs_attention),
+        failing_checks: count(CheckStatus::Fail),
+        warning_checks: count(CheckStatus::Warn),
         projects: results
             .iter()
             .zip(&outcomes)
-            .map(|(d, i)| ProjectOut {
+            .zip(&healths)
+            .map(|((d, i), h)| ProjectOut {
                 drift: d,
                 is_drifted: d.is_drifted(),
+                health: *h,
                 issue: i.as_ref(),
             })
             .collect(),
         gates: gates.text_line(),
-        exit_code: code,
+        exit_code: code as i32,
     };
-    if let Some(file) = actions.as_ref().and_then(|c| c.output_file.as_deref()) {
-        write_outputs(file, &out)?;
+    if let Some(ctx) = &actions {
+        if let Some(file) = ctx.output_file.as_deref() {
+            write_outputs(file, &out)?;
+        }
+        if let Some(file) = ctx.summary_file.as_deref() {
+            let pairs: Vec<_> = results.iter().zip(healths.iter().copied()).collect();
+            crate::ci::summary::append_summary(file, &render_health::job_summary(&pairs, &run))
+                .map_err(|e| Error::External(e.to_string()))?;
+        }
     }
     print(&out, args.format)?;
-    Ok(if code == 1 {
-        ExitCode::Refused
-    } else {
-        ExitCode::Success
-    })
+    if !health.engine_failures.is_empty() {
+        return Err(Error::External(format!(
+            "the output checks could not read Terraform's outputs: {}",
+            health.engine_failures.join("; ")
+        )));
+    }
+    Ok(code)
 }
 
 /// The environment's phase (every project, or the one asked for).
@@ -282,6 +330,7 @@ fn sync_issues(
     cfg: &Config,
     args: &DriftArgs,
     results: &[ProjectDrift],
+    healths: &[Option<&ProjectHealth>],
     run: &RunInfo,
 ) -> Result<Vec<Option<IssueOutcome>>> {
     let token = args.token.clone().filter(|t| !t.trim().is_empty());
@@ -296,7 +345,7 @@ fn sync_issues(
         .clone()
         .unwrap_or_else(|| DEFAULT_LABEL.to_owned());
     let mut out = Vec::new();
-    for d in results {
+    for (d, health) in results.iter().zip(healths.iter().copied()) {
         let target = IssueTarget {
             repo: forge::repo_of(ctx),
             project: d.project.clone(),
@@ -305,17 +354,31 @@ fn sync_issues(
         };
         let marker = issues::drift_marker(&d.project, &d.environment);
         let body = |budget: usize| {
-            let room = budget.saturating_sub(marker.chars().count() + 1);
-            format!("{marker}\n{}", issue_body(d, run, room))
+            let room = budget.saturating_sub(marker.chars().count() + 2);
+            // Health is bounded by the checks declared; drift gets the rest.
+            let section = health
+                .map(|h| render_health::issue_section(h, &d.environment, run, room / 2))
+                .unwrap_or_default();
+            let room = room.saturating_sub(section.chars().count());
+            let drift = if d.is_drifted() {
+                issue_body(d, run, room)
+            } else {
+                render_health::no_drift_line(d, run)
+            };
+            format!("{marker}\n{drift}\n{section}")
         };
-        let desired = if d.is_drifted() {
+        let attention = health.is_some_and(ProjectHealth::needs_attention);
+        let desired = if d.is_drifted() || attention {
             Desired::Drifted {
-                title: issue_title(d),
+                title: render_health::issue_title(d, health),
                 body: &body,
             }
         } else {
             Desired::Clean {
-                comment: closed_comment(&d.project, &d.environment, run),
+                comment: match health {
+                    Some(h) => render_health::closed_comment(d, h, run),
+                    None => closed_comment(&d.project, &d.environment, run),
+                },
             }
         };
         let outcome = rt.block_on(issues::sync(&client, &target, &desired))?;
@@ -373,6 +436,9 @@ fn write_outputs(file: &Path, out: &Output<'_>) -> Result<()> {
             ("drifted_resources", out.drifted_resources.to_string()),
             ("drifted_projects", drifted_projects.to_string()),
             ("drift_issues", urls.join("\n")),
+            ("healthy", out.healthy.to_string()),
+            ("failing_checks", out.failing_checks.to_string()),
+            ("warning_checks", out.warning_checks.to_string()),
         ],
     )
     .map_err(|e| Error::External(e.to_string()))
@@ -419,6 +485,12 @@ fn print(out: &Output<'_>, format: OutputFormat) -> Result<()> {
                 "  an apply now: {}\n",
                 crate::render::counts_line(&d.pending_counts)
             ));
+        }
+        if let Some(h) = p.health {
+            // The verify table, headed as what it is here.
+            let table = crate::render::verify::table_text(&d.project, h.status, &h.checks);
+            text.push_str(&table.replacen(": verification ", ": health ", 1));
+            text.push('\n');
         }
     }
     text.push_str(&format!("{}\n", out.gates));

@@ -16,8 +16,9 @@
 //!   job summary and step outputs;
 //! - `approvals` (GitHub's evidence journaled, and `approvals::local`
 //!   outside GitHub), `approve` (`/phasegate approve` and `approvals check`);
-//! - `verify`, `drift`, `journal`: the checks after apply, drift and health,
-//!   and the journal's chain shown;
+//! - `verify`, `drift` (with `health`, the environment's checks probed again
+//!   on the drift schedule), `journal`: the checks after apply, drift and
+//!   health, and the journal's chain shown;
 //! - `output`: files staged and renamed together, and stdout.
 
 pub mod actions;
@@ -30,6 +31,7 @@ pub mod drift;
 pub mod forge;
 pub mod gated;
 pub mod gating;
+pub mod health;
 pub mod journal;
 pub mod lock;
 pub mod operations;

@@ -11,6 +11,17 @@ use rustls::{ClientConfig, RootCertStore};
 /// A client config trusting `ca_file` (relative to `base_dir`) alone, or the
 /// system's roots when it is absent.
 pub fn client_config(ca_file: Option<&Path>, base_dir: &Path) -> Result<ClientConfig, String> {
+    let roots = root_store(ca_file, base_dir)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// The CAs of `ca_file` (relative to `base_dir`), or the system's.
+pub fn root_store(ca_file: Option<&Path>, base_dir: &Path) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     match ca_file {
         Some(file) => {
@@ -39,12 +50,7 @@ pub fn client_config(ca_file: Option<&Path>, base_dir: &Path) -> Result<ClientCo
             }
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    Ok(roots)
 }
 
 /// A client config that trusts nothing: plain-http checks never use it.

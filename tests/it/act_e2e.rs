@@ -132,23 +132,48 @@ fn generated_workflows_run_under_act_from_the_pr_to_prod_drift_included() {
     );
     assert_eq!(s["staging_approved_by_maintainer"], true, "{all}");
 
-    // 5. Drift: one issue opened, the same one updated, then closed.
+    // 5. Drift and health: one issue opened for both (the bucket edited, the
+    // status page down), the same one updated for the drift alone, kept open
+    // while the page is down again with no drift, then closed.
     let timeline = s["drift_timeline"].as_array().cloned().unwrap_or_default();
     let steps: Vec<&str> = timeline.iter().filter_map(|t| t["step"].as_str()).collect();
     assert_eq!(
         steps,
-        ["drift-open", "drift-update", "drift-close"],
+        ["drift-open", "drift-update", "drift-health", "drift-close"],
         "{all}"
     );
     assert_eq!(timeline[0]["open"], 1, "{all}");
     assert_eq!(timeline[0]["mentions"]["edited_by"], 1, "{all}");
+    // The status page is dev's, not a project's: its results ride in the
+    // issue of dev's first project (app, the one whose bucket drifted).
+    assert_eq!(
+        timeline[0]["titles"],
+        serde_json::json!(["Drift and health: app in dev"]),
+        "{all}"
+    );
+    assert_eq!(timeline[0]["health_failing"], 1, "{all}");
     assert_eq!(timeline[1]["numbers"], timeline[0]["numbers"], "{all}");
     assert_eq!(timeline[1]["open"], 1, "{all}");
     assert_eq!(timeline[1]["mentions"]["cost_center"], 1, "updated: {all}");
-    assert_eq!(timeline[2]["open"], 0, "{all}");
+    assert_eq!(timeline[1]["health_failing"], 0, "{all}");
+    assert_eq!(
+        timeline[1]["titles"],
+        serde_json::json!(["Drift: app in dev"]),
+        "{all}"
+    );
+    assert_eq!(timeline[2]["numbers"], timeline[0]["numbers"], "{all}");
+    assert_eq!(timeline[2]["open"], 1, "health alone keeps it open: {all}");
+    assert_eq!(timeline[2]["health_failing"], 1, "{all}");
+    assert_eq!(
+        timeline[2]["titles"],
+        serde_json::json!(["Health: app in dev"]),
+        "{all}"
+    );
+    assert_eq!(timeline[3]["open"], 0, "{all}");
     assert_eq!(s["drift_issues"], 1, "{all}");
     assert_eq!(s["drift_issues_open"], 0, "{all}");
     assert_eq!(job(&s, "drift-open:phasegate-drift/drift"), "failure");
+    assert_eq!(job(&s, "drift-health:phasegate-drift/drift"), "failure");
     assert_eq!(job(&s, "drift-close:phasegate-drift/drift"), "success");
 
     // 6. Operation steps (issue 21): PR 9's change plan runs a replication

@@ -19,6 +19,7 @@ mod git_store;
 mod github_approvals;
 mod github_client;
 mod github_flow;
+mod health;
 mod hostile_text;
 mod iac_engine;
 mod iac_fake;
