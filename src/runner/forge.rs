@@ -102,8 +102,13 @@ pub fn awaiting_approval_section(
         )
     } else {
         format!(
-            "**Awaiting approval for `{}`**: a required reviewer approves the deployment{run}. Only the plan with the digest above can then be applied.",
-            render::escape::inline(env.github_environment())
+            "**Awaiting approval for `{}`**: a required reviewer approves the deployment{run}. Only the plan with the digest above can then be applied.{}",
+            render::escape::inline(env.github_environment()),
+            if irreversible {
+                " Approving it also approves the phase's **irreversible** steps above."
+            } else {
+                ""
+            }
         )
     };
     render::Section {

@@ -426,3 +426,38 @@ fn a_poll_that_outlasts_the_job_waits_and_the_next_run_continues_it() {
     assert_eq!(counter(&c, "dev-db", "executions"), 1);
     assert_eq!(counter(&c, "dev-dns", "swaps"), 1);
 }
+
+#[test]
+fn the_change_plan_the_config_names_is_read_without_change() {
+    let c = runner();
+    let config = std::fs::read_to_string(c.tb.workdir().join("phasegate.yml")).unwrap();
+    c.tb.write_file(
+        "phasegate.yml",
+        &format!("{config}change_plan: change.yml\n"),
+    );
+    let (k, v) = c.tb.path_env();
+    let out =
+        c.tb.command(env!("CARGO_BIN_EXE_phasegate"))
+            .env(k, v)
+            .env("NO_COLOR", "1")
+            .env("PHASEGATE_STORE_DIR", &c.store)
+            .env_remove("GITHUB_ACTIONS")
+            .args(["--config", "phasegate.yml", "validate", "--format", "json"])
+            .output()
+            .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["change"], "CHG-OPS", "{shown:#}");
+    // Without the file, no change plan: the config's phases.
+    std::fs::remove_file(c.tb.workdir().join("change.yml")).unwrap();
+    let (k, v) = c.tb.path_env();
+    let out =
+        c.tb.command(env!("CARGO_BIN_EXE_phasegate"))
+            .env(k, v)
+            .args(["--config", "phasegate.yml", "validate", "--format", "json"])
+            .output()
+            .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(shown["change"].is_null(), "{shown:#}");
+}
