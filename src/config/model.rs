@@ -104,6 +104,62 @@ pub struct Environment {
     /// phase's own; the scheduled `phasegate drift` runs them again (health).
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// How a plan is approved in this environment.
+    #[serde(default, skip_serializing_if = "EnvApprovals::is_empty")]
+    pub approvals: EnvApprovals,
+}
+
+/// How a plan is approved in one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EnvApprovals {
+    /// Accept a plan without a person when every condition stated here holds for every
+    /// project of the phase. Journaled as an approval by `rule` with its conditions and the
+    /// digest. It never overrides GitHub's required reviewers (an environment with
+    /// `reviewers_required` or `reviewers` still needs them), nor stands in for a person
+    /// where a step is irreversible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto: Option<AutoApproval>,
+}
+
+impl EnvApprovals {
+    pub fn is_empty(&self) -> bool {
+        self.auto.is_none()
+    }
+}
+
+/// The conditions of an automatic approval; only the ones stated count, and at least one
+/// must be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AutoApproval {
+    /// No resource is destroyed (a replacement destroys too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_destroys: bool,
+    /// No resource is replaced.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_replaces: bool,
+    /// The security gate's verdict is at most this: `pass`, or `warn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<SecurityAtMost>,
+    /// The monthly cost delta (USD) is known and at most this. A delta with unpriced
+    /// resources is a lower bound, so it never satisfies the condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_delta: Option<f64>,
+    /// The blast radius the blast gate measured is at most this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_blast_radius: Option<BlastRadius>,
+    /// Every changed resource is of one of these types.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_types: Vec<String>,
+}
+
+/// The worst security verdict an automatic approval accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SecurityAtMost {
+    Pass,
+    Warn,
 }
 
 impl Environment {

@@ -9,6 +9,7 @@
 //! A rollback needs an apply that started; applying its revert plan needs
 //! the same gates and approval as any apply, bound to the revert digest.
 
+pub mod auto_approval;
 pub mod operation;
 
 use crate::journal::short_digest as short;

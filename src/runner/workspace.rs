@@ -120,6 +120,7 @@ pub fn local_phase(project_name: &str) -> ResolvedPhase {
             plan: Default::default(),
             projects: Default::default(),
             checks: vec![],
+            approvals: Default::default(),
         },
         projects: vec![Project {
             name: project_name.into(),
