@@ -130,7 +130,7 @@ pub fn parse(
 /// A refresh prices the rows the book has, in every region the lists
 /// publish; it does not add keys. A price list holds every instance type
 /// and disk tier the provider sells, which in every region would grow the
-/// book (and the binary that embeds it) tenfold past its budget
+/// book (and the binary that embeds it) several times past its budget
 /// (prices/README.md). A row added by hand is priced by the next import.
 /// Into an empty book everything comes in.
 fn keep_known(imported: &mut Imported, book: &BookFile) {
