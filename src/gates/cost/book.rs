@@ -131,7 +131,7 @@ impl Book {
     }
 }
 
-const SOURCES: [(Provider, &str, &str); 3] = [
+static SOURCES: [(Provider, &str, &str); 3] = [
     (
         Provider::Aws,
         "prices/aws.yaml",
