@@ -599,6 +599,20 @@ fn refresh_workflow_runs_weekly_and_by_hand_with_pinned_actions_and_least_permis
             );
         }
     }
+    // The price tests run on the refreshed book; when they fail the pull
+    // request is still opened, as a draft that says so.
+    let check = job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "check")
+        .expect("a step with id `check`");
+    assert_eq!(check["continue-on-error"], true);
+    assert!(check["run"]
+        .as_str()
+        .unwrap()
+        .contains("cargo test --locked --test it -- cost_gate:: price_import:: prices_regions::"));
+    assert!(text.contains("CHECK: ${{ steps.check.outcome }}") && text.contains("draft=(--draft)"));
     // The pull request is opened with gh and carries only the book's files.
     assert!(text.contains("gh pr create"));
     assert!(text.contains("git add prices/aws.yaml prices/azure.yaml prices/google.yaml"));
