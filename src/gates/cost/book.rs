@@ -225,9 +225,10 @@ fn embedded(provider: Provider, origin: &str, text: &str) -> Book {
 /// Prices from book files given at run time (a copy of `prices/` refreshed
 /// by `prices import`) instead of the embedded ones, for the providers
 /// named; the others keep the embedded book. `files` holds each provider's
-/// file name and text; they are held to the embedded books' rules (dated
-/// provenance, a SKU for every region but the first). Must come before
-/// anything is priced: a book in use is never swapped.
+/// file name and text; they are held to the rules `parse` holds the
+/// embedded books to (every row names a provenance entry, every region but
+/// the first has a SKU, the provider matches). Must come before anything is
+/// priced: a book in use is never swapped.
 pub fn use_books(files: &[(Provider, String, String)]) -> Result<(), String> {
     let mut books = Vec::new();
     for (provider, origin, text) in SOURCES {
