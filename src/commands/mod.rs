@@ -4,6 +4,7 @@
 mod completions;
 mod gate;
 pub(crate) mod matrix;
+mod price_book;
 mod prices;
 mod render;
 mod schema;
@@ -21,6 +22,7 @@ use crate::setup::{doctor, environments, init, workflows};
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     register_tokens(&cli);
+    price_book::from_env()?;
     let global = cli.global;
     match cli.command {
         Command::Validate(args) => validate::run(&global, args),

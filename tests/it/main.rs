@@ -35,6 +35,7 @@ mod plan_e2e;
 mod plan_model;
 mod policy_gate;
 mod price_import;
+mod prices_regions;
 mod printed_steps;
 mod properties;
 mod quickstart;

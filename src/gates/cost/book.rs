@@ -131,7 +131,7 @@ impl Book {
     }
 }
 
-const SOURCES: [(Provider, &str, &str); 3] = [
+static SOURCES: [(Provider, &str, &str); 3] = [
     (
         Provider::Aws,
         "prices/aws.yaml",
@@ -215,15 +215,39 @@ fn parse(provider: Provider, origin: &str, text: &str) -> Result<Book, String> {
     })
 }
 
+/// The books in use: the embedded ones, unless `use_books` replaced some.
+static BOOKS: OnceLock<Vec<Book>> = OnceLock::new();
+
+fn embedded(provider: Provider, origin: &str, text: &str) -> Book {
+    parse(provider, origin, text).unwrap_or_else(|e| panic!("embedded price book: {e}"))
+}
+
+/// Prices from book files given at run time (a copy of `prices/` refreshed
+/// by `prices import`) instead of the embedded ones, for the providers
+/// named; the others keep the embedded book. `files` holds each provider's
+/// file name and text; they are held to the rules `parse` holds the
+/// embedded books to (every row names a provenance entry, every region but
+/// the first has a SKU, the provider matches). Must come before anything is
+/// priced: a book in use is never swapped.
+pub fn use_books(files: &[(Provider, String, String)]) -> Result<(), String> {
+    let mut books = Vec::new();
+    for (provider, origin, text) in SOURCES {
+        books.push(match files.iter().find(|(p, ..)| *p == provider) {
+            Some((_, origin, text)) => parse(provider, origin, text)?,
+            None => embedded(provider, origin, text),
+        });
+    }
+    BOOKS
+        .set(books)
+        .map_err(|_| "the price book is already in use".to_string())
+}
+
 /// The book for a provider, parsed on first use.
 pub fn book(provider: Provider) -> &'static Book {
-    static BOOKS: OnceLock<Vec<Book>> = OnceLock::new();
     let books = BOOKS.get_or_init(|| {
         SOURCES
             .iter()
-            .map(|(p, origin, text)| {
-                parse(*p, origin, text).unwrap_or_else(|e| panic!("embedded price book: {e}"))
-            })
+            .map(|(p, origin, text)| embedded(*p, origin, text))
             .collect()
     });
     books

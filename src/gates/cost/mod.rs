@@ -26,7 +26,7 @@ mod usage;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use book::Provider;
+pub use book::{use_books, Provider};
 pub use price::{priced_types, Gap, Line, HOURS_PER_MONTH};
 pub use usage::Usage;
 

@@ -323,13 +323,19 @@ impl<'a> Pricer<'a> {
         Ok((usd, rate.unit.clone()))
     }
 
-    /// The price list a rate was read from, as "list (date)".
+    /// The price list a rate was read from, as "list (date)", and the
+    /// list's SKU for this region when the row has one.
     fn source(&self, table: &str, key: &str) -> String {
-        self.book
-            .rate(table, key)
-            .and_then(|r| self.book.provenance.get(&r.from))
-            .map(|p| format!("{} ({})", p.list, p.taken))
-            .unwrap_or_default()
+        let Some(rate) = self.book.rate(table, key) else {
+            return String::new();
+        };
+        let Some(p) = self.book.provenance.get(&rate.from) else {
+            return String::new();
+        };
+        match rate.sku.get(&self.region) {
+            Some(sku) => format!("{} ({}), SKU {sku}", p.list, p.taken),
+            None => format!("{} ({})", p.list, p.taken),
+        }
     }
 
     /// A fixed charge: `quantity` units at the book's rate; hourly units are

@@ -12,6 +12,10 @@ use serde_json::Value;
 
 use super::{s, ImportError, Imported, Row};
 
+/// The offers (price-list services) this module reads; a refresh downloads
+/// each one's file for every region of its region index.
+pub const OFFERS: [&str; 4] = ["AmazonEC2", "AmazonRDS", "AWSELB", "AmazonS3"];
+
 /// Region codes for the location names of offer files that predate the
 /// `regionCode` attribute.
 const LOCATIONS: [(&str, &str); 4] = [
@@ -147,7 +151,15 @@ fn deployment(a: &Value) -> Option<&'static str> {
     }
 }
 
+/// The product's region code. Local Zones, Wavelength Zones and Outposts
+/// carry their own codes (`us-east-1-bos-1`) inside a region's file; no
+/// provider region names them, so they are left out rather than grow the
+/// book with zones nobody plans in.
 fn region(a: &Value) -> Option<String> {
+    let kind = s(a, "locationType");
+    if !kind.is_empty() && kind != "AWS Region" {
+        return None;
+    }
     let code = s(a, "regionCode");
     if !code.is_empty() {
         return Some(code.to_string());
@@ -236,6 +248,7 @@ pub(super) fn parse(file: &str, json: &Value) -> Result<Imported, ImportError> {
         url: format!(
             "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/{offer}/{version}/index.json"
         ),
+        index_url: "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/index.json",
         taken,
         rows: Vec::new(),
         skipped: Vec::new(),
@@ -248,8 +261,9 @@ pub(super) fn parse(file: &str, json: &Value) -> Result<Imported, ImportError> {
         };
         let Some(region) = region(attrs) else {
             out.skipped.push(format!(
-                "{sku}: location `{}` has no region code",
-                s(attrs, "location")
+                "{sku}: location `{}` ({}) is not a region",
+                s(attrs, "location"),
+                s(attrs, "locationType")
             ));
             continue;
         };

@@ -10,6 +10,9 @@ use serde_json::Value;
 
 use super::{s, ImportError, Imported, Row};
 
+/// The `serviceName`s this module reads (managed disks are under Storage).
+pub const SERVICES: [&str; 2] = ["Virtual Machines", "Storage"];
+
 /// Managed disk tier numbers and the size in GiB each holds.
 const DISK_TIERS: [(&str, u32); 8] = [
     ("4", 32),
@@ -72,6 +75,7 @@ pub(super) fn parse(file: &str, json: &Value, fetched: &str) -> Result<Imported,
     let mut out = Imported {
         list: "Azure Retail Prices API".into(),
         url: "https://prices.azure.com/api/retail/prices".into(),
+        index_url: "https://prices.azure.com/api/retail/prices",
         taken: fetched.to_string(),
         rows: Vec::new(),
         skipped: Vec::new(),
@@ -87,10 +91,16 @@ pub(super) fn parse(file: &str, json: &Value, fetched: &str) -> Result<Imported,
             out.skipped.push(format!("{key}: no retailPrice"));
             continue;
         };
+        let region = s(item, "armRegionName");
+        if region.is_empty() {
+            out.skipped
+                .push(format!("{table}.{key}: meter without a region"));
+            continue;
+        }
         out.rows.push(Row {
             table: table.into(),
             key,
-            region: s(item, "armRegionName").to_string(),
+            region: region.to_string(),
             usd,
             unit: unit.into(),
             sku: format!("{} meter {}", s(item, "skuId"), s(item, "meterId")),

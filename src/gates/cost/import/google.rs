@@ -16,6 +16,9 @@ use serde_json::Value;
 use super::super::book::BookFile;
 use super::{s, ImportError, Imported, Row};
 
+/// The Catalog services this module reads: Compute Engine, by service id.
+pub const SERVICES: [&str; 1] = ["6F81-5844-456A"];
+
 /// Description prefixes of the SKUs read, and what they price.
 const DISKS: [(&str, &str); 4] = [
     ("Storage PD Capacity", "pd-standard"),
@@ -78,7 +81,8 @@ pub(super) fn parse(
         })?;
     let mut out = Imported {
         list: "Google Cloud Billing Catalog API SKUs".into(),
-        url: "https://cloudbilling.googleapis.com/v1/services".into(),
+        url: "https://cloudbilling.googleapis.com/v1/services/6F81-5844-456A/skus".into(),
+        index_url: "https://cloudbilling.googleapis.com/v1/services",
         taken: fetched.to_string(),
         rows: Vec::new(),
         skipped: Vec::new(),
@@ -151,7 +155,9 @@ pub(super) fn parse(
                 table: "compute_instance".into(),
                 key: key.clone(),
                 region: region.clone(),
-                usd: vcpu * core + mem * ram,
+                // Catalog prices are whole nanodollars; rounding there keeps
+                // the sum's float noise out of the book.
+                usd: ((vcpu * core + mem * ram) * 1e9).round() / 1e9,
                 unit: "hour".into(),
                 sku: format!("{vcpu} x {core_sku} + {mem} GB x {ram_sku}"),
                 vcpu: Some(vcpu),

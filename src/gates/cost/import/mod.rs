@@ -59,6 +59,9 @@ pub struct Imported {
     /// How the list names itself (`AWS offer AmazonEC2 20261120...`).
     pub list: String,
     pub url: String,
+    /// The address that leads to every list of the provider (an index),
+    /// named when one import reads several lists.
+    pub index_url: &'static str,
     /// `YYYY-MM-DD`: the list's publication date, or the day it was fetched.
     pub taken: String,
     pub rows: Vec<Row>,
@@ -78,6 +81,17 @@ pub enum Format {
 }
 
 impl Format {
+    /// The services a refresh downloads for this format, by the provider's
+    /// own names: AWS offer codes, Azure `serviceName`s, Google Catalog
+    /// service ids. Files of other services yield no rows.
+    pub fn services(self) -> &'static [&'static str] {
+        match self {
+            Format::AwsOffer => &aws::OFFERS,
+            Format::AzureRetail => &azure::SERVICES,
+            Format::GoogleSkus => &google::SERVICES,
+        }
+    }
+
     pub fn provider(self) -> Provider {
         match self {
             Format::AwsOffer => Provider::Aws,
@@ -109,7 +123,39 @@ pub fn parse(
         Format::GoogleSkus => google::parse(file, &json, fetched, book)?,
     };
     dedupe(&mut imported);
+    keep_known(&mut imported, book);
     Ok(imported)
+}
+
+/// A refresh prices the rows the book has, in every region the lists
+/// publish; it does not add keys. A price list holds every instance type
+/// and disk tier the provider sells, which in every region would grow the
+/// book (and the binary that embeds it) several times past its budget
+/// (prices/README.md). A row added by hand is priced by the next import.
+/// Into an empty book everything comes in.
+fn keep_known(imported: &mut Imported, book: &BookFile) {
+    if book.tables.is_empty() {
+        return;
+    }
+    let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
+    imported.rows.retain(|r| {
+        let known = book
+            .tables
+            .get(&r.table)
+            .is_some_and(|t| t.contains_key(&r.key));
+        if !known {
+            *unknown.entry(r.table.clone()).or_default() += 1;
+        }
+        known
+    });
+    if !unknown.is_empty() {
+        let counts: Vec<String> = unknown.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        imported.skipped.push(format!(
+            "{} price(s) for keys the book has no row for ({}); add a row to the book to price one",
+            unknown.values().sum::<usize>(),
+            counts.join(", ")
+        ));
+    }
 }
 
 /// Zero prices are dropped (a price list's zero is a free tier or a
@@ -147,10 +193,14 @@ fn dedupe(imported: &mut Imported) {
     imported.rows = seen.into_values().collect();
 }
 
+/// The verification statement of every imported provenance entry.
+const IMPORTED: &str = "yes: imported by `phasegate prices import` from the provider's machine-readable price list; the SKU per region names the exact price";
+
 /// Merges imported rows into a book: an imported row replaces the book's
 /// row of the same key wholesale (its regions, SKUs and provenance), keeping
-/// only the machine shape when the list does not give one. Provenance no row
-/// names any more is dropped.
+/// only the machine shape when the list does not give one. A row's regions
+/// therefore all come from one import: give it every region's file at once.
+/// Provenance no row names any more is dropped.
 pub fn merge(mut book: BookFile, imports: &[Imported]) -> BookFile {
     let Some(first) = imports.first() else {
         return book;
@@ -162,15 +212,29 @@ pub fn merge(mut book: BookFile, imports: &[Imported]) -> BookFile {
         .unwrap_or(&first.taken)
         .to_string();
     let id = format!("{}-import-{taken}", book.provider);
-    let mut lists: Vec<&str> = imports.iter().map(|i| i.list.as_str()).collect();
-    lists.dedup();
+    // One file per region and service: each list once, however many
+    // regions' files named it, and one address for them all. An entry of
+    // the same day from an earlier import (another service, imported on
+    // its own) still backs its rows, so its lists are kept.
+    let earlier = book.provenance.get(&id).filter(|p| p.verified == IMPORTED);
+    let mut lists: std::collections::BTreeSet<&str> =
+        imports.iter().map(|i| i.list.as_str()).collect();
+    lists.extend(earlier.iter().flat_map(|p| p.list.split("; ")));
+    let same_url =
+        imports.iter().all(|i| i.url == first.url) && earlier.is_none_or(|p| p.url == first.url);
+    let url = if same_url {
+        first.url.clone()
+    } else {
+        first.index_url.to_string()
+    };
+    let lists = lists.into_iter().collect::<Vec<_>>().join("; ");
     book.provenance.insert(
         id.clone(),
         Provenance {
-            list: lists.join("; "),
-            url: first.url.clone(),
+            list: lists,
+            url,
             taken,
-            verified: "yes: imported by `phasegate prices import` from the provider's machine-readable price list; the SKU per region names the exact price".into(),
+            verified: IMPORTED.into(),
         },
     );
     let mut fresh: BTreeMap<(String, String), Rate> = BTreeMap::new();
