@@ -27,6 +27,7 @@ pub fn run(global: &GlobalArgs, args: ValidateArgs) -> Result<ExitCode> {
                     .collect::<Vec<_>>()),
             )).collect::<serde_json::Map<_, _>>(),
             "change": ws.change.as_ref().map(|c| c.id.clone()),
+            "notes": notes(cfg),
             "phases": phases.iter().map(|p| json!({
                 "index": p.index,
                 "name": p.name,
@@ -45,7 +46,12 @@ pub fn run(global: &GlobalArgs, args: ValidateArgs) -> Result<ExitCode> {
         cfg.environments.len(),
         cfg.projects.len()
     )];
-    if let (Some(path), Some(change)) = (&global.change, &ws.change) {
+    if let Some(change) = &ws.change {
+        let path = global
+            .change
+            .clone()
+            .or_else(|| cfg.change_plan.clone())
+            .unwrap_or_default();
         lines.push(format!("{}: ok (change {})", path.display(), change.id));
     }
     for p in &phases {
@@ -61,6 +67,24 @@ pub fn run(global: &GlobalArgs, args: ValidateArgs) -> Result<ExitCode> {
                 .join(", ")
         ));
     }
+    for note in notes(cfg) {
+        lines.push(format!("note: {note}"));
+    }
     print_stdout(&lines.join("\n"));
     Ok(ExitCode::Success)
+}
+
+/// What is valid but may not do what it seems to.
+fn notes(cfg: &crate::config::Config) -> Vec<String> {
+    cfg.environments
+        .iter()
+        .filter(|e| e.approvals.auto.is_some())
+        .filter(|e| crate::config::AutoApproval::overridden_by_reviewers(e))
+        .map(|e| {
+            format!(
+                "environment `{}`: approvals.auto never overrides GitHub's required reviewers; its apply job still waits for them, and the rule approves nothing there",
+                e.name
+            )
+        })
+        .collect()
 }

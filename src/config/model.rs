@@ -154,6 +154,24 @@ pub struct AutoApproval {
     pub resource_types: Vec<String>,
 }
 
+impl AutoApproval {
+    /// No condition is stated: such a rule would approve everything.
+    pub fn states_nothing(&self) -> bool {
+        !self.no_destroys
+            && !self.no_replaces
+            && self.security.is_none()
+            && self.max_cost_delta.is_none()
+            && self.max_blast_radius.is_none()
+            && self.resource_types.is_empty()
+    }
+
+    /// Whether GitHub's own review holds this environment's apply job, which
+    /// no rule overrides.
+    pub fn overridden_by_reviewers(env: &Environment) -> bool {
+        env.reviewers_required || !env.reviewers.is_empty()
+    }
+}
+
 /// The worst security verdict an automatic approval accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

@@ -94,6 +94,22 @@ pub fn validate(
                 );
             }
         }
+        if let Some(rule) = &env.approvals.auto {
+            if rule.states_nothing() {
+                cfg(
+                    format!("environments[{i}].approvals.auto"),
+                    "states no condition, so it would approve every plan: state at least one (no_destroys, no_replaces, security, max_cost_delta, max_blast_radius, resource_types)".into(),
+                );
+            }
+            if let Some(max) = rule.max_cost_delta {
+                if !(max.is_finite() && max >= 0.0) {
+                    cfg(
+                        format!("environments[{i}].approvals.auto.max_cost_delta"),
+                        "must be a non-negative number".into(),
+                    );
+                }
+            }
+        }
         for name in env.projects.keys() {
             match by_name.get(name.as_str()) {
                 None => cfg(

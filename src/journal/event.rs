@@ -69,6 +69,9 @@ pub enum ApprovalSource {
     /// `phasegate approve --local` with a local store, outside GitHub: the
     /// approver's name is theirs to give, as everything on that machine is.
     Local,
+    /// The environment's `approvals.auto` rule: every condition it states held
+    /// for the plan (journaled by `plan`, with the conditions).
+    Rule,
 }
 
 /// What a successful plan left behind.
@@ -293,6 +296,9 @@ pub enum EventKind {
         source: ApprovalSource,
         /// When the approver approved (RFC 3339), as GitHub reports it.
         at: String,
+        /// For an approval by rule: the conditions that held.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        conditions: Vec<String>,
     },
     CheckpointTaken {
         file: String,

@@ -26,6 +26,9 @@ pub struct PhaseRef {
     pub approval_required: bool,
     /// The phase's operation steps, in the order they run.
     pub steps: Vec<StepRef>,
+    /// An approval by the environment's `approvals.auto` rule counts: the
+    /// environment has a rule, no GitHub reviewers, and no irreversible step.
+    pub rule_may_approve: bool,
 }
 
 /// One operation step of a phase, as the fold needs it.
@@ -320,6 +323,8 @@ pub struct PhaseProgress {
     /// The phase's operation steps, in the order they run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<OperationProgress>,
+    #[serde(skip)]
+    pub rule_may_approve: bool,
 }
 
 impl PhaseProgress {
@@ -424,6 +429,7 @@ pub fn fold_seeing(
             approvals: vec![],
             review: None,
             step_digests: BTreeMap::new(),
+            rule_may_approve: p.rule_may_approve,
             operations: p
                 .steps
                 .iter()
@@ -534,11 +540,17 @@ fn apply_event(phase: &mut PhaseProgress, e: &Event) {
         approver,
         source,
         at,
+        ..
     } = &e.kind
     {
         // Approvals are given per environment: one recorded for another
         // environment never counts here, whatever phase it was filed under.
         if environment != &phase.environment {
+            return;
+        }
+        // A rule never stands in for GitHub's required reviewers or for a
+        // person approving an irreversible step.
+        if *source == ApprovalSource::Rule && !phase.rule_may_approve {
             return;
         }
         phase.approvals.push(Approval {
@@ -1285,6 +1297,7 @@ mod tests {
             projects: vec!["app".into()],
             approval_required,
             steps: vec![],
+            rule_may_approve: false,
         }];
         fold("CHG-1", &refs, events).phases.remove(0)
     }

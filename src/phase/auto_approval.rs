@@ -42,12 +42,7 @@ impl RuleOutcome {
 /// Whether the rule states no condition at all (refused by validation: it
 /// would approve everything).
 pub fn is_empty(rule: &AutoApproval) -> bool {
-    !rule.no_destroys
-        && !rule.no_replaces
-        && rule.security.is_none()
-        && rule.max_cost_delta.is_none()
-        && rule.max_blast_radius.is_none()
-        && rule.resource_types.is_empty()
+    rule.states_nothing()
 }
 
 /// Judges every condition `rule` states against `facts`.

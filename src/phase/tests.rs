@@ -15,6 +15,7 @@ fn phases() -> Vec<PhaseRef> {
             projects: vec!["app".into()],
             approval_required: false,
             steps: vec![],
+            rule_may_approve: false,
         },
         PhaseRef {
             index: 2,
@@ -23,6 +24,7 @@ fn phases() -> Vec<PhaseRef> {
             projects: vec!["app".into()],
             approval_required: true,
             steps: vec![],
+            rule_may_approve: false,
         },
     ]
 }
@@ -179,6 +181,7 @@ fn approval(digest: &str, source: ApprovalSource, run: u64, t: u32) -> Event {
             approver: "reviewer".into(),
             source,
             at: format!("2026-12-01T10:00:{t:02}Z"),
+            conditions: vec![],
         },
     );
     e.project = None;
@@ -499,6 +502,7 @@ fn a_project_s_review_waits_for_a_sibling_still_being_verified_and_the_last_one_
         projects: vec!["app".into(), "net".into()],
         approval_required: false,
         steps: vec![],
+        rule_may_approve: false,
     }];
     let of = |project: &str, events: Vec<Event>| -> Vec<Event> {
         events
@@ -573,6 +577,7 @@ fn per_environment_phases() -> Vec<PhaseRef> {
             projects: vec![env.to_string(), "shared".into()],
             approval_required: i > 0,
             steps: vec![],
+            rule_may_approve: false,
         })
         .collect()
 }
@@ -912,6 +917,7 @@ mod no_ungated_apply {
                         approver: "alice".into(),
                         source: ApprovalSource::Comment,
                         at: format!("2026-12-01T10:00:{:02}Z", t),
+                        conditions: vec![],
                     },
                     6 => EventKind::ApplyFinished {
                         results: vec![],

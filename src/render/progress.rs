@@ -319,6 +319,7 @@ mod tests {
             projects: vec!["app".into()],
             approval_required: false,
             steps: vec![],
+            rule_may_approve: false,
         }];
         let progress = fold("CHG-1", &refs, events);
         phase_markdown(&progress, &progress.phases[0], &[])
@@ -333,6 +334,7 @@ mod tests {
             projects: vec!["app".into()],
             approval_required: false,
             steps: vec![],
+            rule_may_approve: false,
         }];
         let mut events = planned();
         events.push(ev(Step::Apply, EventKind::ApplyStarted));
@@ -444,6 +446,7 @@ mod tests {
                 projects: vec!["app".into()],
                 approval_required: false,
                 steps: vec![],
+                rule_may_approve: false,
             }],
             &events,
         ));

@@ -101,6 +101,7 @@ fn phase(events: &[Event], approval_required: bool) -> crate::journal::PhaseProg
         projects: vec!["app".into()],
         approval_required,
         steps: vec![],
+        rule_may_approve: false,
     }];
     fold("CHG-1", &refs, events).phases.remove(0)
 }
@@ -114,6 +115,7 @@ fn approved(mut events: Vec<Event>) -> Vec<Event> {
             approver: "reviewer".into(),
             source: ApprovalSource::Comment,
             at: "2026-12-01T10:01:00Z".into(),
+            conditions: vec![],
         },
     );
     e.project = None;

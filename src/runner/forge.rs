@@ -73,6 +73,7 @@ pub fn awaiting_approval_section(
     env: &Environment,
     verdict: Verdict,
     irreversible: bool,
+    rule: Option<(&crate::phase::auto_approval::RuleOutcome, bool)>,
 ) -> render::Section {
     let run = view
         .run_url
@@ -110,6 +111,28 @@ pub fn awaiting_approval_section(
                 ""
             }
         )
+    };
+    let essentials = match rule {
+        Some((o, true)) if needs_approval && o.approves() && !verdict.stops() => format!(
+            "**Approved by rule** for `{}`: every condition of its `approvals.auto` held ({}). Only the plan with the digest above is approved; it is journaled as an approval by `rule`.",
+            render::escape::inline(&env.name),
+            render::escape::inline(&o.held.join("; "))
+        ),
+        Some((o, true)) if needs_approval && !o.approves() => format!(
+            "The automatic approval rule of `{}` did not hold: {}.\n\n{essentials}",
+            render::escape::inline(&env.name),
+            render::escape::inline(&o.failed.join("; "))
+        ),
+        Some((_, false)) if needs_approval => format!(
+            "The automatic approval rule of `{}` approves nothing here: {}.\n\n{essentials}",
+            render::escape::inline(&env.name),
+            if irreversible {
+                "an irreversible step needs a person"
+            } else {
+                "GitHub's required reviewers hold this environment, and no rule overrides them"
+            }
+        ),
+        _ => essentials,
     };
     render::Section {
         key: "approval".into(),

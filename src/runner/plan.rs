@@ -11,6 +11,7 @@ use crate::cli::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::config::ResolvedPhase;
 use crate::error::{Error, ExitCode, Result};
 use crate::github::PrTarget;
+use crate::phase::auto_approval;
 use crate::plan::{self, ChangeSet};
 use crate::render::{self, PhaseView, ProjectView};
 use crate::runner::forge;
@@ -36,6 +37,9 @@ pub struct PlanResult {
     pub summary: String,
     /// The phase's operation steps, each previewed and digested.
     pub steps: Vec<StepPreview>,
+    /// The conditions of the environment's `approvals.auto` rule, when it
+    /// approves this plan (and may, in this phase).
+    pub auto_approved: Option<Vec<String>>,
 }
 
 pub fn run(global: &GlobalArgs, args: PlanArgs) -> Result<ExitCode> {
@@ -105,6 +109,13 @@ pub fn plan_phase(
     if !steps.is_empty() {
         view.sections.push(steps_section(&phase.name, &steps));
     }
+    let rule = phase
+        .environment
+        .approvals
+        .auto
+        .as_ref()
+        .map(|r| auto_approval::evaluate(r, &plan_facts(&projects, &gates)));
+    let rule_counts = crate::runner::session::rule_may_approve(&phase);
     if ws.config.is_some() {
         let irreversible = steps.iter().any(|s| s.step.irreversible);
         let approval = forge::awaiting_approval_section(
@@ -112,6 +123,7 @@ pub fn plan_phase(
             &phase.environment,
             gates.verdict(),
             irreversible,
+            rule.as_ref().map(|o| (o, rule_counts)),
         );
         view.sections.push(approval);
     }
@@ -127,7 +139,34 @@ pub fn plan_phase(
         comment,
         summary,
         steps,
+        auto_approved: rule.filter(|o| rule_counts && o.approves()).map(|o| o.held),
     })
+}
+
+/// What an `approvals.auto` rule looks at, over every project of the phase.
+fn plan_facts(projects: &[ProjectPlan], gates: &GateOutcome) -> auto_approval::PlanFacts {
+    use crate::plan::Action;
+    let changed = || {
+        projects
+            .iter()
+            .flat_map(|p| p.changes.resources.iter())
+            .filter(|r| !matches!(r.action, Action::NoOp | Action::Read))
+    };
+    let replace = |a: Action| matches!(a, Action::ReplaceDestroyFirst | Action::ReplaceCreateFirst);
+    let cost = gates.get("cost").map(|g| &g.json);
+    auto_approval::PlanFacts {
+        destroys: changed()
+            .filter(|r| r.action == Action::Delete || replace(r.action))
+            .count(),
+        replaces: changed().filter(|r| replace(r.action)).count(),
+        security: gates.get("security").map(|g| g.verdict),
+        cost_delta: cost.and_then(|c| c["monthly_delta"].as_f64()),
+        cost_lower_bound: cost.is_none_or(|c| c["lower_bound"].as_bool().unwrap_or(true)),
+        blast: gates
+            .get("blast")
+            .and_then(|g| serde_json::from_value(g.json["actual"].clone()).ok()),
+        changed_types: changed().map(|r| r.resource_type.clone()).collect(),
+    }
 }
 
 /// The comment's section of the phase's operation steps: what each would

@@ -278,8 +278,19 @@ pub fn phase_refs(phases: &[ResolvedPhase]) -> Vec<PhaseRef> {
                 || p.environment.protected
                 || p.steps.iter().any(|s| s.irreversible),
             steps: step_refs(&p.steps),
+            rule_may_approve: rule_may_approve(p),
         })
         .collect()
+}
+
+/// Whether an approval by the environment's `approvals.auto` rule counts in
+/// `phase`: there is a rule, GitHub's reviewers do not hold the environment
+/// (no rule overrides them), and no step of the phase is irreversible.
+pub fn rule_may_approve(phase: &ResolvedPhase) -> bool {
+    let env = &phase.environment;
+    env.approvals.auto.is_some()
+        && !crate::config::AutoApproval::overridden_by_reviewers(env)
+        && !phase.steps.iter().any(|s| s.irreversible)
 }
 
 /// A phase's operation steps as the journal's fold needs them, in the order
@@ -495,6 +506,24 @@ pub fn journal_plan(
             file.as_deref(),
             base.as_deref(),
         )?);
+    }
+    // The environment's rule approved the plan: an approval, journaled with
+    // the conditions that held, of exactly this phase digest.
+    if let Some(conditions) = &result.auto_approved {
+        let digest = crate::runner::plan::phase_digest(&result.projects, &result.steps);
+        events.push(writer.event(
+            &phase.name,
+            None,
+            crate::journal::Step::Approval,
+            Some(&digest),
+            crate::journal::EventKind::ApprovalRecorded {
+                environment: phase.environment.name.clone(),
+                approver: "rule".into(),
+                source: crate::journal::ApprovalSource::Rule,
+                at: now(),
+                conditions: conditions.clone(),
+            },
+        ));
     }
     // Each operation step's preview, whose digest is part of the phase's.
     for p in &result.steps {

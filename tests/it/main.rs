@@ -4,6 +4,7 @@ mod act_e2e;
 mod action_yml;
 mod api_budget;
 mod applied_gate;
+mod approval_rules;
 mod blast_gate;
 mod bypass_suite;
 mod cargo_deny;

@@ -56,6 +56,7 @@ pub(crate) fn phases() -> Vec<PhaseRef> {
             projects: vec!["app".into(), "net".into()],
             approval_required: *n == "prod",
             steps: vec![],
+            rule_may_approve: false,
         })
         .collect()
 }
@@ -148,6 +149,7 @@ fn kinds() -> Vec<EventKind> {
             approver: "reviewer".into(),
             source: ApprovalSource::Comment,
             at: "2026-12-01T10:00:00Z".into(),
+            conditions: vec![],
         },
         EventKind::CheckpointTaken {
             file: "c.tfstate".into(),

@@ -122,6 +122,7 @@ pub fn approve_local(global: &GlobalArgs, args: ApproveArgs) -> Result<ExitCode>
             approver: approver.to_string(),
             source: ApprovalSource::Local,
             at: runner::now(),
+            conditions: vec![],
         },
     );
     runner

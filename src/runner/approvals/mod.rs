@@ -142,6 +142,7 @@ pub async fn approval_events<F: Forge>(
                     approver: e.approver,
                     source,
                     at: e.at,
+                    conditions: vec![],
                 },
             )
         })
