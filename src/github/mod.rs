@@ -298,6 +298,10 @@ pub trait Forge {
     /// Hides a comment (GraphQL `minimizeComment`), e.g. with `OUTDATED`.
     async fn minimize_comment(&self, node_id: &str, classifier: &str) -> Result<(), GithubError>;
     async fn get_pull(&self, pr: &PrTarget) -> Result<PullInfo, GithubError>;
+    /// The repository's open pull requests (every page).
+    async fn open_pulls(&self, repo: &RepoRef) -> Result<Vec<PullInfo>, GithubError>;
+    /// Re-runs a workflow run (GitHub queues all of its jobs again).
+    async fn rerun_workflow_run(&self, repo: &RepoRef, run_id: u64) -> Result<(), GithubError>;
     /// Creates a check run and returns its id.
     async fn create_check_run(
         &self,

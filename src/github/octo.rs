@@ -972,6 +972,47 @@ impl Forge for OctoForge {
         })
     }
 
+    async fn open_pulls(&self, repo: &RepoRef) -> Result<Vec<PullInfo>, GithubError> {
+        #[derive(Deserialize)]
+        struct Head {
+            sha: String,
+        }
+        #[derive(Deserialize)]
+        struct Pull {
+            number: u64,
+            state: String,
+            user: ApiUser,
+            head: Head,
+        }
+        let pulls: Vec<Pull> = self
+            .get_pages(
+                format!("{}/pulls?state=open&per_page=100", repo_path(repo)),
+                &format!("list the open pull requests of {repo}"),
+                "pull-requests: read",
+            )
+            .await?;
+        Ok(pulls
+            .into_iter()
+            .map(|p| PullInfo {
+                number: p.number,
+                author: p.user.login,
+                head_sha: p.head.sha,
+                state: p.state,
+            })
+            .collect())
+    }
+
+    async fn rerun_workflow_run(&self, repo: &RepoRef, run_id: u64) -> Result<(), GithubError> {
+        self.create(
+            &format!("{}/actions/runs/{run_id}/rerun", repo_path(repo)),
+            &serde_json::json!({}),
+            &format!("re-run workflow run {run_id} of {repo}"),
+            "actions: write",
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn create_check_run(
         &self,
         repo: &RepoRef,

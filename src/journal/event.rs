@@ -393,6 +393,17 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         config_digest: Option<String>,
     },
+    /// Another change applied this project in this environment after this
+    /// plan (the event's digest) was made: the plan is against an older
+    /// state, so it is never applied or approved; a new plan clears it.
+    PlanStale {
+        environment: String,
+        /// The change whose apply made it stale.
+        by_change: String,
+        /// Where that apply ran (its workflow run), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
+    },
     /// Something happened to an operation step of the phase (its id).
     Operation {
         step_id: String,

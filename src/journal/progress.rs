@@ -64,6 +64,14 @@ impl OperationProgress {
     }
 }
 
+/// Why a plan is stale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Staleness {
+    pub by_change: String,
+    pub link: Option<String>,
+    pub time: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum StepState {
@@ -186,6 +194,10 @@ pub struct Review {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct ProjectProgress {
     pub project: String,
+    /// This project's current plan went stale: another change applied it in
+    /// this environment since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<Staleness>,
     pub plan: StepState,
     pub apply: StepState,
     pub verify: StepState,
@@ -661,6 +673,7 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
         EventKind::StepSucceeded { plan } if e.step == Step::Plan => {
             let record = plan.clone().unwrap_or_default();
             p.plan = StepState::Succeeded;
+            p.stale = None;
             p.digest = e.digest.clone();
             p.plan_run = Some(e.run.clone());
             p.plan_time = Some(e.time.clone());
@@ -696,6 +709,17 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
             }
         }
         EventKind::RolledBack { .. } => p.apply = StepState::RolledBack,
+        EventKind::PlanStale {
+            by_change, link, ..
+        } => {
+            if e.digest.is_some() && e.digest == p.digest && p.apply == StepState::Pending {
+                p.stale = Some(Staleness {
+                    by_change: by_change.clone(),
+                    link: link.clone(),
+                    time: e.time.clone(),
+                });
+            }
+        }
         EventKind::GateEvaluated {
             gate,
             verdict,
@@ -969,6 +993,19 @@ fn overall_and_next(
                     crate::journal::short_digest(p.digest.as_deref().unwrap_or_default()),
                     p.project,
                     REQUIRED_GATES.join(", ")
+                ),
+            ),
+        );
+    }
+    if let Some(p) = phase.projects.iter().find(|p| p.stale.is_some()) {
+        let by = p.stale.as_ref().map(|s| s.by_change.as_str()).unwrap_or("");
+        return (
+            Overall::Blocked,
+            with(
+                plan.command,
+                format!(
+                    "the plan of {} is stale: change {by} applied it in {} since; plan again (its approval no longer counts)",
+                    p.project, phase.environment
                 ),
             ),
         );

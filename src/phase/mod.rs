@@ -456,6 +456,18 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
             short(&digest)
         ));
     }
+    if let Some(stale) = &p.stale {
+        return refuse(
+            "stale",
+            format!(
+                "plan {} of {project} is stale: change {} applied {project} in {} after it was made, so it is against an older state and is never applied; plan again and approve the new plan",
+                short(&digest),
+                stale.by_change,
+                phase.environment
+            ),
+            plan_cmd,
+        );
+    }
     if let Some(m) = ungated(&p.gates, &digest, project, &plan_cmd, "plan") {
         return Decision::Refuse(m);
     }

@@ -5,7 +5,7 @@
 
 use crate::journal::short_digest as short;
 use crate::journal::{CheckResult, PhaseProgress, Progress, ProjectProgress, StepState};
-use crate::render::escape::{code_inline, inline};
+use crate::render::escape::{code_inline, inline, link_target};
 
 /// Where one project of a phase stands, in words.
 pub fn project_line(p: &ProjectProgress) -> String {
@@ -207,6 +207,20 @@ pub fn phase_markdown(progress: &Progress, phase: &PhaseProgress, approvers: &[S
                 "  - refused ({}): {}",
                 inline(&r.what),
                 inline(&r.why)
+            ));
+        }
+        if let Some(s) = &p.stale {
+            let link = s
+                .link
+                .as_deref()
+                .and_then(link_target)
+                .map(|u| format!(" ([its apply]({u}))"))
+                .unwrap_or_default();
+            out.push(format!(
+                "  - **stale**: change {} applied {} in {} after this plan{link}; plan again, and approve the new plan (an approval of this one no longer counts)",
+                inline(&s.by_change),
+                inline(&p.project),
+                inline(&phase.environment)
             ));
         }
     }

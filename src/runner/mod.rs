@@ -43,5 +43,6 @@ pub mod projects;
 pub mod review;
 pub mod rollback;
 pub mod session;
+pub mod stale;
 pub mod verify;
 pub mod workspace;

@@ -70,6 +70,11 @@ const DEPLOYMENTS: Need = need(
     Level::Read,
     "read the environment's deployment reviews",
 );
+const RERUN: Need = need(
+    "actions",
+    Level::Write,
+    "re-run the plan of another open PR whose plan this apply made stale",
+);
 const ISSUES: Need = need(
     "issues",
     Level::Write,
@@ -83,7 +88,15 @@ pub const TABLE: &[(&str, &[Need])] = &[
     ("plan", &[JOURNAL, COMMENT, CHECKS, RUNS]),
     (
         "apply",
-        &[JOURNAL, COMMENT, CHECKS, RUNS, APPROVALS, DEPLOYMENTS],
+        &[
+            JOURNAL,
+            COMMENT,
+            CHECKS,
+            RUNS,
+            APPROVALS,
+            DEPLOYMENTS,
+            RERUN,
+        ],
     ),
     (
         "steps",

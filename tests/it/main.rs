@@ -50,6 +50,7 @@ mod runner_review;
 mod runner_rollback;
 mod runner_steps;
 mod security_gate;
+mod stale_plans;
 mod suite_support;
 mod testbed;
 mod testcloud;

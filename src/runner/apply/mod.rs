@@ -85,6 +85,16 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
             outcomes
         }
     };
+    // Other open PRs that planned what was just applied now hold plans
+    // against an older state.
+    if let Some(actions) = &actions {
+        let applied: Vec<String> = outcomes
+            .iter()
+            .filter(|o| o.code == ExitCode::Success && o.result == "applied")
+            .map(|o| o.project.clone())
+            .collect();
+        crate::runner::stale::mark_other_prs(&runner, &ws, actions, &ctx.writer, &phase, &applied);
+    }
     report(&outcomes, args.format);
     if let Some(file) = actions.as_ref().and_then(|a| a.summary_file.as_deref()) {
         let md = summary(&phase, &outcomes);

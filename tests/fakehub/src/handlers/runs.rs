@@ -41,6 +41,44 @@ pub(super) fn endpoint(
                     page(st, &format!("/repos/{o}/{r}/commits/{sha}/pulls"), q, &all);
                 Reply(200, Some(Value::Array(items)), headers)
             }),
+        ("GET", "/repos/{owner}/{repo}/pulls") => caller
+            .need(st, o, r, &[("pull_requests", "read")])
+            .map(|_| {
+                let want = q.get("state").map(String::as_str).unwrap_or("open");
+                let all: Vec<Value> = st
+                    .issues
+                    .iter()
+                    .filter(|i| i.owner == o && i.repo == r && i.pull_head.is_some())
+                    .filter_map(|i| {
+                        let merge = st
+                            .history
+                            .merges
+                            .get(&(o.to_owned(), r.to_owned(), i.number));
+                        let open = merge.is_none() && i.state == "open";
+                        let keep = match want {
+                            "all" => true,
+                            "closed" => !open,
+                            _ => open,
+                        };
+                        keep.then(|| pull_json(st, i, merge))
+                    })
+                    .collect();
+                let (items, headers) = page(st, &format!("/repos/{o}/{r}/pulls"), q, &all);
+                Reply(200, Some(Value::Array(items)), headers)
+            }),
+        // Re-running a run: GitHub queues it again; fakehub keeps the request
+        // (tests read it from the request log).
+        ("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/rerun") => caller
+            .need(st, o, r, &[("actions", "write")])
+            .and_then(|_| {
+                let id = p
+                    .get("run_id")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                run_json(st, o, r, id)
+                    .map(|_| Reply::json(201, json!({})))
+                    .ok_or_else(Reply::not_found)
+            }),
         _ => return None,
     };
     Some(reply)
