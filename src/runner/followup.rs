@@ -188,3 +188,18 @@ fn failed_applies(events: &[Event], phase: &str) -> usize {
         })
         .count()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hostile_change_or_phase_name_cannot_close_or_forge_the_marker() {
+        let m = marker("CHG --> <!-- phasegate:drift", "dev phase=prod");
+        assert_eq!(m.matches("-->").count(), 1, "{m}");
+        assert_eq!(m.matches("<!--").count(), 1, "{m}");
+        assert!(m.contains("phase=dev%20phase%3Dprod"), "{m}");
+        assert_ne!(marker("CHG-1", "dev"), marker("CHG-1", "prod"));
+        assert_ne!(marker("CHG-1", "dev"), marker("CHG-2", "dev"));
+    }
+}
