@@ -1,5 +1,6 @@
-//! One drift issue per (project, environment): found by a hidden marker line
-//! among the issues with our label that we opened, opened when drift appears,
+//! One issue per thing it tracks (drift: a project and environment; a failed
+//! apply: a change and phase): found by a hidden marker line among the
+//! issues with its label that we opened, opened when the trouble appears,
 //! updated while it lasts, reopened when it comes back, and closed with a
 //! comment when it is gone.
 //!
@@ -15,11 +16,29 @@ use crate::surface::COMMENT_BUDGET;
 
 /// Bound on list/write rounds in one sync (unknown outcomes, too-long bodies).
 const MAX_ROUNDS: usize = 6;
-/// The label's colour when phasegate creates it.
-const LABEL_COLOR: &str = "d93f0b";
-const LABEL_DESCRIPTION: &str = "Infrastructure changed outside Terraform (phasegate drift)";
-/// Marks our closing comment, so a retry after an unknown outcome finds it.
-const CLOSED_MARKER: &str = "<!-- phasegate:drift-closed -->";
+
+/// What differs between the kinds of issue phasegate keeps.
+#[derive(Debug)]
+pub struct IssueKind {
+    /// What one issue tracks, in the note closing a duplicate (`this drift`).
+    pub tracks: &'static str,
+    /// The label's colour and description when phasegate creates it.
+    pub label_color: &'static str,
+    pub label_description: &'static str,
+    /// Marks our closing comment, so a retry after an unknown outcome finds it.
+    pub closed_marker: &'static str,
+    /// What the issue is, in messages (`drift issue`).
+    pub noun: &'static str,
+}
+
+/// The drift issue of a project and environment.
+pub const DRIFT: IssueKind = IssueKind {
+    tracks: "this drift",
+    label_color: "d93f0b",
+    label_description: "Infrastructure changed outside Terraform (phasegate drift)",
+    closed_marker: "<!-- phasegate:drift-closed -->",
+    noun: "drift issue",
+};
 
 /// The hidden line that names the pair an issue is about. Both names are
 /// percent-encoded, so neither can close the comment or forge another marker.
@@ -41,15 +60,39 @@ pub struct IssueTarget {
     pub label: String,
 }
 
+/// One marked issue of any kind and where it lives.
+#[derive(Debug, Clone)]
+pub struct MarkedTarget {
+    pub repo: RepoRef,
+    /// The label every issue of the kind carries (created when missing).
+    pub label: String,
+    /// The hidden line naming what the issue is about; the body starts with it.
+    pub marker: String,
+    pub kind: &'static IssueKind,
+}
+
+impl MarkedTarget {
+    /// The drift issue of `target`'s pair.
+    pub fn drift(target: &IssueTarget) -> MarkedTarget {
+        MarkedTarget {
+            repo: target.repo.clone(),
+            label: target.label.clone(),
+            marker: drift_marker(&target.project, &target.environment),
+            kind: &DRIFT,
+        }
+    }
+}
+
 /// What the sync should leave behind.
 pub enum Desired<'a> {
-    /// Drift exists: an open issue with this title and a body rendered within
-    /// the given number of characters (it starts with the marker).
+    /// The trouble exists (drift, a failed apply): an open issue with this
+    /// title and a body rendered within the given number of characters (it
+    /// starts with the marker).
     Drifted {
         title: String,
         body: &'a dyn Fn(usize) -> String,
     },
-    /// No drift: close any open issue with this comment.
+    /// The trouble is gone: close any open issue with this comment.
     Clean { comment: String },
 }
 
@@ -61,7 +104,7 @@ pub enum IssueAction {
     Updated,
     Reopened,
     Closed,
-    /// No drift and no open issue.
+    /// No trouble and no open issue.
     Nothing,
 }
 
@@ -99,7 +142,7 @@ pub fn is_ours(issue: &Issue, me: &Identity, marker: &str) -> bool {
 /// Our issues for the pair, oldest first.
 async fn ours<F: Forge>(
     forge: &F,
-    target: &IssueTarget,
+    target: &MarkedTarget,
     me: &Identity,
     marker: &str,
 ) -> Result<Vec<Issue>, GithubError> {
@@ -111,20 +154,34 @@ async fn ours<F: Forge>(
     Ok(mine)
 }
 
-/// Brings the pair's issue in line with `desired`.
+/// Brings the pair's drift issue in line with `desired`.
 pub async fn sync<F: Forge>(
     forge: &F,
     target: &IssueTarget,
     desired: &Desired<'_>,
 ) -> Result<IssueOutcome, GithubError> {
+    sync_marked(forge, &MarkedTarget::drift(target), desired).await
+}
+
+/// Brings the issue `target` marks in line with `desired`.
+pub async fn sync_marked<F: Forge>(
+    forge: &F,
+    target: &MarkedTarget,
+    desired: &Desired<'_>,
+) -> Result<IssueOutcome, GithubError> {
     let me = forge.identity().await?;
-    let marker = drift_marker(&target.project, &target.environment);
+    let marker = target.marker.clone();
     let mine = ours(forge, target, &me, &marker).await?;
     match desired {
         Desired::Clean { comment } => close_all(forge, target, &mine, &me, comment).await,
         Desired::Drifted { title, body } => {
             forge
-                .ensure_label(&target.repo, &target.label, LABEL_COLOR, LABEL_DESCRIPTION)
+                .ensure_label(
+                    &target.repo,
+                    &target.label,
+                    target.kind.label_color,
+                    target.kind.label_description,
+                )
                 .await?;
             open_or_update(forge, target, mine, &me, &marker, title, *body).await
         }
@@ -133,7 +190,7 @@ pub async fn sync<F: Forge>(
 
 async fn open_or_update<F: Forge>(
     forge: &F,
-    target: &IssueTarget,
+    target: &MarkedTarget,
     mut mine: Vec<Issue>,
     me: &Identity,
     marker: &str,
@@ -178,7 +235,8 @@ async fn open_or_update<F: Forge>(
                     // GitHub may have made it: list again before anything else.
                     Err(e) if e.outcome_unknown() => {
                         tracing::warn!(
-                            "opening the drift issue had an unknown outcome, checking: {e}"
+                            "opening the {} had an unknown outcome, checking: {e}",
+                            target.kind.noun
                         );
                         last_error = Some(e);
                         continue;
@@ -215,8 +273,8 @@ async fn open_or_update<F: Forge>(
         let dups: Vec<Issue> = open.iter().skip(1).map(|i| (*i).clone()).collect();
         for dup in dups {
             let note = format!(
-                "{CLOSED_MARKER}\nClosed by phasegate: #{} tracks this drift.",
-                updated.number
+                "{}\nClosed by phasegate: #{} tracks {}.",
+                target.kind.closed_marker, updated.number, target.kind.tracks
             );
             close_one(forge, target, &dup, me, &note).await?;
             outcome.duplicates_closed.push(dup.number);
@@ -226,7 +284,7 @@ async fn open_or_update<F: Forge>(
     Err(GithubError::Exhausted {
         attempts: MAX_ROUNDS as u32,
         last: Box::new(last_error.unwrap_or_else(|| GithubError::Decode {
-            action: format!("open the drift issue on {}", target.repo),
+            action: format!("open the {} on {}", target.kind.noun, target.repo),
             detail: "the issues kept changing under us".to_owned(),
         })),
     })
@@ -234,7 +292,7 @@ async fn open_or_update<F: Forge>(
 
 async fn close_all<F: Forge>(
     forge: &F,
-    target: &IssueTarget,
+    target: &MarkedTarget,
     mine: &[Issue],
     me: &Identity,
     comment: &str,
@@ -243,7 +301,7 @@ async fn close_all<F: Forge>(
     let Some(first) = open.first() else {
         return Ok(IssueOutcome::of(IssueAction::Nothing, None));
     };
-    let note = format!("{CLOSED_MARKER}\n{comment}");
+    let note = format!("{}\n{comment}", target.kind.closed_marker);
     let mut outcome = IssueOutcome::of(IssueAction::Closed, Some(first));
     for (n, issue) in open.iter().enumerate() {
         close_one(forge, target, issue, me, &note).await?;
@@ -257,7 +315,7 @@ async fn close_all<F: Forge>(
 /// Comments (once, even after an unknown outcome) and closes.
 async fn close_one<F: Forge>(
     forge: &F,
-    target: &IssueTarget,
+    target: &MarkedTarget,
     issue: &Issue,
     me: &Identity,
     note: &str,
@@ -272,7 +330,9 @@ async fn close_one<F: Forge>(
         }
         let posted = forge.list_comments(&on).await?.iter().any(|c| {
             wrote(&c.author, c.via_app.as_deref(), me)
-                && c.body.lines().any(|l| l.trim_end() == CLOSED_MARKER)
+                && c.body
+                    .lines()
+                    .any(|l| l.trim_end() == target.kind.closed_marker)
         });
         if !posted {
             forge.create_comment(&on, note).await?;

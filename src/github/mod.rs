@@ -359,6 +359,15 @@ pub trait Forge {
         number: u64,
         update: &IssueUpdate,
     ) -> Result<Issue, GithubError>;
+    /// Adds `logins` to an issue's assignees (those already there stay).
+    /// GitHub silently leaves out a login it cannot assign, so adding one
+    /// again, or one without access, changes nothing.
+    async fn add_assignees(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        logins: &[String],
+    ) -> Result<(), GithubError>;
     /// Issues (not PRs) with all of `labels`, in `state` (`open`, `closed`, `all`).
     async fn list_issues(
         &self,

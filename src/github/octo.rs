@@ -1271,6 +1271,24 @@ impl Forge for OctoForge {
         Ok(decode::<ApiIssue>(&raw, &action)?.into())
     }
 
+    async fn add_assignees(
+        &self,
+        repo: &RepoRef,
+        number: u64,
+        logins: &[String],
+    ) -> Result<(), GithubError> {
+        let action = format!("assign issue {repo}#{number}");
+        // Adding is idempotent: a retry after an unknown outcome adds nothing twice.
+        self.create(
+            &format!("{}/issues/{number}/assignees", repo_path(repo)),
+            &json!({ "assignees": logins }),
+            &action,
+            "issues: write",
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn update_issue(
         &self,
         repo: &RepoRef,

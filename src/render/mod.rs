@@ -32,6 +32,7 @@ mod context;
 pub mod cost;
 pub mod drift;
 pub mod escape;
+pub mod followup;
 pub mod health;
 pub mod operations;
 pub mod policy;

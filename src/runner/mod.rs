@@ -28,6 +28,7 @@ pub mod approvals;
 pub mod approve;
 pub mod checkpoint;
 pub mod drift;
+pub mod followup;
 pub mod forge;
 pub mod gated;
 pub mod gating;

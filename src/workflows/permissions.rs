@@ -80,6 +80,11 @@ const ISSUES: Need = need(
     Level::Write,
     "open, update and close one drift issue per project and environment",
 );
+const FOLLOW_UP: Need = need(
+    "issues",
+    Level::Write,
+    "open, assign, update and close the follow-up issue of a failed apply",
+);
 
 /// The table: command → the scopes it needs in Actions. A scope that two
 /// rows of one command name is needed at the higher level.
@@ -96,6 +101,7 @@ pub const TABLE: &[(&str, &[Need])] = &[
             APPROVALS,
             DEPLOYMENTS,
             RERUN,
+            FOLLOW_UP,
         ],
     ),
     (
@@ -107,7 +113,15 @@ pub const TABLE: &[(&str, &[Need])] = &[
     ("review", &[JOURNAL, COMMENT, CHECKS, RUNS]),
     (
         "rollback",
-        &[JOURNAL, COMMENT, CHECKS, RUNS, APPROVALS, DEPLOYMENTS],
+        &[
+            JOURNAL,
+            COMMENT,
+            CHECKS,
+            RUNS,
+            APPROVALS,
+            DEPLOYMENTS,
+            FOLLOW_UP,
+        ],
     ),
     ("approve", &[JOURNAL, COMMENT]),
     ("drift", &[JOURNAL, ISSUES, RUNS]),

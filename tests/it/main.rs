@@ -16,6 +16,7 @@ mod doc_sync;
 mod drift;
 mod engine_cancel;
 mod fault_suite;
+mod followup;
 mod git_store;
 mod github_approvals;
 mod github_client;

@@ -68,6 +68,9 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
     let outcomes = match &actions {
         Some(actions) => {
             let posted = post(&runner, &ctx, actions, applying);
+            // The phase's follow-up issue follows the journal too; a failure
+            // to post it is only logged.
+            crate::runner::followup::sync(&runner, &ws, actions, &ctx.writer.change, &phase);
             let outcomes = result?;
             posted?;
             outcomes

@@ -85,6 +85,11 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs) -> Result<ExitCode> {
             break;
         }
     }
+    // An applied revert or a restored state closes the phase's follow-up
+    // issue (a failure to post it is only logged).
+    if let (true, Some(actions)) = (args.apply || args.restore_state, &actions) {
+        crate::runner::followup::sync(&runner, &ws, actions, &ctx.writer.change, &phase);
+    }
     if actions.is_none() {
         for o in &mut outcomes {
             if let Some(c) = &o.command {

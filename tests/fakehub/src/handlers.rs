@@ -681,6 +681,7 @@ fn endpoint(
                     body: body["body"].as_str().map(str::to_owned),
                     state: "open".into(),
                     labels: labels_of(body),
+                    assignees: Vec::new(),
                     pull_head: None,
                     created,
                 });
@@ -715,6 +716,24 @@ fn endpoint(
                 }
                 let i = find_issue(st, &owner, &repo, n).expect("exists");
                 Reply::json(200, st.issue_json(i))
+            }
+            ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/assignees") => {
+                caller.need(st, &owner, &repo, &[("issues", "write")])?;
+                let n = num("issue_number");
+                let i = st
+                    .issues
+                    .iter_mut()
+                    .find(|i| i.owner == owner && i.repo == repo && i.number == n)
+                    .ok_or_else(Reply::not_found)?;
+                // GitHub adds each login once and keeps those already there.
+                for login in body["assignees"].as_array().into_iter().flatten() {
+                    let login = value_text(login);
+                    if !i.assignees.contains(&login) {
+                        i.assignees.push(login);
+                    }
+                }
+                let i = find_issue(st, &owner, &repo, n).expect("exists");
+                Reply::json(201, st.issue_json(i))
             }
             ("POST", "/repos/{owner}/{repo}/check-runs") => {
                 caller.need(st, &owner, &repo, &[("checks", "write")])?;

@@ -64,6 +64,8 @@ pub(crate) struct Issue {
     pub body: Option<String>,
     pub state: String,
     pub labels: Vec<String>,
+    /// Logins, in the order they were assigned.
+    pub assignees: Vec<String>,
     pub pull_head: Option<String>,
     pub created: u64,
 }
@@ -260,6 +262,7 @@ impl State {
             body: None,
             state: "open".into(),
             labels: Vec::new(),
+            assignees: Vec::new(),
             pull_head: Some(head.to_owned()),
             created,
         });
@@ -297,6 +300,7 @@ impl State {
             body: Some(body.to_owned()),
             state: "open".into(),
             labels: labels.iter().map(|l| l.to_string()).collect(),
+            assignees: Vec::new(),
             pull_head: None,
             created,
         });
@@ -605,7 +609,9 @@ impl State {
             "number": i.number, "state": i.state, "title": i.title, "body": i.body,
             "user": self.user_json(&i.author),
             "labels": i.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
-            "assignee": null, "milestone": null, "locked": false, "comments": 0,
+            "assignee": i.assignees.first().map(|a| self.user_json(a)),
+            "assignees": i.assignees.iter().map(|a| self.user_json(a)).collect::<Vec<_>>(),
+            "milestone": null, "locked": false, "comments": 0,
             "closed_at": null, "created_at": timestamp(i.created), "updated_at": timestamp(i.created),
             "author_association": "MEMBER",
         })
