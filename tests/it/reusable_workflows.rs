@@ -70,7 +70,7 @@ fn callers(environments: &str, reference: &str) -> Vec<(&'static str, String)> {
         "name: pull request\non:\n  pull_request:\n    branches: [main]\npermissions: {{}}\njobs:\n  plan:\n    uses: phasegate/phasegate/.github/workflows/phasegate-plan.yml@{SHA}\n    permissions:\n      actions: read\n      checks: write\n      contents: write\n      pull-requests: write\n    with:\n      environment: dev\n"
     );
     let promote = format!(
-        "name: promote\non:\n  push:\n    branches: [main]\npermissions: {{}}\njobs:\n  promote:\n    uses: phasegate/phasegate/.github/workflows/phasegate-promote.yml@{reference}\n    permissions:\n      contents: write\n      pull-requests: write\n      checks: write\n      actions: read\n      deployments: read\n      issues: write\n    with:\n      environments: '{environments}'\n"
+        "name: promote\non:\n  push:\n    branches: [main]\npermissions: {{}}\njobs:\n  promote:\n    uses: phasegate/phasegate/.github/workflows/phasegate-promote.yml@{reference}\n    permissions:\n      contents: write\n      pull-requests: write\n      checks: write\n      actions: write\n      deployments: read\n      issues: write\n    with:\n      environments: '{environments}'\n"
     );
     let drift = format!(
         "name: drift\non:\n  schedule:\n    - cron: \"17 3 * * *\"\npermissions: {{}}\njobs:\n  drift:\n    uses: phasegate/phasegate/.github/workflows/phasegate-drift.yml@{SHA}\n    permissions:\n      actions: read\n      contents: write\n      issues: write\n    with:\n      environments: '{environments}'\n"
