@@ -952,54 +952,18 @@ impl Forge for OctoForge {
                 "pull-requests: read",
             )
             .await?;
-        #[derive(Deserialize)]
-        struct Head {
-            sha: String,
-        }
-        #[derive(Deserialize)]
-        struct Pull {
-            number: u64,
-            state: String,
-            user: ApiUser,
-            head: Head,
-        }
-        let p: Pull = decode(&raw, &action)?;
-        Ok(PullInfo {
-            number: p.number,
-            author: p.user.login,
-            head_sha: p.head.sha,
-            state: p.state,
-        })
+        Ok(decode::<ApiPull>(&raw, &action)?.into())
     }
 
     async fn open_pulls(&self, repo: &RepoRef) -> Result<Vec<PullInfo>, GithubError> {
-        #[derive(Deserialize)]
-        struct Head {
-            sha: String,
-        }
-        #[derive(Deserialize)]
-        struct Pull {
-            number: u64,
-            state: String,
-            user: ApiUser,
-            head: Head,
-        }
-        let pulls: Vec<Pull> = self
+        let pulls: Vec<ApiPull> = self
             .get_pages(
                 format!("{}/pulls?state=open&per_page=100", repo_path(repo)),
                 &format!("list the open pull requests of {repo}"),
                 "pull-requests: read",
             )
             .await?;
-        Ok(pulls
-            .into_iter()
-            .map(|p| PullInfo {
-                number: p.number,
-                author: p.user.login,
-                head_sha: p.head.sha,
-                state: p.state,
-            })
-            .collect())
+        Ok(pulls.into_iter().map(PullInfo::from).collect())
     }
 
     async fn rerun_workflow_run(&self, repo: &RepoRef, run_id: u64) -> Result<(), GithubError> {
@@ -1643,6 +1607,31 @@ fn retry_unless_applied(e: &GithubError) -> Option<Option<std::time::Duration>> 
         None
     } else {
         e.retry_hint()
+    }
+}
+
+/// A pull request as the REST API answers it, the fields phasegate reads.
+#[derive(Deserialize)]
+struct ApiPull {
+    number: u64,
+    state: String,
+    user: ApiUser,
+    head: ApiPullHead,
+}
+
+#[derive(Deserialize)]
+struct ApiPullHead {
+    sha: String,
+}
+
+impl From<ApiPull> for PullInfo {
+    fn from(p: ApiPull) -> PullInfo {
+        PullInfo {
+            number: p.number,
+            author: p.user.login,
+            head_sha: p.head.sha,
+            state: p.state,
+        }
     }
 }
 

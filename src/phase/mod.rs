@@ -251,21 +251,8 @@ pub fn decide_steps(progress: &Progress, phase_name: &str) -> Decision {
             );
         }
     }
-    let prev = progress
-        .phases
-        .iter()
-        .rev()
-        .find(|q| q.index < n && q.in_change())
-        .filter(|prev| prev.environment != phase.environment);
-    if let Some(prev) = prev {
-        if !prev.complete() {
-            return Decision::Refuse(previous_phase(prev, &phase.environment));
-        }
-    }
-    if phase.approval_required {
-        if let Some(refusal) = approval_refusal(phase, first, prev) {
-            return Decision::Refuse(refusal);
-        }
+    if let Some(refusal) = entry_refusal(progress, phase, first) {
+        return Decision::Refuse(refusal);
     }
     Decision::Proceed(Approved {
         digest: Some(digest),
@@ -482,23 +469,8 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
             plan_cmd,
         );
     }
-    // The nearest earlier phase the change touches: one it does not touch
-    // (another environment's own root module) has nothing to wait for.
-    let prev = progress
-        .phases
-        .iter()
-        .rev()
-        .find(|q| q.index < n && q.in_change())
-        .filter(|prev| prev.environment != phase.environment);
-    if let Some(prev) = prev {
-        if !prev.complete() {
-            return Decision::Refuse(previous_phase(prev, &phase.environment));
-        }
-    }
-    if phase.approval_required {
-        if let Some(refusal) = approval_refusal(phase, p, prev) {
-            return Decision::Refuse(refusal);
-        }
+    if let Some(refusal) = entry_refusal(progress, phase, p) {
+        return Decision::Refuse(refusal);
     }
     if let Some(op) = phase.open_step(true) {
         return refuse(
@@ -516,6 +488,30 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
         plan_sha256: planned.plan_sha256,
         destroys: planned.destroys,
     })
+}
+
+/// What keeps `phase` from acting on its plan (as `project` planned it): the
+/// nearest earlier phase the change touches is not complete (one it does not
+/// touch, another environment's own root module, has nothing to wait for),
+/// or the phase needs an approval it lacks.
+fn entry_refusal(
+    progress: &Progress,
+    phase: &PhaseProgress,
+    project: &ProjectProgress,
+) -> Option<Missing> {
+    let prev = progress
+        .phases
+        .iter()
+        .rev()
+        .find(|q| q.index < phase.index && q.in_change())
+        .filter(|prev| prev.environment != phase.environment);
+    if let Some(prev) = prev.filter(|p| !p.complete()) {
+        return Some(previous_phase(prev, &phase.environment));
+    }
+    if phase.approval_required {
+        return approval_refusal(phase, project, prev);
+    }
+    None
 }
 
 /// Why the previous environment's phase does not let `entering` in yet, and

@@ -15,8 +15,16 @@ use crate::testbed::{describe, repo_root};
 
 const CHANGE: &str = "CHG-OPS";
 
+/// The runner's root module (`tests/fixtures/runner/two-env/infra`) with the
+/// steps fixture's config and change plan, and the fixture operation.
 fn runner() -> Runner {
-    let c = Runner::new("tests/fixtures/runner/steps", CHANGE);
+    let c = Runner::new("tests/fixtures/runner/two-env", CHANGE);
+    for file in ["phasegate.yml", "change.yml"] {
+        let text =
+            std::fs::read_to_string(repo_root().join("tests/fixtures/runner/steps").join(file))
+                .unwrap();
+        c.tb.write_file(file, &text);
+    }
     let op = std::fs::read_to_string(repo_root().join("tests/fixtures/operations/op.sh")).unwrap();
     c.tb.write_file("ops/op.sh", &op);
     use std::os::unix::fs::PermissionsExt;
