@@ -179,7 +179,11 @@ pub fn fold<'a>(records: impl IntoIterator<Item = &'a OperationRecord>) -> Opera
                 s.executing = false;
                 s.poll_ended = Some(*outcome);
             }
-            OperationRecord::Waiting { .. } => s.waiting = true,
+            OperationRecord::Waiting { ticks } => {
+                // The count includes answers not journaled one by one.
+                s.ticks = s.ticks.max(*ticks);
+                s.waiting = true
+            }
             OperationRecord::Verified {
                 passed,
                 before_execute,

@@ -384,12 +384,14 @@ fn a_sigkill_mid_poll_resumes_by_polling_and_executes_nothing_twice() {
             .iter()
             .filter(|e| e["record"]["what"] == "poll_tick")
             .count();
-        if ticks >= 2 {
+        if ticks >= 1 {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(60), "no poll began");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A repeated answer is journaled once in ten polls: let a few more run.
+    std::thread::sleep(Duration::from_millis(2500));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert_eq!(counter(&c, "dev-db", "executions"), 1);

@@ -43,6 +43,11 @@ impl JobClock {
     }
 }
 
+/// A poll answer that repeats the last journaled one is journaled once in
+/// this many polls (a job that dies loses at most this many from the count
+/// its timeout is measured in).
+pub const TICKS_PER_RECORD: u32 = 10;
+
 /// How many polls a poll's timeout allows.
 pub fn max_polls(poll: &Poll) -> u32 {
     let interval = parse_poll_duration(&poll.interval).unwrap_or(Duration::from_secs(60));
@@ -87,6 +92,13 @@ pub async fn drive<R: Recorder>(
             $records.push(r);
         }};
     }
+    // The last poll answer journaled: an answer that repeats it is kept in
+    // memory and journaled only every `TICKS_PER_RECORD` polls, so a poll of
+    // hours costs a few journal writes, not one per answer.
+    let mut journaled_tick: Option<(u32, String)> = records.iter().rev().find_map(|r| match r {
+        OperationRecord::PollTick { tick, state } => Some((*tick, state.clone())),
+        _ => None,
+    });
     loop {
         let decision = next(step, &fold(&records), mode);
         // What the job asked for is the first action; then the step runs on.
@@ -108,6 +120,7 @@ pub async fn drive<R: Recorder>(
                 );
             }
             Next::Execute { attempt } => {
+                journaled_tick = None;
                 record!(OperationRecord::Executing { attempt }, records);
                 let argv = step.execute.as_ref().cloned().unwrap_or(Argv(vec![]));
                 let run = commands.run(step, "execute", attempt, &argv, clock.left());
@@ -147,13 +160,19 @@ pub async fn drive<R: Recorder>(
                             .unwrap_or_else(|| format!("exit {:?}", run.exit_code))
                     )
                 };
-                record!(
-                    OperationRecord::PollTick {
-                        tick,
-                        state: state.clone(),
-                    },
-                    records
-                );
+                let answer = OperationRecord::PollTick {
+                    tick,
+                    state: state.clone(),
+                };
+                let news = journaled_tick
+                    .as_ref()
+                    .is_none_or(|(t, s)| s != &state || tick >= t + TICKS_PER_RECORD);
+                if news {
+                    record!(answer, records);
+                    journaled_tick = Some((tick, state.clone()));
+                } else {
+                    records.push(answer);
+                }
                 let outcome = if poll.terminal.contains(&state) {
                     Some(PollOutcome::Succeeded)
                 } else if poll.failure.contains(&state) {
@@ -377,10 +396,33 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(states, ["RUNNING", "RUNNING", "COMPLETED"]);
+        // The second RUNNING repeats the first: not journaled.
+        assert_eq!(states, ["RUNNING", "COMPLETED"]);
         let (again, _) = bed.drive(records, Mode::Run, HOUR).await;
         assert_eq!(again, Settled::Done);
         assert_eq!(bed.counter("executions"), 1, "a rerun executes nothing");
+    }
+
+    #[tokio::test]
+    async fn a_long_poll_journals_a_repeated_answer_once_in_ten_polls() {
+        let bed = Bed::new(&[("OP_RUNNING_POLLS", "35")]);
+        let (settled, records) = bed.drive(vec![], Mode::Run, HOUR).await;
+        assert_eq!(settled, Settled::Done, "{records:#?}");
+        assert_eq!(bed.counter("polls"), 36);
+        let ticks: Vec<u32> = records
+            .iter()
+            .filter_map(|r| match r {
+                OperationRecord::PollTick { tick, .. } => Some(*tick),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            ticks,
+            [1, 11, 21, 31, 36],
+            "RUNNING every 10th poll, then COMPLETED"
+        );
+        // Folded from what was journaled, the count is the last journaled poll.
+        assert_eq!(fold(&records).ticks, 36);
     }
 
     #[tokio::test]
