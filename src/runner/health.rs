@@ -6,15 +6,13 @@
 //! includes it; `output` checks run per project. Convergence is left out:
 //! the drift run's own plans already are it.
 
-use std::path::PathBuf;
-
 use crate::config::{Check, ResolvedPhase};
 use crate::drift::health::scheduled;
 pub use crate::drift::health::ProjectHealth;
 use crate::error::Result;
 use crate::iac::IacEngine;
 use crate::journal::{CheckResult, CheckStatus};
-use crate::runner::session as runner;
+use crate::runner::verify::ProjectEngine;
 use crate::runner::workspace::Workspace;
 use crate::verify::{self, ProjectIac};
 
@@ -40,7 +38,7 @@ impl Health {
 pub fn probe(
     ws: &Workspace,
     phase: &ResolvedPhase,
-    engine: &dyn IacEngine,
+    engine: &(dyn IacEngine + Sync),
     anchor: Option<&str>,
 ) -> Result<Health> {
     let checks = scheduled(&phase.checks);
@@ -54,12 +52,7 @@ pub fn probe(
     } else {
         vec![]
     };
-    let iac = EngineOutputs {
-        ws,
-        phase,
-        engine,
-        failures: std::sync::Mutex::new(vec![]),
-    };
+    let iac = EngineOutputs(ProjectEngine::new(ws, phase, engine));
     let mut projects = vec![];
     for project in &phase.projects {
         let carries = anchored(&project.name);
@@ -79,7 +72,11 @@ pub fn probe(
             checks: results,
         });
     }
-    let engine_failures = iac.failures.into_inner().unwrap_or_else(|e| e.into_inner());
+    let engine_failures = iac
+        .0
+        .failures
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     Ok(Health {
         projects,
         engine_failures,
@@ -109,44 +106,11 @@ async fn environment_checks(checks: &[Check], ws: &Workspace) -> Vec<CheckResult
 }
 
 /// `terraform output -json` of each project, for its `output` checks.
-struct EngineOutputs<'a> {
-    ws: &'a Workspace,
-    phase: &'a ResolvedPhase,
-    engine: &'a dyn IacEngine,
-    failures: std::sync::Mutex<Vec<String>>,
-}
-
-impl EngineOutputs<'_> {
-    fn failed(&self, e: impl std::fmt::Display) -> String {
-        let text = crate::redact::global().apply(&e.to_string());
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(text.clone());
-        text
-    }
-}
+struct EngineOutputs<'a>(ProjectEngine<'a>);
 
 impl ProjectIac for EngineOutputs<'_> {
     fn outputs(&self, project: &str) -> std::result::Result<serde_json::Value, String> {
-        let p = self
-            .phase
-            .projects
-            .iter()
-            .find(|p| p.name == project)
-            .ok_or_else(|| format!("project {project} is not in this environment"))?;
-        let req = runner::plan_request(self.ws, self.phase, p, PathBuf::new())
-            .map_err(|e| self.failed(e))?;
-        // Initialized again: another project may share the directory with
-        // other backend settings or another workspace.
-        self.engine.init(&req).map_err(|e| self.failed(e))?;
-        if let Some(name) = req.workspace.clone() {
-            self.engine
-                .select_workspace(&req, &name)
-                .map_err(|e| self.failed(e))?;
-        }
-        let json = self.engine.output_json(&req).map_err(|e| self.failed(e))?;
-        serde_json::from_str(&json).map_err(|e| self.failed(format!("terraform output -json: {e}")))
+        self.0.outputs(project)
     }
 
     fn converged(&self, _project: &str) -> std::result::Result<bool, String> {

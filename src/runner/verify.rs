@@ -31,12 +31,9 @@ pub fn run(global: &GlobalArgs, args: VerifyArgs) -> Result<ExitCode> {
     let out_dir = runner::absolute(&ws.out_dir(args.out.as_deref()))?;
     let runner = runner::Runner::open(&ws, actions.as_ref(), args.token.clone())?;
     let iac = EngineIac {
-        ws: &ws,
-        phase: &phase,
-        engine: &engine,
+        base: ProjectEngine::new(&ws, &phase, &engine),
         out_dir,
         seen: Mutex::new(vec![]),
-        failures: Mutex::new(vec![]),
     };
     let ctx = VerifyContext {
         ws: &ws,
@@ -342,20 +339,42 @@ fn print_report(report: &Report, format: OutputFormat) {
 /// The output and convergence checks over the real engine: init (and the
 /// workspace) once per project, then `output -json` or a fresh plan.
 struct EngineIac<'a> {
-    ws: &'a Workspace,
-    phase: &'a ResolvedPhase,
-    engine: &'a CliEngine,
+    base: ProjectEngine<'a>,
     out_dir: PathBuf,
     seen: Mutex<Vec<(String, bool)>>,
-    failures: Mutex<Vec<String>>,
 }
 
-impl EngineIac<'_> {
-    fn request(
+/// The engine as a phase's checks reach it: a project's initialized
+/// request, its outputs, and the failures met on the way (redacted).
+/// Shared by `verify` and the scheduled health run.
+pub(crate) struct ProjectEngine<'a> {
+    pub ws: &'a Workspace,
+    pub phase: &'a ResolvedPhase,
+    pub engine: &'a (dyn IacEngine + Sync),
+    pub failures: Mutex<Vec<String>>,
+}
+
+impl<'a> ProjectEngine<'a> {
+    pub fn new(
+        ws: &'a Workspace,
+        phase: &'a ResolvedPhase,
+        engine: &'a (dyn IacEngine + Sync),
+    ) -> Self {
+        ProjectEngine {
+            ws,
+            phase,
+            engine,
+            failures: Mutex::new(vec![]),
+        }
+    }
+
+    /// `project`'s request, initialized again (another project may share
+    /// the directory with other backend settings or another workspace).
+    pub fn request(
         &self,
         project: &str,
         plan_file: PathBuf,
-    ) -> Result<crate::iac::PlanRequest, String> {
+    ) -> std::result::Result<crate::iac::PlanRequest, String> {
         let p = self
             .phase
             .projects
@@ -363,7 +382,7 @@ impl EngineIac<'_> {
             .find(|p| p.name == project)
             .ok_or_else(|| format!("project {project} is not in this phase"))?;
         let req =
-            runner::plan_request(self.ws, self.phase, p, plan_file).map_err(|e| e.to_string())?;
+            runner::plan_request(self.ws, self.phase, p, plan_file).map_err(|e| self.failed(e))?;
         self.engine.init(&req).map_err(|e| self.failed(e))?;
         if let Some(name) = req.workspace.clone() {
             self.engine
@@ -373,7 +392,14 @@ impl EngineIac<'_> {
         Ok(req)
     }
 
-    fn failed(&self, e: impl std::fmt::Display) -> String {
+    /// `terraform output -json` of `project`.
+    pub fn outputs(&self, project: &str) -> std::result::Result<serde_json::Value, String> {
+        let req = self.request(project, PathBuf::new())?;
+        let json = self.engine.output_json(&req).map_err(|e| self.failed(e))?;
+        serde_json::from_str(&json).map_err(|e| self.failed(format!("terraform output -json: {e}")))
+    }
+
+    pub fn failed(&self, e: impl std::fmt::Display) -> String {
         let text = crate::redact::global().apply(&e.to_string());
         self.failures
             .lock()
@@ -385,22 +411,21 @@ impl EngineIac<'_> {
 
 impl ProjectIac for EngineIac<'_> {
     fn outputs(&self, project: &str) -> std::result::Result<serde_json::Value, String> {
-        let req = self.request(project, PathBuf::new())?;
-        let json = self.engine.output_json(&req).map_err(|e| self.failed(e))?;
-        serde_json::from_str(&json).map_err(|e| self.failed(format!("terraform output -json: {e}")))
+        self.base.outputs(project)
     }
 
     fn converged(&self, project: &str) -> std::result::Result<bool, String> {
+        let base = &self.base;
         let dir = self.out_dir.join("plans");
         std::fs::create_dir_all(&dir)
-            .map_err(|e| self.failed(format!("{}: {e}", dir.display())))?;
+            .map_err(|e| base.failed(format!("{}: {e}", dir.display())))?;
         let file = dir.join(format!(
             "{project}-{}.verify.tfplan",
-            self.phase.environment.name
+            base.phase.environment.name
         ));
-        let req = self.request(project, file)?;
+        let req = base.request(project, file)?;
         let converged =
-            self.engine.plan(&req).map_err(|e| self.failed(e))? == PlanOutcome::NoChanges;
+            base.engine.plan(&req).map_err(|e| base.failed(e))? == PlanOutcome::NoChanges;
         self.seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -411,10 +436,11 @@ impl ProjectIac for EngineIac<'_> {
 
 impl ProjectIacJournal for EngineIac<'_> {
     fn state_json(&self, project: &str) -> std::result::Result<String, String> {
-        let req = self.request(project, PathBuf::new())?;
-        self.engine
+        let req = self.base.request(project, PathBuf::new())?;
+        self.base
+            .engine
             .show_state_json(&req)
-            .map_err(|e| self.failed(e))
+            .map_err(|e| self.base.failed(e))
     }
 
     fn take_convergence(&self) -> Vec<(String, bool)> {
@@ -422,6 +448,6 @@ impl ProjectIacJournal for EngineIac<'_> {
     }
 
     fn take_failures(&self) -> Vec<String> {
-        std::mem::take(&mut *self.failures.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.base.failures.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
