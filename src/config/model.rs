@@ -202,6 +202,19 @@ pub struct Project {
 }
 
 impl Project {
+    /// The projects this one runs after, in the order named: its
+    /// `depends_on`. Plans, applies, the matrix and the generated workflows
+    /// order projects by these.
+    pub fn upstreams(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for d in &self.depends_on {
+            if !out.contains(&d.as_str()) {
+                out.push(d.as_str());
+            }
+        }
+        out
+    }
+
     /// Whether the project is deployed to `environment`.
     pub fn in_environment(&self, environment: &str) -> bool {
         self.environments
