@@ -2,6 +2,7 @@
 //! errors, validation, phase resolution and JSON Schemas.
 
 pub mod checks;
+pub mod inputs;
 mod load;
 pub mod model;
 mod phases;
@@ -62,15 +63,32 @@ pub fn load_checked(
         }
         None => (None, String::new(), String::new()),
     };
-    validate(
-        &config,
-        change.as_ref(),
-        &Sources {
-            config_name: &config_name,
-            config_text: &config_text,
-            change_name: &change_name,
-            change_text: &change_text,
-        },
-    )?;
+    let sources = Sources {
+        config_name: &config_name,
+        config_text: &config_text,
+        change_name: &change_name,
+        change_text: &change_text,
+    };
+    validate(&config, change.as_ref(), &sources)?;
+    // Inputs against what the root modules declare: read from their files
+    // only once the config itself is sound.
+    let base = config_path.parent().unwrap_or(Path::new("."));
+    let declared = |p: &Project| crate::scan::declared(&base.join(&p.dir));
+    let problems: Vec<Problem> = inputs::declaration_problems(&config, &declared)
+        .into_iter()
+        .map(|(path, message)| {
+            let (line, column) = locate(&config_text, &path).unzip();
+            Problem {
+                file: config_name.clone(),
+                line,
+                column,
+                path,
+                message,
+            }
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(ConfigError::Invalid(problems));
+    }
     Ok((config, change))
 }

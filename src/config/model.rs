@@ -194,6 +194,13 @@ pub struct Project {
     pub dir: PathBuf,
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// Upstream outputs this project's Terraform reads, by variable name:
+    /// `vpc_id: network.outputs.vpc_id` passes output `vpc_id` of project
+    /// `network` (read from its state in the same environment) as
+    /// `TF_VAR_vpc_id`. Each named project is an upstream too, so it is
+    /// planned and applied first; the plan's digest binds the values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
     /// The environments this project is deployed to, by name; absent means
     /// every environment. A root module per environment directory
     /// (`envs/dev`) belongs to its own environment only.
@@ -203,13 +210,18 @@ pub struct Project {
 
 impl Project {
     /// The projects this one runs after, in the order named: its
-    /// `depends_on`. Plans, applies, the matrix and the generated workflows
+    /// `depends_on`, then the projects its `inputs` read. Plans, applies, the matrix and the generated workflows
     /// order projects by these.
     pub fn upstreams(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for d in &self.depends_on {
-            if !out.contains(&d.as_str()) {
-                out.push(d.as_str());
+        let from_inputs = self
+            .inputs
+            .values()
+            .filter_map(|source| super::inputs::InputRef::parse(source).ok())
+            .map(|r| r.project);
+        for d in self.depends_on.iter().map(String::as_str).chain(from_inputs) {
+            if !out.contains(&d) {
+                out.push(d);
             }
         }
         out

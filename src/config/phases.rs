@@ -182,9 +182,9 @@ pub fn dependency_order(projects: &[Project]) -> Vec<Project> {
         left.retain(|p| {
             let p: &Project = p;
             let ready = p
-                .depends_on
-                .iter()
-                .all(|d| placed.contains(d.as_str()) || !known.contains(d.as_str()));
+                .upstreams()
+                .into_iter()
+                .all(|d| placed.contains(d) || !known.contains(d));
             if ready {
                 done.push(p.clone());
                 placed.insert(p.name.as_str());

@@ -197,16 +197,28 @@ pub fn validate(
             }
         }
     }
+    for (path, message) in super::inputs::problems(config) {
+        cfg(path, message);
+    }
     if let Some(cycle) = find_cycle(config) {
         let first = config
             .projects
             .iter()
             .position(|p| p.name == cycle[0])
             .unwrap_or(0);
-        cfg(
-            format!("projects[{first}].depends_on"),
-            format!("dependency cycle: {}", cycle.join(" -> ")),
-        );
+        // The field that makes the first step of the cycle: its
+        // `depends_on`, or the input that reads the next project.
+        let p = &config.projects[first];
+        let next = cycle.get(1).map(String::as_str).unwrap_or_default();
+        let field = match p.inputs.iter().find(|(_, source)| {
+            super::inputs::InputRef::parse(source).is_ok_and(|r| r.project == next)
+        }) {
+            Some((var, _)) if !p.depends_on.iter().any(|d| d == next) => {
+                format!("projects[{first}].inputs.{var}")
+            }
+            _ => format!("projects[{first}].depends_on"),
+        };
+        cfg(field, format!("dependency cycle: {}", cycle.join(" -> ")));
     }
 
     if let Some(plan) = change {
@@ -416,10 +428,7 @@ pub fn find_cycle(config: &Config) -> Option<Vec<String>> {
         .projects
         .iter()
         .map(|p| {
-            (
-                p.name.as_str(),
-                p.depends_on.iter().map(String::as_str).collect(),
-            )
+            (p.name.as_str(), p.upstreams())
         })
         .collect();
     cycle_in(&deps)

@@ -126,6 +126,7 @@ pub fn local_phase(project_name: &str) -> ResolvedPhase {
             name: project_name.into(),
             dir: PathBuf::from("."),
             depends_on: vec![],
+            inputs: Default::default(),
             environments: None,
         }],
         blast_radius: None,

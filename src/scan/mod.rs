@@ -5,10 +5,12 @@
 //! `init` (what to configure) and `matrix` (what a change touches).
 
 mod affected;
+mod declared;
 mod envs;
 mod modules;
 
 pub use affected::{affected_projects, ProjectDir};
+pub use declared::declared;
 pub use envs::{
     detect_layout, environment_of_dir, promotion_rank, DetectedEnv, DetectedProject, EnvSettings,
     EnvSource, Layout, ProjectReason,
