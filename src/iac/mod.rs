@@ -89,6 +89,10 @@ pub struct PlanRequest {
     pub env: Vec<(String, String)>,
     /// Where `plan -out` writes the binary plan.
     pub plan_file: PathBuf,
+    /// Values the plan depends on besides its files, as (name, sha256):
+    /// the upstream outputs passed through `env` (`input:<var>`). The
+    /// runner binds them into the plan's digest; the engine ignores them.
+    pub binds: Vec<(String, String)>,
 }
 
 /// `plan -detailed-exitcode`: 0 means no changes, 2 means changes.

@@ -94,6 +94,26 @@ pub struct PlanRecord {
     /// from, so its apply checks out the same tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
+    /// The upstream outputs the plan read (`projects[].inputs`); its digest
+    /// binds them, and its apply is refused once one has changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<PlannedInput>,
+}
+
+/// One upstream output a plan was made with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct PlannedInput {
+    /// The variable it was passed as (`TF_VAR_<var>`).
+    pub var: String,
+    /// `<project>.outputs.<name>`.
+    pub source: String,
+    /// sha256 of the value's JSON text.
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+    /// The value's JSON text, when it is not sensitive and short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// The class of an engine error, which decides what happens next.
@@ -394,7 +414,8 @@ pub enum EventKind {
         config_digest: Option<String>,
     },
     /// Another change applied this project in this environment after this
-    /// plan (the event's digest) was made: the plan is against an older
+    /// plan (the event's digest) was made, or an upstream's apply changed
+    /// an output this plan read (`inputs`): the plan is against an older
     /// state, so it is never applied or approved; a new plan clears it.
     PlanStale {
         environment: String,
@@ -403,7 +424,14 @@ pub enum EventKind {
         /// Where that apply ran (its workflow run), when known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         link: Option<String>,
+        /// The inputs whose upstream outputs changed, as `<var> (<source>)`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        inputs: Vec<String>,
     },
+    /// The project's plan waits for outputs its upstreams' states do not
+    /// hold yet (`<project>.outputs.<name>`): it is planned once they are
+    /// applied. The event's digest stands for it in the phase's digest.
+    PlanWaiting { waiting_on: Vec<String> },
     /// Something happened to an operation step of the phase (its id).
     Operation {
         step_id: String,

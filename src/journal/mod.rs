@@ -15,7 +15,7 @@ pub use chain::{Break, Journal, Opening, Torn};
 pub use codec::{append_line, parse_lines, JournalError};
 pub use event::{
     ApprovalSource, CheckResult, CheckStatus, EngineExit, EngineProcess, ErrorClass, Event,
-    EventKind, GateFinding, LockOwner, PlanRecord, ResourceOutcome, ResourceResult, ReviewVerdict,
+    EventKind, GateFinding, LockOwner, PlanRecord, PlannedInput, ResourceOutcome, ResourceResult, ReviewVerdict,
     RunRef, Step,
 };
 pub use progress::{

@@ -70,6 +70,10 @@ pub struct Staleness {
     pub by_change: String,
     pub link: Option<String>,
     pub time: String,
+    /// The inputs whose upstream outputs changed (`<var> (<source>)`);
+    /// empty when another change applied the project itself.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -198,6 +202,10 @@ pub struct ProjectProgress {
     /// this environment since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale: Option<Staleness>,
+    /// The upstream outputs (`<project>.outputs.<name>`) its plan waits
+    /// for; empty once it is planned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting_on: Vec<String>,
     pub plan: StepState,
     pub apply: StepState,
     pub verify: StepState,
@@ -477,7 +485,7 @@ pub fn fold_seeing(
     let touched: BTreeSet<String> = view
         .iter()
         .flat_map(|p| &p.projects)
-        .filter(|p| p.plan != StepState::Pending)
+        .filter(|p| p.plan != StepState::Pending || !p.waiting_on.is_empty())
         .map(|p| p.project.clone())
         .collect();
     for phase in &mut view {
@@ -670,10 +678,26 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
                 });
             }
         }
+        EventKind::PlanWaiting { waiting_on } => {
+            p.plan = StepState::Pending;
+            p.waiting_on = waiting_on.clone();
+            p.stale = None;
+            p.digest = e.digest.clone();
+            p.plan_run = Some(e.run.clone());
+            p.plan_time = Some(e.time.clone());
+            p.gates.clear();
+            p.blocking_gates.clear();
+            p.gate_findings.clear();
+            p.planned = None;
+            if p.apply != StepState::Succeeded {
+                p.apply = StepState::Pending;
+            }
+        }
         EventKind::StepSucceeded { plan } if e.step == Step::Plan => {
             let record = plan.clone().unwrap_or_default();
             p.plan = StepState::Succeeded;
             p.stale = None;
+            p.waiting_on.clear();
             p.digest = e.digest.clone();
             p.plan_run = Some(e.run.clone());
             p.plan_time = Some(e.time.clone());
@@ -710,13 +734,17 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
         }
         EventKind::RolledBack { .. } => p.apply = StepState::RolledBack,
         EventKind::PlanStale {
-            by_change, link, ..
+            by_change,
+            link,
+            inputs,
+            ..
         } => {
             if e.digest.is_some() && e.digest == p.digest && p.apply == StepState::Pending {
                 p.stale = Some(Staleness {
                     by_change: by_change.clone(),
                     link: link.clone(),
                     time: e.time.clone(),
+                    inputs: inputs.clone(),
                 });
             }
         }
@@ -886,6 +914,21 @@ fn apply_to_revert(p: &mut ProjectProgress, e: &Event) -> bool {
     true
 }
 
+/// Every upstream `p` waits for is in `phase` and applied (or had nothing
+/// to apply) there: a new plan can read its outputs now. An upstream
+/// outside the phase is never applied by this change, so waiting for it
+/// is not over.
+fn upstreams_applied(phase: &PhaseProgress, p: &ProjectProgress) -> bool {
+    p.waiting_on.iter().all(|source| {
+        let upstream = source.split(".outputs.").next().unwrap_or_default();
+        phase
+            .projects
+            .iter()
+            .find(|q| q.project == upstream)
+            .is_some_and(|q| matches!(q.apply, StepState::Succeeded | StepState::Skipped))
+    })
+}
+
 fn phase_state(phase: &PhaseProgress) -> StepState {
     let ps = &phase.projects;
     if ps.is_empty() {
@@ -947,10 +990,50 @@ fn overall_and_next(
         return (Overall::NotStarted, Some(plan));
     }
     let with = |command: String, reason: String| Some(NextStep { command, reason });
+    // A project waiting for its upstreams' outputs is planned once they
+    // are applied: until then the phase moves on with its upstreams.
     if let Some(p) = phase
         .projects
         .iter()
-        .find(|p| p.plan != StepState::Succeeded)
+        .find(|p| !p.waiting_on.is_empty() && upstreams_applied(phase, p))
+    {
+        return (
+            Overall::InProgress,
+            with(
+                plan.command,
+                format!(
+                    "{} waited for {}; its upstream is applied in {} now: plan again to plan it with them",
+                    p.project,
+                    p.waiting_on.join(", "),
+                    phase.environment
+                ),
+            ),
+        );
+    }
+    if let Some((p, upstream)) = phase.projects.iter().find_map(|p| {
+        p.waiting_on
+            .iter()
+            .map(|s| s.split(".outputs.").next().unwrap_or_default())
+            .find(|u| !phase.projects.iter().any(|q| q.project == *u))
+            .map(|u| (p, u))
+    }) {
+        return (
+            Overall::Blocked,
+            with(
+                plan.command,
+                format!(
+                    "{} waits for {}, and this change does not apply {upstream} in {}: apply {upstream} there (or fix the input), then plan again",
+                    p.project,
+                    p.waiting_on.join(", "),
+                    phase.environment
+                ),
+            ),
+        );
+    }
+    if let Some(p) = phase
+        .projects
+        .iter()
+        .find(|p| p.plan != StepState::Succeeded && p.waiting_on.is_empty())
     {
         let overall = match p.plan {
             StepState::Failed => Overall::Failed,
@@ -997,15 +1080,30 @@ fn overall_and_next(
             ),
         );
     }
-    if let Some(p) = phase.projects.iter().find(|p| p.stale.is_some()) {
-        let by = p.stale.as_ref().map(|s| s.by_change.as_str()).unwrap_or("");
+    if let Some((p, stale)) = phase
+        .projects
+        .iter()
+        .find_map(|p| p.stale.as_ref().map(|s| (p, s)))
+    {
+        let why = if stale.inputs.is_empty() {
+            format!(
+                "change {} applied it in {} since",
+                stale.by_change, phase.environment
+            )
+        } else {
+            format!(
+                "an upstream apply in {} changed what it read: {}",
+                phase.environment,
+                stale.inputs.join(", ")
+            )
+        };
         return (
             Overall::Blocked,
             with(
                 plan.command,
                 format!(
-                    "the plan of {} is stale: change {by} applied it in {} since; plan again (its approval no longer counts)",
-                    p.project, phase.environment
+                    "the plan of {} is stale: {why}; plan again (its approval no longer counts)",
+                    p.project
                 ),
             ),
         );

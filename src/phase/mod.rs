@@ -56,6 +56,8 @@ pub struct Approved {
     pub plan_file: Option<String>,
     pub plan_sha256: Option<String>,
     pub destroys: bool,
+    /// The upstream outputs the plan read, compared again before its apply.
+    pub inputs: Vec<crate::journal::PlannedInput>,
 }
 
 /// A missing prerequisite.
@@ -375,6 +377,7 @@ fn decide_rollback_apply(phase: &PhaseProgress, project: &str) -> Decision {
         plan_file: r.planned.plan_file.clone(),
         plan_sha256: r.planned.plan_sha256.clone(),
         destroys: r.planned.destroys,
+        inputs: vec![],
     })
 }
 
@@ -416,6 +419,15 @@ fn refuse(what: &'static str, why: String, command: String) -> Decision {
 fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> Decision {
     let n = phase.index;
     let plan_cmd = format!("phasegate plan --phase {n}");
+    // Waiting for an upstream's outputs is no failure of this apply: the
+    // upstream is applied first, then this project is planned.
+    if let Some(p) = phase.project(project).filter(|p| !p.waiting_on.is_empty()) {
+        return Decision::NothingToDo(format!(
+            "{project} waits for {} to plan with: it is planned once its upstream is applied in {}",
+            p.waiting_on.join(", "),
+            phase.environment
+        ));
+    }
     let planned = phase
         .project(project)
         .filter(|p| p.plan == StepState::Succeeded && p.digest.is_some());
@@ -444,13 +456,23 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
         ));
     }
     if let Some(stale) = &p.stale {
+        let why = if stale.inputs.is_empty() {
+            format!(
+                "change {} applied {project} in {} after it was made, so it is against an older state",
+                stale.by_change, phase.environment
+            )
+        } else {
+            format!(
+                "an upstream apply in {} changed what it read: {}",
+                phase.environment,
+                stale.inputs.join(", ")
+            )
+        };
         return refuse(
             "stale",
             format!(
-                "plan {} of {project} is stale: change {} applied {project} in {} after it was made, so it is against an older state and is never applied; plan again and approve the new plan",
+                "plan {} of {project} is stale: {why}; it is never applied: plan again and approve the new plan",
                 short(&digest),
-                stale.by_change,
-                phase.environment
             ),
             plan_cmd,
         );
@@ -487,6 +509,7 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
         plan_file: planned.plan_file,
         plan_sha256: planned.plan_sha256,
         destroys: planned.destroys,
+        inputs: planned.inputs,
     })
 }
 

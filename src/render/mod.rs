@@ -34,6 +34,7 @@ pub mod drift;
 pub mod escape;
 pub mod followup;
 pub mod health;
+pub mod inputs;
 pub mod operations;
 pub mod policy;
 pub mod progress;

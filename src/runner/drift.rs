@@ -302,6 +302,7 @@ fn detect(
         dir: plan_req.dir.clone(),
         changes: planned.clone().into(),
         plan_json: json,
+        inputs: vec![],
     };
     Ok((drift::summarize(&project.name, env, refresh, planned), plan))
 }
@@ -315,7 +316,11 @@ fn show(
     kind: &str,
 ) -> Result<(ChangeSet, String)> {
     let json = engine.show_json(req)?;
-    let cs = crate::runner::projects::parse_plan(&json, &format!("{project} ({kind} show -json)"))?;
+    let cs = crate::runner::projects::parse_requested(
+        &json,
+        req,
+        &format!("{project} ({kind} show -json)"),
+    )?;
     if cs.plan_failed() {
         return Err(Error::External(format!(
             "{project}: Terraform reported errors in the {kind} plan; drift cannot be judged"

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::iac::{self, IacEngine, PlanRequest};
 use crate::journal::{Event, EventKind, Step};
 use crate::runner::gating::{self, GateOutcome, GateSet};
-use crate::runner::projects::{parse_plan, ProjectPlan};
+use crate::runner::projects::{parse_requested, ProjectPlan};
 use crate::runner::session::{plan_record, Writer};
 use crate::runner::workspace::Workspace;
 
@@ -27,12 +27,13 @@ pub fn engine_plan(
     origin: &str,
 ) -> Result<ProjectPlan> {
     let (_, json) = iac::plan_project(engine, req)?;
-    let changes = parse_plan(&json, &format!("{project} ({origin})"))?;
+    let changes = parse_requested(&json, req, &format!("{project} ({origin})"))?;
     Ok(ProjectPlan {
         name: project.to_string(),
         dir: req.dir.clone(),
         changes: changes.into(),
         plan_json: json,
+        inputs: vec![],
     })
 }
 
@@ -120,6 +121,7 @@ pub fn plan_events(
 ) -> Result<Vec<Event>> {
     let mut record = plan_record(&project.changes, plan_file)?;
     record.base = base.map(str::to_string);
+    record.inputs = project.inputs.clone();
     let mut events = vec![writer.event(
         &phase.name,
         Some(&project.name),
@@ -150,12 +152,13 @@ pub fn initialized_plan(
 ) -> Result<ProjectPlan> {
     engine.plan(req)?;
     let json = engine.show_json(req)?;
-    let changes = parse_plan(&json, &format!("{project} ({origin})"))?;
+    let changes = parse_requested(&json, req, &format!("{project} ({origin})"))?;
     Ok(ProjectPlan {
         name: project.to_string(),
         dir: req.dir.clone(),
         changes: changes.into(),
         plan_json: json,
+        inputs: vec![],
     })
 }
 

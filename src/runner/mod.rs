@@ -33,6 +33,7 @@ pub mod forge;
 pub mod gated;
 pub mod gating;
 pub mod health;
+pub mod inputs;
 pub mod journal;
 pub mod lock;
 pub mod operations;

@@ -21,7 +21,7 @@ use crate::runner::output::{print_stdout, OutputSet};
 use crate::runner::session::absolute;
 use crate::runner::workspace::Workspace;
 // Kept reachable from here for the commands that plan and then act.
-pub use crate::runner::projects::{collect_projects, ProjectPlan};
+pub use crate::runner::projects::{collect_projects, ProjectPlan, Waiting};
 
 /// Everything `plan` produced, before it is written anywhere.
 pub struct PlanResult {
@@ -29,6 +29,8 @@ pub struct PlanResult {
     pub change_id: String,
     pub change_title: Option<String>,
     pub projects: Vec<ProjectPlan>,
+    /// Projects whose inputs read outputs their upstreams do not hold yet.
+    pub waiting: Vec<Waiting>,
     pub gates: GateOutcome,
     /// What the comment and summary were rendered from; posting renders the
     /// comment block again within the room the sticky comment leaves.
@@ -55,7 +57,11 @@ pub fn plan_phase(
     args: &PlanArgs,
     actions: Option<&ActionsContext>,
 ) -> Result<PlanResult> {
-    let (phase, mut projects) = collect_projects(
+    let crate::runner::projects::PhasePlans {
+        phase,
+        mut projects,
+        waiting,
+    } = crate::runner::projects::collect_plans(
         ws,
         &args.select,
         args.plan_json.as_deref(),
@@ -101,6 +107,9 @@ pub fn plan_phase(
         run_url: actions.and_then(ActionsContext::run_url),
     };
     let mut view = view;
+    if let Some(section) = inputs_section(&projects, &waiting) {
+        view.sections.push(section);
+    }
     let steps = preview::preview_steps(
         &phase.steps,
         &ws.base_dir,
@@ -134,6 +143,7 @@ pub fn plan_phase(
         phase,
         change_id,
         projects,
+        waiting,
         gates,
         view,
         comment,
@@ -167,6 +177,34 @@ fn plan_facts(projects: &[ProjectPlan], gates: &GateOutcome) -> auto_approval::P
             .and_then(|g| serde_json::from_value(g.json["actual"].clone()).ok()),
         changed_types: changed().map(|r| r.resource_type.clone()).collect(),
     }
+}
+
+/// The comment's section on inputs: the upstream outputs each plan read,
+/// and the projects that wait for their upstreams' apply.
+fn inputs_section(projects: &[ProjectPlan], waiting: &[Waiting]) -> Option<render::Section> {
+    use render::inputs::{PlannedInputs, WaitingProject};
+    let planned: Vec<PlannedInputs<'_>> = projects
+        .iter()
+        .map(|p| PlannedInputs {
+            project: &p.name,
+            inputs: &p.inputs,
+        })
+        .collect();
+    let waits: Vec<WaitingProject<'_>> = waiting
+        .iter()
+        .map(|w| WaitingProject {
+            project: &w.name,
+            waiting_on: &w.waiting_on,
+        })
+        .collect();
+    let md = render::inputs::markdown(&planned, &waits);
+    (!md.is_empty()).then(|| render::Section {
+        key: "inputs".into(),
+        title: "Project inputs".into(),
+        badge: None,
+        essentials_md: md,
+        details_md: String::new(),
+    })
 }
 
 /// The comment's section of the phase's operation steps: what each would
@@ -291,7 +329,7 @@ fn finish(
     result: PlanResult,
 ) -> Result<ExitCode> {
     let out_dir = ws.out_dir(args.out.as_deref());
-    let digest = phase_digest(&result.projects, &result.steps);
+    let digest = phase_digest(&result.projects, &result.waiting, &result.steps);
     let result_json = ResultJson {
         change_id: &result.change_id,
         phase: PhaseRef {
@@ -518,10 +556,13 @@ fn text_report(result: &PlanResult, out_dir: &Path) -> String {
             crate::journal::short_digest(&p.digest)
         ));
     }
-    if !result.steps.is_empty() {
+    for w in &result.waiting {
+        lines.push(format!("  {}: WAITING: {}", w.name, w.why));
+    }
+    if !result.steps.is_empty() || !result.waiting.is_empty() {
         lines.push(format!(
             "phase digest {}",
-            phase_digest(&result.projects, &result.steps)
+            phase_digest(&result.projects, &result.waiting, &result.steps)
         ));
     }
     lines.push(result.gates.text_line());
@@ -531,12 +572,18 @@ fn text_report(result: &PlanResult, out_dir: &Path) -> String {
 
 /// The digest an approval of this phase names: the project's plan digest, or
 /// for several projects (or any operation step) a sha256 over their names
-/// and digests, as the journal's fold computes it.
-pub fn phase_digest(projects: &[ProjectPlan], steps: &[StepPreview]) -> String {
+/// and digests, as the journal's fold computes it. A project that waits for
+/// its upstreams' outputs stands in it by its waiting digest.
+pub fn phase_digest(
+    projects: &[ProjectPlan],
+    waiting: &[Waiting],
+    steps: &[StepPreview],
+) -> String {
     crate::journal::progress::phase_digest_with_steps(
         projects
             .iter()
-            .map(|p| (p.name.as_str(), p.changes.digest.as_str())),
+            .map(|p| (p.name.as_str(), p.changes.digest.as_str()))
+            .chain(waiting.iter().map(|w| (w.name.as_str(), w.digest.as_str()))),
         &preview::digests(steps),
     )
 }

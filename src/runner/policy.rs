@@ -47,6 +47,7 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<GateRun> {
             dir: PathBuf::from("."),
             changes: changes.into(),
             plan_json: text,
+            inputs: vec![],
         };
         (phase, vec![project])
     } else {

@@ -20,36 +20,99 @@ pub struct ProjectPlan {
     /// The `show -json` text, for the policy gate's input (`plan` empties it
     /// once the gates ran).
     pub plan_json: String,
+    /// The upstream outputs it was planned with (`projects[].inputs`).
+    pub inputs: Vec<crate::journal::PlannedInput>,
 }
 
-/// The selected phase and its projects' plans: from `--plan-json`, or by
-/// running the engine over every project of the phase.
+/// A project whose inputs read outputs its upstreams' states do not hold
+/// yet: planned once they are applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub name: String,
+    /// The sources it waits for (`network.outputs.vpc_id`).
+    pub waiting_on: Vec<String>,
+    /// Why, in words.
+    pub why: String,
+    /// What the phase's digest holds for it until it is planned.
+    pub digest: String,
+}
+
+/// A phase's plans: the projects planned, and those that wait for their
+/// upstreams' outputs.
+pub struct PhasePlans {
+    pub phase: ResolvedPhase,
+    pub projects: Vec<ProjectPlan>,
+    pub waiting: Vec<Waiting>,
+}
+
+/// The selected phase and its projects' plans, for the commands that gate
+/// a plan without journaling it: a project still waiting for its
+/// upstreams' outputs cannot be gated, so it is refused naming them.
 pub fn collect_projects(
     ws: &Workspace,
     select: &crate::cli::PhaseSelector,
     plan_json: Option<&Path>,
     out: Option<&Path>,
 ) -> Result<(ResolvedPhase, Vec<ProjectPlan>)> {
+    let plans = collect_plans(ws, select, plan_json, out)?;
+    if let Some(w) = plans.waiting.first() {
+        return Err(Error::Refused(w.why.clone()));
+    }
+    Ok((plans.phase, plans.projects))
+}
+
+/// The selected phase and its projects' plans: from `--plan-json`, or by
+/// running the engine over every project of the phase, in dependency
+/// order, each with the outputs its inputs read.
+pub fn collect_plans(
+    ws: &Workspace,
+    select: &crate::cli::PhaseSelector,
+    plan_json: Option<&Path>,
+    out: Option<&Path>,
+) -> Result<PhasePlans> {
     let phase = match ws.select(select)? {
         Some(p) => p,
         None => local_phase(&project_name_for(plan_json)),
     };
-    let projects = match plan_json {
-        Some(file) => vec![ingest(&phase, select.project.as_deref(), file)?],
+    let mut projects = vec![];
+    let mut waiting = vec![];
+    match plan_json {
+        Some(file) => projects.push(ingest(&phase, select.project.as_deref(), file)?),
         None => {
             let cfg = ws.config.as_ref().ok_or_else(|| {
                 Error::Input("planning needs a config (or pass --plan-json FILE)".into())
             })?;
             let engine = CliEngine::from_config(&cfg.engine, &ws.base_dir);
             let out_dir = ws.out_dir(out);
-            phase
-                .projects
-                .iter()
-                .map(|p| run_engine(ws, &phase, p, &engine, &out_dir))
-                .collect::<Result<Vec<_>>>()?
+            for p in &phase.projects {
+                let inputs = crate::runner::inputs::resolve(ws, &phase, p)?;
+                if inputs.absent.is_empty() {
+                    projects.push(run_engine(ws, &phase, p, &inputs, &engine, &out_dir)?);
+                    continue;
+                }
+                let why = inputs
+                    .absent
+                    .iter()
+                    .map(|a| {
+                        crate::runner::inputs::absent_message(&p.name, a, &phase.environment.name)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let waiting_on = inputs.waiting_on();
+                waiting.push(Waiting {
+                    name: p.name.clone(),
+                    digest: crate::runner::inputs::waiting_digest(&waiting_on),
+                    waiting_on,
+                    why,
+                });
+            }
         }
     };
-    Ok((phase, projects))
+    Ok(PhasePlans {
+        phase,
+        projects,
+        waiting,
+    })
 }
 
 fn project_name_for(plan_json: Option<&Path>) -> String {
@@ -84,6 +147,7 @@ fn ingest(phase: &ResolvedPhase, project: Option<&str>, file: &Path) -> Result<P
         dir: target.dir.clone(),
         changes: changes.into(),
         plan_json: text,
+        inputs: vec![],
     })
 }
 
@@ -118,6 +182,19 @@ fn decode_plan(bytes: Vec<u8>, origin: &str) -> Result<String> {
     })
 }
 
+/// [`parse_plan`] of a plan the engine made for `req`, its digest bound to
+/// the upstream outputs `req` passed (`PlanRequest::binds`). Every plan of
+/// a project with inputs is parsed here, so its digest always binds them.
+pub(crate) fn parse_requested(
+    text: &str,
+    req: &crate::iac::PlanRequest,
+    origin: &str,
+) -> Result<ChangeSet> {
+    let mut changes = parse_plan(text, origin)?;
+    changes.digest = crate::runner::inputs::bind_digest(&changes.digest, &req.binds);
+    Ok(changes)
+}
+
 /// Parses a `show -json` text and hands the values Terraform marks sensitive
 /// to the redactor before anything else runs, so that engine output quoting
 /// one (a failed apply's error) is masked on every sink. Every command parses
@@ -140,6 +217,7 @@ fn run_engine(
     ws: &Workspace,
     phase: &ResolvedPhase,
     project: &crate::config::Project,
+    inputs: &crate::runner::inputs::Resolved,
     engine: &dyn IacEngine,
     out_dir: &Path,
 ) -> Result<ProjectPlan> {
@@ -149,14 +227,18 @@ fn run_engine(
         "{}-{}.tfplan",
         project.name, phase.environment.name
     ));
-    let req = crate::runner::session::plan_request(ws, phase, project, plan_file)?;
+    let req = crate::runner::session::with_inputs(
+        crate::runner::session::base_request(ws, phase, project, plan_file)?,
+        inputs,
+    );
     let (_, json) = iac::plan_project(engine, &req)?;
-    let changes = parse_plan(&json, &format!("{} (show -json)", project.name))?;
+    let changes = parse_requested(&json, &req, &format!("{} (show -json)", project.name))?;
     Ok(ProjectPlan {
         name: project.name.clone(),
         dir: project.dir.clone(),
         changes: changes.into(),
         plan_json: json,
+        inputs: inputs.records(),
     })
 }
 

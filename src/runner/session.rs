@@ -407,6 +407,33 @@ pub fn plan_request(
     project: &crate::config::Project,
     plan_file: PathBuf,
 ) -> Result<crate::iac::PlanRequest> {
+    let inputs = crate::runner::inputs::resolve_all(ws, phase, project)?;
+    Ok(with_inputs(
+        base_request(ws, phase, project, plan_file)?,
+        &inputs,
+    ))
+}
+
+/// `req` given the upstream outputs `inputs` read: as `TF_VAR_` variables
+/// (after the environment's own, so an input is never overridden by
+/// accident), and as the values its plan's digest binds.
+pub fn with_inputs(
+    mut req: crate::iac::PlanRequest,
+    inputs: &crate::runner::inputs::Resolved,
+) -> crate::iac::PlanRequest {
+    req.env.extend(inputs.env());
+    req.binds = inputs.binds();
+    req
+}
+
+/// How `project` is planned in the phase's environment, without its
+/// inputs: what reading its own outputs needs.
+pub fn base_request(
+    ws: &Workspace,
+    phase: &ResolvedPhase,
+    project: &crate::config::Project,
+    plan_file: PathBuf,
+) -> Result<crate::iac::PlanRequest> {
     let env = &phase.environment;
     let mut settings = env.plan.clone();
     if let Some(over) = env.projects.get(&project.name) {
@@ -430,6 +457,7 @@ pub fn plan_request(
         env: settings.env.into_iter().collect(),
         plan_file,
         dir: ws.base_dir.join(&project.dir),
+        binds: vec![],
     })
 }
 
@@ -459,6 +487,7 @@ pub fn plan_record(
         None => (None, None),
     };
     Ok(crate::journal::PlanRecord {
+        inputs: vec![],
         has_changes: cs.has_changes(),
         plan_file: file,
         plan_sha256: sha,
@@ -507,10 +536,27 @@ pub fn journal_plan(
             base.as_deref(),
         )?);
     }
+    // A project waiting for its upstreams' outputs: in the change, with
+    // what it waits for standing in the phase's digest.
+    for w in &result.waiting {
+        events.push(writer.event(
+            &phase.name,
+            Some(&w.name),
+            crate::journal::Step::Plan,
+            Some(&w.digest),
+            crate::journal::EventKind::PlanWaiting {
+                waiting_on: w.waiting_on.clone(),
+            },
+        ));
+    }
     // The environment's rule approved the plan: an approval, journaled with
     // the conditions that held, of exactly this phase digest.
     if let Some(conditions) = &result.auto_approved {
-        let digest = crate::runner::plan::phase_digest(&result.projects, &result.steps);
+        let digest = crate::runner::plan::phase_digest(
+            &result.projects,
+            &result.waiting,
+            &result.steps,
+        );
         events.push(writer.event(
             &phase.name,
             None,

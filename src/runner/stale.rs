@@ -96,6 +96,7 @@ fn try_mark(
                     Step::Plan,
                     Some(&digest),
                     EventKind::PlanStale {
+                        inputs: vec![],
                         environment: env.clone(),
                         by_change: writer.change.clone(),
                         link: link.clone(),

@@ -6,6 +6,7 @@
 //! one); per-resource results and a convergence re-plan are journaled.
 
 pub(super) use crate::journal::short_digest as short;
+pub mod downstream;
 pub mod resume;
 
 use std::path::{Path, PathBuf};
@@ -322,7 +323,15 @@ async fn apply_project<S: Store, L: RunLiveness>(
         Some(p) => resume::resume(store, ctx, project, &p, &approved).await,
         None => locked_apply(store, ctx, project, &approved).await,
     };
+    // Its outputs may have changed: read them again when next asked, and
+    // a plan of this change that read an older value is stale.
+    crate::runner::inputs::forget(&ctx.phase.environment.name, name);
+    let stale = match &result {
+        Ok(o) if o.code == ExitCode::Success => downstream::mark_stale(store, ctx, name).await,
+        _ => Ok(vec![]),
+    };
     crate::runner::lock::release(store, w, ctx.phase, name, digest.as_deref(), &held).await?;
+    stale?;
     result
 }
 
@@ -372,6 +381,10 @@ async fn locked_apply<S: Store>(
     let name = project.name.as_str();
     let digest = approved.digest.as_deref();
     let mut req = prepare(ctx, project)?;
+    let changed = downstream::changed_inputs(ctx, project, &approved.inputs)?;
+    if !changed.is_empty() {
+        return downstream::refuse_stale(store, ctx, name, digest, changed).await;
+    }
     checkpoint(store, ctx, &req, name, digest).await?;
 
     // Only the reviewed plan: the saved file whose hash the journal holds,
@@ -400,12 +413,14 @@ async fn locked_apply<S: Store>(
         (crate::phase::SavedPlan::Apply, Some(file)) => {
             req.plan_file = file.to_path_buf();
             let json = ctx.engine.show_json(&req)?;
-            crate::runner::projects::parse_plan(&json, &format!("{name} (saved plan)"))?
+            crate::runner::projects::parse_requested(&json, &req, &format!("{name} (saved plan)"))?
         }
         // Gone: a fresh plan, applied only when its digest is the allowed one.
         _ => {
             req.plan_file = plan_file(ctx, name, ".replan")?;
-            let fresh = crate::runner::gated::initialized_plan(ctx.engine, &req, name, "re-plan")?;
+            let mut fresh =
+                crate::runner::gated::initialized_plan(ctx.engine, &req, name, "re-plan")?;
+            fresh.inputs = crate::runner::inputs::resolve_all(ctx.ws, ctx.phase, project)?.records();
             if Some(fresh.changes.digest.as_str()) != digest {
                 return replanned(store, ctx, &req, fresh, digest).await;
             }

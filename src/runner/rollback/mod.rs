@@ -538,7 +538,8 @@ async fn locked_revert<S: Store>(
     let cp = checkpointed(ctx, &req, name)?;
     journal(store, ctx, name, Some(&digest), vec![cp.event()]).await?;
     let json = ctx.engine.show_json(&req)?;
-    let changes = crate::runner::projects::parse_plan(&json, &format!("{name} (revert plan)"))?;
+    let changes =
+        crate::runner::projects::parse_requested(&json, &req, &format!("{name} (revert plan)"))?;
     let planned: Vec<(String, String)> = changes
         .resources
         .iter()

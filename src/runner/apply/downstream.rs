@@ -1,0 +1,136 @@
+//! What an apply means for the projects that read its outputs
+//! (`projects[].inputs`): before a downstream project's apply, the
+//! upstream outputs its plan read are compared with those its upstreams'
+//! states hold now, and after an upstream's apply, every plan of this
+//! change that read a changed output is journaled stale. A stale plan is
+//! never applied: it is planned, gated and approved again.
+
+use crate::config::Project;
+use crate::error::Result;
+use crate::journal::{fold, EventKind, PlannedInput, Step};
+use crate::runner::apply::{refuse, short, ApplyContext, Outcome};
+use crate::runner::inputs;
+use crate::runner::session as runner;
+use crate::store::Store;
+
+/// The inputs `project`'s reviewed plan read that differ now, as
+/// `<var> (<source>)`; empty when nothing changed (or it reads none).
+pub fn changed_inputs(
+    ctx: &ApplyContext<'_>,
+    project: &Project,
+    planned: &[PlannedInput],
+) -> Result<Vec<String>> {
+    if planned.is_empty() && project.inputs.is_empty() {
+        return Ok(vec![]);
+    }
+    let now = inputs::resolve_all(ctx.ws, ctx.phase, project)?;
+    let mut changed = inputs::changed_since(planned, &now);
+    // An input the config gained since the plan was made was never bound.
+    for v in &now.values {
+        if !planned.iter().any(|p| p.var == v.var) {
+            changed.push(format!("{} ({}), not read by the plan", v.var, v.source));
+        }
+    }
+    Ok(changed)
+}
+
+/// Journals `digest` of `name` stale for `changed` inputs and refuses it.
+pub async fn refuse_stale<S: Store>(
+    store: &S,
+    ctx: &ApplyContext<'_>,
+    name: &str,
+    digest: Option<&str>,
+    changed: Vec<String>,
+) -> Result<Outcome> {
+    let w = &ctx.writer;
+    let event = w.event(
+        &ctx.phase.name,
+        Some(name),
+        Step::Apply,
+        digest,
+        EventKind::PlanStale {
+            environment: ctx.phase.environment.name.clone(),
+            by_change: w.change.clone(),
+            link: None,
+            inputs: changed.clone(),
+        },
+    );
+    runner::append(store, &w.change, &[event]).await?;
+    let why = format!(
+        "plan {} of {name} is stale: an upstream apply in {} changed what it read: {}; it is never applied: plan again and approve the new plan",
+        short(digest.unwrap_or_default()),
+        ctx.phase.environment.name,
+        changed.join(", ")
+    );
+    let command = format!("phasegate plan --phase {}", ctx.phase.index);
+    refuse(store, ctx, name, digest, "stale", why, command).await
+}
+
+/// After `upstream` was applied: every other project of the phase whose
+/// current plan (not applied yet) read one of its outputs, and reads a
+/// different value now, is journaled stale. Returns their names.
+pub async fn mark_stale<S: Store>(
+    store: &S,
+    ctx: &ApplyContext<'_>,
+    upstream: &str,
+) -> Result<Vec<String>> {
+    let w = &ctx.writer;
+    let readers: Vec<&Project> = ctx
+        .phase
+        .projects
+        .iter()
+        .filter(|p| p.name != upstream && p.upstreams().contains(&upstream))
+        .filter(|p| !p.inputs.is_empty())
+        .collect();
+    if readers.is_empty() {
+        return Ok(vec![]);
+    }
+    let progress = fold(
+        &w.change,
+        &runner::phase_refs(&runner::all_phases(ctx.ws)),
+        &runner::read_journal(store, &w.change).await?,
+    );
+    let Some(phase) = progress.phase(&ctx.phase.name) else {
+        return Ok(vec![]);
+    };
+    let mut events = vec![];
+    let mut stale = vec![];
+    for project in readers {
+        let Some(p) = phase.project(&project.name) else {
+            continue;
+        };
+        let Some(planned) = p.planned.as_ref().filter(|r| !r.inputs.is_empty()) else {
+            continue;
+        };
+        let pending = p.apply == crate::journal::StepState::Pending && p.stale.is_none();
+        if !pending || !planned.inputs.iter().any(|i| i.source.starts_with(&format!("{upstream}.outputs."))) {
+            continue;
+        }
+        let changed = changed_inputs(ctx, project, &planned.inputs)?;
+        if changed.is_empty() {
+            continue;
+        }
+        tracing::warn!(
+            "the plan of {} read {} before {upstream} was applied: it is stale and must be planned and approved again",
+            project.name,
+            changed.join(", ")
+        );
+        events.push(w.event(
+            &ctx.phase.name,
+            Some(&project.name),
+            Step::Apply,
+            p.digest.as_deref(),
+            EventKind::PlanStale {
+                environment: ctx.phase.environment.name.clone(),
+                by_change: w.change.clone(),
+                link: None,
+                inputs: changed,
+            },
+        ));
+        stale.push(project.name.clone());
+    }
+    if !events.is_empty() {
+        runner::append(store, &w.change, &events).await?;
+    }
+    Ok(stale)
+}
