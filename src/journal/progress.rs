@@ -265,6 +265,11 @@ impl ProjectProgress {
 
     /// Applied and shown converged by a re-plan, or nothing to apply.
     pub fn done(&self) -> bool {
+        // A plan made stale since (an upstream's outputs changed under it)
+        // says nothing about what is deployed now.
+        if self.stale.is_some() {
+            return false;
+        }
         match self.apply {
             StepState::Succeeded => self.converged == Some(true),
             StepState::Skipped => true,
@@ -739,7 +744,11 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
             inputs,
             ..
         } => {
-            if e.digest.is_some() && e.digest == p.digest && p.apply == StepState::Pending {
+            // A plan not applied, one with nothing to apply included: what
+            // it found unchanged was judged against the older state.
+            let unapplied = p.apply == StepState::Pending
+                || p.applied_digest.as_deref() != p.digest.as_deref();
+            if e.digest.is_some() && e.digest == p.digest && unapplied {
                 p.stale = Some(Staleness {
                     by_change: by_change.clone(),
                     link: link.clone(),
@@ -1065,7 +1074,7 @@ fn overall_and_next(
     if let Some(p) = phase
         .projects
         .iter()
-        .find(|p| p.apply == StepState::Pending && !p.gated())
+        .find(|p| p.apply == StepState::Pending && !p.gated() && p.waiting_on.is_empty())
     {
         return (
             Overall::Blocked,

@@ -443,18 +443,6 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
     };
     let digest = p.digest.clone().unwrap_or_default();
     let planned = p.planned.clone().unwrap_or_default();
-    if !planned.has_changes {
-        return Decision::NothingToDo(format!(
-            "the plan {} of {project} has no changes",
-            short(&digest)
-        ));
-    }
-    if p.apply == StepState::Succeeded && p.applied_digest.as_deref() == Some(digest.as_str()) {
-        return Decision::NothingToDo(format!(
-            "plan {} of {project} is already applied",
-            short(&digest)
-        ));
-    }
     if let Some(stale) = &p.stale {
         let why = if stale.inputs.is_empty() {
             format!(
@@ -476,6 +464,18 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
             ),
             plan_cmd,
         );
+    }
+    if !planned.has_changes {
+        return Decision::NothingToDo(format!(
+            "the plan {} of {project} has no changes",
+            short(&digest)
+        ));
+    }
+    if p.apply == StepState::Succeeded && p.applied_digest.as_deref() == Some(digest.as_str()) {
+        return Decision::NothingToDo(format!(
+            "plan {} of {project} is already applied",
+            short(&digest)
+        ));
     }
     if let Some(m) = ungated(&p.gates, &digest, project, &plan_cmd, "plan") {
         return Decision::Refuse(m);

@@ -49,7 +49,7 @@ pub fn markdown(planned: &[PlannedInputs<'_>], waiting: &[WaitingProject<'_>]) -
             ));
         }
     }
-    if !out.is_empty() {
+    if planned.iter().any(|p| !p.inputs.is_empty()) {
         out.push_str("\nThe plan's digest binds these values: if an upstream apply changes one, this plan is stale and is planned and approved again.\n");
     }
     out

@@ -39,6 +39,7 @@ mod policy_gate;
 mod price_import;
 mod prices_regions;
 mod printed_steps;
+mod project_inputs;
 mod properties;
 mod quickstart;
 mod render_comment;

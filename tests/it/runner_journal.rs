@@ -103,6 +103,13 @@ fn kinds() -> Vec<EventKind> {
                 plan_sha256: Some("ab".into()),
                 destroys: false,
                 base: None,
+                inputs: vec![phasegate::journal::PlannedInput {
+                    var: "vpc_id".into(),
+                    source: "network.outputs.vpc_id".into(),
+                    sha256: "cd".into(),
+                    sensitive: false,
+                    value: Some("\"sg-1\"".into()),
+                }],
             }),
         },
         EventKind::StepSucceeded {
@@ -240,6 +247,15 @@ fn kinds() -> Vec<EventKind> {
             line: 4,
             length: 17,
             sha256: "ab".into(),
+        },
+        EventKind::PlanWaiting {
+            waiting_on: vec!["network.outputs.vpc_id".into()],
+        },
+        EventKind::PlanStale {
+            environment: "dev".into(),
+            by_change: "CHG-1".into(),
+            link: None,
+            inputs: vec!["vpc_id (network.outputs.vpc_id)".into()],
         },
     ]
 }

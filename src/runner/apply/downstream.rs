@@ -102,8 +102,13 @@ pub async fn mark_stale<S: Store>(
         let Some(planned) = p.planned.as_ref().filter(|r| !r.inputs.is_empty()) else {
             continue;
         };
-        let pending = p.apply == crate::journal::StepState::Pending && p.stale.is_none();
-        if !pending || !planned.inputs.iter().any(|i| i.source.starts_with(&format!("{upstream}.outputs."))) {
+        // Its plan not applied (one with nothing to apply included), and
+        // reading this upstream.
+        let unapplied = p.apply == crate::journal::StepState::Pending
+            || p.applied_digest.as_deref() != p.digest.as_deref();
+        let prefix = format!("{upstream}.outputs.");
+        let reads = planned.inputs.iter().any(|i| i.source.starts_with(&prefix));
+        if !unapplied || p.stale.is_some() || !reads {
             continue;
         }
         let changed = changed_inputs(ctx, project, &planned.inputs)?;

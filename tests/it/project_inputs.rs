@@ -1,0 +1,219 @@
+//! Projects that pass outputs (issue 22 §1): app reads network's `vpc_id`
+//! through `projects[].inputs`. Within dev, network is planned and applied
+//! first, app waits for the output and is planned with it (as `TF_VAR_`),
+//! and its digest binds the value; an apply of network that changes the
+//! output makes app's reviewed plan stale, so it is planned, gated and
+//! approved again. Every next step is run as status prints it. Real
+//! Terraform 1.0.3 and testcloud.
+
+use serde_json::Value;
+
+use crate::suite_support::Runner;
+use crate::testbed::describe;
+
+const FIXTURE: &str = "tests/fixtures/runner/inputs";
+
+/// Runs `next` (a `phasegate ...` line) word for word.
+fn run_printed(c: &Runner, next: &str) -> std::process::Output {
+    let words: Vec<&str> = next.split_whitespace().collect();
+    assert_eq!(words.first(), Some(&"phasegate"), "not a command: {next}");
+    c.run(&words[1..])
+}
+
+/// Runs the next step status names, which must start with `expected`,
+/// and asserts its exit code.
+fn step(c: &Runner, expected: &str, code: i32) -> (String, std::process::Output) {
+    let next = c.next();
+    assert!(
+        next.starts_with(expected),
+        "expected `{expected}…`, status names `{next}`\n{}",
+        describe(&c.run(&["status"]))
+    );
+    let out = run_printed(c, &next);
+    assert_eq!(out.status.code(), Some(code), "{next}\n{}", describe(&out));
+    (next, out)
+}
+
+/// The testcloud group named `name`.
+fn group(c: &Runner, name: &str) -> Value {
+    let dir = c.tb.cloud_dir().join("aws_security_group");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| serde_json::from_str::<Value>(&std::fs::read_to_string(e.path()).unwrap()).unwrap())
+        .find(|g| g["name"] == name)
+        .unwrap_or_else(|| panic!("no group {name} in {}", dir.display()))
+}
+
+fn events<'a>(journal: &'a [Value], kind: &str, project: &str) -> Vec<&'a Value> {
+    journal
+        .iter()
+        .filter(|e| e["event"] == kind && e["project"] == project)
+        .collect()
+}
+
+#[test]
+fn app_reads_network_s_vpc_id_and_an_upstream_change_makes_its_plan_stale() {
+    let c = Runner::new(FIXTURE);
+
+    // network's output does not exist yet: app waits, and says for what.
+    let planned = c.ok(&["plan", "--phase", "1"]);
+    let text = String::from_utf8_lossy(&planned.stdout);
+    assert!(text.contains("app: WAITING"), "{text}");
+    let comment = std::fs::read_to_string(c.tb.workdir().join("out/comment.md")).unwrap();
+    assert!(
+        comment.contains("**app** waits for <code>network.outputs.vpc&#95;id</code>"),
+        "{comment}"
+    );
+    let journal = c.journal();
+    let waiting = events(&journal, "plan_waiting", "app");
+    assert_eq!(waiting.len(), 1, "{journal:?}");
+    assert_eq!(waiting[0]["waiting_on"][0], "network.outputs.vpc_id");
+
+    // The approval covers network's plan and app's wait; the apply applies
+    // network and leaves app for its own plan.
+    step(&c, "phasegate approve --local --env dev --digest ", 0);
+    let (_, applied) = step(&c, "phasegate apply --phase 1", 0);
+    assert!(
+        String::from_utf8_lossy(&applied.stdout).contains("waits for network.outputs.vpc_id"),
+        "{}",
+        describe(&applied)
+    );
+    let vpc_a = group(&c, "inputs-network-a")["id"].as_str().unwrap().to_string();
+    assert!(vpc_a.starts_with("sg-"), "{vpc_a}");
+
+    // app is planned now, with the value passed and shown.
+    let (_, _) = step(&c, "phasegate plan --phase 1", 0);
+    let journal = c.journal();
+    let plans = events(&journal, "step_succeeded", "app");
+    let app_plan = plans.last().unwrap();
+    let input = &app_plan["plan"]["inputs"][0];
+    assert_eq!(input["var"], "vpc_id", "{app_plan}");
+    assert_eq!(input["source"], "network.outputs.vpc_id");
+    assert_eq!(input["value"], format!("\"{vpc_a}\""));
+    let comment = std::fs::read_to_string(c.tb.workdir().join("out/comment.md")).unwrap();
+    assert!(
+        comment.contains(&format!("<code>vpc&#95;id</code> = <code>\"{vpc_a}\"</code>")),
+        "{comment}"
+    );
+    // A new plan in the phase: the earlier approval does not cover it.
+    let refused = c.run(&["apply", "--phase", "1"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    step(&c, "phasegate approve --local --env dev --digest ", 0);
+    step(&c, "phasegate apply --phase 1", 0);
+    assert_eq!(group(&c, "inputs-app")["vpc_id"], vpc_a.as_str());
+    step(&c, "phasegate verify --phase 1", 0);
+    step(&c, "phasegate review --phase 1", 0);
+    assert_eq!(c.next(), "none");
+
+    // network's group is renamed: a replacement, so a new id. app, planned
+    // beside it, reads the old id and has nothing to change.
+    let main = c.tb.workdir().join("network/main.tf");
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, text.replace("inputs-network-a", "inputs-network-b")).unwrap();
+    c.ok(&["plan", "--phase", "1"]);
+    let journal = c.journal();
+    let stale_digest = events(&journal, "step_succeeded", "app")
+        .last()
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    step(&c, "phasegate approve --local --env dev --digest ", 0);
+    // network's apply changes the output: app's reviewed plan is stale,
+    // journaled so, and refused.
+    let (_, stale) = step(&c, "phasegate apply --phase 1", 1);
+    let shown = describe(&stale);
+    assert!(shown.contains("stale"), "{shown}");
+    let vpc_b = group(&c, "inputs-network-b")["id"].as_str().unwrap().to_string();
+    assert_ne!(vpc_a, vpc_b);
+    let journal = c.journal();
+    let marked = events(&journal, "plan_stale", "app");
+    assert_eq!(marked.len(), 1, "{journal:?}");
+    assert_eq!(marked[0]["digest"], stale_digest.as_str());
+    assert_eq!(marked[0]["inputs"][0], "vpc_id (network.outputs.vpc_id)");
+    let refusal = c.refusals().pop().unwrap();
+    assert_eq!(refusal["what"], "stale", "{refusal}");
+    assert_eq!(refusal["command"], "phasegate plan --phase 1");
+
+    // Planned again with the new id: a new digest, gated, approved again.
+    let status: Value =
+        serde_json::from_slice(&c.ok(&["status", "--format", "json"]).stdout).unwrap();
+    assert!(
+        status["next"]["reason"].as_str().unwrap().contains("stale"),
+        "{status}"
+    );
+    step(&c, "phasegate plan --phase 1", 0);
+    let journal = c.journal();
+    let replanned = events(&journal, "step_succeeded", "app");
+    let fresh = replanned.last().unwrap();
+    assert_ne!(fresh["digest"], stale_digest.as_str());
+    assert_eq!(fresh["plan"]["inputs"][0]["value"], format!("\"{vpc_b}\""));
+    assert!(events(&journal, "gate_evaluated", "app")
+        .iter()
+        .any(|g| g["digest"] == fresh["digest"]));
+    step(&c, "phasegate approve --local --env dev --digest ", 0);
+    step(&c, "phasegate apply --phase 1", 0);
+    assert_eq!(group(&c, "inputs-app")["vpc_id"], vpc_b.as_str());
+    step(&c, "phasegate verify --phase 1", 0);
+    step(&c, "phasegate review --phase 1", 0);
+    assert_eq!(c.next(), "none");
+}
+
+#[test]
+fn the_digest_binds_the_upstream_value_even_when_the_plan_is_the_same() {
+    use phasegate::runner::inputs::{bind_digest, InputValue, Resolved};
+    let at = |id: &str| Resolved {
+        values: vec![InputValue {
+            var: "vpc_id".into(),
+            source: "network.outputs.vpc_id".into(),
+            upstream: "network".into(),
+            value: Value::from(id),
+            sensitive: false,
+        }],
+        absent: vec![],
+    };
+    let plan = "0123abcd";
+    assert_ne!(
+        bind_digest(plan, &at("sg-a").binds()),
+        bind_digest(plan, &at("sg-b").binds())
+    );
+}
+
+#[test]
+fn a_cycle_through_inputs_or_a_missing_output_is_bad_input_naming_the_line() {
+    let c = Runner::new(FIXTURE);
+    let config = c.tb.workdir().join("phasegate.yml");
+    let original = std::fs::read_to_string(&config).unwrap();
+
+    let missing = original.replace("network.outputs.vpc_id", "network.outputs.subnet_id");
+    std::fs::write(&config, &missing).unwrap();
+    let out = c.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = missing
+        .lines()
+        .position(|l| l.contains("subnet_id"))
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!("phasegate.yml:{line}:")) && err.contains("projects[0].inputs.vpc_id"),
+        "{err}"
+    );
+    assert!(
+        err.contains("declares no output `subnet_id`; it declares `vpc_id`"),
+        "{err}"
+    );
+
+    let cycle = original.replace(
+        "  - name: network\n    dir: network\n",
+        "  - name: network\n    dir: network\n    inputs:\n      app_id: app.outputs.id\n",
+    );
+    assert_ne!(cycle, original);
+    std::fs::write(&config, &cycle).unwrap();
+    let out = c.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dependency cycle: app -> network -> app"), "{err}");
+    assert!(err.contains("projects[0].inputs.vpc_id"), "{err}");
+}
