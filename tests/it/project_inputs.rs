@@ -45,6 +45,47 @@ fn group(c: &Runner, name: &str) -> Value {
         .unwrap_or_else(|| panic!("no group {name} in {}", dir.display()))
 }
 
+/// The input `var` of a journaled plan.
+fn input<'a>(plan: &'a Value, var: &str) -> &'a Value {
+    plan["plan"]["inputs"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["var"] == var))
+        .unwrap_or_else(|| panic!("no input {var} in {plan}"))
+}
+
+/// network's sensitive output, read by app.
+const CANARY: &str = "inputs-canary-7f3a9c2e";
+
+/// The canary is in none of `outputs`, the journal, or any file written but
+/// the saved plans and the state checkpoints (Terraform's own files, which
+/// hold every value as the state does).
+fn assert_no_canary(c: &Runner, outputs: &[&std::process::Output]) {
+    for out in outputs {
+        let shown = describe(out);
+        assert!(!shown.contains(CANARY), "{shown}");
+    }
+    assert!(!c.journal_text().contains(CANARY));
+    let mut dirs = vec![c.tb.workdir().join("out")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path
+                .extension()
+                .is_some_and(|x| x != "tfplan" && x != "tfstate")
+            {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(CANARY),
+                    "{}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
 fn events<'a>(journal: &'a [Value], kind: &str, project: &str) -> Vec<&'a Value> {
     journal
         .iter()
@@ -62,46 +103,62 @@ fn app_reads_network_s_vpc_id_and_an_upstream_change_makes_its_plan_stale() {
     assert!(text.contains("app: WAITING"), "{text}");
     let comment = std::fs::read_to_string(c.tb.workdir().join("out/comment.md")).unwrap();
     assert!(
-        comment.contains("**app** waits for <code>network.outputs.vpc&#95;id</code>"),
+        comment.contains(
+            "**app** waits for <code>network.outputs.token</code>, <code>network.outputs.vpc&#95;id</code>"
+        ),
         "{comment}"
     );
     let journal = c.journal();
     let waiting = events(&journal, "plan_waiting", "app");
     assert_eq!(waiting.len(), 1, "{journal:?}");
-    assert_eq!(waiting[0]["waiting_on"][0], "network.outputs.vpc_id");
+    assert_eq!(
+        waiting[0]["waiting_on"],
+        serde_json::json!(["network.outputs.token", "network.outputs.vpc_id"])
+    );
 
     // The approval covers network's plan and app's wait; the apply applies
     // network and leaves app for its own plan.
     step(&c, "phasegate approve --local --env dev --digest ", 0);
     let (_, applied) = step(&c, "phasegate apply --phase 1", 0);
     assert!(
-        String::from_utf8_lossy(&applied.stdout).contains("waits for network.outputs.vpc_id"),
+        String::from_utf8_lossy(&applied.stdout)
+            .contains("waits for network.outputs.token, network.outputs.vpc_id"),
         "{}",
         describe(&applied)
     );
     let vpc_a = group(&c, "inputs-network-a")["id"].as_str().unwrap().to_string();
     assert!(vpc_a.starts_with("sg-"), "{vpc_a}");
 
-    // app is planned now, with the value passed and shown.
-    let (_, _) = step(&c, "phasegate plan --phase 1", 0);
+    // app is planned now, with the value passed and shown; the sensitive
+    // one only by its hash.
+    let (_, app_planned) = step(&c, "phasegate plan --phase 1", 0);
     let journal = c.journal();
     let plans = events(&journal, "step_succeeded", "app");
     let app_plan = plans.last().unwrap();
-    let input = &app_plan["plan"]["inputs"][0];
-    assert_eq!(input["var"], "vpc_id", "{app_plan}");
-    assert_eq!(input["source"], "network.outputs.vpc_id");
-    assert_eq!(input["value"], format!("\"{vpc_a}\""));
+    let vpc = input(app_plan, "vpc_id");
+    assert_eq!(vpc["source"], "network.outputs.vpc_id");
+    assert_eq!(vpc["value"], format!("\"{vpc_a}\""));
+    let token = input(app_plan, "token");
+    assert_eq!(token["sensitive"], true, "{token}");
+    assert!(token.get("value").is_none(), "{token}");
+    assert_eq!(token["sha256"].as_str().unwrap().len(), 64);
+    assert_no_canary(&c, &[&app_planned]);
     let comment = std::fs::read_to_string(c.tb.workdir().join("out/comment.md")).unwrap();
     assert!(
         comment.contains(&format!("<code>vpc&#95;id</code> = <code>\"{vpc_a}\"</code>")),
         "{comment}"
     );
+    assert!(comment.contains("<code>token</code> = (sensitive)"), "{comment}");
     // A new plan in the phase: the earlier approval does not cover it.
     let refused = c.run(&["apply", "--phase", "1"]);
     assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
     step(&c, "phasegate approve --local --env dev --digest ", 0);
-    step(&c, "phasegate apply --phase 1", 0);
-    assert_eq!(group(&c, "inputs-app")["vpc_id"], vpc_a.as_str());
+    let (_, app_applied) = step(&c, "phasegate apply --phase 1", 0);
+    let app_group = group(&c, "inputs-app");
+    assert_eq!(app_group["vpc_id"], vpc_a.as_str());
+    // The value reached Terraform: the cloud holds it.
+    assert_eq!(app_group["tags"]["token"], CANARY);
+    assert_no_canary(&c, &[&app_applied]);
     step(&c, "phasegate verify --phase 1", 0);
     step(&c, "phasegate review --phase 1", 0);
     assert_eq!(c.next(), "none");
@@ -148,16 +205,17 @@ fn app_reads_network_s_vpc_id_and_an_upstream_change_makes_its_plan_stale() {
     let replanned = events(&journal, "step_succeeded", "app");
     let fresh = replanned.last().unwrap();
     assert_ne!(fresh["digest"], stale_digest.as_str());
-    assert_eq!(fresh["plan"]["inputs"][0]["value"], format!("\"{vpc_b}\""));
+    assert_eq!(input(fresh, "vpc_id")["value"], format!("\"{vpc_b}\""));
     assert!(events(&journal, "gate_evaluated", "app")
         .iter()
         .any(|g| g["digest"] == fresh["digest"]));
     step(&c, "phasegate approve --local --env dev --digest ", 0);
     step(&c, "phasegate apply --phase 1", 0);
     assert_eq!(group(&c, "inputs-app")["vpc_id"], vpc_b.as_str());
-    step(&c, "phasegate verify --phase 1", 0);
+    let (_, verified) = step(&c, "phasegate verify --phase 1", 0);
     step(&c, "phasegate review --phase 1", 0);
     assert_eq!(c.next(), "none");
+    assert_no_canary(&c, &[&stale, &verified]);
 }
 
 #[test]
@@ -201,7 +259,7 @@ fn a_cycle_through_inputs_or_a_missing_output_is_bad_input_naming_the_line() {
         "{err}"
     );
     assert!(
-        err.contains("declares no output `subnet_id`; it declares `vpc_id`"),
+        err.contains("declares no output `subnet_id`; it declares `token`, `vpc_id`"),
         "{err}"
     );
 
@@ -215,5 +273,5 @@ fn a_cycle_through_inputs_or_a_missing_output_is_bad_input_naming_the_line() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("dependency cycle: app -> network -> app"), "{err}");
-    assert!(err.contains("projects[0].inputs.vpc_id"), "{err}");
+    assert!(err.contains("projects[0].inputs.token"), "{err}");
 }
