@@ -199,8 +199,18 @@ mod tests {
     fn a_source_is_a_project_and_an_output() {
         let r = InputRef::parse("network.outputs.vpc_id").unwrap();
         assert_eq!((r.project, r.output), ("network", "vpc_id"));
-        for bad in ["network.vpc_id", ".outputs.x", "network.outputs.", "network.outputs.1x"] {
-            assert!(InputRef::parse(bad).unwrap_err().contains("<project>.outputs.<name>"), "{bad}");
+        for bad in [
+            "network.vpc_id",
+            ".outputs.x",
+            "network.outputs.",
+            "network.outputs.1x",
+        ] {
+            assert!(
+                InputRef::parse(bad)
+                    .unwrap_err()
+                    .contains("<project>.outputs.<name>"),
+                "{bad}"
+            );
         }
     }
 
@@ -220,7 +230,9 @@ mod tests {
         let p = problems(&narrow);
         assert!(p[0].1.contains("not deployed to prod"), "{p:?}");
         let bad_var = config("    inputs:\n      9x: network.outputs.vpc_id\n");
-        assert!(problems(&bad_var)[0].1.contains("not a Terraform variable name"));
+        assert!(problems(&bad_var)[0]
+            .1
+            .contains("not a Terraform variable name"));
     }
 
     #[test]
@@ -238,7 +250,11 @@ mod tests {
         };
         let p = declaration_problems(&cfg, &declared);
         assert_eq!(p.len(), 2, "{p:?}");
-        assert!(p[0].1.contains("declares no output `vpc_id`; it declares `subnet_id`"), "{p:?}");
+        assert!(
+            p[0].1
+                .contains("declares no output `vpc_id`; it declares `subnet_id`"),
+            "{p:?}"
+        );
         assert!(p[1].1.contains("declares no variable `vpc_id`"), "{p:?}");
         assert!(declaration_problems(&cfg, &|_| None).is_empty());
     }

@@ -219,7 +219,12 @@ impl Project {
             .values()
             .filter_map(|source| super::inputs::InputRef::parse(source).ok())
             .map(|r| r.project);
-        for d in self.depends_on.iter().map(String::as_str).chain(from_inputs) {
+        for d in self
+            .depends_on
+            .iter()
+            .map(String::as_str)
+            .chain(from_inputs)
+        {
             if !out.contains(&d) {
                 out.push(d);
             }

@@ -427,9 +427,7 @@ pub fn find_cycle(config: &Config) -> Option<Vec<String>> {
     let deps: BTreeMap<&str, Vec<&str>> = config
         .projects
         .iter()
-        .map(|p| {
-            (p.name.as_str(), p.upstreams())
-        })
+        .map(|p| (p.name.as_str(), p.upstreams()))
         .collect();
     cycle_in(&deps)
 }

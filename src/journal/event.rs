@@ -431,7 +431,9 @@ pub enum EventKind {
     /// The project's plan waits for outputs its upstreams' states do not
     /// hold yet (`<project>.outputs.<name>`): it is planned once they are
     /// applied. The event's digest stands for it in the phase's digest.
-    PlanWaiting { waiting_on: Vec<String> },
+    PlanWaiting {
+        waiting_on: Vec<String>,
+    },
     /// Something happened to an operation step of the phase (its id).
     Operation {
         step_id: String,

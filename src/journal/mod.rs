@@ -15,8 +15,8 @@ pub use chain::{Break, Journal, Opening, Torn};
 pub use codec::{append_line, parse_lines, JournalError};
 pub use event::{
     ApprovalSource, CheckResult, CheckStatus, EngineExit, EngineProcess, ErrorClass, Event,
-    EventKind, GateFinding, LockOwner, PlanRecord, PlannedInput, ResourceOutcome, ResourceResult, ReviewVerdict,
-    RunRef, Step,
+    EventKind, GateFinding, LockOwner, PlanRecord, PlannedInput, ResourceOutcome, ResourceResult,
+    ReviewVerdict, RunRef, Step,
 };
 pub use progress::{
     fold, fold_seeing, InFlight, NextStep, OperationProgress, Overall, PhaseProgress, PhaseRef,

@@ -746,8 +746,8 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
         } => {
             // A plan not applied, one with nothing to apply included: what
             // it found unchanged was judged against the older state.
-            let unapplied = p.apply == StepState::Pending
-                || p.applied_digest.as_deref() != p.digest.as_deref();
+            let unapplied =
+                p.apply == StepState::Pending || p.applied_digest.as_deref() != p.digest.as_deref();
             if e.digest.is_some() && e.digest == p.digest && unapplied {
                 p.stale = Some(Staleness {
                     by_change: by_change.clone(),

@@ -88,6 +88,7 @@ fn planned(phase: &str, digest: &str, run: u64, t: u32) -> Event {
                 plan_sha256: Some("f".repeat(64)),
                 destroys: false,
                 base: None,
+                inputs: vec![],
             }),
         },
     )
@@ -442,6 +443,7 @@ fn revert_planned(digest: &str, run: u64, t: u32) -> Event {
                 plan_sha256: Some("e".repeat(64)),
                 destroys: true,
                 base: None,
+                inputs: vec![],
             }),
         },
     )
@@ -905,6 +907,7 @@ mod no_ungated_apply {
                             plan_sha256: None,
                             destroys: false,
                             base: None,
+                            inputs: vec![],
                         }),
                     },
                     2..=4 => EventKind::GateEvaluated {
@@ -1018,6 +1021,7 @@ fn only_the_saved_plan_the_journal_recorded_is_applied() {
         plan_file: Some("/tmp/app-dev.tfplan".into()),
         plan_sha256: Some("aa".repeat(32)),
         destroys: false,
+        inputs: vec![],
     };
     assert_eq!(
         saved_plan(&approved, Some(&"aa".repeat(32))),

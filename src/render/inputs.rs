@@ -29,10 +29,7 @@ pub fn markdown(planned: &[PlannedInputs<'_>], waiting: &[WaitingProject<'_>]) -
         ));
     }
     for p in planned.iter().filter(|p| !p.inputs.is_empty()) {
-        out.push_str(&format!(
-            "- **{}** was planned with:\n",
-            inline(p.project)
-        ));
+        out.push_str(&format!("- **{}** was planned with:\n", inline(p.project)));
         for i in p.inputs {
             let value = match (&i.value, i.sensitive) {
                 (_, true) => "(sensitive)".to_string(),
@@ -87,9 +84,15 @@ mod tests {
                 waiting_on: &["app.outputs.url".to_string()],
             }],
         );
-        assert!(md.contains("**web** waits for <code>app.outputs.url</code>"), "{md}");
+        assert!(
+            md.contains("**web** waits for <code>app.outputs.url</code>"),
+            "{md}"
+        );
         assert!(!md.contains("<img"), "{md}");
-        assert!(md.contains("<code>db_password</code> = (sensitive)"), "{md}");
+        assert!(
+            md.contains("<code>db&#95;password</code> = (sensitive)"),
+            "{md}"
+        );
         assert!(markdown(&[], &[]).is_empty());
     }
 }

@@ -167,11 +167,7 @@ pub fn forget(env: &str, project: &str) {
 /// redactor here.
 pub fn outputs_of(ws: &Workspace, phase: &ResolvedPhase, name: &str) -> Result<Outputs> {
     let key = (phase.environment.name.clone(), name.to_string());
-    if let Some(hit) = cache()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&key)
-    {
+    if let Some(hit) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Ok(hit.clone());
     }
     let cfg = ws
@@ -311,7 +307,10 @@ mod tests {
         assert_ne!(d1, "abc");
         assert_ne!(d1, bind_digest("abc", &two.binds()));
         assert_eq!(d1, bind_digest("abc", &one.binds()));
-        assert_eq!(changed_since(&one.records(), &two), ["vpc_id (network.outputs.vpc_id)"]);
+        assert_eq!(
+            changed_since(&one.records(), &two),
+            ["vpc_id (network.outputs.vpc_id)"]
+        );
         assert!(changed_since(&one.records(), &one).is_empty());
     }
 
@@ -322,6 +321,9 @@ mod tests {
         let r = v.record();
         assert!(r.value.is_none());
         assert_eq!(r.sha256.len(), 64);
-        assert_eq!(value("id", Value::from("x")).record().value.as_deref(), Some("\"x\""));
+        assert_eq!(
+            value("id", Value::from("x")).record().value.as_deref(),
+            Some("\"x\"")
+        );
     }
 }

@@ -552,11 +552,8 @@ pub fn journal_plan(
     // The environment's rule approved the plan: an approval, journaled with
     // the conditions that held, of exactly this phase digest.
     if let Some(conditions) = &result.auto_approved {
-        let digest = crate::runner::plan::phase_digest(
-            &result.projects,
-            &result.waiting,
-            &result.steps,
-        );
+        let digest =
+            crate::runner::plan::phase_digest(&result.projects, &result.waiting, &result.steps);
         events.push(writer.event(
             &phase.name,
             None,

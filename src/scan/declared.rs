@@ -47,7 +47,11 @@ mod tests {
             "variable \"vpc_id\" {}\noutput \"id\" {\n  value = 1\n}\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join("outputs.tf"), "output \"name\" { value = \"x\" }\n").unwrap();
+        std::fs::write(
+            dir.path().join("outputs.tf"),
+            "output \"name\" { value = \"x\" }\n",
+        )
+        .unwrap();
         let d = super::declared(dir.path()).unwrap();
         assert_eq!(d.outputs.into_iter().collect::<Vec<_>>(), ["id", "name"]);
         assert_eq!(d.variables.into_iter().collect::<Vec<_>>(), ["vpc_id"]);

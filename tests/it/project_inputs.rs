@@ -40,7 +40,9 @@ fn group(c: &Runner, name: &str) -> Value {
     std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
-        .map(|e| serde_json::from_str::<Value>(&std::fs::read_to_string(e.path()).unwrap()).unwrap())
+        .map(|e| {
+            serde_json::from_str::<Value>(&std::fs::read_to_string(e.path()).unwrap()).unwrap()
+        })
         .find(|g| g["name"] == name)
         .unwrap_or_else(|| panic!("no group {name} in {}", dir.display()))
 }
@@ -126,7 +128,10 @@ fn app_reads_network_s_vpc_id_and_an_upstream_change_makes_its_plan_stale() {
         "{}",
         describe(&applied)
     );
-    let vpc_a = group(&c, "inputs-network-a")["id"].as_str().unwrap().to_string();
+    let vpc_a = group(&c, "inputs-network-a")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(vpc_a.starts_with("sg-"), "{vpc_a}");
 
     // app is planned now, with the value passed and shown; the sensitive
@@ -145,10 +150,15 @@ fn app_reads_network_s_vpc_id_and_an_upstream_change_makes_its_plan_stale() {
     assert_no_canary(&c, &[&app_planned]);
     let comment = std::fs::read_to_string(c.tb.workdir().join("out/comment.md")).unwrap();
     assert!(
-        comment.contains(&format!("<code>vpc&#95;id</code> = <code>\"{vpc_a}\"</code>")),
+        comment.contains(&format!(
+            "<code>vpc&#95;id</code> = <code>\"{vpc_a}\"</code>"
+        )),
         "{comment}"
     );
-    assert!(comment.contains("<code>token</code> = (sensitive)"), "{comment}");
+    assert!(
+        comment.contains("<code>token</code> = (sensitive)"),
+        "{comment}"
+    );
     // A new plan in the phase: the earlier approval does not cover it.
     let refused = c.run(&["apply", "--phase", "1"]);
     assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
@@ -170,9 +180,7 @@ fn app_reads_network_s_vpc_id_and_an_upstream_change_makes_its_plan_stale() {
     std::fs::write(&main, text.replace("inputs-network-a", "inputs-network-b")).unwrap();
     c.ok(&["plan", "--phase", "1"]);
     let journal = c.journal();
-    let stale_digest = events(&journal, "step_succeeded", "app")
-        .last()
-        .unwrap()["digest"]
+    let stale_digest = events(&journal, "step_succeeded", "app").last().unwrap()["digest"]
         .as_str()
         .unwrap()
         .to_string();
@@ -182,7 +190,10 @@ fn app_reads_network_s_vpc_id_and_an_upstream_change_makes_its_plan_stale() {
     let (_, stale) = step(&c, "phasegate apply --phase 1", 1);
     let shown = describe(&stale);
     assert!(shown.contains("stale"), "{shown}");
-    let vpc_b = group(&c, "inputs-network-b")["id"].as_str().unwrap().to_string();
+    let vpc_b = group(&c, "inputs-network-b")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(vpc_a, vpc_b);
     let journal = c.journal();
     let marked = events(&journal, "plan_stale", "app");
@@ -255,7 +266,8 @@ fn a_cycle_through_inputs_or_a_missing_output_is_bad_input_naming_the_line() {
         .unwrap()
         + 1;
     assert!(
-        err.contains(&format!("phasegate.yml:{line}:")) && err.contains("projects[0].inputs.vpc_id"),
+        err.contains(&format!("phasegate.yml:{line}:"))
+            && err.contains("projects[0].inputs.vpc_id"),
         "{err}"
     );
     assert!(
@@ -272,6 +284,9 @@ fn a_cycle_through_inputs_or_a_missing_output_is_bad_input_naming_the_line() {
     let out = c.run(&["validate"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("dependency cycle: app -> network -> app"), "{err}");
+    assert!(
+        err.contains("dependency cycle: app -> network -> app"),
+        "{err}"
+    );
     assert!(err.contains("projects[0].inputs.token"), "{err}");
 }

@@ -420,7 +420,8 @@ async fn locked_apply<S: Store>(
             req.plan_file = plan_file(ctx, name, ".replan")?;
             let mut fresh =
                 crate::runner::gated::initialized_plan(ctx.engine, &req, name, "re-plan")?;
-            fresh.inputs = crate::runner::inputs::resolve_all(ctx.ws, ctx.phase, project)?.records();
+            fresh.inputs =
+                crate::runner::inputs::resolve_all(ctx.ws, ctx.phase, project)?.records();
             if Some(fresh.changes.digest.as_str()) != digest {
                 return replanned(store, ctx, &req, fresh, digest).await;
             }

@@ -309,7 +309,8 @@ pub async fn resume<S: Store>(
         return apply::refuse(store, ctx, name, digest, "state-locked", why, command).await;
     }
     let json = ctx.engine.show_json(&req)?;
-    let fresh = crate::runner::projects::parse_requested(&json, &req, &format!("{name} (re-verify)"))?;
+    let fresh =
+        crate::runner::projects::parse_requested(&json, &req, &format!("{name} (re-verify)"))?;
     if !fresh.has_changes() {
         // The apply got to the end before the job died: journal the step
         // done with what the states show, and the convergence it proves.
