@@ -33,9 +33,14 @@ pub fn is_valid_login(login: &str) -> bool {
 
 /// Reads, parses and validates a config and an optional change plan,
 /// reporting every problem located in its file.
+///
+/// `declared` reads what the root module in a directory declares (the
+/// caller's reader of `.tf` files, `scan::declared`): the projects' inputs
+/// are checked against it.
 pub fn load_checked(
     config_path: &Path,
     change_path: Option<&Path>,
+    declared: &dyn Fn(&Path) -> Option<inputs::Declared>,
 ) -> Result<(Config, Option<ChangePlan>), ConfigError> {
     let read = |p: &Path| {
         std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
@@ -73,8 +78,8 @@ pub fn load_checked(
     // Inputs against what the root modules declare: read from their files
     // only once the config itself is sound.
     let base = config_path.parent().unwrap_or(Path::new("."));
-    let declared = |p: &Project| crate::scan::declared(&base.join(&p.dir));
-    let problems: Vec<Problem> = inputs::declaration_problems(&config, &declared)
+    let declared_in = |p: &Project| declared(&base.join(&p.dir));
+    let problems: Vec<Problem> = inputs::declaration_problems(&config, &declared_in)
         .into_iter()
         .map(|(path, message)| {
             let (line, column) = locate(&config_text, &path).unzip();

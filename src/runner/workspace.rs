@@ -28,7 +28,8 @@ impl Workspace {
         };
         let (config, change) = match &config_path {
             Some(p) => {
-                let (cfg, change) = config::load_checked(p, global.change.as_deref())?;
+                let (cfg, change) =
+                    config::load_checked(p, global.change.as_deref(), &crate::scan::declared)?;
                 (Some(cfg), change)
             }
             None if required => {

@@ -24,7 +24,7 @@ fn outcome(dir: &Path) -> String {
     let prev = std::env::current_dir().unwrap();
     let result = {
         let _guard = CwdGuard::enter(dir, prev);
-        config::load_checked(&cfg, change.as_deref())
+        config::load_checked(&cfg, change.as_deref(), &phasegate::scan::declared)
     };
     match result {
         Ok(_) => "ok\n".to_string(),
@@ -151,8 +151,12 @@ fn examples_validate_against_the_committed_schemas() {
 #[test]
 fn quickstart_config_and_change_plan_are_valid() {
     let dir = repo().join("examples/quickstart");
-    let (cfg, change) =
-        config::load_checked(&dir.join("phasegate.yml"), Some(&dir.join("change.yml"))).unwrap();
+    let (cfg, change) = config::load_checked(
+        &dir.join("phasegate.yml"),
+        Some(&dir.join("change.yml")),
+        &phasegate::scan::declared,
+    )
+    .unwrap();
     let phases = config::resolve_phases(&cfg, change.as_ref());
     assert_eq!(phases.len(), 3);
     assert_eq!(phases[2].environment.github_environment(), "production");

@@ -494,7 +494,8 @@ fn bad_checks_are_reported_by_file_line_and_field() {
         "version: 1\nid: C\nphases:\n  - name: dev\n    environment: dev\n    checks:\n      - kind: http\n        url: http://x/\n        interval: soon\n      - kind: output\n        output: url\n        project: web\n        equals: 1\n",
     )
     .unwrap();
-    let err = phasegate::config::load_checked(&config, Some(&change)).unwrap_err();
+    let err = phasegate::config::load_checked(&config, Some(&change), &phasegate::scan::declared)
+        .unwrap_err();
     let text = err.to_string();
     let problems: Vec<String> = err.problems().iter().map(|p| p.to_string()).collect();
     let has = |s: &str| problems.iter().any(|p| p.contains(s));
