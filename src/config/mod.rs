@@ -2,6 +2,7 @@
 //! errors, validation, phase resolution and JSON Schemas.
 
 pub mod checks;
+mod levels;
 mod load;
 pub mod model;
 mod phases;
@@ -11,6 +12,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use levels::{level_count, project_levels};
 pub use load::{
     load_change_plan, load_change_plan_str, load_config, load_config_str, locate, ConfigError,
     Problem, SUPPORTED_VERSION,
