@@ -784,6 +784,17 @@ fn each_dependency_level_is_planned_after_the_level_before_it_is_applied() {
         std::fs::write(&path, text).unwrap();
         paths.push(path);
     }
+    // The same chain on the pull request (apply before merge).
+    let before_merge = format!("{LEVELS_CONFIG}workflows:\n  mode: apply-before-merge\n");
+    let dir_before = tempfile::tempdir().unwrap();
+    for (file, text) in generated(&before_merge) {
+        if file == "phasegate-promote.yml" {
+            assert!(text.contains("  apply-prod-level-2:\n"), "{text}");
+            let path = dir_before.path().join(file);
+            std::fs::write(&path, text).unwrap();
+            paths.push(path);
+        }
+    }
     lint_workflows(&paths);
     let cfg = load_config_str(LEVELS_CONFIG, "phasegate.yml").unwrap();
     let found = check_workflows(&cfg, &files, &files);
