@@ -21,6 +21,9 @@
 #             same runs and keeps the issue open while it fails
 #   ops-*     PR 9's change plan: an operation step outlives its apply job
 #             (waiting) and the continuation workflow finishes it
+#   push10    with app ordered after network (tests/act/changes/pr-10/
+#             project-order.yml), PR 10 changes both: dev's chain applies
+#             network, then plans and applies app (dev only: `-j review-dev`)
 #
 # Prints one JSON line on stdout (everything else goes to stderr):
 #   {"jobs": {"<step>:<workflow>/<job>": "success|failure|skipped"},
@@ -32,7 +35,7 @@
 # Environment: CARGO_TARGET_DIR (shared builds), PHASEGATE_BIN (a phasegate
 # binary already built from this tree; else it is built here), E2E_ACT_KEEP=1
 # keeps the work directory and prints where it is, E2E_ACT_UNTIL=<step> stops
-# after that step (install, pr7, push7, push8, approve, drift).
+# after that step (install, pr7, push7, push8, approve, drift, ops).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 log() { printf 'e2e-act: %s\n' "$*" >&2; }
@@ -170,6 +173,8 @@ base="$(git_ rev-parse HEAD)"
 pr_branch() { # pr_branch N FROM: prints "head merge"
   git_ checkout -q -b "pr-$1" "$2"
   cp -R "$root/tests/act/changes/pr-$1/." "$repo/"
+  # The project order is main's (order_commit), not the PR's.
+  rm -f "$repo/project-order.yml"
   # A PR that brings a change plan names it in the config and carries the
   # fixture operation its steps run.
   if [ -f "$repo/phasegate.yml.append" ]; then
@@ -193,8 +198,45 @@ pr_branch() { # pr_branch N FROM: prints "head merge"
 read -r head7 merge7 < <(pr_branch 7 "$base")
 read -r head8 merge8 < <(pr_branch 8 "$merge7")
 read -r head9 merge9 < <(pr_branch 9 "$merge8")
+# Before PR 10, main orders the projects: tests/act/changes/pr-10/
+# project-order.yml goes into phasegate.yml (each key a project, its lines
+# added to that project's entry), `phasegate workflows generate` writes the
+# per-level chain, and PR 9's change plan is retired. That commit's own push
+# run is not part of the scenario; PR 10's diff is its two projects.
+order_commit() { # order_commit FROM: prints the commit
+  git_ checkout -q --detach "$1"
+  python3 - "$repo/phasegate.yml" "$root/tests/act/changes/pr-10/project-order.yml" <<'PY'
+import re, sys
+path, order = sys.argv[1:3]
+text = open(path).read()
+entries, name = {}, None
+for line in open(order):
+    if not line.strip() or line.lstrip().startswith("#"):
+        continue
+    if not line.startswith(" "):
+        name = line.split(":", 1)[0].strip()
+        entries[name] = []
+    else:
+        entries[name].append("  " + line)
+for name, lines in entries.items():
+    entry = re.search(rf'^  - name: "{re.escape(name)}"\n    dir: .*\n', text, re.M)
+    if not entry:
+        raise SystemExit(f"{path}: no project {name}")
+    text = text[: entry.end()] + "".join(lines) + text[entry.end() :]
+open(path, "w").write(text)
+PY
+  git_ rm -q change.yml
+  (cd "$repo" && "$phasegate" workflows generate) >&2
+  grep -q 'apply-dev-level-1:' "$wf/phasegate-promote.yml" ||
+    die "workflows generate wrote no per-level chain: $(cat "$repo/phasegate.yml")"
+  git_ add -A
+  git_ commit -q -m "order the projects"
+  git_ rev-parse HEAD
+}
+ordered="$(order_commit "$merge9")"
+read -r head10 merge10 < <(pr_branch 10 "$ordered")
 git_ checkout -q main
-printf '{"7": "%s", "8": "%s", "9": "%s"}\n' "$head7" "$head8" "$head9" >"$work/heads.json"
+printf '{"7": "%s", "8": "%s", "9": "%s", "10": "%s"}\n' "$head7" "$head8" "$head9" "$head10" >"$work/heads.json"
 
 runner_token="ghs_actRunnerToken$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 harness_token="ghs_harnessReader$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
@@ -203,7 +245,8 @@ hub POST /seed "$(cat <<JSON
  "permissions": {"lead-bob": "maintain", "dev-alice": "write", "outsider-eve": "read"},
  "pulls": [{"number": 7, "author": "dev-alice", "head": "$head7"},
            {"number": 8, "author": "dev-alice", "head": "$head8"},
-           {"number": 9, "author": "dev-alice", "head": "$head9"}],
+           {"number": 9, "author": "dev-alice", "head": "$head9"},
+           {"number": 10, "author": "dev-alice", "head": "$head10"}],
  "environments": {"dev": {}, "staging": {"reviewers": ["lead-bob"], "prevent_self_review": true},
                   "prod": {"reviewers": ["lead-bob"], "prevent_self_review": true}},
  "tokens": [{"token": "$harness_token", "permissions": {"contents": "read", "pull_requests": "read", "issues": "read", "checks": "read", "actions": "read"}}]}
@@ -270,6 +313,14 @@ def journal(change):
                 return [json.loads(l) for l in text.splitlines() if l.strip()]
     return []
 
+# PR 10: each (project, step, event) of dev in journal order.
+order10 = [(e.get("project"), e.get("step"), e.get("event"), e.get("error")) for e in journal("PR-10")
+           if e.get("phase") == "dev" and e.get("step") in ("plan", "apply")]
+def first(project, step, event):
+    return next((i for i, x in enumerate(order10) if x[:3] == (project, step, event) and not x[3]), None)
+def load(name):
+    path = os.path.join(work, name)
+    return json.load(open(path)) if os.path.exists(path) else None
 journaled_refusals = [
     {"change": ch, "phase": e.get("phase"), "project": e.get("project"), "step": e.get("step"), "why": e.get("why")}
     for ch in ("PR-7", "PR-8") for e in journal(ch) if e.get("event") == "refusal"
@@ -302,6 +353,18 @@ out = {
         "waiting_after_push9": json.load(open(os.path.join(work, "ops-after-push9.json")))
             if os.path.exists(os.path.join(work, "ops-after-push9.json")) else None,
     },
+    "project_order": {
+        # Journal positions: network's apply finished without error, app's
+        # plan journaled, app's apply started and finished without error.
+        "network_applied": first("network", "apply", "apply_finished"),
+        "app_planned": first("app", "plan", "step_succeeded"),
+        "app_apply_started": first("app", "apply", "apply_started"),
+        "app_applied": first("app", "apply", "apply_finished"),
+        "journal": [list(x[:3]) for x in order10],
+        "legs": load("legs10.json"),
+        "release10_objects": load("release10.json"),
+    },
+    "seconds": {r["step"]: r["seconds"] for r in map(json.loads, open(os.path.join(work, "timings.jsonl")))},
     "openapi_violations": state["violations"],
     "requests": state["requests"],
 }
@@ -378,6 +441,7 @@ for line in open(log, encoding="utf-8", errors="replace"):
 for key, result in jobs.items():
     print(json.dumps({"key": key, "result": result}))
 PY
+  printf '{"step": "%s", "seconds": %s}\n' "$step" "$((SECONDS - started))" >>"$work/timings.jsonl"
   log "$step: act exited $rc after $((SECONDS - started))s: $(grep "\"$step:" "$results" | python3 -c 'import json,sys; rs=[json.loads(l) for l in sys.stdin]; print(", ".join(r["key"].split("/",1)[1]+"="+r["result"] for r in rs))')"
 }
 
@@ -586,5 +650,61 @@ event ops-continue <<JSON
 {"schedule": "*/30 * * * *", "repository": $repository_json}
 JSON
 run_act ops-continue schedule "$wf/phasegate-continue.yml" 906 lead-bob
+until_step ops
+
+# --- step push10: app after network, in one environment ------------------------
+# PR 10 changes network and app; main orders app after network. The merge's
+# promotion chain runs for dev (`-j review-dev` and the jobs it needs): plan
+# and apply network (level 0), then plan and apply app (level 1), then verify
+# and review both. PR 9's change plan is gone from main, so its status is
+# read first.
+status_of 9 >"$work/status-9.json" || true
+git_ checkout -q main
+git_ reset -q --hard "$merge10"
+hub POST /merge "{\"repo\": \"acme/infra\", \"number\": 10, \"merge_commit_sha\": \"$merge10\", \"base\": \"main\"}" >/dev/null
+event push10 <<JSON
+{"ref": "refs/heads/main", "before": "$ordered", "after": "$merge10", "deleted": false, "created": false,
+ "forced": false, "head_commit": {"id": "$merge10"}, "repository": $repository_json,
+ "pusher": {"name": "lead-bob"}, "sender": {"login": "lead-bob"}}
+JSON
+run_act push10 push "$wf/phasegate-promote.yml" 1001 lead-bob -j review-dev
+# From act's log: which projects each job's legs ran, when each leg started
+# (its "Set up job") and when it ended (its result), to the second.
+python3 - "$work/logs/push10.jsonl" >"$work/legs10.json" <<'PY'
+import json, sys
+legs = {}
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        continue
+    if not isinstance(rec, dict) or "jobID" not in rec:
+        continue
+    project = (rec.get("matrix") or {}).get("project")
+    if not project:
+        continue
+    leg = legs.setdefault(rec["jobID"], {}).setdefault(project, {})
+    if rec.get("step") == "Set up job" and "started" not in leg:
+        leg["started"] = rec["time"]
+    if "jobResult" in rec:
+        leg["ended"], leg["result"] = rec["time"], rec["jobResult"]
+print(json.dumps(legs))
+PY
+# Which testcloud objects carry PR 10's tag.
+python3 - "$TESTCLOUD_DIR" >"$work/release10.json" <<'PY'
+import json, os, sys
+found = []
+for base, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        if not f.endswith(".json"):
+            continue
+        try:
+            obj = json.load(open(os.path.join(base, f)))
+        except (OSError, ValueError):
+            continue
+        if isinstance(obj, dict) and (obj.get("tags") or {}).get("release") == "10":
+            found.append(obj.get("name") or obj.get("bucket") or f)
+print(json.dumps(sorted(found)))
+PY
 
 summary

@@ -343,6 +343,12 @@ pub enum WorkflowsAction {
         #[arg(long, value_enum, default_value_t)]
         format: ResultFormat,
     },
+    /// Write the workflows the config generates (after editing it: `depends_on`, environments), leaving the config as it is.
+    Generate {
+        /// Workflow directory; default .github/workflows at the repository root.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -353,6 +359,8 @@ pub enum MatrixFormat {
     Json,
     /// Each environment's matrix: `{"dev":{"include":[...]}, ...}`.
     ByEnvJson,
+    /// Each environment's matrices by dependency level: `{"dev":[{"include":[...]}, ...], ...}`.
+    ByLevelJson,
 }
 
 #[derive(Debug, Args)]

@@ -1,24 +1,22 @@
 //! `phasegate matrix`: the projects a change touches, from one
 //! `git diff --name-only base head`, as a GitHub Actions matrix
 //! (`{"include":[{"project":"net"}, ...]}`) on stdout and in `GITHUB_OUTPUT`,
-//! and per environment (`by_env`: each environment's own matrix of the
-//! changed projects deployed to it), so a job per environment can run only
-//! its own projects.
+//! per environment (`by_env`: each environment's own matrix of the changed
+//! projects deployed to it), so a job per environment can run only its own
+//! projects, and per environment and dependency level (`by_level`), so the
+//! promotion chain applies an upstream before planning what reads it.
 
-use std::collections::HashMap;
 use std::path::Path;
-
-use serde_json::{json, Value};
 
 use crate::ci::event_refs;
 use crate::cli::{GlobalArgs, MatrixArgs, MatrixFormat};
-use crate::config::Project;
 use crate::error::{Error, ExitCode, Result};
 use crate::runner::output::print_stdout;
 use crate::runner::rollback::tree::merge_base;
 use crate::runner::workspace::Workspace;
 use crate::scan::repo_root;
 use crate::scan::{self, ProjectDir};
+use crate::workflows::matrix::{by_env, by_level, matrix};
 
 /// A push's `before` when the branch is new: nothing to diff against.
 const NULL_SHA: &str = "0000000000000000000000000000000000000000";
@@ -51,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: MatrixArgs) -> Result<ExitCode> {
         .map(|p| ProjectDir {
             name: p.name.clone(),
             dir: scan::join_relative(&base_rel, &p.dir.to_string_lossy()),
-            depends_on: p.depends_on.clone(),
+            depends_on: p.upstreams().into_iter().map(str::to_string).collect(),
         })
         .collect();
     let names = if base == NULL_SHA {
@@ -63,28 +61,8 @@ pub fn run(global: &GlobalArgs, args: MatrixArgs) -> Result<ExitCode> {
         scan::affected_projects(&projects, &dirs, &changed, &[config_rel])
     };
     let matrix_text = serde_json::to_string(&matrix(&names)).expect("json serializes");
-    let by_name: HashMap<&str, &Project> = config
-        .projects
-        .iter()
-        .map(|p| (p.name.as_str(), p))
-        .collect();
-    let by_env: serde_json::Map<String, Value> = config
-        .environments
-        .iter()
-        .map(|env| {
-            let deployed: Vec<String> = names
-                .iter()
-                .filter(|n| {
-                    by_name
-                        .get(n.as_str())
-                        .is_some_and(|p| p.in_environment(&env.name))
-                })
-                .cloned()
-                .collect();
-            (env.name.clone(), matrix(&deployed))
-        })
-        .collect();
-    let by_env_text = serde_json::to_string(&by_env).expect("json serializes");
+    let by_env_text = serde_json::to_string(&by_env(config, &names)).expect("json serializes");
+    let by_level_text = serde_json::to_string(&by_level(config, &names)).expect("json serializes");
     if let Some(file) = std::env::var_os("GITHUB_OUTPUT") {
         crate::ci::outputs::write_outputs(
             Path::new(&file),
@@ -92,23 +70,18 @@ pub fn run(global: &GlobalArgs, args: MatrixArgs) -> Result<ExitCode> {
                 ("matrix", matrix_text.clone()),
                 ("count", names.len().to_string()),
                 ("by_env", by_env_text.clone()),
+                ("by_level", by_level_text.clone()),
             ],
         )?;
     }
     match args.format {
         MatrixFormat::Json => print_stdout(&matrix_text),
         MatrixFormat::ByEnvJson => print_stdout(&by_env_text),
+        MatrixFormat::ByLevelJson => print_stdout(&by_level_text),
         MatrixFormat::Text if names.is_empty() => print_stdout("no project changed"),
         MatrixFormat::Text => print_stdout(&names.join("\n")),
     }
     Ok(ExitCode::Success)
-}
-
-/// A GitHub Actions matrix over `projects`: `{"include":[{"project":..}]}`.
-fn matrix(projects: &[String]) -> Value {
-    json!({
-        "include": projects.iter().map(|n| json!({"project": n})).collect::<Vec<_>>()
-    })
 }
 
 /// One `git diff --name-only` for the whole repository: no per-project calls.

@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod inputs;
+mod levels;
 mod load;
 pub mod model;
 mod phases;
@@ -12,6 +13,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use levels::{level_count, project_levels};
 pub use load::{
     load_change_plan, load_change_plan_str, load_config, load_config_str, locate, ConfigError,
     Problem, SUPPORTED_VERSION,

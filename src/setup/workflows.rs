@@ -1,6 +1,7 @@
 //! `phasegate workflows check`: reads `.github/workflows/` and exits 1 when a
 //! workflow no longer enforces the promotion chain; drift from what the
-//! config generates is reported (and fails with `--strict`).
+//! config generates is reported (and fails with `--strict`); `workflows
+//! generate` writes them again from the config as it stands.
 
 use crate::scan::repo_root;
 use std::path::{Path, PathBuf};
@@ -13,11 +14,14 @@ use crate::runner::workspace::Workspace;
 use crate::workflows::{self, generate::WORKFLOW_DIR, Finding};
 
 pub fn run(global: &GlobalArgs, args: WorkflowsArgs) -> Result<ExitCode> {
-    let WorkflowsAction::Check {
-        dir,
-        strict,
-        format,
-    } = args.action;
+    let (dir, strict, format) = match args.action {
+        WorkflowsAction::Check {
+            dir,
+            strict,
+            format,
+        } => (dir, strict, format),
+        WorkflowsAction::Generate { dir } => return write_generated(global, dir),
+    };
     let ws = Workspace::load(global, true)?;
     let config = ws.config.as_ref().expect("required config is loaded");
     let config_path = ws
@@ -58,6 +62,29 @@ pub fn run(global: &GlobalArgs, args: WorkflowsArgs) -> Result<ExitCode> {
     ));
     print_stdout(&lines.join("\n"));
     Ok(code)
+}
+
+/// `workflows generate`: writes what the config generates into `dir`,
+/// replacing the files of the same names; the config is left as it is.
+fn write_generated(global: &GlobalArgs, dir: Option<PathBuf>) -> Result<ExitCode> {
+    let ws = Workspace::load(global, true)?;
+    let config = ws.config.as_ref().expect("required config is loaded");
+    let config_path = ws
+        .config_path
+        .as_deref()
+        .expect("required config has a path");
+    let root = repo_root(&ws.base_dir);
+    let dir = dir.unwrap_or_else(|| root.join(WORKFLOW_DIR));
+    let generated = workflows::generate(config, &generate_options(&root, config_path, config)?);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut lines = Vec::new();
+    for w in generated {
+        let path = dir.join(w.file);
+        std::fs::write(&path, w.text).map_err(|e| Error::io(&path, e))?;
+        lines.push(format!("wrote {}", path.display()));
+    }
+    print_stdout(&lines.join("\n"));
+    Ok(ExitCode::Success)
 }
 
 /// Every finding for the workflows in `dir`.

@@ -1,8 +1,9 @@
 //! `workflows check`: reads the workflow files on disk and finds every way
 //! they stopped enforcing the promotion chain (an apply without
 //! `environment:`, environments out of order, no `concurrency:`, dangerous
-//! triggers, broad permissions, a phasegate step on a mutable ref), plus
-//! drift from what the config would generate. Pure over (name, text) pairs.
+//! triggers, broad permissions, a phasegate step on a mutable ref, a
+//! dependency level run before the one it reads), plus drift from what the
+//! config would generate. Pure over (name, text) pairs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -39,6 +40,10 @@ pub enum FindingCode {
     BranchFilter,
     /// A job whose declared `permissions:` lack what its phasegate commands need.
     MissingPermission,
+    /// With projects ordered (`depends_on`), a job plans or applies a
+    /// dependency level before the earlier levels of its environment are
+    /// applied, or applies all of an environment's projects at once.
+    ProjectOrder,
 }
 
 impl FindingCode {
@@ -56,6 +61,7 @@ impl FindingCode {
             FindingCode::MissingEnvironment => "PG-WF-010",
             FindingCode::BranchFilter => "PG-WF-011",
             FindingCode::MissingPermission => "PG-WF-012",
+            FindingCode::ProjectOrder => "PG-WF-013",
         }
     }
 
@@ -137,6 +143,7 @@ pub fn check_workflows(
     // Generated files whose job a reusable-workflow call does instead.
     let mut covered: BTreeSet<&'static str> = BTreeSet::new();
     let mut needs_by_file: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    let levels = crate::config::level_count(&config.projects);
     for (file, text) in files {
         let doc: Value = match serde_saphyr::from_str(text) {
             Ok(v) => v,
@@ -160,6 +167,11 @@ pub fn check_workflows(
         let mut needs = BTreeMap::new();
         for job in &jobs {
             needs.insert(job.id.clone(), job_needs(&job.value));
+        }
+        if levels > 1 {
+            check_levels(file, text, &jobs, &needs, &mut findings);
+        }
+        for job in &jobs {
             for step in job.steps.iter().filter(|s| s.command == "apply") {
                 if let Some(env) = &step.env {
                     applies
@@ -169,6 +181,18 @@ pub fn check_workflows(
             }
             if let Some(call) = &job.call {
                 covered.insert(generated_counterpart(call.file));
+                if call.file == crate::workflows::generate::REUSABLE_PROMOTE_FILE && levels > 1 {
+                    findings.push(Finding {
+                        code: FindingCode::ProjectOrder,
+                        file: file.clone(),
+                        line: job.line,
+                        job: Some(job.id.clone()),
+                        message: format!(
+                            "calls {}, which plans and applies every changed project of an environment at once, but the config orders projects (`depends_on`); use the generated workflows (`phasegate workflows generate`), which apply one dependency level before planning the next",
+                            call.file
+                        ),
+                    });
+                }
                 if call.file == crate::workflows::generate::REUSABLE_PROMOTE_FILE {
                     for (i, env) in call.environments.iter().enumerate() {
                         applies.entry(env.clone()).or_insert((
@@ -504,6 +528,71 @@ fn check_order(
             }
         }
         prev = Some((&env.name, this));
+    }
+}
+
+/// With ordered projects: a plan or apply job over one dependency level of
+/// an environment (its matrix `fromJSON(...by_level)[<env>][<n>]`) must
+/// come after every apply job of that environment's earlier levels, and an
+/// apply job must not take an environment's whole matrix (`by_env`) at once.
+/// Jobs whose matrix is neither are not judged: their projects are unknown.
+fn check_levels(
+    file: &str,
+    text: &str,
+    jobs: &[Job],
+    needs: &BTreeMap<String, Vec<String>>,
+    out: &mut Vec<Finding>,
+) {
+    let runs = |job: &Job, command: &str| job.steps.iter().any(|s| s.command == command);
+    let level_of = |job: &Job| -> Option<(String, usize)> {
+        let matrix = job.value.get("strategy")?.get("matrix")?.as_str()?;
+        let rest = &matrix[matrix.find("outputs.by_level)[")? + "outputs.by_level)[".len()..];
+        let (key, rest) = rest.split_once("][")?;
+        let (n, _) = rest.split_once(']')?;
+        Some((key.trim_matches(['\'', '"']).to_string(), n.parse().ok()?))
+    };
+    let leveled: Vec<(&Job, String, usize)> = jobs
+        .iter()
+        .filter(|j| runs(j, "plan") || runs(j, "apply"))
+        .filter_map(|j| level_of(j).map(|(env, n)| (j, env, n)))
+        .collect();
+    for (job, env, n) in &leveled {
+        let before = ancestors(needs, &job.id);
+        let missing: Vec<&str> = leveled
+            .iter()
+            .filter(|(j, e, m)| e == env && m < n && runs(j, "apply"))
+            .map(|(j, _, _)| j.id.as_str())
+            .filter(|id| !before.contains(id))
+            .collect();
+        if !missing.is_empty() {
+            out.push(Finding {
+                code: FindingCode::ProjectOrder,
+                file: file.to_string(),
+                line: line_of_job(text, &job.id),
+                job: Some(job.id.clone()),
+                message: format!(
+                    "runs level {n} of {env} without waiting for {}: its projects' plans read their upstreams' applied outputs; add it to `needs:` (directly or through other jobs)",
+                    missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+    }
+    for job in jobs.iter().filter(|j| runs(j, "apply")) {
+        let whole = job
+            .value
+            .get("strategy")
+            .and_then(|s| s.get("matrix"))
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.contains("outputs.by_env)["));
+        if whole {
+            out.push(Finding {
+                code: FindingCode::ProjectOrder,
+                file: file.to_string(),
+                line: job.line,
+                job: Some(job.id.clone()),
+                message: "applies every changed project of an environment at once (`by_env`), but the config orders projects (`depends_on`); regenerate with `phasegate workflows generate` for one plan and apply per dependency level".into(),
+            });
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{permissions, templates};
-use crate::config::{Config, PromotionMode};
+use crate::config::{level_count, Config, PromotionMode};
 
 /// Where workflows live, relative to the repository root.
 pub const WORKFLOW_DIR: &str = ".github/workflows";
@@ -120,6 +120,34 @@ struct EnvCtx {
     ok: String,
     /// Expression: the plan job of this environment may start.
     enter: String,
+    /// The promotion chain's plan and apply jobs in this environment, one
+    /// pair per dependency level (one without dependencies).
+    levels: Vec<LevelCtx>,
+    /// The jobs the verify-and-review job needs (after `changes`).
+    review_needs: Vec<String>,
+    /// Expression: the verify-and-review job may start.
+    review_if: String,
+    /// Expressions: each earlier environment was reviewed or had nothing to do.
+    #[serde(skip)]
+    prev_ok: Vec<String>,
+}
+
+/// One dependency level's plan and apply jobs inside an environment.
+#[derive(Debug, Clone, Serialize)]
+struct LevelCtx {
+    /// The dependency level (0: projects without upstreams).
+    level: usize,
+    /// What the level's job IDs end with: nothing for level 0 (so a config
+    /// without dependencies keeps today's jobs), else `-level-<n>`.
+    suffix: String,
+    /// Expression: this level's matrix of changed projects.
+    matrix: String,
+    /// The jobs the plan job needs (after `changes`).
+    plan_needs: Vec<String>,
+    /// Expression: the plan job may start.
+    enter: String,
+    /// Expression: this level was applied, or had nothing to do.
+    ok: String,
 }
 
 impl EnvCtx {
@@ -136,7 +164,20 @@ impl EnvCtx {
         .chain(prevs.iter().map(|p| p.ok.clone()))
         .collect::<Vec<_>>()
         .join(" && ");
+        let prev_reviews: Vec<String> = prevs.iter().map(|p| format!("review-{}", p.id)).collect();
+        let level = LevelCtx {
+            level: 0,
+            suffix: String::new(),
+            matrix: matrix.clone(),
+            plan_needs: prev_reviews,
+            enter: enter.clone(),
+            ok: String::new(),
+        };
         EnvCtx {
+            prev_ok: prevs.iter().map(|p| p.ok.clone()).collect(),
+            levels: vec![level],
+            review_needs: vec![format!("apply-{id}")],
+            review_if: format!("!cancelled() && needs.apply-{id}.result == 'success'"),
             label: id.clone(),
             group_key: id.clone(),
             github_environment: name.clone(),
@@ -149,6 +190,68 @@ impl EnvCtx {
             ok,
             enter,
         }
+    }
+}
+
+impl EnvCtx {
+    /// Splits the environment's plan and apply into `count` dependency
+    /// levels (nothing changes for one): level `n` plans once every earlier
+    /// level of this environment was applied or had nothing to do, and the
+    /// verify-and-review job waits for every level. `key` as in [`EnvCtx::new`].
+    fn with_levels(mut self, key: &str, count: usize) -> EnvCtx {
+        if count < 2 {
+            return self;
+        }
+        let id = &self.id;
+        let prev_reviews = self.levels[0].plan_needs.clone();
+        let mut levels: Vec<LevelCtx> = Vec::with_capacity(count);
+        for level in 0..count {
+            let suffix = if level == 0 {
+                String::new()
+            } else {
+                format!("-level-{level}")
+            };
+            let matrix = format!("fromJSON(needs.changes.outputs.by_level)[{key}][{level}]");
+            let apply = format!("apply-{id}{suffix}");
+            let ok = format!(
+                "(needs.{apply}.result == 'success' || (needs.{apply}.result == 'skipped' && {matrix}.include[0] == null))"
+            );
+            // The environment's own entry condition, with this level's
+            // matrix in place of the environment's, and every earlier level done.
+            let enter = std::iter::once(format!(
+                "!cancelled() && needs.changes.result == 'success' && {matrix}.include[0] != null"
+            ))
+            .chain(self.prev_ok.iter().cloned())
+            .chain(levels.iter().map(|l| l.ok.clone()))
+            .collect::<Vec<_>>()
+            .join(" && ");
+            let plan_needs = prev_reviews
+                .iter()
+                .cloned()
+                .chain(levels.iter().map(|l| format!("apply-{id}{}", l.suffix)))
+                .collect();
+            levels.push(LevelCtx {
+                level,
+                suffix,
+                matrix,
+                plan_needs,
+                enter,
+                ok,
+            });
+        }
+        self.review_needs = levels
+            .iter()
+            .map(|l| format!("apply-{id}{}", l.suffix))
+            .collect();
+        self.review_if = std::iter::once(format!(
+            "!cancelled() && needs.changes.result == 'success' && {}",
+            self.nonempty
+        ))
+        .chain(levels.iter().map(|l| l.ok.clone()))
+        .collect::<Vec<_>>()
+        .join(" && ");
+        self.levels = levels;
+        self
     }
 }
 
@@ -199,6 +302,9 @@ struct Ctx {
     drift_schedule: String,
     envs: Vec<EnvCtx>,
     env_names: Vec<String>,
+    /// The config's dependency levels the promotion chain runs in order (1:
+    /// no dependencies, or a workflow that plans every project at once).
+    levels: usize,
     first: EnvCtx,
     last: EnvCtx,
     pins: Pins,
@@ -242,6 +348,8 @@ pub fn generate(config: &Config, opts: &GenerateOptions) -> Vec<GeneratedWorkflo
             id,
             &Ctx {
                 file,
+                // Only the promotion chain reads the matrix by level.
+                levels: if file == PROMOTE_FILE { ctx.levels } else { 1 },
                 ..ctx.clone()
             },
         )
@@ -288,6 +396,7 @@ pub fn generate_reusable() -> Vec<GeneratedWorkflow> {
         mode: "reusable",
         drift_schedule: String::new(),
         env_names: Vec::new(),
+        levels: 1,
         first: slots[0].clone(),
         last: slots[REUSABLE_SLOTS - 1].clone(),
         envs: slots,
@@ -333,14 +442,12 @@ fn render(id: &str, ctx: &Ctx) -> GeneratedWorkflow {
 }
 
 fn context(config: &Config, opts: &GenerateOptions) -> Option<Ctx> {
+    let levels = level_count(&config.projects);
     let mut envs: Vec<EnvCtx> = Vec::new();
     for e in &config.environments {
-        let mut env = EnvCtx::new(
-            e.name.clone(),
-            job_id(&e.name),
-            &expression_literal(&e.name),
-            &envs,
-        );
+        let key = expression_literal(&e.name);
+        let mut env =
+            EnvCtx::new(e.name.clone(), job_id(&e.name), &key, &envs).with_levels(&key, levels);
         env.github_environment = e.github_environment().to_string();
         envs.push(env);
     }
@@ -375,6 +482,7 @@ fn context(config: &Config, opts: &GenerateOptions) -> Option<Ctx> {
             .clone()
             .unwrap_or_else(|| "17 3 * * *".into()),
         env_names: envs.iter().map(|e| e.name.clone()).collect(),
+        levels,
         envs,
         first,
         last,

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod generate;
+pub mod matrix;
 pub mod permissions;
 mod templates;
 

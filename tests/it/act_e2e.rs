@@ -225,12 +225,74 @@ fn generated_workflows_run_under_act_from_the_pr_to_prod_drift_included() {
         "dev reviewed: {all}"
     );
 
+    // 7. Project order: with app after network (tests/act/changes/pr-10/
+    // project-order.yml), PR 10 changes both. dev's chain applies network
+    // (level 0), then plans and applies app (level 1), then reviews both.
+    for j in [
+        "changes",
+        "plan-dev",
+        "apply-dev",
+        "plan-dev-level-1",
+        "apply-dev-level-1",
+        "review-dev",
+    ] {
+        let key = format!("push10:phasegate-promote/{j}");
+        assert_eq!(job(&s, &key), "success", "{key}\n{all}");
+    }
+    let order = &s["project_order"];
+    let at = |k: &str| {
+        order[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {k} in PR-10's journal: {all}"))
+    };
+    assert!(
+        at("network_applied") < at("app_planned"),
+        "app planned only after network applied: {all}"
+    );
+    assert!(at("app_planned") < at("app_apply_started"), "{all}");
+    assert!(at("app_apply_started") < at("app_applied"), "{all}");
+    // Each job ran only its level's projects, and app's plan job started
+    // once network's apply job had succeeded (act's log, to the second).
+    let legs = &order["legs"];
+    let projects = |j: &str| {
+        let mut p: Vec<String> = legs[j]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        p.sort();
+        p
+    };
+    assert_eq!(projects("plan-dev"), ["network"], "{all}");
+    assert_eq!(projects("apply-dev"), ["network"], "{all}");
+    assert_eq!(projects("plan-dev-level-1"), ["app"], "{all}");
+    assert_eq!(projects("apply-dev-level-1"), ["app"], "{all}");
+    assert_eq!(projects("review-dev"), ["app", "network"], "{all}");
+    let network_apply = &legs["apply-dev"]["network"];
+    assert_eq!(network_apply["result"], "success", "{all}");
+    let (applied, app_plan) = (
+        network_apply["ended"].as_str().unwrap_or_default(),
+        legs["plan-dev-level-1"]["app"]["started"]
+            .as_str()
+            .unwrap_or_default(),
+    );
+    // RFC 3339 in UTC: as strings they order as times.
+    assert!(
+        !applied.is_empty() && app_plan >= applied,
+        "{app_plan} < {applied}: {all}"
+    );
+    assert_eq!(
+        order["release10_objects"],
+        serde_json::json!(["acme-dev-app", "acme-dev-assets"]),
+        "network's security group and app's bucket in dev carry PR 10's tag, nothing else: {all}"
+    );
+
     // One comment per PR, every request was one GitHub's description
     // allows, and no job's token lacked a permission it needed.
-    assert_eq!(s["comments"], 3, "{all}");
+    assert_eq!(s["comments"], 4, "{all}");
     assert_eq!(s["comments_per_pr"]["7"], 1, "{all}");
     assert_eq!(s["comments_per_pr"]["8"], 1, "{all}");
     assert_eq!(s["comments_per_pr"]["9"], 1, "{all}");
+    assert_eq!(s["comments_per_pr"]["10"], 1, "{all}");
     assert_eq!(s["openapi_violations"], serde_json::json!([]), "{all}");
     assert!(
         !refusals.iter().any(|r| r.starts_with("403 ")),

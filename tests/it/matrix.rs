@@ -248,3 +248,43 @@ fn a_module_a_terragrunt_unit_sources_changes_the_unit() {
     let out = phasegate(dir.path(), &["matrix", "--base", "HEAD~1"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "prod-app");
 }
+
+#[test]
+fn by_level_splits_each_environment_by_dependency_level() {
+    let dir = per_environment_repo();
+    // dns runs after the per-environment project of each environment.
+    let config = dir.path().join("phasegate.yml");
+    let text_before = std::fs::read_to_string(&config).unwrap();
+    let ordered = text_before.replace(
+        "  - name: dns\n    dir: dns\n",
+        "  - name: dns\n    dir: dns\n    depends_on: [dev, prod]\n",
+    );
+    assert_ne!(text_before, ordered);
+    std::fs::write(&config, ordered).unwrap();
+    git(dir.path(), &["commit", "-q", "-am", "order"]);
+    change_and_commit(dir.path(), "infra/dev/main.tf");
+    let (out, written) = matrix_with_outputs(
+        dir.path(),
+        &["--base", "HEAD~1", "--format", "by-level-json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // dev changed, so dns (after it) changed too: level 0 then level 1 in
+    // dev; staging and prod only dns, at level 1, with nothing at level 0.
+    let by_level = concat!(
+        r#"{"dev":[{"include":[{"project":"dev"}]},{"include":[{"project":"dns"}]}],"#,
+        r#""staging":[{"include":[]},{"include":[{"project":"dns"}]}],"#,
+        r#""prod":[{"include":[]},{"include":[{"project":"dns"}]}]}"#
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), by_level);
+    assert!(
+        written.contains(&format!("by_level={by_level}\n")),
+        "{written}"
+    );
+    // by_env is as without the order.
+    let by_env = concat!(
+        r#"{"dev":{"include":[{"project":"dev"},{"project":"dns"}]},"#,
+        r#""staging":{"include":[{"project":"dns"}]},"#,
+        r#""prod":{"include":[{"project":"dns"}]}}"#
+    );
+    assert!(written.contains(&format!("by_env={by_env}\n")), "{written}");
+}

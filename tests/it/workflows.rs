@@ -589,3 +589,316 @@ fn the_readme_permissions_table_is_the_code_table() {
         "cargo test --test it workflows::the_readme_permissions_table_is_the_code_table",
     );
 }
+
+/// network ← app ← edge (three levels), dns on its own (level 0).
+const LEVELS_CONFIG: &str = concat!(
+    "version: 1\nenvironments:\n  - name: dev\n  - name: staging\n    reviewers_required: true\n",
+    "  - name: prod\n    github_environment: production\n    reviewers_required: true\n",
+    "projects:\n  - name: app\n    dir: app\n    depends_on: [network]\n",
+    "  - name: network\n    dir: network\n  - name: dns\n    dir: dns\n",
+    "  - name: edge\n    dir: edge\n    depends_on: [app]\n",
+);
+
+fn generated(config: &str) -> Vec<(String, String)> {
+    let cfg = load_config_str(config, "phasegate.yml").unwrap();
+    let opts = GenerateOptions {
+        config_path: "phasegate.yml".into(),
+        action: ACTION.into(),
+    };
+    generate(&cfg, &opts)
+        .into_iter()
+        .map(|w| (w.file.to_string(), w.text))
+        .collect()
+}
+
+fn promote_jobs(files: &[(String, String)]) -> serde_json::Map<String, serde_json::Value> {
+    let (_, text) = files
+        .iter()
+        .find(|(f, _)| f == "phasegate-promote.yml")
+        .unwrap();
+    let doc: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+    doc["jobs"].as_object().unwrap().clone()
+}
+
+fn needs(jobs: &serde_json::Map<String, serde_json::Value>, job: &str) -> Vec<String> {
+    jobs.get(job)
+        .unwrap_or_else(|| panic!("no job {job}: {:?}", jobs.keys()))["needs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn each_dependency_level_is_planned_after_the_level_before_it_is_applied() {
+    let files = generated(LEVELS_CONFIG);
+    let jobs = promote_jobs(&files);
+    let ids: Vec<&str> = jobs.keys().map(String::as_str).collect();
+    assert_eq!(
+        &ids[..8],
+        [
+            "changes",
+            "plan-dev",
+            "apply-dev",
+            "plan-dev-level-1",
+            "apply-dev-level-1",
+            "plan-dev-level-2",
+            "apply-dev-level-2",
+            "review-dev"
+        ],
+        "{ids:?}"
+    );
+    assert_eq!(needs(&jobs, "plan-dev"), ["changes"]);
+    assert_eq!(needs(&jobs, "apply-dev"), ["changes", "plan-dev"]);
+    assert_eq!(needs(&jobs, "plan-dev-level-1"), ["changes", "apply-dev"]);
+    assert_eq!(
+        needs(&jobs, "apply-dev-level-1"),
+        ["changes", "plan-dev-level-1"]
+    );
+    assert_eq!(
+        needs(&jobs, "plan-dev-level-2"),
+        ["changes", "apply-dev", "apply-dev-level-1"]
+    );
+    assert_eq!(
+        needs(&jobs, "review-dev"),
+        [
+            "changes",
+            "apply-dev",
+            "apply-dev-level-1",
+            "apply-dev-level-2"
+        ]
+    );
+    // The next environment still waits for the previous review, at every level.
+    assert_eq!(needs(&jobs, "plan-staging"), ["changes", "review-dev"]);
+    assert_eq!(
+        needs(&jobs, "plan-prod-level-2"),
+        [
+            "changes",
+            "review-dev",
+            "review-staging",
+            "apply-prod",
+            "apply-prod-level-1"
+        ]
+    );
+    assert_eq!(
+        needs(&jobs, "promoted"),
+        ["changes", "review-dev", "review-staging", "review-prod"]
+    );
+    // Each level's matrix is its slice of `by_level`; the review covers the
+    // environment's every changed project.
+    let matrix = |job: &str| {
+        jobs[job]["strategy"]["matrix"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        matrix("plan-dev"),
+        "${{ fromJSON(needs.changes.outputs.by_level)['dev'][0] }}"
+    );
+    assert_eq!(
+        matrix("apply-staging-level-1"),
+        "${{ fromJSON(needs.changes.outputs.by_level)['staging'][1] }}"
+    );
+    assert_eq!(
+        matrix("review-prod"),
+        "${{ fromJSON(needs.changes.outputs.by_env)['prod'] }}"
+    );
+    assert_eq!(
+        jobs["changes"]["outputs"]["by_level"],
+        "${{ steps.matrix.outputs.by_level }}"
+    );
+    // A level with nothing to do lets the next one in; a failed one stops it.
+    let cond = |job: &str| jobs[job]["if"].as_str().unwrap().to_string();
+    let level1 = cond("plan-dev-level-1");
+    assert!(
+        level1.contains("fromJSON(needs.changes.outputs.by_level)['dev'][1].include[0] != null"),
+        "{level1}"
+    );
+    assert!(
+        level1.contains("(needs.apply-dev.result == 'success' || (needs.apply-dev.result == 'skipped' && fromJSON(needs.changes.outputs.by_level)['dev'][0].include[0] == null))"),
+        "{level1}"
+    );
+    let review = cond("review-dev");
+    for apply in ["apply-dev", "apply-dev-level-1", "apply-dev-level-2"] {
+        assert!(
+            review.contains(&format!("needs.{apply}.result == 'success'")),
+            "{review}"
+        );
+    }
+    // A later level's apply is today's apply job: environment, permissions,
+    // concurrency and steps alike.
+    for key in [
+        "environment",
+        "permissions",
+        "concurrency",
+        "steps",
+        "runs-on",
+    ] {
+        assert_eq!(
+            jobs["apply-prod-level-2"][key], jobs["apply-prod"][key],
+            "{key}"
+        );
+        assert_eq!(
+            jobs["plan-prod-level-1"][key], jobs["plan-prod"][key],
+            "{key}"
+        );
+    }
+    assert_eq!(jobs["apply-prod-level-2"]["environment"], "production");
+    assert_eq!(
+        jobs["apply-prod-level-2"]["strategy"]["max-parallel"],
+        serde_json::json!(1)
+    );
+
+    // The pull-request workflow plans every project at once, as without
+    // dependencies; the other workflows are unchanged too.
+    let flat = generated(
+        &LEVELS_CONFIG
+            .replace("    depends_on: [network]\n", "")
+            .replace("    depends_on: [app]\n", ""),
+    );
+    for ((file, text), (_, flat_text)) in files.iter().zip(&flat) {
+        if file != "phasegate-promote.yml" {
+            assert_eq!(text, flat_text, "{file}");
+        }
+    }
+    let flat_jobs = promote_jobs(&flat);
+    assert!(
+        !flat_jobs.keys().any(|j| j.contains("-level-")),
+        "{:?}",
+        flat_jobs.keys()
+    );
+    assert!(flat_jobs["changes"]["outputs"].get("by_level").is_none());
+    assert_eq!(needs(&flat_jobs, "review-dev"), ["changes", "apply-dev"]);
+    assert_eq!(
+        flat_jobs["review-dev"]["if"],
+        "${{ !cancelled() && needs.apply-dev.result == 'success' }}"
+    );
+
+    // They pass actionlint, zizmor and the schema, and `workflows check`.
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = vec![];
+    for (file, text) in &files {
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        paths.push(path);
+    }
+    // The same chain on the pull request (apply before merge).
+    let before_merge = format!("{LEVELS_CONFIG}workflows:\n  mode: apply-before-merge\n");
+    let dir_before = tempfile::tempdir().unwrap();
+    for (file, text) in generated(&before_merge) {
+        if file == "phasegate-promote.yml" {
+            assert!(text.contains("  apply-prod-level-2:\n"), "{text}");
+            let path = dir_before.path().join(file);
+            std::fs::write(&path, text).unwrap();
+            paths.push(path);
+        }
+    }
+    lint_workflows(&paths);
+    let cfg = load_config_str(LEVELS_CONFIG, "phasegate.yml").unwrap();
+    let found = check_workflows(&cfg, &files, &files);
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn workflows_generate_writes_the_per_level_chain_from_the_config_as_it_stands() {
+    let dir = example_repo();
+    assert_eq!(init(dir.path(), &[]).status.code(), Some(0));
+    let config = dir.path().join("phasegate.yml");
+    let written = std::fs::read_to_string(&config).unwrap();
+    let with_order = written.replace(
+        "  - name: \"app\"\n    dir: \"app\"\n",
+        "  - name: \"app\"\n    dir: \"app\"\n    depends_on: [network]\n",
+    );
+    assert_ne!(written, with_order);
+    std::fs::write(&config, &with_order).unwrap();
+    // The edited config's workflows drift from the ones on disk until written again.
+    let drifted = phasegate(dir.path(), &["workflows", "check", "--strict"]);
+    assert_eq!(drifted.status.code(), Some(1), "{}", text(&drifted));
+    let out = phasegate(dir.path(), &["workflows", "generate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("phasegate-promote.yml"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), with_order);
+    let promote =
+        std::fs::read_to_string(dir.path().join(".github/workflows/phasegate-promote.yml"))
+            .unwrap();
+    assert!(promote.contains("  apply-prod-level-1:\n"), "{promote}");
+    let ok = phasegate(dir.path(), &["workflows", "check", "--strict"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+}
+
+fn order_findings(config: &str, files: &[(String, String)]) -> Vec<String> {
+    let cfg = load_config_str(config, "phasegate.yml").unwrap();
+    check_workflows(&cfg, files, &[])
+        .into_iter()
+        .filter(|f| f.code == FindingCode::ProjectOrder)
+        .map(|f| f.to_string())
+        .collect()
+}
+
+#[test]
+fn a_level_planned_before_the_level_it_reads_is_applied_breaks_the_order() {
+    let mut files = generated(LEVELS_CONFIG);
+    assert_eq!(order_findings(LEVELS_CONFIG, &files), Vec::<String>::new());
+    let promote = files
+        .iter_mut()
+        .find(|(f, _)| f == "phasegate-promote.yml")
+        .unwrap();
+    let edited = promote.1.replacen(
+        "  plan-dev-level-1:\n    name: plan ${{ matrix.project }} (dev, level 1)\n    needs: [changes, apply-dev]\n",
+        "  plan-dev-level-1:\n    name: plan ${{ matrix.project }} (dev, level 1)\n    needs: [changes]\n",
+        1,
+    );
+    assert_ne!(promote.1, edited);
+    promote.1 = edited;
+    let found = order_findings(LEVELS_CONFIG, &files);
+    assert!(
+        found.iter().any(|f| f.contains(
+            "PG-WF-013 job `plan-dev-level-1`: runs level 1 of dev without waiting for `apply-dev`"
+        )),
+        "{found:#?}"
+    );
+    // Its apply is out of order through it; level 2 still waits for both.
+    assert!(
+        found.iter().any(|f| f.contains("job `apply-dev-level-1`")),
+        "{found:#?}"
+    );
+    assert!(!found.iter().any(|f| f.contains("level-2")), "{found:#?}");
+}
+
+#[test]
+fn workflows_that_apply_ordered_projects_at_once_are_caught() {
+    // The workflows of the config before `depends_on` was added.
+    let flat_config = LEVELS_CONFIG
+        .replace("    depends_on: [network]\n", "")
+        .replace("    depends_on: [app]\n", "");
+    let flat = generated(&flat_config);
+    assert_eq!(order_findings(&flat_config, &flat), Vec::<String>::new());
+    let found = order_findings(LEVELS_CONFIG, &flat);
+    for env in ["dev", "staging", "prod"] {
+        assert!(
+            found.iter().any(|f| f.contains(&format!(
+                "PG-WF-013 job `apply-{env}`: applies every changed project of an environment at once"
+            ))),
+            "{found:#?}"
+        );
+    }
+    // The reusable promotion workflow cannot order them either.
+    let caller = format!(
+        "name: promote\non:\n  push:\n    branches: [main]\npermissions: {{}}\njobs:\n  promote:\n    uses: phasegate/phasegate/.github/workflows/phasegate-promote.yml@{}\n    permissions:\n      contents: write\n      pull-requests: write\n      checks: write\n      actions: write\n      deployments: read\n      issues: write\n    with:\n      environments: '[\"dev\", \"staging\", \"prod\"]'\n",
+        "a".repeat(40)
+    );
+    let call = [("promote.yml".to_string(), caller)];
+    assert_eq!(order_findings(&flat_config, &call), Vec::<String>::new());
+    let found = order_findings(LEVELS_CONFIG, &call);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].contains("PG-WF-013 job `promote`: calls phasegate-promote.yml, which plans and applies every changed project of an environment at once"),
+        "{found:#?}"
+    );
+}
