@@ -21,9 +21,10 @@
 #             same runs and keeps the issue open while it fails
 #   ops-*     PR 9's change plan: an operation step outlives its apply job
 #             (waiting) and the continuation workflow finishes it
-#   push10    with app ordered after network (tests/act/changes/pr-10/
-#             project-order.yml), PR 10 changes both: dev's chain applies
-#             network, then plans and applies app (dev only: `-j review-dev`)
+#   push10    with app reading network's group id (tests/act/changes/order/
+#             project-order.yml: an input), PR 10 changes both: dev's chain
+#             applies network, then plans app with the id and applies it
+#             (dev only: `-j review-dev`)
 #
 # Prints one JSON line on stdout (everything else goes to stderr):
 #   {"jobs": {"<step>:<workflow>/<job>": "success|failure|skipped"},
@@ -173,8 +174,6 @@ base="$(git_ rev-parse HEAD)"
 pr_branch() { # pr_branch N FROM: prints "head merge"
   git_ checkout -q -b "pr-$1" "$2"
   cp -R "$root/tests/act/changes/pr-$1/." "$repo/"
-  # The project order is main's (order_commit), not the PR's.
-  rm -f "$repo/project-order.yml"
   # A PR that brings a change plan names it in the config and carries the
   # fixture operation its steps run.
   if [ -f "$repo/phasegate.yml.append" ]; then
@@ -198,14 +197,17 @@ pr_branch() { # pr_branch N FROM: prints "head merge"
 read -r head7 merge7 < <(pr_branch 7 "$base")
 read -r head8 merge8 < <(pr_branch 8 "$merge7")
 read -r head9 merge9 < <(pr_branch 9 "$merge8")
-# Before PR 10, main orders the projects: tests/act/changes/pr-10/
+# Before PR 10, main orders the projects: tests/act/changes/order/
 # project-order.yml goes into phasegate.yml (each key a project, its lines
-# added to that project's entry), `phasegate workflows generate` writes the
+# added to that project's entry) with the output and variable it names
+# (order/network, order/app), `phasegate workflows generate` writes the
 # per-level chain, and PR 9's change plan is retired. That commit's own push
 # run is not part of the scenario; PR 10's diff is its two projects.
 order_commit() { # order_commit FROM: prints the commit
   git_ checkout -q --detach "$1"
-  python3 - "$repo/phasegate.yml" "$root/tests/act/changes/pr-10/project-order.yml" <<'PY'
+  cp -R "$root/tests/act/changes/order/network/." "$repo/network/"
+  cp -R "$root/tests/act/changes/order/app/." "$repo/app/"
+  python3 - "$repo/phasegate.yml" "$root/tests/act/changes/order/project-order.yml" <<'PY'
 import re, sys
 path, order = sys.argv[1:3]
 text = open(path).read()
@@ -363,6 +365,11 @@ out = {
         "journal": [list(x[:3]) for x in order10],
         "legs": load("legs10.json"),
         "release10_objects": load("release10.json"),
+        "cloud": load("inputs10.json"),
+        # The inputs app's plan in dev was journaled with.
+        "app_plan_inputs": next((e.get("plan", {}).get("inputs") for e in journal("PR-10")
+                                 if e.get("phase") == "dev" and e.get("project") == "app"
+                                 and e.get("event") == "step_succeeded" and e.get("step") == "plan"), None),
     },
     "seconds": {r["step"]: r["seconds"] for r in map(json.loads, open(os.path.join(work, "timings.jsonl")))},
     "openapi_violations": state["violations"],
@@ -705,6 +712,26 @@ for base, _, files in os.walk(sys.argv[1]):
         if isinstance(obj, dict) and (obj.get("tags") or {}).get("release") == "10":
             found.append(obj.get("name") or obj.get("bucket") or f)
 print(json.dumps(sorted(found)))
+PY
+# network's group id in dev, and the tag app's bucket got from it.
+python3 - "$TESTCLOUD_DIR" >"$work/inputs10.json" <<'PY'
+import json, os, sys
+out = {}
+for base, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        if not f.endswith(".json"):
+            continue
+        try:
+            obj = json.load(open(os.path.join(base, f)))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(obj, dict):
+            continue
+        if obj.get("name") == "acme-dev-app":
+            out["network_sg_id"] = obj.get("id")
+        if obj.get("bucket") == "acme-dev-assets":
+            out["bucket_network_tag"] = (obj.get("tags") or {}).get("network")
+print(json.dumps(out))
 PY
 
 summary

@@ -225,8 +225,8 @@ fn generated_workflows_run_under_act_from_the_pr_to_prod_drift_included() {
         "dev reviewed: {all}"
     );
 
-    // 7. Project order: with app after network (tests/act/changes/pr-10/
-    // project-order.yml), PR 10 changes both. dev's chain applies network
+    // 7. Project order: with app reading network's group id
+    // (tests/act/changes/order/project-order.yml), PR 10 changes both. dev's chain applies network
     // (level 0), then plans and applies app (level 1), then reviews both.
     for j in [
         "changes",
@@ -285,6 +285,18 @@ fn generated_workflows_run_under_act_from_the_pr_to_prod_drift_included() {
         serde_json::json!(["acme-dev-app", "acme-dev-assets"]),
         "network's security group and app's bucket in dev carry PR 10's tag, nothing else: {all}"
     );
+    // app's plan read network's output after network's apply: the id it
+    // was planned with (journaled, bound into its digest) is the one the
+    // cloud holds, and app's bucket carries it.
+    let sg_id = order["cloud"]["network_sg_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no network group in dev: {all}"));
+    assert!(sg_id.starts_with("sg-"), "{all}");
+    assert_eq!(order["cloud"]["bucket_network_tag"], sg_id, "{all}");
+    let input = &order["app_plan_inputs"][0];
+    assert_eq!(input["var"], "network_sg_id", "{all}");
+    assert_eq!(input["source"], "network.outputs.sg_id", "{all}");
+    assert_eq!(input["value"], format!("\"{sg_id}\""), "{all}");
 
     // One comment per PR, every request was one GitHub's description
     // allows, and no job's token lacked a permission it needed.

@@ -19,5 +19,6 @@ resource "aws_s3_bucket" "assets" {
     owner       = "platform"
     tier        = "web"
     release     = "10"
+    network     = var.network_sg_id
   }
 }
