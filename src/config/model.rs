@@ -192,6 +192,8 @@ pub struct Project {
     pub name: String,
     /// Directory of the root module, relative to the config file.
     pub dir: PathBuf,
+    /// Projects planned and applied before this one in every phase (and,
+    /// in the generated workflows, in an earlier dependency level).
     #[serde(default)]
     pub depends_on: Vec<String>,
     /// Upstream outputs this project's Terraform reads, by variable name:

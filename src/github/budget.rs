@@ -5,7 +5,7 @@
 //! 15,000 on Enterprise Cloud, 5,000 and up for a GitHub App); a secondary
 //! limit (80 content-creating requests a minute, 500 an hour) shows only as
 //! a 403 or 429 with `retry-after`. [`Budget`] keeps the last figures seen,
-//! and [`Budget::low`] says when comment updates should give way: the
+//! and [`BudgetState::low`] says when comment updates should give way: the
 //! journal is always written, the comment can be written by a later job.
 
 use std::sync::atomic::{AtomicU64, Ordering};

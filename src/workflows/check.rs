@@ -604,7 +604,7 @@ fn check_drift(files: &[(String, String)], expected: &[(String, String)], out: &
                 file: name.clone(),
                 line: 1,
                 job: None,
-                message: "missing; `phasegate init --force` writes it".into(),
+                message: "missing; `phasegate workflows generate` writes it from the config".into(),
             }),
             Some((_, have)) if have != want => {
                 let line = have
@@ -618,7 +618,7 @@ fn check_drift(files: &[(String, String)], expected: &[(String, String)], out: &
                     file: name.clone(),
                     line,
                     job: None,
-                    message: "differs from what the config generates (first difference here); review the edit, or regenerate with `phasegate init --force`".into(),
+                    message: "differs from what the config generates (first difference here); review the edit, or write them again from the config with `phasegate workflows generate`".into(),
                 });
             }
             Some(_) => {}
