@@ -23,7 +23,7 @@ pub fn markdown(planned: &[PlannedInputs<'_>], waiting: &[WaitingProject<'_>]) -
     for w in waiting {
         let sources: Vec<String> = w.waiting_on.iter().map(|s| code_inline(s)).collect();
         out.push_str(&format!(
-            "- **{}** waits for {}: its upstream is not applied in this environment yet, so it is planned (and needs its own approval) once it is.\n",
+            "- **{}** waits for {}: its upstream's state here does not hold it yet, or its upstream's plan changes it; it is planned with the applied value (and needs its own approval) once the upstream is applied.\n",
             inline(w.project),
             sources.join(", ")
         ));

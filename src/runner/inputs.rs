@@ -58,12 +58,15 @@ impl InputValue {
     }
 }
 
-/// An input whose output the upstream's state does not hold.
+/// An input whose output the upstream's state does not hold, or whose
+/// value the upstream's plan in the same run changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Absent {
     pub var: String,
     pub source: String,
     pub upstream: String,
+    /// The upstream's plan changes it: its value is known after that apply.
+    pub changing: bool,
 }
 
 /// A project's inputs, as the upstreams' states hold them now.
@@ -94,9 +97,25 @@ impl Resolved {
         self.values.iter().map(InputValue::record).collect()
     }
 
-    /// The upstream projects an absent input waits for, each once.
+    /// The upstream outputs an absent input waits for.
     pub fn waiting_on(&self) -> Vec<String> {
         self.absent.iter().map(|a| a.source.clone()).collect()
+    }
+
+    /// Moves every value whose upstream output `changes(upstream, output)`
+    /// says an upstream plan changes to the absent ones: a plan made with it
+    /// now would be stale as soon as that upstream is applied.
+    pub fn wait_for_changes(&mut self, changes: &dyn Fn(&str, &str) -> bool) {
+        let (changing, kept): (Vec<InputValue>, Vec<InputValue>) = std::mem::take(&mut self.values)
+            .into_iter()
+            .partition(|v| InputRef::parse(&v.source).is_ok_and(|r| changes(r.project, r.output)));
+        self.values = kept;
+        self.absent.extend(changing.into_iter().map(|v| Absent {
+            var: v.var,
+            source: v.source,
+            upstream: v.upstream,
+            changing: true,
+        }));
     }
 }
 
@@ -119,6 +138,7 @@ pub fn resolve(ws: &Workspace, phase: &ResolvedPhase, project: &Project) -> Resu
                 var: var.clone(),
                 source: source.clone(),
                 upstream: r.project.to_string(),
+                changing: false,
             }),
         }
     }
@@ -140,6 +160,12 @@ pub fn resolve_all(ws: &Workspace, phase: &ResolvedPhase, project: &Project) -> 
 }
 
 pub fn absent_message(project: &str, a: &Absent, env: &str) -> String {
+    if a.changing {
+        return format!(
+            "{project} reads `{}` as `{}`, which {}'s plan in {env} changes: {project} is planned with the new value once {} is applied",
+            a.source, a.var, a.upstream, a.upstream
+        );
+    }
     format!(
         "{project} reads `{}` as `{}`, and {}'s state in {env} holds no such output yet: apply {} in {env} first",
         a.source, a.var, a.upstream, a.upstream

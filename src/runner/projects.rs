@@ -85,7 +85,18 @@ pub fn collect_plans(
             let engine = CliEngine::from_config(&cfg.engine, &ws.base_dir);
             let out_dir = ws.out_dir(out);
             for p in &phase.projects {
-                let inputs = crate::runner::inputs::resolve(ws, &phase, p)?;
+                let mut inputs = crate::runner::inputs::resolve(ws, &phase, p)?;
+                // An upstream planned just before it whose plan changes an
+                // output it reads: it waits for that apply.
+                inputs.wait_for_changes(&|upstream, output| {
+                    projects.iter().any(|q: &ProjectPlan| {
+                        q.name == upstream
+                            && q.changes
+                                .outputs
+                                .iter()
+                                .any(|o| o.name == output && o.action != crate::plan::Action::NoOp)
+                    })
+                });
                 if inputs.absent.is_empty() {
                     projects.push(run_engine(ws, &phase, p, &inputs, &engine, &out_dir)?);
                     continue;

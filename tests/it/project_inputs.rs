@@ -173,12 +173,14 @@ fn app_reads_network_s_vpc_id_and_an_upstream_change_makes_its_plan_stale() {
     step(&c, "phasegate review --phase 1", 0);
     assert_eq!(c.next(), "none");
 
-    // network's group is renamed: a replacement, so a new id. app, planned
-    // beside it, reads the old id and has nothing to change.
+    // network's group is renamed: a replacement, so a new id. Each project
+    // is planned by its own job (as the matrix does): app's job does not see
+    // network's plan, reads the old id and has nothing to change.
     let main = c.tb.workdir().join("network/main.tf");
     let text = std::fs::read_to_string(&main).unwrap();
     std::fs::write(&main, text.replace("inputs-network-a", "inputs-network-b")).unwrap();
-    c.ok(&["plan", "--phase", "1"]);
+    c.ok(&["plan", "--phase", "1", "--project", "app"]);
+    c.ok(&["plan", "--phase", "1", "--project", "network"]);
     let journal = c.journal();
     let stale_digest = events(&journal, "step_succeeded", "app").last().unwrap()["digest"]
         .as_str()
@@ -227,6 +229,36 @@ fn app_reads_network_s_vpc_id_and_an_upstream_change_makes_its_plan_stale() {
     step(&c, "phasegate review --phase 1", 0);
     assert_eq!(c.next(), "none");
     assert_no_canary(&c, &[&stale, &verified]);
+
+    // Planned together, network's plan shows the output changing: app
+    // waits for that apply instead of being planned with a value about to
+    // go stale.
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, text.replace("inputs-network-b", "inputs-network-c")).unwrap();
+    let planned = c.ok(&["plan", "--phase", "1"]);
+    let shown = String::from_utf8_lossy(&planned.stdout);
+    assert!(
+        shown.contains("which network's plan in dev changes: app is planned with the new value once network is applied"),
+        "{shown}"
+    );
+    let stale_before = events(&c.journal(), "plan_stale", "app").len();
+    step(&c, "phasegate approve --local --env dev --digest ", 0);
+    step(&c, "phasegate apply --phase 1", 0);
+    assert_eq!(
+        events(&c.journal(), "plan_stale", "app").len(),
+        stale_before
+    );
+    let vpc_c = group(&c, "inputs-network-c")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    step(&c, "phasegate plan --phase 1", 0);
+    step(&c, "phasegate approve --local --env dev --digest ", 0);
+    step(&c, "phasegate apply --phase 1", 0);
+    assert_eq!(group(&c, "inputs-app")["vpc_id"], vpc_c.as_str());
+    step(&c, "phasegate verify --phase 1", 0);
+    step(&c, "phasegate review --phase 1", 0);
+    assert_eq!(c.next(), "none");
 }
 
 #[test]
