@@ -10,6 +10,19 @@ use crate::render::escape::{code_inline, inline, link_target};
 /// Where one project of a phase stands, in words.
 pub fn project_line(p: &ProjectProgress) -> String {
     let mut parts = vec![format!("plan {}, apply {}", p.plan.word(), p.apply.word())];
+    if !p.waiting_on.is_empty() {
+        parts.push(format!(
+            "waiting for {} (planned once its upstream is applied)",
+            p.waiting_on.join(", ")
+        ));
+    }
+    if let Some(s) = &p.stale {
+        parts.push(if s.inputs.is_empty() {
+            format!("stale: change {} applied it since", s.by_change)
+        } else {
+            format!("stale: an upstream apply changed {}", s.inputs.join(", "))
+        });
+    }
     if !p.results.is_empty() {
         let (a, f, u) = p.result_counts();
         parts.push(format!("{a} applied, {f} failed, {u} untouched"));
@@ -216,10 +229,30 @@ pub fn phase_markdown(progress: &Progress, phase: &PhaseProgress, approvers: &[S
                 .and_then(link_target)
                 .map(|u| format!(" ([its apply]({u}))"))
                 .unwrap_or_default();
+            let why = if s.inputs.is_empty() {
+                format!(
+                    "change {} applied {} in {} after this plan{link}",
+                    inline(&s.by_change),
+                    inline(&p.project),
+                    inline(&phase.environment)
+                )
+            } else {
+                let changed: Vec<String> = s.inputs.iter().map(|i| inline(i)).collect();
+                format!(
+                    "an upstream apply in {} changed what this plan read: {}",
+                    inline(&phase.environment),
+                    changed.join(", ")
+                )
+            };
             out.push(format!(
-                "  - **stale**: change {} applied {} in {} after this plan{link}; plan again, and approve the new plan (an approval of this one no longer counts)",
-                inline(&s.by_change),
-                inline(&p.project),
+                "  - **stale**: {why}; plan again, and approve the new plan (an approval of this one no longer counts)"
+            ));
+        }
+        if !p.waiting_on.is_empty() {
+            let sources: Vec<String> = p.waiting_on.iter().map(|s| code_inline(s)).collect();
+            out.push(format!(
+                "  - **waiting** for {}: planned once its upstream is applied in {}",
+                sources.join(", "),
                 inline(&phase.environment)
             ));
         }

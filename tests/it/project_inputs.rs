@@ -117,6 +117,11 @@ fn app_reads_network_s_vpc_id_and_an_upstream_change_makes_its_plan_stale() {
         waiting[0]["waiting_on"],
         serde_json::json!(["network.outputs.token", "network.outputs.vpc_id"])
     );
+    let status = String::from_utf8_lossy(&c.ok(&["status"]).stdout).to_string();
+    assert!(
+        status.contains("app: plan pending, apply pending; waiting for network.outputs.token, network.outputs.vpc_id"),
+        "{status}"
+    );
 
     // The approval covers network's plan and app's wait; the apply applies
     // network and leaves app for its own plan.
@@ -204,6 +209,11 @@ fn app_reads_network_s_vpc_id_and_an_upstream_change_makes_its_plan_stale() {
     assert_eq!(marked[0]["inputs"][0], "vpc_id (network.outputs.vpc_id)");
     let refusal = c.refusals().pop().unwrap();
     assert_eq!(refusal["what"], "stale", "{refusal}");
+    let status = String::from_utf8_lossy(&c.ok(&["status"]).stdout).to_string();
+    assert!(
+        status.contains("stale: an upstream apply changed vpc_id (network.outputs.vpc_id)"),
+        "{status}"
+    );
     assert_eq!(refusal["command"], "phasegate plan --phase 1");
 
     // Planned again with the new id: a new digest, gated, approved again.
