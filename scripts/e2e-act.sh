@@ -697,26 +697,12 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
         leg["ended"], leg["result"] = rec["time"], rec["jobResult"]
 print(json.dumps(legs))
 PY
-# Which testcloud objects carry PR 10's tag.
-python3 - "$TESTCLOUD_DIR" >"$work/release10.json" <<'PY'
+# From testcloud: which objects carry PR 10's tag (release10.json), and
+# network's group id in dev with the tag app's bucket got from it
+# (inputs10.json).
+python3 - "$TESTCLOUD_DIR" "$work" <<'PY'
 import json, os, sys
-found = []
-for base, _, files in os.walk(sys.argv[1]):
-    for f in files:
-        if not f.endswith(".json"):
-            continue
-        try:
-            obj = json.load(open(os.path.join(base, f)))
-        except (OSError, ValueError):
-            continue
-        if isinstance(obj, dict) and (obj.get("tags") or {}).get("release") == "10":
-            found.append(obj.get("name") or obj.get("bucket") or f)
-print(json.dumps(sorted(found)))
-PY
-# network's group id in dev, and the tag app's bucket got from it.
-python3 - "$TESTCLOUD_DIR" >"$work/inputs10.json" <<'PY'
-import json, os, sys
-out = {}
+found, inputs = [], {}
 for base, _, files in os.walk(sys.argv[1]):
     for f in files:
         if not f.endswith(".json"):
@@ -727,11 +713,14 @@ for base, _, files in os.walk(sys.argv[1]):
             continue
         if not isinstance(obj, dict):
             continue
+        if (obj.get("tags") or {}).get("release") == "10":
+            found.append(obj.get("name") or obj.get("bucket") or f)
         if obj.get("name") == "acme-dev-app":
-            out["network_sg_id"] = obj.get("id")
+            inputs["network_sg_id"] = obj.get("id")
         if obj.get("bucket") == "acme-dev-assets":
-            out["bucket_network_tag"] = (obj.get("tags") or {}).get("network")
-print(json.dumps(out))
+            inputs["bucket_network_tag"] = (obj.get("tags") or {}).get("network")
+json.dump(sorted(found), open(os.path.join(sys.argv[2], "release10.json"), "w"))
+json.dump(inputs, open(os.path.join(sys.argv[2], "inputs10.json"), "w"))
 PY
 
 summary

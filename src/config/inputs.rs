@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::model::{Config, Project};
+use super::validate::names;
 
 /// One input's source: output `output` of project `project`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,19 +157,6 @@ pub fn declaration_problems(
         }
     }
     out
-}
-
-fn names(config: &Config) -> String {
-    let list: Vec<String> = config
-        .projects
-        .iter()
-        .map(|p| format!("`{}`", p.name))
-        .collect();
-    if list.is_empty() {
-        "none".into()
-    } else {
-        list.join(", ")
-    }
 }
 
 fn listed(set: &BTreeSet<String>) -> String {

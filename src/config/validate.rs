@@ -409,7 +409,8 @@ fn env_names(config: &Config) -> String {
     }
 }
 
-fn names(config: &Config) -> String {
+/// The config's project names, quoted, for messages.
+pub(super) fn names(config: &Config) -> String {
     let list: Vec<String> = config
         .projects
         .iter()

@@ -58,6 +58,23 @@ pub struct OperationProgress {
     pub records: Vec<OperationRecord>,
 }
 
+impl Staleness {
+    /// Why, in words, for `project`'s plan in `environment`.
+    pub fn why(&self, project: &str, environment: &str) -> String {
+        if self.inputs.is_empty() {
+            format!(
+                "change {} applied {project} in {environment} after it was made, so it is against an older state",
+                self.by_change
+            )
+        } else {
+            format!(
+                "an upstream apply in {environment} changed what it read: {}",
+                self.inputs.join(", ")
+            )
+        }
+    }
+}
+
 impl OperationProgress {
     pub fn succeeded(&self) -> bool {
         matches!(self.state.ended, Some(Ended::Succeeded { .. }))
@@ -637,6 +654,18 @@ fn apply_event(phase: &mut PhaseProgress, e: &Event) {
     }
 }
 
+/// What any new plan of the project (made, or waiting) replaces: the
+/// digest and its run, and everything said of the plan before it.
+fn new_plan(p: &mut ProjectProgress, e: &Event) {
+    p.stale = None;
+    p.digest = e.digest.clone();
+    p.plan_run = Some(e.run.clone());
+    p.plan_time = Some(e.time.clone());
+    p.gates.clear();
+    p.blocking_gates.clear();
+    p.gate_findings.clear();
+}
+
 fn step_state(p: &mut ProjectProgress, step: Step) -> Option<&mut StepState> {
     match step {
         Step::Plan => Some(&mut p.plan),
@@ -684,15 +713,9 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
             }
         }
         EventKind::PlanWaiting { waiting_on } => {
+            new_plan(p, e);
             p.plan = StepState::Pending;
             p.waiting_on = waiting_on.clone();
-            p.stale = None;
-            p.digest = e.digest.clone();
-            p.plan_run = Some(e.run.clone());
-            p.plan_time = Some(e.time.clone());
-            p.gates.clear();
-            p.blocking_gates.clear();
-            p.gate_findings.clear();
             p.planned = None;
             if p.apply != StepState::Succeeded {
                 p.apply = StepState::Pending;
@@ -700,15 +723,9 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
         }
         EventKind::StepSucceeded { plan } if e.step == Step::Plan => {
             let record = plan.clone().unwrap_or_default();
+            new_plan(p, e);
             p.plan = StepState::Succeeded;
-            p.stale = None;
             p.waiting_on.clear();
-            p.digest = e.digest.clone();
-            p.plan_run = Some(e.run.clone());
-            p.plan_time = Some(e.time.clone());
-            p.gates.clear();
-            p.blocking_gates.clear();
-            p.gate_findings.clear();
             p.last_error = None;
             if record.has_changes {
                 p.apply = StepState::Pending;
@@ -1094,25 +1111,14 @@ fn overall_and_next(
         .iter()
         .find_map(|p| p.stale.as_ref().map(|s| (p, s)))
     {
-        let why = if stale.inputs.is_empty() {
-            format!(
-                "change {} applied it in {} since",
-                stale.by_change, phase.environment
-            )
-        } else {
-            format!(
-                "an upstream apply in {} changed what it read: {}",
-                phase.environment,
-                stale.inputs.join(", ")
-            )
-        };
         return (
             Overall::Blocked,
             with(
                 plan.command,
                 format!(
-                    "the plan of {} is stale: {why}; plan again (its approval no longer counts)",
-                    p.project
+                    "the plan of {} is stale: {}; plan again (its approval no longer counts)",
+                    p.project,
+                    stale.why(&p.project, &phase.environment)
                 ),
             ),
         );

@@ -444,23 +444,12 @@ fn decide_apply(progress: &Progress, phase: &PhaseProgress, project: &str) -> De
     let digest = p.digest.clone().unwrap_or_default();
     let planned = p.planned.clone().unwrap_or_default();
     if let Some(stale) = &p.stale {
-        let why = if stale.inputs.is_empty() {
-            format!(
-                "change {} applied {project} in {} after it was made, so it is against an older state",
-                stale.by_change, phase.environment
-            )
-        } else {
-            format!(
-                "an upstream apply in {} changed what it read: {}",
-                phase.environment,
-                stale.inputs.join(", ")
-            )
-        };
         return refuse(
             "stale",
             format!(
-                "plan {} of {project} is stale: {why}; it is never applied: plan again and approve the new plan",
+                "plan {} of {project} is stale: {}; it is never applied: plan again and approve the new plan",
                 short(&digest),
+                stale.why(project, &phase.environment)
             ),
             plan_cmd,
         );

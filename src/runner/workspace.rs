@@ -66,6 +66,17 @@ impl Workspace {
         })
     }
 
+    /// The config and its file, for a workspace loaded with the config
+    /// required.
+    pub fn required_config(&self) -> (&Config, &Path) {
+        (
+            self.config.as_ref().expect("required config is loaded"),
+            self.config_path
+                .as_deref()
+                .expect("required config has a path"),
+        )
+    }
+
     pub fn change_id(&self) -> Option<&str> {
         self.change.as_ref().map(|c| c.id.as_str())
     }

@@ -25,11 +25,7 @@ struct Item {
 
 pub fn run(global: &GlobalArgs, args: DoctorArgs) -> Result<ExitCode> {
     let ws = Workspace::load(global, true)?;
-    let config = ws.config.as_ref().expect("required config is loaded");
-    let config_path = ws
-        .config_path
-        .as_deref()
-        .expect("required config has a path");
+    let (config, config_path) = ws.required_config();
     let mut items = vec![Item {
         ok: true,
         what: format!("config {} is valid", config_path.display()),

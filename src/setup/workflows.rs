@@ -23,11 +23,7 @@ pub fn run(global: &GlobalArgs, args: WorkflowsArgs) -> Result<ExitCode> {
         WorkflowsAction::Generate { dir } => return write_generated(global, dir),
     };
     let ws = Workspace::load(global, true)?;
-    let config = ws.config.as_ref().expect("required config is loaded");
-    let config_path = ws
-        .config_path
-        .as_deref()
-        .expect("required config has a path");
+    let (config, config_path) = ws.required_config();
     let root = repo_root(&ws.base_dir);
     let dir = dir.unwrap_or_else(|| root.join(WORKFLOW_DIR));
     let findings = check_dir(config, config_path, &root, &dir)?;
@@ -68,11 +64,7 @@ pub fn run(global: &GlobalArgs, args: WorkflowsArgs) -> Result<ExitCode> {
 /// replacing the files of the same names; the config is left as it is.
 fn write_generated(global: &GlobalArgs, dir: Option<PathBuf>) -> Result<ExitCode> {
     let ws = Workspace::load(global, true)?;
-    let config = ws.config.as_ref().expect("required config is loaded");
-    let config_path = ws
-        .config_path
-        .as_deref()
-        .expect("required config has a path");
+    let (config, config_path) = ws.required_config();
     let root = repo_root(&ws.base_dir);
     let dir = dir.unwrap_or_else(|| root.join(WORKFLOW_DIR));
     let generated = workflows::generate(config, &generate_options(&root, config_path, config)?);

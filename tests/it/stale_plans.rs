@@ -162,7 +162,7 @@ fn an_apply_marks_another_pr_s_plan_of_the_same_project_and_environment_stale() 
         status["next"]["reason"]
             .as_str()
             .unwrap()
-            .contains("is stale: change PR-7 applied it in dev"),
+            .contains("is stale: change PR-7 applied app in dev"),
         "{status:#}"
     );
     let refused = b.job(8, HEAD8, 803, &["apply", "--phase", "1"]);

@@ -56,11 +56,16 @@ pub async fn refuse_stale<S: Store>(
         },
     );
     runner::append(store, &w.change, &[event]).await?;
+    let stale = crate::journal::progress::Staleness {
+        by_change: w.change.clone(),
+        link: None,
+        time: String::new(),
+        inputs: changed,
+    };
     let why = format!(
-        "plan {} of {name} is stale: an upstream apply in {} changed what it read: {}; it is never applied: plan again and approve the new plan",
+        "plan {} of {name} is stale: {}; it is never applied: plan again and approve the new plan",
         short(digest.unwrap_or_default()),
-        ctx.phase.environment.name,
-        changed.join(", ")
+        stale.why(name, &ctx.phase.environment.name)
     );
     let command = format!("phasegate plan --phase {}", ctx.phase.index);
     refuse(store, ctx, name, digest, "stale", why, command).await
