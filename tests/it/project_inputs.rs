@@ -192,11 +192,22 @@ fn app_reads_network_s_vpc_id_and_an_upstream_change_makes_its_plan_stale() {
         .unwrap()
         .to_string();
     step(&c, "phasegate approve --local --env dev --digest ", 0);
-    // network's apply changes the output: app's reviewed plan is stale,
-    // journaled so, and refused.
-    let (_, stale) = step(&c, "phasegate apply --phase 1", 1);
+    // network's apply job changes the output: app's reviewed plan is
+    // journaled stale by it, and app's own apply job is refused.
+    let applied_network = c.ok(&["apply", "--phase", "1", "--project", "network"]);
+    assert!(
+        describe(&applied_network).contains("it is stale and must be planned and approved again"),
+        "{}",
+        describe(&applied_network)
+    );
+    assert_eq!(events(&c.journal(), "plan_stale", "app").len(), 1);
+    let stale = c.run(&["apply", "--phase", "1", "--project", "app"]);
+    assert_eq!(stale.status.code(), Some(1), "{}", describe(&stale));
     let shown = describe(&stale);
-    assert!(shown.contains("stale"), "{shown}");
+    assert!(
+        shown.contains("is stale: an upstream apply in dev changed what it read"),
+        "{shown}"
+    );
     let vpc_b = group(&c, "inputs-network-b")["id"]
         .as_str()
         .unwrap()
@@ -331,4 +342,49 @@ fn a_cycle_through_inputs_or_a_missing_output_is_bad_input_naming_the_line() {
         "{err}"
     );
     assert!(err.contains("projects[0].inputs.token"), "{err}");
+}
+
+#[test]
+fn an_upstream_changed_outside_the_change_is_caught_before_the_reader_s_apply() {
+    let c = Runner::new(FIXTURE);
+    c.ok(&["plan", "--phase", "1"]);
+    step(&c, "phasegate approve --local --env dev --digest ", 0);
+    step(&c, "phasegate apply --phase 1", 0);
+    step(&c, "phasegate plan --phase 1", 0);
+    step(&c, "phasegate approve --local --env dev --digest ", 0);
+
+    // Someone applies network by hand: its group is replaced, the id app's
+    // approved plan read is gone.
+    let main = c.tb.workdir().join("network/main.tf");
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, text.replace("inputs-network-a", "inputs-network-x")).unwrap();
+    let by_hand =
+        c.tb.terraform_command_in(
+            "network",
+            &["apply", "-auto-approve", "-input=false", "-no-color"],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(by_hand.status.code(), Some(0), "{}", describe(&by_hand));
+
+    let refused = c.run(&["apply", "--phase", "1", "--project", "app"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    let journal = c.journal();
+    let marked = events(&journal, "plan_stale", "app");
+    assert_eq!(marked.len(), 1, "{journal:?}");
+    assert_eq!(marked[0]["inputs"][0], "vpc_id (network.outputs.vpc_id)");
+    assert_eq!(c.refusals().pop().unwrap()["what"], "stale");
+    // Nothing of app was applied.
+    let dir = c.tb.cloud_dir().join("aws_security_group");
+    let app_groups = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap()
+                .contains("inputs-app")
+        })
+        .count();
+    assert_eq!(app_groups, 0);
+    assert_eq!(c.next(), "phasegate plan --phase 1");
 }

@@ -80,12 +80,21 @@ pub async fn mark_stale<S: Store>(
     upstream: &str,
 ) -> Result<Vec<String>> {
     let w = &ctx.writer;
+    // Every reader deployed here, not only those this command applies: an
+    // apply job of one project (`--project network`) marks the plans other
+    // jobs made.
+    let env = &ctx.phase.environment.name;
     let readers: Vec<&Project> = ctx
-        .phase
-        .projects
+        .ws
+        .config
         .iter()
-        .filter(|p| p.name != upstream && p.upstreams().contains(&upstream))
-        .filter(|p| !p.inputs.is_empty())
+        .flat_map(|c| &c.projects)
+        .filter(|p| p.name != upstream && p.in_environment(env))
+        .filter(|p| {
+            p.inputs
+                .values()
+                .any(|s| s.starts_with(&format!("{upstream}.outputs.")))
+        })
         .collect();
     if readers.is_empty() {
         return Ok(vec![]);
