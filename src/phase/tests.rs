@@ -1042,3 +1042,82 @@ fn only_the_saved_plan_the_journal_recorded_is_applied() {
         SavedPlan::Tampered
     );
 }
+
+fn waiting(phase: &str, t: u32) -> Event {
+    ev(
+        phase,
+        Step::Plan,
+        Some("w1"),
+        1,
+        t,
+        EventKind::PlanWaiting {
+            waiting_on: vec!["network.outputs.vpc_id".into()],
+        },
+    )
+}
+
+fn stale_inputs(phase: &str, digest: &str, t: u32) -> Event {
+    ev(
+        phase,
+        Step::Apply,
+        Some(digest),
+        1,
+        t,
+        EventKind::PlanStale {
+            environment: phase.into(),
+            by_change: "CHG-1".into(),
+            link: None,
+            inputs: vec!["vpc_id (network.outputs.vpc_id)".into()],
+        },
+    )
+}
+
+#[test]
+fn a_project_waiting_for_its_upstream_has_nothing_to_apply_and_is_in_the_change() {
+    let events = [waiting("dev", 1)];
+    let progress = fold("CHG-1", &phases(), &with_gates(&events));
+    let dev = progress.phase("dev").unwrap();
+    assert_eq!(
+        dev.projects.len(),
+        1,
+        "a waiting project is part of the change"
+    );
+    assert_eq!(dev.digest.as_deref(), Some("w1"));
+    assert!(!dev.complete());
+    match apply(&events, "dev") {
+        Decision::NothingToDo(why) => {
+            assert!(why.contains("waits for network.outputs.vpc_id"), "{why}")
+        }
+        other => panic!("expected nothing to do, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_plan_made_stale_by_an_upstream_is_refused_even_with_nothing_to_apply() {
+    let mut no_changes = planned("dev", "d1", 1, 1);
+    if let EventKind::StepSucceeded { plan: Some(r) } = &mut no_changes.kind {
+        r.has_changes = false;
+    }
+    let events = [no_changes, stale_inputs("dev", "d1", 2)];
+    let m = missing(apply(&events, "dev"));
+    assert_eq!(m.what, "stale");
+    assert!(
+        m.why
+            .contains("changed what it read: vpc_id (network.outputs.vpc_id)"),
+        "{}",
+        m.why
+    );
+    assert_eq!(m.command, "phasegate plan --phase 1");
+    let progress = fold("CHG-1", &phases(), &with_gates(&events));
+    assert!(
+        !progress.phase("dev").unwrap().complete(),
+        "a stale plan is not done"
+    );
+    // A new plan clears it.
+    let events = [
+        events[0].clone(),
+        events[1].clone(),
+        planned("dev", "d2", 2, 3),
+    ];
+    assert!(matches!(apply(&events, "dev"), Decision::Proceed(_)));
+}
