@@ -12,6 +12,7 @@
 //! so a secret that contains another, or two that overlap, are replaced whole. Adding only marks the automaton stale;
 //! the next [`Redactor::apply`] rebuilds it once.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
@@ -142,20 +143,33 @@ impl Redactor {
     /// Returns `text` with every registered secret replaced by [`REDACTED`];
     /// where secrets overlap, their union is replaced by one mask.
     pub fn apply(&self, text: &str) -> String {
-        match self.matcher() {
-            None => text.to_string(),
-            Some(m) => match m.as_ref() {
-                Matcher::Automaton(ac) => mask_spans(text, ac),
-                Matcher::EachInTurn(secrets) => {
-                    let mut out = text.to_string();
-                    for secret in secrets {
-                        if out.contains(secret.as_str()) {
-                            out = out.replace(secret.as_str(), REDACTED);
-                        }
-                    }
-                    out
-                }
+        self.apply_cow(text).into_owned()
+    }
+
+    /// [`Redactor::apply`], borrowing `text` when no secret occurs in it:
+    /// one scan that stops at the first match, and no copy of a clean text
+    /// (the writers of large files and of stdout use it).
+    pub fn apply_cow<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let Some(m) = self.matcher() else {
+            return Cow::Borrowed(text);
+        };
+        match m.as_ref() {
+            Matcher::Automaton(ac) => match ac.find(text) {
+                None => Cow::Borrowed(text),
+                Some(_) => Cow::Owned(mask_spans(text, ac)),
             },
+            Matcher::EachInTurn(secrets) => {
+                if !secrets.iter().any(|s| text.contains(s.as_str())) {
+                    return Cow::Borrowed(text);
+                }
+                let mut out = text.to_string();
+                for secret in secrets {
+                    if out.contains(secret.as_str()) {
+                        out = out.replace(secret.as_str(), REDACTED);
+                    }
+                }
+                Cow::Owned(out)
+            }
         }
     }
 
@@ -279,6 +293,17 @@ mod tests {
         let r = Redactor::new();
         r.add("hunter22");
         assert_eq!(r.apply("a hunter22 b hunter22"), "a *** b ***");
+    }
+
+    #[test]
+    fn a_clean_text_is_borrowed_and_a_dirty_one_masked() {
+        let r = Redactor::new();
+        assert!(matches!(r.apply_cow("nothing yet"), Cow::Borrowed(_)));
+        r.add("s3cr3t-value");
+        assert!(matches!(r.apply_cow("a clean line"), Cow::Borrowed(_)));
+        let masked = r.apply_cow("x s3cr3t-value y");
+        assert!(matches!(masked, Cow::Owned(_)));
+        assert_eq!(masked, "x *** y");
     }
 
     #[test]

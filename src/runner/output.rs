@@ -46,7 +46,7 @@ impl OutputSet {
             ));
             let write = || -> std::io::Result<()> {
                 let mut f = std::fs::File::create(&tmp)?;
-                f.write_all(redact::global().apply(contents).as_bytes())?;
+                f.write_all(redact::global().apply_cow(contents).as_bytes())?;
                 f.sync_all()
             };
             if let Err(e) = write() {
@@ -75,7 +75,7 @@ pub fn print_json(value: &serde_json::Value) {
 
 /// Prints to stdout through the redactor.
 pub fn print_stdout(text: &str) {
-    let text = redact::global().apply(text);
+    let text = redact::global().apply_cow(text);
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     if !text.ends_with('\n') {
