@@ -145,6 +145,47 @@ pub fn resolve(ws: &Workspace, phase: &ResolvedPhase, project: &Project) -> Resu
     Ok(out)
 }
 
+/// The inputs a plan JSON given with `--plan-json` was made with: each
+/// input's variable as the plan's `variables` hold it (nothing else of the
+/// plan is read here). Its sensitivity is not known without the upstream's
+/// outputs, so each is journaled by its sha256 only. A variable the plan
+/// lacks is bad input: the plan was not made with the input.
+pub fn from_plan_json(text: &str, project: &Project, origin: &str) -> Result<Resolved> {
+    #[derive(serde::Deserialize)]
+    struct OnlyVariables {
+        #[serde(default)]
+        variables: serde_json::Map<String, Value>,
+    }
+    if project.inputs.is_empty() {
+        return Ok(Resolved::default());
+    }
+    let plan: OnlyVariables = serde_json::from_str(text)
+        .map_err(|e| Error::Input(format!("{origin}: reading its variables: {e}")))?;
+    let mut out = Resolved::default();
+    for (var, source) in &project.inputs {
+        let r = InputRef::parse(source).map_err(Error::Input)?;
+        let value = plan
+            .variables
+            .get(var)
+            .and_then(|v| v.get("value"))
+            .cloned()
+            .ok_or_else(|| {
+                Error::Input(format!(
+                    "{origin}: the plan has no value for variable `{var}`, which input `{source}` of {} passes; plan with it set (TF_VAR_{var}), or let phasegate plan",
+                    project.name
+                ))
+            })?;
+        out.values.push(InputValue {
+            var: var.clone(),
+            source: source.clone(),
+            upstream: r.project.to_string(),
+            value,
+            sensitive: true,
+        });
+    }
+    Ok(out)
+}
+
 /// `resolve`, refusing when an output is absent: what every engine call but
 /// a plan needs (a plan instead waits for the upstream's apply).
 pub fn resolve_all(ws: &Workspace, phase: &ResolvedPhase, project: &Project) -> Result<Resolved> {

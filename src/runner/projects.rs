@@ -152,13 +152,18 @@ fn ingest(phase: &ResolvedPhase, project: Option<&str>, file: &Path) -> Result<P
         }
     };
     let text = read_plan_file(file)?;
-    let changes = parse_plan(&text, &file.display().to_string())?;
+    let origin = file.display().to_string();
+    let mut changes = parse_plan(&text, &origin)?;
+    // A reader's plan binds the values it was made with, as phasegate's own
+    // plans do, so the re-plan before its apply can match its digest.
+    let inputs = crate::runner::inputs::from_plan_json(&text, target, &origin)?;
+    changes.digest = crate::runner::inputs::bind_digest(&changes.digest, &inputs.binds());
     Ok(ProjectPlan {
         name: target.name.clone(),
         dir: target.dir.clone(),
         changes: changes.into(),
         plan_json: text,
-        inputs: vec![],
+        inputs: inputs.records(),
     })
 }
 

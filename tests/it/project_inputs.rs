@@ -388,3 +388,84 @@ fn an_upstream_changed_outside_the_change_is_caught_before_the_reader_s_apply() 
     assert_eq!(app_groups, 0);
     assert_eq!(c.next(), "phasegate plan --phase 1");
 }
+
+#[test]
+fn a_reader_s_plan_given_as_json_binds_the_values_it_was_made_with() {
+    let c = Runner::new(FIXTURE);
+    c.ok(&["plan", "--phase", "1"]);
+    step(&c, "phasegate approve --local --env dev --digest ", 0);
+    step(&c, "phasegate apply --phase 1", 0);
+    let vpc = group(&c, "inputs-network-a")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // phasegate's own plan of app, then the same plan made by hand with
+    // the same values and given as JSON: the same digest, the same binding.
+    c.ok(&["plan", "--phase", "1", "--project", "app"]);
+    let ours = events(&c.journal(), "step_succeeded", "app")
+        .last()
+        .copied()
+        .cloned()
+        .unwrap();
+    let by_hand =
+        c.tb.terraform_command_in(
+            "app",
+            &["plan", "-input=false", "-no-color", "-out=hand.tfplan"],
+        )
+        .env("TF_VAR_vpc_id", &vpc)
+        .env("TF_VAR_token", CANARY)
+        .output()
+        .unwrap();
+    assert_eq!(by_hand.status.code(), Some(0), "{}", describe(&by_hand));
+    let shown =
+        c.tb.terraform_command_in("app", &["show", "-json", "hand.tfplan"])
+            .output()
+            .unwrap();
+    assert_eq!(shown.status.code(), Some(0), "{}", describe(&shown));
+    std::fs::write(c.tb.workdir().join("hand.json"), &shown.stdout).unwrap();
+    c.ok(&[
+        "plan",
+        "--phase",
+        "1",
+        "--project",
+        "app",
+        "--plan-json",
+        "hand.json",
+    ]);
+    let theirs = events(&c.journal(), "step_succeeded", "app")
+        .last()
+        .copied()
+        .cloned()
+        .unwrap();
+    assert_eq!(theirs["digest"], ours["digest"], "{theirs}\n{ours}");
+    assert_eq!(
+        input(&theirs, "vpc_id")["sha256"],
+        input(&ours, "vpc_id")["sha256"]
+    );
+    assert_eq!(
+        input(&theirs, "token")["sha256"],
+        input(&ours, "token")["sha256"]
+    );
+    assert!(input(&theirs, "vpc_id").get("value").is_none(), "{theirs}");
+
+    // A plan made without the input is bad input, naming the variable.
+    let mut plan: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    plan["variables"].as_object_mut().unwrap().remove("vpc_id");
+    std::fs::write(c.tb.workdir().join("without.json"), plan.to_string()).unwrap();
+    let out = c.run(&[
+        "plan",
+        "--phase",
+        "1",
+        "--project",
+        "app",
+        "--plan-json",
+        "without.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        describe(&out).contains("the plan has no value for variable `vpc_id`, which input `network.outputs.vpc_id` of app passes"),
+        "{}",
+        describe(&out)
+    );
+}
