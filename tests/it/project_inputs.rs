@@ -344,12 +344,19 @@ fn a_cycle_through_inputs_or_a_missing_output_is_bad_input_naming_the_line() {
     assert!(err.contains("projects[0].inputs.token"), "{err}");
 }
 
-#[test]
-fn an_upstream_changed_outside_the_change_is_caught_before_the_reader_s_apply() {
+/// The fixture with network planned, approved and applied in dev (app
+/// waiting for it), each step as status names it.
+fn network_applied() -> Runner {
     let c = Runner::new(FIXTURE);
     c.ok(&["plan", "--phase", "1"]);
     step(&c, "phasegate approve --local --env dev --digest ", 0);
     step(&c, "phasegate apply --phase 1", 0);
+    c
+}
+
+#[test]
+fn an_upstream_changed_outside_the_change_is_caught_before_the_reader_s_apply() {
+    let c = network_applied();
     step(&c, "phasegate plan --phase 1", 0);
     step(&c, "phasegate approve --local --env dev --digest ", 0);
 
@@ -391,10 +398,7 @@ fn an_upstream_changed_outside_the_change_is_caught_before_the_reader_s_apply() 
 
 #[test]
 fn a_reader_s_plan_given_as_json_binds_the_values_it_was_made_with() {
-    let c = Runner::new(FIXTURE);
-    c.ok(&["plan", "--phase", "1"]);
-    step(&c, "phasegate approve --local --env dev --digest ", 0);
-    step(&c, "phasegate apply --phase 1", 0);
+    let c = network_applied();
     let vpc = group(&c, "inputs-network-a")["id"]
         .as_str()
         .unwrap()
