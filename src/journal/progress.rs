@@ -61,17 +61,23 @@ pub struct OperationProgress {
 impl Staleness {
     /// Why, in words, for `project`'s plan in `environment`.
     pub fn why(&self, project: &str, environment: &str) -> String {
-        if self.inputs.is_empty() {
-            format!(
-                "change {} applied {project} in {environment} after it was made, so it is against an older state",
-                self.by_change
-            )
-        } else {
-            format!(
-                "an upstream apply in {environment} changed what it read: {}",
-                self.inputs.join(", ")
-            )
-        }
+        stale_why(&self.by_change, &self.inputs, project, environment)
+    }
+}
+
+/// Why `project`'s plan in `environment` is stale: change `by_change`
+/// applied the project itself, or (with `inputs`) an upstream apply changed
+/// what the plan read.
+pub fn stale_why(by_change: &str, inputs: &[String], project: &str, environment: &str) -> String {
+    if inputs.is_empty() {
+        format!(
+            "change {by_change} applied {project} in {environment} after it was made, so it is against an older state"
+        )
+    } else {
+        format!(
+            "an upstream apply in {environment} changed what it read: {}",
+            inputs.join(", ")
+        )
     }
 }
 
@@ -275,6 +281,12 @@ pub struct Revert {
 }
 
 impl ProjectProgress {
+    /// Its current plan has not been applied (one with nothing to apply
+    /// included): what it judged, it judged against the state it saw.
+    pub fn plan_unapplied(&self) -> bool {
+        self.apply == StepState::Pending || self.applied_digest.as_deref() != self.digest.as_deref()
+    }
+
     /// Every required gate gave a verdict for the current digest.
     pub fn gated(&self) -> bool {
         REQUIRED_GATES.iter().all(|g| self.gates.contains_key(*g))
@@ -761,11 +773,7 @@ fn apply_to_project(p: &mut ProjectProgress, e: &Event) {
             inputs,
             ..
         } => {
-            // A plan not applied, one with nothing to apply included: what
-            // it found unchanged was judged against the older state.
-            let unapplied =
-                p.apply == StepState::Pending || p.applied_digest.as_deref() != p.digest.as_deref();
-            if e.digest.is_some() && e.digest == p.digest && unapplied {
+            if e.digest.is_some() && e.digest == p.digest && p.plan_unapplied() {
                 p.stale = Some(Staleness {
                     by_change: by_change.clone(),
                     link: link.clone(),
@@ -946,13 +954,20 @@ fn apply_to_revert(p: &mut ProjectProgress, e: &Event) -> bool {
 /// is not over.
 fn upstreams_applied(phase: &PhaseProgress, p: &ProjectProgress) -> bool {
     p.waiting_on.iter().all(|source| {
-        let upstream = source.split(".outputs.").next().unwrap_or_default();
+        let upstream = upstream_of(source);
         phase
             .projects
             .iter()
             .find(|q| q.project == upstream)
             .is_some_and(|q| matches!(q.apply, StepState::Succeeded | StepState::Skipped))
     })
+}
+
+/// The project a waited-for source (`network.outputs.vpc_id`) names.
+fn upstream_of(source: &str) -> &str {
+    crate::config::inputs::InputRef::parse(source)
+        .map(|r| r.project)
+        .unwrap_or(source)
 }
 
 fn phase_state(phase: &PhaseProgress) -> StepState {
@@ -1039,7 +1054,7 @@ fn overall_and_next(
     if let Some((p, upstream)) = phase.projects.iter().find_map(|p| {
         p.waiting_on
             .iter()
-            .map(|s| s.split(".outputs.").next().unwrap_or_default())
+            .map(|s| upstream_of(s))
             .find(|u| !phase.projects.iter().any(|q| q.project == *u))
             .map(|u| (p, u))
     }) {

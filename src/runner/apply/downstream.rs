@@ -7,6 +7,7 @@
 
 use crate::config::Project;
 use crate::error::Result;
+use crate::journal::progress::stale_why;
 use crate::journal::{fold, EventKind, PlannedInput, Step};
 use crate::runner::apply::{refuse, short, ApplyContext, Outcome};
 use crate::runner::inputs;
@@ -56,16 +57,10 @@ pub async fn refuse_stale<S: Store>(
         },
     );
     runner::append(store, &w.change, &[event]).await?;
-    let stale = crate::journal::progress::Staleness {
-        by_change: w.change.clone(),
-        link: None,
-        time: String::new(),
-        inputs: changed,
-    };
     let why = format!(
         "plan {} of {name} is stale: {}; it is never applied: plan again and approve the new plan",
         short(digest.unwrap_or_default()),
-        stale.why(name, &ctx.phase.environment.name)
+        stale_why(&w.change, &changed, name, &ctx.phase.environment.name)
     );
     let command = format!("phasegate plan --phase {}", ctx.phase.index);
     refuse(store, ctx, name, digest, "stale", why, command).await
@@ -84,17 +79,14 @@ pub async fn mark_stale<S: Store>(
     // apply job of one project (`--project network`) marks the plans other
     // jobs made.
     let env = &ctx.phase.environment.name;
+    let prefix = format!("{upstream}.outputs.");
     let readers: Vec<&Project> = ctx
         .ws
         .config
         .iter()
         .flat_map(|c| &c.projects)
         .filter(|p| p.name != upstream && p.in_environment(env))
-        .filter(|p| {
-            p.inputs
-                .values()
-                .any(|s| s.starts_with(&format!("{upstream}.outputs.")))
-        })
+        .filter(|p| p.inputs.values().any(|s| s.starts_with(&prefix)))
         .collect();
     if readers.is_empty() {
         return Ok(vec![]);
@@ -116,13 +108,9 @@ pub async fn mark_stale<S: Store>(
         let Some(planned) = p.planned.as_ref().filter(|r| !r.inputs.is_empty()) else {
             continue;
         };
-        // Its plan not applied (one with nothing to apply included), and
-        // reading this upstream.
-        let unapplied = p.apply == crate::journal::StepState::Pending
-            || p.applied_digest.as_deref() != p.digest.as_deref();
-        let prefix = format!("{upstream}.outputs.");
+        // Its plan not applied, and made reading this upstream.
         let reads = planned.inputs.iter().any(|i| i.source.starts_with(&prefix));
-        if !unapplied || p.stale.is_some() || !reads {
+        if !p.plan_unapplied() || p.stale.is_some() || !reads {
             continue;
         }
         let changed = changed_inputs(ctx, project, &planned.inputs)?;
