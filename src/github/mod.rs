@@ -410,6 +410,23 @@ pub trait Forge {
         entries: &[TreeEntry],
     ) -> Result<String, GithubError>;
     async fn get_tree(&self, repo: &RepoRef, sha: &str) -> Result<Vec<TreeEntry>, GithubError>;
+    /// A flat tree of one file, `path`, holding `text`, sent inline with the
+    /// tree: one content-creating request where a blob and a tree are two.
+    async fn create_text_tree(
+        &self,
+        repo: &RepoRef,
+        path: &str,
+        text: &str,
+    ) -> Result<String, GithubError>;
+    /// The bytes of the file `path` in `commit`'s tree, in one request where
+    /// commit, tree and blob are three (a file over GitHub's 1 MB limit for
+    /// inline contents costs a second request, for its blob).
+    async fn get_file_at(
+        &self,
+        repo: &RepoRef,
+        path: &str,
+        commit: &str,
+    ) -> Result<Vec<u8>, GithubError>;
     /// A commit of `tree` on `parents`, authored as the token's identity.
     async fn create_commit(
         &self,

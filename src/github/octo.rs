@@ -1450,6 +1450,65 @@ impl Forge for OctoForge {
             .collect())
     }
 
+    async fn create_text_tree(
+        &self,
+        repo: &RepoRef,
+        path: &str,
+        text: &str,
+    ) -> Result<String, GithubError> {
+        let entry = json!({"path": path, "mode": "100644", "type": "blob", "content": text});
+        self.create_object(repo, "trees", &json!({ "tree": [entry] }))
+            .await
+    }
+
+    async fn get_file_at(
+        &self,
+        repo: &RepoRef,
+        path: &str,
+        commit: &str,
+    ) -> Result<Vec<u8>, GithubError> {
+        use base64::Engine;
+        let action = format!("read {path} at commit {commit} on {repo}");
+        #[derive(Deserialize)]
+        struct File {
+            #[serde(rename = "type")]
+            kind: String,
+            #[serde(default)]
+            encoding: String,
+            #[serde(default)]
+            content: String,
+            sha: String,
+        }
+        let f: File = self
+            .fetch(
+                Method::GET,
+                &format!(
+                    "{}/contents/{}?ref={}",
+                    repo_path(repo),
+                    seg(path),
+                    seg(commit)
+                ),
+                None,
+                &action,
+                "contents: read",
+            )
+            .await?;
+        match (f.kind.as_str(), f.encoding.as_str()) {
+            ("file", "base64") => base64::engine::general_purpose::STANDARD
+                .decode(f.content.replace(['\n', '\r'], ""))
+                .map_err(|e| GithubError::Decode {
+                    action,
+                    detail: e.to_string(),
+                }),
+            // Over 1 MB GitHub leaves the contents out: read the blob.
+            ("file", "none") => self.get_blob(repo, &f.sha).await,
+            (kind, encoding) => Err(GithubError::Decode {
+                action,
+                detail: format!("expected a file in base64, got a `{kind}` in `{encoding}`"),
+            }),
+        }
+    }
+
     async fn create_commit(
         &self,
         repo: &RepoRef,

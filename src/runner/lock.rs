@@ -6,7 +6,7 @@
 
 use crate::config::ResolvedPhase;
 use crate::error::{Error, Result};
-use crate::journal::{EventKind, Step};
+use crate::journal::{Event, EventKind, Step};
 use crate::runner::session::{self as runner, Writer};
 use crate::store::lock::{self, Held, Holder, LockError, RunLiveness};
 use crate::store::Store;
@@ -29,6 +29,25 @@ pub async fn take<S: Store, L: RunLiveness>(
     project: &str,
     digest: Option<&str>,
 ) -> Result<std::result::Result<Held, Busy>> {
+    match take_unjournaled(store, liveness, writer, phase, project, digest).await? {
+        Ok((held, taken)) => {
+            runner::append(store, &writer.change, &taken).await?;
+            Ok(Ok(held))
+        }
+        Err(busy) => Ok(Err(busy)),
+    }
+}
+
+/// [`take`], returning the events that journal it (a broken stale lock,
+/// the taking) for the caller to append with its next events.
+pub async fn take_unjournaled<S: Store, L: RunLiveness>(
+    store: &S,
+    liveness: &L,
+    writer: &Writer,
+    phase: &ResolvedPhase,
+    project: &str,
+    digest: Option<&str>,
+) -> Result<std::result::Result<(Held, Vec<Event>), Busy>> {
     let env = phase.environment.name.clone();
     let holder = Holder {
         owner: writer.owner(),
@@ -75,8 +94,7 @@ pub async fn take<S: Store, L: RunLiveness>(
             owner: writer.owner(),
         },
     ));
-    runner::append(store, &writer.change, &taken).await?;
-    Ok(Ok(held))
+    Ok(Ok((held, taken)))
 }
 
 /// Releases `held` and journals it. A release that fails leaves a lock its
@@ -89,6 +107,20 @@ pub async fn release<S: Store>(
     digest: Option<&str>,
     held: &Held,
 ) -> Result<()> {
+    release_after(store, writer, phase, project, digest, held, vec![]).await
+}
+
+/// [`release`], journaling `before` (events the command held back) in the
+/// same append, ahead of the release.
+pub async fn release_after<S: Store>(
+    store: &S,
+    writer: &Writer,
+    phase: &ResolvedPhase,
+    project: &str,
+    digest: Option<&str>,
+    held: &Held,
+    before: Vec<Event>,
+) -> Result<()> {
     let _ = lock::release(store, held).await;
     let released = writer.event(
         &phase.name,
@@ -99,7 +131,9 @@ pub async fn release<S: Store>(
             environment: phase.environment.name.clone(),
         },
     );
-    runner::append(store, &writer.change, &[released]).await
+    let mut events = before;
+    events.push(released);
+    runner::append(store, &writer.change, &events).await
 }
 
 #[cfg(test)]

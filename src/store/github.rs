@@ -162,6 +162,47 @@ impl<F: Forge> GitRefStore<F> {
         Ok((bytes, c.parents))
     }
 
+    /// The object `commit` holds under the ref `name`, in one request
+    /// (`read` needs no parents). A commit without the file is not
+    /// phasegate's; [`Self::fetch`] says so.
+    async fn fetch_file(&self, name: &str, commit: &str) -> Result<Vec<u8>, StoreError> {
+        match self.forge.get_file_at(&self.repo, leaf(name), commit).await {
+            Ok(bytes) => Ok(bytes),
+            Err(GithubError::Api { status: 404, .. }) => {
+                self.fetch(name, commit).await.map(|f| f.0)
+            }
+            Err(e) => Err(remote(e)),
+        }
+    }
+
+    /// A tree of one file holding `bytes`: sent inline when they are text
+    /// (one request), else as a blob first (two).
+    async fn store_tree(&self, name: &str, bytes: &[u8]) -> Result<String, StoreError> {
+        let file = leaf(name);
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return self
+                .forge
+                .create_text_tree(&self.repo, file, text)
+                .await
+                .map_err(remote);
+        }
+        let blob = self
+            .forge
+            .create_blob(&self.repo, bytes)
+            .await
+            .map_err(remote)?;
+        let entry = TreeEntry {
+            path: file.to_owned(),
+            mode: "100644".to_owned(),
+            kind: "blob".to_owned(),
+            sha: blob,
+        };
+        self.forge
+            .create_tree(&self.repo, &[entry])
+            .await
+            .map_err(remote)
+    }
+
     fn rewritten(&self, key: &str, head: Option<&str>, witness: &str, why: &str) -> StoreError {
         let name = self.ref_name(key).unwrap_or_default();
         let witness_ref = self.witness_name(key).unwrap_or_default();
@@ -333,7 +374,7 @@ impl<F: Forge> Store for GitRefStore<F> {
         let bytes = match self.cached(key, &commit) {
             Some(bytes) => bytes,
             None => {
-                let (bytes, _) = self.fetch(&name, &commit).await?;
+                let bytes = self.fetch_file(&name, &commit).await?;
                 self.remember(key, &commit, &bytes);
                 bytes
             }
@@ -354,22 +395,7 @@ impl<F: Forge> Store for GitRefStore<F> {
         bytes: &[u8],
     ) -> Result<Version, StoreError> {
         let name = self.ref_name(key)?;
-        let blob = self
-            .forge
-            .create_blob(&self.repo, bytes)
-            .await
-            .map_err(remote)?;
-        let entry = TreeEntry {
-            path: leaf(&name).to_owned(),
-            mode: "100644".to_owned(),
-            kind: "blob".to_owned(),
-            sha: blob,
-        };
-        let tree = self
-            .forge
-            .create_tree(&self.repo, &[entry])
-            .await
-            .map_err(remote)?;
+        let tree = self.store_tree(&name, bytes).await?;
         let parents: Vec<String> = expected.map(|v| v.0.clone()).into_iter().collect();
         // The nonce makes every write a distinct commit, so "the ref points
         // at my commit" proves this writer moved it (see `update_ref`).

@@ -132,6 +132,73 @@ async fn any_bytes_round_trip_and_list_filters_by_prefix() {
     assert_clean(&hub);
 }
 
+/// A text object costs one tree (its content inline, no blob) to write and
+/// one contents request to read in a fresh job; one over the 1 MB GitHub
+/// serves inline is read through its blob; bytes that are not text still
+/// go through a blob.
+#[tokio::test]
+async fn text_is_written_inline_and_read_in_one_request() {
+    let hub = hub();
+    let key = "locks/prod/app.json";
+    let big = "changes/CHG-1/journal.jsonl";
+    let large: Vec<u8> = "{\"line\":\"x\"}\n".repeat(90_000).into_bytes();
+    assert!(large.len() > 1_048_576);
+    let s = store(&hub);
+    s.write(key, None, b"{\"held\":true}").await.unwrap();
+    s.write(big, None, &large).await.unwrap();
+    let writes = calls(&hub);
+    assert!(
+        !writes.iter().any(|c| c.contains("/git/blobs")),
+        "{writes:#?}"
+    );
+    assert_eq!(
+        writes.iter().filter(|c| c.ends_with("/git/trees")).count(),
+        2,
+        "{writes:#?}"
+    );
+    hub.clear_requests();
+    let fresh = store(&hub);
+    let got = fresh.read(key).await.unwrap().unwrap();
+    assert_eq!(got.bytes, b"{\"held\":true}");
+    assert_eq!(
+        calls(&hub),
+        [
+            "GET /repos/acme/infra/git/ref/phasegate/locks/prod/app.json".to_owned(),
+            "GET /repos/acme/infra/contents/app.json".to_owned(),
+        ]
+    );
+    hub.clear_requests();
+    assert_eq!(fresh.read(big).await.unwrap().unwrap().bytes, large);
+    let reads = calls(&hub);
+    assert!(
+        reads.iter().any(|c| c.contains("/contents/journal.jsonl")),
+        "{reads:#?}"
+    );
+    assert!(
+        reads.iter().any(|c| c.contains("/git/blobs/")),
+        "{reads:#?}"
+    );
+    assert!(
+        !reads.iter().any(|c| c.contains("/git/commits/")),
+        "{reads:#?}"
+    );
+    hub.clear_requests();
+    s.write("locks/prod/bin.json", None, &[0xff, 0xfe, 0])
+        .await
+        .unwrap();
+    assert!(calls(&hub).iter().any(|c| c.ends_with("/git/blobs")));
+    assert_eq!(
+        store(&hub)
+            .read("locks/prod/bin.json")
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+        [0xff, 0xfe, 0]
+    );
+    assert_clean(&hub);
+}
+
 /// `appenders` threads, each its own process-like client, each appending
 /// `events` lines through `store::update`; returns the final journal lines.
 fn append_concurrently(hub: &FakeHub, appenders: usize, events: usize) -> Vec<String> {

@@ -230,10 +230,7 @@ fn first_plan_creates_one_comment_and_a_second_updates_it() {
     let expected: Vec<String> = [
         format!("GET {witness_ref}"),
         format!("GET {journal_ref}"),
-        "GET /repos/acme/infra/git/commits/".into(),
-        "GET /repos/acme/infra/git/trees/".into(),
-        "GET /repos/acme/infra/git/blobs/".into(),
-        "POST /repos/acme/infra/git/blobs".into(),
+        "GET /repos/acme/infra/contents/journal.jsonl".into(),
         "POST /repos/acme/infra/git/trees".into(),
         "POST /repos/acme/infra/git/commits".into(),
         "PATCH /repos/acme/infra/git/refs/phasegate/changes/CHG-1/journal.jsonl".into(),
@@ -285,8 +282,8 @@ fn first_plan_creates_one_comment_and_a_second_updates_it() {
     );
     assert_eq!(
         f.hub.usage().content_creating,
-        8,
-        "blob, tree, commit, the ref and its witness, the comment twice, the check run"
+        7,
+        "tree (the journal inline), commit, the ref and its witness, the comment twice, the check run"
     );
     f.assert_clean();
 }

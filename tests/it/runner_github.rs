@@ -293,8 +293,39 @@ fn a_change_runs_through_the_github_store_from_the_pr_to_after_the_merge() {
     assert_eq!(c.next(pr(100, "status")), "phasegate plan --phase 1");
     c.expect(0, pr(101, "plan"), &["plan", "--phase", "1"]);
     assert_eq!(c.next(pr(101, "status")), "phasegate apply --phase 1");
+    let journal_writes = |hub: &FakeHub| {
+        hub.requests()
+            .iter()
+            .filter(|r| {
+                r.method == "PATCH"
+                    && r.path
+                        .ends_with("/refs/phasegate/changes/CHG-RUN/journal.jsonl")
+            })
+            .count()
+    };
+    let (writes, lines) = (journal_writes(&c.hub), c.journal().len());
     let text = c.expect(0, pr(101, "apply"), &["apply", "--phase", "1"]);
     assert!(text.contains("converged"), "{text}");
+    // Seven events in five appends: the lock taken and the checkpoint go
+    // with `apply_started`, before the engine runs (docs/journal.md).
+    let added: Vec<String> = c.journal()[lines..]
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        added,
+        [
+            "lock_taken",
+            "checkpoint_taken",
+            "apply_started",
+            "engine_started",
+            "apply_finished",
+            "convergence_checked",
+            "lock_released"
+        ],
+        "{added:?}"
+    );
+    assert_eq!(journal_writes(&c.hub) - writes, 5);
     assert_eq!(c.next(pr(101, "status")), "phasegate verify --phase 1");
     c.expect(0, pr(101, "verify"), &["verify", "--phase", "1"]);
     assert_eq!(c.next(pr(101, "status")), "phasegate review --phase 1");

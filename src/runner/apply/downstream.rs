@@ -56,7 +56,7 @@ pub async fn refuse_stale<S: Store>(
             inputs: changed.clone(),
         },
     );
-    runner::append(store, &w.change, &[event]).await?;
+    ctx.journal(store, &[event]).await?;
     let why = format!(
         "plan {} of {name} is stale: {}; it is never applied: plan again and approve the new plan",
         short(digest.unwrap_or_default()),
@@ -137,7 +137,7 @@ pub async fn mark_stale<S: Store>(
         stale.push(project.name.clone());
     }
     if !events.is_empty() {
-        runner::append(store, &w.change, &events).await?;
+        ctx.journal(store, &events).await?;
     }
     Ok(stale)
 }

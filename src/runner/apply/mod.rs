@@ -47,6 +47,7 @@ pub fn run(global: &GlobalArgs, args: ApplyArgs) -> Result<ExitCode> {
         out_dir: runner::absolute(&ws.out_dir(args.out.as_deref()))?,
         engine: &engine,
         mode: Mode::from_flags(args.retry, args.abort),
+        held: HeldEvents::default(),
     };
     let mut applying = None;
     if let Some(actions) = &actions {
@@ -170,6 +171,46 @@ pub struct ApplyContext<'a> {
     pub engine: &'a dyn IacEngine,
     /// A plain apply, or a decision after an interrupted one.
     pub mode: Mode,
+    /// Events journaled with the next append (see [`ApplyContext::hold`]).
+    pub held: HeldEvents,
+}
+
+/// Events that need not be durable on their own and wait for the next
+/// append of the command: the lock taken and the checkpoint are journaled
+/// with `apply_started`, before the engine runs (one Git Data write where
+/// they were three).
+#[derive(Debug, Default)]
+pub struct HeldEvents(std::sync::Mutex<Vec<crate::journal::Event>>);
+
+impl HeldEvents {
+    pub(super) fn take(&self) -> Vec<crate::journal::Event> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl ApplyContext<'_> {
+    /// Holds `events` for the next [`ApplyContext::journal`]: only for
+    /// events whose loss in a crash loses nothing (the lock is its own
+    /// record in the store; a checkpoint before an apply that never started
+    /// is not needed).
+    pub(super) fn hold(&self, events: Vec<crate::journal::Event>) {
+        self.held
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(events);
+    }
+
+    /// Appends the held events and `events` in one write.
+    pub(super) async fn journal<S: Store>(
+        &self,
+        store: &S,
+        events: &[crate::journal::Event],
+    ) -> Result<()> {
+        let mut all = self.held.take();
+        all.extend_from_slice(events);
+        runner::append(store, &self.writer.change, &all).await
+    }
 }
 
 /// One project's outcome, for the report.
@@ -307,18 +348,27 @@ async fn apply_project<S: Store, L: RunLiveness>(
         }
     };
     let digest = approved.digest.clone();
-    let held =
-        match crate::runner::lock::take(store, liveness, w, ctx.phase, name, digest.as_deref())
-            .await?
-        {
-            Ok(held) => held,
-            Err(busy) => {
-                let digest = digest.as_deref();
-                // The next step is this apply again, once the holder ends.
-                let again = format!("phasegate apply --phase {}", ctx.phase.index);
-                return refuse(store, ctx, name, digest, "lock", busy.why, again).await;
-            }
-        };
+    let held = match crate::runner::lock::take_unjournaled(
+        store,
+        liveness,
+        w,
+        ctx.phase,
+        name,
+        digest.as_deref(),
+    )
+    .await?
+    {
+        Ok((held, taken)) => {
+            ctx.hold(taken);
+            held
+        }
+        Err(busy) => {
+            let digest = digest.as_deref();
+            // The next step is this apply again, once the holder ends.
+            let again = format!("phasegate apply --phase {}", ctx.phase.index);
+            return refuse(store, ctx, name, digest, "lock", busy.why, again).await;
+        }
+    };
     let result = match current.filter(|_| interrupted) {
         Some(p) => resume::resume(store, ctx, project, &p, &approved).await,
         None => locked_apply(store, ctx, project, &approved).await,
@@ -330,7 +380,17 @@ async fn apply_project<S: Store, L: RunLiveness>(
         Ok(o) if o.code == ExitCode::Success => downstream::mark_stale(store, ctx, name).await,
         _ => Ok(vec![]),
     };
-    crate::runner::lock::release(store, w, ctx.phase, name, digest.as_deref(), &held).await?;
+    let unjournaled = ctx.held.take();
+    crate::runner::lock::release_after(
+        store,
+        w,
+        ctx.phase,
+        name,
+        digest.as_deref(),
+        &held,
+        unjournaled,
+    )
+    .await?;
     stale?;
     result
 }
@@ -355,7 +415,7 @@ pub(super) async fn refuse<S: Store>(
             command: Some(command.clone()),
         },
     );
-    runner::append(store, &ctx.writer.change, &[e]).await?;
+    ctx.journal(store, &[e]).await?;
     let mut o = outcome(project, ExitCode::Refused, "refused", why);
     o.command = Some(command);
     Ok(o)
@@ -385,7 +445,7 @@ async fn locked_apply<S: Store>(
     if !changed.is_empty() {
         return downstream::refuse_stale(store, ctx, name, digest, changed).await;
     }
-    checkpoint(store, ctx, &req, name, digest).await?;
+    checkpoint(ctx, &req, name, digest)?;
 
     // Only the reviewed plan: the saved file whose hash the journal holds,
     // else a fresh plan whose normalized digest equals the approved one. A
@@ -464,7 +524,7 @@ async fn replanned<S: Store>(
         Some(&req.plan_file),
         base.as_deref(),
     )?;
-    runner::append(store, &w.change, &events).await?;
+    ctx.journal(store, &events).await?;
     let progress = fold(
         &w.change,
         &runner::phase_refs(&runner::all_phases(ctx.ws)),
@@ -507,9 +567,9 @@ pub(super) fn prepare(ctx: &ApplyContext<'_>, project: &Project) -> Result<PlanR
     Ok(req)
 }
 
-/// `state pull` saved and journaled before an apply.
-pub(super) async fn checkpoint<S: Store>(
-    store: &S,
+/// `state pull` saved before an apply, its event held for the append
+/// that journals `apply_started`.
+pub(super) fn checkpoint(
     ctx: &ApplyContext<'_>,
     req: &PlanRequest,
     name: &str,
@@ -529,7 +589,8 @@ pub(super) async fn checkpoint<S: Store>(
         digest,
         cp.event(),
     );
-    runner::append(store, &ctx.writer.change, &[taken]).await
+    ctx.hold(vec![taken]);
+    Ok(())
 }
 
 /// The resources a plan changes, with their action words.
@@ -571,7 +632,7 @@ pub(super) async fn apply_changes<S: Store>(
         digest,
         EventKind::ApplyStarted,
     );
-    runner::append(store, &w.change, &[started]).await?;
+    ctx.journal(store, &[started]).await?;
     let applied = run_apply_journaled(store, ctx, name, digest, &req, &planned).await?;
     if let Some(stop) = applied.interrupted {
         return interrupted(store, ctx, name, digest, stop, applied.results).await;
@@ -589,7 +650,7 @@ pub(super) async fn apply_changes<S: Store>(
             class,
         },
     );
-    runner::append(store, &w.change, &[finished]).await?;
+    ctx.journal(store, &[finished]).await?;
     if let Some(err) = error {
         let class = class.unwrap_or(ErrorClass::Other);
         let fix = apply_stream::recommended_fix(class, ctx.phase.index);
@@ -613,7 +674,7 @@ pub(super) async fn apply_changes<S: Store>(
         digest,
         EventKind::ConvergenceChecked { converged },
     );
-    runner::append(store, &w.change, &[checked]).await?;
+    ctx.journal(store, &[checked]).await?;
     let mut o = outcome(
         name,
         ExitCode::Success,
@@ -672,7 +733,7 @@ async fn run_apply_journaled<S: Store>(
                         engine: engine.clone(),
                     },
                 );
-                runner::append(store, &ctx.writer.change, &[e]).await
+                ctx.journal(store, &[e]).await
             }
             None => Ok(()),
         };
@@ -799,7 +860,7 @@ async fn interrupted<S: Store>(
             results: results.clone(),
         },
     );
-    runner::append(store, &ctx.writer.change, &[e]).await?;
+    ctx.journal(store, &[e]).await?;
     let mut o = outcome(
         name,
         ExitCode::External,

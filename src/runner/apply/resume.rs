@@ -23,7 +23,6 @@ use crate::journal::{
 };
 use crate::phase::Approved;
 use crate::runner::apply::{self, ApplyContext, Outcome};
-use crate::runner::session as runner;
 use crate::store::Store;
 
 /// What the person running `apply` asked for.
@@ -272,7 +271,7 @@ pub async fn resume<S: Store>(
                 class: crate::journal::ErrorClass::Other,
             },
         );
-        runner::append(store, &w.change, &[e]).await?;
+        ctx.journal(store, &[e]).await?;
         let mut o = apply::outcome(
             name,
             ExitCode::Success,
@@ -329,7 +328,7 @@ pub async fn resume<S: Store>(
             };
             w.event(phase, Some(name), step, digest, kind)
         });
-        runner::append(store, &w.change, &done).await?;
+        ctx.journal(store, &done).await?;
         let mut o = apply::outcome(
             name,
             ExitCode::Success,
@@ -347,7 +346,7 @@ pub async fn resume<S: Store>(
     if ctx.mode == Mode::Retry {
         if Some(fresh.digest.as_str()) == approved.digest.as_deref() {
             // Every apply starts from a fresh checkpoint.
-            apply::checkpoint(store, ctx, &req, name, digest).await?;
+            apply::checkpoint(ctx, &req, name, digest)?;
             return apply::apply_changes(store, ctx, name, digest, req, &fresh).await;
         }
         let why = format!(

@@ -562,6 +562,7 @@ async fn locked_revert<S: Store>(
         out_dir: ctx.out_dir.clone(),
         engine: ctx.engine,
         mode: crate::runner::apply::resume::Mode::Apply,
+        held: Default::default(),
     };
     let (results, error) = crate::runner::apply::run_apply(
         &apply_ctx,

@@ -930,7 +930,7 @@ fn endpoint(
                 Reply::json(200, ref_json(st, &owner, &repo, &name, &sha))
             }
             _ => {
-                if let Some(r) = git_data::endpoint(st, caller, method, template, p, body)
+                if let Some(r) = git_data::endpoint(st, caller, method, template, p, q, body)
                     .or_else(|| runs::endpoint(st, caller, method, template, p, q))
                     .or_else(|| labels::endpoint(st, caller, method, template, p, body))
                 {

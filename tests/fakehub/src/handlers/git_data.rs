@@ -21,6 +21,7 @@ pub(super) fn endpoint(
     method: &str,
     template: &str,
     p: &HashMap<String, String>,
+    q: &HashMap<String, String>,
     body: &Value,
 ) -> Option<Result<Reply, Reply>> {
     let owner = p.get("owner").cloned().unwrap_or_default();
@@ -34,6 +35,9 @@ pub(super) fn endpoint(
         ("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}") => caller
             .need(st, o, r, READ)
             .and_then(|_| get_blob(st, o, r, &sha("file_sha"))),
+        ("GET", "/repos/{owner}/{repo}/contents/{path}") => caller
+            .need(st, o, r, READ)
+            .and_then(|_| file_at(st, o, r, &sha("path"), q.get("ref").map(String::as_str))),
         ("POST", "/repos/{owner}/{repo}/git/trees") => caller
             .need(st, o, r, WRITE)
             .and_then(|_| create_tree(st, o, r, body)),
@@ -112,6 +116,47 @@ fn get_blob(st: &State, o: &str, r: &str, sha: &str) -> Result<Reply, Reply> {
         json!({"sha": sha, "node_id": format!("B_{sha}"), "size": bytes.len(),
             "url": format!("{}/repos/{o}/{r}/git/blobs/{sha}", st.base),
             "content": wrapped.join("\n") + "\n", "encoding": "base64"}),
+    ))
+}
+
+/// A file's contents at a commit, as `GET …/contents/{path}?ref=` answers
+/// for a file: inline in base64 up to 1 MB, above it without contents
+/// (`encoding: none`). fakehub keeps no branches' files, so `ref` must be a
+/// commit SHA and `path` a name in that commit's (flat) tree.
+fn file_at(st: &mut State, o: &str, r: &str, path: &str, at: Option<&str>) -> Result<Reply, Reply> {
+    let Some(commit) = at.and_then(|c| st.git.commit(o, r, c)) else {
+        if at.is_none_or(|c| c.len() != 40) {
+            st.violations.push(format!(
+                "GET /repos/{{owner}}/{{repo}}/contents/{{path}}: fakehub serves files only at a commit SHA (`ref`), got {at:?}"
+            ));
+        }
+        return Err(Reply::not_found());
+    };
+    let entry = st
+        .git
+        .tree(o, r, &commit.tree)
+        .and_then(|t| t.iter().find(|e| e.path == path && e.kind == "blob"))
+        .cloned()
+        .ok_or_else(Reply::not_found)?;
+    let bytes = st.git.blob(o, r, &entry.sha).ok_or_else(Reply::not_found)?;
+    let (content, encoding) = match bytes.len() {
+        n if n <= 1_048_576 => (
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+            "base64",
+        ),
+        _ => (String::new(), "none"),
+    };
+    let base = &st.base;
+    let sha = &entry.sha;
+    let at = at.unwrap_or_default();
+    let url = format!("{base}/repos/{o}/{r}/contents/{path}?ref={at}");
+    let git = format!("{base}/repos/{o}/{r}/git/blobs/{sha}");
+    Ok(Reply::json(
+        200,
+        json!({"type": "file", "encoding": encoding, "size": bytes.len(), "name": path,
+            "path": path, "content": content, "sha": sha, "url": url, "git_url": git,
+            "html_url": null, "download_url": null,
+            "_links": {"git": git, "html": null, "self": url}}),
     ))
 }
 
