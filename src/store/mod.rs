@@ -88,17 +88,21 @@ pub trait Store {
 #[derive(Debug, Clone, Copy)]
 pub struct Contention {
     pub attempts: u32,
-    /// The first back-off; it doubles, with jitter, up to `max_backoff`.
+    /// The first ceiling of the random wait; it doubles up to `max_backoff`.
     pub backoff: Duration,
     pub max_backoff: Duration,
 }
 
 impl Default for Contention {
+    /// Sized for a matrix of 50 jobs appending to one journal at once: the
+    /// waits are drawn at random below a ceiling that doubles (full
+    /// jitter), so the losers of one round spread out over the next instead
+    /// of colliding again; about three minutes of losing before giving up.
     fn default() -> Self {
         Contention {
-            attempts: 30,
-            backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(1_000),
+            attempts: 60,
+            backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(4_000),
         }
     }
 }
@@ -143,10 +147,11 @@ where
     })
 }
 
-fn sleep_with_jitter(base: Duration) -> impl Future<Output = ()> {
+/// Full jitter: anywhere from nothing to `ceiling`.
+fn sleep_with_jitter(ceiling: Duration) -> impl Future<Output = ()> {
     use rand::Rng;
-    let jitter = rand::rng().random_range(0..=base.as_millis() as u64);
-    tokio::time::sleep(base + Duration::from_millis(jitter))
+    let wait = rand::rng().random_range(0..=ceiling.as_millis() as u64);
+    tokio::time::sleep(Duration::from_millis(wait))
 }
 
 /// Checks that `key` is a relative, slash-separated name with no `.` or `..`
