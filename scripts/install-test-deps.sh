@@ -63,7 +63,7 @@ if ! printf '%s\n' "$checkov_shown" | grep -qx "Version: $checkov_version"; then
   python3 -m venv "$tools/checkov"
   "$tools/checkov/bin/pip" install --quiet --disable-pip-version-check "checkov==$checkov_version"
 fi
-ln -sf "$tools/checkov/bin/checkov" "$tools/bin/checkov"
+ln -sf ../checkov/bin/checkov "$tools/bin/checkov"
 
 # --- extra parts, one file each --------------------------------------------
 for part in "$root"/scripts/test-deps.d/*.sh; do

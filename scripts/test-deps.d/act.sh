@@ -23,4 +23,4 @@ if [ "$act_shown" != "act version $act_version" ]; then
     exit 3
   fi
 fi
-ln -sf "$tools/act/bin/act" "$tools/bin/act"
+ln -sf ../act/bin/act "$tools/bin/act"

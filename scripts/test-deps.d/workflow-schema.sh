@@ -13,4 +13,4 @@ case "$cj_shown" in
     "$tools/check-jsonschema/bin/pip" install --quiet --disable-pip-version-check "check-jsonschema==$check_jsonschema_version"
     ;;
 esac
-ln -sf "$tools/check-jsonschema/bin/check-jsonschema" "$tools/bin/check-jsonschema"
+ln -sf ../check-jsonschema/bin/check-jsonschema "$tools/bin/check-jsonschema"

@@ -9,4 +9,4 @@ if [ "$zizmor_shown" != "zizmor $zizmor_version" ]; then
   python3 -m venv "$tools/zizmor"
   "$tools/zizmor/bin/pip" install --quiet --disable-pip-version-check "zizmor==$zizmor_version"
 fi
-ln -sf "$tools/zizmor/bin/zizmor" "$tools/bin/zizmor"
+ln -sf ../zizmor/bin/zizmor "$tools/bin/zizmor"
