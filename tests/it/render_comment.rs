@@ -32,10 +32,10 @@ impl Res {
             previous_address: None,
             importing: None,
             deposed: None,
-            before: Value::Null,
-            after: Value::Null,
-            after_unknown: json!({}),
-            after_sensitive: json!({}),
+            before: Value::Null.into(),
+            after: Value::Null.into(),
+            after_unknown: json!({}).into(),
+            after_sensitive: json!({}).into(),
             diff: Vec::new(),
         })
     }
