@@ -59,7 +59,8 @@ pub enum Mode {
 pub enum DiffValue {
     /// The attribute does not exist on this side.
     Absent,
-    Known(Value),
+    /// The value, masked, as compact JSON text.
+    Known(JsonText),
     /// Marked sensitive: the value itself is never kept.
     Sensitive,
     /// Only known after apply.

@@ -341,7 +341,7 @@ fn output_side(value: &Value, marks: &Value, unknown: bool) -> DiffValue {
     } else if is_marked(marks) {
         DiffValue::Sensitive
     } else {
-        DiffValue::Known(mask(value, marks))
+        DiffValue::Known(JsonText::new(&mask(value, marks)))
     }
 }
 

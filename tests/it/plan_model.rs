@@ -600,14 +600,14 @@ fn outputs_carry_every_side_kind() {
         (
             Action::Create,
             DiffValue::Absent,
-            DiffValue::Known(json!("new"))
+            DiffValue::Known(json!("new").into())
         )
     );
     assert_eq!(
         side("deleted"),
         (
             Action::Delete,
-            DiffValue::Known(json!(["a"])),
+            DiffValue::Known(json!(["a"]).into()),
             DiffValue::Absent
         )
     );
@@ -734,7 +734,7 @@ fn real_terraform_output_keeps_no_sensitive_value() {
         names,
         [
             ("nested", DiffValue::Sensitive),
-            ("plain", DiffValue::Known(serde_json::json!("hello"))),
+            ("plain", DiffValue::Known(serde_json::json!("hello").into())),
             ("secret", DiffValue::Sensitive),
         ]
     );

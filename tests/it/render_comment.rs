@@ -80,11 +80,11 @@ impl Res {
 }
 
 fn known(v: Value) -> DiffValue {
-    DiffValue::Known(v)
+    DiffValue::Known(v.into())
 }
 
 fn s(text: &str) -> DiffValue {
-    DiffValue::Known(Value::String(text.to_owned()))
+    DiffValue::Known(Value::String(text.to_owned()).into())
 }
 
 fn change_set(resources: Vec<Res>, drift: Vec<Res>, outputs: Vec<OutputChange>) -> ChangeSet {
