@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
+use super::json_text::JsonText;
 use super::model::{AttrDiff, DiffValue, SENSITIVE_MASK};
 use super::values::{any_marked, element, is_marked, mask, member};
 
@@ -220,9 +221,9 @@ fn side(value: Option<&Value>, sensitive: bool, marks: &Value) -> DiffValue {
         Some(v) if any_marked(marks) => match mask(v, marks) {
             // The marks did not fit the value's shape and masked it whole.
             Value::String(s) if s == SENSITIVE_MASK => DiffValue::Sensitive,
-            masked => DiffValue::Known(masked),
+            masked => DiffValue::Known(JsonText::new(&masked)),
         },
-        Some(v) => DiffValue::Known(v.clone()),
+        Some(v) => DiffValue::Known(JsonText::new(v)),
     }
 }
 
@@ -278,7 +279,7 @@ mod tests {
         assert_eq!(d.len(), 3);
         assert_eq!(d[0].path, "ebs[0].size");
         assert_eq!(d[0].before, DiffValue::Absent);
-        assert_eq!(d[0].after, DiffValue::Known(json!(8)));
+        assert_eq!(d[0].after, DiffValue::Known(json!(8).into()));
         assert_eq!(d[1].path, "id");
         assert_eq!(d[1].after, DiffValue::Unknown);
     }

@@ -32,7 +32,10 @@ use super::model::Action;
 use super::values::canonical_json;
 
 /// One resource change as the digest sees it: sensitive leaves already in
-/// their hashed stand-in form, never masked text nor clear values.
+/// their hashed stand-in form, never masked text nor clear values. Parsing
+/// builds the [`DigestText`] of it directly; this form is the definition
+/// the tests hold that text to.
+#[cfg(test)]
 pub(crate) struct DigestResource {
     pub address: String,
     pub action: Action,
@@ -42,17 +45,6 @@ pub(crate) struct DigestResource {
     pub before: Value,
     pub after: Value,
     pub after_unknown: Value,
-}
-
-impl DigestResource {
-    fn counts(&self) -> bool {
-        self.action != Action::NoOp
-            || self.importing.is_some()
-            || self
-                .previous_address
-                .as_deref()
-                .is_some_and(|p| p != self.address)
-    }
 }
 
 /// One output change as the digest sees it.
@@ -74,25 +66,94 @@ pub(crate) struct DigestEntry {
     canonical: String,
 }
 
+#[cfg(test)]
 impl DigestResource {
     /// The resource's entry in the digest document.
     pub(crate) fn entry(self) -> DigestEntry {
-        let counts = self.counts();
-        let canonical = canonical_json(&json!({
-            "address": self.address,
-            "action": self.action,
-            "importing": self.importing,
-            "previous_address": self.previous_address,
-            "deposed": self.deposed,
-            "before": self.before,
-            "after": self.after,
-            "after_unknown": self.after_unknown,
-        }));
+        DigestText {
+            before: canonical_json(&self.before),
+            after: canonical_json(&self.after),
+            after_unknown: canonical_json(&self.after_unknown),
+            address: self.address,
+            action: self.action,
+            importing: self.importing,
+            previous_address: self.previous_address,
+            deposed: self.deposed,
+        }
+        .entry()
+    }
+}
+
+/// A [`DigestResource`] whose values are already canonical JSON text (see
+/// `values::canonical_digest_form`): what parsing builds, without the
+/// digest form's trees.
+pub(crate) struct DigestText {
+    pub address: String,
+    pub action: Action,
+    pub importing: Option<String>,
+    pub previous_address: Option<String>,
+    pub deposed: Option<String>,
+    pub before: String,
+    pub after: String,
+    pub after_unknown: String,
+}
+
+impl DigestText {
+    /// The resource's entry in the digest document: the canonical text of
+    /// `{address, action, importing, previous_address, deposed, before,
+    /// after, after_unknown}`, keys in sorted order.
+    pub(crate) fn entry(self) -> DigestEntry {
+        let counts = self.action != Action::NoOp
+            || self.importing.is_some()
+            || self
+                .previous_address
+                .as_deref()
+                .is_some_and(|p| p != self.address);
+        let mut out = Vec::with_capacity(
+            self.before.len() + self.after.len() + self.after_unknown.len() + 160,
+        );
+        let key = |out: &mut Vec<u8>, name: &str| {
+            out.push(if out.is_empty() { b'{' } else { b',' });
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+        };
+        let scalar = |out: &mut Vec<u8>, v: &dyn erased::Scalar| v.write(out);
+        key(&mut out, "action");
+        scalar(&mut out, &self.action);
+        key(&mut out, "address");
+        scalar(&mut out, &self.address);
+        key(&mut out, "after");
+        out.extend_from_slice(self.after.as_bytes());
+        key(&mut out, "after_unknown");
+        out.extend_from_slice(self.after_unknown.as_bytes());
+        key(&mut out, "before");
+        out.extend_from_slice(self.before.as_bytes());
+        key(&mut out, "deposed");
+        scalar(&mut out, &self.deposed);
+        key(&mut out, "importing");
+        scalar(&mut out, &self.importing);
+        key(&mut out, "previous_address");
+        scalar(&mut out, &self.previous_address);
+        out.push(b'}');
         DigestEntry {
             address: self.address,
             deposed: self.deposed,
             counts,
-            canonical,
+            canonical: String::from_utf8(out).expect("canonical JSON is UTF-8"),
+        }
+    }
+}
+
+/// Scalars written as serde_json writes them (strings escaped as
+/// `canonical_json` escapes them, `None` as null).
+mod erased {
+    pub(super) trait Scalar {
+        fn write(&self, out: &mut Vec<u8>);
+    }
+    impl<T: serde::Serialize> Scalar for T {
+        fn write(&self, out: &mut Vec<u8>) {
+            serde_json::to_writer(out, self).expect("writing to memory");
         }
     }
 }

@@ -20,8 +20,6 @@ use std::hash::{Hash, Hasher};
 
 use serde::Serialize;
 
-use serde_json::Value;
-
 use super::model::{Action, AttrDiff, ChangeSet, DiffValue, Mode, ResourceChange};
 
 /// One group of same-shaped resource changes.
@@ -148,30 +146,6 @@ fn key(rc: &ResourceChange) -> Key<'_> {
     }
 }
 
-/// Feeds a JSON value to `h` without building its text: counting distinct
-/// values over thousands of members must not allocate per value.
-fn hash_value(v: &Value, h: &mut DefaultHasher) {
-    match v {
-        Value::Null => 0u8.hash(h),
-        Value::Bool(b) => (1u8, b).hash(h),
-        Value::Number(n) => (2u8, n.to_string()).hash(h),
-        Value::String(s) => (3u8, s).hash(h),
-        Value::Array(items) => {
-            (4u8, items.len()).hash(h);
-            for i in items {
-                hash_value(i, h);
-            }
-        }
-        Value::Object(map) => {
-            (5u8, map.len()).hash(h);
-            for (k, i) in map {
-                k.hash(h);
-                hash_value(i, h);
-            }
-        }
-    }
-}
-
 /// A diff's before → after as one 64-bit fingerprint (values are masked).
 fn side(d: &AttrDiff) -> u64 {
     let mut h = DefaultHasher::new();
@@ -181,8 +155,10 @@ fn side(d: &AttrDiff) -> u64 {
             DiffValue::Sensitive => 1u8.hash(&mut h),
             DiffValue::Unknown => 2u8.hash(&mut h),
             DiffValue::Known(v) => {
+                // Equal texts for equal values: both come from one
+                // normalization, which writes them compactly in key order.
                 3u8.hash(&mut h);
-                hash_value(v, &mut h);
+                v.text().hash(&mut h);
             }
         }
     }

@@ -25,6 +25,7 @@ mod diff;
 pub mod digest;
 pub mod group;
 pub mod json;
+pub mod json_text;
 pub mod model;
 mod parse;
 pub mod references;
@@ -33,6 +34,7 @@ pub mod state;
 pub mod synthetic;
 mod values;
 
+pub use json_text::JsonText;
 pub use model::*;
 pub use parse::{action_from_list, parse_plan_json, PlanError, SUPPORTED_FORMATS};
 pub use state::{parse_state_json, AppliedState, StateResource};

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::json_text::JsonText;
+
 /// The text that stands in for a value Terraform marks sensitive.
 pub const SENSITIVE_MASK: &str = "(sensitive value)";
 /// The text that stands in for a value only known after apply.
@@ -57,7 +59,8 @@ pub enum Mode {
 pub enum DiffValue {
     /// The attribute does not exist on this side.
     Absent,
-    Known(Value),
+    /// The value, masked, as compact JSON text.
+    Known(JsonText),
     /// Marked sensitive: the value itself is never kept.
     Sensitive,
     /// Only known after apply.
@@ -97,14 +100,16 @@ pub struct ResourceChange {
     /// Deposed object key, for changes to deposed objects.
     pub deposed: Option<String>,
     /// The values before, with sensitive leaves replaced by [`SENSITIVE_MASK`].
-    pub before: Value,
+    /// Kept as compact text (as are the three below): parse one resource's
+    /// with [`JsonText::value`] when it is read.
+    pub before: JsonText,
     /// The values after, sensitive leaves masked and unknown leaves absent
     /// (see `after_unknown`).
-    pub after: Value,
+    pub after: JsonText,
     /// Terraform's `after_unknown` tree: `true` marks a leaf known after apply.
-    pub after_unknown: Value,
+    pub after_unknown: JsonText,
     /// Terraform's `after_sensitive` tree: `true` marks a sensitive leaf.
-    pub after_sensitive: Value,
+    pub after_sensitive: JsonText,
     /// The leaf-level changes, in path order.
     pub diff: Vec<AttrDiff>,
 }

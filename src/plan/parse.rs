@@ -12,17 +12,18 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::diff::{attr_diff, DiffInput, Step};
-use super::digest::{digest, DigestEntry, DigestOutput, DigestResource};
+use super::digest::{digest, DigestEntry, DigestOutput, DigestText};
 use super::json::{
     ChangeValues, RawChange, RawMode, RawPlan, RawProviderConfig, RawResourceChange,
 };
+use super::json_text::JsonText;
 use super::model::{
     ChangeSet, DiffValue, Engine, Mode, OutputChange, ResourceChange, SensitiveValues,
     SENSITIVE_MASK, UNKNOWN_MARK,
 };
 use super::values::{
-    clean_marks, collapse_under, digest_form, drop_unknown, is_marked, marked_strings, mask,
-    union_marks,
+    canonical_digest_form, canonical_json, clean_marks, collapse_under, digest_form, drop_unknown,
+    is_marked, marked_strings, mask, union_marks, Masked,
 };
 use super::Action;
 
@@ -340,7 +341,7 @@ fn output_side(value: &Value, marks: &Value, unknown: bool) -> DiffValue {
     } else if is_marked(marks) {
         DiffValue::Sensitive
     } else {
-        DiffValue::Known(mask(value, marks))
+        DiffValue::Known(JsonText::new(&mask(value, marks)))
     }
 }
 
@@ -385,15 +386,16 @@ fn resource_change(
         _ => String::new(),
     });
 
-    let digest = DigestResource {
+    let unknown_text = JsonText::new(&kept_unknown);
+    let digest = DigestText {
         address: rc.address.clone(),
         action,
         importing: importing.clone(),
         previous_address: rc.previous_address.clone(),
         deposed: rc.deposed.clone(),
-        before: digest_form(&c.before, &sensitive),
-        after: digest_form(&after_known, &sensitive),
-        after_unknown: kept_unknown.clone(),
+        before: canonical_digest_form(&c.before, &sensitive),
+        after: canonical_digest_form(&after_known, &sensitive),
+        after_unknown: canonical_json(&kept_unknown),
     };
     let change = ResourceChange {
         module: rc.module_address,
@@ -410,10 +412,16 @@ fn resource_change(
         previous_address: rc.previous_address,
         importing,
         deposed: rc.deposed,
-        before: mask(&c.before, &sensitive),
-        after: mask(&after_known, &sensitive),
-        after_unknown: kept_unknown,
-        after_sensitive,
+        before: JsonText::of(&Masked {
+            value: &c.before,
+            marks: &sensitive,
+        }),
+        after: JsonText::of(&Masked {
+            value: &after_known,
+            marks: &sensitive,
+        }),
+        after_unknown: unknown_text,
+        after_sensitive: JsonText::new(&after_sensitive),
         diff,
         address: rc.address,
     };

@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::json::RawMode;
+use super::json_text::JsonText;
 use super::model::{Action, ChangeSet, Mode, ResourceChange, SensitiveValues};
 use super::parse::{check_version, detect_engine, located, PlanError};
 use super::values::{clean_marks, marked_strings, mask};
@@ -196,10 +197,10 @@ impl AppliedState {
                 previous_address: None,
                 importing: None,
                 deposed: None,
-                before: Value::Null,
-                after: r.values.clone(),
-                after_unknown: Value::Object(Map::new()),
-                after_sensitive: r.sensitive.clone(),
+                before: JsonText::null(),
+                after: JsonText::new(&r.values),
+                after_unknown: JsonText::new(&Value::Object(Map::new())),
+                after_sensitive: JsonText::new(&r.sensitive),
                 diff: Vec::new(),
             })
             .collect();

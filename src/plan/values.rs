@@ -116,14 +116,70 @@ pub(crate) fn mask(value: &Value, marks: &Value) -> Value {
 
 /// Appends every string under a node `marks` flags to `out`: the values
 /// Terraform calls sensitive, for the caller to hand to the redactor so that
-/// an engine message quoting one (a failed apply) is masked too.
+/// an engine message quoting one (a failed apply) is masked too. Walks the
+/// value as [`mask`] does, without copying it.
 pub(crate) fn marked_strings(value: &Value, marks: &Value, out: &mut Vec<String>) {
-    let found = std::cell::RefCell::new(Vec::new());
-    replace_marked(value, marks, &|secret| {
-        strings_in(secret, &mut found.borrow_mut());
-        Value::Null
-    });
-    out.extend(found.into_inner());
+    if value.is_null() {
+        return;
+    }
+    if is_marked(marks) {
+        return strings_in(value, out);
+    }
+    match (value, marks) {
+        (Value::Object(v), Value::Object(_)) => {
+            for (k, x) in v {
+                marked_strings(x, member(marks, k), out);
+            }
+        }
+        (Value::Array(v), Value::Array(_)) => {
+            for (i, x) in v.iter().enumerate() {
+                marked_strings(x, element(marks, i), out);
+            }
+        }
+        // Shape mismatch: fail closed.
+        _ if any_marked(marks) => strings_in(value, out),
+        _ => {}
+    }
+}
+
+/// [`mask`] as a serializable view: serializing it writes the bytes
+/// serializing `mask(value, marks)` writes, without building that tree.
+pub(crate) struct Masked<'a> {
+    pub value: &'a Value,
+    pub marks: &'a Value,
+}
+
+impl serde::Serialize for Masked<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let (value, marks) = (self.value, self.marks);
+        if value.is_null() {
+            return s.serialize_unit();
+        }
+        if is_marked(marks) {
+            return s.serialize_str(SENSITIVE_MASK);
+        }
+        match (value, marks) {
+            (Value::Object(v), Value::Object(_)) => {
+                let mut map = s.serialize_map(Some(v.len()))?;
+                for (k, x) in v {
+                    let marks = member(marks, k);
+                    map.serialize_entry(k, &Masked { value: x, marks })?;
+                }
+                map.end()
+            }
+            (Value::Array(v), Value::Array(_)) => {
+                let mut seq = s.serialize_seq(Some(v.len()))?;
+                for (i, x) in v.iter().enumerate() {
+                    let marks = element(marks, i);
+                    seq.serialize_element(&Masked { value: x, marks })?;
+                }
+                seq.end()
+            }
+            _ if any_marked(marks) => s.serialize_str(SENSITIVE_MASK),
+            _ => value.serialize(s),
+        }
+    }
 }
 
 fn strings_in(value: &Value, out: &mut Vec<String>) {
@@ -147,6 +203,62 @@ pub(crate) fn digest_form(value: &Value, marks: &Value) -> Value {
         stand_in.insert("sensitive_sha256".to_owned(), Value::String(hash));
         Value::Object(stand_in)
     })
+}
+
+/// The canonical JSON text ([`canonical_json`]) of `digest_form(value,
+/// marks)`, written straight from the value and its marks without building
+/// the digest form's tree.
+pub(crate) fn canonical_digest_form(value: &Value, marks: &Value) -> String {
+    let mut out = Vec::new();
+    write_digest_form(value, marks, &mut out);
+    String::from_utf8(out).expect("canonical JSON is UTF-8")
+}
+
+fn write_digest_form(value: &Value, marks: &Value, out: &mut Vec<u8>) {
+    // As `replace_marked`: null stays null, a marked node becomes its stand-in.
+    if value.is_null() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    if is_marked(marks) {
+        return write_sensitive_stand_in(value, out);
+    }
+    match (value, marks) {
+        (Value::Object(v), Value::Object(_)) => {
+            let mut entries: Vec<(&String, &Value)> = v.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (k, x)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, k).expect("writing to memory");
+                out.push(b':');
+                write_digest_form(x, member(marks, k), out);
+            }
+            out.push(b'}');
+        }
+        (Value::Array(v), Value::Array(_)) => {
+            out.push(b'[');
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_digest_form(x, element(marks, i), out);
+            }
+            out.push(b']');
+        }
+        _ if any_marked(marks) => write_sensitive_stand_in(value, out),
+        _ => write_canonical(value, out),
+    }
+}
+
+/// `{"sensitive_sha256":"<hex>"}`, canonical, for a sensitive node.
+fn write_sensitive_stand_in(secret: &Value, out: &mut Vec<u8>) {
+    let hash = hex::encode(Sha256::digest(canonical_json(secret).as_bytes()));
+    out.extend_from_slice(b"{\"sensitive_sha256\":\"");
+    out.extend_from_slice(hash.as_bytes());
+    out.extend_from_slice(b"\"}");
 }
 
 fn replace_marked(value: &Value, marks: &Value, stand_in: &dyn Fn(&Value) -> Value) -> Value {
@@ -245,6 +357,54 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn masked_view_writes_the_text_of_the_masked_tree_and_secrets_are_found_without_it() {
+        let value = json!({"a": "x", "b": {"c": "secret", "d": null}, "e": ["s1", "ok", null],
+            "f": {"g": [1, "deep"]}, "h": "mismatch", "n": null});
+        for marks in [
+            json!({"b": {"c": true, "d": true}, "e": [true, false, true], "f": true, "h": {"x": true}, "n": true}),
+            json!(true),
+            json!(false),
+            json!({"e": {"0": true}}),
+            json!([true]),
+        ] {
+            let view = serde_json::to_string(&Masked {
+                value: &value,
+                marks: &marks,
+            })
+            .unwrap();
+            assert_eq!(view, mask(&value, &marks).to_string(), "marks {marks}");
+            let mut walked = Vec::new();
+            marked_strings(&value, &marks, &mut walked);
+            let found = std::cell::RefCell::new(Vec::new());
+            replace_marked(&value, &marks, &|secret| {
+                strings_in(secret, &mut found.borrow_mut());
+                Value::Null
+            });
+            assert_eq!(walked, found.into_inner(), "marks {marks}");
+        }
+    }
+
+    #[test]
+    fn canonical_digest_form_is_the_canonical_text_of_the_digest_form() {
+        let value = json!({"z": "x", "b": {"c": "secret", "d": null, "a": 1.5}, "e": ["s1", "ok", null],
+            "f": {"g": [1, "deep"]}, "h": "mismatch", "n": null, "é\"": {"y": true, "x": []}});
+        for marks in [
+            json!({"b": {"c": true, "d": true}, "e": [true, false, true], "f": true, "h": {"x": true}, "n": true}),
+            json!(true),
+            json!(false),
+            json!({"e": {"0": true}}),
+            json!([true]),
+        ] {
+            assert_eq!(
+                canonical_digest_form(&value, &marks),
+                canonical_json(&digest_form(&value, &marks)),
+                "marks {marks}"
+            );
+        }
+        assert_eq!(canonical_digest_form(&Value::Null, &json!(true)), "null");
+    }
 
     #[test]
     fn mask_replaces_marked_leaves_and_whole_marked_containers() {

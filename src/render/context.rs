@@ -141,7 +141,7 @@ fn capped_value(value: &DiffValue, cap: usize) -> String {
         DiffValue::Absent => return "<i>(none)</i>".to_owned(),
         DiffValue::Sensitive => return format!("<i>{SENSITIVE_MASK}</i>"),
         DiffValue::Unknown => return format!("<i>{UNKNOWN_MARK}</i>"),
-        DiffValue::Known(v) => serde_json::to_string(v).unwrap_or_else(|_| v.to_string()),
+        DiffValue::Known(v) => v.text().to_owned(),
     };
     match text.char_indices().nth(cap) {
         None => escape::code_inline(&text),
@@ -532,7 +532,7 @@ fn plain_value(value: &DiffValue, cap: usize) -> String {
         DiffValue::Absent => return "(none)".to_owned(),
         DiffValue::Sensitive => return SENSITIVE_MASK.to_owned(),
         DiffValue::Unknown => return UNKNOWN_MARK.to_owned(),
-        DiffValue::Known(v) => serde_json::to_string(v).unwrap_or_else(|_| v.to_string()),
+        DiffValue::Known(v) => v.text().to_owned(),
     };
     match text.char_indices().nth(cap) {
         None => text,
@@ -968,7 +968,7 @@ mod tests {
 
     #[test]
     fn long_values_are_cut_with_the_remaining_length_stated() {
-        let v = DiffValue::Known(serde_json::Value::String("x".repeat(1000)));
+        let v = DiffValue::Known(serde_json::Value::String("x".repeat(1000)).into());
         let cell = value_cell(&v, Target::Comment);
         assert!(cell.contains("more characters"), "{cell}");
         assert!(cell.chars().count() < 400);

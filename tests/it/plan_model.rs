@@ -85,8 +85,8 @@ fn destroyed_lists_deletes_and_replaces() {
 fn unknown_values_are_absent_from_after_and_flagged() {
     let plan = fixture("format-1.2.json");
     let web = resource(&plan, "aws_instance.web");
-    assert!(web.after.get("id").is_none());
-    assert_eq!(web.after_unknown["id"], true);
+    assert!(web.after.value().get("id").is_none());
+    assert_eq!(web.after_unknown.value()["id"], true);
     let id = web
         .diff
         .iter()
@@ -128,9 +128,9 @@ fn sensitive_canary_never_in_change_set() {
     assert!(!debug.contains("CANARY"));
     // The masking kept what is not secret.
     let db = resource(&plan, "aws_db_instance.main");
-    assert_eq!(db.after["port"], 5433);
-    assert_eq!(db.after["settings"]["user"], "admin");
-    assert_eq!(db.after["secrets"][1], "public");
+    assert_eq!(db.after.value()["port"], 5433);
+    assert_eq!(db.after.value()["settings"]["user"], "admin");
+    assert_eq!(db.after.value()["secrets"][1], "public");
 }
 
 #[test]
@@ -600,14 +600,14 @@ fn outputs_carry_every_side_kind() {
         (
             Action::Create,
             DiffValue::Absent,
-            DiffValue::Known(json!("new"))
+            DiffValue::Known(json!("new").into())
         )
     );
     assert_eq!(
         side("deleted"),
         (
             Action::Delete,
-            DiffValue::Known(json!(["a"])),
+            DiffValue::Known(json!(["a"]).into()),
             DiffValue::Absent
         )
     );
@@ -650,7 +650,10 @@ fn unknown_leaves_in_lists_and_blocks_are_flagged() {
             "zone_id"
         ]
     );
-    assert_eq!(lb.after["subnets"], serde_json::json!(["subnet-1", null]));
+    assert_eq!(
+        lb.after.value()["subnets"],
+        serde_json::json!(["subnet-1", null])
+    );
 }
 
 #[test]
@@ -731,7 +734,7 @@ fn real_terraform_output_keeps_no_sensitive_value() {
         names,
         [
             ("nested", DiffValue::Sensitive),
-            ("plain", DiffValue::Known(serde_json::json!("hello"))),
+            ("plain", DiffValue::Known(serde_json::json!("hello").into())),
             ("secret", DiffValue::Sensitive),
         ]
     );

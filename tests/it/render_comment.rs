@@ -32,10 +32,10 @@ impl Res {
             previous_address: None,
             importing: None,
             deposed: None,
-            before: Value::Null,
-            after: Value::Null,
-            after_unknown: json!({}),
-            after_sensitive: json!({}),
+            before: Value::Null.into(),
+            after: Value::Null.into(),
+            after_unknown: json!({}).into(),
+            after_sensitive: json!({}).into(),
             diff: Vec::new(),
         })
     }
@@ -80,11 +80,11 @@ impl Res {
 }
 
 fn known(v: Value) -> DiffValue {
-    DiffValue::Known(v)
+    DiffValue::Known(v.into())
 }
 
 fn s(text: &str) -> DiffValue {
-    DiffValue::Known(Value::String(text.to_owned()))
+    DiffValue::Known(Value::String(text.to_owned()).into())
 }
 
 fn change_set(resources: Vec<Res>, drift: Vec<Res>, outputs: Vec<OutputChange>) -> ChangeSet {

@@ -205,7 +205,7 @@ pub fn evaluate(projects: &[(String, &ChangeSet)], ctx: &CostContext) -> CostRep
                 SideOrNothing::Side(price_side(
                     &rc.resource_type,
                     &rc.address,
-                    &rc.before,
+                    &rc.before.value(),
                     &Value::Null,
                     &hints,
                     &ctx.usage,
@@ -217,8 +217,8 @@ pub fn evaluate(projects: &[(String, &ChangeSet)], ctx: &CostContext) -> CostRep
                 SideOrNothing::Side(price_side(
                     &rc.resource_type,
                     &rc.address,
-                    &rc.after,
-                    &rc.after_unknown,
+                    &rc.after.value(),
+                    &rc.after_unknown.value(),
                     &hints,
                     &ctx.usage,
                 ))
@@ -323,7 +323,7 @@ pub fn evaluate(projects: &[(String, &ChangeSet)], ctx: &CostContext) -> CostRep
                     .resources
                     .iter()
                     .find(|c| c.address == r.address)?;
-                cheaper(r, &rc.after)
+                cheaper(r, &rc.after.value())
             })
             .collect();
         (top, alts)

@@ -116,7 +116,8 @@ pub fn recheck(
             });
             continue;
         };
-        let value = match lookup(&resource.after, attr) {
+        let after = resource.after.value();
+        let value = match lookup(&after, attr) {
             Some(v) => format!("`{attr}` after apply: {}", shown(v)),
             None => format!("`{attr}` after apply: not set"),
         };
@@ -444,8 +445,8 @@ mod tests {
     #[test]
     fn plan_findings_keep_this_plan_s_resources_and_the_unknown_attribute() {
         let mut cs = policy_state(star("*"));
-        cs.resources[0].after_unknown = json!({"policy": true});
-        cs.resources[0].after = json!({"name": "app", "path": "/"});
+        cs.resources[0].after_unknown = json!({"policy": true}).into();
+        cs.resources[0].after = json!({"name": "app", "path": "/"}).into();
         let report = evaluate(&cs, &ctx(vec![]));
         let mut other = report.clone();
         other.findings[0].address = "aws_iam_policy.elsewhere".into();

@@ -226,10 +226,7 @@ fn unknown_finding(rule: &Rule, address: &str, attr: &str) -> Finding {
 /// Runs every rule over the change set; no policy, no acknowledgements.
 /// Returns the findings and the raw secrets found.
 pub fn scan(cs: &ChangeSet, protected: bool) -> (Vec<Finding>, Vec<String>) {
-    let env = Env {
-        plan: cs,
-        protected,
-    };
+    let env = Env::new(cs, protected);
     let mut findings = Vec::new();
     let mut raw = Vec::new();
     let mut push = |rule: &Rule,
@@ -258,10 +255,12 @@ pub fn scan(cs: &ChangeSet, protected: bool) -> (Vec<Finding>, Vec<String>) {
         .iter()
         .filter(|r| r.mode == Mode::Managed && checked(r.action))
     {
+        // Parsed for this resource's rules only, dropped before the next.
+        let (after, after_unknown) = (rc.after.value(), rc.after_unknown.value());
         let subject = Subject {
             address: &rc.address,
             resource_type: &rc.resource_type,
-            node: Node::new(&rc.after, &rc.after_unknown),
+            node: Node::new(&after, &after_unknown),
         };
         for rule in catalog() {
             let applies = if rule.types.is_empty() {

@@ -21,10 +21,10 @@ fn rc(address: &str, action: Action, after: Value, after_unknown: Value) -> Reso
         previous_address: None,
         importing: None,
         deposed: None,
-        before: Value::Null,
-        after,
-        after_unknown,
-        after_sensitive: json!({}),
+        before: Value::Null.into(),
+        after: after.into(),
+        after_unknown: after_unknown.into(),
+        after_sensitive: json!({}).into(),
         diff: Vec::new(),
     }
 }
@@ -1106,7 +1106,7 @@ fn every_rule_has_a_checkov_note_and_a_boundary_case_on_each_side() {
                     json!({"vpc_id": "vpc-1"}),
                     json!({}),
                 ));
-                resources[0].after = json!({"id": "vpc-1"});
+                resources[0].after = json!({"id": "vpc-1"}).into();
             }
             evaluate(&plan(resources), &ctx())
                 .findings

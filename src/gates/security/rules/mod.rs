@@ -42,25 +42,66 @@ pub(crate) struct Subject<'a> {
 pub(crate) struct Env<'a> {
     pub plan: &'a ChangeSet,
     pub protected: bool,
+    /// The planned values of the resources [`Env::others_with_address`]
+    /// lists, by type, parsed on the first question about that type: only
+    /// the types rules ask about (flow logs, bucket companions) are parsed
+    /// twice, and each only once however many resources ask.
+    others: std::collections::HashMap<&'a str, std::cell::OnceCell<Vec<Planned<'a>>>>,
 }
 
-impl Env<'_> {
+/// One resource's address and its parsed planned value and unknown marks.
+struct Planned<'a> {
+    address: &'a str,
+    after: Value,
+    after_unknown: Value,
+}
+
+impl<'a> Env<'a> {
+    pub(crate) fn new(plan: &'a ChangeSet, protected: bool) -> Env<'a> {
+        let others = plan
+            .resources
+            .iter()
+            .map(|r| (r.resource_type.as_str(), std::cell::OnceCell::new()))
+            .collect();
+        Env {
+            plan,
+            protected,
+            others,
+        }
+    }
+
     /// Every created, updated or unchanged managed resource of a type, with
     /// its address and planned value.
     pub(crate) fn others_with_address(
         &self,
         resource_type: &str,
     ) -> impl Iterator<Item = (&str, Node<'_>)> + '_ {
-        let t = resource_type.to_string();
-        self.plan
-            .resources
-            .iter()
-            .filter(move |r| {
-                r.resource_type == t
-                    && r.mode == Mode::Managed
-                    && !matches!(r.action, Action::Delete | Action::Read | Action::Forget)
+        let plan = self.plan;
+        self.others
+            .get(resource_type)
+            .map(|cell| {
+                cell.get_or_init(|| {
+                    plan.resources
+                        .iter()
+                        .filter(|r| {
+                            r.resource_type == resource_type
+                                && r.mode == Mode::Managed
+                                && !matches!(
+                                    r.action,
+                                    Action::Delete | Action::Read | Action::Forget
+                                )
+                        })
+                        .map(|r| Planned {
+                            address: r.address.as_str(),
+                            after: r.after.value(),
+                            after_unknown: r.after_unknown.value(),
+                        })
+                        .collect()
+                })
             })
-            .map(|r| (r.address.as_str(), Node::new(&r.after, &r.after_unknown)))
+            .into_iter()
+            .flatten()
+            .map(|p| (p.address, Node::new(&p.after, &p.after_unknown)))
     }
 
     /// What `attr` of the resource at `address` refers to, by the plan's
