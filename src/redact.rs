@@ -158,18 +158,21 @@ impl Redactor {
                 None => Cow::Borrowed(text),
                 Some(_) => Cow::Owned(mask_spans(text, ac)),
             },
-            Matcher::EachInTurn(secrets) => {
-                if !secrets.iter().any(|s| text.contains(s.as_str())) {
-                    return Cow::Borrowed(text);
-                }
-                let mut out = text.to_string();
-                for secret in secrets {
-                    if out.contains(secret.as_str()) {
-                        out = out.replace(secret.as_str(), REDACTED);
-                    }
-                }
-                Cow::Owned(out)
-            }
+            Matcher::EachInTurn(secrets) => each_in_turn(text, secrets),
+        }
+    }
+
+    /// A writer that passes everything written to it on to `inner` with
+    /// every secret registered now masked, byte for byte as
+    /// [`Redactor::apply`] would mask the whole text at once, but holding
+    /// only a chunk of it. Call [`RedactingWriter::finish`] at the end: the
+    /// last bytes are held back until then, since they may begin a secret.
+    pub fn writer<W: std::io::Write>(&self, inner: W) -> RedactingWriter<W> {
+        RedactingWriter {
+            inner,
+            matcher: self.matcher(),
+            pending: Vec::with_capacity(STREAM_CHUNK + STREAM_CHUNK / 4),
+            chunk: STREAM_CHUNK,
         }
     }
 
@@ -208,12 +211,130 @@ impl Redactor {
     }
 }
 
+/// The fallback without an automaton: each secret replaced in turn, the
+/// longest first.
+fn each_in_turn<'a>(text: &'a str, secrets: &[String]) -> Cow<'a, str> {
+    if !secrets.iter().any(|s| text.contains(s.as_str())) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = text.to_string();
+    for secret in secrets {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), REDACTED);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// How many bytes a [`RedactingWriter`] gathers before it scans them and
+/// passes on what is settled.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// See [`Redactor::writer`].
+///
+/// What is passed on is settled: a secret not yet seen whole can only start
+/// within its longest length minus one byte of the end of what was gathered,
+/// and it would merge with a masked span it touches, so the writer passes
+/// on everything before that tail, or before the masked span that reaches
+/// into it, and scans the rest again with the next chunk.
+pub struct RedactingWriter<W: std::io::Write> {
+    inner: W,
+    matcher: Option<Arc<Matcher>>,
+    /// Written, not yet passed on.
+    pending: Vec<u8>,
+    chunk: usize,
+}
+
+impl<W: std::io::Write> RedactingWriter<W> {
+    /// Passes on the rest and returns the inner writer, flushed.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.pass_on(true)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+
+    /// Passes on what is settled (everything, when `last`).
+    fn pass_on(&mut self, last: bool) -> std::io::Result<()> {
+        let Some(matcher) = self.matcher.clone() else {
+            self.inner.write_all(&self.pending)?;
+            self.pending.clear();
+            return Ok(());
+        };
+        match matcher.as_ref() {
+            // The fallback replaces secrets in turn over the whole text, so
+            // the whole text is held until the end.
+            Matcher::EachInTurn(_) if !last => {}
+            Matcher::EachInTurn(secrets) => {
+                let text = String::from_utf8_lossy(&self.pending);
+                self.inner
+                    .write_all(each_in_turn(&text, secrets).as_bytes())?;
+                self.pending.clear();
+            }
+            Matcher::Automaton(ac) => {
+                let text = &self.pending[..];
+                let spans = match ac.find(text) {
+                    None => Vec::new(),
+                    Some(_) => spans(text, ac),
+                };
+                let mut cut = text.len();
+                if !last {
+                    // A match not yet seen whole starts at or after `open`.
+                    let open = text
+                        .len()
+                        .saturating_sub(ac.max_pattern_len().saturating_sub(1));
+                    cut = open;
+                    if let Some(&(start, _)) = spans.iter().find(|&&(_, end)| end >= open) {
+                        cut = cut.min(start);
+                    }
+                }
+                let mut copied = 0;
+                for &(start, end) in spans.iter().take_while(|&&(_, end)| end <= cut) {
+                    self.inner.write_all(&text[copied..start])?;
+                    self.inner.write_all(REDACTED.as_bytes())?;
+                    copied = end;
+                }
+                self.inner.write_all(&text[copied..cut])?;
+                self.pending.drain(..cut);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= self.chunk {
+            self.pass_on(false)?;
+        }
+        Ok(buf.len())
+    }
+
+    /// Passes on what is settled; a possible start of a secret stays held.
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.pass_on(false)?;
+        self.inner.flush()
+    }
+}
+
 /// `text` with every span any secret covers replaced: overlapping matches
 /// are merged first, so neither a secret containing another nor two secrets
 /// sharing a middle leave a fragment of either.
 fn mask_spans(text: &str, ac: &AhoCorasick) -> String {
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
+    for (start, end) in spans(text.as_bytes(), ac) {
+        out.push_str(&text[copied..start]);
+        out.push_str(REDACTED);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The spans of `text` that secrets cover, in order: every match, with
+/// overlapping and touching matches merged into one span.
+fn spans(text: &[u8], ac: &AhoCorasick) -> Vec<(usize, usize)> {
     let mut open: Option<(usize, usize)> = None;
     // Overlapping matches come ordered by end; a later one may start earlier
     // (a longer secret ending at the same place), so spans are merged on
@@ -233,13 +354,7 @@ fn mask_spans(text: &str, ac: &AhoCorasick) -> String {
     if let Some(span) = open {
         push_span(&mut spans, span);
     }
-    for (start, end) in spans {
-        out.push_str(&text[copied..start]);
-        out.push_str(REDACTED);
-        copied = end;
-    }
-    out.push_str(&text[copied..]);
-    out
+    spans
 }
 
 /// Appends a span, folding it into earlier ones it reaches back over.
@@ -391,6 +506,81 @@ mod tests {
         let out = r.apply(&text);
         assert!(!out.contains("canary-"), "a secret survived");
         assert_eq!(out.matches(REDACTED).count(), 5_000);
+    }
+
+    /// `text` written through a redacting writer in pieces of `piece`
+    /// bytes, with chunks of `chunk` bytes.
+    fn streamed(r: &Redactor, text: &str, piece: usize, chunk: usize) -> String {
+        use std::io::Write;
+        let mut w = r.writer(Vec::new());
+        w.chunk = chunk;
+        for part in text.as_bytes().chunks(piece) {
+            w.write_all(part).unwrap();
+        }
+        String::from_utf8(w.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_secret_split_across_writes_and_chunks_is_masked_as_in_one_text() {
+        let r = Redactor::new();
+        r.add("split-secret-value");
+        r.add("secret-value-tail");
+        r.add("abab");
+        // Secrets alone, overlapping, touching, containing one another and
+        // repeated into a long run, at every offset from a boundary.
+        let text = "..split-secret-value..split-secret-value-tail|abababababab\
+                    split-secret-valuesplit-secret-value-secret-value-tail.ababx";
+        let whole = r.apply(text);
+        assert!(!whole.contains("secret"), "{whole}");
+        for piece in 1..=text.len() {
+            for chunk in [1, 2, 3, 5, 8, 17, 19, 40, 1_000] {
+                assert_eq!(
+                    streamed(&r, text, piece, chunk),
+                    whole,
+                    "pieces of {piece}, chunks of {chunk}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_without_secrets_passes_through_unchanged() {
+        let r = Redactor::new();
+        let text = "nothing to hide ".repeat(10_000);
+        assert_eq!(streamed(&r, &text, 7, STREAM_CHUNK), text);
+        r.add("z9-not-present");
+        assert_eq!(streamed(&r, &text, 4_096, 100), text);
+    }
+
+    #[test]
+    fn a_stream_masks_thousands_of_secrets_like_the_whole_text() {
+        let r = Redactor::new();
+        for i in 0..2_000 {
+            r.add_sensitive(&format!("canary-{i:05}-value"));
+        }
+        let text: String = (0..2_000)
+            .map(|i| format!("r{i} canary-{i:05}-value;canary-{:05}-value", i / 2))
+            .collect();
+        let whole = r.apply(&text);
+        for (piece, chunk) in [(1, 64), (13, 1_000), (8_192, STREAM_CHUNK)] {
+            assert_eq!(streamed(&r, &text, piece, chunk), whole);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_stream_masks_as_the_whole_text(
+            text in "[ab-]{0,80}",
+            piece in 1usize..12,
+            chunk in 1usize..30,
+        ) {
+            let r = Redactor::new();
+            r.add("abab");
+            r.add("ba-b");
+            r.add("aaaa");
+            r.add("b-a-b-a");
+            proptest::prop_assert_eq!(streamed(&r, &text, piece, chunk), r.apply(&text));
+        }
     }
 
     #[test]

@@ -180,7 +180,7 @@ pub struct Shape<'a> {
 pub fn fit(parts: &[Part], shape: &Shape<'_>) -> String {
     let sizes: Vec<usize> = parts
         .iter()
-        .map(|p| shape.measure.len(&part_text(&p.text)))
+        .map(|p| part_len(shape.measure, &p.text))
         .collect();
     let mut order: Vec<usize> = (0..parts.len()).collect();
     order.sort_by_key(|&i| (parts[i].class, Reverse(sizes[i]), i));
@@ -295,7 +295,7 @@ fn note_upper_bound(parts: &[Part], shape: &Shape<'_>) -> usize {
     if all.is_empty() {
         return 0;
     }
-    shape.measure.len(&part_text(&(shape.note)(&all)))
+    part_len(shape.measure, &(shape.note)(&all))
 }
 
 fn head_text(essentials: &str, marker: bool) -> String {
@@ -309,21 +309,39 @@ fn head_text(essentials: &str, marker: bool) -> String {
     head
 }
 
-/// A part as it is laid out: trimmed, followed by one blank line.
-fn part_text(text: &str) -> String {
-    let mut t = text.trim().to_owned();
+/// A part as it is laid out: trimmed, followed by one blank line (nothing
+/// when it is blank).
+fn push_part(out: &mut String, text: &str) {
+    let t = text.trim();
     if !t.is_empty() {
-        t.push_str("\n\n");
+        out.push_str(t);
+        out.push_str("\n\n");
     }
-    t
+}
+
+/// The measure of a part as [`push_part`] lays it out, without laying it
+/// out: the blank line after it is two characters and two bytes.
+fn part_len(measure: Measure, text: &str) -> usize {
+    let t = text.trim();
+    if t.is_empty() {
+        0
+    } else {
+        measure.len(t) + 2
+    }
 }
 
 fn compose(head: &str, note: &str, parts: &[Part], kept: &[bool]) -> String {
-    let mut out = String::with_capacity(head.len() + note.len() + 1024);
+    let kept_len: usize = parts
+        .iter()
+        .zip(kept)
+        .filter(|(_, &k)| k)
+        .map(|(p, _)| p.text.len() + 2)
+        .sum();
+    let mut out = String::with_capacity(head.len() + note.len() + 2 + kept_len);
     out.push_str(head);
-    out.push_str(&part_text(note));
+    push_part(&mut out, note);
     for (part, _) in parts.iter().zip(kept).filter(|(_, &k)| k) {
-        out.push_str(&part_text(&part.text));
+        push_part(&mut out, &part.text);
     }
     let end = out.trim_end().len();
     out.truncate(end);

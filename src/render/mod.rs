@@ -197,7 +197,7 @@ impl Renderer {
         let mut push_labelled = |class: ShedClass, text: String, label: Option<String>| {
             parts.push(Part {
                 class,
-                text: escape::defuse_markers(&text),
+                text: defused(text),
                 label,
             })
         };
@@ -261,6 +261,18 @@ impl Renderer {
         }
         parts
     }
+}
+
+/// [`escape::defuse_markers`] of a rendered part, which is kept (not
+/// copied) when there is nothing to defuse: the detail parts of a large plan
+/// are megabytes. Its spare capacity is given back, since every part is held
+/// until the budget decides which are kept.
+fn defused(mut text: String) -> String {
+    if text.contains("<!--") {
+        return escape::defuse_markers(&text);
+    }
+    text.shrink_to_fit();
+    text
 }
 
 fn default_renderer() -> &'static Renderer {

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::gates::{blast, cost, security, Severity, Verdict};
 use crate::plan::ChangeSet;
 use crate::render::{self, escape, Section};
-use crate::runner::output::OutputSet;
+use crate::runner::output::Staged;
 use crate::runner::projects::ProjectPlan;
 use crate::runner::workspace::Workspace;
 
@@ -96,13 +96,15 @@ impl GateOutcome {
         self.runs.iter().find(|r| r.key == key)
     }
 
-    pub fn add_files(&self, files: &mut OutputSet, sarif_out: Option<&Path>) {
+    /// Writes the gates' files (SARIF) to `files`, from their text, uncopied.
+    pub fn stage_files(&self, files: &mut Staged, sarif_out: Option<&Path>) -> Result<()> {
         for run in &self.runs {
             for (name, text) in &run.files {
-                files.add(name.clone(), text.clone());
+                files.text(name, text)?;
             }
         }
         let _ = sarif_out;
+        Ok(())
     }
 
     /// Check-run annotations for the findings that have a place in the code.

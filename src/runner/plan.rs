@@ -17,7 +17,7 @@ use crate::render::{self, PhaseView, ProjectView};
 use crate::runner::forge;
 use crate::runner::gating::{self, GateOutcome};
 use crate::runner::operations::preview::{self, StepPreview};
-use crate::runner::output::{print_stdout, OutputSet};
+use crate::runner::output::{print_stdout, Staged};
 use crate::runner::session::absolute;
 use crate::runner::workspace::Workspace;
 // Kept reachable from here for the commands that plan and then act.
@@ -358,27 +358,33 @@ fn finish(
             })
             .collect(),
     };
-    let mut files = OutputSet::new();
-    files.add("comment.md", result.comment.clone());
-    files.add("summary.md", result.summary.clone());
+    // Each file goes to its temporary file as it is serialized (a large
+    // plan's are tens of megabytes, never held as text); all are renamed
+    // into place together, or none.
+    let mut files = Staged::new(&out_dir);
+    files.text("comment.md", &result.comment)?;
+    files.text("summary.md", &result.summary)?;
     // Files for machines are compact: they are read by `phasegate` and by
     // scripts, and a large plan's would otherwise be tens of megabytes.
     for p in &result.projects {
-        let normalized = serde_json::to_string(p.changes.as_ref())
-            .map_err(|e| Error::External(format!("serializing the plan of {}: {e}", p.name)))?;
-        files.add(
+        files.stream(
             format!("plans/{}-{}.json", p.name, result.phase.environment.name),
-            normalized,
-        );
+            |out| {
+                serde_json::to_writer(out, p.changes.as_ref()).map_err(|e| {
+                    Error::External(format!("serializing the plan of {}: {e}", p.name))
+                })
+            },
+        )?;
     }
-    let result_text = serde_json::to_string(&result_json)
-        .map_err(|e| Error::External(format!("serializing the result: {e}")))?;
-    drop(result_json);
     result
         .gates
-        .add_files(&mut files, args.gates.sarif_out.as_deref());
-    files.add("result.json", result_text);
-    files.write_all(&out_dir)?;
+        .stage_files(&mut files, args.gates.sarif_out.as_deref())?;
+    files.stream("result.json", |out| {
+        serde_json::to_writer(out, &result_json)
+            .map_err(|e| Error::External(format!("serializing the result: {e}")))
+    })?;
+    drop(result_json);
+    files.commit()?;
     // The phase's result is the same file under the name later phases look
     // for: linked, not written twice.
     let result_file = out_dir.join("result.json");
