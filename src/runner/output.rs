@@ -26,10 +26,6 @@ impl OutputSet {
         self.files.push((relative.into(), contents.into()));
     }
 
-    pub fn files(&self) -> impl Iterator<Item = (&Path, &str)> {
-        self.files.iter().map(|(p, c)| (p.as_path(), c.as_str()))
-    }
-
     /// Writes every file under `dir`. Temporary files are written first and
     /// renamed only once all of them were written.
     pub fn write_all(&self, dir: &Path) -> Result<Vec<PathBuf>> {
