@@ -579,17 +579,23 @@ mod tests {
     fn a_signal_reaches_the_engine_as_one_sigint_however_many_phasegate_gets() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("sigints");
-        // Counts the SIGINTs it gets, then exits 3 after 1.5 s.
+        let ready = dir.path().join("ready");
+        // Counts the SIGINTs it gets, then exits 3 after 1.5 s; says when its
+        // trap is set, so a loaded machine cannot signal it before.
         let script = format!(
-            "trap 'echo int >> {}' INT; i=0; while [ $i -lt 15 ]; do sleep 0.1; i=$((i+1)); done; exit 3",
-            log.display()
+            "trap 'echo int >> {}' INT; : > {}; i=0; while [ $i -lt 15 ]; do sleep 0.1; i=$((i+1)); done; exit 3",
+            log.display(),
+            ready.display()
         );
         let i = interrupts();
         let running = sh(&script, Duration::from_secs(30))
             .start_watching(i)
             .unwrap();
         let signals = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(200));
+            let since = Instant::now();
+            while !ready.exists() && since.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             i.note(Signal::Int);
             std::thread::sleep(Duration::from_millis(300));
             i.note(Signal::Term);
@@ -657,12 +663,13 @@ mod tests {
     fn at_its_time_limit_the_engine_gets_sigint_first_then_its_group_is_killed() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("sigints");
-        // Stops gracefully on SIGINT.
+        // Stops gracefully on SIGINT (a limit of 2 s: its trap is set by
+        // then however loaded the machine).
         let gentle = format!(
             "trap 'echo int >> {}; exit 0' INT; while true; do sleep 0.05; done",
             log.display()
         );
-        let err = sh(&gentle, Duration::from_millis(200)).run().unwrap_err();
+        let err = sh(&gentle, Duration::from_secs(2)).run().unwrap_err();
         assert!(matches!(err, IacError::Timeout { .. }), "{err}");
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "int\n");
         // Ignores SIGINT: killed, with its children, after the grace.
