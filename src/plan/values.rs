@@ -224,30 +224,12 @@ fn write_digest_form(value: &Value, marks: &Value, out: &mut Vec<u8>) {
         return write_sensitive_stand_in(value, out);
     }
     match (value, marks) {
-        (Value::Object(v), Value::Object(_)) => {
-            let mut entries: Vec<(&String, &Value)> = v.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (i, (k, x)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut *out, k).expect("writing to memory");
-                out.push(b':');
-                write_digest_form(x, member(marks, k), out);
-            }
-            out.push(b'}');
-        }
-        (Value::Array(v), Value::Array(_)) => {
-            out.push(b'[');
-            for (i, x) in v.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_digest_form(x, element(marks, i), out);
-            }
-            out.push(b']');
-        }
+        (Value::Object(v), Value::Object(_)) => write_sorted_object(v, out, |k, x, out| {
+            write_digest_form(x, member(marks, k), out)
+        }),
+        (Value::Array(v), Value::Array(_)) => write_array(v, out, |i, x, out| {
+            write_digest_form(x, element(marks, i), out)
+        }),
         _ if any_marked(marks) => write_sensitive_stand_in(value, out),
         _ => write_canonical(value, out),
     }
@@ -325,32 +307,47 @@ pub fn canonical_json(value: &Value) -> String {
 /// string per key and leaf.
 fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Object(m) => {
-            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut *out, k).expect("writing to memory");
-                out.push(b':');
-                write_canonical(v, out);
-            }
-            out.push(b'}');
-        }
-        Value::Array(a) => {
-            out.push(b'[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(x, out);
-            }
-            out.push(b']');
-        }
+        Value::Object(m) => write_sorted_object(m, out, |_, v, out| write_canonical(v, out)),
+        Value::Array(a) => write_array(a, out, |_, x, out| write_canonical(x, out)),
         scalar => serde_json::to_writer(&mut *out, scalar).expect("writing to memory"),
     }
+}
+
+/// `{...}` with the keys sorted and no whitespace, each member's value
+/// written by `value`.
+fn write_sorted_object(
+    m: &Map<String, Value>,
+    out: &mut Vec<u8>,
+    mut value: impl FnMut(&str, &Value, &mut Vec<u8>),
+) {
+    let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push(b'{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, k).expect("writing to memory");
+        out.push(b':');
+        value(k, v, out);
+    }
+    out.push(b'}');
+}
+
+/// `[...]` without whitespace, each element written by `element`.
+fn write_array(
+    a: &[Value],
+    out: &mut Vec<u8>,
+    mut element: impl FnMut(usize, &Value, &mut Vec<u8>),
+) {
+    out.push(b'[');
+    for (i, x) in a.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        element(i, x, out);
+    }
+    out.push(b']');
 }
 
 #[cfg(test)]
