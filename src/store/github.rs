@@ -4,8 +4,8 @@
 //! tree holds the object as one file; the key's history is that ref's commit
 //! chain. A write stores a tree (the file inline when it is text) and a
 //! commit (the old version as parent), then moves the ref with a non-forced
-//! update: GitHub accepts it only as a
-//! fast-forward from the version the writer read, which is compare-and-swap.
+//! update: GitHub accepts it only as a fast-forward from the version the
+//! writer read, which is compare-and-swap.
 //! The version is the commit SHA. Refs outside `refs/heads` and `refs/tags`
 //! are not branches: branch protection and rulesets do not match them, `git
 //! clone` does not fetch them, and commits made with `GITHUB_TOKEN` trigger
